@@ -1,0 +1,59 @@
+#pragma once
+// `Comm`: an RAII communicator duplicated from another (by default MPI_COMM_WORLD), so library
+// traffic never mixes with anyone else's. All typed collectives take a `const Comm&` (DESIGN.md
+// rule 1): see allreduce.hpp, bcast.hpp, allgatherv.hpp, alltoallv.hpp.
+
+#include <mpi.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "shardflow/common/error.hpp"
+
+namespace shardflow::mpi {
+
+/// Throws RuntimeError naming `what` and the MPI error string if `code` is not MPI_SUCCESS.
+void check(int code, std::string_view what);
+
+class Comm {
+ public:
+  /// Collective over MPI_COMM_WORLD: duplicates the world communicator.
+  Comm();
+  /// Collective over `base`: duplicates it.
+  explicit Comm(MPI_Comm base);
+  ~Comm();
+  Comm(Comm&& other) noexcept;
+  Comm& operator=(Comm&& other) noexcept;
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }
+  MPI_Comm native() const { return comm_; }
+
+  /// Collective: blocks until every rank arrives.
+  void barrier() const;
+
+  /// Collective: runs `work` on every rank, then combines the outcome with one small allreduce.
+  /// If any rank threw a shardflow::Error (or std::exception), every rank throws the same error:
+  /// the kind and message of the lowest failing rank, prefixed with "rank R: " when size() > 1,
+  /// plus a count of other failing ranks. Never hangs as long as `work` itself is local.
+  void agree(const std::function<void()>& work) const;
+
+  /// Collective: like agree() for an error that has already been caught (or not, if `error` is
+  /// empty). Lets callers that need custom try/catch still agree.
+  void agree_outcome(ErrorKind kind, const std::string& error, bool failed) const;
+
+  /// Logs `message` and aborts the whole job (MPI_Abort with `exit_code`). For failures in the
+  /// middle of an exchange, where agreement is impossible.
+  [[noreturn]] void abort(int exit_code, std::string_view message) const;
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace shardflow::mpi

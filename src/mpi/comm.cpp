@@ -1,0 +1,105 @@
+#include "shardflow/mpi/comm.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+#include <vector>
+
+namespace shardflow::mpi {
+
+void check(int code, std::string_view what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw RuntimeError("{} failed: {}", what, std::string_view(text, static_cast<size_t>(length)));
+}
+
+Comm::Comm() : Comm(MPI_COMM_WORLD) {}
+
+Comm::Comm(MPI_Comm base) {
+  check(MPI_Comm_dup(base, &comm_), "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+}
+
+Comm::~Comm() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
+}
+
+Comm::Comm(Comm&& other) noexcept
+    : comm_(std::exchange(other.comm_, MPI_COMM_NULL)), rank_(other.rank_), size_(other.size_) {}
+
+Comm& Comm::operator=(Comm&& other) noexcept {
+  if (this != &other) {
+    if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+    comm_ = std::exchange(other.comm_, MPI_COMM_NULL);
+    rank_ = other.rank_;
+    size_ = other.size_;
+  }
+  return *this;
+}
+
+void Comm::barrier() const {
+  check(MPI_Barrier(comm_), "MPI_Barrier");
+}
+
+void Comm::agree(const std::function<void()>& work) const {
+  ErrorKind kind = ErrorKind::kRuntime;
+  std::string message;
+  bool failed = false;
+  try {
+    work();
+  } catch (const Error& e) {
+    kind = e.kind();
+    message = e.what();
+    failed = true;
+  } catch (const std::exception& e) {
+    message = e.what();
+    failed = true;
+  }
+  agree_outcome(kind, message, failed);
+}
+
+void Comm::agree_outcome(ErrorKind kind, const std::string& error, bool failed) const {
+  // One allgather of a byte per rank tells everyone who failed; a broadcast from the lowest failing
+  // rank then carries its kind and message, so every rank throws the same sentence.
+  const char mine = failed ? 1 : 0;
+  std::vector<char> flags(static_cast<size_t>(size_));
+  check(MPI_Allgather(&mine, 1, MPI_CHAR, flags.data(), 1, MPI_CHAR, comm_),
+        "MPI_Allgather (agree)");
+  int root = -1;
+  int failing = 0;
+  for (int r = 0; r < size_; ++r) {
+    if (flags[static_cast<size_t>(r)] == 0) continue;
+    if (root < 0) root = r;
+    ++failing;
+  }
+  if (root < 0) return;
+  long long header[2] = {static_cast<long long>(kind), static_cast<long long>(error.size())};
+  check(MPI_Bcast(header, 2, MPI_LONG_LONG, root, comm_), "MPI_Bcast (agree)");
+  std::string text(static_cast<size_t>(header[1]), '\0');
+  if (rank_ == root) text = error;
+  if (header[1] > 0) {
+    check(MPI_Bcast(text.data(), static_cast<int>(header[1]), MPI_CHAR, root, comm_),
+          "MPI_Bcast (agree)");
+  }
+  std::string full = size_ > 1 ? "rank " + std::to_string(root) + ": " + text : text;
+  if (failing > 1) {
+    full += " (and " + std::to_string(failing - 1) + " other rank" + (failing > 2 ? "s" : "") +
+            " failed too)";
+  }
+  throw_error(static_cast<ErrorKind>(header[0]), std::move(full));
+}
+
+void Comm::abort(int exit_code, std::string_view message) const {
+  spdlog::critical("aborting the whole job: {}", message);
+  spdlog::default_logger()->flush();
+  MPI_Abort(comm_, exit_code);
+  std::_Exit(exit_code);
+}
+
+}  // namespace shardflow::mpi

@@ -1,0 +1,35 @@
+#include "shardflow/mpi/environment.hpp"
+
+#include <mpi.h>
+
+#include "shardflow/common/error.hpp"
+
+namespace shardflow::mpi {
+
+Environment::Environment(int* argc, char*** argv) {
+  if (initialized()) return;
+  int provided = 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    throw RuntimeError("MPI_Init_thread failed: check the MPI installation (mpirun --version)");
+  }
+  owns_ = true;
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+Environment::~Environment() {
+  if (owns_ && !finalized()) MPI_Finalize();
+}
+
+bool Environment::initialized() {
+  int flag = 0;
+  MPI_Initialized(&flag);
+  return flag != 0;
+}
+
+bool Environment::finalized() {
+  int flag = 0;
+  MPI_Finalized(&flag);
+  return flag != 0;
+}
+
+}  // namespace shardflow::mpi
