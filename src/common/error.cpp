@@ -16,18 +16,27 @@ std::string_view to_string(ErrorKind kind) {
   return "error";
 }
 
-void throw_error(ErrorKind kind, std::string message) {
+namespace {
+template <typename E>
+[[noreturn]] void throw_marked(std::string message, bool agreed) {
+  E error(std::move(message));
+  error.set_agreed(agreed);
+  throw error;
+}
+}  // namespace
+
+void throw_error(ErrorKind kind, std::string message, bool agreed) {
   switch (kind) {
     case ErrorKind::kConfig:
-      throw ConfigError(std::move(message));
+      throw_marked<ConfigError>(std::move(message), agreed);
     case ErrorKind::kInputData:
-      throw InputError(std::move(message));
+      throw_marked<InputError>(std::move(message), agreed);
     case ErrorKind::kInterrupted:
-      throw InterruptedError(std::move(message));
+      throw_marked<InterruptedError>(std::move(message), agreed);
     case ErrorKind::kRuntime:
       break;
   }
-  throw RuntimeError(std::move(message));
+  throw_marked<RuntimeError>(std::move(message), agreed);
 }
 
 }  // namespace shardflow

@@ -92,7 +92,7 @@ void Comm::agree_outcome(ErrorKind kind, const std::string& error, bool failed) 
     full += " (and " + std::to_string(failing - 1) + " other rank" + (failing > 2 ? "s" : "") +
             " failed too)";
   }
-  throw_error(static_cast<ErrorKind>(header[0]), std::move(full));
+  throw_error(static_cast<ErrorKind>(header[0]), std::move(full), /*agreed=*/true);
 }
 
 void Comm::abort(int exit_code, std::string_view message) const {

@@ -30,9 +30,14 @@ class Error : public std::runtime_error {
   Error(ErrorKind kind, std::string message)
       : std::runtime_error(std::move(message)), kind_(kind) {}
   ErrorKind kind() const { return kind_; }
+  /// True when every rank is known to throw this same error (it came out of Comm::agree), so one
+  /// rank may report it for all; false for an error only this rank knows about.
+  bool agreed() const { return agreed_; }
+  void set_agreed(bool agreed) { agreed_ = agreed; }
 
  private:
   ErrorKind kind_;
+  bool agreed_ = false;
 };
 
 /// Failure while running (I/O, MPI, internal invariant broken).
@@ -70,6 +75,6 @@ class InterruptedError : public Error {
 };
 
 /// Rebuilds an error of the given kind (used to re-throw an error agreed across ranks).
-[[noreturn]] void throw_error(ErrorKind kind, std::string message);
+[[noreturn]] void throw_error(ErrorKind kind, std::string message, bool agreed = false);
 
 }  // namespace shardflow
