@@ -55,4 +55,7 @@ TEST(Schema, UnknownColumnSuggests) {
 TEST(Suggest, ClosestMatch) {
   EXPECT_EQ(closest_match("epcohs", {"epochs", "lr", "batch_size"}).value(), "epochs");
   EXPECT_FALSE(closest_match("zzzzzz", {"epochs", "lr"}).has_value());
+  EXPECT_EQ(closest_match("rnu", {"run", "validate", "inspect", "gen"}).value(), "run");
+  EXPECT_EQ(edit_distance("ab", "ba"), 1u);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
 }
