@@ -1,0 +1,106 @@
+#pragma once
+// Checkpoints of replicated training state (DESIGN.md "Data model and files"). Model, optimizer,
+// fitted feature pipeline and RNG state are identical on every rank, so rank 0 alone writes a
+// checkpoint (serial HDF5) and reads it back for everyone; nothing in it depends on the rank count,
+// so a job can resume at a different size. File `<dir>/ckpt-<step, 10 digits>.h5`:
+//
+//   /meta        group; attributes format_version (1), step, epoch, sample_cursor, world_size,
+//                fingerprint, created (ISO-8601 UTC), shardflow_version, plus free-form strings
+//   /model/*, /optimizer/*, /features/*, /rng/*   1-D chunked datasets with Fletcher32: float64
+//                (Checkpoint::arrays) or uint64 (Checkpoint::uint_arrays)
+//
+// `<dir>/latest` holds the file name of the newest checkpoint. Every file is written to a `.tmp`
+// name, fsynced and renamed, and the directory fsynced, so a crash leaves either the old or the new
+// state; leftover `.tmp` files are ignored and removed by the next save.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shardflow/common/types.hpp"
+#include "shardflow/mpi/comm.hpp"
+
+namespace shardflow::ckpt {
+
+/// Version of the checkpoint layout above (`/meta` attribute `format_version`).
+inline constexpr std::int64_t kCheckpointFormatVersion = 1;
+
+struct CheckpointMeta {
+  idx_t step = 0;
+  idx_t epoch = 0;
+  idx_t sample_cursor = 0;  // global number of samples consumed
+  int world_size = 1;       // set by save() to the saving job's size
+  std::string fingerprint;  // job fingerprint
+  std::string created;      // ISO-8601 UTC; set by save() when empty
+  std::string version;      // shardflow version; set by save()
+  /// Free-form string attributes of /meta (e.g. metrics as JSON). Names must not collide with the
+  /// fixed attributes above.
+  std::map<std::string, std::string> attributes;
+  bool operator==(const CheckpointMeta&) const = default;
+};
+
+struct Checkpoint {
+  CheckpointMeta meta;
+  /// Keys "group/name" ("model/weights", "optimizer/velocity", "features/mean", ...), stored as
+  /// float64 datasets /group/name. Deeper keys ("model/layer0/w") create nested groups.
+  std::map<std::string, std::vector<double>> arrays;
+  /// Same, stored as uint64 ("rng/state", ...).
+  std::map<std::string, std::vector<std::uint64_t>> uint_arrays;
+  bool operator==(const Checkpoint&) const = default;
+};
+
+class CheckpointStore {
+ public:
+  /// Local: `directory` is created if absent (failures surface at the first save, agreed);
+  /// `keep` >= 1 newest checkpoints are retained (ConfigError otherwise).
+  CheckpointStore(std::filesystem::path directory, int keep);
+
+  /// Collective: `checkpoint` must be identical on all ranks. Rank 0 writes ckpt-<step>.h5.tmp,
+  /// fsyncs it, renames it to ckpt-<step>.h5, fsyncs the directory, replaces the `latest` pointer
+  /// the same way, then deletes leftover .tmp files and all checkpoints but the one just written
+  /// and the newest `keep`-1 others. Failure on rank 0 is agreed: every rank throws the same
+  /// RuntimeError. meta.world_size and meta.version are filled in; meta.created if empty.
+  void save(const mpi::Comm& comm, const Checkpoint& checkpoint);
+
+  /// Collective: the newest *valid* checkpoint: `latest` first, then every ckpt-*.h5 from the
+  /// highest step down. A file that cannot be opened, lacks /meta, has another format version, a
+  /// fingerprint different from a non-empty `expected_fingerprint`, or fails a Fletcher32 check is
+  /// skipped with a warning naming the file and the reason. Rank 0 reads; the result is broadcast,
+  /// so every rank returns the same value. nullopt if there is none.
+  std::optional<Checkpoint> load_latest(const mpi::Comm& comm,
+                                        const std::string& expected_fingerprint = "") const;
+
+  /// Collective: loads `file` (same on all ranks) on rank 0 and broadcasts it; every rank throws
+  /// the same InputError with the reason if it is invalid.
+  Checkpoint load(const mpi::Comm& comm, const std::filesystem::path& file) const;
+
+  /// Local: the checkpoint files present (ckpt-<10 digits>.h5, no .tmp), ascending step.
+  std::vector<std::filesystem::path> list() const;
+
+  const std::filesystem::path& directory() const { return directory_; }
+  int keep() const { return keep_; }
+
+ private:
+  std::filesystem::path directory_;
+  int keep_;
+};
+
+/// "ckpt-0000000042.h5".
+std::string checkpoint_file_name(idx_t step);
+
+/// Local (no MPI): writes `checkpoint` to `file` as is (no tmp/rename/fsync; save() does that).
+/// Throws RuntimeError on failure, naming the file and object.
+void write_checkpoint_file(const std::filesystem::path& file, const Checkpoint& checkpoint);
+
+/// Local (no MPI): reads and validates a checkpoint file (for `shardflow inspect` and tests).
+/// Throws InputError naming the file and the reason: cannot be opened, no /meta, another format
+/// version, a damaged dataset (Fletcher32 mismatch) or a dataset of an unexpected type.
+Checkpoint read_checkpoint_file(const std::filesystem::path& file);
+
+/// Local: true if `file` is an HDF5 file with a /meta group carrying format_version. Never throws.
+bool is_checkpoint_file(const std::filesystem::path& file);
+
+}  // namespace shardflow::ckpt

@@ -1,0 +1,78 @@
+#pragma once
+// Distributed tables in HDF5 files (DESIGN.md "Data model and files"). Layout of table `t`:
+//
+//   /t                         group; attributes: schema ("a:int64,b:string"), columns (string
+//                              array, column order), num_rows (int64), fingerprint,
+//                              shardflow_version, format_version (1), complete (1; written last)
+//   /t/<col>                   1-D chunked dataset, Fletcher32; attribute logical_type (and for
+//                              timestamps unit=us). int32/int64/float32/float64 natively, bool and
+//                              validity as uint8, timestamp as int64 microseconds (UTC)
+//   /t/<col>                   string, dictionary-encoded: int32 codes, attribute
+//   encoding=dictionary /t/<col>.dictionary        fixed-length null-padded strings (code i = row
+//   i), sorted /t/<col>                   string, plain: fixed-length null-padded strings,
+//   encoding=plain /t/<col>.valid             uint8 (1 = valid), only when the column has a null on
+//   some rank
+//
+// Rows are stored in global order: rank r's rows follow rank r-1's. The whole file is readable with
+// h5py/pandas alone (see README). Strings must not contain NUL bytes (fixed-length HDF5 strings are
+// null-padded, so trailing NULs are lost).
+
+#include <string>
+#include <vector>
+
+#include "shardflow/common/types.hpp"
+#include "shardflow/mpi/comm.hpp"
+#include "shardflow/table/schema.hpp"
+#include "shardflow/table/table.hpp"
+
+namespace shardflow::io {
+
+/// Version of the table layout above, stored as the group attribute `format_version`.
+inline constexpr std::int64_t kTableFormatVersion = 1;
+
+struct Hdf5WriteOptions {
+  idx_t chunk_rows = 1 << 16;  // rows per chunk; clipped to [1, global row count]
+  std::string fingerprint;     // stored as the group attribute `fingerprint`
+  bool fletcher32 = true;      // checksum every chunk
+};
+
+/// Collective: writes `table` as group `/<name>` of the HDF5 file `path` with collective MPI-IO,
+/// each rank its rows as one contiguous slab in rank order. The schema, string encodings and
+/// dictionaries, `name` and `options` must be identical on all ranks; row counts may differ (and be
+/// zero). The file is created if absent; an existing group `/<name>` is replaced (the space it used
+/// is not reclaimed). The group attribute `complete` is written last, after every dataset is
+/// closed and flushed, so an interrupted writer leaves a group that read_table rejects.
+void write_table(const mpi::Comm& comm, const std::string& path, const std::string& name,
+                 const table::Table& table, const Hdf5WriteOptions& options = {});
+
+/// Collective: reads group `/<name>` of `path`; `path` and `name` must be identical on all ranks.
+/// Rows are split into contiguous, nearly equal ranges in global order (rank r gets rows
+/// [N*r/p, N*(r+1)/p)). String dictionaries are identical on all ranks. Throws InputError if the
+/// file or group is missing, or the group is not marked complete; RuntimeError if the data is
+/// damaged (e.g. a Fletcher32 checksum fails). Every rank throws the same error.
+table::Table read_table(const mpi::Comm& comm, const std::string& path, const std::string& name);
+
+struct Hdf5TableInfo {
+  std::string name;
+  table::Schema schema;
+  idx_t num_rows = 0;
+  bool complete = false;
+  std::string fingerprint;
+};
+
+/// Process-wide counts of the dataset transfers made by write_table/read_table, by the I/O mode
+/// MPI-IO actually used (H5Pget_mpio_actual_io_mode after each H5Dwrite/H5Dread). Lets tests prove
+/// that I/O is collective; a non-zero `independent` means HDF5 silently fell back (logged at debug
+/// with the reason).
+struct Hdf5TransferStats {
+  idx_t collective = 0;   // H5D_MPIO_CHUNK_COLLECTIVE or H5D_MPIO_CONTIGUOUS_COLLECTIVE
+  idx_t mixed = 0;        // H5D_MPIO_CHUNK_MIXED
+  idx_t independent = 0;  // H5D_MPIO_NO_COLLECTIVE (or independent chunk I/O)
+};
+Hdf5TransferStats transfer_stats();
+
+/// Local (no MPI; serial file access): the shardflow tables (groups with a `format_version`
+/// attribute) at the root of `path`, by name. Throws InputError if the file cannot be opened.
+std::vector<Hdf5TableInfo> list_tables(const std::string& path);
+
+}  // namespace shardflow::io

@@ -1,0 +1,705 @@
+#include "shardflow/io/hdf5_table.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "shardflow/common/hash.hpp"
+#include "shardflow/io/hdf5_handle.hpp"
+#include "shardflow/mpi/allreduce.hpp"
+#include "shardflow/mpi/bcast.hpp"
+#include "shardflow/version.hpp"
+
+namespace shardflow::io {
+
+namespace {
+
+using table::Column;
+using table::DataType;
+
+Hdf5TransferStats g_stats;
+
+constexpr const char* kValidSuffix = ".valid";
+constexpr const char* kDictionarySuffix = ".dictionary";
+
+// The HDF5 memory/file type of a column's physical values (strings: only dictionary codes).
+hid_t native_type(const Column& column) {
+  switch (column.type()) {
+    case DataType::kInt32:
+      return H5T_NATIVE_INT32;
+    case DataType::kInt64:
+    case DataType::kTimestamp:
+      return H5T_NATIVE_INT64;
+    case DataType::kFloat32:
+      return H5T_NATIVE_FLOAT;
+    case DataType::kFloat64:
+      return H5T_NATIVE_DOUBLE;
+    case DataType::kBool:
+      return H5T_NATIVE_UINT8;
+    case DataType::kString:
+      return H5T_NATIVE_INT32;
+  }
+  return H5T_NATIVE_INT64;
+}
+
+const void* values_pointer(const Column& column) {
+  return column.visit([](const auto& v) -> const void* {
+    using V = std::decay_t<decltype(v)>;
+    if constexpr (std::is_same_v<V, table::PlainStrings>) {
+      return nullptr;
+    } else {
+      return v.data();
+    }
+  });
+}
+
+// Tallies the I/O mode HDF5 actually used for the transfer just made with `dxpl`.
+void record_transfer_mode(hid_t dxpl, const std::string& object) {
+  H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
+  if (H5Pget_mpio_actual_io_mode(dxpl, &mode) < 0) return;
+  if (mode == H5D_MPIO_CHUNK_COLLECTIVE || mode == H5D_MPIO_CONTIGUOUS_COLLECTIVE) {
+    ++g_stats.collective;
+  } else if (mode == H5D_MPIO_CHUNK_MIXED) {
+    ++g_stats.mixed;
+  } else {
+    ++g_stats.independent;
+    uint32_t local_cause = 0, global_cause = 0;
+    H5Pget_mpio_no_collective_cause(dxpl, &local_cause, &global_cause);
+    spdlog::debug("HDF5 transfer of '{}' was not collective (cause bits local {:#x}, global {:#x})",
+                  object, local_cause, global_cause);
+  }
+}
+
+// Selects rows [offset, offset + count) of a 1-D dataset (or nothing, for count 0) and returns the
+// (file space, memory space) pair for a collective transfer. Ranks with no rows still take part.
+std::pair<Hid, Hid> select_rows(hid_t dataset, idx_t offset, idx_t count) {
+  Hid file_space(H5Dget_space(dataset), H5Sclose);
+  const hsize_t mem_dims = static_cast<hsize_t>(std::max<idx_t>(count, 1));
+  Hid mem_space(H5Screate_simple(1, &mem_dims, nullptr), H5Sclose);
+  if (!file_space.valid() || !mem_space.valid()) {
+    throw RuntimeError("HDF5 dataspace setup failed: {}", hdf5_error_detail());
+  }
+  if (count == 0) {
+    H5Sselect_none(file_space.get());
+    H5Sselect_none(mem_space.get());
+  } else {
+    const hsize_t start = static_cast<hsize_t>(offset);
+    const hsize_t n = static_cast<hsize_t>(count);
+    if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &n, nullptr) < 0) {
+      throw RuntimeError("selecting rows [{}, {}) failed: {}", offset, offset + count,
+                         hdf5_error_detail());
+    }
+  }
+  return {std::move(file_space), std::move(mem_space)};
+}
+
+// Caps rows per chunk so one chunk stays well below HDF5's 4 GiB chunk limit and the memory a
+// filter needs per chunk stays modest, whatever the element size (wide fixed-length strings).
+idx_t clip_chunk_rows(idx_t requested, idx_t global_rows, std::size_t element_size) {
+  constexpr idx_t kMaxChunkBytes = idx_t{64} << 20;
+  const idx_t by_bytes = std::max<idx_t>(
+      1, kMaxChunkBytes / static_cast<idx_t>(std::max<std::size_t>(element_size, 1)));
+  return std::clamp<idx_t>(std::min(requested, by_bytes), 1, std::max<idx_t>(global_rows, 1));
+}
+
+struct WriteContext {
+  const mpi::Comm& comm;
+  const std::string& path;
+  const std::string& table;
+  hid_t group;
+  hid_t dxpl;
+  const Hdf5WriteOptions& options;
+};
+
+// Collective: creates dataset `name` with `global_rows` elements of `type` and writes this rank's
+// `local_rows` elements from `data` at `offset`. Attributes are attached before the data.
+void write_dataset(const WriteContext& ctx, const std::string& name, hid_t type, idx_t global_rows,
+                   idx_t offset, idx_t local_rows, const void* data,
+                   const std::vector<std::pair<std::string, std::string>>& attributes) {
+  const std::string object = "/" + ctx.table + "/" + name;
+  const hsize_t dims = static_cast<hsize_t>(global_rows);
+  // A chunked dataset needs a chunk no larger than a fixed extent; an empty one gets an unlimited
+  // maximum extent so it can still be chunked (and carry the filter) with chunk size 1.
+  const hsize_t max_dims = global_rows == 0 ? H5S_UNLIMITED : dims;
+  Hid space(H5Screate_simple(1, &dims, &max_dims), H5Sclose);
+  const idx_t chunk = clip_chunk_rows(ctx.options.chunk_rows, global_rows, H5Tget_size(type));
+  Hid dcpl = chunked_creation(chunk, ctx.options.fletcher32);
+  Hid dataset;
+  ctx.comm.agree([&] {
+    dataset = checked_hid(H5Dcreate2(ctx.group, name.c_str(), type, space.get(), H5P_DEFAULT,
+                                     dcpl.get(), H5P_DEFAULT),
+                          H5Dclose, "creating the dataset", ctx.path, object);
+    for (const auto& [key, value] : attributes)
+      write_string_attribute(dataset.get(), key, value);
+  });
+  if (global_rows == 0) return;
+  auto [file_space, mem_space] = select_rows(dataset.get(), offset, local_rows);
+  static const char dummy = 0;  // a non-null buffer for ranks that write nothing
+  ctx.comm.agree([&] {
+    check_h5(H5Dwrite(dataset.get(), type, mem_space.get(), file_space.get(), ctx.dxpl,
+                      local_rows > 0 ? data : &dummy),
+             "collective H5Dwrite", ctx.path, object);
+    record_transfer_mode(ctx.dxpl, object);
+  });
+  ctx.comm.agree([&] {
+    if (!dataset.reset()) {
+      throw RuntimeError("closing dataset '{}' in {} failed: {}", object, ctx.path,
+                         hdf5_error_detail());
+    }
+  });
+}
+
+// Packs strings into fixed-width, null-padded records.
+std::string pack_fixed(const std::vector<std::string_view>& values, idx_t width) {
+  std::string buffer(static_cast<size_t>(width) * values.size(), '\0');
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::memcpy(buffer.data() + i * static_cast<size_t>(width), values[i].data(), values[i].size());
+  }
+  return buffer;
+}
+
+void validate_names(const std::string& path, const std::string& name, const table::Table& table) {
+  auto bad = [](const std::string& n) {
+    return n.empty() || n == "." || n == ".." || n.find('/') != std::string::npos;
+  };
+  if (bad(name)) {
+    throw RuntimeError(
+        "cannot write table '{}' to {}: a table name must be non-empty and contain no '/'", name,
+        path);
+  }
+  std::set<std::string> used;
+  for (const auto& field : table.schema().fields()) {
+    if (bad(field.name)) {
+      throw RuntimeError(
+          "cannot write column '{}' of table '{}' to {}: HDF5 column names must be non-empty and "
+          "contain no '/'; rename the column",
+          field.name, name, path);
+    }
+    for (const std::string& n :
+         {field.name, field.name + kValidSuffix, field.name + kDictionarySuffix}) {
+      if (!used.insert(n).second) {
+        throw RuntimeError(
+            "cannot write table '{}' to {}: column '{}' clashes with the dataset '{}' of another "
+            "column (suffixes .valid and .dictionary are reserved); rename it",
+            name, path, field.name, n);
+      }
+    }
+  }
+}
+
+std::string schema_string(const table::Schema& schema) {
+  std::string out;
+  for (const auto& field : schema.fields()) {
+    if (!out.empty()) out += ',';
+    out += field.name + ":" + std::string(table::to_string(field.type));
+  }
+  return out;
+}
+
+// Types from the `schema` attribute, given the column names from `columns` (names may contain ','
+// or ':', so the string is walked name by name rather than split).
+table::Schema parse_schema(const std::string& text, const std::vector<std::string>& names,
+                           const std::string& where) {
+  std::vector<table::Field> fields;
+  size_t pos = 0;
+  for (const auto& name : names) {
+    if (pos > 0) {
+      if (pos >= text.size() || text[pos] != ',') break;
+      ++pos;
+    }
+    if (text.compare(pos, name.size(), name) != 0 || pos + name.size() >= text.size() ||
+        text[pos + name.size()] != ':') {
+      break;
+    }
+    pos += name.size() + 1;
+    const size_t end = std::min(text.find(',', pos), text.size());
+    const auto type = table::parse_data_type(text.substr(pos, end - pos));
+    if (!type) break;
+    fields.push_back({name, *type});
+    pos = end;
+  }
+  if (fields.size() != names.size() || pos != text.size()) {
+    throw InputError(
+        "{}: the schema attribute '{}' does not match the columns attribute; the file was not "
+        "written by this shardflow version or is damaged; rerun the stage that produces it",
+        where, text);
+  }
+  return table::Schema(std::move(fields));
+}
+
+// Everything write_table requires to be identical on all ranks, hashed: a rank that disagrees would
+// otherwise make different collective HDF5 calls (a hang) or write codes into another dictionary.
+std::uint64_t layout_hash(const std::string& name, const table::Table& table,
+                          const Hdf5WriteOptions& options) {
+  std::uint64_t h = hash_string(name);
+  h = hash_combine(h, hash_string(schema_string(table.schema())));
+  h = hash_combine(h, hash_string(options.fingerprint));
+  h = hash_combine(h, hash_u64(static_cast<std::uint64_t>(options.chunk_rows)));
+  h = hash_combine(h, hash_u64(options.fletcher32 ? 1 : 0));
+  for (const auto& column : table.columns()) {
+    h = hash_combine(h, hash_u64(column.is_dictionary_encoded() ? 1 : 0));
+    if (!column.is_dictionary_encoded()) continue;
+    for (const auto& v : column.dictionary()->values())
+      h = hash_combine(h, hash_string(v));
+  }
+  return h;
+}
+
+}  // namespace
+
+Hdf5TransferStats transfer_stats() {
+  return g_stats;
+}
+
+void write_table(const mpi::Comm& comm, const std::string& path, const std::string& name,
+                 const table::Table& table, const Hdf5WriteOptions& options) {
+  silence_hdf5_errors();
+  const std::uint64_t h = layout_hash(name, table, options);
+  std::uint64_t hashes[2] = {h, ~h};  // max of both gives max and ~min: equal iff all agree
+  mpi::allreduce_inplace(comm, std::span<std::uint64_t>(hashes), MPI_MAX);
+  if (hashes[0] != ~hashes[1]) {
+    throw RuntimeError(
+        "cannot write table '{}' to {}: the ranks disagree on the table name, schema, string "
+        "encodings, dictionaries or write options; this is a shardflow bug (unify dictionaries "
+        "with table::encode_all_strings before writing)",
+        name, path);
+  }
+  validate_names(path, name, table);  // deterministic once the schemas agree: no hang
+  const int ncols = table.num_columns();
+  const idx_t local_rows = table.num_rows();
+  const idx_t offset = mpi::exscan_sum(comm, local_rows);
+  const idx_t global_rows = mpi::allreduce_sum(comm, local_rows);
+
+  // Per column, over all ranks: any nulls, the longest plain string (the fixed width), and
+  // whether a string holds a NUL byte (fixed-length HDF5 strings are null-padded, so it would be
+  // cut off on read).
+  constexpr size_t kInfo = 3;
+  std::vector<idx_t> global_info(kInfo * static_cast<size_t>(ncols), 0);
+  for (int c = 0; c < ncols; ++c) {
+    const Column& column = table.column(c);
+    idx_t* info = global_info.data() + kInfo * static_cast<size_t>(c);
+    info[0] = column.has_nulls() ? 1 : 0;
+    if (column.type() != DataType::kString) continue;
+    auto note = [&](std::string_view v) {
+      info[1] = std::max<idx_t>(info[1], static_cast<idx_t>(v.size()));
+      if (v.find('\0') != std::string_view::npos) info[2] = 1;
+    };
+    if (column.is_dictionary_encoded()) {
+      for (const auto& v : column.dictionary()->values())
+        note(v);
+      info[1] = 0;  // the codes dataset has no string width
+    } else {
+      for (idx_t i = 0; i < column.plain().size(); ++i)
+        note(column.plain().at(i));
+    }
+  }
+  mpi::allreduce_inplace(comm, std::span<idx_t>(global_info), MPI_MAX);
+  for (int c = 0; c < ncols; ++c) {
+    if (global_info[kInfo * static_cast<size_t>(c) + 2] != 0) {
+      throw RuntimeError(
+          "cannot write table '{}' to {}: string column '{}' contains a NUL byte, which HDF5 "
+          "fixed-length strings cannot hold; clean the input column",
+          name, path, table.schema().field(c).name);
+    }
+  }
+
+  // Rank 0 decides create-vs-open so all ranks make the same collective call.
+  int exists = 0;
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    const std::filesystem::path p(path);
+    std::error_code ec;
+    if (std::filesystem::exists(p, ec)) {
+      exists = 1;
+    } else if (p.has_parent_path() && !std::filesystem::is_directory(p.parent_path(), ec)) {
+      throw RuntimeError("cannot write table '{}': the directory of {} does not exist", name, path);
+    }
+  });
+  exists = mpi::bcast_value(comm, exists, 0);
+
+  Hid fapl = mpio_file_access(comm.native());
+  Hid file;
+  comm.agree([&] {
+    const hid_t id = exists ? H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get())
+                            : H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+    if (id < 0) {
+      throw RuntimeError(
+          "cannot {} HDF5 file {} for writing table '{}': {}; check the path and "
+          "that no other process holds the file open",
+          exists ? "open" : "create", path, name, hdf5_error_detail());
+    }
+    file = Hid(id, H5Fclose);
+  });
+
+  Hid group;
+  comm.agree([&] {
+    // Replacing: unlink the old group first so a reader never sees a mix of old and new columns.
+    if (link_exists(file.get(), name)) {
+      check_h5(H5Ldelete(file.get(), name.c_str(), H5P_DEFAULT), "deleting the old table", path,
+               "/" + name);
+    }
+    group = checked_hid(H5Gcreate2(file.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        H5Gclose, "creating the group", path, "/" + name);
+    write_string_attribute(group.get(), "schema", schema_string(table.schema()));
+    write_string_array_attribute(group.get(), "columns", table.schema().names());
+    write_int64_attribute(group.get(), "num_rows", global_rows);
+    write_string_attribute(group.get(), "fingerprint", options.fingerprint);
+    write_string_attribute(group.get(), "shardflow_version", kVersion);
+    write_int64_attribute(group.get(), "format_version", kTableFormatVersion);
+  });
+
+  Hid dxpl = collective_transfer();
+  const WriteContext ctx{comm, path, name, group.get(), dxpl.get(), options};
+  for (int c = 0; c < ncols; ++c) {
+    const Column& column = table.column(c);
+    const std::string& col_name = table.schema().field(c).name;
+    std::vector<std::pair<std::string, std::string>> attrs{
+        {"logical_type", std::string(table::to_string(column.type()))}};
+    if (column.type() == DataType::kTimestamp) attrs.emplace_back("unit", "us");
+
+    if (column.type() == DataType::kString && !column.is_dictionary_encoded()) {
+      attrs.emplace_back("encoding", "plain");
+      const idx_t width = std::max<idx_t>(1, global_info[kInfo * static_cast<size_t>(c) + 1]);
+      const auto& plain = column.plain();
+      std::vector<std::string_view> views;
+      views.reserve(static_cast<size_t>(plain.size()));
+      for (idx_t i = 0; i < plain.size(); ++i)
+        views.push_back(plain.at(i));
+      const std::string buffer = pack_fixed(views, width);
+      Hid type = fixed_string_type(width);
+      write_dataset(ctx, col_name, type.get(), global_rows, offset, local_rows, buffer.data(),
+                    attrs);
+    } else {
+      if (column.type() == DataType::kString) attrs.emplace_back("encoding", "dictionary");
+      write_dataset(ctx, col_name, native_type(column), global_rows, offset, local_rows,
+                    values_pointer(column), attrs);
+    }
+
+    if (column.is_dictionary_encoded()) {
+      // Identical on all ranks: rank 0 writes all of it, the others take part with no rows.
+      const auto& values = column.dictionary()->values();
+      idx_t width = 1;
+      std::vector<std::string_view> views;
+      for (const auto& v : values) {
+        width = std::max<idx_t>(width, static_cast<idx_t>(v.size()));
+        views.push_back(v);
+      }
+      const std::string buffer = pack_fixed(views, width);
+      Hid type = fixed_string_type(width);
+      const idx_t n = static_cast<idx_t>(values.size());
+      write_dataset(ctx, col_name + kDictionarySuffix, type.get(), n, 0, comm.is_root() ? n : 0,
+                    buffer.data(), {});
+    }
+
+    if (global_info[kInfo * static_cast<size_t>(c)] != 0) {
+      std::vector<std::uint8_t> all_valid;
+      const std::uint8_t* validity = column.validity().data();
+      if (!column.has_nulls()) {
+        all_valid.assign(static_cast<size_t>(local_rows), 1);
+        validity = all_valid.data();
+      }
+      write_dataset(ctx, col_name + kValidSuffix, H5T_NATIVE_UINT8, global_rows, offset, local_rows,
+                    validity, {});
+    }
+  }
+
+  // Only after every dataset is closed and flushed does the group claim to be complete.
+  comm.agree(
+      [&] { check_h5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/" + name); });
+  comm.agree([&] { write_int64_attribute(group.get(), "complete", 1); });
+  comm.agree([&] {
+    if (!group.reset() || !file.reset()) {
+      throw RuntimeError("closing HDF5 file {} after writing table '{}' failed: {}", path, name,
+                         hdf5_error_detail());
+    }
+  });
+}
+
+namespace {
+
+struct ReadContext {
+  const mpi::Comm& comm;
+  const std::string& path;
+  const std::string& table;
+  hid_t group;
+  hid_t dxpl;
+};
+
+// Collective: opens dataset `name` and checks that it holds `expected_rows` elements.
+Hid open_dataset(const ReadContext& ctx, const std::string& name, idx_t expected_rows) {
+  const std::string object = "/" + ctx.table + "/" + name;
+  Hid dataset;
+  ctx.comm.agree([&] {
+    if (!link_exists(ctx.group, name)) {
+      throw InputError(
+          "table '{}' in {} lacks the dataset '{}'; the file is damaged; rerun the "
+          "stage that produces it",
+          ctx.table, ctx.path, object);
+    }
+    dataset = checked_hid(H5Dopen2(ctx.group, name.c_str(), H5P_DEFAULT), H5Dclose,
+                          "opening the dataset", ctx.path, object);
+    Hid space(H5Dget_space(dataset.get()), H5Sclose);
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    if (H5Sget_simple_extent_ndims(space.get()) != 1 || n != expected_rows) {
+      throw InputError(
+          "dataset '{}' in {} has {} elements but the table has {} rows; the file is "
+          "damaged; rerun the stage that produces it",
+          object, ctx.path, n, expected_rows);
+    }
+  });
+  return dataset;
+}
+
+// Collective: reads rows [offset, offset + count) of `dataset` as `type` into `out`.
+void read_rows(const ReadContext& ctx, hid_t dataset, const std::string& name, hid_t type,
+               idx_t global_rows, idx_t offset, idx_t count, void* out) {
+  if (global_rows == 0) return;
+  const std::string object = "/" + ctx.table + "/" + name;
+  auto [file_space, mem_space] = select_rows(dataset, offset, count);
+  char dummy = 0;
+  ctx.comm.agree([&] {
+    check_h5(H5Dread(dataset, type, mem_space.get(), file_space.get(), ctx.dxpl,
+                     count > 0 ? out : &dummy),
+             "collective H5Dread", ctx.path, object);
+    record_transfer_mode(ctx.dxpl, object);
+  });
+}
+
+// Collective: reads a fixed-length string dataset's rows [offset, offset + count).
+std::vector<std::string> read_fixed_strings(const ReadContext& ctx, hid_t dataset,
+                                            const std::string& name, idx_t global_rows,
+                                            idx_t offset, idx_t count) {
+  size_t width = 0;
+  ctx.comm.agree([&] {
+    Hid type(H5Dget_type(dataset), H5Tclose);
+    if (!type.valid() || H5Tget_class(type.get()) != H5T_STRING ||
+        H5Tis_variable_str(type.get()) > 0) {
+      throw InputError(
+          "dataset '/{}/{}' in {} is not a fixed-length string dataset; the file was "
+          "not written by shardflow or is damaged",
+          ctx.table, name, ctx.path);
+    }
+    width = H5Tget_size(type.get());
+  });
+  Hid type = fixed_string_type(static_cast<idx_t>(width));
+  std::string buffer(width * static_cast<size_t>(count), '\0');
+  read_rows(ctx, dataset, name, type.get(), global_rows, offset, count, buffer.data());
+  std::vector<std::string> out(static_cast<size_t>(count));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char* p = buffer.data() + i * width;
+    out[i] = std::string(p, strnlen(p, width));
+  }
+  return out;
+}
+
+std::vector<std::string> root_groups(hid_t file) {
+  std::vector<std::string> names;
+  auto collect = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+    return 0;
+  };
+  hsize_t index = 0;
+  H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, &index, collect, &names);
+  std::vector<std::string> groups;
+  for (const auto& n : names) {
+    Hid object(H5Oopen(file, n.c_str(), H5P_DEFAULT), H5Oclose);
+    if (object.valid() && H5Iget_type(object.get()) == H5I_GROUP) groups.push_back(n);
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return groups;
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names)
+    out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
+// Reads a table group's attributes; `where` names the group for messages.
+Hdf5TableInfo read_info(hid_t group, const std::string& name, const std::string& where) {
+  Hdf5TableInfo info;
+  info.name = name;
+  const auto version = read_int64_attribute(group, "format_version");
+  if (!version) {
+    throw InputError("{} is not a shardflow table (no format_version attribute)", where);
+  }
+  if (*version != kTableFormatVersion) {
+    throw InputError(
+        "{} has table format version {}, but this shardflow reads version {}; rerun "
+        "the stage that produces it with this version",
+        where, *version, kTableFormatVersion);
+  }
+  const auto columns = read_string_array_attribute(group, "columns");
+  const auto schema = read_string_attribute(group, "schema");
+  const auto rows = read_int64_attribute(group, "num_rows");
+  if (!columns || !schema || !rows || *rows < 0) {
+    throw InputError(
+        "{} lacks its columns, schema or num_rows attribute; the file is damaged; "
+        "rerun the stage that produces it",
+        where);
+  }
+  info.schema = parse_schema(*schema, *columns, where);
+  info.num_rows = *rows;
+  info.fingerprint = read_string_attribute(group, "fingerprint").value_or("");
+  info.complete = read_int64_attribute(group, "complete").value_or(0) == 1;
+  return info;
+}
+
+}  // namespace
+
+table::Table read_table(const mpi::Comm& comm, const std::string& path, const std::string& name) {
+  silence_hdf5_errors();
+  comm.agree([&] {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      throw InputError(
+          "HDF5 file {} does not exist (wanted table '{}'); check the path or rerun "
+          "the stage that produces it",
+          path, name);
+    }
+  });
+  Hid fapl = mpio_file_access(comm.native());
+  Hid file;
+  comm.agree([&] {
+    const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
+    if (id < 0) {
+      throw InputError(
+          "cannot open {} as an HDF5 file to read table '{}': {}; the file is not "
+          "HDF5 or is damaged",
+          path, name, hdf5_error_detail());
+    }
+    file = Hid(id, H5Fclose);
+  });
+  const std::string where = "table '" + name + "' in " + path;
+  Hid group;
+  Hdf5TableInfo info;
+  comm.agree([&] {
+    if (name.empty() || !link_exists(file.get(), name)) {
+      throw InputError(
+          "{} has no table '{}' (tables: {}); check the table name or rerun the stage "
+          "that produces it",
+          path, name, join(root_groups(file.get())));
+    }
+    group = checked_hid(H5Gopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Gclose,
+                        "opening the group", path, "/" + name);
+    info = read_info(group.get(), name, where);
+    if (!info.complete) {
+      throw InputError(
+          "{} was not completely written (the writer was interrupted); rerun the "
+          "stage that produces it",
+          where);
+    }
+  });
+
+  const idx_t total = info.num_rows;
+  const idx_t p = comm.size();
+  const idx_t r = comm.rank();
+  const idx_t begin = total / p * r + std::min(total % p, r);
+  const idx_t count = total / p + (r < total % p ? 1 : 0);
+
+  Hid dxpl = collective_transfer();
+  const ReadContext ctx{comm, path, name, group.get(), dxpl.get()};
+  table::Table result;
+  for (const auto& field : info.schema.fields()) {
+    Hid dataset = open_dataset(ctx, field.name, total);
+    std::string encoding;
+    comm.agree([&] { encoding = read_string_attribute(dataset.get(), "encoding").value_or(""); });
+    Column column(field.type);
+    if (field.type == DataType::kString && encoding == "plain") {
+      column = Column::plain_strings();
+      auto strings = read_fixed_strings(ctx, dataset.get(), field.name, total, begin, count);
+      for (const auto& s : strings)
+        column.plain().push_back(s);
+    } else if (field.type == DataType::kString) {
+      if (encoding != "dictionary") {
+        comm.agree([&] {
+          throw InputError(
+              "string column '{}' of {} has unknown encoding '{}'; the file was not "
+              "written by this shardflow version",
+              field.name, where, encoding);
+        });
+      }
+      auto& codes = column.codes();
+      codes.resize(static_cast<size_t>(count));
+      read_rows(ctx, dataset.get(), field.name, H5T_NATIVE_INT32, total, begin, count,
+                codes.data());
+      const std::string dict_name = field.name + kDictionarySuffix;
+      idx_t dict_size = 0;
+      comm.agree([&] {
+        Hid d = checked_hid(H5Dopen2(group.get(), dict_name.c_str(), H5P_DEFAULT), H5Dclose,
+                            "opening the dictionary", path, "/" + name + "/" + dict_name);
+        Hid space(H5Dget_space(d.get()), H5Sclose);
+        dict_size = H5Sget_simple_extent_npoints(space.get());
+      });
+      Hid dict = open_dataset(ctx, dict_name, dict_size);
+      auto values = read_fixed_strings(ctx, dict.get(), dict_name, dict_size, 0, dict_size);
+      comm.agree([&] {
+        column.set_dictionary(std::make_shared<const table::Dictionary>(std::move(values)));
+        for (auto code : codes) {
+          if (code < 0 || code >= dict_size) {
+            throw InputError(
+                "column '{}' of {} holds dictionary code {} outside [0, {}); the file "
+                "is damaged; rerun the stage that produces it",
+                field.name, where, code, dict_size);
+          }
+        }
+      });
+    } else {
+      column.visit([&](auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (!std::is_same_v<V, table::PlainStrings>) {
+          v.resize(static_cast<size_t>(count));
+          read_rows(ctx, dataset.get(), field.name, native_type(column), total, begin, count,
+                    v.data());
+        }
+      });
+    }
+    const std::string valid_name = field.name + kValidSuffix;
+    int has_valid = 0;
+    comm.agree([&] { has_valid = link_exists(group.get(), valid_name) ? 1 : 0; });
+    if (has_valid) {
+      Hid valid = open_dataset(ctx, valid_name, total);
+      auto& validity = column.validity();
+      validity.resize(static_cast<size_t>(count));
+      read_rows(ctx, valid.get(), valid_name, H5T_NATIVE_UINT8, total, begin, count,
+                validity.data());
+      column.compact_validity();
+    }
+    result.add_column(field.name, std::move(column));
+  }
+  comm.agree([&] {
+    group.reset();
+    if (!file.reset()) {
+      throw RuntimeError("closing HDF5 file {} failed: {}", path, hdf5_error_detail());
+    }
+  });
+  return result;
+}
+
+std::vector<Hdf5TableInfo> list_tables(const std::string& path) {
+  silence_hdf5_errors();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw InputError("HDF5 file {} does not exist; check the path", path);
+  }
+  Hid fapl = serial_file_access();
+  Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  if (!file.valid()) {
+    throw InputError("cannot open {} as an HDF5 file: {}; the file is not HDF5 or is damaged", path,
+                     hdf5_error_detail());
+  }
+  std::vector<Hdf5TableInfo> out;
+  for (const auto& name : root_groups(file.get())) {
+    Hid group(H5Gopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!group.valid() || !has_attribute(group.get(), "format_version")) continue;
+    out.push_back(read_info(group.get(), name, "table '" + name + "' in " + path));
+  }
+  return out;
+}
+
+}  // namespace shardflow::io
