@@ -1,0 +1,51 @@
+#pragma once
+// Distributed group-by with aggregates.
+//
+// Keys that pack into 63 bits (dictionary strings, bools, and integers/timestamps whose global
+// range is small enough; null is one extra slot per column) are grouped on the packed integer:
+// a direct-indexed array when the key domain is small, an open-addressing hash table otherwise.
+// Other keys (floats, plain strings, wide integer ranges) use a hash table on row hashes with
+// column-wise equality. Aggregates are columnar init/update/merge/finalize kernels
+// (ops/aggregate.hpp).
+//
+// Distribution: with more than one rank, the rows are either pre-aggregated locally and the
+// partial states shuffled and merged (when keys repeat), or shuffled raw and aggregated once (when
+// almost every key is distinct, decided on a sample with one small allreduce). The output is
+// distributed by a hash of the key; it is not necessarily co-partitioned with hash_shuffle.
+
+#include <string>
+#include <vector>
+
+#include "shardflow/mpi/comm.hpp"
+#include "shardflow/ops/aggregate.hpp"
+#include "shardflow/ops/shuffle.hpp"
+#include "shardflow/table/schema.hpp"
+#include "shardflow/table/table.hpp"
+
+namespace shardflow::ops {
+
+struct GroupByOptions {
+  ShuffleOptions shuffle;
+};
+
+/// Local: output schema of a group-by: the key columns (input types) then one column per
+/// aggregate (see aggregate_output_type; names from output_name). Throws ConfigError for an
+/// unknown key or aggregate column (with a did-you-mean), sum/mean of a string column, an
+/// aggregate other than count without a column, or duplicate output names.
+table::Schema group_by_output_schema(const table::Schema& input,
+                                     const std::vector<std::string>& keys,
+                                     const std::vector<AggSpec>& aggs);
+
+/// Collective: one output row per distinct combination of key values over all ranks (null keys
+/// form their own group; float keys compare -0.0 == 0.0 and NaN == NaN), holding the aggregates
+/// of that group's rows. keys, aggs, schema, string encodings and dictionaries must be equal on
+/// all ranks. Aggregates ignore nulls; a group without non-null inputs gives null for sum, mean,
+/// min and max and 0 for count. Float sums/means are bit-identical at every rank count (see
+/// aggregate.hpp for the precise guarantee). Output rows within a rank are in no particular order.
+/// With no keys the result is one row (on one rank) holding the aggregates of all rows, unless
+/// the table is empty on every rank.
+table::Table group_by(const mpi::Comm& comm, const table::Table& table,
+                      const std::vector<std::string>& keys, const std::vector<AggSpec>& aggs,
+                      const GroupByOptions& options = {});
+
+}  // namespace shardflow::ops

@@ -1,0 +1,366 @@
+#include "shardflow/ops/aggregate.hpp"
+
+#include <cmath>
+#include <type_traits>
+
+namespace shardflow::ops {
+
+using table::Column;
+using table::DataType;
+using table::PlainStrings;
+
+std::string_view to_string(AggKind kind) {
+  switch (kind) {
+    case AggKind::kSum:
+      return "sum";
+    case AggKind::kCount:
+      return "count";
+    case AggKind::kMean:
+      return "mean";
+    case AggKind::kMin:
+      return "min";
+    case AggKind::kMax:
+      return "max";
+  }
+  return "?";
+}
+
+std::optional<AggKind> parse_agg_kind(std::string_view name) {
+  if (name == "sum") return AggKind::kSum;
+  if (name == "count") return AggKind::kCount;
+  if (name == "mean" || name == "avg") return AggKind::kMean;
+  if (name == "min") return AggKind::kMin;
+  if (name == "max") return AggKind::kMax;
+  return std::nullopt;
+}
+
+std::string output_name(const AggSpec& spec) {
+  if (!spec.output.empty()) return spec.output;
+  if (spec.column.empty()) return "count";
+  return spec.column + "_" + std::string(to_string(spec.kind));
+}
+
+DataType aggregate_output_type(AggKind kind, DataType input, std::string_view column) {
+  switch (kind) {
+    case AggKind::kCount:
+      return DataType::kInt64;
+    case AggKind::kSum:
+    case AggKind::kMean:
+      if (input == DataType::kString) {
+        throw ConfigError(
+            "cannot compute {} of string column '{}'; {} needs a numeric column (use count, min "
+            "or max for strings)",
+            to_string(kind), column, to_string(kind));
+      }
+      if (kind == AggKind::kMean || is_floating(input)) return DataType::kFloat64;
+      return DataType::kInt64;
+    case AggKind::kMin:
+    case AggKind::kMax:
+      return input;
+  }
+  return input;
+}
+
+namespace {
+
+// Total order for min/max: -0.0 < 0.0 and NaN is greater than every number, so the result does
+// not depend on the order in which values arrive (and hence not on the rank count).
+template <typename T>
+inline bool less_than(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(a)) return false;
+    if (std::isnan(b)) return true;
+    if (a == b) return std::signbit(a) && !std::signbit(b);
+  }
+  return a < b;
+}
+
+template <typename F>
+inline void for_valid(size_t n, const std::vector<std::uint8_t>& valid, F&& f) {
+  if (valid.empty()) {
+    for (size_t i = 0; i < n; ++i)
+      f(i);
+  } else {
+    for (size_t i = 0; i < n; ++i)
+      if (valid[i]) f(i);
+  }
+}
+
+template <typename V>
+constexpr bool kIsValues = !std::is_same_v<V, PlainStrings>;
+
+Column int64_column(std::vector<std::int64_t> v) {
+  Column c(DataType::kInt64);
+  c.values<std::int64_t>() = std::move(v);
+  return c;
+}
+Column float64_column(std::vector<double> v) {
+  Column c(DataType::kFloat64);
+  c.values<double>() = std::move(v);
+  return c;
+}
+
+// Validity from "count > 0" (aggregates over no non-null value are null).
+void set_validity_from_count(Column& c, const std::vector<std::int64_t>& count) {
+  bool any_null = false;
+  for (auto n : count)
+    any_null |= (n == 0);
+  if (!any_null) return;
+  auto& valid = c.validity();
+  valid.resize(count.size());
+  for (size_t g = 0; g < count.size(); ++g)
+    valid[g] = count[g] > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+AggregateState::AggregateState(AggKind kind, DataType input, bool plain_strings,
+                               table::DictionaryPtr dictionary, bool count_star)
+    : kind_(kind),
+      input_(input),
+      plain_(plain_strings),
+      star_(count_star),
+      dictionary_(std::move(dictionary)),
+      extreme_(input) {
+  if (star_ && kind_ != AggKind::kCount) {
+    throw ConfigError("{}(*) is not an aggregate; only count(*) may omit the column",
+                      to_string(kind_));
+  }
+  if (kind_ == AggKind::kSum || kind_ == AggKind::kMean) aggregate_output_type(kind_, input_, "");
+  if (input_ == DataType::kString) {
+    if (plain_)
+      extreme_ = Column::plain_strings();
+    else
+      extreme_.set_dictionary(dictionary_);
+  }
+}
+
+bool AggregateState::is_float_sum() const {
+  return kind_ == AggKind::kMean || (kind_ == AggKind::kSum && is_floating(input_));
+}
+
+void AggregateState::resize(idx_t groups) {
+  const auto g = static_cast<size_t>(groups);
+  count_.resize(g, 0);
+  switch (kind_) {
+    case AggKind::kCount:
+      break;
+    case AggKind::kSum:
+    case AggKind::kMean:
+      if (is_float_sum()) {
+        hi_.resize(g, 0.0);
+        lo_.resize(g, 0.0);
+      } else {
+        isum_.resize(g, 0);
+      }
+      break;
+    case AggKind::kMin:
+    case AggKind::kMax:
+      if (plain_) {
+        extreme_str_.resize(g);
+      } else {
+        extreme_.visit([&](auto& v) {
+          if constexpr (kIsValues<std::decay_t<decltype(v)>>) v.resize(g);
+        });
+      }
+      break;
+  }
+}
+
+void AggregateState::update(const Column* input, std::span<const std::int32_t> gid) {
+  const size_t n = gid.size();
+  auto* cnt = count_.data();
+  if (star_) {
+    for (size_t i = 0; i < n; ++i)
+      ++cnt[gid[i]];
+    return;
+  }
+  const auto& valid = input->validity();
+  switch (kind_) {
+    case AggKind::kCount:
+      if (valid.empty()) {
+        for (size_t i = 0; i < n; ++i)
+          ++cnt[gid[i]];
+      } else {
+        for (size_t i = 0; i < n; ++i)
+          cnt[gid[i]] += valid[i];
+      }
+      return;
+    case AggKind::kSum:
+    case AggKind::kMean:
+      input->visit([&](const auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (kIsValues<V>) {
+          if (is_float_sum()) {
+            double* hi = hi_.data();
+            double* lo = lo_.data();
+            for_valid(n, valid, [&](size_t i) {
+              const auto g = gid[i];
+              dd_add(hi[g], lo[g], static_cast<double>(v[i]));
+              ++cnt[g];
+            });
+          } else {
+            // Two's-complement wrap-around instead of signed-overflow UB.
+            auto* s = reinterpret_cast<std::uint64_t*>(isum_.data());
+            for_valid(n, valid, [&](size_t i) {
+              const auto g = gid[i];
+              s[g] += static_cast<std::uint64_t>(static_cast<std::int64_t>(v[i]));
+              ++cnt[g];
+            });
+          }
+        }
+      });
+      return;
+    case AggKind::kMin:
+    case AggKind::kMax: {
+      const bool is_min = kind_ == AggKind::kMin;
+      if (plain_) {
+        const PlainStrings& s = input->plain();
+        for_valid(n, valid, [&](size_t i) {
+          const auto g = gid[i];
+          const auto sv = s.at(static_cast<idx_t>(i));
+          auto& cur = extreme_str_[static_cast<size_t>(g)];
+          if (cnt[g] == 0 || (is_min ? sv < cur : cur < sv)) cur.assign(sv);
+          ++cnt[g];
+        });
+        return;
+      }
+      input->visit([&](const auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (kIsValues<V>) {
+          auto& e = extreme_.values<typename V::value_type>();
+          auto* ep = e.data();
+          if (is_min) {
+            for_valid(n, valid, [&](size_t i) {
+              const auto g = gid[i];
+              if (cnt[g] == 0 || less_than(v[i], ep[g])) ep[g] = v[i];
+              ++cnt[g];
+            });
+          } else {
+            for_valid(n, valid, [&](size_t i) {
+              const auto g = gid[i];
+              if (cnt[g] == 0 || less_than(ep[g], v[i])) ep[g] = v[i];
+              ++cnt[g];
+            });
+          }
+        }
+      });
+      return;
+    }
+  }
+}
+
+int AggregateState::num_state_columns() const {
+  if (kind_ == AggKind::kCount) return 1;
+  if (is_float_sum()) return 3;
+  return 2;
+}
+
+std::vector<Column> AggregateState::state_columns() const {
+  std::vector<Column> out;
+  if (kind_ != AggKind::kCount) {
+    if (is_float_sum()) {
+      out.push_back(float64_column(hi_));
+      out.push_back(float64_column(lo_));
+    } else if (kind_ == AggKind::kSum) {
+      out.push_back(int64_column(isum_));
+    } else if (plain_) {
+      Column c = Column::plain_strings();
+      for (const auto& s : extreme_str_)
+        c.plain().push_back(s);
+      out.push_back(std::move(c));
+    } else {
+      out.push_back(extreme_);
+    }
+  }
+  out.push_back(int64_column(count_));
+  return out;
+}
+
+void AggregateState::merge(std::span<const Column> partial, std::span<const std::int32_t> gid) {
+  const size_t n = gid.size();
+  auto* cnt = count_.data();
+  const auto& pc = partial[static_cast<size_t>(num_state_columns() - 1)].values<std::int64_t>();
+  switch (kind_) {
+    case AggKind::kCount:
+      for (size_t i = 0; i < n; ++i)
+        cnt[gid[i]] += pc[i];
+      return;
+    case AggKind::kSum:
+    case AggKind::kMean:
+      if (is_float_sum()) {
+        const auto& ph = partial[0].values<double>();
+        const auto& pl = partial[1].values<double>();
+        for (size_t i = 0; i < n; ++i) {
+          const auto g = gid[i];
+          dd_merge(hi_[static_cast<size_t>(g)], lo_[static_cast<size_t>(g)], ph[i], pl[i]);
+          cnt[g] += pc[i];
+        }
+      } else {
+        const auto& ps = partial[0].values<std::int64_t>();
+        auto* s = reinterpret_cast<std::uint64_t*>(isum_.data());
+        for (size_t i = 0; i < n; ++i) {
+          const auto g = gid[i];
+          s[g] += static_cast<std::uint64_t>(ps[i]);
+          cnt[g] += pc[i];
+        }
+      }
+      return;
+    case AggKind::kMin:
+    case AggKind::kMax: {
+      const bool is_min = kind_ == AggKind::kMin;
+      if (plain_) {
+        const PlainStrings& s = partial[0].plain();
+        for (size_t i = 0; i < n; ++i) {
+          if (pc[i] == 0) continue;
+          const auto g = gid[i];
+          const auto sv = s.at(static_cast<idx_t>(i));
+          auto& cur = extreme_str_[static_cast<size_t>(g)];
+          if (cnt[g] == 0 || (is_min ? sv < cur : cur < sv)) cur.assign(sv);
+          cnt[g] += pc[i];
+        }
+        return;
+      }
+      partial[0].visit([&](const auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (kIsValues<V>) {
+          auto* ep = extreme_.values<typename V::value_type>().data();
+          for (size_t i = 0; i < n; ++i) {
+            if (pc[i] == 0) continue;
+            const auto g = gid[i];
+            if (cnt[g] == 0 || (is_min ? less_than(v[i], ep[g]) : less_than(ep[g], v[i])))
+              ep[g] = v[i];
+            cnt[g] += pc[i];
+          }
+        }
+      });
+      return;
+    }
+  }
+}
+
+Column AggregateState::finalize() const {
+  if (kind_ == AggKind::kCount) return int64_column(count_);
+  Column out;
+  if (is_float_sum()) {
+    std::vector<double> v(count_.size());
+    for (size_t g = 0; g < v.size(); ++g) {
+      v[g] = dd_value(hi_[g], lo_[g]);
+      if (kind_ == AggKind::kMean)
+        v[g] = count_[g] > 0 ? v[g] / static_cast<double>(count_[g]) : 0.0;
+    }
+    out = float64_column(std::move(v));
+  } else if (kind_ == AggKind::kSum) {
+    out = int64_column(isum_);
+  } else if (plain_) {
+    out = Column::plain_strings();
+    for (const auto& s : extreme_str_)
+      out.plain().push_back(s);
+  } else {
+    out = extreme_;
+  }
+  set_validity_from_count(out, count_);
+  return out;
+}
+
+}  // namespace shardflow::ops

@@ -1,0 +1,962 @@
+#include "shardflow/ops/expression.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "shardflow/common/error.hpp"
+
+namespace shardflow::ops {
+
+namespace detail {
+
+enum class Op {
+  kLiteral,
+  kColumn,
+  kNeg,
+  kNot,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kAnd,
+  kOr,
+  kIsNull,
+  kIsNotNull
+};
+
+// Value classes of the language; every column type maps onto one.
+enum class VK { kInt, kFloat, kBool, kStr, kNull };
+
+struct ExprNode {
+  Op op = Op::kLiteral;
+  int pos = 1;  // 1-based column of the token that made this node (the operator for operations)
+  // literal
+  VK lit_kind = VK::kNull;
+  std::int64_t lit_int = 0;
+  double lit_float = 0.0;
+  bool lit_bool = false;
+  std::string str;  // string literal or column name
+  std::shared_ptr<const ExprNode> a, b;
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::ExprNode;
+using detail::Op;
+using detail::VK;
+using table::Column;
+using table::DataType;
+using NodePtr = std::shared_ptr<const ExprNode>;
+
+// =============================================================================================
+// Parser: tokens, then recursive descent
+// =============================================================================================
+
+enum class Tok { kEnd, kNumber, kString, kIdent, kQuotedIdent, kSym };
+
+struct Token {
+  Tok kind = Tok::kEnd;
+  std::string text;  // symbol, identifier, number text, or unescaped string
+  int pos = 1;
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string_view text) : text_(text) { tokenize(); }
+
+  NodePtr parse() {
+    NodePtr e = parse_or();
+    if (cur().kind != Tok::kEnd) fail("an operator or the end of the expression");
+    return e;
+  }
+
+ private:
+  [[noreturn]] void fail_at(int pos, const std::string& what) const {
+    throw ConfigError("expression '{}': {} at column {}", text_, what, pos);
+  }
+  [[noreturn]] void fail(const std::string& expected) const {
+    const Token& t = cur();
+    if (t.kind == Tok::kEnd) {
+      throw ConfigError("expression '{}': unexpected end of expression at column {}; expected {}",
+                        text_, t.pos, expected);
+    }
+    std::string shown = t.kind == Tok::kString ? "'" + t.text + "'" : t.text;
+    if (t.kind == Tok::kQuotedIdent) shown = "\"" + t.text + "\"";
+    throw ConfigError("expression '{}': unexpected '{}' at column {}; expected {}", text_, shown,
+                      t.pos, expected);
+  }
+
+  void tokenize() {
+    const size_t n = text_.size();
+    size_t i = 0;
+    while (i < n) {
+      const char c = text_[i];
+      const int pos = static_cast<int>(i) + 1;
+      if (std::isspace(static_cast<unsigned char>(c))) {
+        ++i;
+        continue;
+      }
+      if (std::isdigit(static_cast<unsigned char>(c)) ||
+          (c == '.' && i + 1 < n && std::isdigit(static_cast<unsigned char>(text_[i + 1])))) {
+        size_t j = i;
+        while (j < n && (std::isdigit(static_cast<unsigned char>(text_[j])) || text_[j] == '.'))
+          ++j;
+        if (j < n && (text_[j] == 'e' || text_[j] == 'E')) {
+          size_t k = j + 1;
+          if (k < n && (text_[k] == '+' || text_[k] == '-')) ++k;
+          if (k < n && std::isdigit(static_cast<unsigned char>(text_[k]))) {
+            j = k;
+            while (j < n && std::isdigit(static_cast<unsigned char>(text_[j])))
+              ++j;
+          }
+        }
+        tokens_.push_back({Tok::kNumber, std::string(text_.substr(i, j - i)), pos});
+        i = j;
+        continue;
+      }
+      if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+        size_t j = i;
+        while (j < n && (std::isalnum(static_cast<unsigned char>(text_[j])) || text_[j] == '_' ||
+                         text_[j] == '.'))
+          ++j;
+        tokens_.push_back({Tok::kIdent, std::string(text_.substr(i, j - i)), pos});
+        i = j;
+        continue;
+      }
+      if (c == '\'' || c == '"') {
+        std::string s;
+        size_t j = i + 1;
+        bool closed = false;
+        while (j < n) {
+          if (text_[j] == c) {
+            if (j + 1 < n && text_[j + 1] == c) {
+              s += c;
+              j += 2;
+              continue;
+            }
+            closed = true;
+            ++j;
+            break;
+          }
+          s += text_[j++];
+        }
+        if (!closed) {
+          fail_at(pos, std::string("unterminated ") + (c == '\'' ? "string" : "quoted name") +
+                           " starting");
+        }
+        tokens_.push_back({c == '\'' ? Tok::kString : Tok::kQuotedIdent, std::move(s), pos});
+        i = j;
+        continue;
+      }
+      static const char* two[] = {"==", "!=", "<>", "<=", ">="};
+      bool matched = false;
+      for (const char* t : two) {
+        if (text_.substr(i, 2) == t) {
+          tokens_.push_back({Tok::kSym, t, pos});
+          i += 2;
+          matched = true;
+          break;
+        }
+      }
+      if (matched) continue;
+      if (std::string_view("=<>+-*/%()").find(c) != std::string_view::npos) {
+        tokens_.push_back({Tok::kSym, std::string(1, c), pos});
+        ++i;
+        continue;
+      }
+      fail_at(pos, fmt::format("unexpected character '{}'", c));
+    }
+    tokens_.push_back({Tok::kEnd, "", static_cast<int>(n) + 1});
+  }
+
+  const Token& cur() const { return tokens_[at_]; }
+  bool is_sym(std::string_view s) const { return cur().kind == Tok::kSym && cur().text == s; }
+  bool is_kw(std::string_view s) const {
+    return cur().kind == Tok::kIdent && iequals(cur().text, s);
+  }
+
+  static NodePtr make(Op op, int pos, NodePtr a, NodePtr b = nullptr) {
+    auto n = std::make_shared<ExprNode>();
+    n->op = op;
+    n->pos = pos;
+    n->a = std::move(a);
+    n->b = std::move(b);
+    return n;
+  }
+
+  NodePtr parse_or() {
+    NodePtr left = parse_and();
+    while (is_kw("or")) {
+      const int pos = cur().pos;
+      ++at_;
+      left = make(Op::kOr, pos, left, parse_and());
+    }
+    return left;
+  }
+  NodePtr parse_and() {
+    NodePtr left = parse_not();
+    while (is_kw("and")) {
+      const int pos = cur().pos;
+      ++at_;
+      left = make(Op::kAnd, pos, left, parse_not());
+    }
+    return left;
+  }
+  NodePtr parse_not() {
+    if (is_kw("not")) {
+      const int pos = cur().pos;
+      ++at_;
+      return make(Op::kNot, pos, parse_not());
+    }
+    return parse_cmp();
+  }
+  NodePtr parse_cmp() {
+    NodePtr left = parse_add();
+    if (is_kw("is")) {
+      const int pos = cur().pos;
+      ++at_;
+      bool negated = false;
+      if (is_kw("not")) {
+        negated = true;
+        ++at_;
+      }
+      if (!is_kw("null")) fail(negated ? "'null'" : "'null' or 'not null'");
+      ++at_;
+      return make(negated ? Op::kIsNotNull : Op::kIsNull, pos, left);
+    }
+    static const std::pair<const char*, Op> ops[] = {
+        {"=", Op::kEq}, {"==", Op::kEq}, {"!=", Op::kNe}, {"<>", Op::kNe},
+        {"<", Op::kLt}, {"<=", Op::kLe}, {">", Op::kGt},  {">=", Op::kGe}};
+    // Comparisons associate to the left: "a < b = true" is "(a < b) = true".
+    bool more = true;
+    while (more) {
+      more = false;
+      for (const auto& [sym, op] : ops) {
+        if (is_sym(sym)) {
+          const int pos = cur().pos;
+          ++at_;
+          NodePtr right = parse_add();
+          left = make(op, pos, left, right);
+          more = true;
+          break;
+        }
+      }
+    }
+    return left;
+  }
+  NodePtr parse_add() {
+    NodePtr left = parse_mul();
+    while (is_sym("+") || is_sym("-")) {
+      const Op op = is_sym("+") ? Op::kAdd : Op::kSub;
+      const int pos = cur().pos;
+      ++at_;
+      left = make(op, pos, left, parse_mul());
+    }
+    return left;
+  }
+  NodePtr parse_mul() {
+    NodePtr left = parse_unary();
+    while (is_sym("*") || is_sym("/") || is_sym("%")) {
+      const Op op = is_sym("*") ? Op::kMul : is_sym("/") ? Op::kDiv : Op::kMod;
+      const int pos = cur().pos;
+      ++at_;
+      left = make(op, pos, left, parse_unary());
+    }
+    return left;
+  }
+  NodePtr parse_unary() {
+    if (is_sym("-")) {
+      const int pos = cur().pos;
+      ++at_;
+      return make(Op::kNeg, pos, parse_unary());
+    }
+    return parse_primary();
+  }
+  NodePtr parse_primary() {
+    const Token& t = cur();
+    auto lit = std::make_shared<ExprNode>();
+    lit->pos = t.pos;
+    if (t.kind == Tok::kNumber) {
+      const bool is_float = t.text.find_first_of(".eE") != std::string::npos;
+      if (is_float) {
+        char* end = nullptr;
+        lit->lit_kind = VK::kFloat;
+        lit->lit_float = std::strtod(t.text.c_str(), &end);
+        if (end != t.text.c_str() + t.text.size())
+          fail_at(t.pos, "malformed number '" + t.text + "'");
+      } else {
+        lit->lit_kind = VK::kInt;
+        const auto r = std::from_chars(t.text.data(), t.text.data() + t.text.size(), lit->lit_int);
+        if (r.ec != std::errc() || r.ptr != t.text.data() + t.text.size()) {
+          fail_at(t.pos, "integer '" + t.text + "' out of range (use a float literal like " +
+                             t.text + ".0)");
+        }
+      }
+      ++at_;
+      return lit;
+    }
+    if (t.kind == Tok::kString) {
+      lit->lit_kind = VK::kStr;
+      lit->str = t.text;
+      ++at_;
+      return lit;
+    }
+    if (t.kind == Tok::kQuotedIdent) {
+      lit->op = Op::kColumn;
+      lit->str = t.text;
+      ++at_;
+      return lit;
+    }
+    if (t.kind == Tok::kIdent) {
+      if (iequals(t.text, "true") || iequals(t.text, "false")) {
+        lit->lit_kind = VK::kBool;
+        lit->lit_bool = iequals(t.text, "true");
+      } else if (iequals(t.text, "null")) {
+        lit->lit_kind = VK::kNull;
+      } else if (iequals(t.text, "and") || iequals(t.text, "or") || iequals(t.text, "not") ||
+                 iequals(t.text, "is")) {
+        fail("a value (number, 'string', column name, null, true, false or '(')");
+      } else {
+        lit->op = Op::kColumn;
+        lit->str = t.text;
+      }
+      ++at_;
+      return lit;
+    }
+    if (is_sym("(")) {
+      ++at_;
+      NodePtr e = parse_or();
+      if (!is_sym(")")) fail("')'");
+      ++at_;
+      return e;
+    }
+    fail("a value (number, 'string', column name, null, true, false or '(')");
+  }
+
+  std::string_view text_;
+  std::vector<Token> tokens_;
+  size_t at_ = 0;
+};
+
+// =============================================================================================
+// Types
+// =============================================================================================
+
+VK kind_of(DataType t) {
+  switch (t) {
+    case DataType::kInt32:
+    case DataType::kInt64:
+    case DataType::kTimestamp:
+      return VK::kInt;
+    case DataType::kFloat32:
+    case DataType::kFloat64:
+      return VK::kFloat;
+    case DataType::kBool:
+      return VK::kBool;
+    case DataType::kString:
+      return VK::kStr;
+  }
+  return VK::kNull;
+}
+
+const char* kind_name(VK k) {
+  switch (k) {
+    case VK::kInt:
+      return "an integer";
+    case VK::kFloat:
+      return "a float";
+    case VK::kBool:
+      return "a boolean";
+    case VK::kStr:
+      return "a string";
+    case VK::kNull:
+      return "null";
+  }
+  return "?";
+}
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::kNeg:
+      return "-";
+    case Op::kNot:
+      return "not";
+    case Op::kAdd:
+      return "+";
+    case Op::kSub:
+      return "-";
+    case Op::kMul:
+      return "*";
+    case Op::kDiv:
+      return "/";
+    case Op::kMod:
+      return "%";
+    case Op::kEq:
+      return "=";
+    case Op::kNe:
+      return "!=";
+    case Op::kLt:
+      return "<";
+    case Op::kLe:
+      return "<=";
+    case Op::kGt:
+      return ">";
+    case Op::kGe:
+      return ">=";
+    case Op::kAnd:
+      return "and";
+    case Op::kOr:
+      return "or";
+    case Op::kIsNull:
+      return "is null";
+    case Op::kIsNotNull:
+      return "is not null";
+    default:
+      return "?";
+  }
+}
+
+bool is_arith(Op op) {
+  return op == Op::kAdd || op == Op::kSub || op == Op::kMul || op == Op::kDiv || op == Op::kMod;
+}
+
+class Typer {
+ public:
+  Typer(const std::string& text, const table::Schema& schema) : text_(text), schema_(schema) {}
+
+  VK type(const ExprNode& n) const {
+    switch (n.op) {
+      case Op::kLiteral:
+        return n.lit_kind;
+      case Op::kColumn:
+        return kind_of(schema_.field(schema_.index_of(n.str, "expression '" + text_ + "'")).type);
+      case Op::kNeg: {
+        const VK a = type(*n.a);
+        if (a != VK::kInt && a != VK::kFloat && a != VK::kNull) bad1(n, a, "a number");
+        return a;
+      }
+      case Op::kNot: {
+        const VK a = type(*n.a);
+        if (a != VK::kBool && a != VK::kNull) bad1(n, a, "a boolean");
+        return VK::kBool;
+      }
+      case Op::kIsNull:
+      case Op::kIsNotNull:
+        type(*n.a);
+        return VK::kBool;
+      case Op::kAnd:
+      case Op::kOr: {
+        const VK a = type(*n.a), b = type(*n.b);
+        if ((a != VK::kBool && a != VK::kNull) || (b != VK::kBool && b != VK::kNull))
+          bad2(n, a, b, "booleans");
+        return VK::kBool;
+      }
+      default:
+        break;
+    }
+    const VK a = type(*n.a), b = type(*n.b);
+    if (is_arith(n.op)) {
+      const bool na = a == VK::kInt || a == VK::kFloat || a == VK::kNull;
+      const bool nb = b == VK::kInt || b == VK::kFloat || b == VK::kNull;
+      if (!na || !nb) bad2(n, a, b, "numbers");
+      if (n.op == Op::kDiv) return VK::kFloat;
+      if (a == VK::kFloat || b == VK::kFloat) return VK::kFloat;
+      if (a == VK::kNull && b == VK::kNull) return VK::kNull;
+      return VK::kInt;
+    }
+    // comparison
+    if (a != VK::kNull && b != VK::kNull) {
+      const bool num = (a == VK::kInt || a == VK::kFloat) && (b == VK::kInt || b == VK::kFloat);
+      if (!num && a != b) bad2(n, a, b, "two numbers, two strings or two booleans");
+    }
+    return VK::kBool;
+  }
+
+ private:
+  [[noreturn]] void bad1(const ExprNode& n, VK a, const char* need) const {
+    throw ConfigError("expression '{}': operator '{}' at column {} needs {}, got {}", text_,
+                      op_name(n.op), n.pos, need, kind_name(a));
+  }
+  [[noreturn]] void bad2(const ExprNode& n, VK a, VK b, const char* need) const {
+    throw ConfigError("expression '{}': operator '{}' at column {} needs {}, got {} and {}", text_,
+                      op_name(n.op), n.pos, need, kind_name(a), kind_name(b));
+  }
+  const std::string& text_;
+  const table::Schema& schema_;
+};
+
+// =============================================================================================
+// Evaluation: every node becomes a vector over all rows (literals are broadcast), except string
+// operands, which stay references to a column or a scalar literal.
+// =============================================================================================
+
+struct Val {
+  VK kind = VK::kNull;
+  std::vector<std::int64_t> i;
+  std::vector<double> f;
+  std::vector<std::uint8_t> b;
+  std::vector<std::uint8_t> valid;  // empty = all valid; ignored for kNull (all null)
+  const Column* str_col = nullptr;  // kStr from a column
+  std::string str_lit;              // kStr literal
+  const Column* source = nullptr;   // set when the value is exactly a table column
+};
+
+std::vector<std::uint8_t> and_valid(const std::vector<std::uint8_t>& a,
+                                    const std::vector<std::uint8_t>& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  std::vector<std::uint8_t> v(a.size());
+  for (size_t k = 0; k < a.size(); ++k)
+    v[k] = a[k] & b[k];
+  return v;
+}
+
+std::vector<double> as_double(const Val& v) {
+  if (v.kind == VK::kFloat) return v.f;
+  std::vector<double> d(v.i.size());
+  for (size_t k = 0; k < d.size(); ++k)
+    d[k] = static_cast<double>(v.i[k]);
+  return d;
+}
+
+template <typename T, typename F>
+std::vector<std::uint8_t> compare_vec(const std::vector<T>& a, const std::vector<T>& b, F cmp) {
+  std::vector<std::uint8_t> r(a.size());
+  for (size_t k = 0; k < a.size(); ++k)
+    r[k] = cmp(a[k], b[k]) ? 1 : 0;
+  return r;
+}
+
+template <typename T>
+std::vector<std::uint8_t> compare_op(Op op, const std::vector<T>& a, const std::vector<T>& b) {
+  switch (op) {
+    case Op::kEq:
+      return compare_vec(a, b, [](T x, T y) { return x == y; });
+    case Op::kNe:
+      return compare_vec(a, b, [](T x, T y) { return x != y; });
+    case Op::kLt:
+      return compare_vec(a, b, [](T x, T y) { return x < y; });
+    case Op::kLe:
+      return compare_vec(a, b, [](T x, T y) { return x <= y; });
+    case Op::kGt:
+      return compare_vec(a, b, [](T x, T y) { return x > y; });
+    default:
+      return compare_vec(a, b, [](T x, T y) { return x >= y; });
+  }
+}
+
+Op mirror(Op op) {
+  switch (op) {
+    case Op::kLt:
+      return Op::kGt;
+    case Op::kLe:
+      return Op::kGe;
+    case Op::kGt:
+      return Op::kLt;
+    case Op::kGe:
+      return Op::kLe;
+    default:
+      return op;
+  }
+}
+
+bool cmp_result(Op op, int c) {  // c = sign of (a - b)
+  switch (op) {
+    case Op::kEq:
+      return c == 0;
+    case Op::kNe:
+      return c != 0;
+    case Op::kLt:
+      return c < 0;
+    case Op::kLe:
+      return c <= 0;
+    case Op::kGt:
+      return c > 0;
+    default:
+      return c >= 0;
+  }
+}
+
+class Evaluator {
+ public:
+  explicit Evaluator(const table::Table& t) : t_(t), n_(static_cast<size_t>(t.num_rows())) {}
+
+  Val eval(const ExprNode& e) const {
+    switch (e.op) {
+      case Op::kLiteral:
+        return literal(e);
+      case Op::kColumn:
+        return column(t_.column(e.str));
+      case Op::kNeg: {
+        Val a = eval(*e.a);
+        a.source = nullptr;
+        for (auto& x : a.i)
+          x = static_cast<std::int64_t>(0ULL - static_cast<std::uint64_t>(x));
+        for (auto& x : a.f)
+          x = -x;
+        return a;
+      }
+      case Op::kNot: {
+        Val a = eval(*e.a);
+        a.source = nullptr;
+        for (auto& x : a.b)
+          x = x ? 0 : 1;
+        return a;
+      }
+      case Op::kIsNull:
+      case Op::kIsNotNull: {
+        const Val a = eval(*e.a);
+        Val r;
+        r.kind = VK::kBool;
+        const bool want_null = e.op == Op::kIsNull;
+        if (a.kind == VK::kNull) {
+          r.b.assign(n_, want_null ? 1 : 0);
+        } else if (a.valid.empty()) {
+          r.b.assign(n_, want_null ? 0 : 1);
+        } else {
+          r.b.resize(n_);
+          for (size_t k = 0; k < n_; ++k)
+            r.b[k] = (a.valid[k] == 0) == want_null ? 1 : 0;
+        }
+        return r;
+      }
+      case Op::kAnd:
+      case Op::kOr:
+        return logic(e);
+      default:
+        break;
+    }
+    const Val a = eval(*e.a);
+    const Val b = eval(*e.b);
+    if (a.kind == VK::kNull || b.kind == VK::kNull) {
+      Val r;
+      r.kind = VK::kNull;
+      return r;
+    }
+    if (is_arith(e.op)) return arith(e.op, a, b);
+    return compare(e.op, a, b);
+  }
+
+ private:
+  Val literal(const ExprNode& e) const {
+    Val v;
+    v.kind = e.lit_kind;
+    switch (e.lit_kind) {
+      case VK::kInt:
+        v.i.assign(n_, e.lit_int);
+        break;
+      case VK::kFloat:
+        v.f.assign(n_, e.lit_float);
+        break;
+      case VK::kBool:
+        v.b.assign(n_, e.lit_bool ? 1 : 0);
+        break;
+      case VK::kStr:
+        v.str_lit = e.str;
+        break;
+      case VK::kNull:
+        break;
+    }
+    return v;
+  }
+
+  Val column(const Column& c) const {
+    Val v;
+    v.kind = kind_of(c.type());
+    v.valid = c.validity();
+    v.source = &c;
+    switch (c.type()) {
+      case DataType::kInt32: {
+        const auto& src = c.values<std::int32_t>();
+        v.i.assign(src.begin(), src.end());
+        break;
+      }
+      case DataType::kInt64:
+      case DataType::kTimestamp:
+        v.i = c.values<std::int64_t>();
+        break;
+      case DataType::kFloat32: {
+        const auto& src = c.values<float>();
+        v.f.assign(src.begin(), src.end());
+        break;
+      }
+      case DataType::kFloat64:
+        v.f = c.values<double>();
+        break;
+      case DataType::kBool:
+        v.b = c.values<std::uint8_t>();
+        break;
+      case DataType::kString:
+        v.str_col = &c;
+        break;
+    }
+    return v;
+  }
+
+  // SQL three-valued and/or: a definite false (and) or true (or) wins over null.
+  Val logic(const ExprNode& e) const {
+    const Val a = eval(*e.a);
+    const Val b = eval(*e.b);
+    const bool is_and = e.op == Op::kAnd;
+    Val r;
+    r.kind = VK::kBool;
+    r.b.resize(n_);
+    std::vector<std::uint8_t> valid(n_, 1);
+    bool any_null = false;
+    for (size_t k = 0; k < n_; ++k) {
+      const bool an = a.kind == VK::kNull || (!a.valid.empty() && !a.valid[k]);
+      const bool bn = b.kind == VK::kNull || (!b.valid.empty() && !b.valid[k]);
+      const bool av = !an && a.b[k];
+      const bool bv = !bn && b.b[k];
+      if (is_and) {
+        if ((!an && !av) || (!bn && !bv)) {
+          r.b[k] = 0;
+        } else if (an || bn) {
+          valid[k] = 0;
+          r.b[k] = 0;
+          any_null = true;
+        } else {
+          r.b[k] = 1;
+        }
+      } else {
+        if (av || bv) {
+          r.b[k] = 1;
+        } else if (an || bn) {
+          valid[k] = 0;
+          r.b[k] = 0;
+          any_null = true;
+        } else {
+          r.b[k] = 0;
+        }
+      }
+    }
+    if (any_null) r.valid = std::move(valid);
+    return r;
+  }
+
+  Val arith(Op op, const Val& a, const Val& b) const {
+    Val r;
+    r.valid = and_valid(a.valid, b.valid);
+    const bool ints = a.kind == VK::kInt && b.kind == VK::kInt && op != Op::kDiv;
+    if (ints) {
+      r.kind = VK::kInt;
+      r.i.resize(n_);
+      // Unsigned arithmetic wraps instead of overflowing (signed overflow is UB).
+      for (size_t k = 0; k < n_; ++k) {
+        const auto x = static_cast<std::uint64_t>(a.i[k]);
+        const auto y = static_cast<std::uint64_t>(b.i[k]);
+        switch (op) {
+          case Op::kAdd:
+            r.i[k] = static_cast<std::int64_t>(x + y);
+            break;
+          case Op::kSub:
+            r.i[k] = static_cast<std::int64_t>(x - y);
+            break;
+          case Op::kMul:
+            r.i[k] = static_cast<std::int64_t>(x * y);
+            break;
+          default:  // kMod
+            if (b.i[k] == 0 || (b.i[k] == -1)) {
+              r.i[k] = 0;
+              if (b.i[k] == 0) {
+                if (r.valid.empty()) r.valid.assign(n_, 1);
+                r.valid[k] = 0;
+              }
+            } else {
+              r.i[k] = a.i[k] % b.i[k];
+            }
+            break;
+        }
+      }
+      return r;
+    }
+    r.kind = VK::kFloat;
+    const std::vector<double> x = as_double(a), y = as_double(b);
+    r.f.resize(n_);
+    for (size_t k = 0; k < n_; ++k) {
+      switch (op) {
+        case Op::kAdd:
+          r.f[k] = x[k] + y[k];
+          break;
+        case Op::kSub:
+          r.f[k] = x[k] - y[k];
+          break;
+        case Op::kMul:
+          r.f[k] = x[k] * y[k];
+          break;
+        default:  // kDiv, kMod: division by zero is null
+          if (y[k] == 0.0) {
+            r.f[k] = 0.0;
+            if (r.valid.empty()) r.valid.assign(n_, 1);
+            r.valid[k] = 0;
+          } else {
+            r.f[k] = op == Op::kDiv ? x[k] / y[k] : std::fmod(x[k], y[k]);
+          }
+          break;
+      }
+    }
+    return r;
+  }
+
+  Val compare(Op op, const Val& a, const Val& b) const {
+    Val r;
+    r.kind = VK::kBool;
+    r.valid = and_valid(a.valid, b.valid);
+    if (a.kind == VK::kStr) {
+      r.b = compare_strings(op, a, b);
+    } else if (a.kind == VK::kInt && b.kind == VK::kInt) {
+      r.b = compare_op(op, a.i, b.i);
+    } else if (a.kind == VK::kBool) {
+      r.b = compare_op(op, a.b, b.b);
+    } else {
+      r.b = compare_op(op, as_double(a), as_double(b));
+    }
+    return r;
+  }
+
+  std::vector<std::uint8_t> compare_strings(Op op, const Val& a, const Val& b) const {
+    std::vector<std::uint8_t> r(n_);
+    if (a.str_col == nullptr && b.str_col == nullptr) {
+      const int c = a.str_lit.compare(b.str_lit);
+      r.assign(n_, cmp_result(op, c < 0 ? -1 : c > 0 ? 1 : 0) ? 1 : 0);
+      return r;
+    }
+    if (a.str_col == nullptr) return compare_strings(mirror(op), b, a);
+    if (b.str_col == nullptr && a.str_col->is_dictionary_encoded()) {
+      // code order == string order: compare codes with the literal's insertion point.
+      const auto& values = a.str_col->dictionary()->values();
+      const auto it = std::lower_bound(values.begin(), values.end(), b.str_lit);
+      const auto lb = static_cast<std::int32_t>(it - values.begin());
+      const bool present = it != values.end() && *it == b.str_lit;
+      const auto& codes = a.str_col->codes();
+      // sign(code - literal) as if the literal had code lb - 0.5 when absent.
+      for (size_t k = 0; k < n_; ++k) {
+        const std::int32_t c = codes[k];
+        const int s = c < lb ? -1 : (c == lb && present) ? 0 : 1;
+        r[k] = cmp_result(op, s) ? 1 : 0;
+      }
+      return r;
+    }
+    for (size_t k = 0; k < n_; ++k) {
+      const auto row = static_cast<idx_t>(k);
+      // The value slot of a null row is unspecified (a dictionary code may be out of range).
+      if (!a.str_col->is_valid(row) || (b.str_col != nullptr && !b.str_col->is_valid(row))) {
+        r[k] = 0;
+        continue;
+      }
+      const std::string_view x = a.str_col->string_at(row);
+      const std::string_view y =
+          b.str_col != nullptr ? b.str_col->string_at(row) : std::string_view(b.str_lit);
+      const int c = x.compare(y);
+      r[k] = cmp_result(op, c < 0 ? -1 : c > 0 ? 1 : 0) ? 1 : 0;
+    }
+    return r;
+  }
+
+  const table::Table& t_;
+  size_t n_;
+};
+
+void collect_columns(const ExprNode& n, std::vector<std::string>& out) {
+  if (n.op == Op::kColumn) {
+    if (std::find(out.begin(), out.end(), n.str) == out.end()) out.push_back(n.str);
+    return;
+  }
+  if (n.a) collect_columns(*n.a, out);
+  if (n.b) collect_columns(*n.b, out);
+}
+
+DataType to_data_type(VK k) {
+  switch (k) {
+    case VK::kInt:
+      return DataType::kInt64;
+    case VK::kFloat:
+      return DataType::kFloat64;
+    case VK::kStr:
+      return DataType::kString;
+    case VK::kBool:
+    case VK::kNull:
+      return DataType::kBool;
+  }
+  return DataType::kBool;
+}
+
+}  // namespace
+
+Expression Expression::parse(std::string_view text) {
+  Expression e;
+  e.text_ = std::string(text);
+  Parser parser(e.text_);
+  e.root_ = parser.parse();
+  return e;
+}
+
+table::DataType Expression::result_type(const table::Schema& schema) const {
+  if (root_->op == Op::kColumn)
+    return schema.field(schema.index_of(root_->str, "expression '" + text_ + "'")).type;
+  return to_data_type(Typer(text_, schema).type(*root_));
+}
+
+table::Column Expression::evaluate(const table::Table& table) const {
+  const DataType type = result_type(table.schema());
+  if (root_->op == Op::kColumn) return table.column(root_->str);
+  const size_t n = static_cast<size_t>(table.num_rows());
+  Val v = Evaluator(table).eval(*root_);
+  Column out(type);
+  switch (v.kind) {
+    case VK::kInt:
+      out.values<std::int64_t>() = std::move(v.i);
+      break;
+    case VK::kFloat:
+      out.values<double>() = std::move(v.f);
+      break;
+    case VK::kBool:
+      out.values<std::uint8_t>() = std::move(v.b);
+      break;
+    case VK::kNull:
+      // Only reachable for an all-null expression; its type was decided by result_type.
+      out.visit([&](auto& values) {
+        using V = std::decay_t<decltype(values)>;
+        if constexpr (!std::is_same_v<V, table::PlainStrings>) values.assign(n, {});
+      });
+      v.valid.assign(n, 0);
+      break;
+    case VK::kStr: {
+      // A string literal: a plain column repeating it.
+      out = Column::plain_strings();
+      for (size_t k = 0; k < n; ++k)
+        out.plain().push_back(v.str_lit);
+      break;
+    }
+  }
+  out.validity() = std::move(v.valid);
+  out.compact_validity();
+  return out;
+}
+
+std::vector<std::string> Expression::referenced_columns() const {
+  std::vector<std::string> out;
+  collect_columns(*root_, out);
+  return out;
+}
+
+}  // namespace shardflow::ops

@@ -1,0 +1,186 @@
+// Hash shuffle at every rank count: rows are preserved as a multiset, every key ends on exactly
+// one rank (the one its hash names), rounds and split messages do not change the result.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <set>
+
+#include "ops_test_support.hpp"
+#include "shardflow/common/hash.hpp"
+#include "shardflow/mpi/limits.hpp"
+#include "shardflow/ops/shuffle.hpp"
+
+using namespace shardflow;
+using namespace shardflow::ops_test;
+
+namespace {
+
+struct MessageLimit {
+  explicit MessageLimit(idx_t limit) { mpi::set_max_message_elements(limit); }
+  ~MessageLimit() { mpi::set_max_message_elements(INT_MAX); }
+};
+
+std::vector<std::string> all_rows(const Table& t) {
+  std::vector<std::string> rows;
+  for (idx_t r = 0; r < t.num_rows(); ++r)
+    rows.push_back(render_all(t, r));
+  return rows;
+}
+
+// Checks a hash_shuffle result against its input: same multiset of rows over all ranks, every
+// row on the rank its key hash names, hence every key on exactly one rank.
+void check_shuffle(const mpi::Comm& comm, const Table& in, const Table& out,
+                   const std::vector<std::string>& keys) {
+  ASSERT_EQ(out.schema(), in.schema());
+  auto before = allgather_strings(comm, all_rows(in));
+  auto after = allgather_strings(comm, all_rows(out));
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(before, after);
+
+  std::vector<int> idx;
+  for (const auto& k : keys)
+    idx.push_back(out.schema().index_of(k));
+  const auto h = ops::hash_rows(out, idx);
+  for (idx_t r = 0; r < out.num_rows(); ++r)
+    ASSERT_EQ(static_cast<int>(h[static_cast<size_t>(r)] % static_cast<std::uint64_t>(comm.size())),
+              comm.rank());
+  std::vector<std::string> key_rank;
+  std::set<std::string> local_keys;
+  for (idx_t r = 0; r < out.num_rows(); ++r)
+    local_keys.insert(render(out, r, keys));
+  for (const auto& k : local_keys)
+    key_rank.push_back(k + std::to_string(comm.rank()));
+  std::map<std::string, int> owners;
+  for (const auto& kr : allgather_strings(comm, key_rank))
+    ++owners[kr.substr(0, kr.size() - 1)];
+  for (const auto& [k, n] : owners)
+    EXPECT_EQ(n, 1) << "key " << k << " lives on " << n << " ranks";
+}
+
+void expect_same_table(const Table& a, const Table& b) {
+  ASSERT_EQ(a.schema(), b.schema());
+  ASSERT_EQ(a.num_rows(), b.num_rows());
+  EXPECT_EQ(all_rows(a), all_rows(b));
+}
+
+}  // namespace
+
+TEST(Shuffle, HashRowsDependsOnlyOnValues) {
+  Table a = random_piece(3, 0, 200);
+  Table b = a.take(std::vector<idx_t>{5, 7, 5});
+  const std::vector<int> keys = {0, 3, 5, 8, 9};
+  const auto ha = ops::hash_rows(a, keys);
+  const auto hb = ops::hash_rows(b, keys);
+  EXPECT_EQ(hb[0], ha[5]);
+  EXPECT_EQ(hb[1], ha[7]);
+  EXPECT_EQ(hb[0], hb[2]);
+  // A dictionary string and the same code hash alike; -0.0 and 0.0 hash alike.
+  Table z;
+  Column f(table::DataType::kFloat64);
+  f.values<double>() = {0.0, -0.0};
+  z.add_column("f", std::move(f));
+  const auto hz = ops::hash_rows(z, {0});
+  EXPECT_EQ(hz[0], hz[1]);
+}
+
+TEST(Shuffle, RandomTablesByEveryKeyType) {
+  mpi::Comm comm;
+  for (bool empty_others : {false, true}) {
+    Table in = random_piece(11, comm.rank(), rows_of(comm.rank(), comm.size(), 500, empty_others));
+    for (const std::vector<std::string>& keys : std::vector<std::vector<std::string>>{
+             {"k"}, {"w"}, {"fk"}, {"b"}, {"t"}, {"s"}, {"p"}, {"f32"}, {"k", "s", "p"}}) {
+      SCOPED_TRACE(keys.front());
+      Table out = ops::hash_shuffle(comm, in, keys);
+      check_shuffle(comm, in, out, keys);
+      // Dictionaries travel with the schema.
+      EXPECT_EQ(out.column("s").dictionary()->values(), test_dictionary()->values());
+      EXPECT_FALSE(out.column("p").is_dictionary_encoded());
+    }
+  }
+}
+
+TEST(Shuffle, SkewedKeysAllOnOneRank) {
+  mpi::Comm comm;
+  Table in = random_piece(5, comm.rank(), 300, PieceOptions{.skew = true});
+  Table out = ops::hash_shuffle(comm, in, {"k", "s"});
+  check_shuffle(comm, in, out, {"k", "s"});
+  const idx_t total = mpi::allreduce_sum<idx_t>(comm, out.num_rows());
+  EXPECT_EQ(total, 300 * comm.size());
+  EXPECT_TRUE(out.num_rows() == 0 || out.num_rows() == total);
+}
+
+TEST(Shuffle, TinyRoundsAndSplitMessagesGiveTheSameResult) {
+  mpi::Comm comm;
+  Table in = random_piece(21, comm.rank(), rows_of(comm.rank(), comm.size(), 400, false));
+  const Table reference = ops::hash_shuffle(comm, in, {"k", "p"});
+  const Table tiny =
+      ops::hash_shuffle(comm, in, {"k", "p"}, ops::ShuffleOptions{.round_bytes = 64});
+  expect_same_table(reference, tiny);
+  {
+    MessageLimit limit(3);
+    const Table split =
+        ops::hash_shuffle(comm, in, {"k", "p"}, ops::ShuffleOptions{.round_bytes = 1000});
+    expect_same_table(reference, split);
+  }
+}
+
+TEST(Shuffle, ShuffleToKeepsSourceOrder) {
+  mpi::Comm comm;
+  const idx_t n = 100 + 13 * comm.rank();
+  Table in;
+  Column src(table::DataType::kInt32), seq(table::DataType::kInt64);
+  std::vector<int> dest;
+  for (idx_t r = 0; r < n; ++r) {
+    src.values<std::int32_t>().push_back(comm.rank());
+    seq.values<std::int64_t>().push_back(r);
+    dest.push_back(static_cast<int>((r * 7 + comm.rank()) % comm.size()));
+  }
+  in.add_column("src", std::move(src));
+  in.add_column("seq", std::move(seq));
+  Table out = ops::shuffle_to(comm, in, dest, ops::ShuffleOptions{.round_bytes = 100});
+  const auto& s = out.column("src").values<std::int32_t>();
+  const auto& q = out.column("seq").values<std::int64_t>();
+  idx_t expected_rows = 0;
+  for (int r = 0; r < comm.size(); ++r)
+    for (idx_t i = 0; i < 100 + 13 * r; ++i)
+      if ((i * 7 + r) % comm.size() == comm.rank()) ++expected_rows;
+  ASSERT_EQ(out.num_rows(), expected_rows);
+  for (size_t i = 1; i < s.size(); ++i) {
+    ASSERT_LE(s[i - 1], s[i]);
+    if (s[i - 1] == s[i]) {
+      ASSERT_LT(q[i - 1], q[i]);
+    }
+  }
+  for (size_t i = 0; i < s.size(); ++i)
+    ASSERT_EQ((q[i] * 7 + s[i]) % comm.size(), comm.rank());
+}
+
+TEST(Shuffle, Errors) {
+  mpi::Comm comm;
+  Table in = random_piece(1, comm.rank(), 10);
+  try {
+    ops::hash_shuffle(comm, in, {"kk"});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("unknown column 'kk' in hash shuffle keys; did you mean 'k'?"),
+        std::string::npos)
+        << e.what();
+  }
+  // A bad destination on the last rank makes every rank throw the same error.
+  std::vector<int> dest(10, 0);
+  if (comm.rank() == comm.size() - 1) dest[4] = comm.size();
+  try {
+    ops::shuffle_to(comm, in, dest);
+    FAIL() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("row 4 has destination rank " + std::to_string(comm.size())),
+        std::string::npos)
+        << e.what();
+  }
+}
