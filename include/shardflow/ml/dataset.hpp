@@ -1,0 +1,44 @@
+#pragma once
+// The training matrix of one rank: numeric feature columns and a 0/1 label, as dense doubles.
+// Rows keep their global order (input order), so rank r holds global rows
+// [global_offset, global_offset + rows) and the concatenation over ranks is the whole table. The
+// trainer identifies rows by that global index, which is what makes training independent of the
+// rank count.
+
+#include <Eigen/Core>
+
+#include <string>
+#include <vector>
+
+#include "shardflow/common/types.hpp"
+#include "shardflow/mpi/comm.hpp"
+#include "shardflow/table/table.hpp"
+
+namespace shardflow::ml {
+
+/// Features and labels of this rank's rows, in global order.
+struct Dataset {
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> features;  // rows x d
+  Eigen::VectorXd labels;                                                           // 0/1
+  idx_t global_offset = 0;  // global index of local row 0
+  idx_t global_rows = 0;    // N over all ranks
+  std::vector<std::string> feature_names;
+
+  idx_t rows() const { return static_cast<idx_t>(features.rows()); }
+  int num_features() const { return static_cast<int>(features.cols()); }
+};
+
+/// Collective: builds the dataset from the numeric columns `features` (int32, int64, float32,
+/// float64, bool, timestamp as microseconds) and the `label` column of this rank's part of
+/// `table`. The schema, `features` and `label` must be equal on all ranks; rows are taken in local
+/// order, and the global order is rank order (global_offset = rows on lower ranks).
+/// Errors, agreed so that every rank throws the same one (the lowest failing rank's):
+///   ConfigError: no features, a feature or label column that does not exist (did-you-mean), a
+///     duplicated feature, the label listed as a feature;
+///   InputError: a non-numeric (string) feature or label column; a null or non-finite feature
+///     value; a null label or a label other than 0/1 — naming the column, the row on that rank
+///     and the global row.
+Dataset make_dataset(const mpi::Comm& comm, const table::Table& table,
+                     const std::vector<std::string>& features, const std::string& label);
+
+}  // namespace shardflow::ml

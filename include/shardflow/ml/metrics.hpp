@@ -1,0 +1,29 @@
+#pragma once
+// Classification metrics over a distributed dataset: each rank passes its rows' labels (0/1) and
+// predicted probabilities of label 1. Every result is identical on all ranks and does not depend
+// on how rows are split across ranks.
+
+#include <Eigen/Core>
+
+#include "shardflow/mpi/comm.hpp"
+
+namespace shardflow::ml {
+
+/// Collective: mean log loss -[y log p + (1-y) log(1-p)], with p clipped to [1e-15, 1 - 1e-15].
+/// Summed with reproducible_sum. Must be equal on all ranks: nothing (row counts may differ).
+/// Errors (agreed on every rank): RuntimeError if labels and p differ in length on a rank;
+/// InputError if a label is not 0/1, a probability is outside [0, 1] or NaN, or there are no rows.
+double log_loss(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p);
+
+/// Collective: fraction of rows whose prediction (p >= threshold) equals the label. Exact (integer
+/// counts). Must be equal on all ranks: threshold. Errors as for log_loss.
+double accuracy(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+                double threshold = 0.5);
+
+/// Collective: exact area under the ROC curve, ties counted as 1/2 (the Mann-Whitney U
+/// statistic / (positives * negatives)). Gathers every rank's scores (8 bytes per row) on every
+/// rank with allgatherv, so it needs memory for the whole evaluation set on each rank. Errors as
+/// for log_loss, plus InputError if all labels are equal (AUC is undefined with one class).
+double roc_auc(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p);
+
+}  // namespace shardflow::ml

@@ -1,0 +1,74 @@
+#pragma once
+// Data-parallel mini-batch SGD for logistic regression, bitwise reproducible across rank counts
+// and restarts.
+//
+// Batches: epoch e visits the global rows in the order of EpochPermutation(N, seed, e); step k of
+// the epoch uses the rows whose position is in [k*B, min((k+1)*B, N)). Every rank buckets its own
+// rows by step once per epoch; no data moves. Gradients: each rank computes the per-sample
+// gradient of the log loss for its rows of the batch, and reproducible_sum adds them exactly over
+// all ranks, so every rank applies the same update and the weights after every step depend only on
+// (data, options, seed) — not on the rank count or the row split. A run stopped after step k and
+// resumed from its TrainState reproduces the uninterrupted run exactly.
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "shardflow/ml/dataset.hpp"
+#include "shardflow/ml/logistic_regression.hpp"
+
+namespace shardflow::ml {
+
+struct SgdOptions {
+  double learning_rate = 0.1;
+  idx_t batch_size = 256;
+  int epochs = 5;
+  double momentum = 0.0;  // v = momentum * v + g; w -= learning_rate * v
+  std::uint64_t seed = 42;
+};
+
+/// Everything needed to continue training exactly: model, optimizer state, position.
+struct TrainState {
+  idx_t step = 0;           // global steps completed
+  idx_t epoch = 0;          // epoch of the next step
+  idx_t step_in_epoch = 0;  // steps completed in that epoch
+  idx_t samples_seen = 0;   // global sample cursor
+  Eigen::VectorXd weights;
+  Eigen::VectorXd velocity;  // momentum buffer
+  double last_loss = 0.0;    // mean logloss of the last batch (reproducible)
+};
+
+struct TrainCallbacks {
+  /// Called on every rank after each step with the new state (checkpointing, progress). May
+  /// throw; the trainer lets it propagate (the pipeline agrees errors itself).
+  std::function<void(const TrainState&)> after_step;
+  /// Polled after each step on every rank; the trainer combines the answers with an allreduce
+  /// (max) so all ranks stop at the same step. Returning true on any rank stops training after
+  /// that step.
+  std::function<bool()> stop_requested;
+};
+
+/// Number of steps in one epoch: ceil(global_rows / batch_size) (0 for no rows).
+idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size);
+
+/// Collective: trains `model` with mini-batch SGD on the gradient of
+///   mean log loss over the batch + l2/2 * ||coefficients||^2   (intercept not penalized, l2 =
+///   model.l2),
+/// allreducing the gradient every step. Starts from `resume` if given (a state from a checkpoint,
+/// possibly written at another rank count), else from zero weights and velocity. Runs until
+/// `options.epochs` epochs are complete or stop_requested fires; returns the final state and sets
+/// model.weights to its weights; *stopped_early (if given) tells whether stop_requested fired.
+/// Must be equal on all ranks: options, model.weights.size() and model.l2, data.global_rows, the
+/// feature count and `resume` (checked: RuntimeError if they differ).
+/// Errors (thrown on every rank): ConfigError for invalid options (learning_rate <= 0, batch_size
+/// < 1, epochs < 0, momentum outside [0, 1), l2 < 0) or a resume state that does not fit the
+/// data (weights size, step position); InputError if the data has no rows; RuntimeError if the
+/// model's feature count differs from the data's, or if a gradient becomes non-finite (training
+/// diverged), naming the step.
+TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, LogisticRegression& model,
+                              const SgdOptions& options, const std::optional<TrainState>& resume,
+                              const TrainCallbacks& callbacks, bool* stopped_early = nullptr);
+
+}  // namespace shardflow::ml

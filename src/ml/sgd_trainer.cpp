@@ -1,0 +1,238 @@
+#include "shardflow/ml/sgd_trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "shardflow/common/hash.hpp"
+#include "shardflow/ml/epoch_permutation.hpp"
+#include "shardflow/ml/reproducible_sum.hpp"
+#include "shardflow/mpi/allreduce.hpp"
+
+namespace shardflow::ml {
+namespace {
+
+constexpr const char* kDivergenceHint =
+    "training diverged: a feature value is too large or the learning rate too high; standardize "
+    "the features (scale: standard) or lower the learning rate";
+
+std::uint64_t bits_of(double v) {
+  std::uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+std::uint64_t hash_vector(std::uint64_t h, const Eigen::VectorXd& v) {
+  h = hash_combine(h, static_cast<std::uint64_t>(v.size()));
+  return hash_combine(
+      h, hash_bytes(v.data(), static_cast<size_t>(v.size()) * sizeof(double), 0x57454947ULL));
+}
+
+// Every input that must be equal on all ranks, folded into one hash. Ranks compare the minimum
+// and maximum of it: a mismatch is a caller bug that would otherwise desynchronize the collectives
+// (different step counts) or silently train different models per rank.
+std::uint64_t inputs_fingerprint(const Dataset& data, const LogisticRegression& model,
+                                 const SgdOptions& o, const std::optional<TrainState>& resume) {
+  std::uint64_t h = hash_u64(0x5347445452414eULL);
+  for (std::uint64_t x : {bits_of(o.learning_rate), static_cast<std::uint64_t>(o.batch_size),
+                          static_cast<std::uint64_t>(o.epochs), bits_of(o.momentum), o.seed,
+                          bits_of(model.l2), static_cast<std::uint64_t>(model.weights.size()),
+                          static_cast<std::uint64_t>(data.global_rows),
+                          static_cast<std::uint64_t>(data.num_features()),
+                          static_cast<std::uint64_t>(resume.has_value())}) {
+    h = hash_combine(h, x);
+  }
+  if (resume) {
+    for (std::uint64_t x :
+         {static_cast<std::uint64_t>(resume->step), static_cast<std::uint64_t>(resume->epoch),
+          static_cast<std::uint64_t>(resume->step_in_epoch),
+          static_cast<std::uint64_t>(resume->samples_seen), bits_of(resume->last_loss)}) {
+      h = hash_combine(h, x);
+    }
+    h = hash_vector(h, resume->weights);
+    h = hash_vector(h, resume->velocity);
+  }
+  return h;
+}
+
+void validate_options(const SgdOptions& o, double l2) {
+  if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate)) {
+    throw ConfigError("learning rate must be a positive finite number, got {}", o.learning_rate);
+  }
+  if (o.batch_size < 1) {
+    throw ConfigError("batch size must be at least 1, got {}", o.batch_size);
+  }
+  if (o.epochs < 0) throw ConfigError("epochs must be 0 or more, got {}", o.epochs);
+  if (!(o.momentum >= 0.0 && o.momentum < 1.0)) {
+    throw ConfigError("momentum must be in [0, 1), got {}", o.momentum);
+  }
+  if (!(l2 >= 0.0) || !std::isfinite(l2)) {
+    throw ConfigError("l2 penalty must be a finite number >= 0, got {}", l2);
+  }
+}
+
+// Checks that a checkpointed state continues this exact training run.
+void validate_resume(const TrainState& s, int d, idx_t n, idx_t batch, idx_t steps) {
+  if (s.weights.size() != d + 1 || s.velocity.size() != d + 1) {
+    throw ConfigError(
+        "the checkpoint holds {} weights and {} momentum values but the model has {} features "
+        "(+1 intercept); the feature list changed since it was written; resume from a matching "
+        "checkpoint or start fresh (--resume never)",
+        s.weights.size(), s.velocity.size(), d);
+  }
+  if (!s.weights.allFinite() || !s.velocity.allFinite()) {
+    throw ConfigError(
+        "the checkpoint at step {} holds non-finite weights; resume from an earlier checkpoint or "
+        "start fresh (--resume never)",
+        s.step);
+  }
+  const bool position_ok = s.epoch >= 0 && s.step_in_epoch >= 0 && s.step_in_epoch < steps &&
+                           s.step == s.epoch * steps + s.step_in_epoch &&
+                           s.samples_seen == s.epoch * n + std::min(s.step_in_epoch * batch, n);
+  if (!position_ok) {
+    throw ConfigError(
+        "the checkpoint position (step {}, epoch {}, step {} of the epoch, {} samples seen) does "
+        "not fit the training data ({} rows, batch size {}: {} steps per epoch); the data or the "
+        "batch size changed since it was written; resume from a matching checkpoint or start "
+        "fresh (--resume never)",
+        s.step, s.epoch, s.step_in_epoch, s.samples_seen, n, batch, steps);
+  }
+}
+
+}  // namespace
+
+idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size) {
+  if (batch_size < 1) throw ConfigError("batch size must be at least 1, got {}", batch_size);
+  if (global_rows <= 0) return 0;
+  return global_rows / batch_size + (global_rows % batch_size != 0 ? 1 : 0);
+}
+
+TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, LogisticRegression& model,
+                              const SgdOptions& options, const std::optional<TrainState>& resume,
+                              const TrainCallbacks& callbacks, bool* stopped_early) {
+  if (stopped_early != nullptr) *stopped_early = false;
+  const std::uint64_t fp = inputs_fingerprint(data, model, options, resume);
+  if (mpi::allreduce_min(comm, fp) != mpi::allreduce_max(comm, fp)) {
+    throw RuntimeError(
+        "train_logistic_sgd: options, model size, dataset size or resume state differ between "
+        "ranks; this is a shardflow bug");
+  }
+  // From here on every check sees identical inputs on every rank, so every rank throws the same
+  // error at the same point and no collective is left waiting.
+  const int d = data.num_features();
+  const idx_t n = data.global_rows;
+  const idx_t batch = options.batch_size;
+  validate_options(options, model.l2);
+  if (model.weights.size() != d + 1) {
+    throw RuntimeError("the model has {} weights but the data has {} features (+1 intercept)",
+                       model.weights.size(), d);
+  }
+  if (n == 0) {
+    throw InputError(
+        "cannot train: the training data has no rows; check the filters and the split that "
+        "produce it");
+  }
+  const idx_t steps = steps_per_epoch(n, batch);
+  comm.agree([&] {
+    // A block outside [0, N) would make the epoch permutation walk forever.
+    if (data.global_offset < 0 || data.global_offset + data.rows() > n ||
+        data.labels.size() != data.features.rows()) {
+      throw RuntimeError(
+          "the dataset on rank {} is inconsistent: {} rows with {} labels at global offset {} of "
+          "{} rows; build it with make_dataset",
+          comm.rank(), data.rows(), data.labels.size(), data.global_offset, n);
+    }
+  });
+
+  TrainState state;
+  if (resume) {
+    validate_resume(*resume, d, n, batch, steps);
+    state = *resume;
+  } else {
+    state.weights = Eigen::VectorXd::Zero(d + 1);
+    state.velocity = Eigen::VectorXd::Zero(d + 1);
+  }
+
+  const int width = d + 2;  // d coefficient gradients, intercept gradient, log loss
+  const idx_t local_rows = data.rows();
+  // This epoch's local rows as (position in the epoch order, local row), sorted by position: the
+  // rows of step k are then one contiguous run.
+  std::vector<std::pair<idx_t, idx_t>> order;
+  idx_t order_epoch = -1;
+  size_t cursor = 0;
+  std::vector<double> contributions;
+  Eigen::VectorXd grad(d + 1);
+
+  while (state.epoch < options.epochs) {
+    const idx_t k = state.step_in_epoch;
+    const idx_t begin = k * batch;
+    const idx_t end = std::min(begin + batch, n);
+    if (order_epoch != state.epoch) {
+      const EpochPermutation perm(n, options.seed, state.epoch);
+      order.resize(static_cast<size_t>(local_rows));
+      for (idx_t i = 0; i < local_rows; ++i)
+        order[static_cast<size_t>(i)] = {perm(data.global_offset + i), i};
+      std::sort(order.begin(), order.end());
+      order_epoch = state.epoch;
+      cursor = static_cast<size_t>(
+          std::lower_bound(order.begin(), order.end(), std::pair<idx_t, idx_t>{begin, -1}) -
+          order.begin());
+    }
+
+    // ---- local per-sample contributions -------------------------------------------------------
+    contributions.clear();
+    const double* w = state.weights.data();
+    for (; cursor < order.size() && order[cursor].first < end; ++cursor) {
+      const idx_t i = order[cursor].second;
+      const double* x = data.features.row(static_cast<Eigen::Index>(i)).data();
+      const double y = data.labels(static_cast<Eigen::Index>(i));
+      const double z = LogisticRegression::margin(x, w, d);
+      const double r = LogisticRegression::sigmoid(z) - y;
+      for (int j = 0; j < d; ++j)
+        contributions.push_back(r * x[j]);
+      contributions.push_back(r);
+      contributions.push_back(LogisticRegression::sample_log_loss(z, y));
+    }
+
+    // ---- exact global sum and the update (identical on every rank) ----------------------------
+    const std::vector<double> sums =
+        reproducible_sum(comm, contributions, width,
+                         fmt::format("gradient at step {} (epoch {}, step {} of the epoch)",
+                                     state.step, state.epoch, k),
+                         kDivergenceHint);
+    const auto batch_rows = static_cast<double>(end - begin);
+    for (int j = 0; j <= d; ++j)
+      grad(j) = sums[static_cast<size_t>(j)] / batch_rows;
+    for (int j = 0; j < d; ++j)
+      grad(j) += model.l2 * state.weights(j);
+    state.velocity = options.momentum * state.velocity + grad;
+    state.weights -= options.learning_rate * state.velocity;
+    if (!state.weights.allFinite()) {
+      // Every rank holds the same weights, so every rank throws here together.
+      throw RuntimeError("the weights became non-finite at step {} (epoch {}); {}", state.step,
+                         state.epoch, kDivergenceHint);
+    }
+    state.last_loss = sums[static_cast<size_t>(d) + 1] / batch_rows;
+    state.step += 1;
+    state.step_in_epoch += 1;
+    state.samples_seen += end - begin;
+    if (state.step_in_epoch == steps) {
+      state.epoch += 1;
+      state.step_in_epoch = 0;
+    }
+    model.weights = state.weights;
+
+    if (callbacks.after_step) callbacks.after_step(state);
+    const int stop = callbacks.stop_requested && callbacks.stop_requested() ? 1 : 0;
+    if (mpi::allreduce_max(comm, stop) != 0) {
+      if (stopped_early != nullptr) *stopped_early = true;
+      break;
+    }
+  }
+  model.weights = state.weights;
+  return state;
+}
+
+}  // namespace shardflow::ml

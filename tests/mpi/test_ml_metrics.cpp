@@ -1,0 +1,202 @@
+// log_loss, accuracy and roc_auc against brute-force references computed from the whole data on
+// every rank, with many tied scores, under skewed splits (empty ranks, all rows on one rank), and
+// bit-for-bit against a single-process run; error paths with their messages.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "shardflow/common/hash.hpp"
+#include "shardflow/ml/metrics.hpp"
+#include "shardflow/mpi/allgatherv.hpp"
+#include "shardflow/mpi/bcast.hpp"
+#include "shardflow/mpi/comm.hpp"
+
+using namespace shardflow;
+
+namespace {
+
+constexpr idx_t kRows = 517;
+
+std::pair<idx_t, idx_t> split(idx_t n, int rank, int size, int mode) {
+  if (mode == 1)
+    return rank == size - 1 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{0, 0};
+  std::vector<idx_t> weights(static_cast<size_t>(size));
+  for (int r = 0; r < size; ++r)
+    weights[static_cast<size_t>(r)] = mode == 0 ? 1 : r;
+  idx_t total = 0;
+  for (idx_t w : weights)
+    total += w;
+  if (total == 0) return rank == 0 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{n, n};
+  idx_t before = 0;
+  for (int r = 0; r < rank; ++r)
+    before += weights[static_cast<size_t>(r)];
+  return {n * before / total, n * (before + weights[static_cast<size_t>(rank)]) / total};
+}
+
+double uniform(idx_t g, int j) {
+  const std::uint64_t h = hash_combine(hash_u64(5), static_cast<std::uint64_t>(g * 4 + j));
+  return static_cast<double>(h >> 11) * 0x1p-53;
+}
+
+double label_of(idx_t g) {
+  return uniform(g, 0) < 0.4 ? 1.0 : 0.0;
+}
+// Scores correlated with the label, quantized to multiples of 1/20 so that many tie; 0 and 1
+// included.
+double score_of(idx_t g) {
+  const double raw = std::clamp(0.35 * label_of(g) + 0.8 * uniform(g, 1) - 0.05, 0.0, 1.0);
+  return std::round(raw * 20) / 20;
+}
+
+struct Local {
+  Eigen::VectorXd labels, p;
+};
+Local local_part(idx_t b, idx_t e) {
+  Local l{Eigen::VectorXd(e - b), Eigen::VectorXd(e - b)};
+  for (idx_t g = b; g < e; ++g) {
+    l.labels(g - b) = label_of(g);
+    l.p(g - b) = score_of(g);
+  }
+  return l;
+}
+
+void expect_same_message_everywhere(const mpi::Comm& comm, const std::string& message) {
+  const auto all = mpi::allgather<std::uint64_t>(comm, hash_string(message));
+  for (auto h : all)
+    EXPECT_EQ(h, all[0]) << message;
+}
+
+bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+}  // namespace
+
+TEST(Metrics, MatchBruteForceAndSingleProcessBits) {
+  mpi::Comm comm;
+  // Brute force from the formula.
+  long double loss = 0;
+  idx_t correct = 0, pairs = 0;
+  long double auc_num = 0;
+  for (idx_t g = 0; g < kRows; ++g) {
+    const double q = std::clamp(score_of(g), 1e-15, 1 - 1e-15);
+    loss += label_of(g) == 1.0 ? -std::log(static_cast<long double>(q))
+                               : -std::log(1.0L - static_cast<long double>(q));
+    correct += (score_of(g) >= 0.5) == (label_of(g) == 1.0);
+    if (label_of(g) != 1.0) continue;
+    for (idx_t h = 0; h < kRows; ++h) {
+      if (label_of(h) == 1.0) continue;
+      ++pairs;
+      auc_num += score_of(g) > score_of(h) ? 1.0L : score_of(g) == score_of(h) ? 0.5L : 0.0L;
+    }
+  }
+  const double brute_auc = static_cast<double>(auc_num / pairs);
+
+  double ref[3] = {0, 0, 0};
+  if (comm.rank() == 0) {
+    mpi::Comm self(MPI_COMM_SELF);
+    const Local all = local_part(0, kRows);
+    ref[0] = ml::log_loss(self, all.labels, all.p);
+    ref[1] = ml::accuracy(self, all.labels, all.p);
+    ref[2] = ml::roc_auc(self, all.labels, all.p);
+  }
+  mpi::bcast(comm, std::span<double>(ref, 3), 0);
+  EXPECT_NEAR(ref[0], static_cast<double>(loss / kRows), 1e-13);
+  EXPECT_EQ(ref[1], static_cast<double>(correct) / kRows);
+  EXPECT_EQ(ref[2], brute_auc);
+  EXPECT_GT(ref[2], 0.6);  // the data is informative, so ties and ordering both matter
+
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+    const Local l = local_part(b, e);
+    EXPECT_TRUE(same_bits(ml::log_loss(comm, l.labels, l.p), ref[0])) << mode;
+    EXPECT_TRUE(same_bits(ml::accuracy(comm, l.labels, l.p), ref[1])) << mode;
+    EXPECT_TRUE(same_bits(ml::roc_auc(comm, l.labels, l.p), ref[2])) << mode;
+  }
+}
+
+TEST(Metrics, AucEdgeCases) {
+  mpi::Comm comm;
+  // One positive and one negative on (possibly) different ranks.
+  const bool first = comm.rank() == 0;
+  const bool last = comm.rank() == comm.size() - 1;
+  auto run = [&](double pos_score, double neg_score) {
+    std::vector<double> y, p;
+    if (first) y.push_back(1.0), p.push_back(pos_score);
+    if (last) y.push_back(0.0), p.push_back(neg_score);
+    return ml::roc_auc(comm,
+                       Eigen::Map<Eigen::VectorXd>(y.data(), static_cast<Eigen::Index>(y.size())),
+                       Eigen::Map<Eigen::VectorXd>(p.data(), static_cast<Eigen::Index>(p.size())));
+  };
+  EXPECT_EQ(run(0.9, 0.1), 1.0);
+  EXPECT_EQ(run(0.1, 0.9), 0.0);
+  EXPECT_EQ(run(0.5, 0.5), 0.5);
+}
+
+TEST(Metrics, SingleClassAucIsAnError) {
+  mpi::Comm comm;
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  const Eigen::VectorXd ones = Eigen::VectorXd::Ones(e - b);
+  const Eigen::VectorXd p = Eigen::VectorXd::Constant(e - b, 0.3);
+  try {
+    ml::roc_auc(comm, ones, p);
+    ADD_FAILURE() << "expected an error";
+  } catch (const InputError& err) {
+    EXPECT_EQ(std::string(err.what()),
+              "roc_auc: the evaluation data has " + std::to_string(kRows) +
+                  " positive and 0 negative labels; AUC needs both classes");
+  }
+}
+
+TEST(Metrics, BadInputsAreAgreedErrors) {
+  mpi::Comm comm;
+  const int culprit = comm.size() - 1;
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  Local l = local_part(b, e);
+  const std::string where = comm.size() > 1 ? "rank " + std::to_string(culprit) + ": " : "";
+  {
+    Local bad = l;
+    if (comm.rank() == culprit) bad.p(1) = 1.5;
+    try {
+      ml::log_loss(comm, bad.labels, bad.p);
+      ADD_FAILURE() << "expected an error";
+    } catch (const InputError& err) {
+      EXPECT_EQ(std::string(err.what()),
+                where + "log_loss: predicted probability 1.5 at row 1 of rank " +
+                    std::to_string(culprit) +
+                    " is outside [0, 1]; pass probabilities, not raw scores");
+      expect_same_message_everywhere(comm, err.what());
+    }
+  }
+  {
+    Local bad = l;
+    if (comm.rank() == culprit) bad.labels(2) = 3;
+    try {
+      ml::accuracy(comm, bad.labels, bad.p);
+      ADD_FAILURE() << "expected an error";
+    } catch (const InputError& err) {
+      EXPECT_EQ(std::string(err.what()), where + "accuracy: label 3 at row 2 of rank " +
+                                             std::to_string(culprit) + "; labels must be 0 or 1");
+    }
+  }
+  {
+    Local bad = l;
+    if (comm.rank() == culprit) bad.p(0) = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_THROW(ml::roc_auc(comm, bad.labels, bad.p), InputError);
+  }
+  {
+    const Eigen::VectorXd none(0);
+    try {
+      ml::accuracy(comm, none, none);
+      ADD_FAILURE() << "expected an error";
+    } catch (const InputError& err) {
+      EXPECT_EQ(std::string(err.what()),
+                "accuracy: the evaluation data has no rows; check the split that produces it");
+    }
+  }
+}

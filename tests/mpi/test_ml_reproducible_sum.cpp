@@ -1,0 +1,176 @@
+// reproducible_sum: bit-identical results for every split of the same contributions (even blocks,
+// all on one rank, empty ranks, reversed local order) and at every rank count, checked against a
+// single-process reference computed over MPI_COMM_SELF on rank 0; exactness on values whose sum is
+// known; the non-finite error path.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "shardflow/common/hash.hpp"
+#include "shardflow/ml/reproducible_sum.hpp"
+#include "shardflow/mpi/allgatherv.hpp"
+#include "shardflow/mpi/bcast.hpp"
+#include "shardflow/mpi/comm.hpp"
+
+using namespace shardflow;
+
+namespace {
+
+constexpr idx_t kRows = 1000;
+constexpr idx_t kWidth = 4;
+
+double uniform(std::uint64_t seed, idx_t g, int j) {
+  const std::uint64_t h = hash_combine(hash_u64(seed), static_cast<std::uint64_t>(g * 16 + j));
+  return static_cast<double>(h >> 11) * 0x1p-53;
+}
+
+// Global row g of the test data: mixed magnitudes with signs; heavy cancellation; multiples of
+// 1/8 (exact sum known); zeros.
+std::vector<double> global_row(idx_t g) {
+  const double sign = uniform(7, g, 0) < 0.5 ? -1.0 : 1.0;
+  const double mixed = sign * std::pow(10.0, -12.0 + 24.0 * uniform(7, g, 1));
+  const double cancel = (g % 2 == 0 ? 1e16 : -1e16) + uniform(7, g, 2);
+  const double eighths = static_cast<double>(static_cast<int>(uniform(7, g, 3) * 2001) - 1000) / 8;
+  return {mixed, cancel, eighths, 0.0};
+}
+
+// [begin, end) of this rank's rows under split `mode`: 0 even blocks, 1 all rows on the last
+// rank, 2 rank r gets a share proportional to r (rank 0 empty).
+std::pair<idx_t, idx_t> split(idx_t n, int rank, int size, int mode) {
+  if (mode == 1)
+    return rank == size - 1 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{0, 0};
+  std::vector<idx_t> weights(static_cast<size_t>(size));
+  for (int r = 0; r < size; ++r)
+    weights[static_cast<size_t>(r)] = mode == 0 ? 1 : r;
+  idx_t total = 0;
+  for (idx_t w : weights)
+    total += w;
+  if (total == 0) return rank == 0 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{n, n};
+  idx_t before = 0;
+  for (int r = 0; r < rank; ++r)
+    before += weights[static_cast<size_t>(r)];
+  const idx_t begin = n * before / total;
+  const idx_t end = n * (before + weights[static_cast<size_t>(rank)]) / total;
+  return {begin, end};
+}
+
+std::vector<double> rows(idx_t begin, idx_t end, bool reversed) {
+  std::vector<double> out;
+  for (idx_t k = begin; k < end; ++k) {
+    const idx_t g = reversed ? end - 1 - (k - begin) : k;
+    for (double v : global_row(g))
+      out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<double> self_reference(const mpi::Comm& comm) {
+  std::vector<double> ref(kWidth);
+  if (comm.rank() == 0) {
+    mpi::Comm self(MPI_COMM_SELF);
+    ref = ml::reproducible_sum(self, rows(0, kRows, false), kWidth, "reference");
+  }
+  mpi::bcast(comm, std::span<double>(ref), 0);
+  return ref;
+}
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+void expect_same_message_everywhere(const mpi::Comm& comm, const std::string& message) {
+  const auto all = mpi::allgather<std::uint64_t>(comm, hash_string(message));
+  for (auto h : all)
+    EXPECT_EQ(h, all[0]) << message;
+}
+
+}  // namespace
+
+TEST(ReproducibleSum, IdenticalBitsForEverySplitAndRankCount) {
+  mpi::Comm comm;
+  const std::vector<double> ref = self_reference(comm);
+  for (int mode : {0, 1, 2}) {
+    for (bool reversed : {false, true}) {
+      const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+      const auto sum = ml::reproducible_sum(comm, rows(b, e, reversed), kWidth, "test");
+      EXPECT_TRUE(same_bits(sum, ref))
+          << "mode " << mode << " reversed " << reversed << ": " << sum[0] << " vs " << ref[0]
+          << ", " << sum[1] << " vs " << ref[1];
+    }
+  }
+}
+
+TEST(ReproducibleSum, AccurateAndExactWhereRepresentable) {
+  mpi::Comm comm;
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  const auto sum = ml::reproducible_sum(comm, rows(b, e, false), kWidth, "test");
+  // Brute-force references over all rows on every rank.
+  long double mixed = 0, abs_mixed = 0;
+  long long eighths = 0;
+  for (idx_t g = 0; g < kRows; ++g) {
+    const auto r = global_row(g);
+    mixed += r[0];
+    abs_mixed += std::fabs(r[0]);
+    eighths += std::llround(r[2] * 8);
+  }
+  EXPECT_NEAR(sum[0], static_cast<double>(mixed), static_cast<double>(abs_mixed) * 1e-15);
+  // Each 1e16 + u is itself rounded to a multiple of 2 when the row is made; the sum of the rows
+  // as doubles is what must come out, exactly (the quantum, 2^(53-61), divides every row).
+  long double rows_as_doubles = 0;
+  for (idx_t g = 0; g < kRows; ++g)
+    rows_as_doubles += static_cast<long double>(global_row(g)[1]);
+  EXPECT_EQ(sum[1], static_cast<double>(rows_as_doubles));
+  EXPECT_EQ(sum[2], static_cast<double>(eighths) / 8);  // exact
+  EXPECT_EQ(sum[3], 0.0);
+}
+
+TEST(ReproducibleSum, EmptyEverywhereAndZeroWidth) {
+  mpi::Comm comm;
+  const auto sum = ml::reproducible_sum(comm, std::vector<double>{}, 3, "empty");
+  EXPECT_EQ(sum, std::vector<double>(3, 0.0));
+  EXPECT_TRUE(ml::reproducible_sum(comm, std::vector<double>{}, 0, "none").empty());
+}
+
+TEST(ReproducibleSum, ExtremeMagnitudesDoNotOverflow) {
+  mpi::Comm comm;
+  // Every rank contributes 1e308 and -1e308 plus a denormal; the fixed-point scale adapts.
+  const double big = 1e308;
+  const double tiny = std::numeric_limits<double>::denorm_min();
+  std::vector<double> local = {big, tiny, -big, tiny};
+  const auto sum = ml::reproducible_sum(comm, local, 2, "extreme");
+  EXPECT_EQ(sum[0], 0.0);
+  EXPECT_EQ(sum[1], 2 * comm.size() * tiny);
+}
+
+TEST(ReproducibleSum, NonFiniteValueIsAgreedError) {
+  for (double bad :
+       {std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<double>::infinity()}) {
+    mpi::Comm comm;
+    const int culprit = comm.size() - 1;
+    std::vector<double> local(3 * kWidth, 1.0);
+    if (comm.rank() == culprit) local[2 * kWidth + 1] = bad;
+    try {
+      ml::reproducible_sum(comm, local, kWidth, "test values", "my hint");
+      ADD_FAILURE() << "expected an error";
+    } catch (const RuntimeError& e) {
+      const std::string expected =
+          (comm.size() > 1 ? "rank " + std::to_string(culprit) + ": " : std::string()) +
+          "test values: non-finite value " + (std::isnan(bad) ? "nan" : "-inf") +
+          " in component 1 of local row 2 on rank " + std::to_string(culprit) + "; my hint";
+      EXPECT_EQ(std::string(e.what()), expected);
+      expect_same_message_everywhere(comm, e.what());
+    }
+  }
+}
+
+TEST(ReproducibleSum, RejectsRaggedInput) {
+  mpi::Comm comm;
+  EXPECT_THROW(ml::reproducible_sum(comm, std::vector<double>{1.0, 2.0, 3.0}, 2, "ragged"),
+               RuntimeError);
+}
