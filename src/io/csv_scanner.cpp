@@ -1,0 +1,440 @@
+#include "shardflow/io/csv_scanner.hpp"
+
+#include <fmt/format.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <iterator>
+
+namespace shardflow::io::csv {
+
+std::string_view describe(RecordStatus status) {
+  switch (status) {
+    case RecordStatus::kOk:
+      return "ok";
+    case RecordStatus::kBlank:
+      return "blank line";
+    case RecordStatus::kStrayQuote:
+      return "a '\"' inside an unquoted field (quote the whole field and double the quotes in it)";
+    case RecordStatus::kBadAfterQuote:
+      return "unexpected character after the closing quote of a quoted field";
+    case RecordStatus::kUnterminatedQuote:
+      return "a quoted field is not closed before the end of the file";
+  }
+  return "unknown";
+}
+
+// ------------------------------------------------------------------------------------------------
+// Record scanner
+// ------------------------------------------------------------------------------------------------
+
+RecordScanner::RecordScanner(char delimiter) : delimiter_(delimiter) {
+  // Bytes that end an unquoted run: the delimiter, LF and the quote (a stray quote is an error
+  // that changes where the record ends, so it must be seen). CR is ordinary data except right
+  // before the terminating LF, which is handled when the field is cut.
+  std::fill(std::begin(special_), std::end(special_), false);
+  special_[static_cast<unsigned char>(delimiter)] = true;
+  special_[static_cast<unsigned char>('\n')] = true;
+  special_[static_cast<unsigned char>('"')] = true;
+}
+
+#ifdef __SSE2__
+std::uint64_t RecordScanner::special_mask(const char* p) const {
+  const __m128i delim = _mm_set1_epi8(delimiter_);
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i quote = _mm_set1_epi8('"');
+  std::uint64_t mask = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, delim), _mm_cmpeq_epi8(b, lf)),
+                                     _mm_cmpeq_epi8(b, quote));
+    mask |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(hit)))
+            << (16 * k);
+  }
+  return mask;
+}
+#endif
+
+ScannedRecord RecordScanner::skip_rest(ScannedRecord r, const char* p, bool in_quotes,
+                                       const char* end) const {
+  // After an error the record still ends where quote parity says it does, so that boundaries
+  // do not depend on how the file was split between ranks.
+  for (; p < end; ++p) {
+    const char c = *p;
+    if (c == '"') {
+      in_quotes = !in_quotes;
+    } else if (c == '\n') {
+      ++r.newlines;
+      if (!in_quotes) {
+        r.end = (p > r.begin && p[-1] == '\r') ? p - 1 : p;
+        r.next = p + 1;
+        return r;
+      }
+    }
+  }
+  r.end = (end > r.begin && end[-1] == '\r') ? end - 1 : end;
+  r.next = end;
+  return r;
+}
+
+ScannedRecord RecordScanner::scan(const char* p, const char* end,
+                                  std::vector<FieldView>& fields) const {
+  if (fields.size() < 16) fields.resize(std::max<size_t>(16, fields.capacity()));
+  for (;;) {
+    const ScannedRecord r = scan(p, end, fields.data(), fields.size());
+    if (r.fields <= fields.size()) {
+      fields.resize(r.fields);
+      return r;
+    }
+    fields.resize(r.fields);  // more fields than room: scan again with enough
+  }
+}
+
+ScannedRecord RecordScanner::scan(const char* p, const char* end, FieldView* out,
+                                  size_t capacity) const {
+  // Fields beyond `capacity` are counted but not stored.
+  const auto push = [&](ScannedRecord& rec, const FieldView& f) {
+    if (rec.fields < capacity) out[rec.fields] = f;
+    ++rec.fields;
+  };
+  ScannedRecord r;
+  r.begin = p;
+  if (*p == '\n') {
+    r.end = p;
+    r.next = p + 1;
+    r.newlines = 1;
+    r.status = RecordStatus::kBlank;
+    return r;
+  }
+  if (*p == '\r' && (p + 1 == end || p[1] == '\n')) {
+    r.end = p;
+    r.next = p + 1 == end ? end : p + 2;
+    r.newlines = p + 1 == end ? 0 : 1;
+    r.status = RecordStatus::kBlank;
+    return r;
+  }
+#ifdef __SSE2__
+  // Fast path for records without quotes: classify 64 bytes at a time into a bit mask of
+  // delimiter / LF / quote positions and cut fields at the set bits. A quote anywhere in the
+  // record, or fewer than 64 bytes left before `end`, sends the record to the general loop below
+  // (from its start), so both paths give identical results.
+  {
+    const char* base = p;
+    const char* field = p;
+    while (end - base >= 64) {
+      std::uint64_t m = special_mask(base);
+      while (m != 0) {
+        const char* q = base + __builtin_ctzll(m);
+        m &= m - 1;
+        if (*q == delimiter_) {
+          push(r, FieldView{field, static_cast<size_t>(q - field), false, false});
+          field = q + 1;
+          continue;
+        }
+        if (*q == '"') goto general;
+        size_t n = static_cast<size_t>(q - field);  // '\n': the end of the record
+        if (n > 0 && field[n - 1] == '\r') --n;
+        push(r, FieldView{field, n, false, false});
+        r.end = field + n;
+        r.next = q + 1;
+        r.newlines = 1;
+        return r;
+      }
+      base += 64;
+    }
+  }
+general:
+  r.fields = 0;
+#endif
+  for (;;) {
+    if (p < end && *p == '"') {
+      // Quoted field: find the closing quote with memchr, skipping "" escapes.
+      const char* q = p + 1;
+      bool escaped = false;
+      const char* close = nullptr;
+      for (;;) {
+        close = static_cast<const char*>(std::memchr(q, '"', static_cast<size_t>(end - q)));
+        if (close == nullptr) {
+          r.newlines += std::count(p, end, '\n');
+          r.end = end;
+          if (r.end > r.begin && r.end[-1] == '\n') --r.end;
+          if (r.end > r.begin && r.end[-1] == '\r') --r.end;
+          r.next = end;
+          r.status = RecordStatus::kUnterminatedQuote;
+          return r;
+        }
+        if (close + 1 < end && close[1] == '"') {
+          escaped = true;
+          q = close + 2;
+          continue;
+        }
+        break;
+      }
+      r.newlines += std::count(p + 1, close, '\n');
+      push(r, FieldView{p + 1, static_cast<size_t>(close - p - 1), true, escaped});
+      p = close + 1;
+      if (p == end) {
+        r.end = end;
+        r.next = end;
+        return r;
+      }
+      const char c = *p;
+      if (c == delimiter_) {
+        ++p;
+        continue;
+      }
+      if (c == '\n') {
+        r.end = p;
+        r.next = p + 1;
+        ++r.newlines;
+        return r;
+      }
+      if (c == '\r' && (p + 1 == end || p[1] == '\n')) {
+        r.end = p;
+        r.next = p + 1 == end ? end : p + 2;
+        if (p + 1 < end) ++r.newlines;
+        return r;
+      }
+      r.status = RecordStatus::kBadAfterQuote;
+      return skip_rest(r, p, false, end);
+    }
+    // Unquoted field: the hot loop. (A 16-byte SSE2 search per field measured slower than this
+    // table-driven byte loop on the short fields of typical CSV.)
+    const char* s = p;
+    while (p < end && !special_[static_cast<unsigned char>(*p)])
+      ++p;
+    if (p == end) {
+      size_t n = static_cast<size_t>(p - s);
+      if (n > 0 && s[n - 1] == '\r') --n;
+      push(r, FieldView{s, n, false, false});
+      r.end = s + n;
+      r.next = end;
+      return r;
+    }
+    const char c = *p;
+    if (c == delimiter_) {
+      push(r, FieldView{s, static_cast<size_t>(p - s), false, false});
+      ++p;
+      continue;
+    }
+    if (c == '\n') {
+      size_t n = static_cast<size_t>(p - s);
+      if (n > 0 && s[n - 1] == '\r') --n;
+      push(r, FieldView{s, n, false, false});
+      r.end = s + n;
+      r.next = p + 1;
+      ++r.newlines;
+      return r;
+    }
+    r.status = RecordStatus::kStrayQuote;
+    return skip_rest(r, p + 1, true, end);
+  }
+}
+
+std::string_view unescape_slow(const FieldView& field, std::string& scratch) {
+  scratch.clear();
+  for (size_t i = 0; i < field.size; ++i) {
+    scratch.push_back(field.data[i]);
+    if (field.data[i] == '"') ++i;  // "" -> "
+  }
+  return scratch;
+}
+
+void count_quotes_newlines(const char* p, std::size_t n, idx_t& quotes, idx_t& newlines) {
+  // Blocks of at most 255 bytes with byte-wide counters let the compiler keep everything in
+  // SIMD registers; the per-block sums are widened once.
+  std::uint64_t q = 0, nl = 0;
+  while (n > 0) {
+    const std::size_t block = std::min<std::size_t>(n, 255 * 16);
+    std::uint32_t bq = 0, bn = 0;
+    for (std::size_t i = 0; i < block; ++i) {
+      bq += static_cast<std::uint32_t>(p[i] == '"');
+      bn += static_cast<std::uint32_t>(p[i] == '\n');
+    }
+    q += bq;
+    nl += bn;
+    p += block;
+    n -= block;
+  }
+  quotes = static_cast<idx_t>(q);
+  newlines = static_cast<idx_t>(nl);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Value parsers
+// ------------------------------------------------------------------------------------------------
+
+bool parse_int64_slow(std::string_view text, std::int64_t& out) {
+  if (text.empty()) return false;
+  const char* b = text.data();
+  const char* e = b + text.size();
+  auto [ptr, ec] = std::from_chars(b, e, out);
+  return ec == std::errc() && ptr == e;
+}
+
+bool parse_float64_slow(std::string_view text, double& out) {
+  if (text.empty()) return false;
+  const char* b = text.data();
+  const char* e = b + text.size();
+  auto [ptr, ec] = std::from_chars(b, e, out);
+  return ec == std::errc() && ptr == e;
+}
+
+bool parse_float32(std::string_view text, float& out) {
+  if (text.empty()) return false;
+  const char* b = text.data();
+  const char* e = b + text.size();
+  auto [ptr, ec] = std::from_chars(b, e, out);
+  return ec == std::errc() && ptr == e;
+}
+
+bool parse_bool(std::string_view t, bool& out) {
+  if (t == "true" || t == "True" || t == "TRUE") {
+    out = true;
+    return true;
+  }
+  if (t == "false" || t == "False" || t == "FALSE") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  // H. Hinnant's algorithm (proleptic Gregorian calendar).
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+namespace {
+
+bool digits(const char* p, int n, int& value) {
+  value = 0;
+  for (int i = 0; i < n; ++i) {
+    const unsigned d = static_cast<unsigned char>(p[i]) - '0';
+    if (d > 9) return false;
+    value = value * 10 + static_cast<int>(d);
+  }
+  return true;
+}
+
+bool is_leap(int y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
+}
+
+}  // namespace
+
+bool parse_timestamp(std::string_view t, std::int64_t& micros) {
+  if (t.size() < 10) return false;
+  const char* s = t.data();
+  int year, month, day;
+  if (!digits(s, 4, year) || s[4] != '-' || !digits(s + 5, 2, month) || s[7] != '-' ||
+      !digits(s + 8, 2, day)) {
+    return false;
+  }
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12 || day < 1) return false;
+  const int month_days = kDays[month - 1] + (month == 2 && is_leap(year) ? 1 : 0);
+  if (day > month_days) return false;
+  std::int64_t value =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
+      86'400'000'000LL;
+  if (t.size() == 10) {
+    micros = value;
+    return true;
+  }
+  if (t.size() < 19 || (s[10] != ' ' && s[10] != 'T')) return false;
+  int hh, mm, ss;
+  if (!digits(s + 11, 2, hh) || s[13] != ':' || !digits(s + 14, 2, mm) || s[16] != ':' ||
+      !digits(s + 17, 2, ss) || hh > 23 || mm > 59 || ss > 59) {
+    return false;
+  }
+  value += (static_cast<std::int64_t>(hh) * 3600 + mm * 60 + ss) * 1'000'000LL;
+  size_t i = 19;
+  if (i < t.size() && s[i] == '.') {
+    ++i;
+    std::int64_t frac = 0;
+    int n = 0;
+    while (i < t.size() && s[i] >= '0' && s[i] <= '9') {
+      if (n < 6) frac = frac * 10 + (s[i] - '0');
+      ++n;
+      ++i;
+    }
+    if (n == 0 || n > 9) return false;
+    for (int k = std::min(n, 6); k < 6; ++k)
+      frac *= 10;
+    value += frac;
+  }
+  if (i < t.size() && s[i] == 'Z') ++i;
+  if (i != t.size()) return false;
+  micros = value;
+  return true;
+}
+
+void append_timestamp(std::int64_t micros, std::string& out) {
+  constexpr std::int64_t kDay = 86'400'000'000LL;
+  std::int64_t days = micros / kDay;
+  std::int64_t rem = micros % kDay;
+  if (rem < 0) {
+    rem += kDay;
+    --days;
+  }
+  std::int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  const std::int64_t secs = rem / 1'000'000;
+  const std::int64_t frac = rem % 1'000'000;
+  fmt::format_to(std::back_inserter(out), "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}", y, m, d,
+                 secs / 3600, (secs / 60) % 60, secs % 60);
+  if (frac != 0) fmt::format_to(std::back_inserter(out), ".{:06d}", frac);
+}
+
+void append_string_field(std::string_view value, char delimiter, std::string& out) {
+  bool quote = value.empty();
+  for (char c : value) {
+    if (c == delimiter || c == '"' || c == '\n' || c == '\r') {
+      quote = true;
+      break;
+    }
+  }
+  if (!quote) {
+    out.append(value);
+    return;
+  }
+  out.push_back('"');
+  for (char c : value) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+void append_float64(double value, std::string& out) {
+  const size_t start = out.size();
+  fmt::format_to(std::back_inserter(out), "{}", value);
+  const std::string_view text(out.data() + start, out.size() - start);
+  if (text.find_first_of(".eEna") == std::string_view::npos) out.append(".0");
+}
+
+}  // namespace shardflow::io::csv

@@ -1,0 +1,143 @@
+#include "shardflow/io/csv_writer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iterator>
+
+#include "shardflow/io/csv_scanner.hpp"
+#include "shardflow/mpi/allreduce.hpp"
+
+namespace shardflow::io {
+
+using table::DataType;
+
+void write_ordered_text(const mpi::Comm& comm, const std::string& local_text,
+                        const std::string& path) {
+  const auto size = static_cast<idx_t>(local_text.size());
+  const idx_t offset = mpi::exscan_sum(comm, size);
+  // Each collective write moves at most 1 GiB per rank; every rank takes part in every round
+  // (with zero bytes once its block is done) because MPI_File_write_at_all is collective.
+  constexpr idx_t kRound = idx_t{1} << 30;
+  const idx_t rounds = mpi::allreduce_max(comm, (size + kRound - 1) / kRound);
+  const std::string tmp = path + ".tmp";
+
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    const std::filesystem::path p(path);
+    std::error_code ec;
+    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) {
+      throw RuntimeError("cannot create the directory of output file '{}': {}", path, ec.message());
+    }
+    std::filesystem::remove(tmp, ec);  // a stale temp file from a killed run
+  });
+
+  MPI_File fh = MPI_FILE_NULL;
+  int rc = MPI_File_open(comm.native(), tmp.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY,
+                         MPI_INFO_NULL, &fh);
+  bool opened = rc == MPI_SUCCESS;
+  std::string error;
+  const auto mpi_error = [](int code) {
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    return std::string(text, static_cast<size_t>(length));
+  };
+  if (!opened) error = fmt::format("cannot create '{}': {}", tmp, mpi_error(rc));
+  // Opening is collective; agree before writing so that no rank waits in a write_at_all that
+  // another rank never enters.
+  const bool any_failed = mpi::allreduce_max(comm, opened ? 0 : 1) != 0;
+  if (any_failed) {
+    if (opened) MPI_File_close(&fh);
+    comm.agree_outcome(ErrorKind::kRuntime, error, !opened);
+    throw RuntimeError("cannot create '{}' on some rank", tmp);  // not reached
+  }
+  for (idx_t round = 0; round < rounds; ++round) {
+    const idx_t begin = std::min(size, round * kRound);
+    const idx_t n = std::min(kRound, size - begin);
+    MPI_Status status;
+    rc = MPI_File_write_at_all(fh, static_cast<MPI_Offset>(offset + begin),
+                               local_text.data() + begin, checked_int(n, "write_at_all count"),
+                               MPI_BYTE, &status);
+    if (rc != MPI_SUCCESS && error.empty()) {
+      error = fmt::format("writing {} bytes at offset {} of '{}' failed: {}", n, offset + begin,
+                          tmp, mpi_error(rc));
+    }
+  }
+  rc = MPI_File_close(&fh);
+  if (rc != MPI_SUCCESS && error.empty()) {
+    error = fmt::format("closing '{}' failed: {}", tmp, mpi_error(rc));
+  }
+  comm.agree_outcome(ErrorKind::kRuntime, error, !error.empty());
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw RuntimeError("cannot rename '{}' to '{}': {}", tmp, path, ec.message());
+  });
+}
+
+void append_csv_header(const table::Schema& schema, char delimiter, std::string& out) {
+  for (int k = 0; k < schema.num_fields(); ++k) {
+    if (k > 0) out.push_back(delimiter);
+    csv::append_string_field(schema.field(k).name, delimiter, out);
+  }
+  out.push_back('\n');
+}
+
+void append_csv_rows(const table::Table& table, idx_t first, idx_t count, char delimiter,
+                     std::string& out) {
+  const int ncols = table.num_columns();
+  for (idx_t i = first; i < first + count; ++i) {
+    const auto row = static_cast<size_t>(i);
+    for (int k = 0; k < ncols; ++k) {
+      if (k > 0) out.push_back(delimiter);
+      const table::Column& col = table.column(k);
+      if (!col.is_valid(i)) {
+        // An empty line would be read back as a blank line, not as a row.
+        if (ncols == 1) out.append("\"\"");
+        continue;
+      }
+      switch (col.type()) {
+        case DataType::kInt32:
+          fmt::format_to(std::back_inserter(out), "{}", col.values<std::int32_t>()[row]);
+          break;
+        case DataType::kInt64:
+          fmt::format_to(std::back_inserter(out), "{}", col.values<std::int64_t>()[row]);
+          break;
+        case DataType::kFloat32: {
+          const size_t start = out.size();
+          fmt::format_to(std::back_inserter(out), "{}", col.values<float>()[row]);
+          if (std::string_view(out).substr(start).find_first_of(".eEna") == std::string::npos)
+            out.append(".0");
+          break;
+        }
+        case DataType::kFloat64:
+          csv::append_float64(col.values<double>()[row], out);
+          break;
+        case DataType::kBool:
+          out.append(col.values<std::uint8_t>()[row] ? "true" : "false");
+          break;
+        case DataType::kTimestamp:
+          csv::append_timestamp(col.values<std::int64_t>()[row], out);
+          break;
+        case DataType::kString:
+          csv::append_string_field(col.string_at(i), delimiter, out);
+          break;
+      }
+    }
+    out.push_back('\n');
+  }
+}
+
+void write_csv(const mpi::Comm& comm, const table::Table& table, const std::string& path,
+               char delimiter) {
+  std::string text;
+  if (comm.is_root()) append_csv_header(table.schema(), delimiter, text);
+  append_csv_rows(table, 0, table.num_rows(), delimiter, text);
+  write_ordered_text(comm, text, path);
+}
+
+}  // namespace shardflow::io

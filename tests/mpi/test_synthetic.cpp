@@ -1,0 +1,157 @@
+// Synthetic data: byte-identical at any rank count, right row counts and value ranges.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "shardflow/io/csv_reader.hpp"
+#include "shardflow/io/synthetic.hpp"
+#include "shardflow/mpi/allreduce.hpp"
+#include "support/test_util.hpp"
+
+using namespace shardflow;
+using shardflow::table::DataType;
+
+namespace {
+
+class Synthetic : public ::testing::Test {
+ protected:
+  mpi::Comm comm;
+};
+
+template <typename T>
+std::pair<T, T> global_min_max(const mpi::Comm& comm, const std::vector<T>& v) {
+  T lo = std::numeric_limits<T>::max(), hi = std::numeric_limits<T>::lowest();
+  for (T x : v) {
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+  return {mpi::allreduce_min(comm, lo), mpi::allreduce_max(comm, hi)};
+}
+
+std::string local_reference(std::string_view kind, std::uint64_t seed, idx_t rows) {
+  // Built in uneven pieces: every row depends only on (seed, kind, row).
+  std::string text = io::synthetic_csv_header(kind);
+  idx_t done = 0, piece = 1;
+  while (done < rows) {
+    const idx_t n = std::min(piece, rows - done);
+    io::generate_csv_block(kind, seed, rows, done, n, text);
+    done += n;
+    piece = piece * 3 + 1;
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_F(Synthetic, KindsAndHeaders) {
+  EXPECT_EQ(io::synthetic_kinds(), (std::vector<std::string>{"groupby", "classification"}));
+  EXPECT_EQ(io::synthetic_csv_header("groupby"), "id1,id2,id3,id4,id5,id6,v1,v2,v3\n");
+  try {
+    io::generate_csv(comm, "joins", 10, 1, "/tmp/unused.csv");
+    ADD_FAILURE() << "no exception";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "unknown synthetic data kind 'joins'; known kinds: groupby, classification");
+  }
+}
+
+TEST_F(Synthetic, GroupByIsIdenticalAtAnyRankCountAndInRange) {
+  testing_util::TempDir dir(comm);
+  const std::string path = (dir.path() / "g.csv").string();
+  constexpr idx_t kRows = 2345;
+  io::generate_csv(comm, "groupby", kRows, 7, path);
+  if (comm.is_root()) {
+    EXPECT_EQ(testing_util::read_file(path), local_reference("groupby", 7, kRows));
+  }
+
+  io::CsvOptions o;
+  o.paths = {path};
+  const table::Table t = io::read_csv(comm, o);
+  EXPECT_EQ(t.schema().to_string(),
+            "id1:string, id2:string, id3:string, id4:int64, id5:int64, id6:int64, v1:int64, "
+            "v2:int64, v3:float64");
+  EXPECT_EQ(mpi::allreduce_sum(comm, t.num_rows()), kRows);
+  EXPECT_EQ(t.column("id1").dictionary()->size(), 100);
+  EXPECT_EQ(t.column("id1").dictionary()->values().front(), "id001");
+  EXPECT_EQ(t.column("id1").dictionary()->values().back(), "id100");
+  EXPECT_EQ(t.column("id2").dictionary()->size(), 100);
+  // N/K = 23 distinct id3 values "id0000000001".."id0000000023".
+  EXPECT_EQ(t.column("id3").dictionary()->size(), 23);
+  EXPECT_EQ(t.column("id3").dictionary()->values().back(), "id0000000023");
+  const auto range = [&](const char* name) {
+    return global_min_max(comm, t.column(name).values<std::int64_t>());
+  };
+  EXPECT_EQ(range("id4"), (std::pair<std::int64_t, std::int64_t>(1, 100)));
+  EXPECT_EQ(range("id5"), (std::pair<std::int64_t, std::int64_t>(1, 100)));
+  EXPECT_EQ(range("id6"), (std::pair<std::int64_t, std::int64_t>(1, 23)));
+  EXPECT_EQ(range("v1"), (std::pair<std::int64_t, std::int64_t>(1, 5)));
+  EXPECT_EQ(range("v2"), (std::pair<std::int64_t, std::int64_t>(1, 15)));
+  const auto v3 = global_min_max(comm, t.column("v3").values<double>());
+  EXPECT_GE(v3.first, 0.0);
+  EXPECT_LT(v3.second, 100.0);
+  EXPECT_GT(v3.second - v3.first, 90.0);
+}
+
+TEST_F(Synthetic, ClassificationIsIdenticalAndLearnable) {
+  testing_util::TempDir dir(comm);
+  const std::string path = (dir.path() / "c.csv").string();
+  constexpr idx_t kRows = 4000;
+  io::generate_csv(comm, "classification", kRows, 11, path);
+  if (comm.is_root()) {
+    EXPECT_EQ(testing_util::read_file(path), local_reference("classification", 11, kRows));
+  }
+
+  io::CsvOptions o;
+  o.paths = {path};
+  const table::Table t = io::read_csv(comm, o);
+  EXPECT_EQ(t.schema().to_string(),
+            "id:int64, segment:string, x1:float64, x2:float64, x3:float64, x4:float64, "
+            "amount:float64, label:int64");
+  ASSERT_EQ(mpi::allreduce_sum(comm, t.num_rows()), kRows);
+  const idx_t offset = mpi::exscan_sum(comm, t.num_rows());
+  const auto& id = t.column("id").values<std::int64_t>();
+  for (idx_t i = 0; i < t.num_rows(); ++i)
+    EXPECT_EQ(id[static_cast<size_t>(i)], offset + i);
+  EXPECT_EQ(t.column("segment").dictionary()->values(),
+            (std::vector<std::string>{"seg_a", "seg_b", "seg_c", "seg_d", "seg_e"}));
+  const auto& x1 = t.column("x1").values<double>();
+  const auto& x2 = t.column("x2").values<double>();
+  const auto& x4 = t.column("x4").values<double>();
+  const auto& amount = t.column("amount").values<double>();
+  const auto& label = t.column("label").values<std::int64_t>();
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // x1, x1^2, negatives, labels, x1|1, n1, x2|1, x2
+  for (size_t i = 0; i < x1.size(); ++i) {
+    s[0] += x1[i];
+    s[1] += x1[i] * x1[i];
+    s[2] += amount[i] < 0 ? 1 : 0;
+    s[3] += static_cast<double>(label[i]);
+    s[4] += label[i] ? x1[i] : 0;
+    s[5] += label[i] ? 1 : 0;
+    s[6] += label[i] ? x2[i] : 0;
+    s[7] += x2[i];
+    EXPECT_TRUE(label[i] == 0 || label[i] == 1);
+    EXPECT_GE(x4[i], 0.0);
+    EXPECT_LT(x4[i], 10.0);
+  }
+  mpi::allreduce_inplace<double>(comm, s, MPI_SUM);
+  const double n = kRows;
+  EXPECT_LT(std::abs(s[0] / n), 0.1);  // mean of x1 ~ 0
+  EXPECT_NEAR(s[1] / n, 1.0, 0.15);    // variance ~ 1
+  EXPECT_GT(s[2] / n, 0.03);           // ~5% negative amounts
+  EXPECT_LT(s[2] / n, 0.08);
+  EXPECT_GT(s[3] / n, 0.25);  // both classes present
+  EXPECT_LT(s[3] / n, 0.75);
+  EXPECT_GT(s[4] / s[5], (s[0] - s[4]) / (n - s[5]) + 0.5);  // label rises with x1
+  EXPECT_LT(s[6] / s[5], (s[7] - s[6]) / (n - s[5]) - 0.5);  // and falls with x2
+}
+
+TEST_F(Synthetic, ZeroRowsGivesHeaderOnly) {
+  testing_util::TempDir dir(comm);
+  const std::string path = (dir.path() / "z.csv").string();
+  io::generate_csv(comm, "groupby", 0, 1, path);
+  if (comm.is_root()) {
+    EXPECT_EQ(testing_util::read_file(path), io::synthetic_csv_header("groupby"));
+  }
+}
