@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "shardflow/common/hash.hpp"
+
 #include <utility>
 #include <vector>
 
@@ -65,17 +67,22 @@ void Comm::agree(const std::function<void()>& work) const {
 }
 
 void Comm::agree_outcome(ErrorKind kind, const std::string& error, bool failed) const {
-  // One allgather of a byte per rank tells everyone who failed; a broadcast from the lowest failing
-  // rank then carries its kind and message, so every rank throws the same sentence.
-  const char mine = failed ? 1 : 0;
-  std::vector<char> flags(static_cast<size_t>(size_));
-  check(MPI_Allgather(&mine, 1, MPI_CHAR, flags.data(), 1, MPI_CHAR, comm_),
+  // One allgather of (failed, hash of the message) per rank tells everyone who failed and whether
+  // they all failed the same way; a broadcast from the lowest failing rank then carries its kind
+  // and message, so every rank throws the same sentence.
+  const std::uint64_t mine[2] = {
+      failed ? 1u : 0u, failed ? hash_string(error, static_cast<std::uint64_t>(kind)) : 0u};
+  std::vector<std::uint64_t> all(2 * static_cast<size_t>(size_));
+  check(MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, comm_),
         "MPI_Allgather (agree)");
   int root = -1;
   int failing = 0;
+  bool identical = true;
   for (int r = 0; r < size_; ++r) {
-    if (flags[static_cast<size_t>(r)] == 0) continue;
+    const size_t at = 2 * static_cast<size_t>(r);
+    if (all[at] == 0) continue;
     if (root < 0) root = r;
+    identical = identical && all[at + 1] == all[2 * static_cast<size_t>(root) + 1];
     ++failing;
   }
   if (root < 0) return;
@@ -87,10 +94,15 @@ void Comm::agree_outcome(ErrorKind kind, const std::string& error, bool failed) 
     check(MPI_Bcast(text.data(), static_cast<int>(header[1]), MPI_CHAR, root, comm_),
           "MPI_Bcast (agree)");
   }
-  std::string full = size_ > 1 ? "rank " + std::to_string(root) + ": " + text : text;
-  if (failing > 1) {
-    full += " (and " + std::to_string(failing - 1) + " other rank" + (failing > 2 ? "s" : "") +
-            " failed too)";
+  // When every rank hit the very same error (a typo in the job file), naming a rank would only
+  // suggest the problem is local to it.
+  std::string full = text;
+  if (size_ > 1 && !(identical && failing == size_)) {
+    full = "rank " + std::to_string(root) + ": " + text;
+    if (failing > 1) {
+      full += " (and " + std::to_string(failing - 1) + " other rank" + (failing > 2 ? "s" : "") +
+              " failed too)";
+    }
   }
   throw_error(static_cast<ErrorKind>(header[0]), std::move(full), /*agreed=*/true);
 }

@@ -105,6 +105,17 @@ TEST(Agree, AllRanksThrowTheSameErrorNamingTheFailingRank) {
   }
 }
 
+TEST(Agree, IdenticalFailureOnEveryRankIsReportedWithoutRank) {
+  mpi::Comm comm;
+  try {
+    comm.agree([] { throw ConfigError("jobs/q.yaml:3:5: unknown key 'epcohs'"); });
+    FAIL() << "agree did not throw";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "jobs/q.yaml:3:5: unknown key 'epcohs'");
+    EXPECT_TRUE(e.agreed());
+  }
+}
+
 TEST(Agree, SucceedsWhenNoRankFails) {
   mpi::Comm comm;
   int ran = 0;

@@ -37,9 +37,10 @@ class Comm {
   void barrier() const;
 
   /// Collective: runs `work` on every rank, then combines the outcome with one small allreduce.
-  /// If any rank threw a shardflow::Error (or std::exception), every rank throws the same error:
-  /// the kind and message of the lowest failing rank, prefixed with "rank R: " when size() > 1,
-  /// plus a count of other failing ranks. Never hangs as long as `work` itself is local.
+  /// If any rank threw a shardflow::Error (or std::exception), every rank throws the same error,
+  /// marked agreed(): the kind and message of the lowest failing rank, prefixed with "rank R: "
+  /// and followed by a count of other failing ranks — except when every rank failed with the
+  /// identical message, which is reported as is. Never hangs as long as `work` itself is local.
   void agree(const std::function<void()>& work) const;
 
   /// Collective: like agree() for an error that has already been caught (or not, if `error` is
