@@ -1,14 +1,359 @@
 #include "shardflow/app/cli.hpp"
 
-#include <cstdio>
+#include <fmt/format.h>
+#include <mpi.h>
+#include <spdlog/spdlog.h>
 
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "shardflow/ckpt/checkpoint_store.hpp"
+#include "shardflow/common/error.hpp"
+#include "shardflow/common/logging.hpp"
+#include "shardflow/common/suggest.hpp"
+#include "shardflow/io/hdf5_table.hpp"
+#include "shardflow/io/synthetic.hpp"
+#include "shardflow/mpi/comm.hpp"
+#include "shardflow/mpi/environment.hpp"
+#include "shardflow/pipeline/job_loader.hpp"
+#include "shardflow/pipeline/job_runner.hpp"
+#include "shardflow/pipeline/job_validator.hpp"
+#include "shardflow/pipeline/signals.hpp"
 #include "shardflow/version.hpp"
 
-namespace shardflow::app {
+namespace po = boost::program_options;
 
-int main(int, char**) {
-  std::printf("shardflow %s\n", kVersion);
+namespace shardflow::app {
+namespace {
+
+constexpr const char* kUsage = R"(shardflow: distributed data pipelines and model training on MPI
+
+usage:
+  shardflow run JOB.yaml [--profile P.yaml]... [--set key.path=value]... [--resume auto|never|PATH]
+  shardflow validate JOB.yaml [--profile P.yaml]... [--set key.path=value]...
+  shardflow inspect FILE.h5 [--json]
+  shardflow gen KIND --rows N --out PATH [--seed S]      (KIND: groupby, classification)
+  shardflow --version | --help
+
+Launch under MPI with `mpirun -np N shardflow run ...` or `srun --mpi=pmix shardflow run ...`;
+without a launcher it runs as a single process.
+
+common options:
+  --log-level LEVEL   trace|debug|info|warn|error (default: the job's runtime.log_level, else info)
+  --log-all-ranks     log every rank at LEVEL, not only rank 0
+
+exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 input data rejected,
+            75 stopped by a signal after writing a checkpoint (Slurm requeues it)
+)";
+
+const std::vector<std::string> kCommands = {"run", "validate", "inspect", "gen"};
+
+struct Context {
+  int rank = 0;
+  int size = 1;
+};
+
+// An error every rank raises identically without communicating (same argv, same files).
+template <typename... Args>
+[[noreturn]] void usage_error(fmt::format_string<Args...> f, Args&&... args) {
+  ConfigError error(fmt::format(f, std::forward<Args>(args)...));
+  error.set_agreed(true);
+  throw error;
+}
+
+// Parses `args` for one subcommand; unknown options become a ConfigError with a suggestion.
+po::variables_map parse(const std::string& command, const std::vector<std::string>& args,
+                        const po::options_description& options,
+                        const po::positional_options_description& positional) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    std::vector<std::string> names;
+    for (const auto& o : options.options())
+      names.push_back("--" + o->long_name());
+    usage_error("shardflow {}: unknown option '{}'{} (see shardflow --help)", command,
+                e.get_option_name(), did_you_mean(e.get_option_name(), names));
+  } catch (const po::error& e) {
+    usage_error("shardflow {}: {} (see shardflow --help)", command, e.what());
+  }
+  return vm;
+}
+
+po::options_description logging_options() {
+  po::options_description o;
+  o.add_options()("log-level", po::value<std::string>(), "log level")(
+      "log-all-ranks", po::bool_switch(), "log on every rank");
+  return o;
+}
+
+void configure_logging(const Context& ctx, const po::variables_map& vm,
+                       const std::string& job_level, bool job_all_ranks) {
+  LoggingOptions options;
+  options.level = vm.count("log-level") ? vm["log-level"].as<std::string>() : job_level;
+  options.all_ranks =
+      (vm.count("log-all-ranks") && vm["log-all-ranks"].as<bool>()) || job_all_ranks;
+  setup_logging(ctx.rank, ctx.size, options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// shardflow run / validate
+// ---------------------------------------------------------------------------------------------
+
+struct JobArgs {
+  std::string job;
+  std::vector<std::string> profiles;
+  std::vector<std::string> overrides;
+};
+
+po::options_description job_options(JobArgs& args) {
+  po::options_description o = logging_options();
+  o.add_options()("job", po::value<std::string>(&args.job)->required(), "job file")(
+      "profile", po::value<std::vector<std::string>>(&args.profiles)->composing(), "profile")(
+      "set", po::value<std::vector<std::string>>(&args.overrides)->composing(), "override");
+  return o;
+}
+
+int command_run(const Context& ctx, const std::vector<std::string>& argv) {
+  JobArgs args;
+  std::string resume = "auto";
+  po::options_description options = job_options(args);
+  options.add_options()("resume", po::value<std::string>(&resume), "auto|never|PATH");
+  po::positional_options_description positional;
+  positional.add("job", 1);
+  const auto vm = parse("run", argv, options, positional);
+
+  mpi::Comm comm;
+  configure_logging(ctx, vm, "info", false);
+  pipeline::Job job;
+  // Every rank loads and validates the same files; agreeing turns any difference (a file visible
+  // on one node only) into one error instead of a hang.
+  comm.agree([&] {
+    job = pipeline::load_job(args.job, args.profiles, args.overrides);
+    pipeline::validate_job(job);
+  });
+  configure_logging(ctx, vm, job.runtime.log_level, job.runtime.log_all_ranks);
+  pipeline::SignalGuard signals;
+  pipeline::RunOptions run_options;
+  run_options.resume = resume;
+  pipeline::run_job(comm, job, run_options);
   return 0;
+}
+
+int command_validate(const Context& ctx, const std::vector<std::string>& argv) {
+  JobArgs args;
+  po::options_description options = job_options(args);
+  po::positional_options_description positional;
+  positional.add("job", 1);
+  const auto vm = parse("validate", argv, options, positional);
+  configure_logging(ctx, vm, "warn", false);
+  mpi::Comm comm;
+  pipeline::Job job;
+  std::vector<pipeline::TableShape> tables;
+  comm.agree([&] {
+    job = pipeline::load_job(args.job, args.profiles, args.overrides);
+    tables = pipeline::validate_job_tables(job);
+  });
+  if (ctx.rank == 0) {
+    fmt::print("{}: job '{}' is valid (fingerprint {})\n", args.job, job.name, job.fingerprint());
+    // '?' marks a column whose type is inferred from the data at run time.
+    for (const auto& t : tables) {
+      fmt::print("  table {} from {}: {}\n", t.name, t.produced_by, t.to_string());
+    }
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// shardflow inspect
+// ---------------------------------------------------------------------------------------------
+
+std::string json_quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void inspect_file(const std::string& file, bool json);
+
+int command_inspect(const Context& ctx, const std::vector<std::string>& argv) {
+  std::string file;
+  po::options_description options = logging_options();
+  options.add_options()("file", po::value<std::string>(&file)->required(), "file")(
+      "json", po::bool_switch(), "JSON output");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  const auto vm = parse("inspect", argv, options, positional);
+  configure_logging(ctx, vm, "warn", false);
+  const bool json = vm["json"].as<bool>();
+  // Only rank 0 reads and prints; the outcome is agreed so a failure is reported once.
+  mpi::Comm comm;
+  comm.agree([&] {
+    if (ctx.rank == 0) inspect_file(file, json);
+  });
+  return 0;
+}
+
+void inspect_file(const std::string& file, bool json) {
+  if (!std::filesystem::exists(file)) {
+    throw InputError("cannot inspect '{}': no such file", file);
+  }
+  if (ckpt::is_checkpoint_file(file)) {
+    const ckpt::Checkpoint c = ckpt::read_checkpoint_file(file);
+    if (json) {
+      std::string arrays;
+      for (const auto& [k, v] : c.arrays) {
+        arrays += fmt::format("{}{}: {}", arrays.empty() ? "" : ", ", json_quote(k), v.size());
+      }
+      std::string attrs;
+      for (const auto& [k, v] : c.meta.attributes) {
+        attrs += fmt::format("{}{}: {}", attrs.empty() ? "" : ", ", json_quote(k), json_quote(v));
+      }
+      fmt::print(
+          "{{\"kind\": \"checkpoint\", \"step\": {}, \"epoch\": {}, \"sample_cursor\": {}, "
+          "\"world_size\": {}, \"fingerprint\": {}, \"created\": {}, \"version\": {}, "
+          "\"arrays\": {{{}}}, \"attributes\": {{{}}}}}\n",
+          c.meta.step, c.meta.epoch, c.meta.sample_cursor, c.meta.world_size,
+          json_quote(c.meta.fingerprint), json_quote(c.meta.created), json_quote(c.meta.version),
+          arrays, attrs);
+    } else {
+      fmt::print("{}: checkpoint at step {} (epoch {}, {} samples seen)\n", file, c.meta.step,
+                 c.meta.epoch, c.meta.sample_cursor);
+      fmt::print("  saved by shardflow {} at {} on {} rank(s); job fingerprint {}\n",
+                 c.meta.version, c.meta.created, c.meta.world_size, c.meta.fingerprint);
+      for (const auto& [k, v] : c.meta.attributes)
+        fmt::print("  {} = {}\n", k, v);
+      for (const auto& [k, v] : c.arrays) {
+        std::string preview;
+        for (size_t i = 0; i < v.size() && i < 6; ++i)
+          preview += fmt::format("{}{:.6g}", i ? ", " : "", v[i]);
+        fmt::print("  /{}: {} values [{}{}]\n", k, v.size(), preview, v.size() > 6 ? ", ..." : "");
+      }
+    }
+    return;
+  }
+  const auto tables = io::list_tables(file);
+  if (json) {
+    std::string items;
+    for (const auto& t : tables) {
+      std::string columns;
+      for (const auto& f : t.schema.fields()) {
+        columns += fmt::format("{}{{\"name\": {}, \"type\": \"{}\"}}", columns.empty() ? "" : ", ",
+                               json_quote(f.name), table::to_string(f.type));
+      }
+      items += fmt::format(
+          "{}{{\"name\": {}, \"rows\": {}, \"complete\": {}, \"fingerprint\": {}, \"columns\": "
+          "[{}]}}",
+          items.empty() ? "" : ", ", json_quote(t.name), t.num_rows, t.complete ? "true" : "false",
+          json_quote(t.fingerprint), columns);
+    }
+    fmt::print("{{\"kind\": \"tables\", \"file\": {}, \"tables\": [{}]}}\n", json_quote(file),
+               items);
+  } else {
+    fmt::print("{}: {} table(s)\n", file, tables.size());
+    for (const auto& t : tables) {
+      fmt::print("  {}: {} rows{}\n    {}\n", t.name, t.num_rows,
+                 t.complete ? "" : " (INCOMPLETE: the writer was interrupted)",
+                 t.schema.to_string());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// shardflow gen
+// ---------------------------------------------------------------------------------------------
+
+int command_gen(const Context& ctx, const std::vector<std::string>& argv) {
+  std::string kind, out;
+  idx_t rows = 0;
+  std::uint64_t seed = 42;
+  po::options_description options = logging_options();
+  options.add_options()("kind", po::value<std::string>(&kind)->required(), "kind")(
+      "rows", po::value<idx_t>(&rows)->required(), "rows")(
+      "out", po::value<std::string>(&out)->required(), "output")(
+      "seed", po::value<std::uint64_t>(&seed), "seed");
+  po::positional_options_description positional;
+  positional.add("kind", 1);
+  const auto vm = parse("gen", argv, options, positional);
+  configure_logging(ctx, vm, "info", false);
+  const auto kinds = io::synthetic_kinds();
+  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+    usage_error("shardflow gen: unknown kind '{}'{} (kinds: {})", kind, did_you_mean(kind, kinds),
+                fmt::join(kinds, ", "));
+  }
+  if (rows < 0) usage_error("shardflow gen: --rows must be >= 0, got {}", rows);
+  mpi::Comm comm;
+  comm.agree([&] {
+    const auto parent = std::filesystem::path(out).parent_path();
+    if (comm.is_root() && !parent.empty()) std::filesystem::create_directories(parent);
+  });
+  io::generate_csv(comm, kind, rows, seed, out);
+  spdlog::info("wrote {} rows of '{}' to {}", rows, kind, out);
+  return 0;
+}
+
+int dispatch(const Context& ctx, int argc, char** argv) {
+  if (argc < 2) {
+    if (ctx.rank == 0) std::fputs(kUsage, stderr);
+    return exit_code(ErrorKind::kConfig);
+  }
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    if (ctx.rank == 0) std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (command == "--version") {
+    if (ctx.rank == 0) fmt::print("shardflow {}\n", kVersion);
+    return 0;
+  }
+  const std::vector<std::string> rest(argv + 2, argv + argc);
+  if (command == "run") return command_run(ctx, rest);
+  if (command == "validate") return command_validate(ctx, rest);
+  if (command == "inspect") return command_inspect(ctx, rest);
+  if (command == "gen") return command_gen(ctx, rest);
+  usage_error("unknown command '{}'{} (commands: {}; see shardflow --help)", command,
+              did_you_mean(command, kCommands), fmt::join(kCommands, ", "));
+}
+
+void report(ErrorKind kind, const std::string& message) {
+  std::fprintf(stderr, "shardflow: %s: %s\n", std::string(to_string(kind)).c_str(),
+               message.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mpi::Environment env(&argc, &argv);
+  Context ctx;
+  MPI_Comm_rank(MPI_COMM_WORLD, &ctx.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ctx.size);
+  try {
+    setup_logging(ctx.rank, ctx.size, {});
+    return dispatch(ctx, argc, argv);
+  } catch (const Error& e) {
+    // An agreed error is thrown identically on every rank: rank 0 reports it once and everyone
+    // exits normally. Anything else is known to this rank only; others may be blocked in a
+    // collective, so the job is torn down with MPI_Abort after this rank has explained why.
+    if (e.agreed() || ctx.size == 1) {
+      if (ctx.rank == 0) report(e.kind(), e.what());
+      return exit_code(e.kind());
+    }
+    report(e.kind(), fmt::format("rank {}: {}", ctx.rank, e.what()));
+    MPI_Abort(MPI_COMM_WORLD, exit_code(e.kind()));
+    return exit_code(e.kind());
+  } catch (const std::exception& e) {
+    report(ErrorKind::kRuntime,
+           fmt::format("{}{}", ctx.size > 1 ? fmt::format("rank {}: ", ctx.rank) : "", e.what()));
+    if (ctx.size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code(ErrorKind::kRuntime));
+    return exit_code(ErrorKind::kRuntime);
+  }
 }
 
 }  // namespace shardflow::app

@@ -1,0 +1,21 @@
+#include "shardflow/pipeline/fault_injection.hpp"
+
+#include <cstdlib>
+#include <string>
+
+#include "shardflow/common/error.hpp"
+
+namespace shardflow::pipeline {
+
+void maybe_inject_fault(std::string_view point, int rank) {
+  const char* spec = std::getenv("SHARDFLOW_INJECT_FAULT");
+  if (spec == nullptr) return;
+  const std::string_view text(spec);
+  const auto at = text.rfind('@');
+  if (at == std::string_view::npos) return;
+  if (text.substr(0, at) != point || text.substr(at + 1) != std::to_string(rank)) return;
+  throw RuntimeError("injected fault at '{}' on rank {} (SHARDFLOW_INJECT_FAULT={})", point, rank,
+                     text);
+}
+
+}  // namespace shardflow::pipeline

@@ -1,0 +1,774 @@
+// Job file -> Job: every structural error path with its exact message and location, profiles,
+// --set overrides, canonical YAML round trips and fingerprints.
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "shardflow/common/error.hpp"
+#include "shardflow/pipeline/job_loader.hpp"
+#include "support/test_util.hpp"
+
+using namespace shardflow;
+using namespace shardflow::pipeline;
+using shardflow::testing_util::TempDir;
+using shardflow::testing_util::write_file;
+
+namespace {
+
+// The full example of the job file format (DESIGN.md "Job file", the supported subset).
+const char* kFullJob = R"(# a comment
+name: quickstart
+seed: 7
+workdir: runs/qs
+inputs:
+  events: {format: generate, kind: classification, rows: 200000}
+  more:   {format: csv, path: "data/*.csv", schema: {id: int64, x: float64}, header: true, delimiter: ";", bad_rows: quarantine}
+  labels: {format: hdf5, path: data/labels.h5, table: lbl}
+steps:
+  - {op: filter, input: events, where: "amount > 0", output: clean}
+  - {op: group_by, input: clean, keys: [segment], aggs: {amount: [sum, mean, min, max], label: [mean], "*": [count]}, output: by_segment}
+outputs:
+  - {table: by_segment, path: by_segment.h5, format: hdf5}
+  - {table: clean, path: clean.csv}
+train:
+  input: clean
+  label: label
+  features: {numeric: [x1, x2, x3, x4]}
+  transforms: [{scale: standard}]
+  model: {type: logistic, l2: 1.0e-4}
+  optimizer: {type: sgd, lr: 0.1, batch_size: 1024, epochs: 5, momentum: 0.9}
+  checkpoint: {every_steps: 50, keep: 2}
+evaluate: {input: clean, metrics: [auc, logloss, accuracy]}
+runtime:
+  shuffle_round_bytes: 67108864
+  hdf5_chunk_rows: 4096
+  max_dictionary_size: 1000
+  log_level: debug
+  log_all_ranks: true
+)";
+
+// A small valid job; tests append or replace lines.
+const char* kSmallJob = R"(name: small
+inputs:
+  events: {format: generate, kind: classification, rows: 100}
+steps:
+  - {op: filter, input: events, where: "amount > 0", output: clean}
+train:
+  input: clean
+  label: label
+  features: {numeric: [x1, x2]}
+  optimizer: {lr: 0.5}
+)";
+
+class JobLoader : public ::testing::Test {
+ protected:
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = dir_.path() / name;
+    write_file(path, text);
+    return path.string();
+  }
+  // Writes `text` as job.yaml and returns the message of the ConfigError load_job throws.
+  std::string load_error(const std::string& text, const std::vector<std::string>& profiles = {},
+                         const std::vector<std::string>& overrides = {}) {
+    write("job.yaml", text);
+    try {
+      load_job(path_, profiles, overrides);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no ConfigError for:\n" << text;
+    return "";
+  }
+  std::string at(int line, int column) const {
+    return fmt::format("{}:{}:{}: ", path_, line, column);
+  }
+
+  TempDir dir_;
+  std::string path_ = (dir_.path() / "job.yaml").string();
+};
+
+TEST(SourceLocation, Formats) {
+  EXPECT_EQ((SourceLocation{"jobs/q.yaml", 12, 5}.to_string()), "jobs/q.yaml:12:5");
+  EXPECT_EQ((SourceLocation{"--set train.optimizer.lr", 0, 0}.to_string()),
+            "--set train.optimizer.lr");
+  EXPECT_EQ(SourceLocation{}.to_string(), "<unknown location>");
+}
+
+TEST_F(JobLoader, FullJobLoadsEveryField) {
+  const std::string path = write("full.yaml", kFullJob);
+  const Job job = load_job(path);
+  EXPECT_EQ(job.name, "quickstart");
+  EXPECT_EQ(job.seed, 7u);
+  EXPECT_EQ(job.workdir, "runs/qs");
+  EXPECT_EQ(job.source_file, path);
+
+  ASSERT_EQ(job.inputs.size(), 3u);
+  const InputSpec& events = job.inputs[0];
+  EXPECT_EQ(events.name, "events");
+  EXPECT_EQ(events.format, "generate");
+  EXPECT_EQ(events.generate_kind, "classification");
+  EXPECT_EQ(events.generate_rows, 200000);
+  EXPECT_EQ(events.location, (SourceLocation{path, 6, 3}));
+  EXPECT_EQ(events.fields.of("rows", {}), (SourceLocation{path, 6, 58}));
+
+  const InputSpec& more = job.inputs[1];
+  EXPECT_EQ(more.format, "csv");
+  EXPECT_EQ(more.paths, std::vector<std::string>{"data/*.csv"});
+  ASSERT_TRUE(more.schema.has_value());
+  EXPECT_EQ(more.schema->to_string(), "id:int64, x:float64");
+  EXPECT_TRUE(more.header);
+  EXPECT_EQ(more.delimiter, ';');
+  EXPECT_EQ(more.bad_rows, io::BadRowPolicy::kQuarantine);
+
+  const InputSpec& labels = job.inputs[2];
+  EXPECT_EQ(labels.format, "hdf5");
+  EXPECT_EQ(labels.paths, std::vector<std::string>{"data/labels.h5"});
+  EXPECT_EQ(labels.hdf5_table, "lbl");
+
+  ASSERT_EQ(job.steps.size(), 2u);
+  EXPECT_EQ(job.steps[0].op, "filter");
+  EXPECT_EQ(job.steps[0].input, "events");
+  EXPECT_EQ(job.steps[0].where, "amount > 0");
+  EXPECT_EQ(job.steps[0].output, "clean");
+  EXPECT_EQ(job.steps[0].location, (SourceLocation{path, 10, 5}));
+  EXPECT_EQ(job.steps[0].fields.of("where", {}), (SourceLocation{path, 10, 40}));
+  const StepSpec& g = job.steps[1];
+  EXPECT_EQ(g.op, "group_by");
+  EXPECT_EQ(g.keys, std::vector<std::string>{"segment"});
+  std::vector<std::string> outputs;
+  for (const auto& a : g.aggs)
+    outputs.push_back(ops::output_name(a));
+  EXPECT_EQ(outputs, (std::vector<std::string>{"amount_sum", "amount_mean", "amount_min",
+                                               "amount_max", "label_mean", "count"}));
+  EXPECT_EQ(g.aggs[1].kind, ops::AggKind::kMean);
+  EXPECT_EQ(g.aggs[5].kind, ops::AggKind::kCount);
+  EXPECT_EQ(g.aggs[5].column, "");  // count(*)
+
+  ASSERT_EQ(job.outputs.size(), 2u);
+  EXPECT_EQ(job.outputs[0].table, "by_segment");
+  EXPECT_EQ(job.outputs[0].format, "hdf5");
+  EXPECT_EQ(job.outputs[1].path, "clean.csv");
+  EXPECT_EQ(job.outputs[1].format, "csv");  // from the extension
+
+  ASSERT_TRUE(job.train.has_value());
+  const TrainSpec& t = *job.train;
+  EXPECT_EQ(t.input, "clean");
+  EXPECT_EQ(t.label, "label");
+  EXPECT_EQ(t.numeric_features, (std::vector<std::string>{"x1", "x2", "x3", "x4"}));
+  EXPECT_TRUE(t.standard_scale);
+  EXPECT_EQ(t.model_type, "logistic");
+  EXPECT_DOUBLE_EQ(t.l2, 1e-4);
+  EXPECT_EQ(t.optimizer, "sgd");
+  EXPECT_DOUBLE_EQ(t.learning_rate, 0.1);
+  EXPECT_EQ(t.batch_size, 1024);
+  EXPECT_EQ(t.epochs, 5);
+  EXPECT_DOUBLE_EQ(t.momentum, 0.9);
+  EXPECT_EQ(t.checkpoint_every_steps, 50);
+  EXPECT_EQ(t.checkpoint_keep, 2);
+
+  ASSERT_TRUE(job.evaluate.has_value());
+  EXPECT_EQ(job.evaluate->input, "clean");
+  EXPECT_EQ(job.evaluate->metrics, (std::vector<std::string>{"auc", "logloss", "accuracy"}));
+
+  EXPECT_EQ(job.runtime.shuffle_round_bytes, 67108864);
+  EXPECT_EQ(job.runtime.hdf5_chunk_rows, 4096);
+  EXPECT_EQ(job.runtime.max_dictionary_size, 1000);
+  EXPECT_EQ(job.runtime.log_level, "debug");
+  EXPECT_TRUE(job.runtime.log_all_ranks);
+  EXPECT_FALSE(job.canonical_yaml.empty());
+  EXPECT_EQ(job.fingerprint().size(), 32u);
+}
+
+TEST_F(JobLoader, DefaultsAreFilledIn) {
+  const Job job =
+      load_job(write("job.yaml", "name: tiny\ninputs:\n  e: {format: hdf5, path: x.h5}\n"));
+  EXPECT_EQ(job.seed, 42u);
+  EXPECT_EQ(job.workdir, "runs/tiny");
+  EXPECT_EQ(job.inputs[0].hdf5_table, "e");  // table defaults to the input name
+  EXPECT_TRUE(job.steps.empty());
+  EXPECT_TRUE(job.outputs.empty());
+  EXPECT_FALSE(job.train.has_value());
+  EXPECT_FALSE(job.evaluate.has_value());
+  EXPECT_EQ(job.runtime.shuffle_round_bytes, 64 << 20);
+  EXPECT_EQ(job.runtime.hdf5_chunk_rows, 65536);
+  EXPECT_EQ(job.runtime.log_level, "info");
+
+  const Job small = load_job(write("small.yaml", kSmallJob));
+  EXPECT_EQ(small.train->batch_size, 256);
+  EXPECT_EQ(small.train->epochs, 5);
+  EXPECT_DOUBLE_EQ(small.train->learning_rate, 0.5);
+  EXPECT_DOUBLE_EQ(small.train->momentum, 0.0);
+  EXPECT_EQ(small.train->checkpoint_every_steps, 0);
+  EXPECT_EQ(small.train->checkpoint_keep, 3);
+  EXPECT_FALSE(small.train->standard_scale);
+}
+
+// ---- unknown keys at every level --------------------------------------------------------------
+
+TEST_F(JobLoader, UnknownTopLevelKeySuggests) {
+  const std::string e = load_error("# job\nnmae: x\ninputs: {}\n");
+  EXPECT_EQ(e, at(2, 1) + "unknown key 'nmae' at the top level; did you mean 'name'?");
+}
+
+TEST_F(JobLoader, UnknownKeyInTrainOptimizerSuggests) {
+  const std::string job = R"(name: small
+inputs:
+  events: {format: generate, kind: classification, rows: 100}
+train:
+  input: events
+  label: label
+  features: {numeric: [x1]}
+  optimizer:
+    lr: 0.1
+    epcohs: 3
+)";
+  EXPECT_EQ(load_error(job),
+            at(10, 5) + "unknown key 'epcohs' in train.optimizer; did you mean 'epochs'?");
+}
+
+TEST_F(JobLoader, UnknownKeysAtEveryNestingLevel) {
+  const std::string head =
+      "name: j\ninputs:\n  events: {format: generate, kind: groupby, rows: 5}\n";
+  struct Case {
+    std::string text;
+    int line, column;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"name: j\ninputs:\n  e: {format: csv, path: a.csv, delimeter: ';'}\n", 3, 33,
+       "unknown key 'delimeter' in inputs.e (a csv input); did you mean 'delimiter'?"},
+      {"name: j\ninputs:\n  e: {format: hdf5, path: a.h5, tabel: t}\n", 3, 33,
+       "unknown key 'tabel' in inputs.e (an hdf5 input); did you mean 'table'?"},
+      {"name: j\ninputs:\n  e: {fromat: csv, path: a.csv}\n", 3, 7,
+       "unknown key 'fromat' in inputs.e; did you mean 'format'?"},
+      {head + "steps:\n  - {op: filter, input: events, wher: x, output: o}\n", 5, 33,
+       "unknown key 'wher' in steps.0 (a filter step); did you mean 'where'?"},
+      {head + "steps:\n  - {op: group_by, input: events, keys: [id1], agg: {v1: sum}, output: o}\n",
+       5, 48, "unknown key 'agg' in steps.0 (a group_by step); did you mean 'aggs'?"},
+      {head + "outputs:\n  - {tabel: events}\n", 5, 6,
+       "unknown key 'tabel' in outputs.0; did you mean 'table'?"},
+      {head + "train: {input: events, label: v1, features: {numric: [v2]}}\n", 4, 46,
+       "unknown key 'numric' in train.features; did you mean 'numeric'?"},
+      {head + "train: {input: events, label: v1, features: {numeric: [v2]}, model: {l22: 1}}\n", 4,
+       70, "unknown key 'l22' in train.model; did you mean 'l2'?"},
+      {head + "train: {input: events, label: v1, features: {numeric: [v2]}, checkpoint: "
+              "{evry_steps: 1}}\n",
+       4, 75, "unknown key 'evry_steps' in train.checkpoint; did you mean 'every_steps'?"},
+      {head + "train: {input: events, label: v1, features: {numeric: [v2]}}\nevaluate: {input: "
+              "events, metric: [auc]}\n",
+       5, 27, "unknown key 'metric' in evaluate; did you mean 'metrics'?"},
+      {head + "runtime:\n  log_levle: debug\n", 5, 3,
+       "unknown key 'log_levle' in runtime; did you mean 'log_level'?"},
+      {head + "train: {inptu: events, label: v1, features: {numeric: [v2]}}\n", 4, 9,
+       "unknown key 'inptu' in train; did you mean 'input'?"},
+      // nothing close: list the valid keys
+      {head + "runtime: {zzzzzz: 1}\n", 4, 11,
+       "unknown key 'zzzzzz' in runtime (valid keys: shuffle_round_bytes, hdf5_chunk_rows, "
+       "max_dictionary_size, log_level, log_all_ranks)"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(load_error(c.text), at(c.line, c.column) + c.message) << c.text;
+  }
+}
+
+// ---- wrong types and ranges ------------------------------------------------------------------
+
+TEST_F(JobLoader, WrongTypesNameTheKeyAndTheValue) {
+  const std::string head =
+      "name: j\ninputs:\n  events: {format: generate, kind: groupby, rows: 5}\n";
+  const std::string train = "train:\n  input: events\n  label: v1\n  features: {numeric: [v2]}\n";
+  struct Case {
+    std::string text;
+    int line, column;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {head + train + "  optimizer: {lr: fast}\n", 8, 19,
+       "train.optimizer.lr must be a number, got 'fast'"},
+      {head + train + "  optimizer: {epochs: 2.5}\n", 8, 23,
+       "train.optimizer.epochs must be an integer, got '2.5'"},
+      {head + train + "  optimizer: {batch_size: [1]}\n", 8, 27,
+       "train.optimizer.batch_size must be an integer, got a list"},
+      {head + train + "  optimizer: {lr: -1}\n", 8, 19, "train.optimizer.lr must be > 0, got -1"},
+      {head + train + "  optimizer: {momentum: 1}\n", 8, 25,
+       "train.optimizer.momentum must be in [0, 1), got 1"},
+      {head + train + "  optimizer: {batch_size: 0}\n", 8, 27,
+       "train.optimizer.batch_size must be >= 1, got 0"},
+      {head + train + "  checkpoint: {keep: 0}\n", 8, 22,
+       "train.checkpoint.keep must be >= 1, got 0"},
+      {head + train + "  model: {l2: -0.5}\n", 8, 15, "train.model.l2 must be >= 0, got -0.5"},
+      {head + "seed: -3\n", 4, 7, "seed must be >= 0, got -3"},
+      {head + "seed: 99999999999999999999\n", 4, 7,
+       "seed is out of range, got '99999999999999999999'"},
+      {"name: [a]\ninputs: {}\n", 1, 7, "name must be a string, got a list"},
+      {"name: 'my job'\n", 1, 7,
+       "the job name 'my job' may only contain letters, digits, '_' and '-' (it names files and "
+       "HDF5 groups)"},
+      {head + "steps: {op: filter}\n", 4, 8, "steps must be a list, got a map"},
+      {head + "steps:\n  - filter\n", 5, 5,
+       "steps.0 must be a map (key: value, ...), got 'filter'"},
+      {head + "train: {input: events, label: v1, features: {numeric: {a: 1}}}\n", 4, 55,
+       "train.features.numeric must be a name or a list of names, got a map"},
+      {head + "train: {input: events, label: v1, features: {numeric: [v2, v2]}}\n", 4, 55,
+       "train.features.numeric lists 'v2' twice"},
+      {head + "train: {input: events, label: v1, features: {numeric: []}}\n", 4, 55,
+       "train.features.numeric must list at least one name"},
+      {"name: j\ninputs:\n  e: {format: csv, path: a.csv, header: maybe}\n", 3, 41,
+       "inputs.e.header must be true or false, got 'maybe'"},
+      {"name: j\ninputs:\n  e: {format: csv, path: a.csv, delimiter: ab}\n", 3, 44,
+       "inputs.e.delimiter must be a single character other than a quote or a line break (e.g. "
+       "\",\", \";\", \"\\t\"), got 'ab'"},
+      {head + "runtime: {shuffle_round_bytes: 16 MB}\n", 4, 32,
+       "runtime.shuffle_round_bytes must be a byte count such as 67108864 or 64MiB (units: B, "
+       "KiB, MiB, GiB, TiB), got '16 MB'"},
+      {head + "runtime: {log_all_ranks: 2}\n", 4, 26,
+       "runtime.log_all_ranks must be true or false, got '2'"},
+      {"name: j\ninputs: [a]\n", 2, 9, "inputs must be a map (key: value, ...), got a list"},
+      {"name: j\ninputs: {}\n", 2, 9,
+       "inputs must name at least one input, e.g. inputs: {events: {format: csv, path: "
+       "data/events.csv}}"},
+      {"name: j\ninputs:\n  'a b': {format: hdf5, path: x.h5}\n", 3, 3,
+       "input name 'a b' may only contain letters, digits, '_' and '-' (it names files and HDF5 "
+       "groups)"},
+      {head + "steps:\n  - {op: filter, input: events, where: x, output: 'a/b'}\n", 5, 51,
+       "table name 'a/b' may only contain letters, digits, '_' and '-' (it names files and HDF5 "
+       "groups)"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(load_error(c.text), at(c.line, c.column) + c.message) << c.text;
+  }
+}
+
+TEST_F(JobLoader, UnknownNamesSuggest) {
+  const std::string head =
+      "name: j\ninputs:\n  events: {format: generate, kind: groupby, rows: 5}\n";
+  const std::string train = "train:\n  input: events\n  label: v1\n  features: {numeric: [v2]}\n";
+  struct Case {
+    std::string text;
+    int line, column;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"name: j\ninputs:\n  e: {format: cs, path: a.csv}\n", 3, 15,
+       "inputs.e.format must be one of csv, hdf5, generate, got 'cs'; did you mean 'csv'?"},
+      {"name: j\ninputs:\n  e: {format: generate, kind: clasification, rows: 3}\n", 3, 31,
+       "inputs.e.kind must be one of classification, groupby, got 'clasification'; did you mean "
+       "'classification'?"},
+      {"name: j\ninputs:\n  e: {format: csv, path: a.csv, schema: {id: in64}}\n", 3, 46,
+       "unknown type 'in64' for column 'id' in inputs.e.schema; did you mean 'int64'? (types: "
+       "int32, int64, float32, float64, bool, string, timestamp)"},
+      {"name: j\ninputs:\n  e: {format: csv, path: a.csv, bad_rows: skp}\n", 3, 43,
+       "inputs.e.bad_rows must be one of fail, skip, quarantine, got 'skp'; did you mean 'skip'?"},
+      {head + "steps:\n  - {op: fliter, input: events, where: x, output: o}\n", 5, 10,
+       "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by)"},
+      {head + "steps:\n  - {op: window, input: events, output: o}\n", 5, 10,
+       "unknown op 'window' in steps.0 (supported: filter, group_by)"},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, maxx]}, "
+              "output: o}\n",
+       5, 63,
+       "unknown aggregate function 'maxx' in steps.0.aggs.v1; did you mean 'max'? (functions: sum, "
+       "count, mean, min, max)"},
+      {head +
+           "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {'*': [sum]}, output: o}\n",
+       5, 59, "steps.0.aggs.* can only be count (count of rows), got 'sum'"},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, sum]}, "
+              "output: o}\n",
+       5, 57, "steps.0.aggs.v1 lists 'sum' twice"},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [mean, avg]}, "
+              "output: o}\n",
+       5, 52, "steps.0.aggs computes column 'v1_mean' twice"},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {}, output: o}\n", 5, 52,
+       "steps.0.aggs must name at least one column to aggregate, e.g. {amount: [sum]}"},
+      {head + train + "  model: {type: linear}\n", 8, 17,
+       "train.model.type must be one of logistic, got 'linear'"},
+      {head + train + "  optimizer: {type: sgdd}\n", 8, 21,
+       "train.optimizer.type must be one of sgd, got 'sgdd'; did you mean 'sgd'?"},
+      {head + train + "  transforms: [{impute: median}]\n", 8, 17,
+       "unknown key 'impute' in train.transforms.0 (supported transforms: {scale: standard}) "
+       "(valid keys: scale)"},
+      {head + train + "  transforms: [{scale: minmax}]\n", 8, 24,
+       "train.transforms.0.scale must be one of standard, got 'minmax'"},
+      {head + "runtime: {log_level: verbose}\n", 4, 22,
+       "runtime.log_level must be one of trace, debug, info, warn, error, got 'verbose'"},
+      {head + "outputs:\n  - {table: events, format: parquet}\n", 5, 29,
+       "outputs.0.format must be one of hdf5, csv, got 'parquet'"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(load_error(c.text), at(c.line, c.column) + c.message) << c.text;
+  }
+}
+
+// ---- missing keys, structure ---------------------------------------------------------------
+
+TEST_F(JobLoader, MissingRequiredKeysPointAtTheParentMap) {
+  const std::string head =
+      "name: j\ninputs:\n  events: {format: generate, kind: groupby, rows: 5}\n";
+  struct Case {
+    std::string text;
+    int line, column;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"\n# no name\ninputs:\n  e: {format: hdf5, path: x.h5}\n", 3, 1,
+       "missing required key 'name' at the top level"},
+      {"name: j\n", 1, 1, "missing required key 'inputs' at the top level"},
+      {"name: j\ninputs:\n  e: {path: a.csv}\n", 3, 6, "missing required key 'format' in inputs.e"},
+      {"name: j\ninputs:\n  e:\n    format: csv\n    header: true\n", 4, 5,
+       "missing required key 'path' in inputs.e"},
+      {"name: j\ninputs:\n  e: {format: generate, kind: groupby}\n", 3, 6,
+       "missing required key 'rows' in inputs.e"},
+      {head + "steps:\n  - {op: filter, input: events, output: o}\n", 5, 5,
+       "missing required key 'where' in steps.0"},
+      {head + "steps:\n  - {input: events, output: o}\n", 5, 5,
+       "missing required key 'op' in steps.0"},
+      {head + "train:\n  input: events\n  features: {numeric: [v2]}\n", 5, 3,
+       "missing required key 'label' in train"},
+      {head + "train: {input: events, label: v1, features: {}}\n", 4, 45,
+       "missing required key 'numeric' in train.features"},
+      {head + "steps:\n  - {op: filter, input: events, where: '', output: o}\n", 5, 40,
+       "steps.0.where must not be empty"},
+      {head + "train: {input: events, label: v1, features: {numeric: [v1]}}\n"
+              "evaluate:\n  input: events\n",
+       6, 3, "missing required key 'metrics' in evaluate"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(load_error(c.text), at(c.line, c.column) + c.message) << c.text;
+  }
+}
+
+TEST_F(JobLoader, EmptyValueOfARequiredKey) {
+  // An empty value is reported at its key (yaml-cpp would place it at the next token).
+  EXPECT_EQ(load_error("name:\ninputs:\n  e: {format: hdf5, path: x.h5}\n"),
+            at(1, 1) + "name is empty; it is required");
+}
+
+TEST_F(JobLoader, EvaluateRequiresTrain) {
+  EXPECT_EQ(load_error("name: j\ninputs:\n  e: {format: hdf5, path: x.h5}\n"
+                       "evaluate: {input: e, metrics: [auc]}\n"),
+            at(4, 11) +
+                "evaluate needs a train section: there is no model to evaluate; add "
+                "train: or remove evaluate:");
+}
+
+TEST_F(JobLoader, CsvWithoutHeaderNeedsASchema) {
+  EXPECT_EQ(load_error("name: j\ninputs:\n  e: {format: csv, path: a.csv, header: false}\n"),
+            at(3, 6) +
+                "inputs.e has header: false and no schema, so its columns have no names; "
+                "add schema: {column: type, ...}");
+}
+
+TEST_F(JobLoader, DuplicateKeysAreRejected) {
+  EXPECT_EQ(load_error("name: j\ninputs:\n  e: {format: hdf5, path: x.h5}\nname: k\n"),
+            at(4, 1) + "duplicate key 'name' at the top level (first written at " + path_ +
+                ":1:1); remove one of them");
+  EXPECT_EQ(load_error("name: j\ninputs:\n  e: {format: hdf5, path: x.h5, path: y.h5}\n"),
+            at(3, 33) + "duplicate key 'path' in inputs.e (first written at " + path_ +
+                ":3:21); remove one of them");
+}
+
+TEST_F(JobLoader, YamlSyntaxErrorsCarryThePosition) {
+  const std::string e = load_error("name: j\ninputs: [unclosed\n");
+  EXPECT_EQ(e.rfind(path_ + ":", 0), 0u) << e;
+  EXPECT_NE(e.find(": YAML syntax error: "), std::string::npos) << e;
+  const std::string tab = load_error("name: j\ninputs:\n\t- x\n");
+  EXPECT_NE(tab.find(path_ + ":3:"), std::string::npos) << tab;
+  EXPECT_NE(tab.find("YAML syntax error"), std::string::npos) << tab;
+}
+
+TEST_F(JobLoader, TopLevelMustBeAMap) {
+  EXPECT_EQ(load_error("- a\n- b\n"),
+            at(1, 1) + "a job file must be a map of keys (name, inputs, steps, ...), got a list");
+}
+
+TEST_F(JobLoader, MissingFilesAreConfigErrors) {
+  const std::string missing = (dir_.path() / "nope.yaml").string();
+  try {
+    load_job(missing);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot read job file '" + missing + "': No such file or directory");
+  }
+  const std::string job = write("ok.yaml", kSmallJob);
+  try {
+    load_job(job, {missing});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot read profile '" + missing + "': No such file or directory");
+  }
+  try {
+    load_job(dir_.str());
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot read job file '" + dir_.str() + "': Is a directory");
+  }
+}
+
+TEST_F(JobLoader, ByteSizesAcceptBinaryUnits) {
+  const std::string head = "name: j\ninputs:\n  e: {format: hdf5, path: x.h5}\n";
+  EXPECT_EQ(load_job(write("a.yaml", head + "runtime: {shuffle_round_bytes: 16MiB}\n"))
+                .runtime.shuffle_round_bytes,
+            16 << 20);
+  EXPECT_EQ(load_job(write("b.yaml", head + "runtime: {shuffle_round_bytes: 1.5 GiB}\n"))
+                .runtime.shuffle_round_bytes,
+            idx_t{3} << 29);
+  EXPECT_EQ(load_job(write("c.yaml", head + "runtime: {shuffle_round_bytes: 4096}\n"))
+                .runtime.shuffle_round_bytes,
+            4096);
+}
+
+TEST_F(JobLoader, TabDelimiterAndBackslashes) {
+  const Job job = load_job(write(
+      "t.yaml", "name: j\ninputs:\n  e: {format: csv, path: 'a\\b.csv', delimiter: \"\\t\"}\n"));
+  EXPECT_EQ(job.inputs[0].delimiter, '\t');
+  EXPECT_EQ(job.inputs[0].paths[0], "a\\b.csv");
+  const Job again = load_job(write("t2.yaml", job.canonical_yaml));
+  EXPECT_EQ(again.inputs[0].delimiter, '\t');
+  EXPECT_EQ(again.inputs[0].paths[0], "a\\b.csv");
+  EXPECT_EQ(again.canonical_yaml, job.canonical_yaml);
+}
+
+// ---- profiles ---------------------------------------------------------------------------------
+
+TEST_F(JobLoader, ProfilesLayerUnderTheJobInOrder) {
+  const std::string p1 = write("p1.yaml",
+                               "runtime:\n  shuffle_round_bytes: 1MiB\n  hdf5_chunk_rows: 100\n"
+                               "  log_level: debug\n  max_dictionary_size: 10\n");
+  const std::string p2 = write("p2.yaml", "runtime:\n  hdf5_chunk_rows: 200\n  log_level: warn\n");
+  const std::string job =
+      write("job.yaml", std::string(kSmallJob) + "runtime:\n  log_level: error\n");
+
+  const Job one = load_job(job, {p1});
+  EXPECT_EQ(one.runtime.shuffle_round_bytes, 1 << 20);  // from p1
+  EXPECT_EQ(one.runtime.hdf5_chunk_rows, 100);          // from p1
+  EXPECT_EQ(one.runtime.log_level, "error");            // the job wins over profiles
+
+  const Job two = load_job(job, {p1, p2});
+  EXPECT_EQ(two.runtime.shuffle_round_bytes, 1 << 20);  // p1, untouched by p2
+  EXPECT_EQ(two.runtime.hdf5_chunk_rows, 200);          // the later profile wins
+  EXPECT_EQ(two.runtime.max_dictionary_size, 10);
+  EXPECT_EQ(two.runtime.log_level, "error");
+
+  const Job reversed = load_job(job, {p2, p1});
+  EXPECT_EQ(reversed.runtime.hdf5_chunk_rows, 100);
+
+  // --set wins over the job and every profile.
+  const Job set = load_job(job, {p1, p2}, {"runtime.log_level=trace", "runtime.hdf5_chunk_rows=7"});
+  EXPECT_EQ(set.runtime.log_level, "trace");
+  EXPECT_EQ(set.runtime.hdf5_chunk_rows, 7);
+
+  // Profiles and overrides are part of the merged config, hence of the fingerprint.
+  EXPECT_NE(one.fingerprint(), two.fingerprint());
+  EXPECT_NE(one.canonical_yaml, load_job(job).canonical_yaml);
+}
+
+TEST_F(JobLoader, ProfileMaySetAnyJobKey) {
+  const std::string p = write("p.yaml", "seed: 5\ntrain: {optimizer: {epochs: 9, lr: 0.2}}\n");
+  const Job job = load_job(write("job.yaml", kSmallJob), {p});
+  EXPECT_EQ(job.seed, 5u);
+  EXPECT_EQ(job.train->epochs, 9);                  // merged into the job's train map
+  EXPECT_DOUBLE_EQ(job.train->learning_rate, 0.5);  // the job's own lr wins
+  EXPECT_EQ(job.train->label, "label");
+}
+
+TEST_F(JobLoader, ErrorsInProfilesPointAtTheProfile) {
+  const std::string p = write("p.yaml", "runtime:\n  shufle_round_bytes: 1\n");
+  EXPECT_EQ(load_error(kSmallJob, {p}),
+            p + ":2:3: unknown key 'shufle_round_bytes' in runtime; did you mean "
+                "'shuffle_round_bytes'?");
+  const std::string q = write("q.yaml", "runtime: {log_level: loud}\n");
+  EXPECT_EQ(load_error(kSmallJob, {q}),
+            q + ":1:22: runtime.log_level must be one of trace, debug, info, warn, error, got "
+                "'loud'");
+  const std::string list = write("l.yaml", "- a\n");
+  EXPECT_EQ(load_error(kSmallJob, {list}),
+            list + ":1:1: a profile must be a map of job keys (usually runtime: ...), got a list");
+}
+
+TEST_F(JobLoader, ShippedProfilesLoad) {
+  // tests/unit/<this file> -> the source tree's configs/
+  const std::string configs =
+      (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "configs")
+          .string();
+  const std::string job = write("job.yaml", kSmallJob);
+  const Job local = load_job(job, {configs + "/local.yaml"});
+  EXPECT_EQ(local.runtime.shuffle_round_bytes, 16 << 20);
+  EXPECT_EQ(local.runtime.hdf5_chunk_rows, 65536);
+  EXPECT_EQ(local.runtime.log_level, "info");
+  const Job cluster = load_job(job, {configs + "/cluster.yaml"});
+  EXPECT_EQ(cluster.runtime.shuffle_round_bytes, 256 << 20);
+  EXPECT_EQ(cluster.runtime.hdf5_chunk_rows, 1 << 20);
+  EXPECT_EQ(cluster.runtime.log_level, "info");
+  EXPECT_FALSE(cluster.runtime.log_all_ranks);
+}
+
+// ---- --set ------------------------------------------------------------------------------------
+
+TEST_F(JobLoader, SetOverridesNestedKeysAndListItems) {
+  const std::string job = write("job.yaml", kSmallJob);
+  const Job j = load_job(job, {},
+                         {"train.optimizer.lr=0.05", "steps.0.where=amount > 1 and x1 < 2",
+                          "train.features.numeric=[x3, x4]", "train.checkpoint.every_steps=10",
+                          "seed=9", "workdir=/tmp/elsewhere"});
+  EXPECT_DOUBLE_EQ(j.train->learning_rate, 0.05);
+  EXPECT_EQ(j.steps[0].where, "amount > 1 and x1 < 2");
+  EXPECT_EQ(j.train->numeric_features, (std::vector<std::string>{"x3", "x4"}));
+  EXPECT_EQ(j.train->checkpoint_every_steps, 10);
+  EXPECT_EQ(j.seed, 9u);
+  EXPECT_EQ(j.workdir, "/tmp/elsewhere");
+  EXPECT_EQ(j.steps[0].fields.of("where", {}), (SourceLocation{"--set steps.0.where", 0, 0}));
+
+  // Index == length appends; a whole map can be given in flow style.
+  const Job appended =
+      load_job(job, {}, {"steps.1={op: filter, input: clean, where: 'x1 > 0', output: positive}"});
+  ASSERT_EQ(appended.steps.size(), 2u);
+  EXPECT_EQ(appended.steps[1].output, "positive");
+  EXPECT_EQ(appended.steps[1].where, "x1 > 0");
+
+  // Later overrides win; a new section can be created key by key.
+  const Job later = load_job(job, {}, {"seed=1", "seed=2", "runtime.log_level=debug"});
+  EXPECT_EQ(later.seed, 2u);
+  EXPECT_EQ(later.runtime.log_level, "debug");
+}
+
+TEST_F(JobLoader, SetErrorsNameTheOverride) {
+  const std::string job = write("job.yaml", kSmallJob);
+  auto error = [&](const std::string& o) -> std::string {
+    try {
+      load_job(job, {}, {o});
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no error for --set " << o;
+    return "";
+  };
+  EXPECT_EQ(error("train.optimizer.lr"),
+            "--set 'train.optimizer.lr': expected KEY=VALUE, e.g. --set train.optimizer.lr=0.05");
+  EXPECT_EQ(error("=3"), "--set '=3': expected KEY=VALUE, e.g. --set train.optimizer.lr=0.05");
+  EXPECT_EQ(error("train..lr=1"),
+            "--set 'train..lr=1': the key 'train..lr' has an empty part; write it like a.b.c");
+  EXPECT_EQ(error("train.optimizer.lr=fast"),
+            "--set train.optimizer.lr: train.optimizer.lr must be a number, got 'fast'");
+  EXPECT_EQ(error("train.optimizer.epcohs=3"),
+            "--set train.optimizer.epcohs: unknown key 'epcohs' in train.optimizer; did you mean "
+            "'epochs'?");
+  EXPECT_EQ(error("steps.3.where=x"),
+            "--set 'steps.3.where=x': index 3 is out of range: steps has 1 item");
+  EXPECT_EQ(error("steps.first.where=x"),
+            "--set 'steps.first.where=x': steps is a list, so the next key part must be an index "
+            "(0, 1, ...), got 'first'");
+  EXPECT_EQ(error("name.x=1"),
+            "--set 'name.x=1': name is the value 'small', not a map or list, so it has no key 'x'");
+  const std::string bad_yaml = error("train.features.numeric=[x1, ");
+  EXPECT_EQ(
+      bad_yaml.rfind("--set 'train.features.numeric=[x1, ': the value is not valid YAML: ", 0), 0u)
+      << bad_yaml;
+}
+
+// ---- canonical YAML and fingerprints ------------------------------------------------------------
+
+TEST_F(JobLoader, CanonicalYamlRoundTrips) {
+  const Job job = load_job(write("full.yaml", kFullJob));
+  const Job again = load_job(write("canonical.yaml", job.canonical_yaml));
+  EXPECT_EQ(again.canonical_yaml, job.canonical_yaml);
+  EXPECT_EQ(again.fingerprint(), job.fingerprint());
+  EXPECT_EQ(again.name, job.name);
+  EXPECT_EQ(again.seed, job.seed);
+  ASSERT_EQ(again.inputs.size(), job.inputs.size());
+  for (size_t i = 0; i < job.inputs.size(); ++i) {
+    EXPECT_EQ(again.inputs[i].name, job.inputs[i].name);
+    EXPECT_EQ(again.inputs[i].paths, job.inputs[i].paths);
+    EXPECT_EQ(again.inputs[i].schema, job.inputs[i].schema);
+    EXPECT_EQ(again.inputs[i].bad_rows, job.inputs[i].bad_rows);
+    EXPECT_EQ(again.inputs[i].delimiter, job.inputs[i].delimiter);
+  }
+  ASSERT_EQ(again.steps.size(), 2u);
+  EXPECT_EQ(again.steps[0].where, "amount > 0");
+  ASSERT_EQ(again.steps[1].aggs.size(), job.steps[1].aggs.size());
+  for (size_t i = 0; i < job.steps[1].aggs.size(); ++i) {
+    EXPECT_EQ(again.steps[1].aggs[i].kind, job.steps[1].aggs[i].kind);
+    EXPECT_EQ(again.steps[1].aggs[i].column, job.steps[1].aggs[i].column);
+    EXPECT_EQ(again.steps[1].aggs[i].output, job.steps[1].aggs[i].output);
+  }
+  EXPECT_EQ(again.train->momentum, job.train->momentum);
+  EXPECT_EQ(again.train->l2, job.train->l2);
+  EXPECT_EQ(again.evaluate->metrics, job.evaluate->metrics);
+  EXPECT_EQ(again.runtime.log_all_ranks, true);
+  // The lead's training fingerprint reads these sections back from the canonical YAML.
+  for (const char* key : {"name:", "seed:", "inputs:", "steps:", "train:", "runtime:"})
+    EXPECT_NE(job.canonical_yaml.find(key), std::string::npos) << key;
+}
+
+TEST_F(JobLoader, FingerprintIgnoresFormattingButNotValues) {
+  const std::string block = R"(name: fp
+inputs:
+  events:
+    format: generate
+    kind: classification
+    rows: 1000
+steps:
+  - op: filter
+    input: events
+    where: amount > 0
+    output: clean
+train:
+  input: clean
+  label: label
+  features:
+    numeric: [x1, x2]
+  optimizer:
+    lr: 0.1
+    epochs: 3
+)";
+  // Same values: flow style, comments, quoting, key order, number spelling, explicit defaults.
+  const std::string flow = R"(# the same job, written differently
+name: "fp"
+seed: 42           # the default, written out
+
+inputs: {events: {rows: 1000, kind: classification, format: generate}}
+steps: [{where: "amount > 0", op: filter, output: clean, input: events}]
+train: {input: clean, label: label, features: {numeric: [x1, x2]},
+        optimizer: {epochs: 3, lr: 1.0e-1}}
+)";
+  const Job a = load_job(write("a.yaml", block));
+  const Job b = load_job(write("b.yaml", flow));
+  EXPECT_EQ(a.canonical_yaml, b.canonical_yaml);
+  EXPECT_EQ(a.fingerprint(), b.fingerprint());
+
+  const std::vector<std::string> changes = {
+      "train.optimizer.lr=0.2",  "steps.0.where=amount >= 0",       "seed=43",
+      "inputs.events.rows=1001", "train.features.numeric=[x2, x1]", "runtime.hdf5_chunk_rows=1000",
+      "workdir=runs/other"};
+  std::set<std::string> seen = {a.fingerprint()};
+  for (const auto& change : changes) {
+    const Job changed = load_job(write("a.yaml", block), {}, {change});
+    EXPECT_TRUE(seen.insert(changed.fingerprint()).second) << change;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(JobLoaderFromString, UsesTheSourceNameInLocations) {
+  const Job job = load_job_from_string(kSmallJob, "<stdin>", {}, {"seed=3"});
+  EXPECT_EQ(job.seed, 3u);
+  EXPECT_EQ(job.source_file, "<stdin>");
+  EXPECT_EQ(job.inputs[0].location, (SourceLocation{"<stdin>", 3, 3}));
+  try {
+    load_job_from_string("name: x\ninputs: {e: {format: hdf5, path: a.h5, tabel: t}}\n", "<stdin>");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "<stdin>:2:40: unknown key 'tabel' in inputs.e (an hdf5 input); did you mean "
+              "'table'?");
+  }
+}
+
+}  // namespace
