@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""Compares the results of two runs of the same shardflow job (two workdirs).
+
+    /usr/bin/python3 compare_outputs.py WORKDIR_A WORKDIR_B
+
+Checks, with h5py only (no shardflow code):
+  * outputs/*.h5: the same files, the same shardflow tables in each (groups with a
+    `format_version` attribute), the same columns, and the same rows as a multiset (row order may
+    legitimately differ between runs that partition differently; dictionary codes are decoded to
+    strings so differently numbered dictionaries compare by value). Values compare exactly.
+  * model.h5: dataset /model/weights bit-exactly.
+  * metrics.json: job name, rank count, table row counts and evaluation metrics exactly; the
+    training summary except timing and resume bookkeeping. The wall time ("seconds") and the job
+    fingerprint (it covers the workdir, which differs between the two runs) are ignored.
+Exit 0 when equal, 1 with a description of every difference otherwise, 2 on unreadable input.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import h5py
+import numpy as np
+
+
+def fail_input(msg):
+    print(f"compare_outputs.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def decode(value):
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).rstrip(b"\0").decode("utf-8", "replace")
+    return value
+
+
+def column_values(group, name):
+    """Column `name` of a shardflow table group as a list of comparable Python values."""
+    ds = group[name]
+    encoding = decode(ds.attrs.get("encoding", b""))
+    data = ds[()]
+    if encoding == "dictionary":
+        dictionary = [decode(s) for s in group[name + ".dictionary"][()]]
+        values = [dictionary[c] if 0 <= c < len(dictionary) else f"<bad code {c}>" for c in data.tolist()]
+    elif data.dtype.kind == "S":
+        values = [decode(s) for s in data.tolist()]
+    elif data.dtype.kind == "f":
+        # Compare floats by bit pattern so NaN == NaN and -0.0 != 0.0 (outputs must be identical).
+        fmt = "<d" if data.dtype.itemsize == 8 else "<f"
+        values = [("f", struct.pack(fmt, v)) for v in data.tolist()]
+    else:
+        values = data.tolist()
+    if name + ".valid" in group:
+        valid = group[name + ".valid"][()].tolist()
+        values = [v if ok else None for v, ok in zip(values, valid)]
+    return values
+
+
+def show(value):
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "f":
+        fmt = "<d" if len(value[1]) == 8 else "<f"
+        return repr(struct.unpack(fmt, value[1])[0])
+    return repr(value)
+
+
+def table_rows(path, name):
+    with h5py.File(path, "r") as f:
+        group = f[name]
+        columns = [decode(c) for c in group.attrs["columns"]]
+        cols = [column_values(group, c) for c in columns]
+        n = int(group.attrs["num_rows"])
+        schema = decode(group.attrs.get("schema", b""))
+    for c, values in zip(columns, cols):
+        if len(values) != n:
+            fail_input(f"{path}:/{name}/{c} has {len(values)} values but num_rows is {n}")
+    rows = list(zip(*cols)) if cols else []
+    key = lambda row: tuple((v is None, show(v)) for v in row)
+    return columns, sorted(rows, key=key), schema
+
+
+def tables_in(path):
+    with h5py.File(path, "r") as f:
+        return sorted(k for k in f.keys() if isinstance(f[k], h5py.Group) and "format_version" in f[k].attrs)
+
+
+def compare_outputs(a, b, problems):
+    da, db = os.path.join(a, "outputs"), os.path.join(b, "outputs")
+    for d in (da, db):
+        if not os.path.isdir(d):
+            fail_input(f"{d} does not exist (did the job write its outputs?)")
+    files_a = sorted(f for f in os.listdir(da) if f.endswith(".h5"))
+    files_b = sorted(f for f in os.listdir(db) if f.endswith(".h5"))
+    if files_a != files_b:
+        problems.append(f"output files differ: {files_a} vs {files_b}")
+    if not files_a:
+        problems.append(f"no outputs/*.h5 in {a}")
+    for f in sorted(set(files_a) & set(files_b)):
+        pa, pb = os.path.join(da, f), os.path.join(db, f)
+        ta, tb = tables_in(pa), tables_in(pb)
+        if ta != tb:
+            problems.append(f"{f}: tables differ: {ta} vs {tb}")
+        if not ta:
+            problems.append(f"{f}: no shardflow table in it")
+        for t in sorted(set(ta) & set(tb)):
+            cols_a, rows_a, schema_a = table_rows(pa, t)
+            cols_b, rows_b, schema_b = table_rows(pb, t)
+            where = f"{f}:/{t}"
+            if schema_a != schema_b or cols_a != cols_b:
+                problems.append(f"{where}: schema differs: {schema_a} vs {schema_b}")
+                continue
+            if len(rows_a) != len(rows_b):
+                problems.append(f"{where}: {len(rows_a)} rows vs {len(rows_b)} rows")
+                continue
+            diff = [(x, y) for x, y in zip(rows_a, rows_b) if x != y]
+            if diff:
+                x, y = diff[0]
+                problems.append(f"{where}: {len(diff)} of {len(rows_a)} sorted rows differ; first: "
+                                f"({', '.join(map(show, x))}) vs ({', '.join(map(show, y))})")
+            else:
+                print(f"ok: {where}: {len(rows_a)} rows equal as multisets ({', '.join(cols_a)})")
+
+
+def compare_weights(a, b, problems):
+    pa, pb = os.path.join(a, "model.h5"), os.path.join(b, "model.h5")
+    for p in (pa, pb):
+        if not os.path.isfile(p):
+            fail_input(f"{p} does not exist (did training finish?)")
+    with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
+        for p, f in ((pa, fa), (pb, fb)):
+            if "model/weights" not in f:
+                fail_input(f"{p} has no dataset /model/weights")
+        wa, wb = fa["model/weights"][()], fb["model/weights"][()]
+    if wa.dtype != wb.dtype or wa.shape != wb.shape or wa.tobytes() != wb.tobytes():
+        problems.append(f"/model/weights differ: {wa.dtype}{wa.shape} {wa.tolist()} vs {wb.dtype}{wb.shape} {wb.tolist()}")
+    else:
+        print(f"ok: /model/weights bit-identical ({wa.size} values)")
+
+
+IGNORED_TRAIN_KEYS = ("seconds", "resum", "time")
+
+
+def compare_metrics(a, b, problems):
+    docs = []
+    for d in (a, b):
+        p = os.path.join(d, "metrics.json")
+        try:
+            with open(p) as f:
+                docs.append(json.load(f))
+        except (OSError, ValueError) as e:
+            fail_input(f"cannot read {p}: {e}")
+    ma, mb = docs
+    # "fingerprint" is the job's (it covers the workdir, which differs between the runs compared) and
+    # "seconds" the wall time; "ranks" is compared because both runs must use the same rank count.
+    for key in ("job", "ranks", "tables", "metrics"):
+        if ma.get(key) != mb.get(key):
+            problems.append(f"metrics.json '{key}' differs: {ma.get(key)!r} vs {mb.get(key)!r}")
+    ta, tb = ma.get("train"), mb.get("train")
+    if isinstance(ta, dict) and isinstance(tb, dict):
+        keep = lambda t: {k: v for k, v in t.items() if not any(s in k for s in IGNORED_TRAIN_KEYS)}
+        ta, tb = keep(ta), keep(tb)
+    if ta != tb:
+        problems.append(f"metrics.json 'train' differs: {ta!r} vs {tb!r}")
+    if not ma.get("metrics"):
+        problems.append(f"{a}/metrics.json has no evaluation metrics")
+    bad = [k for k, v in (ma.get("metrics") or {}).items() if not isinstance(v, (int, float)) or not math.isfinite(v)]
+    if bad:
+        problems.append(f"metrics.json has non-finite metrics: {bad}")
+    if not any(p.startswith("metrics.json") for p in problems):
+        print(f"ok: metrics.json equal (metrics {ma.get('metrics')})")
+
+
+def main():
+    if len(sys.argv) != 3:
+        fail_input("usage: compare_outputs.py WORKDIR_A WORKDIR_B")
+    a, b = sys.argv[1], sys.argv[2]
+    problems = []
+    compare_outputs(a, b, problems)
+    compare_weights(a, b, problems)
+    compare_metrics(a, b, problems)
+    if problems:
+        print(f"FAIL: {a} and {b} differ:", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        sys.exit(1)
+    print(f"ok: {a} and {b} hold the same results")
+
+
+if __name__ == "__main__":
+    main()

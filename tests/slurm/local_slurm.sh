@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Brings up a real single-node Slurm (munged + slurmctld + slurmd) as root inside a private state
+# directory, for the Slurm tests and for trying slurm/run.sbatch on one machine.
+#
+# Usage: local_slurm.sh start|stop|status|env
+#        local_slurm.sh acquire OWNER_PID | release OWNER_PID
+#
+#   start    idempotent: starts whatever is not running and waits until the node is idle.
+#   stop     stops the daemons this script started (by the pids it recorded, never by name).
+#   status   prints the daemons' pids and `sinfo`; exit 0 when the cluster answers.
+#   env      prints `export SLURM_CONF=...` for clients (eval "$(local_slurm.sh env)").
+#   acquire  start + register OWNER_PID as a user; release drops it and stops the cluster when the
+#            last live user is gone (a manual `start` counts as a user until `stop`). Tests use these so that two tests running at the same time
+#            share one cluster instead of one test stopping the other's daemons.
+#
+# Environment: SHARDFLOW_SLURM_DIR (state dir, default /tmp/shardflow-slurm),
+#              SHARDFLOW_SLURM_CTLD_PORT / SHARDFLOW_SLURM_SLURMD_PORT (default 6817 / 6818),
+#              SHARDFLOW_SLURM_WAIT (seconds to wait for the node to become idle, default 60).
+# Needs root and the Debian packages slurm-wlm and munge (.ci/install-slurm.sh installs them).
+set -euo pipefail
+
+STATE=${SHARDFLOW_SLURM_DIR:-/tmp/shardflow-slurm}
+CONF=$STATE/slurm.conf
+MUNGE_DIR=$STATE/munge
+MUNGE_SOCKET=$MUNGE_DIR/munge.socket.2
+CTLD_PORT=${SHARDFLOW_SLURM_CTLD_PORT:-6817}
+SLURMD_PORT=${SHARDFLOW_SLURM_SLURMD_PORT:-6818}
+WAIT_SECONDS=${SHARDFLOW_SLURM_WAIT:-60}
+PLUGIN_DIR=/usr/lib/x86_64-linux-gnu/slurm-wlm
+KEY=/etc/munge/munge.key
+
+die() {
+  echo "local_slurm.sh: error: $*" >&2
+  exit 1
+}
+
+# A pid file names a live process of the expected program (guards against pid reuse).
+alive() {
+  local pidfile=$1 prog=$2 pid
+  [[ -s $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/comm ]] || return 1
+  [[ $(</proc/"$pid"/comm) == "$prog" ]]
+}
+
+log_tail() {
+  local f
+  for f in "$MUNGE_DIR/munged.log" "$STATE/slurmctld.log" "$STATE/slurmd.log"; do
+    if [[ -f $f ]]; then
+      echo "---- last lines of $f ----" >&2
+      tail -n 30 "$f" >&2
+    fi
+  done
+}
+
+check_prerequisites() {
+  [[ $(id -u) -eq 0 ]] || die "must run as root (slurmd launches jobs as their submitting user); rerun with sudo"
+  local prog
+  for prog in munged slurmctld slurmd sinfo sbatch srun scontrol; do
+    command -v "$prog" >/dev/null 2>&1 ||
+      die "'$prog' not found; install the Debian packages with: bash .ci/install-slurm.sh (apt-get install slurm-wlm munge)"
+  done
+}
+
+ensure_munge_key() {
+  if [[ ! -s $KEY ]]; then
+    mkdir -p /etc/munge
+    if command -v mungekey >/dev/null 2>&1; then
+      mungekey --create --keyfile="$KEY"
+    else
+      dd if=/dev/urandom of="$KEY" bs=1 count=1024 status=none
+    fi
+    echo "local_slurm.sh: created munge key $KEY"
+  fi
+  chmod 0400 "$KEY"
+  if id munge >/dev/null 2>&1; then
+    chown munge:munge "$KEY"
+  fi
+}
+
+start_munged() {
+  if alive "$MUNGE_DIR/munged.pid" munged; then
+    return 0
+  fi
+  ensure_munge_key
+  mkdir -p "$MUNGE_DIR"
+  chmod 0755 "$MUNGE_DIR"
+  rm -f "$MUNGE_SOCKET" "$MUNGE_SOCKET.lock"
+  # munged refuses root-owned sockets dirs it considers unsafe and prefers its own user; run it as
+  # the 'munge' user when that user exists (it does after apt-get install munge).
+  local -a run=()
+  if id munge >/dev/null 2>&1; then
+    chown munge:munge "$MUNGE_DIR"
+    run=(runuser -u munge --)
+  fi
+  "${run[@]}" munged --socket="$MUNGE_SOCKET" --pid-file="$MUNGE_DIR/munged.pid" \
+    --log-file="$MUNGE_DIR/munged.log" --seed-file="$MUNGE_DIR/munged.seed" --key-file="$KEY" 9>&- ||
+    {
+      log_tail
+      die "munged failed to start (see $MUNGE_DIR/munged.log above)"
+    }
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -S $MUNGE_SOCKET ]] && alive "$MUNGE_DIR/munged.pid" munged && return 0
+    sleep 0.1
+  done
+  log_tail
+  die "munged did not create its socket $MUNGE_SOCKET within 5 s"
+}
+
+write_conf() {
+  local host node_line cpus mem
+  host=$(hostname -s)
+  # `slurmd -C` reports this machine's real topology (sockets/cores/threads), which CR_Core needs;
+  # fall back to nproc / free if it cannot run.
+  node_line=$(slurmd -C 2>/dev/null | head -n 1 || true)
+  if [[ $node_line == NodeName=* ]]; then
+    mem=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$node_line")
+    node_line=$(sed -e 's/ RealMemory=[0-9]*//' -e "s/^NodeName=[^ ]*/NodeName=$host/" <<<"$node_line")
+  else
+    cpus=$(nproc)
+    mem=$(free -m | awk '/^Mem:/ {print $2}')
+    node_line="NodeName=$host CPUs=$cpus"
+  fi
+  # Leave 5% of the memory to the OS so the node never drains for "low RealMemory".
+  mem=$((mem * 95 / 100))
+  local mpi_default=none
+  if compgen -G "$PLUGIN_DIR/mpi_pmix*.so" >/dev/null; then
+    mpi_default=pmix
+  fi
+  mkdir -p "$STATE/spool" "$STATE/state"
+  cat >"$CONF.tmp" <<EOF
+# Generated by tests/slurm/local_slurm.sh for a private one-node test cluster; do not edit.
+ClusterName=shardflow-local
+SlurmctldHost=$host
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$SLURMD_PORT
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+# cred_expire also sets how long a requeued job waits before it may start again (default 120 s);
+# 10 s keeps requeue tests short on this one-node cluster.
+AuthInfo=socket=$MUNGE_SOCKET,cred_expire=10
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$STATE/jobcomp.log
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=$mpi_default
+ReturnToService=2
+JobRequeue=1
+MinJobAge=600
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2
+SlurmdSpoolDir=$STATE/spool
+StateSaveLocation=$STATE/state
+SlurmctldPidFile=$STATE/slurmctld.pid
+SlurmdPidFile=$STATE/slurmd.pid
+SlurmctldLogFile=$STATE/slurmctld.log
+SlurmdLogFile=$STATE/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+$node_line RealMemory=$mem State=UNKNOWN
+PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+EOF
+  mv "$CONF.tmp" "$CONF"
+}
+
+node_state() {
+  SLURM_CONF=$CONF timeout 10 sinfo -h -N -o '%T' 2>/dev/null | head -n 1
+}
+
+wait_idle() {
+  local deadline=$((SECONDS + WAIT_SECONDS)) state=""
+  while ((SECONDS < deadline)); do
+    state=$(node_state || true)
+    case $state in
+      idle | mixed | allocated | completing) return 0 ;;
+      down* | drain*)
+        # A node that was down in a previous run of this state dir comes back with an explicit resume.
+        SLURM_CONF=$CONF scontrol update nodename="$(hostname -s)" state=resume >/dev/null 2>&1 || true
+        ;;
+    esac
+    sleep 1
+  done
+  log_tail
+  die "the node did not become idle within ${WAIT_SECONDS}s (last sinfo state: '${state:-no answer}'); see the daemon logs above"
+}
+
+# Serializes every command that changes the cluster or its leases (start, stop, acquire, release),
+# so a test releasing the cluster cannot stop it between another test's start and its lease.
+# Daemons are started with fd 9 closed so they never hold the lock.
+take_lock() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  flock -w 300 9 || die "another local_slurm.sh held $STATE/.lock for more than 300 s"
+}
+
+# Expects the lock.
+cmd_start() {
+  check_prerequisites
+  start_munged
+  # Rewrite the configuration only when no slurm daemon is running so a live cluster keeps its conf.
+  if ! alive "$STATE/slurmctld.pid" slurmctld && ! alive "$STATE/slurmd.pid" slurmd; then
+    write_conf
+  fi
+  if ! alive "$STATE/slurmctld.pid" slurmctld; then
+    # -c: start with an empty queue. Jobs of an earlier incarnation of this test cluster point at
+    # steps that no longer exist and would hold the node.
+    slurmctld -c -f "$CONF" 9>&- || {
+      log_tail
+      die "slurmctld failed to start"
+    }
+  fi
+  if ! alive "$STATE/slurmd.pid" slurmd; then
+    slurmd -f "$CONF" 9>&- || {
+      log_tail
+      die "slurmd failed to start"
+    }
+  fi
+  wait_idle
+  echo "local_slurm.sh: cluster up (SLURM_CONF=$CONF)"
+}
+
+stop_pidfile() {
+  local pidfile=$1 prog=$2 pid i
+  alive "$pidfile" "$prog" || {
+    rm -f "$pidfile"
+    return 0
+  }
+  pid=$(<"$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    [[ -d /proc/$pid ]] || break
+    sleep 0.1
+  done
+  if [[ -d /proc/$pid ]]; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# Expects the lock.
+cmd_stop() {
+  stop_pidfile "$STATE/slurmd.pid" slurmd
+  stop_pidfile "$STATE/slurmctld.pid" slurmctld
+  stop_pidfile "$MUNGE_DIR/munged.pid" munged
+  rm -rf "$STATE/leases"
+  echo "local_slurm.sh: stopped the daemons recorded in $STATE"
+}
+
+cmd_status() {
+  local ok=0 f prog
+  for f in "$MUNGE_DIR/munged.pid:munged" "$STATE/slurmctld.pid:slurmctld" "$STATE/slurmd.pid:slurmd"; do
+    prog=${f##*:}
+    if alive "${f%:*}" "$prog"; then
+      echo "$prog: running (pid $(<"${f%:*}"))"
+    else
+      echo "$prog: not running"
+      ok=1
+    fi
+  done
+  if [[ -f $CONF ]] && SLURM_CONF=$CONF timeout 10 sinfo 2>/dev/null; then
+    :
+  else
+    ok=1
+  fi
+  return $ok
+}
+
+# Expects the lock.
+cmd_acquire() {
+  local owner=${1:?acquire needs the owner pid}
+  cmd_start
+  mkdir -p "$STATE/leases"
+  touch "$STATE/leases/$owner"
+}
+
+# Expects the lock.
+cmd_release() {
+  local owner=${1:?release needs the owner pid} lease
+  rm -f "$STATE/leases/$owner"
+  # Drop leases of owners that died without releasing.
+  for lease in "$STATE"/leases/*; do
+    [[ -e $lease ]] || continue
+    [[ ${lease##*/} =~ ^[0-9]+$ ]] || continue
+    [[ -d /proc/${lease##*/} ]] || rm -f "$lease"
+  done
+  if compgen -G "$STATE/leases/*" >/dev/null; then
+    echo "local_slurm.sh: cluster still used by $(ls "$STATE/leases" | tr '\n' ' ')- leaving it up"
+    return 0
+  fi
+  cmd_stop
+}
+
+case ${1:-} in
+  start)
+    take_lock
+    cmd_start
+    # A manual start keeps the cluster up until a manual stop, whatever tests acquire/release it.
+    mkdir -p "$STATE/leases"
+    touch "$STATE/leases/manual"
+    ;;
+  stop)
+    take_lock
+    cmd_stop
+    ;;
+  status) cmd_status ;;
+  env) echo "export SLURM_CONF=$CONF" ;;
+  acquire)
+    take_lock
+    cmd_acquire "${2:-}"
+    ;;
+  release)
+    take_lock
+    cmd_release "${2:-}"
+    ;;
+  *)
+    echo "usage: $0 start|stop|status|env|acquire OWNER_PID|release OWNER_PID" >&2
+    exit 2
+    ;;
+esac
