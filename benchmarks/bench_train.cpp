@@ -1,0 +1,112 @@
+// Costs of reproducible training (run as a single process, or under mpiexec: every rank runs the
+// same benchmarks, rank 0 reports).
+//   BM_ReproducibleSum vs BM_PlainAllreduceSum: the exact fixed-point sum against the obvious
+//     "add locally in double, MPI_Allreduce(MPI_SUM)" that is not reproducible across rank counts.
+//   BM_TrainEpoch: one epoch of mini-batch SGD (rows/s), including the per-step collectives.
+
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "shardflow/common/hash.hpp"
+#include "shardflow/ml/reproducible_sum.hpp"
+#include "shardflow/ml/sgd_trainer.hpp"
+#include "shardflow/mpi/allreduce.hpp"
+#include "shardflow/mpi/comm.hpp"
+#include "shardflow/mpi/environment.hpp"
+
+using namespace shardflow;
+
+namespace {
+
+double uniform(idx_t g, int j) {
+  const std::uint64_t h = hash_combine(hash_u64(3), static_cast<std::uint64_t>(g * 64 + j));
+  return static_cast<double>(h >> 11) * 0x1p-53;
+}
+
+std::vector<double> contributions(idx_t rows, idx_t width) {
+  std::vector<double> v(static_cast<size_t>(rows * width));
+  for (idx_t i = 0; i < rows * width; ++i)
+    v[static_cast<size_t>(i)] = uniform(i, 0) * 2 - 1;
+  return v;
+}
+
+void BM_ReproducibleSum(benchmark::State& state) {
+  const mpi::Comm comm;
+  const idx_t rows = state.range(0), width = state.range(1);
+  const auto v = contributions(rows, width);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(ml::reproducible_sum(comm, v, width, "bench"));
+  state.SetItemsProcessed(state.iterations() * rows * width);
+}
+
+void BM_PlainAllreduceSum(benchmark::State& state) {
+  const mpi::Comm comm;
+  const idx_t rows = state.range(0), width = state.range(1);
+  const auto v = contributions(rows, width);
+  for (auto _ : state) {
+    std::vector<double> sums(static_cast<size_t>(width), 0.0);
+    for (size_t i = 0; i < v.size(); ++i)
+      sums[i % static_cast<size_t>(width)] += v[i];
+    mpi::allreduce_inplace(comm, std::span<double>(sums), MPI_SUM);
+    benchmark::DoNotOptimize(sums);
+  }
+  state.SetItemsProcessed(state.iterations() * rows * width);
+}
+
+void BM_TrainEpoch(benchmark::State& state) {
+  const mpi::Comm comm;
+  const idx_t n = state.range(0);
+  const int d = static_cast<int>(state.range(1));
+  const idx_t begin = n * comm.rank() / comm.size(), end = n * (comm.rank() + 1) / comm.size();
+  ml::Dataset data;
+  data.features.resize(end - begin, d);
+  data.labels.resize(end - begin);
+  for (idx_t g = begin; g < end; ++g) {
+    double z = 0;
+    for (int j = 0; j < d; ++j) {
+      data.features(g - begin, j) = uniform(g, j + 1) * 2 - 1;
+      z += data.features(g - begin, j) * (j % 2 == 0 ? 1 : -1);
+    }
+    data.labels(g - begin) = z > 0 ? 1 : 0;
+  }
+  data.global_offset = begin;
+  data.global_rows = n;
+  ml::SgdOptions options;
+  options.epochs = 1;
+  options.batch_size = 256;
+  for (auto _ : state) {
+    ml::LogisticRegression model(d);
+    benchmark::DoNotOptimize(
+        ml::train_logistic_sgd(comm, data, model, options, std::nullopt, {}).weights);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+// Ranks other than 0 run the same collectives but print nothing.
+class QuietReporter : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>&) override {}
+};
+
+}  // namespace
+
+BENCHMARK(BM_ReproducibleSum)->Args({256, 18})->Args({100000, 18});
+BENCHMARK(BM_PlainAllreduceSum)->Args({256, 18})->Args({100000, 18});
+BENCHMARK(BM_TrainEpoch)->Args({200000, 16})->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+  mpi::Environment env(&argc, &argv);
+  benchmark::Initialize(&argc, argv);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank == 0) {
+    benchmark::RunSpecifiedBenchmarks();
+  } else {
+    QuietReporter quiet;
+    benchmark::RunSpecifiedBenchmarks(&quiet);
+  }
+  benchmark::Shutdown();
+  return 0;
+}
