@@ -15,6 +15,7 @@
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/mpi/comm.hpp"
+#include "support/test_util.hpp"
 
 using namespace shardflow;
 using table::Column;
@@ -25,21 +26,7 @@ namespace {
 constexpr idx_t kRows = 203;
 constexpr std::int64_t kEpochMicros = 1'700'000'000'000'000;
 
-std::pair<idx_t, idx_t> split(idx_t n, int rank, int size, int mode) {
-  if (mode == 1)
-    return rank == size - 1 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{0, 0};
-  std::vector<idx_t> weights(static_cast<size_t>(size));
-  for (int r = 0; r < size; ++r)
-    weights[static_cast<size_t>(r)] = mode == 0 ? 1 : r;
-  idx_t total = 0;
-  for (idx_t w : weights)
-    total += w;
-  if (total == 0) return rank == 0 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{n, n};
-  idx_t before = 0;
-  for (int r = 0; r < rank; ++r)
-    before += weights[static_cast<size_t>(r)];
-  return {n * before / total, n * (before + weights[static_cast<size_t>(rank)]) / total};
-}
+using testing_util::split;
 
 // Rank and local row that hold global row g under `mode`.
 std::pair<int, idx_t> owner(idx_t n, int size, int mode, idx_t g) {

@@ -15,6 +15,7 @@
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/mpi/comm.hpp"
+#include "support/test_util.hpp"
 
 using namespace shardflow;
 
@@ -22,21 +23,7 @@ namespace {
 
 constexpr idx_t kRows = 517;
 
-std::pair<idx_t, idx_t> split(idx_t n, int rank, int size, int mode) {
-  if (mode == 1)
-    return rank == size - 1 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{0, 0};
-  std::vector<idx_t> weights(static_cast<size_t>(size));
-  for (int r = 0; r < size; ++r)
-    weights[static_cast<size_t>(r)] = mode == 0 ? 1 : r;
-  idx_t total = 0;
-  for (idx_t w : weights)
-    total += w;
-  if (total == 0) return rank == 0 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{n, n};
-  idx_t before = 0;
-  for (int r = 0; r < rank; ++r)
-    before += weights[static_cast<size_t>(r)];
-  return {n * before / total, n * (before + weights[static_cast<size_t>(rank)]) / total};
-}
+using testing_util::split;
 
 double uniform(idx_t g, int j) {
   const std::uint64_t h = hash_combine(hash_u64(5), static_cast<std::uint64_t>(g * 4 + j));

@@ -17,6 +17,7 @@
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/mpi/comm.hpp"
+#include "support/test_util.hpp"
 
 using namespace shardflow;
 
@@ -40,25 +41,7 @@ std::vector<double> global_row(idx_t g) {
   return {mixed, cancel, eighths, 0.0};
 }
 
-// [begin, end) of this rank's rows under split `mode`: 0 even blocks, 1 all rows on the last
-// rank, 2 rank r gets a share proportional to r (rank 0 empty).
-std::pair<idx_t, idx_t> split(idx_t n, int rank, int size, int mode) {
-  if (mode == 1)
-    return rank == size - 1 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{0, 0};
-  std::vector<idx_t> weights(static_cast<size_t>(size));
-  for (int r = 0; r < size; ++r)
-    weights[static_cast<size_t>(r)] = mode == 0 ? 1 : r;
-  idx_t total = 0;
-  for (idx_t w : weights)
-    total += w;
-  if (total == 0) return rank == 0 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{n, n};
-  idx_t before = 0;
-  for (int r = 0; r < rank; ++r)
-    before += weights[static_cast<size_t>(r)];
-  const idx_t begin = n * before / total;
-  const idx_t end = n * (before + weights[static_cast<size_t>(rank)]) / total;
-  return {begin, end};
-}
+using testing_util::split;
 
 std::vector<double> rows(idx_t begin, idx_t end, bool reversed) {
   std::vector<double> out;

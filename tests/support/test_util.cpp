@@ -3,6 +3,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <vector>
 
 #include "shardflow/mpi/bcast.hpp"
 
@@ -34,6 +35,22 @@ TempDir::~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
+}
+
+std::pair<idx_t, idx_t> split(idx_t n, int rank, int size, int mode) {
+  if (mode == 1)
+    return rank == size - 1 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{0, 0};
+  std::vector<idx_t> weights(static_cast<size_t>(size));
+  for (int r = 0; r < size; ++r)
+    weights[static_cast<size_t>(r)] = mode == 0 ? 1 : r;
+  idx_t total = 0;
+  for (idx_t w : weights)
+    total += w;
+  if (total == 0) return rank == 0 ? std::pair<idx_t, idx_t>{0, n} : std::pair<idx_t, idx_t>{n, n};
+  idx_t before = 0;
+  for (int r = 0; r < rank; ++r)
+    before += weights[static_cast<size_t>(r)];
+  return {n * before / total, n * (before + weights[static_cast<size_t>(rank)]) / total};
 }
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
