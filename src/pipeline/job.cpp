@@ -192,4 +192,16 @@ std::string to_canonical_yaml(const Job& job) {
   return std::string(out.c_str()) + "\n";
 }
 
+io::CsvOptions csv_options(const InputSpec& input, const RuntimeSpec& runtime) {
+  io::CsvOptions options;
+  options.paths = input.paths;
+  options.schema = input.schema;
+  options.header = input.header;
+  options.delimiter = input.delimiter;
+  options.bad_rows = input.bad_rows;
+  options.input_name = input.name;
+  options.max_dictionary_size = runtime.max_dictionary_size;
+  return options;
+}
+
 }  // namespace shardflow::pipeline

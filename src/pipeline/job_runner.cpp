@@ -122,15 +122,8 @@ table::Table load_input(const mpi::Comm& comm, const Job& job, const InputSpec& 
     options.max_dictionary_size = job.runtime.max_dictionary_size;
     result = io::read_csv(comm, options);
   } else if (input.format == "csv") {
-    io::CsvOptions options;
-    options.paths = input.paths;
-    options.schema = input.schema;
-    options.header = input.header;
-    options.delimiter = input.delimiter;
-    options.bad_rows = input.bad_rows;
-    options.input_name = input.name;
+    io::CsvOptions options = csv_options(input, job.runtime);
     options.quarantine_path = (workdir / "rejects" / (input.name + ".csv")).string();
-    options.max_dictionary_size = job.runtime.max_dictionary_size;
     io::CsvReadStats stats;
     result = io::read_csv(comm, options, &stats);
     if (stats.bad_rows > 0) {
@@ -293,9 +286,8 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, const table::Table& in
   } else if (spec.standard_scale) {
     out.scaler.fit(comm, data);
   }
-  if (spec.standard_scale || loaded) {
-    if (!out.scaler.mean.empty()) out.scaler.transform(data);
-  }
+  // Fitted just now, or restored from the checkpoint (empty when the job does not scale).
+  if (!out.scaler.mean.empty()) out.scaler.transform(data);
 
   // ---- train --------------------------------------------------------------------------------
   ml::SgdOptions sgd;

@@ -171,12 +171,7 @@ void check_table_graph(const Job& job) {
 
 TableShape csv_shape(const InputSpec& in) {
   TableShape t;
-  io::CsvOptions options;
-  options.paths = in.paths;
-  options.schema = in.schema;
-  options.header = in.header;
-  options.delimiter = in.delimiter;
-  options.input_name = in.name;
+  io::CsvOptions options = csv_options(in, RuntimeSpec{});
   std::vector<std::string> header;
   try {
     options.paths = io::expand_paths(in.paths);

@@ -143,4 +143,8 @@ struct Job {
 /// Does not read job.canonical_yaml.
 std::string to_canonical_yaml(const Job& job);
 
+/// CSV reader options for a `format: csv` input (paths unexpanded; no quarantine path, which
+/// depends on the workdir and is set by the runner).
+io::CsvOptions csv_options(const InputSpec& input, const RuntimeSpec& runtime);
+
 }  // namespace shardflow::pipeline
