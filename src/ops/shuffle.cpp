@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -45,8 +46,8 @@ idx_t width_of(const Column& c) {
 }
 
 // Scatters rows [begin, end) of `src` into per-destination cursors; cursors advance.
-template <typename T>
-void scatter_values(const T* src, const int* dest, idx_t begin, idx_t end, std::byte** cursor) {
+template <typename T, typename D>
+void scatter_values(const T* src, const D* dest, idx_t begin, idx_t end, std::byte** cursor) {
   for (idx_t i = begin; i < end; ++i) {
     std::byte*& c = cursor[dest[i]];
     std::memcpy(c, &src[i], sizeof(T));
@@ -58,17 +59,94 @@ void scatter_values(const T* src, const int* dest, idx_t begin, idx_t end, std::
 
 namespace {
 
-// Hash of rows [begin, end) into h[0, end - begin).
-void hash_range(const Table& table, const std::vector<int>& key_columns, idx_t begin, idx_t end,
-                std::uint64_t* h) {
+// Adds the number of rows in [begin, end) per destination to cnt[0, p); false if a destination is
+// outside [0, p). Four interleaved histograms (lanes: 4 * p scratch entries): with one, rows with
+// the same destination form a chain of dependent increments through memory (a store-to-load
+// forwarding stall each), which made counting cost as much as scattering a column.
+template <typename D>
+bool count_destinations(const D* dest, idx_t begin, idx_t end, int p, idx_t* cnt, idx_t* lanes) {
+  const auto up = static_cast<unsigned>(p);
+  if constexpr (std::is_same_v<D, std::uint8_t>) {
+    // Byte destinations for a few ranks: one compare-and-add pass per rank over L1-sized blocks,
+    // which the compiler vectorizes (16 rows per instruction), instead of one increment per row.
+    if (p <= 8) {
+      constexpr idx_t kBlock = 4096;
+      for (idx_t b = begin; b < end; b += kBlock) {
+        const D* d = dest + b;
+        const idx_t m = std::min(kBlock, end - b);
+        std::uint8_t top = 0;
+        for (idx_t i = 0; i < m; ++i)
+          top = std::max(top, d[i]);
+        if (top >= up) return false;
+        for (int r = 0; r < p; ++r) {
+          std::uint32_t c = 0;
+          for (idx_t i = 0; i < m; ++i)
+            c += d[i] == r ? 1u : 0u;
+          cnt[r] += c;
+        }
+      }
+      return true;
+    }
+  }
+  std::fill(lanes, lanes + 4 * p, 0);
+  idx_t* l0 = lanes;
+  idx_t* l1 = lanes + p;
+  idx_t* l2 = lanes + 2 * p;
+  idx_t* l3 = lanes + 3 * p;
+  unsigned bad = 0;
+  idx_t i = begin;
+  for (; i + 4 <= end; i += 4) {
+    const auto d0 = static_cast<unsigned>(dest[i]);
+    const auto d1 = static_cast<unsigned>(dest[i + 1]);
+    const auto d2 = static_cast<unsigned>(dest[i + 2]);
+    const auto d3 = static_cast<unsigned>(dest[i + 3]);
+    if ((d0 >= up) | (d1 >= up) | (d2 >= up) | (d3 >= up)) return false;
+    ++l0[d0];
+    ++l1[d1];
+    ++l2[d2];
+    ++l3[d3];
+  }
+  for (; i < end; ++i) {
+    const auto d = static_cast<unsigned>(dest[i]);
+    bad |= d >= up ? 1u : 0u;
+    if (bad == 0) ++l0[d];
+  }
+  if (bad != 0) return false;
+  for (int d = 0; d < p; ++d)
+    cnt[d] += l0[d] + l1[d] + l2[d] + l3[d];
+  return true;
+}
+
+// Hash of rows [begin, end) into h[0, end - begin). With GCC on x86-64 it is also compiled for
+// AVX-512 (chosen at load time from the CPU): 64-bit multiplies vectorize there, which made the
+// hash 5x faster, and it was a large part of a shuffle. Integer results are the same either way.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SHARDFLOW_HASH_CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
+#else
+#define SHARDFLOW_HASH_CLONES
+#endif
+SHARDFLOW_HASH_CLONES void hash_range(const Table& table, const std::vector<int>& key_columns,
+                                      idx_t begin, idx_t end, std::uint64_t* h) {
   const size_t n = static_cast<size_t>(end - begin);
   const size_t b = static_cast<size_t>(begin);
-  std::fill(h, h + n, kHashSeed);
+  if (key_columns.empty()) std::fill(h, h + n, kHashSeed);
+  bool first = true;
   for (int k : key_columns) {
     const Column& c = table.column(k);
     const std::uint8_t* valid = c.validity().empty() ? nullptr : c.validity().data() + b;
+    // The first column is mixed once with the seed instead of hash_combine(seed, hash_u64(x)):
+    // one 64-bit mix has full avalanche already, and the second one doubled the cost of the
+    // hash, which is a large part of a shuffle.
     auto combine = [&](const auto* v, auto key_of) {
-      if (valid == nullptr) {
+      if (first) {
+        if (valid == nullptr) {
+          for (size_t i = 0; i < n; ++i)
+            h[i] = hash_u64(key_of(v[b + i]) ^ kHashSeed);
+        } else {
+          for (size_t i = 0; i < n; ++i)
+            h[i] = valid[i] ? hash_u64(key_of(v[b + i]) ^ kHashSeed) : kNullHash;
+        }
+      } else if (valid == nullptr) {
         for (size_t i = 0; i < n; ++i)
           h[i] = hash_combine(h[i], hash_u64(key_of(v[b + i])));
       } else {
@@ -107,19 +185,74 @@ void hash_range(const Table& table, const std::vector<int>& key_columns, idx_t b
           const PlainStrings& s = c.plain();
           for (size_t i = 0; i < n; ++i) {
             const bool ok = valid == nullptr || valid[i];
-            h[i] =
-                hash_combine(h[i], ok ? hash_string(s.at(static_cast<idx_t>(b + i))) : kNullHash);
+            if (first) {
+              h[i] = ok ? hash_string(s.at(static_cast<idx_t>(b + i)), kHashSeed) : kNullHash;
+            } else {
+              h[i] =
+                  hash_combine(h[i], ok ? hash_string(s.at(static_cast<idx_t>(b + i))) : kNullHash);
+            }
           }
         }
         break;
     }
+    first = false;
   }
 }
 
-template <typename T>
-void scatter_typed(const T* src, const int* dest, idx_t begin, idx_t end, T** cursor) {
-  for (idx_t i = begin; i < end; ++i)
+// Largest rank count that uses scatter_small (see set_small_fanout_limit).
+int g_small_fanout_limit = 4;
+
+// Scatter for a few destinations. Every value is stored at the cursor of *every* destination and
+// only its own destination's cursor advances, so the loop has neither a data-dependent branch (a
+// hashed destination mispredicts half the time) nor a cursor array in memory (a store-to-load
+// forwarding stall per row when consecutive rows go to the same place); P stores per row are
+// cheaper than either for small P. Cost: one junk value is written at every cursor's final
+// position, so every destination area needs one element of slack (or a saved/restored element).
+template <typename T, int P, typename D>
+requires(P >= 2 && P <= 4) void scatter_small(const T* src, const D* dest, idx_t n, T** cursor) {
+  T* c[P];
+  for (int k = 0; k < P; ++k)
+    c[k] = cursor[k];
+  // The increments come from a one-hot table: written as (d == k), the compiler turns them back
+  // into a branch on d.
+  static constexpr std::uint8_t kOneHot[4][4] = {
+      {1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+  for (idx_t i = 0; i < n; ++i) {
+    const std::uint8_t* inc = kOneHot[dest[i]];
+    const T v = src[i];
+    for (int k = 0; k < P; ++k) {
+      *c[k] = v;
+      c[k] += inc[k];
+    }
+  }
+  for (int k = 0; k < P; ++k)
+    cursor[k] = c[k];
+}
+
+// Scatter for any number of destinations: one store per row through a cursor array.
+template <typename T, typename D>
+void scatter_any(const T* src, const D* dest, idx_t n, T** cursor) {
+  for (idx_t i = 0; i < n; ++i)
     *cursor[dest[i]]++ = src[i];
+}
+
+// Rows [0, n) of `src` to cursor[dest[i]]; cursors advance. May write one junk element at each
+// cursor's final position (scatter_small).
+template <typename T, typename D>
+void scatter(const T* src, const D* dest, idx_t n, T** cursor, int p) {
+  if (p <= g_small_fanout_limit) {
+    switch (p) {
+      case 2:
+        return scatter_small<T, 2, D>(src, dest, n, cursor);
+      case 3:
+        return scatter_small<T, 3, D>(src, dest, n, cursor);
+      case 4:
+        return scatter_small<T, 4, D>(src, dest, n, cursor);
+      default:
+        break;
+    }
+  }
+  scatter_any(src, dest, n, cursor);
 }
 
 }  // namespace
@@ -130,89 +263,450 @@ std::vector<std::uint64_t> hash_rows(const Table& table, const std::vector<int>&
   return h;
 }
 
-Table shuffle_to(const mpi::Comm& comm, const Table& table, std::span<const int> destination,
-                 const ShuffleOptions& options) {
+namespace {
+
+// Everything both exchange paths need about one shuffle_to call.
+template <typename D>
+struct Exchange {
+  const mpi::Comm& comm;
+  const Table& table;
+  const D* dest;
+  const std::vector<ColumnPlan>& plan;
+  idx_t n;
+  int p;
+  int plain_columns;
+  idx_t rounds;
+  // Round k sends input rows [k*n/R, (k+1)*n/R); sent[k*p + d] of them go to rank d and
+  // received[k*p + s] rows arrive from rank s.
+  const std::vector<idx_t>& sent;
+  const std::vector<idx_t>& received;
+  // Next output row per source rank; advanced as rows arrive.
+  std::vector<idx_t>& out_pos;
+  std::vector<Column>& out_cols;
+  // Plain strings arrive in pieces per source and round; concatenated in source order at the end.
+  std::vector<std::vector<PlainStrings>>& string_pieces;
+
+  idx_t begin(idx_t k) const { return n * k / rounds; }
+  idx_t end(idx_t k) const { return n * (k + 1) / rounds; }
+};
+
+// Direct path (no plain strings, every count and displacement fits in an MPI int): one
+// MPI_Alltoallv per column and round, received straight at its final place in the output column
+// (receive displacement = the source's next output row), so nothing is unpacked. Rows that stay
+// on this rank never touch the send buffer or MPI: the scatter writes them directly into their
+// output rows, which at 2 ranks halves both the packing and the traffic. The send buffer holds
+// only the rows for other ranks and is reused by every column and round.
+template <typename D>
+void exchange_direct(const Exchange<D>& x) {
+  const int p = x.p;
+  const int me = x.comm.rank();
+  const auto up = static_cast<size_t>(p);
+  const auto ume = static_cast<size_t>(me);
+  // Send-buffer elements per round: the remote rows plus one slack element per destination area
+  // (scatter_small writes one junk value at each area's end).
+  idx_t max_elems = 0;
+  for (idx_t k = 0; k < x.rounds; ++k) {
+    idx_t remote = 0;
+    for (int d = 0; d < p; ++d)
+      if (d != me) remote += x.sent[static_cast<size_t>(k) * up + static_cast<size_t>(d)] + 1;
+    max_elems = std::max(max_elems, remote);
+  }
+  // uint64_t elements: 8-byte aligned for every width.
+  std::unique_ptr<std::uint64_t[]> buffer(new std::uint64_t[static_cast<size_t>(max_elems)]);
+  std::vector<int> sc(up), sd(up), rc(up), rd(up);
+
+  for (idx_t k = 0; k < x.rounds; ++k) {
+    const idx_t begin = x.begin(k);
+    const idx_t rows = x.end(k) - begin;
+    const idx_t* cnt = &x.sent[static_cast<size_t>(k) * up];
+    const idx_t* rcv = &x.received[static_cast<size_t>(k) * up];
+    int offset = 0;
+    for (int d = 0; d < p; ++d) {
+      const auto ud = static_cast<size_t>(d);
+      const bool remote = d != me;
+      sc[ud] = remote ? static_cast<int>(cnt[ud]) : 0;
+      sd[ud] = offset;
+      offset += remote ? sc[ud] + 1 : 0;
+      rc[ud] = remote ? static_cast<int>(rcv[ud]) : 0;
+      rd[ud] = static_cast<int>(x.out_pos[ud]);
+    }
+    const idx_t local_begin = x.out_pos[ume];
+    const idx_t local_end = local_begin + cnt[ume];
+
+    // Scatters `src` (this round's rows) and sends the remote part into `out`. The output row
+    // after this round's local rows may already hold data (received earlier from the next
+    // source) and scatter_small writes junk there, so it is saved and restored; `out` has one
+    // slack row at the end for the case that it is the last row.
+    auto move_column = [&](const auto* src, auto* out, MPI_Datatype type) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(src)>>;
+      T* const buf = reinterpret_cast<T*>(buffer.get());
+      std::vector<T*> cursor(up);
+      for (int d = 0; d < p; ++d) {
+        const auto ud = static_cast<size_t>(d);
+        cursor[ud] = d == me ? out + local_begin : buf + sd[ud];
+      }
+      const T saved = out[local_end];
+      scatter(src + begin, x.dest + begin, rows, cursor.data(), p);
+      out[local_end] = saved;
+      mpi::check(MPI_Alltoallv(buf, sc.data(), sd.data(), type, out, rc.data(), rd.data(), type,
+                               x.comm.native()),
+                 "MPI_Alltoallv (shuffle)");
+    };
+
+    for (int c = 0; c < static_cast<int>(x.plan.size()); ++c) {
+      const auto& cp = x.plan[static_cast<size_t>(c)];
+      const Column& col = x.table.column(c);
+      Column& oc = x.out_cols[static_cast<size_t>(c)];
+      col.visit([&](const auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (!std::is_same_v<V, PlainStrings>) {
+          using T = typename V::value_type;
+          // MPI moves the values as unsigned integers of their width: bit patterns, NaNs included.
+          const MPI_Datatype type = sizeof(T) == 8   ? MPI_UINT64_T
+                                    : sizeof(T) == 4 ? MPI_UINT32_T
+                                                     : MPI_UINT8_T;
+          move_column(v.data(), std::get<V>(oc.storage()).data(), type);
+        }
+      });
+      if (cp.nulls) {
+        const auto& valid = col.validity();
+        std::uint8_t* out = oc.validity().data();
+        if (valid.empty()) {
+          // No nulls here (but on some other rank): every row sent from here is valid. The
+          // output validity starts all-valid, so local rows need nothing.
+          std::memset(buffer.get(), 1, static_cast<size_t>(offset));
+          mpi::check(MPI_Alltoallv(buffer.get(), sc.data(), sd.data(), MPI_UINT8_T, out, rc.data(),
+                                   rd.data(), MPI_UINT8_T, x.comm.native()),
+                     "MPI_Alltoallv (shuffle)");
+        } else {
+          move_column(valid.data(), out, MPI_UINT8_T);
+        }
+      }
+    }
+    for (int s = 0; s < p; ++s)
+      x.out_pos[static_cast<size_t>(s)] += rcv[static_cast<size_t>(s)];
+  }
+}
+
+// General path: one MPI alltoallv (split into messages of at most max_message_elements() as
+// needed) per round of self-describing segments, unpacked into the output.
+template <typename D>
+void exchange_segments(const Exchange<D>& x) {
+  const mpi::Comm& comm = x.comm;
+  const Table& table = x.table;
+  const std::vector<ColumnPlan>& plan = x.plan;
+  const int p = x.p;
+  const int ncol = static_cast<int>(plan.size());
+  const int plain_columns = x.plain_columns;
+  std::vector<idx_t>& out_pos = x.out_pos;
+  std::vector<Column>& out_cols = x.out_cols;
+  std::vector<std::vector<PlainStrings>>& string_pieces = x.string_pieces;
+  // ---- rounds -------------------------------------------------------------------------------
+  // Round k sends input rows [k*n/R, (k+1)*n/R). Each destination gets one segment per round:
+  //   header: row count, then one character count per plain string column (8 bytes each);
+  //   per column: values (padded to 8 bytes), validity bytes if planned (padded), or for plain
+  //   strings: int64 lengths then characters (padded).
+  // Everything is 8-byte aligned so the exchange runs on 64-bit words.
+  const idx_t header_bytes = 8 * (1 + plain_columns);
+  std::vector<idx_t> cnt(static_cast<size_t>(p));
+  std::vector<idx_t> chars(static_cast<size_t>(p * std::max(plain_columns, 1)));
+  std::vector<idx_t> seg_bytes(static_cast<size_t>(p));
+  std::vector<idx_t> seg_start(static_cast<size_t>(p));
+  std::vector<idx_t> send_words(static_cast<size_t>(p));
+  std::vector<std::byte*> cursor(static_cast<size_t>(p));
+  std::vector<std::uint64_t> send_buf;
+  std::vector<std::uint64_t> recv_buf;
+  const D* dest = x.dest;
+
+  for (idx_t k = 0; k < x.rounds; ++k) {
+    const idx_t begin = x.begin(k);
+    const idx_t end = x.end(k);
+    std::copy_n(&x.sent[static_cast<size_t>(k * p)], p, cnt.begin());
+    std::fill(chars.begin(), chars.end(), 0);
+    {
+      int sc = 0;
+      for (int c = 0; c < ncol; ++c) {
+        if (!plan[static_cast<size_t>(c)].plain) continue;
+        const auto& offs = table.column(c).plain().offsets;
+        idx_t* ch = &chars[static_cast<size_t>(sc * p)];
+        for (idx_t i = begin; i < end; ++i)
+          ch[dest[i]] += offs[static_cast<size_t>(i) + 1] - offs[static_cast<size_t>(i)];
+        ++sc;
+      }
+    }
+    idx_t total_bytes = 0;
+    for (int d = 0; d < p; ++d) {
+      const idx_t m = cnt[static_cast<size_t>(d)];
+      idx_t b = header_bytes;
+      int sc = 0;
+      for (int c = 0; c < ncol; ++c) {
+        const auto& cp = plan[static_cast<size_t>(c)];
+        if (cp.plain) {
+          b += 8 * m + pad8(chars[static_cast<size_t>(sc * p + d)]);
+          ++sc;
+        } else {
+          b += pad8(m * cp.width);
+        }
+        if (cp.nulls) b += pad8(m);
+      }
+      seg_start[static_cast<size_t>(d)] = total_bytes;
+      seg_bytes[static_cast<size_t>(d)] = b;
+      send_words[static_cast<size_t>(d)] = b / 8;
+      total_bytes += b;
+    }
+    send_buf.assign(static_cast<size_t>(total_bytes / 8), 0);
+    auto* base = reinterpret_cast<std::byte*>(send_buf.data());
+    for (int d = 0; d < p; ++d) {
+      std::byte* seg = base + seg_start[static_cast<size_t>(d)];
+      const std::uint64_t m = static_cast<std::uint64_t>(cnt[static_cast<size_t>(d)]);
+      std::memcpy(seg, &m, 8);
+      for (int sc = 0; sc < plain_columns; ++sc) {
+        const std::uint64_t ch = static_cast<std::uint64_t>(chars[static_cast<size_t>(sc * p + d)]);
+        std::memcpy(seg + 8 * (1 + sc), &ch, 8);
+      }
+      cursor[static_cast<size_t>(d)] = seg + header_bytes;
+    }
+    // Column by column: each destination's section starts at its cursor; after a section the
+    // cursor is moved to the next 8-byte boundary.
+    int sc = 0;
+    for (int c = 0; c < ncol; ++c) {
+      const auto& cp = plan[static_cast<size_t>(c)];
+      const Column& col = table.column(c);
+      std::vector<std::byte*> section(cursor);
+      if (cp.plain) {
+        const PlainStrings& s = col.plain();
+        for (idx_t i = begin; i < end; ++i) {
+          const std::int64_t len =
+              s.offsets[static_cast<size_t>(i) + 1] - s.offsets[static_cast<size_t>(i)];
+          std::byte*& cur = cursor[static_cast<size_t>(dest[i])];
+          std::memcpy(cur, &len, 8);
+          cur += 8;
+        }
+        for (int d = 0; d < p; ++d)
+          section[static_cast<size_t>(d)] = cursor[static_cast<size_t>(d)];
+        for (idx_t i = begin; i < end; ++i) {
+          const auto sv = s.at(i);
+          std::byte*& cur = cursor[static_cast<size_t>(dest[i])];
+          std::memcpy(cur, sv.data(), sv.size());
+          cur += sv.size();
+        }
+        for (int d = 0; d < p; ++d)
+          cursor[static_cast<size_t>(d)] =
+              section[static_cast<size_t>(d)] + pad8(chars[static_cast<size_t>(sc * p + d)]);
+        ++sc;
+      } else {
+        col.visit([&](const auto& v) {
+          using V = std::decay_t<decltype(v)>;
+          if constexpr (!std::is_same_v<V, PlainStrings>)
+            scatter_values(v.data(), dest, begin, end, cursor.data());
+        });
+        for (int d = 0; d < p; ++d)
+          cursor[static_cast<size_t>(d)] =
+              section[static_cast<size_t>(d)] + pad8(cnt[static_cast<size_t>(d)] * cp.width);
+      }
+      if (cp.nulls) {
+        std::vector<std::byte*> vsec(cursor);
+        const auto& valid = col.validity();
+        if (valid.empty()) {
+          for (int d = 0; d < p; ++d)
+            std::memset(cursor[static_cast<size_t>(d)], 1,
+                        static_cast<size_t>(cnt[static_cast<size_t>(d)]));
+        } else {
+          scatter_values(valid.data(), dest, begin, end, cursor.data());
+        }
+        for (int d = 0; d < p; ++d)
+          cursor[static_cast<size_t>(d)] =
+              vsec[static_cast<size_t>(d)] + pad8(cnt[static_cast<size_t>(d)]);
+      }
+    }
+
+    std::vector<idx_t> recv_words;
+    recv_buf = mpi::alltoallv<std::uint64_t>(comm, std::span<const std::uint64_t>(send_buf),
+                                             send_words, &recv_words);
+
+    // ---- unpack: each source's segment goes to that source's next output rows --------------
+    const auto* rbase = reinterpret_cast<const std::byte*>(recv_buf.data());
+    idx_t off = 0;
+    for (int s = 0; s < p; ++s) {
+      const std::byte* seg = rbase + off;
+      off += recv_words[static_cast<size_t>(s)] * 8;
+      std::uint64_t m64 = 0;
+      std::memcpy(&m64, seg, 8);
+      const idx_t m = static_cast<idx_t>(m64);
+      const std::byte* cur = seg + header_bytes;
+      idx_t& pos = out_pos[static_cast<size_t>(s)];
+      int sc2 = 0;
+      for (int c = 0; c < ncol; ++c) {
+        const auto& cp = plan[static_cast<size_t>(c)];
+        Column& oc = out_cols[static_cast<size_t>(c)];
+        if (cp.plain) {
+          std::uint64_t nch = 0;
+          std::memcpy(&nch, seg + 8 * (1 + sc2), 8);
+          PlainStrings& piece = string_pieces[static_cast<size_t>(c)][static_cast<size_t>(s)];
+          const std::byte* lens = cur;
+          const std::byte* text = cur + 8 * m;
+          const size_t first = piece.chars.size();
+          piece.chars.append(reinterpret_cast<const char*>(text), static_cast<size_t>(nch));
+          std::int64_t at = static_cast<std::int64_t>(first);
+          piece.offsets.reserve(piece.offsets.size() + static_cast<size_t>(m));
+          for (idx_t r = 0; r < m; ++r) {
+            std::int64_t len = 0;
+            std::memcpy(&len, lens + 8 * r, 8);
+            at += len;
+            piece.offsets.push_back(at);
+          }
+          cur = text + pad8(static_cast<idx_t>(nch));
+          ++sc2;
+        } else {
+          oc.visit([&](auto& v) {
+            using V = std::decay_t<decltype(v)>;
+            if constexpr (!std::is_same_v<V, PlainStrings>) {
+              if (m > 0) std::memcpy(v.data() + pos, cur, static_cast<size_t>(m * cp.width));
+            }
+          });
+          cur += pad8(m * cp.width);
+        }
+        if (cp.nulls) {
+          if (m > 0) std::memcpy(oc.validity().data() + pos, cur, static_cast<size_t>(m));
+          cur += pad8(m);
+        }
+      }
+      pos += m;
+    }
+  }
+}
+
+}  // namespace
+
+namespace detail {
+void set_small_fanout_limit(int ranks) {
+  g_small_fanout_limit = ranks;
+}
+}  // namespace detail
+
+namespace {
+
+// shuffle_to for destinations of type D (int from callers; uint8_t from hash_shuffle when there
+// are at most 256 ranks, which cuts the destination traffic of every pass over them by 4x).
+template <typename D>
+Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D> destination,
+                   const ShuffleOptions& options) {
   const int p = comm.size();
   const idx_t n = table.num_rows();
   const int ncol = table.num_columns();
+  const auto up = static_cast<size_t>(p);
+  const auto uncol = static_cast<size_t>(ncol);
 
-  // ---- validation, agreed so that a bad destination never leaves other ranks waiting --------
+  // Every collective is a point where all ranks wait for the slowest, so the set-up takes one
+  // allreduce and one agree: the plan, the round count estimates and the validation all ride on
+  // them.
+  //
+  // ---- one allreduce (max): the plan flags, round estimates and the largest row count --------
+  // flags[c] = has nulls, flags[ncol + c] = plain strings, flags[2*ncol + c] = not plain strings
+  std::vector<idx_t> global(3 * uncol + 3, 0);
+  idx_t max_width = 1;
+  idx_t local_bytes = 0;
+  for (int c = 0; c < ncol; ++c) {
+    const Column& col = table.column(c);
+    const auto uc = static_cast<size_t>(c);
+    const bool plain = col.type() == DataType::kString && !col.is_dictionary_encoded();
+    global[uc] = col.has_nulls() ? 1 : 0;
+    global[uncol + uc] = plain ? 1 : 0;
+    global[2 * uncol + uc] = plain ? 0 : 1;
+    const idx_t w = width_of(col);
+    max_width = std::max(max_width, w);
+    local_bytes += n * (plain ? 8 : w) + (col.has_nulls() ? n : 0) +
+                   (plain ? static_cast<idx_t>(col.plain().chars.size()) : 0);
+  }
+  // Rounds needed by the segment path (all columns of a round in one buffer) and by the direct
+  // path (one column's remote rows at a time); the paths are chosen below from the global plan.
+  const idx_t budget = std::max<idx_t>(1, options.round_bytes);
+  global[3 * uncol] = std::max<idx_t>(1, (local_bytes + budget - 1) / budget);
+  global[3 * uncol + 1] = std::max<idx_t>(1, (n * max_width + budget - 1) / budget);
+  global[3 * uncol + 2] = n;
+  if (p > 1) mpi::allreduce_inplace(comm, std::span<idx_t>(global), MPI_MAX);
+
+  std::vector<ColumnPlan> plan(uncol);
+  int plain_columns = 0;
+  for (int c = 0; c < ncol; ++c) {
+    auto& cp = plan[static_cast<size_t>(c)];
+    cp.nulls = global[static_cast<size_t>(c)] != 0;
+    cp.plain = global[uncol + static_cast<size_t>(c)] != 0;
+    cp.width = cp.plain ? 0 : static_cast<int>(width_of(table.column(c)));
+    if (cp.plain) ++plain_columns;
+  }
+  // Direct path: no plain strings, and every count and displacement fits in an MPI int. Its
+  // largest receive displacement is below the total row count (<= p * max rows) plus a slack
+  // row, its largest send offset n + p slack elements.
+  const idx_t max_rows = global[3 * uncol + 2];
+  const bool direct = plain_columns == 0 && (max_rows + 1) * p + 1 <= mpi::max_message_elements();
+  const idx_t rounds = direct ? global[3 * uncol + 1] : global[3 * uncol];
+
+  // ---- one agree: the plan's consistency, then validation and rows per round and destination,
+  // in one pass over the destinations. Agreed, so that a bad destination never leaves other
+  // ranks waiting.
+  std::vector<idx_t> sent(static_cast<size_t>(rounds) * up, 0);
   comm.agree([&] {
     if (static_cast<idx_t>(destination.size()) != n) {
       throw RuntimeError("shuffle: {} destinations given for a table of {} rows",
                          destination.size(), n);
     }
-    for (idx_t i = 0; i < n; ++i) {
-      const int d = destination[static_cast<size_t>(i)];
-      if (d < 0 || d >= p) {
-        throw RuntimeError("shuffle: row {} has destination rank {}, outside [0, {})", i, d, p);
-      }
-    }
     if (options.round_bytes <= 0) {
       throw ConfigError("shuffle: round_bytes must be positive, got {}", options.round_bytes);
+    }
+    for (int c = 0; c < ncol; ++c) {
+      if (plan[static_cast<size_t>(c)].plain && global[2 * uncol + static_cast<size_t>(c)] != 0) {
+        throw RuntimeError(
+            "shuffle: string column '{}' is dictionary-encoded on some ranks and plain on others; "
+            "encode it the same way on every rank (table::encode_strings) before shuffling",
+            table.schema().field(c).name);
+      }
+    }
+    const D* dest = destination.data();
+    std::vector<idx_t> lanes(4 * up);
+    for (idx_t k = 0; k < rounds; ++k) {
+      const idx_t end = n * (k + 1) / rounds;
+      if (!count_destinations(dest, n * k / rounds, end, p, &sent[static_cast<size_t>(k) * up],
+                              lanes.data())) {
+        for (idx_t i = n * k / rounds; i < end; ++i) {
+          if (dest[i] < 0 || dest[i] >= p) {
+            throw RuntimeError("shuffle: row {} has destination rank {}, outside [0, {})", i,
+                               static_cast<int>(dest[i]), p);
+          }
+        }
+      }
     }
   });
 
   // One rank: every row stays, in order; the exchange would be a copy through MPI.
   if (p == 1) return table;
 
-  // ---- plan: which columns carry validity; encodings must agree ------------------------------
-  // flags[c] = has nulls, flags[ncol + c] = plain strings, flags[2*ncol + c] = not plain strings
-  std::vector<int> flags(static_cast<size_t>(3 * ncol), 0);
-  for (int c = 0; c < ncol; ++c) {
-    const Column& col = table.column(c);
-    const bool plain = col.type() == DataType::kString && !col.is_dictionary_encoded();
-    flags[static_cast<size_t>(c)] = col.has_nulls() ? 1 : 0;
-    flags[static_cast<size_t>(ncol + c)] = plain ? 1 : 0;
-    flags[static_cast<size_t>(2 * ncol + c)] = plain ? 0 : 1;
+  // received[k*p + s]: rows arriving from rank s in round k. One exchange for all rounds.
+  std::vector<idx_t> received(sent.size());
+  {
+    std::vector<idx_t> by_dest(sent.size());  // [d][k]: what rank d needs from this rank
+    for (idx_t k = 0; k < rounds; ++k)
+      for (size_t d = 0; d < up; ++d)
+        by_dest[d * static_cast<size_t>(rounds) + static_cast<size_t>(k)] =
+            sent[static_cast<size_t>(k) * up + d];
+    std::vector<idx_t> by_src(sent.size());  // [s][k]
+    const std::vector<idx_t> per_rank(up, rounds);
+    mpi::alltoallv<idx_t>(comm, by_dest.data(), per_rank, by_src.data(), per_rank);
+    for (idx_t k = 0; k < rounds; ++k)
+      for (size_t s = 0; s < up; ++s)
+        received[static_cast<size_t>(k) * up + s] =
+            by_src[s * static_cast<size_t>(rounds) + static_cast<size_t>(k)];
   }
-  mpi::allreduce_inplace(comm, std::span<int>(flags), MPI_MAX);
-  std::vector<ColumnPlan> plan(static_cast<size_t>(ncol));
-  int plain_columns = 0;
-  comm.agree([&] {
-    for (int c = 0; c < ncol; ++c) {
-      auto& cp = plan[static_cast<size_t>(c)];
-      cp.nulls = flags[static_cast<size_t>(c)] != 0;
-      cp.plain = flags[static_cast<size_t>(ncol + c)] != 0;
-      if (cp.plain && flags[static_cast<size_t>(2 * ncol + c)] != 0) {
-        throw RuntimeError(
-            "shuffle: string column '{}' is dictionary-encoded on some ranks and plain on others; "
-            "encode it the same way on every rank (table::encode_strings) before shuffling",
-            table.schema().field(c).name);
-      }
-      cp.width = cp.plain ? 0 : static_cast<int>(width_of(table.column(c)));
-      if (cp.plain) ++plain_columns;
-    }
-  });
-
-  // ---- number of rounds ---------------------------------------------------------------------
-  idx_t fixed_row_bytes = 0;
-  idx_t string_bytes = 0;
-  for (int c = 0; c < ncol; ++c) {
-    const auto& cp = plan[static_cast<size_t>(c)];
-    fixed_row_bytes += cp.plain ? 8 : cp.width;
-    if (cp.nulls) fixed_row_bytes += 1;
-    if (cp.plain) string_bytes += static_cast<idx_t>(table.column(c).plain().chars.size());
-  }
-  const idx_t local_bytes = n * fixed_row_bytes + string_bytes;
-  const idx_t rounds = mpi::allreduce_max<idx_t>(
-      comm, std::max<idx_t>(1, (local_bytes + options.round_bytes - 1) / options.round_bytes));
-
-  // ---- totals per source, so every fixed-width value is written straight to its final place ---
-  std::vector<idx_t> send_total(static_cast<size_t>(p), 0);
-  for (idx_t i = 0; i < n; ++i)
-    ++send_total[static_cast<size_t>(destination[static_cast<size_t>(i)])];
-  const std::vector<idx_t> recv_total = mpi::alltoall_counts(comm, send_total);
-  std::vector<idx_t> out_pos(static_cast<size_t>(p), 0);  // next output row per source
+  std::vector<idx_t> out_pos(up, 0);  // first output row per source
   idx_t out_rows = 0;
-  for (int s = 0; s < p; ++s) {
-    out_pos[static_cast<size_t>(s)] = out_rows;
-    out_rows += recv_total[static_cast<size_t>(s)];
+  for (size_t s = 0; s < up; ++s) {
+    out_pos[s] = out_rows;
+    for (idx_t k = 0; k < rounds; ++k)
+      out_rows += received[static_cast<size_t>(k) * up + s];
   }
 
-  Table out;
+  // Output columns, with one slack row at the end (see exchange_direct), dropped at the end.
   std::vector<Column> out_cols;
-  // Plain strings arrive in pieces per source and round; they are concatenated in source order.
   std::vector<std::vector<PlainStrings>> string_pieces(static_cast<size_t>(ncol));
   for (int c = 0; c < ncol; ++c) {
     const Column& in = table.column(c);
@@ -222,272 +716,34 @@ Table shuffle_to(const mpi::Comm& comm, const Table& table, std::span<const int>
       oc.set_dictionary(in.dictionary());
       oc.visit([&](auto& v) {
         using V = std::decay_t<decltype(v)>;
-        if constexpr (!std::is_same_v<V, PlainStrings>) v.resize(static_cast<size_t>(out_rows));
+        if constexpr (!std::is_same_v<V, PlainStrings>) v.resize(static_cast<size_t>(out_rows + 1));
       });
     } else {
-      string_pieces[static_cast<size_t>(c)].resize(static_cast<size_t>(p));
+      string_pieces[static_cast<size_t>(c)].resize(up);
     }
-    if (cp.nulls) oc.validity().assign(static_cast<size_t>(out_rows), 1);
+    if (cp.nulls) oc.validity().assign(static_cast<size_t>(out_rows + 1), 1);
     out_cols.push_back(std::move(oc));
   }
 
-  // ---- direct path: one MPI_Alltoallv per column straight into the output ------------------
-  // When every count and displacement fits in an MPI int (and there are no plain strings), each
-  // column is scattered by destination into one reused send buffer and received directly at its
-  // final place in the output column (receive displacements = the source's next output row), so
-  // the data are copied once on each side, like a hand-written alltoallv of packed buffers.
-  const idx_t limit = mpi::max_message_elements();
-  const int fits = (plain_columns == 0 && n <= limit && out_rows <= limit) ? 1 : 0;
-  if (mpi::allreduce_min<int>(comm, fits) == 1) {
-    idx_t max_round_rows = 0;
-    for (idx_t k = 0; k < rounds; ++k)
-      max_round_rows = std::max(max_round_rows, n * (k + 1) / rounds - n * k / rounds);
-    std::unique_ptr<std::byte[]> buffer(new std::byte[static_cast<size_t>(max_round_rows) * 8 + 8]);
-    std::vector<idx_t> cnt(static_cast<size_t>(p));
-    std::vector<int> sc(static_cast<size_t>(p)), sd(static_cast<size_t>(p)),
-        rc(static_cast<size_t>(p)), rd(static_cast<size_t>(p));
-    std::vector<void*> cursor(static_cast<size_t>(p));
-    const int* dest = destination.data();
-    for (idx_t k = 0; k < rounds; ++k) {
-      const idx_t begin = n * k / rounds;
-      const idx_t end = n * (k + 1) / rounds;
-      std::fill(cnt.begin(), cnt.end(), 0);
-      for (idx_t i = begin; i < end; ++i)
-        ++cnt[static_cast<size_t>(dest[i])];
-      const std::vector<idx_t> recv = mpi::alltoall_counts(comm, cnt);
-      int offset = 0;
-      for (int d = 0; d < p; ++d) {
-        const auto ud = static_cast<size_t>(d);
-        sc[ud] = static_cast<int>(cnt[ud]);
-        sd[ud] = offset;
-        offset += sc[ud];
-        rc[ud] = static_cast<int>(recv[ud]);
-        rd[ud] = static_cast<int>(out_pos[ud]);
-      }
-      auto exchange = [&](int width, void* out_data) {
-        const MPI_Datatype type = width == 1   ? MPI_UINT8_T
-                                  : width == 4 ? MPI_UINT32_T
-                                               : MPI_UINT64_T;
-        mpi::check(MPI_Alltoallv(buffer.get(), sc.data(), sd.data(), type, out_data, rc.data(),
-                                 rd.data(), type, comm.native()),
-                   "MPI_Alltoallv (shuffle)");
-      };
-      for (int c = 0; c < ncol; ++c) {
-        const auto& cp = plan[static_cast<size_t>(c)];
-        const Column& col = table.column(c);
-        Column& oc = out_cols[static_cast<size_t>(c)];
-        col.visit([&](const auto& v) {
-          using V = std::decay_t<decltype(v)>;
-          if constexpr (!std::is_same_v<V, PlainStrings>) {
-            using T = typename V::value_type;
-            std::vector<T*> cur(static_cast<size_t>(p));
-            for (int d = 0; d < p; ++d)
-              cur[static_cast<size_t>(d)] =
-                  reinterpret_cast<T*>(buffer.get()) + sd[static_cast<size_t>(d)];
-            scatter_typed(v.data(), dest, begin, end, cur.data());
-            auto& ov = std::get<V>(oc.storage());
-            exchange(static_cast<int>(sizeof(T)), ov.data());
-          }
-        });
-        if (cp.nulls) {
-          const auto& valid = col.validity();
-          if (valid.empty()) {
-            std::memset(buffer.get(), 1, static_cast<size_t>(end - begin));
-          } else {
-            std::vector<std::uint8_t*> cur(static_cast<size_t>(p));
-            for (int d = 0; d < p; ++d)
-              cur[static_cast<size_t>(d)] =
-                  reinterpret_cast<std::uint8_t*>(buffer.get()) + sd[static_cast<size_t>(d)];
-            scatter_typed(valid.data(), dest, begin, end, cur.data());
-          }
-          exchange(1, oc.validity().data());
-        }
-      }
-      for (int s = 0; s < p; ++s)
-        out_pos[static_cast<size_t>(s)] += recv[static_cast<size_t>(s)];
-    }
+  const Exchange<D> x{
+      comm,     table,   destination.data(), plan,         n, p, plain_columns, rounds, sent,
+      received, out_pos, out_cols,           string_pieces};
+  if (direct) {
+    exchange_direct(x);
   } else {
-    // ---- rounds -------------------------------------------------------------------------------
-    // Round k sends input rows [k*n/R, (k+1)*n/R). Each destination gets one segment per round:
-    //   header: row count, then one character count per plain string column (8 bytes each);
-    //   per column: values (padded to 8 bytes), validity bytes if planned (padded), or for plain
-    //   strings: int64 lengths then characters (padded).
-    // Everything is 8-byte aligned so the exchange runs on 64-bit words.
-    const idx_t header_bytes = 8 * (1 + plain_columns);
-    std::vector<idx_t> cnt(static_cast<size_t>(p));
-    std::vector<idx_t> chars(static_cast<size_t>(p * std::max(plain_columns, 1)));
-    std::vector<idx_t> seg_bytes(static_cast<size_t>(p));
-    std::vector<idx_t> seg_start(static_cast<size_t>(p));
-    std::vector<idx_t> send_words(static_cast<size_t>(p));
-    std::vector<std::byte*> cursor(static_cast<size_t>(p));
-    std::vector<std::uint64_t> send_buf;
-    std::vector<std::uint64_t> recv_buf;
-    const int* dest = destination.data();
-
-    for (idx_t k = 0; k < rounds; ++k) {
-      const idx_t begin = n * k / rounds;
-      const idx_t end = n * (k + 1) / rounds;
-      std::fill(cnt.begin(), cnt.end(), 0);
-      std::fill(chars.begin(), chars.end(), 0);
-      for (idx_t i = begin; i < end; ++i)
-        ++cnt[static_cast<size_t>(dest[i])];
-      {
-        int sc = 0;
-        for (int c = 0; c < ncol; ++c) {
-          if (!plan[static_cast<size_t>(c)].plain) continue;
-          const auto& offs = table.column(c).plain().offsets;
-          idx_t* ch = &chars[static_cast<size_t>(sc * p)];
-          for (idx_t i = begin; i < end; ++i)
-            ch[dest[i]] += offs[static_cast<size_t>(i) + 1] - offs[static_cast<size_t>(i)];
-          ++sc;
-        }
-      }
-      idx_t total_bytes = 0;
-      for (int d = 0; d < p; ++d) {
-        const idx_t m = cnt[static_cast<size_t>(d)];
-        idx_t b = header_bytes;
-        int sc = 0;
-        for (int c = 0; c < ncol; ++c) {
-          const auto& cp = plan[static_cast<size_t>(c)];
-          if (cp.plain) {
-            b += 8 * m + pad8(chars[static_cast<size_t>(sc * p + d)]);
-            ++sc;
-          } else {
-            b += pad8(m * cp.width);
-          }
-          if (cp.nulls) b += pad8(m);
-        }
-        seg_start[static_cast<size_t>(d)] = total_bytes;
-        seg_bytes[static_cast<size_t>(d)] = b;
-        send_words[static_cast<size_t>(d)] = b / 8;
-        total_bytes += b;
-      }
-      send_buf.assign(static_cast<size_t>(total_bytes / 8), 0);
-      auto* base = reinterpret_cast<std::byte*>(send_buf.data());
-      for (int d = 0; d < p; ++d) {
-        std::byte* seg = base + seg_start[static_cast<size_t>(d)];
-        const std::uint64_t m = static_cast<std::uint64_t>(cnt[static_cast<size_t>(d)]);
-        std::memcpy(seg, &m, 8);
-        for (int sc = 0; sc < plain_columns; ++sc) {
-          const std::uint64_t ch =
-              static_cast<std::uint64_t>(chars[static_cast<size_t>(sc * p + d)]);
-          std::memcpy(seg + 8 * (1 + sc), &ch, 8);
-        }
-        cursor[static_cast<size_t>(d)] = seg + header_bytes;
-      }
-      // Column by column: each destination's section starts at its cursor; after a section the
-      // cursor is moved to the next 8-byte boundary.
-      int sc = 0;
-      for (int c = 0; c < ncol; ++c) {
-        const auto& cp = plan[static_cast<size_t>(c)];
-        const Column& col = table.column(c);
-        std::vector<std::byte*> section(cursor);
-        if (cp.plain) {
-          const PlainStrings& s = col.plain();
-          for (idx_t i = begin; i < end; ++i) {
-            const std::int64_t len =
-                s.offsets[static_cast<size_t>(i) + 1] - s.offsets[static_cast<size_t>(i)];
-            std::byte*& cur = cursor[static_cast<size_t>(dest[i])];
-            std::memcpy(cur, &len, 8);
-            cur += 8;
-          }
-          for (int d = 0; d < p; ++d)
-            section[static_cast<size_t>(d)] = cursor[static_cast<size_t>(d)];
-          for (idx_t i = begin; i < end; ++i) {
-            const auto sv = s.at(i);
-            std::byte*& cur = cursor[static_cast<size_t>(dest[i])];
-            std::memcpy(cur, sv.data(), sv.size());
-            cur += sv.size();
-          }
-          for (int d = 0; d < p; ++d)
-            cursor[static_cast<size_t>(d)] =
-                section[static_cast<size_t>(d)] + pad8(chars[static_cast<size_t>(sc * p + d)]);
-          ++sc;
-        } else {
-          col.visit([&](const auto& v) {
-            using V = std::decay_t<decltype(v)>;
-            if constexpr (!std::is_same_v<V, PlainStrings>)
-              scatter_values(v.data(), dest, begin, end, cursor.data());
-          });
-          for (int d = 0; d < p; ++d)
-            cursor[static_cast<size_t>(d)] =
-                section[static_cast<size_t>(d)] + pad8(cnt[static_cast<size_t>(d)] * cp.width);
-        }
-        if (cp.nulls) {
-          std::vector<std::byte*> vsec(cursor);
-          const auto& valid = col.validity();
-          if (valid.empty()) {
-            for (int d = 0; d < p; ++d)
-              std::memset(cursor[static_cast<size_t>(d)], 1,
-                          static_cast<size_t>(cnt[static_cast<size_t>(d)]));
-          } else {
-            scatter_values(valid.data(), dest, begin, end, cursor.data());
-          }
-          for (int d = 0; d < p; ++d)
-            cursor[static_cast<size_t>(d)] =
-                vsec[static_cast<size_t>(d)] + pad8(cnt[static_cast<size_t>(d)]);
-        }
-      }
-
-      std::vector<idx_t> recv_words;
-      recv_buf = mpi::alltoallv<std::uint64_t>(comm, std::span<const std::uint64_t>(send_buf),
-                                               send_words, &recv_words);
-
-      // ---- unpack: each source's segment goes to that source's next output rows --------------
-      const auto* rbase = reinterpret_cast<const std::byte*>(recv_buf.data());
-      idx_t off = 0;
-      for (int s = 0; s < p; ++s) {
-        const std::byte* seg = rbase + off;
-        off += recv_words[static_cast<size_t>(s)] * 8;
-        std::uint64_t m64 = 0;
-        std::memcpy(&m64, seg, 8);
-        const idx_t m = static_cast<idx_t>(m64);
-        const std::byte* cur = seg + header_bytes;
-        idx_t& pos = out_pos[static_cast<size_t>(s)];
-        int sc2 = 0;
-        for (int c = 0; c < ncol; ++c) {
-          const auto& cp = plan[static_cast<size_t>(c)];
-          Column& oc = out_cols[static_cast<size_t>(c)];
-          if (cp.plain) {
-            std::uint64_t nch = 0;
-            std::memcpy(&nch, seg + 8 * (1 + sc2), 8);
-            PlainStrings& piece = string_pieces[static_cast<size_t>(c)][static_cast<size_t>(s)];
-            const std::byte* lens = cur;
-            const std::byte* text = cur + 8 * m;
-            const size_t first = piece.chars.size();
-            piece.chars.append(reinterpret_cast<const char*>(text), static_cast<size_t>(nch));
-            std::int64_t at = static_cast<std::int64_t>(first);
-            piece.offsets.reserve(piece.offsets.size() + static_cast<size_t>(m));
-            for (idx_t r = 0; r < m; ++r) {
-              std::int64_t len = 0;
-              std::memcpy(&len, lens + 8 * r, 8);
-              at += len;
-              piece.offsets.push_back(at);
-            }
-            cur = text + pad8(static_cast<idx_t>(nch));
-            ++sc2;
-          } else {
-            oc.visit([&](auto& v) {
-              using V = std::decay_t<decltype(v)>;
-              if constexpr (!std::is_same_v<V, PlainStrings>) {
-                if (m > 0) std::memcpy(v.data() + pos, cur, static_cast<size_t>(m * cp.width));
-              }
-            });
-            cur += pad8(m * cp.width);
-          }
-          if (cp.nulls) {
-            if (m > 0) std::memcpy(oc.validity().data() + pos, cur, static_cast<size_t>(m));
-            cur += pad8(m);
-          }
-        }
-        pos += m;
-      }
-    }
+    exchange_segments(x);
   }
 
+  Table out;
   // Plain string validity was filled at fixed positions; the values are concatenated now.
   for (int c = 0; c < ncol; ++c) {
     Column& oc = out_cols[static_cast<size_t>(c)];
+    // Drop the slack row.
+    oc.visit([&](auto& v) {
+      using V = std::decay_t<decltype(v)>;
+      if constexpr (!std::is_same_v<V, PlainStrings>) v.resize(static_cast<size_t>(out_rows));
+    });
+    if (oc.has_nulls()) oc.validity().resize(static_cast<size_t>(out_rows));
     if (plan[static_cast<size_t>(c)].plain) {
       PlainStrings all;
       size_t total_chars = 0;
@@ -509,6 +765,39 @@ Table shuffle_to(const mpi::Comm& comm, const Table& table, std::span<const int>
   return out;
 }
 
+// Destinations of every row: hash of the keys modulo p.
+template <typename D>
+void hash_destinations(const Table& table, const std::vector<int>& key_columns, int ranks,
+                       D* dest) {
+  const idx_t n = table.num_rows();
+  const auto p = static_cast<std::uint64_t>(ranks);
+  // Hashes in cache-sized chunks: only the destinations are kept.
+  constexpr idx_t kChunk = 4096;
+  std::uint64_t h[kChunk];
+  // h % p is a 64-bit division per row, which costs more than the hash itself; for a power of
+  // two it is the same as a mask.
+  const bool pow2 = (p & (p - 1)) == 0;
+  for (idx_t begin = 0; begin < n; begin += kChunk) {
+    const idx_t end = std::min(n, begin + kChunk);
+    hash_range(table, key_columns, begin, end, h);
+    D* d = dest + begin;
+    if (pow2) {
+      for (idx_t i = 0; i < end - begin; ++i)
+        d[i] = static_cast<D>(h[i] & (p - 1));
+    } else {
+      for (idx_t i = 0; i < end - begin; ++i)
+        d[i] = static_cast<D>(h[i] % p);
+    }
+  }
+}
+
+}  // namespace
+
+Table shuffle_to(const mpi::Comm& comm, const Table& table, std::span<const int> destination,
+                 const ShuffleOptions& options) {
+  return shuffle_impl<int>(comm, table, destination, options);
+}
+
 Table hash_shuffle(const mpi::Comm& comm, const Table& table, const std::vector<std::string>& keys,
                    const ShuffleOptions& options) {
   std::vector<int> key_columns;
@@ -517,19 +806,18 @@ Table hash_shuffle(const mpi::Comm& comm, const Table& table, const std::vector<
   for (const auto& k : keys)
     key_columns.push_back(table.schema().index_of(k, "hash shuffle keys"));
   if (comm.size() == 1) return table;  // every row stays where it is
-  // Hashes in cache-sized chunks: only the 4-byte destinations are kept.
   const idx_t n = table.num_rows();
-  std::vector<int> dest(static_cast<size_t>(n));
-  const auto p = static_cast<std::uint64_t>(comm.size());
-  constexpr idx_t kChunk = 4096;
-  std::uint64_t h[kChunk];
-  for (idx_t begin = 0; begin < n; begin += kChunk) {
-    const idx_t end = std::min(n, begin + kChunk);
-    hash_range(table, key_columns, begin, end, h);
-    for (idx_t i = begin; i < end; ++i)
-      dest[static_cast<size_t>(i)] = static_cast<int>(h[i - begin] % p);
+  const auto un = static_cast<size_t>(n);
+  // Every element is written by hash_destinations: no zero-fill.
+  if (comm.size() <= 256) {
+    std::unique_ptr<std::uint8_t[]> dest(new std::uint8_t[un]);
+    hash_destinations(table, key_columns, comm.size(), dest.get());
+    return shuffle_impl<std::uint8_t>(comm, table, std::span<const std::uint8_t>(dest.get(), un),
+                                      options);
   }
-  return shuffle_to(comm, table, dest, options);
+  std::unique_ptr<int[]> dest(new int[un]);
+  hash_destinations(table, key_columns, comm.size(), dest.get());
+  return shuffle_impl<int>(comm, table, std::span<const int>(dest.get(), un), options);
 }
 
 }  // namespace shardflow::ops

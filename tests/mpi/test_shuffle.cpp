@@ -67,6 +67,33 @@ void expect_same_table(const Table& a, const Table& b) {
   EXPECT_EQ(all_rows(a), all_rows(b));
 }
 
+struct FanoutLimit {
+  explicit FanoutLimit(int ranks) { ops::detail::set_small_fanout_limit(ranks); }
+  ~FanoutLimit() { ops::detail::set_small_fanout_limit(4); }
+};
+
+// A piece with only fixed-width columns (the shuffle's direct path). Even ranks have nulls in
+// the nullable columns, odd ranks none (no validity vectors at all), so both the carried and the
+// all-valid validity cases travel.
+Table fixed_width_piece(std::uint64_t seed, int rank, idx_t rows) {
+  return random_piece(seed, rank, rows, PieceOptions{.null_rate = rank % 2 == 0 ? 0.2 : 0.0})
+      .select({"k", "w", "i", "fk", "x", "f32", "b", "t", "s"});
+}
+
+// Destination patterns, as functions of (source rank, row, rows of the source, ranks).
+int destination_of(int pattern, int src, idx_t row, idx_t rows, int p) {
+  switch (pattern) {
+    case 0:  // scattered
+      return static_cast<int>((row * 7 + src * 3 + row / 5) % p);
+    case 1:  // rows stay local only in the first half: later rounds send everything away
+      return row < rows / 2 ? src : static_cast<int>((src + 1 + row % std::max(1, p - 1)) % p);
+    case 2:  // everything to the last rank
+      return p - 1;
+    default:  // everything stays
+      return src;
+  }
+}
+
 }  // namespace
 
 TEST(Shuffle, HashRowsDependsOnlyOnValues) {
@@ -181,6 +208,127 @@ TEST(Shuffle, Errors) {
     EXPECT_NE(
         std::string(e.what()).find("row 4 has destination rank " + std::to_string(comm.size())),
         std::string::npos)
+        << e.what();
+  }
+}
+
+// shuffle_to against a brute-force reference, row for row: the result holds each source rank's
+// rows for this rank in source-rank order and in their original order within a source. Every
+// fixed-width column type, nulls on some ranks only, empty ranks, rounds of every size (so that
+// a round's local rows end next to rows already received), both scatter kernels, and the
+// segment path (forced by a small message limit) must all give exactly the reference.
+TEST(Shuffle, FixedWidthColumnsMatchTheReferenceRowForRow) {
+  mpi::Comm comm;
+  const int p = comm.size();
+  for (bool empty_others : {false, true}) {
+    const idx_t base = 240;
+    const Table in =
+        fixed_width_piece(41, comm.rank(), rows_of(comm.rank(), p, base, empty_others));
+    for (int pattern = 0; pattern < 4; ++pattern) {
+      std::vector<int> dest;
+      for (idx_t r = 0; r < in.num_rows(); ++r)
+        dest.push_back(destination_of(pattern, comm.rank(), r, in.num_rows(), p));
+      std::vector<std::string> expected;
+      for (int src = 0; src < p; ++src) {
+        const Table piece = fixed_width_piece(41, src, rows_of(src, p, base, empty_others));
+        for (idx_t r = 0; r < piece.num_rows(); ++r)
+          if (destination_of(pattern, src, r, piece.num_rows(), p) == comm.rank())
+            expected.push_back(render_all(piece, r));
+      }
+      for (idx_t round_bytes : {idx_t{64} << 20, idx_t{200}, idx_t{8}}) {
+        for (int fanout : {4, 0}) {
+          SCOPED_TRACE(::testing::Message()
+                       << "empty_others " << empty_others << " pattern " << pattern
+                       << " round_bytes " << round_bytes << " fanout " << fanout);
+          FanoutLimit limit(fanout);
+          const Table out =
+              ops::shuffle_to(comm, in, dest, ops::ShuffleOptions{.round_bytes = round_bytes});
+          ASSERT_EQ(out.schema(), in.schema());
+          EXPECT_EQ(out.column("s").dictionary()->values(), test_dictionary()->values());
+          EXPECT_EQ(all_rows(out), expected);
+          // Validity is dropped when every received row is valid, kept otherwise.
+          for (const auto& name : out.schema().names()) {
+            const Column& c = out.column(name);
+            bool any_null = false;
+            for (idx_t r = 0; r < out.num_rows(); ++r)
+              any_null = any_null || !c.is_valid(r);
+            EXPECT_EQ(c.has_nulls(), any_null) << name;
+          }
+        }
+      }
+      MessageLimit small(5);
+      const Table split = ops::shuffle_to(comm, in, dest, ops::ShuffleOptions{.round_bytes = 300});
+      EXPECT_EQ(all_rows(split), expected);
+    }
+  }
+}
+
+// hash_shuffle (which carries destinations as bytes) on fixed-width tables, with both kernels
+// and many rounds, against the generic checks and against shuffle_to with hash % ranks.
+TEST(Shuffle, HashShuffleOfFixedWidthColumns) {
+  mpi::Comm comm;
+  const Table in = fixed_width_piece(43, comm.rank(), 500 + 91 * comm.rank());
+  const std::vector<std::string> keys = {"k", "fk"};
+  const auto h = ops::hash_rows(in, {0, 3});
+  std::vector<int> dest;
+  for (auto x : h)
+    dest.push_back(static_cast<int>(x % static_cast<std::uint64_t>(comm.size())));
+  const Table reference = ops::shuffle_to(comm, in, dest);
+  for (int fanout : {4, 0}) {
+    FanoutLimit limit(fanout);
+    for (idx_t round_bytes : {idx_t{64} << 20, idx_t{512}}) {
+      const Table out =
+          ops::hash_shuffle(comm, in, keys, ops::ShuffleOptions{.round_bytes = round_bytes});
+      check_shuffle(comm, in, out, keys);
+      expect_same_table(out, reference);
+    }
+  }
+}
+
+// The agreed errors of the set-up: a wrong number of destinations, a string column encoded
+// differently on different ranks, a non-positive round size. Every rank throws the same error.
+TEST(Shuffle, SetupErrorsAreAgreed) {
+  mpi::Comm comm;
+  const Table in = fixed_width_piece(3, comm.rank(), 10);
+  std::vector<int> dest(10, 0);
+  if (comm.rank() == 0) dest.resize(3);
+  try {
+    ops::shuffle_to(comm, in, dest);
+    FAIL() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("3 destinations given for a table of 10 rows"),
+              std::string::npos)
+        << e.what();
+  }
+  dest.assign(10, 0);
+  try {
+    ops::shuffle_to(comm, in, dest, ops::ShuffleOptions{.round_bytes = 0});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("round_bytes must be positive, got 0"), std::string::npos)
+        << e.what();
+  }
+  Table mixed;
+  Column name = comm.rank() == 0 ? Column::plain_strings() : Column(table::DataType::kString);
+  if (comm.rank() == 0) {
+    name.plain().push_back("AT");
+  } else {
+    name.set_dictionary(test_dictionary());
+    name.codes().push_back(0);
+  }
+  mixed.add_column("name", std::move(name));
+  const std::vector<int> one(1, 0);
+  if (comm.size() == 1) {
+    EXPECT_EQ(ops::shuffle_to(comm, mixed, one).num_rows(), 1);
+    return;
+  }
+  try {
+    ops::shuffle_to(comm, mixed, one);
+    FAIL() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "string column 'name' is dictionary-encoded on some ranks and plain on others"),
+              std::string::npos)
         << e.what();
   }
 }

@@ -15,16 +15,20 @@
 namespace shardflow::ops {
 
 struct ShuffleOptions {
-  /// Per-rank send-buffer budget per round, in bytes. The number of rounds is the largest
-  /// ceil(local bytes / round_bytes) over all ranks.
+  /// Per-rank send-buffer budget per round, in bytes. Tables of fixed-width columns (no plain
+  /// strings) are sent one column at a time, so a round holds at most ceil(rows / rounds) values
+  /// of the widest column: rounds = the largest ceil(rows * widest / round_bytes) over all ranks.
+  /// Otherwise all columns of a round share one buffer: rounds = the largest
+  /// ceil(local bytes / round_bytes). Must be positive.
   idx_t round_bytes = idx_t{64} << 20;
 };
 
 /// Local: a 64-bit hash of the key values of every row. Equal keys give equal hashes on every rank
-/// and at every rank count: ints, bools and timestamps hash via hash_u64 of the value (int32 sign-
-/// extended), floats via double_key_bits (so -0.0 == 0.0 and all NaNs are one key), dictionary
-/// strings via their code (dictionaries are identical on all ranks), plain strings via hash_string,
-/// and null via a fixed constant. Columns are combined left to right with hash_combine.
+/// and at every rank count. A value's bits: ints, bools and timestamps their value (int32 sign-
+/// extended), floats double_key_bits (so -0.0 == 0.0 and all NaNs are one key), dictionary strings
+/// their code (dictionaries are identical on all ranks). The first key column gives
+/// hash_u64(bits ^ seed) (plain strings: hash_string(s, seed)); every further column is folded in
+/// with hash_combine(h, hash_u64(bits)) (plain strings: hash_string(s)); null is a fixed constant.
 /// `key_columns` are column indexes into the table (must be valid).
 std::vector<std::uint64_t> hash_rows(const table::Table& table,
                                      const std::vector<int>& key_columns);
@@ -33,15 +37,24 @@ std::vector<std::uint64_t> hash_rows(const table::Table& table,
 /// in [0, comm.size())). Schema, string encodings (dictionary vs plain) and dictionaries must be
 /// equal on all ranks. The result holds the received rows grouped by source rank (rank order),
 /// in their original order within a source. Data moves in rounds of about options.round_bytes
-/// per rank; every column type including plain strings and validity is carried. A bad
-/// destination on any rank makes every rank throw the same RuntimeError.
+/// per rank; every column type including plain strings and validity is carried. Without plain
+/// strings, rows that stay on this rank are copied straight into the result, not through MPI. A
+/// bad destination on any rank makes every rank throw the same RuntimeError.
 table::Table shuffle_to(const mpi::Comm& comm, const table::Table& table,
                         std::span<const int> destination, const ShuffleOptions& options = {});
 
 /// Collective: hash_rows + shuffle_to with destination = hash % comm.size(). Afterwards all rows
-/// with equal key values live on one rank. Key names and schema must be equal on all ranks; an
-/// unknown key throws ConfigError (with a did-you-mean) on every rank.
+/// with equal key values live on one rank. The result is ordered as shuffle_to's. Key names and
+/// schema must be equal on all ranks; an unknown key throws ConfigError (with a did-you-mean) on
+/// every rank.
 table::Table hash_shuffle(const mpi::Comm& comm, const table::Table& table,
                           const std::vector<std::string>& keys, const ShuffleOptions& options = {});
+
+namespace detail {
+/// Up to this many ranks (default 4; values above 4 act as 4) the shuffle scatters rows with a
+/// branch-free kernel specialized for the rank count, above it with a generic one. Results are
+/// identical either way. For tests, to run the generic kernel at small rank counts.
+void set_small_fanout_limit(int ranks);
+}  // namespace detail
 
 }  // namespace shardflow::ops
