@@ -225,7 +225,7 @@ void inspect_file(const std::string& file, bool json) {
     } else {
       fmt::print("{}: checkpoint at step {} (epoch {}, {} samples seen)\n", file, c.meta.step,
                  c.meta.epoch, c.meta.sample_cursor);
-      fmt::print("  saved by shardflow {} at {} on {} rank(s); job fingerprint {}\n",
+      fmt::print("  saved by shardflow {} at {} on {} rank(s); training fingerprint {}\n",
                  c.meta.version, c.meta.created, c.meta.world_size, c.meta.fingerprint);
       for (const auto& [k, v] : c.meta.attributes)
         fmt::print("  {} = {}\n", k, v);
