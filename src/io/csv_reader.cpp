@@ -24,8 +24,14 @@
 //      rank saw words) parses its range again with the final types: rare, and still one pass in
 //      the common case.
 //   5. Strings go into a per-column local hash dictionary while parsing (no per-field
-//      allocation); afterwards the dictionaries are unified across ranks, or the column is kept
-//      as plain strings when it has too many distinct values.
+//      allocation; short values are keyed by two machine words, see ShortKey); afterwards the
+//      dictionaries are unified across ranks in one sort and one remap pass
+//      (table::unified_dictionary_column), or the column is kept as plain strings when it has too
+//      many distinct values.
+//   Throughput notes (1e7-row db-benchmark file, 2 ranks): plain records go through the bulk
+//   scanner (RecordScanner::scan_simple), the column vectors and the dictionary tables ask for
+//   transparent huge pages (the page-fault path was a third of the time), and the quote/newline
+//   pre-count is skipped by a rank whose range ends at the end of its last file.
 
 #include "shardflow/io/csv_reader.hpp"
 
@@ -383,53 +389,110 @@ void broadcast_plan(const mpi::Comm& comm, Plan& plan) {
 // Column builders
 // ================================================================================================
 
-/// Equality of two byte ranges of equal length `n`, with overlapping word loads for the short
-/// strings typical of categorical columns (never reads outside either range).
-inline bool equal_bytes(const char* a, const char* b, size_t n) {
-  if (n >= 8 && n <= 16) {
-    std::uint64_t a0, a1, b0, b1;
-    std::memcpy(&a0, a, 8);
-    std::memcpy(&b0, b, 8);
-    std::memcpy(&a1, a + n - 8, 8);
-    std::memcpy(&b1, b + n - 8, 8);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+/// vector::reserve, then asks for transparent huge pages on the new buffer. Why: the column
+/// vectors of a large input are hundreds of MB (60 bytes per row for the group-by data) and each
+/// 4 KiB page costs a fault plus zeroing on first touch; a profile of 1e7 rows showed a third of
+/// the time in the kernel's anonymous-page fault path. With THP in "madvise" mode (a common
+/// default) one fault maps 2 MiB. Harmless where THP is off or "always".
+template <typename T>
+void reserve_huge(std::vector<T>& v, size_t n) {
+  v.reserve(n);
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<std::uintptr_t>(v.data());
+  const std::uintptr_t end = begin + v.capacity() * sizeof(T);
+  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
+  const std::uintptr_t last = end & ~(kHuge - 1);
+#ifdef MADV_HUGEPAGE
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#else
+  (void)first;
+  (void)last;
+#endif
+}
+
+/// A string of up to 16 bytes as two words plus its length, loaded with overlapping word reads
+/// so that nothing outside the string is touched (the last field of a mapped file may end at the
+/// last byte of the mapping). For a given length the two words determine the string, so equality
+/// of keys is equality of strings: a dictionary lookup compares three integers, no memcmp.
+struct ShortKey {
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  std::uint32_t size = 0;
+};
+
+inline std::uint64_t load_u64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline std::uint32_t load_u32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline constexpr size_t kShortKey = 16;
+
+/// Key of s (s.size() <= kShortKey).
+inline ShortKey short_key(const char* s, size_t n) {
+  ShortKey k;
+  k.size = static_cast<std::uint32_t>(n);
+  if (n >= 8) {
+    k.a = load_u64(s);
+    k.b = load_u64(s + n - 8);
+  } else if (n >= 4) {
+    k.a = load_u32(s);
+    k.b = load_u32(s + n - 4);
+  } else if (n > 0) {
+    k.a = static_cast<std::uint64_t>(static_cast<unsigned char>(s[0])) |
+          static_cast<std::uint64_t>(static_cast<unsigned char>(s[n / 2])) << 8 |
+          static_cast<std::uint64_t>(static_cast<unsigned char>(s[n - 1])) << 16;
   }
-  if (n >= 4 && n < 8) {
-    std::uint32_t a0, a1, b0, b1;
-    std::memcpy(&a0, a, 4);
-    std::memcpy(&b0, b, 4);
-    std::memcpy(&a1, a + n - 4, 4);
-    std::memcpy(&b1, b + n - 4, 4);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
-  return n == 0 || std::memcmp(a, b, n) == 0;
+  return k;
+}
+
+/// Hash of a short key: a multiply-xorshift mix (~10 instructions, inline) instead of a call to
+/// XXH3, which cost ~40 instructions per field for the three id columns of the group-by data.
+/// Local to this rank's hash table only, so it need not match hash_bytes.
+inline std::uint64_t short_hash(const ShortKey& k) {
+  return hash_u64(k.a * 0x9E3779B97F4A7C15ULL + (k.b ^ (static_cast<std::uint64_t>(k.size) << 56)));
 }
 
 /// Open-addressing hash set of the distinct strings of one column on this rank; codes are
 /// insertion order. Strings live in one arena, so inserting never allocates per value. A slot is
-/// one 32-byte record holding the hash, the code and (for strings up to 16 bytes, the usual case
-/// for categorical data) the bytes themselves, so a lookup costs one cache miss, not three.
+/// one 32-byte record (one cache miss per lookup) holding the code, the length, and for strings
+/// up to 16 bytes (the usual case for categorical data) the ShortKey words, compared as integers;
+/// longer strings keep their XXH3 hash in the slot and are compared against the arena.
 class LocalDictionary {
  public:
-  /// Code of `s`, inserted if new. `h` is hash_bytes(s) if the caller already has it, else 0.
-  std::int32_t insert(std::string_view s, std::uint64_t h = 0) {
-    if ((static_cast<size_t>(count()) + 1) * 2 > slots_.size()) grow();
-    if (h == 0) h = hash_bytes(s.data(), s.size());
+  /// Code of `s`, inserted if new.
+  std::int32_t insert(std::string_view s) {
+    if (s.size() <= kShortKey) {
+      const ShortKey k = short_key(s.data(), s.size());
+      return insert_short(k, short_hash(k), s);
+    }
+    return insert_long(s, hash_bytes(s.data(), s.size()));
+  }
+  /// Code of the short string `s` whose key is `k` and hash short_hash(k), inserted if new.
+  std::int32_t insert_short(const ShortKey& k, std::uint64_t h, std::string_view s) {
+    if ((static_cast<size_t>(count()) + 1) * 2 > slots_.size()) [[unlikely]]
+      grow();
     const size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
       Slot& slot = slots_[i];
-      if (slot.code < 0) {
-        const auto code = static_cast<std::int32_t>(count());
-        chars_.append(s);
-        offsets_.push_back(static_cast<idx_t>(chars_.size()));
-        fill(slot, h, code, s);
-        return code;
-      }
-      if (slot.hash != h || slot.size != s.size()) continue;
-      const char* text = s.size() <= kInline
-                             ? slot.text
-                             : chars_.data() + offsets_[static_cast<size_t>(slot.code)];
-      if (equal_bytes(text, s.data(), s.size())) return slot.code;
+      if (slot.a == k.a && slot.b == k.b && slot.size == k.size && slot.code >= 0) return slot.code;
+      if (slot.code < 0) return add(slot, h, s, k.a, k.b);
+    }
+  }
+  std::int32_t insert_long(std::string_view s, std::uint64_t h) {
+    if ((static_cast<size_t>(count()) + 1) * 2 > slots_.size()) grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.code < 0) return add(slot, h, s, h, 0);
+      if (slot.size != s.size() || slot.a != h) continue;
+      const char* text = chars_.data() + offsets_[static_cast<size_t>(slot.code)];
+      if (std::memcmp(text, s.data(), s.size()) == 0) return slot.code;
     }
   }
   /// Starts loading the slot where a lookup of hash `h` begins.
@@ -442,34 +505,45 @@ class LocalDictionary {
     const auto e = offsets_[static_cast<size_t>(code) + 1];
     return std::string_view(chars_.data() + b, static_cast<size_t>(e - b));
   }
-  std::vector<std::string> values() const {
-    std::vector<std::string> out;
+  /// Views of the values in code order (valid while the dictionary lives).
+  std::vector<std::string_view> views() const {
+    std::vector<std::string_view> out;
     out.reserve(static_cast<size_t>(count()));
     for (idx_t c = 0; c < count(); ++c)
-      out.emplace_back(view(static_cast<std::int32_t>(c)));
+      out.push_back(view(static_cast<std::int32_t>(c)));
     return out;
   }
   void clear() { *this = LocalDictionary(); }
 
  private:
-  static constexpr size_t kInline = 16;
   struct alignas(32) Slot {
-    std::uint64_t hash = 0;
-    std::int32_t code = -1;  // -1: empty
+    std::uint64_t a = 0;  // ShortKey::a, or the XXH3 hash of a long string
+    std::uint64_t b = 0;  // ShortKey::b, or 0
     std::uint32_t size = 0;
-    char text[kInline] = {};
+    std::int32_t code = -1;  // -1: empty
+    std::uint64_t hash = 0;  // for rehashing on growth
   };
 
-  static void fill(Slot& slot, std::uint64_t h, std::int32_t code, std::string_view s) {
-    slot.hash = h;
-    slot.code = code;
+  std::int32_t add(Slot& slot, std::uint64_t h, std::string_view s, std::uint64_t a,
+                   std::uint64_t b) {
+    const auto code = static_cast<std::int32_t>(count());
+    chars_.append(s);
+    offsets_.push_back(static_cast<idx_t>(chars_.size()));
+    slot.a = a;
+    slot.b = b;
     slot.size = static_cast<std::uint32_t>(s.size());
-    if (!s.empty() && s.size() <= kInline) std::memcpy(slot.text, s.data(), s.size());
+    slot.code = code;
+    slot.hash = h;
+    return code;
   }
 
   void grow() {
     const size_t n = slots_.empty() ? 1024 : slots_.size() * 2;
     std::vector<Slot> old = std::move(slots_);
+    // Huge pages matter here too: the table of a 1e5-value column is 8 MiB, and with 4 KiB
+    // pages nearly every (random) lookup also misses the TLB.
+    slots_ = std::vector<Slot>();
+    reserve_huge(slots_, n);
     slots_.assign(n, Slot{});
     const size_t mask = n - 1;
     for (const Slot& s : old) {
@@ -533,9 +607,8 @@ class ColumnBuilder {
     if (fixed_) kind_ = Kind::kString;  // unused for fixed columns
   }
 
-  /// Appends one field; false if the (fixed) type cannot represent it. `hash` is hash_bytes of
-  /// the field's text if the caller computed it (see wants_hashes()), else 0.
-  bool append(const csv_ns::FieldView& f, std::string& scratch, std::uint64_t hash = 0) {
+  /// Appends one field; false if the (fixed) type cannot represent it.
+  bool append(const csv_ns::FieldView& f, std::string& scratch) {
     if (f.size == 0) {
       if (f.quoted && (fixed_ ? target_ == DataType::kString : true)) {
         if (!fixed_ && kind_ != Kind::kString) become_string();
@@ -547,7 +620,7 @@ class ColumnBuilder {
     }
     const std::string_view text = csv_ns::unescape(f, scratch);
     if (is_dictionary_string()) {
-      push_string(text, hash);
+      push_string(text);
       return true;
     }
     if (fixed_) return push_fixed(text);
@@ -588,27 +661,61 @@ class ColumnBuilder {
   bool is_dictionary_string() const {
     return !plain_mode_ && (fixed_ ? target_ == DataType::kString : kind_ == Kind::kString);
   }
-  void prefetch(std::uint64_t hash) const { dict_.prefetch(hash); }
+
+  /// Dictionary string fast path for n fields (stride apart) while is_dictionary_string():
+  /// short unquoted non-empty fields are keyed and hashed for the whole batch first, then looked
+  /// up with each slot prefetched kPrefetch rows ahead, hiding the cache miss of a lookup in a
+  /// large dictionary (1e5 distinct ids). Other fields go through append(). `keys`/`hashes`
+  /// are scratch arrays of at least n entries.
+  void append_strings(const csv_ns::FieldView* f, size_t n, size_t stride, std::string& scratch,
+                      ShortKey* keys, std::uint64_t* hashes) {
+    constexpr size_t kPrefetch = 16;
+    for (size_t i = 0; i < n; ++i) {
+      const auto& fv = f[i * stride];
+      if (fv.size - 1 < kShortKey && !fv.escaped) {  // 1..16 bytes
+        keys[i] = short_key(fv.data, fv.size);
+        hashes[i] = short_hash(keys[i]);
+      } else {
+        keys[i].size = UINT32_MAX;  // not a short key: append() decides
+        hashes[i] = 0;
+      }
+    }
+    for (size_t i = 0; i < std::min(n, kPrefetch); ++i)
+      dict_.prefetch(hashes[i]);
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetch < n) dict_.prefetch(hashes[i + kPrefetch]);
+      const auto& fv = f[i * stride];
+      if (keys[i].size == UINT32_MAX || plain_mode_) [[unlikely]] {
+        append(fv, scratch);  // never fails for a string column
+        continue;
+      }
+      i32_.push_back(dict_.insert_short(keys[i], hashes[i], std::string_view(fv.data, fv.size)));
+      if (!valid_.empty()) valid_.push_back(1);
+      ++size_;
+      if (dict_.count() > max_dictionary_) [[unlikely]]
+        to_plain();
+    }
+  }
 
   /// Reserves room for `n` rows in the vector currently in use.
   void reserve(idx_t n) {
     const auto un = static_cast<size_t>(n);
     switch (phys_) {
       case Phys::kI64:
-        i64_.reserve(un);
+        reserve_huge(i64_, un);
         break;
       case Phys::kF64:
-        f64_.reserve(un);
+        reserve_huge(f64_, un);
         break;
       case Phys::kU8:
-        u8_.reserve(un);
+        reserve_huge(u8_, un);
         break;
       case Phys::kI32:
       case Phys::kStr:
-        i32_.reserve(un);
+        reserve_huge(i32_, un);
         break;
       case Phys::kF32:
-        f32_.reserve(un);
+        reserve_huge(f32_, un);
         break;
       case Phys::kNone:
         break;
@@ -700,7 +807,8 @@ class ColumnBuilder {
   }
 
   // String results: either (dictionary values, codes) or plain strings.
-  std::vector<std::string> dictionary_values() const { return dict_.values(); }
+  /// Views of the distinct values in code order (valid while this builder lives).
+  std::vector<std::string_view> dictionary_views() const { return dict_.views(); }
   std::vector<std::uint8_t>& validity() {
     if (!fixed_ && kind_ == Kind::kNull && size_ > 0) valid_.assign(static_cast<size_t>(size_), 0);
     return valid_;
@@ -764,11 +872,11 @@ class ColumnBuilder {
     ++size_;
   }
 
-  void push_string(std::string_view s, std::uint64_t hash = 0) {
+  void push_string(std::string_view s) {
     if (plain_mode_) {
       plain_.push_back(s);
     } else {
-      i32_.push_back(dict_.insert(s, hash));
+      i32_.push_back(dict_.insert(s));
       if (dict_.count() > max_dictionary_) to_plain();
     }
     if (!valid_.empty()) valid_.push_back(1);
@@ -1047,6 +1155,7 @@ class SegmentParser {
     batch_fields_.resize(kBatch * std::max<size_t>(ncsv, 1));
     batch_rows_.resize(kBatch);
     hashes_.resize(kBatch);
+    keys_.resize(kBatch);
     bool reserved = false;
     const idx_t rows_before = result_.rows;
     while (p < seg_end) {
@@ -1057,6 +1166,19 @@ class SegmentParser {
       csv_ns::ScannedRecord bad_rec;
       idx_t bad_line = 0;
       while (p < seg_end && n < kBatch) {
+        // Bulk path for plain records (see RecordScanner::scan_simple); whatever it stops at
+        // goes through scan() below.
+        const char* after = p;
+        const size_t simple = scanner_.scan_simple(p, seg_end, file_end, ncsv, kBatch - n,
+                                                   batch_fields_.data() + n * ncsv, &after);
+        if (simple > 0) {
+          for (size_t i = 0; i < simple; ++i)
+            batch_rows_[n + i] = BatchRow{nullptr, nullptr, line + static_cast<idx_t>(i)};
+          n += simple;
+          line += static_cast<idx_t>(simple);
+          p = after;
+          continue;
+        }
         // Fields go straight into the batch (extra fields are counted, not stored).
         const csv_ns::ScannedRecord rec =
             scanner_.scan(p, file_end, batch_fields_.data() + n * ncsv, ncsv);
@@ -1064,7 +1186,7 @@ class SegmentParser {
         line += rec.newlines;
         p = rec.next;
         if (rec.status == csv_ns::RecordStatus::kOk && rec.fields == ncsv) [[likely]] {
-          batch_rows_[n] = BatchRow{rec, rec_line};
+          batch_rows_[n] = BatchRow{rec.begin, rec.end, rec_line};
           ++n;
           continue;
         }
@@ -1100,12 +1222,27 @@ class SegmentParser {
 
  private:
   static constexpr size_t kBatch = 512;
-  static constexpr size_t kPrefetchDistance = 16;
 
+  /// Where a batch row came from, for messages about it. Rows from the bulk scan path leave
+  /// begin/end null: they are recovered from the row's fields (no quotes there) when needed.
   struct BatchRow {
-    csv_ns::ScannedRecord rec;
+    const char* begin = nullptr;
+    const char* end = nullptr;
     idx_t line = 0;
   };
+
+  /// The record of batch row i, for bad().
+  csv_ns::ScannedRecord batch_record(size_t i, size_t ncsv) const {
+    csv_ns::ScannedRecord rec;
+    rec.begin = batch_rows_[i].begin;
+    rec.end = batch_rows_[i].end;
+    if (rec.begin == nullptr) {
+      const csv_ns::FieldView* f = batch_fields_.data() + i * ncsv;
+      rec.begin = f[0].data;
+      rec.end = f[ncsv - 1].data + f[ncsv - 1].size;
+    }
+    return rec;
+  }
 
   void process_batch(const FileInfo& file, size_t n, size_t ncsv) {
     const auto& out_of = map_.output_of_csv;
@@ -1116,17 +1253,7 @@ class SegmentParser {
       const csv_ns::FieldView* f = batch_fields_.data() + j;
       bool ok = true;
       if (builder.is_dictionary_string()) {
-        // Hash the whole batch first and prefetch each lookup's slot a few rows ahead.
-        for (size_t i = 0; i < n; ++i) {
-          const auto& fv = f[i * ncsv];
-          hashes_[i] = fv.size > 0 && !fv.escaped ? hash_bytes(fv.data, fv.size) : 0;
-        }
-        for (size_t i = 0; i < std::min(n, kPrefetchDistance); ++i)
-          builder.prefetch(hashes_[i]);
-        for (size_t i = 0; i < n && ok; ++i) {
-          if (i + kPrefetchDistance < n) builder.prefetch(hashes_[i + kPrefetchDistance]);
-          ok = builder.append(f[i * ncsv], scratch_, hashes_[i]);
-        }
+        builder.append_strings(f, n, ncsv, scratch_, keys_.data(), hashes_.data());
       } else {
         for (size_t i = 0; i < n && ok;) {
           i += builder.append_numeric_run(f + i * ncsv, n - i, ncsv);
@@ -1155,7 +1282,7 @@ class SegmentParser {
       for (auto& builder : builders_)
         builder.truncate(result_.rows);
       const std::string text(csv_ns::unescape(f[j], scratch_));
-      bad(file, batch_rows_[i].line, batch_rows_[i].rec,
+      bad(file, batch_rows_[i].line, batch_record(i, ncsv),
           fmt::format("column {} '{}': cannot parse '{}' as {}", j + 1, plan_.csv_names[j],
                       clip(text), table::to_string(*map_.types[static_cast<size_t>(b)])));
       return;
@@ -1196,6 +1323,7 @@ class SegmentParser {
   std::vector<csv_ns::FieldView> batch_fields_;
   std::vector<BatchRow> batch_rows_;
   std::vector<std::uint64_t> hashes_;
+  std::vector<ShortKey> keys_;
   std::string scratch_;
 };
 
@@ -1284,7 +1412,14 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
       file->prefetch(info.data_begin + seg.begin, seg.end - seg.begin);
       maps.emplace(seg.file, std::move(file));
     }
-    if (!segments.empty()) {
+    // Only a later rank starting inside this rank's last file needs these counts; when this
+    // rank's range runs to the end of that file (always so for the last rank) the pass over the
+    // whole range is skipped.
+    const bool counts_needed =
+        !segments.empty() &&
+        segments.back().end < file_start[static_cast<size_t>(segments.back().file) + 1] -
+                                  file_start[static_cast<size_t>(segments.back().file)];
+    if (counts_needed) {
       const auto& seg = segments.back();
       const char* data =
           maps.at(seg.file)->data() + plan.files[static_cast<size_t>(seg.file)].data_begin;
@@ -1379,9 +1514,8 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
       col = table::Column::plain_strings();
       col.plain() = builder.take_plain();
     } else {
-      col = table::dictionary_column_from_local(builder.dictionary_values(), builder.take_codes(),
-                                                validity);
-      table::unify_dictionary(comm, col);
+      const auto views = builder.dictionary_views();
+      col = table::unified_dictionary_column(comm, views, builder.take_codes(), validity);
       if (col.dictionary()->size() > o.max_dictionary_size) {
         table::Column plain_col = table::Column::plain_strings();
         auto& ps = plain_col.plain();

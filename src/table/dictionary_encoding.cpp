@@ -1,6 +1,8 @@
 #include "shardflow/table/dictionary_encoding.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <numeric>
 #include <string_view>
 #include <unordered_map>
@@ -84,6 +86,94 @@ void unify_dictionary(const mpi::Comm& comm, Column& column) {
     if (!remap.empty()) c = remap[static_cast<size_t>(c)];
   }
   column.set_dictionary(std::make_shared<const Dictionary>(std::move(merged)));
+}
+
+namespace {
+
+/// A gathered value with its first 16 bytes as two big-endian words (zero-padded), so that most
+/// comparisons of the sort are two integer compares instead of a memcmp call: for the short ids
+/// of categorical data the words decide (with the length as tie-break) without looking at the
+/// bytes again.
+struct SortEntry {
+  std::uint64_t hi = 0;
+  std::uint64_t lo = 0;
+  const char* data = nullptr;
+  std::uint64_t size = 0;
+  std::uint64_t index = 0;  // position in the gathered list
+};
+
+std::uint64_t big_endian_word(const char* p, size_t n) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, p, std::min<size_t>(n, 8));
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  return v;
+}
+
+bool entry_less(const SortEntry& a, const SortEntry& b) {
+  if (a.hi != b.hi) return a.hi < b.hi;
+  if (a.lo != b.lo) return a.lo < b.lo;
+  // Equal (zero-padded) first 16 bytes: if either string fits in them it is a prefix of the
+  // other up to padding, so the shorter one is smaller; otherwise compare the tails.
+  if (a.size <= 16 || b.size <= 16) return a.size < b.size;
+  return std::string_view(a.data + 16, a.size - 16) < std::string_view(b.data + 16, b.size - 16);
+}
+
+}  // namespace
+
+Column unified_dictionary_column(const mpi::Comm& comm,
+                                 std::span<const std::string_view> values_in_code_order,
+                                 std::vector<std::int32_t> codes,
+                                 std::vector<std::uint8_t> validity) {
+  // Why not dictionary_column_from_local + unify_dictionary: those sort the local values, remap
+  // the codes, gather and sort again, then remap the codes a second time. Here every rank's
+  // values (in code order) are gathered once and sorted once; walking the sorted list assigns
+  // global codes and, for this rank's own entries, fills local code -> global code directly.
+  std::vector<idx_t> lengths;
+  lengths.reserve(values_in_code_order.size());
+  size_t total = 0;
+  for (const auto& v : values_in_code_order)
+    total += v.size();
+  std::string chars;
+  chars.reserve(total);
+  for (const auto& v : values_in_code_order) {
+    lengths.push_back(static_cast<idx_t>(v.size()));
+    chars.append(v);
+  }
+  const idx_t my_first = mpi::exscan_sum(comm, static_cast<idx_t>(values_in_code_order.size()));
+  const auto all_lengths = mpi::allgatherv<idx_t>(comm, lengths);
+  const auto all_chars =
+      mpi::allgatherv<char>(comm, std::span<const char>(chars.data(), chars.size()));
+  std::vector<SortEntry> entries(all_lengths.size());
+  idx_t offset = 0;
+  for (size_t i = 0; i < all_lengths.size(); ++i) {
+    const auto n = static_cast<size_t>(all_lengths[i]);
+    const char* p = all_chars.data() + offset;
+    entries[i] =
+        SortEntry{big_endian_word(p, n), n > 8 ? big_endian_word(p + 8, n - 8) : 0, p, n, i};
+    offset += all_lengths[i];
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const SortEntry& a, const SortEntry& b) { return entry_less(a, b); });
+  std::vector<std::string> merged;
+  std::vector<std::int32_t> remap(values_in_code_order.size(), 0);
+  const auto my_end = static_cast<std::uint64_t>(my_first) + values_in_code_order.size();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const SortEntry& e = entries[i];
+    if (i == 0 || entry_less(entries[i - 1], e)) merged.emplace_back(e.data, e.size);
+    if (e.index >= static_cast<std::uint64_t>(my_first) && e.index < my_end) {
+      remap[e.index - static_cast<size_t>(my_first)] = static_cast<std::int32_t>(merged.size() - 1);
+    }
+  }
+  if (!remap.empty()) {
+    for (auto& c : codes)
+      c = remap[static_cast<size_t>(c)];
+  }
+  Column column(DataType::kString);
+  column.codes() = std::move(codes);
+  column.validity() = std::move(validity);
+  column.compact_validity();
+  column.set_dictionary(std::make_shared<const Dictionary>(std::move(merged)));
+  return column;
 }
 
 void encode_strings(const mpi::Comm& comm, Column& column, idx_t max_size) {

@@ -62,6 +62,15 @@ class RecordScanner {
   /// As above, writing at most `capacity` fields to `out`; `fields` of the result is the true
   /// count (so a count above `capacity` still tells the caller the record is too long).
   ScannedRecord scan(const char* p, const char* end, FieldView* out, std::size_t capacity) const;
+  /// Bulk fast path for the common case: scans consecutive records that start before `limit`,
+  /// contain no quote, are not blank and have exactly `nfields` fields, at most `max_records` of
+  /// them, writing `nfields` FieldViews per record to `out` (record i at out + i * nfields).
+  /// Stops before the first record that is not like that, or that is not followed by 64 readable
+  /// bytes before `end`; the caller sends that record through scan(). Sets `*next` to the first
+  /// record not consumed and returns the number of records consumed (each ends with exactly one
+  /// '\n'). Results are identical to calling scan() per record.
+  std::size_t scan_simple(const char* p, const char* limit, const char* end, std::size_t nfields,
+                          std::size_t max_records, FieldView* out, const char** next) const;
   char delimiter() const { return delimiter_; }
 
  private:
@@ -80,7 +89,7 @@ inline std::string_view unescape(const FieldView& field, std::string& scratch) {
   return unescape_slow(field, scratch);
 }
 
-/// Counts '"' and '\n' bytes in [p, p+n) (vectorisable loop).
+/// Counts '"' and '\n' bytes in [p, p+n) (SSE2 byte counters where available).
 void count_quotes_newlines(const char* p, std::size_t n, idx_t& quotes, idx_t& newlines);
 
 // ---- value parsers: true on success; the whole text must be consumed -------------------------
@@ -113,29 +122,37 @@ inline bool parse_float64(std::string_view text, double& out) {
                                         1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
   const size_t n = text.size();
   const char* p = text.data();
-  size_t i = n > 0 && p[0] == '-' ? 1 : 0;
-  if (n == 0 || n > 17 || i == n) return parse_float64_slow(text, out);
+  const size_t sign = n > 0 && p[0] == '-' ? 1 : 0;
+  if (n == 0 || n > 17 || sign == n) return parse_float64_slow(text, out);
+  // Integer digits, then (after one '.') fraction digits: two tight loops rather than one loop
+  // that tracks "seen the point" per character.
   std::uint64_t m = 0;
-  int digits = 0;
-  int frac = -1;  // digits after the point; -1: no point yet
+  size_t i = sign;
   for (; i < n; ++i) {
     const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(p[i])) - '0';
-    if (d <= 9) {
-      m = m * 10 + d;
-      ++digits;
-      if (frac >= 0) ++frac;
-    } else if (p[i] == '.' && frac < 0) {
-      frac = 0;
-    } else {
-      return parse_float64_slow(text, out);
-    }
+    if (d > 9) break;
+    m = m * 10 + d;
   }
+  const size_t int_digits = i - sign;
+  size_t frac = 0;
+  if (i < n) {
+    if (p[i] != '.') return parse_float64_slow(text, out);
+    const size_t frac_begin = ++i;
+    for (; i < n; ++i) {
+      const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(p[i])) - '0';
+      if (d > 9) return parse_float64_slow(text, out);
+      m = m * 10 + d;
+    }
+    frac = n - frac_begin;
+  }
+  const size_t digits = int_digits + frac;
   if (digits == 0 || digits > 15) return parse_float64_slow(text, out);
   double v = static_cast<double>(m);
   if (frac > 0) v /= kPow10[frac];
-  out = p[0] == '-' ? -v : v;
+  out = sign != 0 ? -v : v;
   return true;
 }
+
 bool parse_float32(std::string_view text, float& out);
 /// true/false in lower, upper or title case.
 bool parse_bool(std::string_view text, bool& out);
