@@ -64,15 +64,16 @@ pgrep -f -- "workdir=$TMP/onerank" >/dev/null && fail "ranks still running after
 pass "error on one rank only"
 
 # ---- SIGTERM during training: checkpoint written, exit 75, then resume finishes --------------
-ARGS=(run jobs/quickstart.yaml --set train.optimizer.epochs=40 --set train.optimizer.batch_size=5000
-      --set "workdir=$TMP/sigterm")
+# Long training (~6000 steps); the signal is sent as soon as the first checkpoint exists, so the
+# run is certainly mid-training whatever the machine's speed.
+ARGS=(run jobs/quickstart.yaml --set train.optimizer.epochs=200 --set train.optimizer.batch_size=5000
+      --set train.checkpoint.every_steps=25 --set "workdir=$TMP/sigterm")
 ( sf 0 "${ARGS[@]}" >"$TMP/sigterm.out" 2>"$TMP/sigterm.err" ) &
 launcher=$!
 for _ in $(seq 1 600); do
-  grep -q "training logistic regression" "$TMP/sigterm.err" 2>/dev/null && break
-  sleep 0.1
+  ls "$TMP/sigterm/checkpoints" 2>/dev/null | grep -q '^ckpt-.*\.h5$' && break
+  sleep 0.05
 done
-sleep 1
 pid=$(pgrep -f -- "workdir=$TMP/sigterm" | while read -r p; do
   [ "$(cat /proc/$p/comm 2>/dev/null)" = "shardflow" ] && echo "$p"; done | head -n 1)
 [ -n "$pid" ] || { cat "$TMP/sigterm.err"; fail "no shardflow process to signal (finished too fast?)"; }
@@ -83,4 +84,6 @@ grep -q "stopped by SIGTERM at training step [0-9]*; checkpoint written to" "$TM
   || { cat "$TMP/sigterm.err"; fail "SIGTERM message does not name the signal and the checkpoint"; }
 ls "$TMP/sigterm/checkpoints" | grep -q '^ckpt-' || fail "no checkpoint after SIGTERM"
 expect_exit 0 300 sigterm-resume 0 "${ARGS[@]}" --resume auto
-pass "SIGTERM writes a checkpoint and exits 75; the rerun completes"
+from=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['train']['resumed_from_step'])" "$TMP/sigterm/metrics.json")
+[ "$from" -gt 0 ] || fail "the rerun after SIGTERM did not resume (resumed_from_step=$from)"
+pass "SIGTERM writes a checkpoint and exits 75; the rerun resumes from step $from and completes"

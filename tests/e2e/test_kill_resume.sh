@@ -3,8 +3,8 @@
 # equal an uninterrupted run's bit for bit. Also resumes the same checkpoint at another rank count.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
-# Long enough to kill mid-way (about 1000 steps), checkpoints every 25 steps.
-ARGS=(run jobs/quickstart.yaml --set train.optimizer.epochs=40 --set train.optimizer.batch_size=5000
+# Long enough to kill mid-way on a fast machine (about 6000 steps), checkpoints every 25 steps.
+ARGS=(run jobs/quickstart.yaml --set train.optimizer.epochs=200 --set train.optimizer.batch_size=5000
       --set train.checkpoint.every_steps=25)
 
 expect_exit 0 600 straight 2 "${ARGS[@]}" --set "workdir=$TMP/straight"
@@ -16,7 +16,7 @@ for _ in $(seq 1 600); do
   n=$(ls "$TMP/killed/checkpoints" 2>/dev/null | grep -c '^ckpt-.*\.h5$' || true)
   [ "$n" -ge 2 ] && break
   kill -0 "$launcher" 2>/dev/null || break
-  sleep 0.1
+  sleep 0.05
 done
 [ "${n:-0}" -ge 2 ] || { cat "$TMP/killed.err"; fail "no checkpoint appeared"; }
 victim=$(pgrep -f -- "workdir=$TMP/killed" | while read -r pid; do

@@ -14,7 +14,7 @@ export SHARDFLOW_BIN=$BIN
 cd "$SRC"
 
 # More epochs and frequent checkpoints give a wide window to interrupt training in.
-OVERRIDES=(--set train.optimizer.epochs=20 --set train.checkpoint.every_steps=20)
+OVERRIDES=(--set train.optimizer.epochs=60 --set train.checkpoint.every_steps=20)
 id=$(submit --ntasks=2 --output="$WORK/requeue-%j.out" slurm/run.sbatch jobs/quickstart.yaml \
   --set workdir="$WORK/requeued" "${OVERRIDES[@]}")
 out=$WORK/requeue-$id.out
