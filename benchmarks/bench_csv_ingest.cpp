@@ -22,6 +22,7 @@
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/csv_reader.hpp"
 #include "shardflow/io/synthetic.hpp"
+#include "shardflow/io/synthetic_schema.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/mpi/environment.hpp"
@@ -70,16 +71,7 @@ int run(const mpi::Comm& comm, int argc, char** argv) {
   options.paths = {positional[0]};
   if (schema == "groupby") {
     // The columns of `shardflow gen groupby` (the db-benchmark G1 layout), as given to Polars.
-    using table::DataType;
-    options.schema = table::Schema({{"id1", DataType::kString},
-                                    {"id2", DataType::kString},
-                                    {"id3", DataType::kString},
-                                    {"id4", DataType::kInt64},
-                                    {"id5", DataType::kInt64},
-                                    {"id6", DataType::kInt64},
-                                    {"v1", DataType::kInt64},
-                                    {"v2", DataType::kInt64},
-                                    {"v3", DataType::kFloat64}});
+    options.schema = io::synthetic_schema("groupby");
   }
   const char* schema_label = schema == "groupby" ? "explicit" : "inferred";
   for (int rep = 0; rep < repeats; ++rep) {
