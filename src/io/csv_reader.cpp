@@ -1542,13 +1542,14 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
   const idx_t local_rows = result.rows;
   const idx_t bad_before = mpi::exscan_sum(comm, result.bad.count);
   const idx_t bad_total = mpi::allreduce_sum(comm, result.bad.count);
+  const std::string who = o.input_name == "<name>" ? "" : "input '" + o.input_name + "': ";
   if (o.bad_rows == BadRowPolicy::kSkip) {
     for (size_t i = 0; i < result.bad.examples.size(); ++i) {
       if (bad_before + static_cast<idx_t>(i) < o.max_logged_examples)
-        spdlog::warn("skipped bad CSV row: {}", result.bad.examples[i]);
+        spdlog::warn("{}skipped bad CSV row: {}", who, result.bad.examples[i]);
     }
     if (comm.is_root() && bad_total > 0) {
-      spdlog::warn("skipped {} bad CSV row(s) in total (bad_rows: skip)", bad_total);
+      spdlog::warn("{}skipped {} bad CSV row(s) in total (bad_rows: skip)", who, bad_total);
     }
   } else if (o.bad_rows == BadRowPolicy::kQuarantine) {
     std::string text;
@@ -1556,7 +1557,7 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
     text += result.bad.quarantine;
     write_ordered_text(comm, text, o.quarantine_path);
     if (comm.is_root() && bad_total > 0) {
-      spdlog::warn("quarantined {} bad CSV row(s) to '{}'", bad_total, o.quarantine_path);
+      spdlog::warn("{}quarantined {} bad CSV row(s) to '{}'", who, bad_total, o.quarantine_path);
     }
   }
   const idx_t rows_total = mpi::allreduce_sum(comm, local_rows);

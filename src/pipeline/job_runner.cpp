@@ -57,9 +57,10 @@ void write_text_atomically(const mpi::Comm& comm, const fs::path& path, const st
 
 // A stop signal between stages ends the job cleanly on every rank at the same point.
 void check_interrupted(const mpi::Comm& comm, std::string_view where) {
-  if (mpi::allreduce_max(comm, stop_signal_received() ? received_signal() : 0) != 0) {
-    InterruptedError error(
-        fmt::format("stopped by a signal {}; rerun the same command to continue", where));
+  const int signal = mpi::allreduce_max(comm, stop_signal_received() ? received_signal() : 0);
+  if (signal != 0) {
+    InterruptedError error(fmt::format("stopped by {} {}; rerun the same command to continue",
+                                       signal_name(signal), where));
     error.set_agreed(true);
     throw error;
   }
@@ -108,6 +109,9 @@ table::Table load_input(const mpi::Comm& comm, const Job& job, const InputSpec& 
       std::string existing;
       std::getline(in, existing);
       fresh = (existing == fingerprint && fs::exists(path)) ? 1 : 0;
+      // The stamp vouches for the file only once it is completely written: drop it before
+      // regenerating, so an interrupted generation is never mistaken for a finished one.
+      if (fresh == 0) fs::remove(stamp);
     });
     fresh = mpi::bcast_value(comm, fresh, 0);
     if (fresh == 0) {
@@ -124,14 +128,8 @@ table::Table load_input(const mpi::Comm& comm, const Job& job, const InputSpec& 
   } else if (input.format == "csv") {
     io::CsvOptions options = csv_options(input, job.runtime);
     options.quarantine_path = (workdir / "rejects" / (input.name + ".csv")).string();
-    io::CsvReadStats stats;
-    result = io::read_csv(comm, options, &stats);
-    if (stats.bad_rows > 0) {
-      spdlog::warn("input '{}': {} bad row(s) {}", input.name, stats.bad_rows,
-                   input.bad_rows == io::BadRowPolicy::kQuarantine
-                       ? "written to " + options.quarantine_path
-                       : std::string("skipped"));
-    }
+    // The reader logs skipped or quarantined rows itself (rank 0, with the first examples).
+    result = io::read_csv(comm, options);
   } else {
     result = io::read_table(comm, input.paths.at(0), input.hdf5_table);
   }

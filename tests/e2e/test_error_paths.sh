@@ -52,7 +52,14 @@ grep -q "rank 1: .*events.csv:$bad_line: column 3 'x1'.*'not-a-number'" "$TMP/ba
 # The same file with bad_rows: skip succeeds and counts the row.
 sed -i 's/^    format: csv/    format: csv\n    bad_rows: skip/' "$TMP/bad.yaml"
 expect_exit 0 60 badrow-skip 2 run "$TMP/bad.yaml"
-grep -q "1 bad row" "$TMP/badrow-skip.err" || { cat "$TMP/badrow-skip.err"; fail "skip count not logged"; }
+grep -q "input 'events': skipped 1 bad CSV row(s) in total" "$TMP/badrow-skip.err" \
+  || { cat "$TMP/badrow-skip.err"; fail "skip count not logged"; }
+[ "$(count_lines "bad CSV row(s) in total" "$TMP/badrow-skip.err")" = 1 ] || fail "skip count logged more than once"
+# ... and with bad_rows: quarantine the row lands in <workdir>/rejects/<input>.csv with file and line.
+sed -i 's/bad_rows: skip/bad_rows: quarantine/' "$TMP/bad.yaml"
+expect_exit 0 60 badrow-quarantine 2 run "$TMP/bad.yaml"
+grep -q "^$TMP/bad/events.csv,$bad_line,column 3 'x1': cannot parse 'not-a-number' as float64," \
+  "$TMP/badrun/rejects/events.csv" || { cat "$TMP/badrun/rejects/events.csv"; fail "quarantine file"; }
 pass "malformed CSV row"
 
 # ---- an error thrown on rank 1 only, while rank 0 is already in the next allreduce: exit 1 -----
