@@ -85,7 +85,7 @@ int run(int argc, char** argv) {
   const std::vector<std::uint64_t> h = ops::hash_rows(t, {0});
   std::vector<idx_t> per_dest(static_cast<size_t>(p), 0);
   for (auto x : h)
-    ++per_dest[x % static_cast<std::uint64_t>(p)];
+    ++per_dest[static_cast<size_t>(ops::rank_of_hash(x, p))];
   std::vector<int> sc(static_cast<size_t>(p)), sd(static_cast<size_t>(p)),
       rc(static_cast<size_t>(p)), rd(static_cast<size_t>(p));
   idx_t so = 0;

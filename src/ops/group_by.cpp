@@ -548,9 +548,8 @@ idx_t expected_groups(const DistinctEstimate& e, idx_t rows) {
 
 std::vector<int> destinations_of(const std::vector<std::uint64_t>& keys, int ranks) {
   std::vector<int> dest(keys.size());
-  const auto p = static_cast<std::uint64_t>(ranks);
   for (size_t i = 0; i < keys.size(); ++i)
-    dest[i] = static_cast<int>(hash_u64(keys[i]) % p);
+    dest[i] = rank_of_hash(hash_u64(keys[i]), ranks);
   return dest;
 }
 

@@ -46,8 +46,7 @@ void check_shuffle(const mpi::Comm& comm, const Table& in, const Table& out,
     idx.push_back(out.schema().index_of(k));
   const auto h = ops::hash_rows(out, idx);
   for (idx_t r = 0; r < out.num_rows(); ++r)
-    ASSERT_EQ(static_cast<int>(h[static_cast<size_t>(r)] % static_cast<std::uint64_t>(comm.size())),
-              comm.rank());
+    ASSERT_EQ(ops::rank_of_hash(h[static_cast<size_t>(r)], comm.size()), comm.rank());
   std::vector<std::string> key_rank;
   std::set<std::string> local_keys;
   for (idx_t r = 0; r < out.num_rows(); ++r)
@@ -272,7 +271,7 @@ TEST(Shuffle, HashShuffleOfFixedWidthColumns) {
   const auto h = ops::hash_rows(in, {0, 3});
   std::vector<int> dest;
   for (auto x : h)
-    dest.push_back(static_cast<int>(x % static_cast<std::uint64_t>(comm.size())));
+    dest.push_back(ops::rank_of_hash(x, comm.size()));
   const Table reference = ops::shuffle_to(comm, in, dest);
   for (int fanout : {4, 0}) {
     FanoutLimit limit(fanout);

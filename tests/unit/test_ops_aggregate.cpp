@@ -9,7 +9,9 @@
 #include <memory>
 #include <random>
 
+#include "shardflow/common/hash.hpp"
 #include "shardflow/ops/aggregate.hpp"
+#include "shardflow/ops/shuffle.hpp"
 
 using namespace shardflow;
 using ops::AggKind;
@@ -165,4 +167,25 @@ TEST(Aggregate, MergeOfPartialStatesEqualsOneUpdate) {
     total += v;
   EXPECT_EQ(total, static_cast<idx_t>(n));
   EXPECT_THROW(AggregateState(AggKind::kSum, DataType::kInt64, false, nullptr, true), ConfigError);
+}
+
+TEST(RankOfHash, InRangeMasksPowersOfTwoAndSpreadsEvenly) {
+  for (int ranks : {1, 2, 3, 4, 5, 7, 8, 12, 48, 96, 1000}) {
+    std::vector<int> counts(static_cast<size_t>(ranks));
+    constexpr int kSamples = 200000;
+    for (std::uint64_t i = 0; i < kSamples; ++i) {
+      const std::uint64_t h = shardflow::hash_u64(i);
+      const int r = ops::rank_of_hash(h, ranks);
+      ASSERT_GE(r, 0);
+      ASSERT_LT(r, ranks);
+      if ((ranks & (ranks - 1)) == 0) {
+        ASSERT_EQ(r, static_cast<int>(h & static_cast<std::uint64_t>(ranks - 1)));
+      }
+      ++counts[static_cast<size_t>(r)];
+    }
+    // A well-mixed hash lands within 10% of the even share on every rank.
+    const double share = static_cast<double>(kSamples) / ranks;
+    for (int c : counts)
+      EXPECT_NEAR(c, share, 0.1 * share + 5 * std::sqrt(share)) << ranks;
+  }
 }
