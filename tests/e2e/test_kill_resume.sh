@@ -36,10 +36,10 @@ cp -r "$TMP/killed" "$TMP/killed-copy"
 expect_exit 0 600 resumed 2 "${ARGS[@]}" --set "workdir=$TMP/killed" --resume auto
 from=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['train']['resumed_from_step'])" "$TMP/killed/metrics.json")
 [ "$from" -gt 0 ] || fail "the rerun did not resume from a checkpoint (resumed_from_step=$from)"
-$PY tests/e2e/compare_runs.py "$TMP/straight" "$TMP/killed" --ordered test_set || fail "resumed != uninterrupted"
+$PY tests/support/compare_runs.py "$TMP/straight" "$TMP/killed" --ordered test_set || fail "resumed != uninterrupted"
 
 # The same checkpoints resumed by a single process.
 expect_exit 0 600 resumed1 0 "${ARGS[@]}" --set "workdir=$TMP/killed-copy" --resume auto
-$PY tests/e2e/compare_runs.py "$TMP/straight" "$TMP/killed-copy" --ordered test_set \
+$PY tests/support/compare_runs.py "$TMP/straight" "$TMP/killed-copy" --ordered test_set --across-ranks \
   || fail "resumed on 1 rank != uninterrupted on 2"
 pass "resumed from step $from; final weights equal the uninterrupted run's"

@@ -17,7 +17,7 @@ assert m["accuracy"] > 0.65, m
 print("auc", m["auc"], "accuracy", m["accuracy"])
 PY
 for np in 2 4; do
-  $PY tests/e2e/compare_runs.py "$TMP/np0" "$TMP/np$np" --unordered by_segment --ordered test_set \
+  $PY tests/support/compare_runs.py "$TMP/np0" "$TMP/np$np" --ordered test_set --across-ranks \
     || fail "single process and $np ranks differ"
 done
 pass "quickstart identical at 1, 2 and 4 ranks"

@@ -37,6 +37,15 @@ slurm_setup() {
   export SLURM_CONF
 }
 
+# require_shardflow: sets BIN (and exports SHARDFLOW_BIN) to the shardflow executable, MPIEXEC to
+# the launcher; fails with a clear message when the binary is missing.
+require_shardflow() {
+  BIN=${SHARDFLOW_BIN:-$BUILD/shardflow}
+  MPIEXEC=${MPIEXEC:-mpirun}
+  [[ -x $BIN ]] || fail "shardflow binary '$BIN' not found; build it (ninja -C $BUILD shardflow) or set SHARDFLOW_BIN"
+  export SHARDFLOW_BIN=$BIN
+}
+
 slurm_teardown() {
   local rc=$?
   # Cancel anything this test submitted that is still queued or running.

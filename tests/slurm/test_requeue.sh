@@ -6,11 +6,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-BIN=${SHARDFLOW_BIN:-$BUILD/shardflow}
-MPIEXEC=${MPIEXEC:-mpirun}
 slurm_setup
-[[ -x $BIN ]] || fail "shardflow binary '$BIN' not found; build it (ninja -C $BUILD shardflow) or set SHARDFLOW_BIN"
-export SHARDFLOW_BIN=$BIN
+require_shardflow
 cd "$SRC"
 
 # More epochs and frequent checkpoints give a wide window to interrupt training in.
@@ -61,6 +58,6 @@ echo "ok: job $id completed after $restarts requeue(s), resuming from step $resu
   cat "$WORK/uninterrupted.out" >&2
   fail "the uninterrupted mpirun run failed"
 }
-/usr/bin/python3 "$SRC/tests/slurm/compare_outputs.py" "$WORK/requeued" "$WORK/uninterrupted" ||
+/usr/bin/python3 "$SRC/tests/support/compare_runs.py" "$WORK/requeued" "$WORK/uninterrupted" ||
   fail "the requeued run and the uninterrupted run produced different results"
 echo "ok: requeued and uninterrupted runs are identical"

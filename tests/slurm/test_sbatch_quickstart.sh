@@ -2,15 +2,12 @@
 # The quickstart job under a real local Slurm: `sbatch --ntasks=2 slurm/run.sbatch
 # jobs/quickstart.yaml` must complete with exit code 0 and produce the same results as
 # `mpirun -np 2 shardflow run jobs/quickstart.yaml` (tables as row multisets, the final weights
-# bit-exactly, the metrics exactly; see compare_outputs.py).
+# bit-exactly, the metrics exactly; see tests/support/compare_runs.py).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-BIN=${SHARDFLOW_BIN:-$BUILD/shardflow}
-MPIEXEC=${MPIEXEC:-mpirun}
 slurm_setup
-[[ -x $BIN ]] || fail "shardflow binary '$BIN' not found; build it (ninja -C $BUILD shardflow) or set SHARDFLOW_BIN"
-export SHARDFLOW_BIN=$BIN
+require_shardflow
 
 # 1. Under Slurm. sbatch runs from the repository so the relative job path resolves.
 cd "$SRC"
@@ -35,6 +32,6 @@ echo "ok: quickstart completed under sbatch + srun at 2 ranks (job $id)"
   cat "$WORK/mpirun.out" >&2
   fail "mpirun -np 2 shardflow run jobs/quickstart.yaml failed"
 }
-/usr/bin/python3 "$SRC/tests/slurm/compare_outputs.py" "$WORK/sbatch" "$WORK/mpirun" ||
+/usr/bin/python3 "$SRC/tests/support/compare_runs.py" "$WORK/sbatch" "$WORK/mpirun" ||
   fail "the Slurm run and the mpirun run of the quickstart job produced different results"
 echo "ok: sbatch and mpirun results are identical"

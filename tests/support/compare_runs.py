@@ -1,19 +1,23 @@
 #!/usr/bin/python3
 """Compares the results of two runs of the same shardflow job (two workdirs).
 
-    /usr/bin/python3 compare_outputs.py WORKDIR_A WORKDIR_B
+    /usr/bin/python3 compare_runs.py WORKDIR_A WORKDIR_B [--ordered TABLE]... [--across-ranks]
+
+Used by the e2e and Slurm tests.
 
 Checks, with h5py only (no shardflow code):
   * outputs/*.h5: the same files, the same shardflow tables in each (groups with a
     `format_version` attribute), the same columns, and the same rows as a multiset (row order may
     legitimately differ between runs that partition differently; dictionary codes are decoded to
     strings so differently numbered dictionaries compare by value). Values compare exactly.
+    Tables named with --ordered must also have their rows in the same order.
   * model.h5: dataset /model/weights bit-exactly.
-  * metrics.json: job name, rank count, table row counts and evaluation metrics exactly; the
+  * metrics.json: job name, rank count (unless --across-ranks), table row counts and evaluation metrics exactly; the
     training summary except timing and resume bookkeeping. The wall time ("seconds") and the job
     fingerprint (it covers the workdir, which differs between the two runs) are ignored.
 Exit 0 when equal, 1 with a description of every difference otherwise, 2 on unreadable input.
 """
+import argparse
 import json
 import math
 import os
@@ -25,7 +29,7 @@ import numpy as np
 
 
 def fail_input(msg):
-    print(f"compare_outputs.py: error: {msg}", file=sys.stderr)
+    print(f"compare_runs.py: error: {msg}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -75,8 +79,11 @@ def table_rows(path, name):
         if len(values) != n:
             fail_input(f"{path}:/{name}/{c} has {len(values)} values but num_rows is {n}")
     rows = list(zip(*cols)) if cols else []
-    key = lambda row: tuple((v is None, show(v)) for v in row)
-    return columns, sorted(rows, key=key), schema
+    return columns, rows, schema
+
+
+def multiset_order(rows):
+    return sorted(rows, key=lambda row: tuple((v is None, show(v)) for v in row))
 
 
 def tables_in(path):
@@ -84,7 +91,7 @@ def tables_in(path):
         return sorted(k for k in f.keys() if isinstance(f[k], h5py.Group) and "format_version" in f[k].attrs)
 
 
-def compare_outputs(a, b, problems):
+def compare_outputs(a, b, ordered, problems):
     da, db = os.path.join(a, "outputs"), os.path.join(b, "outputs")
     for d in (da, db):
         if not os.path.isdir(d):
@@ -112,13 +119,16 @@ def compare_outputs(a, b, problems):
             if len(rows_a) != len(rows_b):
                 problems.append(f"{where}: {len(rows_a)} rows vs {len(rows_b)} rows")
                 continue
+            how = "in order" if t in ordered else "as multisets"
+            if t not in ordered:
+                rows_a, rows_b = multiset_order(rows_a), multiset_order(rows_b)
             diff = [(x, y) for x, y in zip(rows_a, rows_b) if x != y]
             if diff:
                 x, y = diff[0]
-                problems.append(f"{where}: {len(diff)} of {len(rows_a)} sorted rows differ; first: "
+                problems.append(f"{where}: {len(diff)} of {len(rows_a)} rows differ ({how}); first: "
                                 f"({', '.join(map(show, x))}) vs ({', '.join(map(show, y))})")
             else:
-                print(f"ok: {where}: {len(rows_a)} rows equal as multisets ({', '.join(cols_a)})")
+                print(f"ok: {where}: {len(rows_a)} rows equal {how} ({', '.join(cols_a)})")
 
 
 def compare_weights(a, b, problems):
@@ -140,7 +150,7 @@ def compare_weights(a, b, problems):
 IGNORED_TRAIN_KEYS = ("seconds", "resum", "time")
 
 
-def compare_metrics(a, b, problems):
+def compare_metrics(a, b, across_ranks, problems):
     docs = []
     for d in (a, b):
         p = os.path.join(d, "metrics.json")
@@ -152,7 +162,8 @@ def compare_metrics(a, b, problems):
     ma, mb = docs
     # "fingerprint" is the job's (it covers the workdir, which differs between the runs compared) and
     # "seconds" the wall time; "ranks" is compared because both runs must use the same rank count.
-    for key in ("job", "ranks", "tables", "metrics"):
+    keys = ("job", "tables", "metrics") if across_ranks else ("job", "ranks", "tables", "metrics")
+    for key in keys:
         if ma.get(key) != mb.get(key):
             problems.append(f"metrics.json '{key}' differs: {ma.get(key)!r} vs {mb.get(key)!r}")
     ta, tb = ma.get("train"), mb.get("train")
@@ -171,13 +182,19 @@ def compare_metrics(a, b, problems):
 
 
 def main():
-    if len(sys.argv) != 3:
-        fail_input("usage: compare_outputs.py WORKDIR_A WORKDIR_B")
-    a, b = sys.argv[1], sys.argv[2]
+    parser = argparse.ArgumentParser(description="Compare two shardflow run directories.")
+    parser.add_argument("a")
+    parser.add_argument("b")
+    parser.add_argument("--ordered", action="append", default=[],
+                        help="a table whose row order must match too (repeatable)")
+    parser.add_argument("--across-ranks", action="store_true",
+                        help="the runs used different rank counts; do not compare 'ranks'")
+    args = parser.parse_args()
+    a, b = args.a, args.b
     problems = []
-    compare_outputs(a, b, problems)
+    compare_outputs(a, b, set(args.ordered), problems)
     compare_weights(a, b, problems)
-    compare_metrics(a, b, problems)
+    compare_metrics(a, b, args.across_ranks, problems)
     if problems:
         print(f"FAIL: {a} and {b} differ:", file=sys.stderr)
         for p in problems:
