@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/logging.hpp"
 #include "shardflow/common/timer.hpp"
@@ -94,13 +95,8 @@ int run(const mpi::Comm& comm, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  mpi::Environment env(&argc, &argv);
-  mpi::Comm comm;
-  setup_logging(comm.rank(), comm.size(), {.level = "warn", .all_ranks = false});
-  try {
-    return run(comm, argc, argv);
-  } catch (const Error& e) {
-    if (comm.is_root()) std::fprintf(stderr, "bench_csv_ingest: %s\n", e.what());
-    return exit_code(e.kind());
-  }
+  return bench::driver_main("bench_csv_ingest", argc, argv, {}, [](int ac, char** av) {
+    mpi::Comm comm;
+    return run(comm, ac, av);
+  });
 }

@@ -11,8 +11,6 @@
 //   {"bench":"groupby_q1","impl":"shardflow","ranks":R,"rows":N,"groups":G,"seconds":S}
 //   {"bench":"groupby_all6","impl":"shardflow","ranks":R,"rows":N,"groups":G,"seconds":S}
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/csv_reader.hpp"
@@ -109,14 +108,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Keep freed large blocks mapped so that repeats reuse pages instead of faulting them in again.
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mpi::Environment env(&argc, &argv);
-  try {
-    return run(argc, argv);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "bench_group_by: %s\n", e.what());
-    return exit_code(e.kind());
-  }
+  return bench::driver_main("bench_group_by", argc, argv, {.keep_heap = true}, run);
 }

@@ -9,7 +9,6 @@
 // rows and bytes are totals over all ranks; M is OMPI_MCA_btl_vader_single_copy_mechanism
 // ("default" when unset), the same for both lines since both run in this one job.
 
-#include <malloc.h>
 #include <mpi.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -156,16 +156,6 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Keep freed large blocks in the heap instead of returning them to the kernel, so repeated
-  // shuffles reuse already-mapped pages (as an engine with a buffer pool would); otherwise every
-  // repeat pays a page fault per 4 KiB of output. The MPI baseline reuses its buffers too.
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mpi::Environment env(&argc, &argv);
-  try {
-    return run(argc, argv);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "bench_shuffle: %s\n", e.what());
-    return exit_code(e.kind());
-  }
+  // The MPI baseline reuses its buffers; keep_heap lets repeated shuffles reuse theirs too.
+  return bench::driver_main("bench_shuffle", argc, argv, {.keep_heap = true}, run);
 }
