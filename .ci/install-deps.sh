@@ -12,6 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-h5py python3-numpy python3-pandas
+  procps hostname util-linux coreutils
   slurm-wlm munge
 )
 missing=()
