@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/mpi/shared_segments.hpp"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -27,22 +29,55 @@ Comm::Comm(MPI_Comm base) {
 }
 
 Comm::~Comm() {
+  staging_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
 }
 
 Comm::Comm(Comm&& other) noexcept
-    : comm_(std::exchange(other.comm_, MPI_COMM_NULL)), rank_(other.rank_), size_(other.size_) {}
+    : comm_(std::exchange(other.comm_, MPI_COMM_NULL)),
+      rank_(other.rank_),
+      size_(other.size_),
+      staging_state_(std::exchange(other.staging_state_, StagingState::kUntried)),
+      staging_(std::move(other.staging_)) {}
 
 Comm& Comm::operator=(Comm&& other) noexcept {
   if (this != &other) {
+    staging_.reset();
     if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
     comm_ = std::exchange(other.comm_, MPI_COMM_NULL);
     rank_ = other.rank_;
     size_ = other.size_;
+    staging_state_ = std::exchange(other.staging_state_, StagingState::kUntried);
+    staging_ = std::move(other.staging_);
   }
   return *this;
+}
+
+SharedSegments* Comm::staging_segments(idx_t bytes) const {
+  // Every rank holds the same state and sizes (all changes happen here, collectively, from
+  // identical arguments), so the decisions below agree without communication.
+  if (staging_state_ == StagingState::kUnavailable) return nullptr;
+  if (staging_ != nullptr && staging_->bytes() >= bytes) return staging_.get();
+  // Grow geometrically so that a sequence of slightly larger requests does not rebuild the
+  // segments (and fault in fresh pages) every time.
+  const idx_t want = staging_ == nullptr ? bytes : std::max(bytes, 2 * staging_->bytes());
+  staging_.reset();
+  std::string why;
+  staging_ = SharedSegments::create(*this, want, &why);
+  if (staging_ == nullptr) {
+    staging_state_ = StagingState::kUnavailable;
+    if (!why.empty() && rank_ == 0) {
+      spdlog::warn(
+          "on-node shared memory is unavailable ({}); shuffles use MPI's transport instead, which "
+          "is slower. Allow ranks to open each other's /proc/<pid>/fd entries to enable it",
+          why);
+    }
+    return nullptr;
+  }
+  staging_state_ = StagingState::kAvailable;
+  return staging_.get();
 }
 
 void Comm::barrier() const {

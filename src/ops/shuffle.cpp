@@ -1,14 +1,20 @@
 #include "shardflow/ops/shuffle.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <type_traits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/alltoallv.hpp"
 #include "shardflow/mpi/limits.hpp"
+#include "shardflow/mpi/shared_segments.hpp"
 
 namespace shardflow::ops {
 
@@ -201,6 +207,38 @@ SHARDFLOW_HASH_CLONES void hash_range(const Table& table, const std::vector<int>
 
 // Largest rank count that uses scatter_small (see set_small_fanout_limit).
 int g_small_fanout_limit = 4;
+detail::Transport g_last_transport = detail::Transport::kNone;
+
+// Stores of scattered values bypass the cache (non-temporal) when a column's round is at least
+// this large: such outputs do not fit in cache anyway, and a normal store first reads the line it
+// writes (and, for staging memory a peer has just read, takes it back from the peer's cache), so
+// streaming halves the scatter's memory traffic. Smaller rounds stay cached for whoever reads
+// them next. Measured in benchmarks/bench_shuffle.cpp.
+constexpr idx_t kStreamingStoreMinBytes = idx_t{2} << 20;
+
+// Stores `v` at `p`, non-temporally if kStream and the platform has such stores of T's width.
+// Non-temporal stores are ordered only by stream_fence().
+template <bool kStream, typename T>
+inline void store(T* p, T v) {
+#if defined(__x86_64__)
+  if constexpr (kStream && sizeof(T) == 8) {
+    _mm_stream_si64(reinterpret_cast<long long*>(p), std::bit_cast<long long>(v));
+    return;
+  } else if constexpr (kStream && sizeof(T) == 4) {
+    _mm_stream_si32(reinterpret_cast<int*>(p), std::bit_cast<int>(v));
+    return;
+  }
+#endif
+  *p = v;
+}
+
+// Makes this thread's non-temporal stores visible before anything it stores later (in particular
+// before it tells a peer, through MPI, that the data is ready).
+inline void stream_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
 
 // Scatter for a few destinations. Every value is stored at the cursor of *every* destination and
 // only its own destination's cursor advances, so the loop has neither a data-dependent branch (a
@@ -208,7 +246,7 @@ int g_small_fanout_limit = 4;
 // forwarding stall per row when consecutive rows go to the same place); P stores per row are
 // cheaper than either for small P. Cost: one junk value is written at every cursor's final
 // position, so every destination area needs one element of slack (or a saved/restored element).
-template <typename T, int P, typename D>
+template <typename T, int P, bool kStream, typename D>
 requires(P >= 2 && P <= 4) void scatter_small(const T* src, const D* dest, idx_t n, T** cursor) {
   T* c[P];
   for (int k = 0; k < P; ++k)
@@ -221,7 +259,7 @@ requires(P >= 2 && P <= 4) void scatter_small(const T* src, const D* dest, idx_t
     const std::uint8_t* inc = kOneHot[dest[i]];
     const T v = src[i];
     for (int k = 0; k < P; ++k) {
-      *c[k] = v;
+      store<kStream>(c[k], v);
       c[k] += inc[k];
     }
   }
@@ -236,21 +274,31 @@ void scatter_any(const T* src, const D* dest, idx_t n, T** cursor) {
     *cursor[dest[i]]++ = src[i];
 }
 
+template <typename T, bool kStream, typename D>
+void scatter_small_any(const T* src, const D* dest, idx_t n, T** cursor, int p) {
+  switch (p) {
+    case 2:
+      return scatter_small<T, 2, kStream, D>(src, dest, n, cursor);
+    case 3:
+      return scatter_small<T, 3, kStream, D>(src, dest, n, cursor);
+    default:
+      return scatter_small<T, 4, kStream, D>(src, dest, n, cursor);
+  }
+}
+
 // Rows [0, n) of `src` to cursor[dest[i]]; cursors advance. May write one junk element at each
-// cursor's final position (scatter_small).
+// cursor's final position (scatter_small). Large scatters use non-temporal stores (see
+// kStreamingStoreMinBytes) and end with a fence.
 template <typename T, typename D>
 void scatter(const T* src, const D* dest, idx_t n, T** cursor, int p) {
-  if (p <= g_small_fanout_limit) {
-    switch (p) {
-      case 2:
-        return scatter_small<T, 2, D>(src, dest, n, cursor);
-      case 3:
-        return scatter_small<T, 3, D>(src, dest, n, cursor);
-      case 4:
-        return scatter_small<T, 4, D>(src, dest, n, cursor);
-      default:
-        break;
+  if (p >= 2 && p <= std::min(g_small_fanout_limit, 4)) {
+    if (n * static_cast<idx_t>(sizeof(T)) >= kStreamingStoreMinBytes) {
+      scatter_small_any<T, true, D>(src, dest, n, cursor, p);
+      stream_fence();
+    } else {
+      scatter_small_any<T, false, D>(src, dest, n, cursor, p);
     }
+    return;
   }
   scatter_any(src, dest, n, cursor);
 }
@@ -285,25 +333,34 @@ struct Exchange {
   std::vector<Column>& out_cols;
   // Plain strings arrive in pieces per source and round; concatenated in source order at the end.
   std::vector<std::vector<PlainStrings>>& string_pieces;
+  // Direct path through on-node shared memory (nullptr: through MPI). all_sent[s*R*p + k*p + d]
+  // is `sent` of rank s: every rank's staging layout.
+  const mpi::SharedSegments* staging;
+  const std::vector<idx_t>& all_sent;
 
   idx_t begin(idx_t k) const { return n * k / rounds; }
   idx_t end(idx_t k) const { return n * (k + 1) / rounds; }
 };
 
-// Direct path (no plain strings, every count and displacement fits in an MPI int): one
-// MPI_Alltoallv per column and round, received straight at its final place in the output column
-// (receive displacement = the source's next output row), so nothing is unpacked. Rows that stay
-// on this rank never touch the send buffer or MPI: the scatter writes them directly into their
-// output rows, which at 2 ranks halves both the packing and the traffic. The send buffer holds
-// only the rows for other ranks and is reused by every column and round.
+// Direct path (no plain strings, every count and displacement fits in an MPI int): every column
+// and round is scattered once and received straight at its final place in the output column (at
+// the source's next output row), so nothing is unpacked. Rows that stay on this rank never touch
+// a send buffer: the scatter writes them directly into their output rows, which at 2 ranks halves
+// both the packing and the traffic. Rows for other ranks go to a send area with one region per
+// destination, reused by every column and round, and then either
+//  - through on-node shared memory (x.staging): the send area is this rank's staging segment;
+//    after a barrier each rank copies its regions out of its peers' segments, and a second
+//    barrier keeps any rank from overwriting its segment while a peer still reads it; or
+//  - through one MPI_Alltoallv per column and round.
 template <typename D>
 void exchange_direct(const Exchange<D>& x) {
   const int p = x.p;
   const int me = x.comm.rank();
   const auto up = static_cast<size_t>(p);
   const auto ume = static_cast<size_t>(me);
-  // Send-buffer elements per round: the remote rows plus one slack element per destination area
-  // (scatter_small writes one junk value at each area's end).
+  const auto urounds = static_cast<size_t>(x.rounds);
+  // Send-area elements per round: the remote rows plus one slack element per destination region
+  // (scatter_small writes one junk value at each region's end).
   idx_t max_elems = 0;
   for (idx_t k = 0; k < x.rounds; ++k) {
     idx_t remote = 0;
@@ -311,9 +368,14 @@ void exchange_direct(const Exchange<D>& x) {
       if (d != me) remote += x.sent[static_cast<size_t>(k) * up + static_cast<size_t>(d)] + 1;
     max_elems = std::max(max_elems, remote);
   }
-  // uint64_t elements: 8-byte aligned for every width.
-  std::unique_ptr<std::uint64_t[]> buffer(new std::uint64_t[static_cast<size_t>(max_elems)]);
+  // uint64_t elements: 8-byte aligned for every width. The staging segment is sized by the caller.
+  std::unique_ptr<std::uint64_t[]> buffer;
+  if (x.staging == nullptr) buffer.reset(new std::uint64_t[static_cast<size_t>(max_elems)]);
+  void* const send_area = x.staging != nullptr ? static_cast<void*>(x.staging->mine())
+                                               : static_cast<void*>(buffer.get());
   std::vector<int> sc(up), sd(up), rc(up), rd(up);
+  // Staging only: where each peer's region for this rank starts in its segment, in elements.
+  std::vector<idx_t> peer_offset(up, 0);
 
   for (idx_t k = 0; k < x.rounds; ++k) {
     const idx_t begin = x.begin(k);
@@ -330,8 +392,38 @@ void exchange_direct(const Exchange<D>& x) {
       rc[ud] = remote ? static_cast<int>(rcv[ud]) : 0;
       rd[ud] = static_cast<int>(x.out_pos[ud]);
     }
+    if (x.staging != nullptr) {
+      for (int s = 0; s < p; ++s) {
+        // Rank s lays out its regions as above: destinations in rank order, itself skipped.
+        const idx_t* their =
+            &x.all_sent[(static_cast<size_t>(s) * urounds + static_cast<size_t>(k)) * up];
+        idx_t at = 0;
+        for (int d = 0; d < me; ++d)
+          if (d != s) at += their[static_cast<size_t>(d)] + 1;
+        peer_offset[static_cast<size_t>(s)] = at;
+      }
+    }
     const idx_t local_begin = x.out_pos[ume];
     const idx_t local_end = local_begin + cnt[ume];
+
+    // Moves the send area's regions (already filled) to their destinations' rows of `out`.
+    auto exchange = [&](auto* out, MPI_Datatype type) {
+      using T = std::remove_pointer_t<decltype(out)>;
+      if (x.staging == nullptr) {
+        mpi::check(MPI_Alltoallv(send_area, sc.data(), sd.data(), type, out, rc.data(), rd.data(),
+                                 type, x.comm.native()),
+                   "MPI_Alltoallv (shuffle)");
+        return;
+      }
+      x.comm.barrier();  // every segment is filled
+      for (int s = 0; s < p; ++s) {
+        const auto us = static_cast<size_t>(s);
+        if (s == me || rc[us] == 0) continue;
+        const T* from = reinterpret_cast<const T*>(x.staging->of(s)) + peer_offset[us];
+        std::memcpy(out + rd[us], from, static_cast<size_t>(rc[us]) * sizeof(T));
+      }
+      x.comm.barrier();  // every segment has been read
+    };
 
     // Scatters `src` (this round's rows) and sends the remote part into `out`. The output row
     // after this round's local rows may already hold data (received earlier from the next
@@ -339,18 +431,16 @@ void exchange_direct(const Exchange<D>& x) {
     // slack row at the end for the case that it is the last row.
     auto move_column = [&](const auto* src, auto* out, MPI_Datatype type) {
       using T = std::remove_const_t<std::remove_pointer_t<decltype(src)>>;
-      T* const buf = reinterpret_cast<T*>(buffer.get());
+      T* const area = static_cast<T*>(send_area);
       std::vector<T*> cursor(up);
       for (int d = 0; d < p; ++d) {
         const auto ud = static_cast<size_t>(d);
-        cursor[ud] = d == me ? out + local_begin : buf + sd[ud];
+        cursor[ud] = d == me ? out + local_begin : area + sd[ud];
       }
       const T saved = out[local_end];
       scatter(src + begin, x.dest + begin, rows, cursor.data(), p);
       out[local_end] = saved;
-      mpi::check(MPI_Alltoallv(buf, sc.data(), sd.data(), type, out, rc.data(), rd.data(), type,
-                               x.comm.native()),
-                 "MPI_Alltoallv (shuffle)");
+      exchange(out, type);
     };
 
     for (int c = 0; c < static_cast<int>(x.plan.size()); ++c) {
@@ -374,10 +464,8 @@ void exchange_direct(const Exchange<D>& x) {
         if (valid.empty()) {
           // No nulls here (but on some other rank): every row sent from here is valid. The
           // output validity starts all-valid, so local rows need nothing.
-          std::memset(buffer.get(), 1, static_cast<size_t>(offset));
-          mpi::check(MPI_Alltoallv(buffer.get(), sc.data(), sd.data(), MPI_UINT8_T, out, rc.data(),
-                                   rd.data(), MPI_UINT8_T, x.comm.native()),
-                     "MPI_Alltoallv (shuffle)");
+          std::memset(send_area, 1, static_cast<size_t>(offset));
+          exchange(out, MPI_UINT8_T);
         } else {
           move_column(valid.data(), out, MPI_UINT8_T);
         }
@@ -582,6 +670,9 @@ namespace detail {
 void set_small_fanout_limit(int ranks) {
   g_small_fanout_limit = ranks;
 }
+Transport last_transport() {
+  return g_last_transport;
+}
 }  // namespace detail
 
 namespace {
@@ -679,11 +770,37 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
   });
 
   // One rank: every row stays, in order; the exchange would be a copy through MPI.
+  g_last_transport = detail::Transport::kNone;
   if (p == 1) return table;
 
-  // received[k*p + s]: rows arriving from rank s in round k. One exchange for all rounds.
+  // On-node shared memory for the direct path: one staging segment per rank, holding one
+  // column's remote rows of one round: at most ceil(max_rows / rounds) rows plus a slack element
+  // per destination, of the widest column. Every argument is global, so all ranks ask alike.
+  mpi::SharedSegments* staging = nullptr;
+  if (direct && options.on_node_shared_memory && max_rows > 0) {
+    idx_t widest = 1;
+    for (const auto& cp : plan)
+      widest = std::max<idx_t>(widest, cp.width);
+    const idx_t rows_per_round = (max_rows + rounds - 1) / rounds;
+    staging = comm.staging_segments((rows_per_round + p) * widest);
+  }
+
+  // received[k*p + s]: rows arriving from rank s in round k. One exchange for all rounds. The
+  // staging path needs every rank's counts (to find its regions in the peers' segments), the MPI
+  // path only its own.
   std::vector<idx_t> received(sent.size());
-  {
+  std::vector<idx_t> all_sent;
+  if (staging != nullptr) {
+    all_sent.resize(sent.size() * up);
+    const int count = checked_int(static_cast<idx_t>(sent.size()), "shuffle count matrix");
+    mpi::check(MPI_Allgather(sent.data(), count, MPI_INT64_T, all_sent.data(), count, MPI_INT64_T,
+                             comm.native()),
+               "MPI_Allgather (shuffle counts)");
+    const auto me = static_cast<size_t>(comm.rank());
+    for (size_t k = 0; k < static_cast<size_t>(rounds); ++k)
+      for (size_t s = 0; s < up; ++s)
+        received[k * up + s] = all_sent[(s * static_cast<size_t>(rounds) + k) * up + me];
+  } else {
     std::vector<idx_t> by_dest(sent.size());  // [d][k]: what rank d needs from this rank
     for (idx_t k = 0; k < rounds; ++k)
       for (size_t d = 0; d < up; ++d)
@@ -725,12 +842,17 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
     out_cols.push_back(std::move(oc));
   }
 
-  const Exchange<D> x{
-      comm,     table,   destination.data(), plan,         n, p, plain_columns, rounds, sent,
-      received, out_pos, out_cols,           string_pieces};
+  const Exchange<D> x{comm,          table,   destination.data(),
+                      plan,          n,       p,
+                      plain_columns, rounds,  sent,
+                      received,      out_pos, out_cols,
+                      string_pieces, staging, all_sent};
   if (direct) {
+    g_last_transport =
+        staging != nullptr ? detail::Transport::kSharedMemory : detail::Transport::kMpiDirect;
     exchange_direct(x);
   } else {
+    g_last_transport = detail::Transport::kMpiSegments;
     exchange_segments(x);
   }
 
@@ -804,7 +926,10 @@ Table hash_shuffle(const mpi::Comm& comm, const Table& table, const std::vector<
   // Key names and schema are equal on all ranks, so an unknown key fails identically everywhere.
   for (const auto& k : keys)
     key_columns.push_back(table.schema().index_of(k, "hash shuffle keys"));
-  if (comm.size() == 1) return table;  // every row stays where it is
+  if (comm.size() == 1) {  // every row stays where it is
+    g_last_transport = detail::Transport::kNone;
+    return table;
+  }
   const idx_t n = table.num_rows();
   const auto un = static_cast<size_t>(n);
   // Every element is written by hash_destinations: no zero-fill.

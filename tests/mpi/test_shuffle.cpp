@@ -236,22 +236,27 @@ TEST(Shuffle, FixedWidthColumnsMatchTheReferenceRowForRow) {
       }
       for (idx_t round_bytes : {idx_t{64} << 20, idx_t{200}, idx_t{8}}) {
         for (int fanout : {4, 0}) {
-          SCOPED_TRACE(::testing::Message()
-                       << "empty_others " << empty_others << " pattern " << pattern
-                       << " round_bytes " << round_bytes << " fanout " << fanout);
-          FanoutLimit limit(fanout);
-          const Table out =
-              ops::shuffle_to(comm, in, dest, ops::ShuffleOptions{.round_bytes = round_bytes});
-          ASSERT_EQ(out.schema(), in.schema());
-          EXPECT_EQ(out.column("s").dictionary()->values(), test_dictionary()->values());
-          EXPECT_EQ(all_rows(out), expected);
-          // Validity is dropped when every received row is valid, kept otherwise.
-          for (const auto& name : out.schema().names()) {
-            const Column& c = out.column(name);
-            bool any_null = false;
-            for (idx_t r = 0; r < out.num_rows(); ++r)
-              any_null = any_null || !c.is_valid(r);
-            EXPECT_EQ(c.has_nulls(), any_null) << name;
+          for (bool shared_memory : {true, false}) {
+            SCOPED_TRACE(::testing::Message()
+                         << "empty_others " << empty_others << " pattern " << pattern
+                         << " round_bytes " << round_bytes << " fanout " << fanout
+                         << " shared_memory " << shared_memory);
+            FanoutLimit limit(fanout);
+            const Table out =
+                ops::shuffle_to(comm, in, dest,
+                                ops::ShuffleOptions{.round_bytes = round_bytes,
+                                                    .on_node_shared_memory = shared_memory});
+            ASSERT_EQ(out.schema(), in.schema());
+            EXPECT_EQ(out.column("s").dictionary()->values(), test_dictionary()->values());
+            EXPECT_EQ(all_rows(out), expected);
+            // Validity is dropped when every received row is valid, kept otherwise.
+            for (const auto& name : out.schema().names()) {
+              const Column& c = out.column(name);
+              bool any_null = false;
+              for (idx_t r = 0; r < out.num_rows(); ++r)
+                any_null = any_null || !c.is_valid(r);
+              EXPECT_EQ(c.has_nulls(), any_null) << name;
+            }
           }
         }
       }
@@ -280,6 +285,88 @@ TEST(Shuffle, HashShuffleOfFixedWidthColumns) {
           ops::hash_shuffle(comm, in, keys, ops::ShuffleOptions{.round_bytes = round_bytes});
       check_shuffle(comm, in, out, keys);
       expect_same_table(out, reference);
+    }
+  }
+}
+
+namespace {
+
+// Values of the large-table test, all functions of a row id = source rank << 32 | row.
+std::int64_t id_of(int src, idx_t row) {
+  return static_cast<std::int64_t>(src) << 32 | row;
+}
+double x_of(std::int64_t id) {
+  return static_cast<double>(id) * 0.25 - 3.0;
+}
+std::int32_t i32_of(std::int64_t id) {
+  return static_cast<std::int32_t>(id * 2654435761LL);
+}
+bool valid_of(std::int64_t id) {
+  return id % 7 != 3;
+}
+
+}  // namespace
+
+// Tables large enough that the scatter streams its stores past the cache (a column's round of
+// several MiB), over both transports and over several rounds: every rank receives exactly the
+// rows addressed to it, in source order, each value intact. All ranks of a test share one host,
+// so the default transport must be the on-node shared memory one.
+TEST(Shuffle, LargeTablesOverBothTransports) {
+  mpi::Comm comm;
+  const int p = comm.size();
+  const idx_t rows = 300000 + 1000 * comm.rank();
+  Table in;
+  {
+    Column id(DataType::kInt64), x(DataType::kFloat64), i32(DataType::kInt32);
+    auto& idv = id.values<std::int64_t>();
+    auto& xv = x.values<double>();
+    auto& iv = i32.values<std::int32_t>();
+    for (idx_t r = 0; r < rows; ++r) {
+      const std::int64_t v = id_of(comm.rank(), r);
+      idv.push_back(v);
+      xv.push_back(x_of(v));
+      iv.push_back(i32_of(v));
+      x.validity().push_back(valid_of(v) ? 1 : 0);
+    }
+    in.add_column("id", std::move(id));
+    in.add_column("x", std::move(x));
+    in.add_column("i32", std::move(i32));
+  }
+  std::vector<int> dest(static_cast<size_t>(rows));
+  for (idx_t r = 0; r < rows; ++r)
+    dest[static_cast<size_t>(r)] = destination_of(0, comm.rank(), r, rows, p);
+  std::vector<std::int64_t> expected;
+  for (int src = 0; src < p; ++src) {
+    const idx_t n = 300000 + 1000 * src;
+    for (idx_t r = 0; r < n; ++r)
+      if (destination_of(0, src, r, n, p) == comm.rank()) expected.push_back(id_of(src, r));
+  }
+  for (bool shared_memory : {true, false}) {
+    for (idx_t round_bytes : {idx_t{64} << 20, idx_t{3} << 20}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "shared_memory " << shared_memory << " round_bytes " << round_bytes);
+      const Table out = ops::shuffle_to(
+          comm, in, dest,
+          ops::ShuffleOptions{.round_bytes = round_bytes, .on_node_shared_memory = shared_memory});
+      if (p == 1) {
+        EXPECT_EQ(ops::detail::last_transport(), ops::detail::Transport::kNone);
+      } else {
+        EXPECT_EQ(ops::detail::last_transport(), shared_memory
+                                                     ? ops::detail::Transport::kSharedMemory
+                                                     : ops::detail::Transport::kMpiDirect);
+      }
+      ASSERT_EQ(out.num_rows(), static_cast<idx_t>(expected.size()));
+      const auto& id = out.column("id").values<std::int64_t>();
+      const Column& x = out.column("x");
+      const auto& i32 = out.column("i32").values<std::int32_t>();
+      idx_t wrong = 0;
+      for (size_t r = 0; r < expected.size(); ++r) {
+        const std::int64_t v = expected[r];
+        const bool ok = id[r] == v && x.is_valid(static_cast<idx_t>(r)) == valid_of(v) &&
+                        (!valid_of(v) || x.values<double>()[r] == x_of(v)) && i32[r] == i32_of(v);
+        if (!ok && wrong++ < 3) ADD_FAILURE() << "row " << r << " expected id " << v;
+      }
+      EXPECT_EQ(wrong, 0);
     }
   }
 }

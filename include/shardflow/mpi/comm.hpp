@@ -6,12 +6,16 @@
 #include <mpi.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/types.hpp"
 
 namespace shardflow::mpi {
+
+class SharedSegments;
 
 /// Throws RuntimeError naming `what` and the MPI error string if `code` is not MPI_SUCCESS.
 void check(int code, std::string_view what);
@@ -51,10 +55,21 @@ class Comm {
   /// middle of an exchange, where agreement is impossible.
   [[noreturn]] void abort(int exit_code, std::string_view message) const;
 
+  /// Collective, with the same `bytes` on every rank: this communicator's on-node staging
+  /// segments (shared_segments.hpp), at least `bytes` each, created on first use and kept (grown
+  /// when a call needs more) for the life of the communicator. nullptr on every rank when the
+  /// ranks span several hosts, or when setting them up failed, which is logged once as a warning
+  /// and not retried. Valid until the next call.
+  SharedSegments* staging_segments(idx_t bytes) const;
+
  private:
+  enum class StagingState { kUntried, kAvailable, kUnavailable };
+
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
+  mutable StagingState staging_state_ = StagingState::kUntried;
+  mutable std::unique_ptr<SharedSegments> staging_;
 };
 
 }  // namespace shardflow::mpi
