@@ -87,7 +87,7 @@ int run(int argc, char** argv) {
   // Rank d gets exactly the rows whose hash names d (hash_shuffle's destinations), so both sides
   // move the same bytes to every destination. The floor's buffers are allocated and touched once,
   // outside the timed region; the shuffle allocates its output on every call (reusing heap memory,
-  // see main), zero-filled by std::vector, and that is part of its time.
+  // see main), and that is part of its time.
   const std::vector<std::uint64_t> h = ops::hash_rows(t, {0});
   std::vector<idx_t> per_dest(static_cast<size_t>(p), 0);
   for (auto x : h)

@@ -394,8 +394,8 @@ void broadcast_plan(const mpi::Comm& comm, Plan& plan) {
 /// 4 KiB page costs a fault plus zeroing on first touch; a profile of 1e7 rows showed a third of
 /// the time in the kernel's anonymous-page fault path. With THP in "madvise" mode (a common
 /// default) one fault maps 2 MiB. Harmless where THP is off or "always".
-template <typename T>
-void reserve_huge(std::vector<T>& v, size_t n) {
+template <typename T, typename A>
+void reserve_huge(std::vector<T, A>& v, size_t n) {
   v.reserve(n);
   constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
   const auto begin = reinterpret_cast<std::uintptr_t>(v.data());
@@ -826,15 +826,15 @@ class ColumnBuilder {
     return out;
   }
   /// Codes (into dictionary_values()) of every row; nulls get code 0.
-  std::vector<std::int32_t> take_codes() {
-    std::vector<std::int32_t> out = std::move(i32_);
+  table::Buffer<std::int32_t> take_codes() {
+    table::Buffer<std::int32_t> out = std::move(i32_);
     out.resize(static_cast<size_t>(size_), 0);
     return out;
   }
 
  private:
-  template <typename T>
-  void push(std::vector<T>& v, T x) {
+  template <typename T, typename A>
+  void push(std::vector<T, A>& v, T x) {
     v.push_back(x);
     if (!valid_.empty()) valid_.push_back(1);
     ++size_;
@@ -1072,11 +1072,11 @@ class ColumnBuilder {
   bool needs_reparse_ = false;
   bool plain_mode_ = false;
   idx_t size_ = 0;
-  std::vector<std::int64_t> i64_;
-  std::vector<double> f64_;
-  std::vector<std::uint8_t> u8_;
-  std::vector<std::int32_t> i32_;  // int32 values or string codes
-  std::vector<float> f32_;
+  table::Buffer<std::int64_t> i64_;
+  table::Buffer<double> f64_;
+  table::Buffer<std::uint8_t> u8_;
+  table::Buffer<std::int32_t> i32_;  // int32 values or string codes
+  table::Buffer<float> f32_;
   std::vector<std::uint8_t> valid_;
   LocalDictionary dict_;
   table::PlainStrings plain_;

@@ -89,19 +89,19 @@ inline void for_valid(size_t n, const std::vector<std::uint8_t>& valid, F&& f) {
 template <typename V>
 constexpr bool kIsValues = !std::is_same_v<V, PlainStrings>;
 
-Column int64_column(std::vector<std::int64_t> v) {
+Column int64_column(table::Buffer<std::int64_t> v) {
   Column c(DataType::kInt64);
   c.values<std::int64_t>() = std::move(v);
   return c;
 }
-Column float64_column(std::vector<double> v) {
+Column float64_column(table::Buffer<double> v) {
   Column c(DataType::kFloat64);
   c.values<double>() = std::move(v);
   return c;
 }
 
 // Validity from "count > 0" (aggregates over no non-null value are null).
-void set_validity_from_count(Column& c, const std::vector<std::int64_t>& count) {
+void set_validity_from_count(Column& c, const table::Buffer<std::int64_t>& count) {
   bool any_null = false;
   for (auto n : count)
     any_null |= (n == 0);
@@ -160,7 +160,7 @@ void AggregateState::resize(idx_t groups) {
         extreme_str_.resize(g);
       } else {
         extreme_.visit([&](auto& v) {
-          if constexpr (kIsValues<std::decay_t<decltype(v)>>) v.resize(g);
+          if constexpr (kIsValues<std::decay_t<decltype(v)>>) v.resize(g, {});
         });
       }
       break;
@@ -343,7 +343,7 @@ Column AggregateState::finalize() const {
   if (kind_ == AggKind::kCount) return int64_column(count_);
   Column out;
   if (is_float_sum()) {
-    std::vector<double> v(count_.size());
+    table::Buffer<double> v(count_.size());
     for (size_t g = 0; g < v.size(); ++g) {
       v[g] = dd_value(hi_[g], lo_[g]);
       if (kind_ == AggKind::kMean)

@@ -511,9 +511,9 @@ class Typer {
 
 struct Val {
   VK kind = VK::kNull;
-  std::vector<std::int64_t> i;
-  std::vector<double> f;
-  std::vector<std::uint8_t> b;
+  table::Buffer<std::int64_t> i;
+  table::Buffer<double> f;
+  table::Buffer<std::uint8_t> b;
   std::vector<std::uint8_t> valid;  // empty = all valid; ignored for kNull (all null)
   const Column* str_col = nullptr;  // kStr from a column
   std::string str_lit;              // kStr literal
@@ -530,24 +530,26 @@ std::vector<std::uint8_t> and_valid(const std::vector<std::uint8_t>& a,
   return v;
 }
 
-std::vector<double> as_double(const Val& v) {
+table::Buffer<double> as_double(const Val& v) {
   if (v.kind == VK::kFloat) return v.f;
-  std::vector<double> d(v.i.size());
+  table::Buffer<double> d(v.i.size());
   for (size_t k = 0; k < d.size(); ++k)
     d[k] = static_cast<double>(v.i[k]);
   return d;
 }
 
 template <typename T, typename F>
-std::vector<std::uint8_t> compare_vec(const std::vector<T>& a, const std::vector<T>& b, F cmp) {
-  std::vector<std::uint8_t> r(a.size());
+table::Buffer<std::uint8_t> compare_vec(const table::Buffer<T>& a, const table::Buffer<T>& b,
+                                        F cmp) {
+  table::Buffer<std::uint8_t> r(a.size());
   for (size_t k = 0; k < a.size(); ++k)
     r[k] = cmp(a[k], b[k]) ? 1 : 0;
   return r;
 }
 
 template <typename T>
-std::vector<std::uint8_t> compare_op(Op op, const std::vector<T>& a, const std::vector<T>& b) {
+table::Buffer<std::uint8_t> compare_op(Op op, const table::Buffer<T>& a,
+                                       const table::Buffer<T>& b) {
   switch (op) {
     case Op::kEq:
       return compare_vec(a, b, [](T x, T y) { return x == y; });
@@ -790,7 +792,7 @@ class Evaluator {
       return r;
     }
     r.kind = VK::kFloat;
-    const std::vector<double> x = as_double(a), y = as_double(b);
+    const table::Buffer<double> x = as_double(a), y = as_double(b);
     r.f.resize(n_);
     for (size_t k = 0; k < n_; ++k) {
       switch (op) {
@@ -833,8 +835,8 @@ class Evaluator {
     return r;
   }
 
-  std::vector<std::uint8_t> compare_strings(Op op, const Val& a, const Val& b) const {
-    std::vector<std::uint8_t> r(n_);
+  table::Buffer<std::uint8_t> compare_strings(Op op, const Val& a, const Val& b) const {
+    table::Buffer<std::uint8_t> r(n_);
     if (a.str_col == nullptr && b.str_col == nullptr) {
       const int c = a.str_lit.compare(b.str_lit);
       r.assign(n_, cmp_result(op, c < 0 ? -1 : c > 0 ? 1 : 0) ? 1 : 0);

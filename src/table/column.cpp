@@ -11,18 +11,18 @@ Column::Storage storage_for(DataType type) {
   switch (type) {
     case DataType::kInt32:
     case DataType::kString:
-      return std::vector<std::int32_t>{};
+      return Buffer<std::int32_t>{};
     case DataType::kInt64:
     case DataType::kTimestamp:
-      return std::vector<std::int64_t>{};
+      return Buffer<std::int64_t>{};
     case DataType::kFloat32:
-      return std::vector<float>{};
+      return Buffer<float>{};
     case DataType::kFloat64:
-      return std::vector<double>{};
+      return Buffer<double>{};
     case DataType::kBool:
-      return std::vector<std::uint8_t>{};
+      return Buffer<std::uint8_t>{};
   }
-  return std::vector<std::int64_t>{};
+  return Buffer<std::int64_t>{};
 }
 }  // namespace
 

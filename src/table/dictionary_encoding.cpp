@@ -13,7 +13,7 @@
 namespace shardflow::table {
 
 Column dictionary_column_from_local(std::vector<std::string> values_in_code_order,
-                                    std::vector<std::int32_t> codes,
+                                    Buffer<std::int32_t> codes,
                                     std::vector<std::uint8_t> validity) {
   // Sort the dictionary and remap codes so that code order equals string order.
   std::vector<std::int32_t> order(values_in_code_order.size());
@@ -122,8 +122,7 @@ bool entry_less(const SortEntry& a, const SortEntry& b) {
 
 Column unified_dictionary_column(const mpi::Comm& comm,
                                  std::span<const std::string_view> values_in_code_order,
-                                 std::vector<std::int32_t> codes,
-                                 std::vector<std::uint8_t> validity) {
+                                 Buffer<std::int32_t> codes, std::vector<std::uint8_t> validity) {
   // Why not dictionary_column_from_local + unify_dictionary: those sort the local values, remap
   // the codes, gather and sort again, then remap the codes a second time. Here every rank's
   // values (in code order) are gathered once and sorted once; walking the sorted list assigns
@@ -185,7 +184,7 @@ void encode_strings(const mpi::Comm& comm, Column& column, idx_t max_size) {
   const PlainStrings& plain = column.plain();
   std::unordered_map<std::string_view, std::int32_t> seen;
   std::vector<std::string> values;
-  std::vector<std::int32_t> codes(static_cast<size_t>(plain.size()));
+  Buffer<std::int32_t> codes(static_cast<size_t>(plain.size()));
   bool too_many = false;
   for (idx_t i = 0; i < plain.size() && !too_many; ++i) {
     auto [it, inserted] = seen.try_emplace(plain.at(i), static_cast<std::int32_t>(values.size()));

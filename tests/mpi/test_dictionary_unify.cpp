@@ -45,7 +45,7 @@ void check_against_reference(const mpi::Comm& comm, std::uint64_t seed, int valu
     distinct.insert(random_string(rng));
   std::vector<std::string> values(distinct.begin(), distinct.end());
   std::shuffle(values.begin(), values.end(), rng);  // code order is not sorted order
-  std::vector<std::int32_t> codes;
+  table::Buffer<std::int32_t> codes;
   std::vector<std::uint8_t> validity;
   for (int r = 0; r < rows && !values.empty(); ++r) {
     codes.push_back(static_cast<std::int32_t>(rng() % values.size()));
@@ -97,7 +97,7 @@ TEST(UnifiedDictionaryColumn, PrefixesAndPaddingOrder) {
                                            std::string("abcdefghijklmnop\0", 17),
                                            "\xff"};
   std::vector<std::string_view> views(values.begin(), values.end());
-  std::vector<std::int32_t> codes;
+  table::Buffer<std::int32_t> codes;
   for (size_t i = 0; i < values.size(); ++i)
     codes.push_back(static_cast<std::int32_t>(i));
   Column c = unified_dictionary_column(comm, views, codes, {});

@@ -21,7 +21,7 @@ class Synthetic : public ::testing::Test {
 };
 
 template <typename T>
-std::pair<T, T> global_min_max(const mpi::Comm& comm, const std::vector<T>& v) {
+std::pair<T, T> global_min_max(const mpi::Comm& comm, const table::Buffer<T>& v) {
   T lo = std::numeric_limits<T>::max(), hi = std::numeric_limits<T>::lowest();
   for (T x : v) {
     lo = std::min(lo, x);

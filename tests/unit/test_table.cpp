@@ -13,7 +13,7 @@ TEST(Column, TakeKeepsValuesAndNulls) {
   c.validity() = {1, 0, 1, 1};
   std::vector<idx_t> rows = {3, 1, 0};
   Column t = c.take(rows);
-  EXPECT_EQ(t.values<std::int64_t>(), (std::vector<std::int64_t>{40, 20, 10}));
+  EXPECT_EQ(t.values<std::int64_t>(), (table::Buffer<std::int64_t>{40, 20, 10}));
   EXPECT_EQ(t.validity(), (std::vector<std::uint8_t>{1, 0, 1}));
   EXPECT_EQ(t.to_string_at(1), "");
 }
@@ -36,7 +36,7 @@ TEST(Column, PlainStringsAppend) {
 TEST(Dictionary, LocalDictionaryIsSortedAndCodesRemapped) {
   Column c = dictionary_column_from_local({"b", "a", "c"}, {0, 1, 2, 0}, {});
   EXPECT_EQ(c.dictionary()->values(), (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_EQ(c.codes(), (std::vector<std::int32_t>{1, 0, 2, 1}));
+  EXPECT_EQ(c.codes(), (table::Buffer<std::int32_t>{1, 0, 2, 1}));
   EXPECT_EQ(c.string_at(0), "b");
 }
 

@@ -112,10 +112,10 @@ class AggregateState {
   bool plain_;
   bool star_;
   table::DictionaryPtr dictionary_;
-  std::vector<std::int64_t> count_;
-  std::vector<std::int64_t> isum_;
-  std::vector<double> hi_;
-  std::vector<double> lo_;
+  table::Buffer<std::int64_t> count_;
+  table::Buffer<std::int64_t> isum_;
+  table::Buffer<double> hi_;
+  table::Buffer<double> lo_;
   table::Column extreme_;                 // min/max of fixed-width and dictionary columns
   std::vector<std::string> extreme_str_;  // min/max of plain strings
 };

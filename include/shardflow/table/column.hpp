@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "shardflow/common/types.hpp"
+#include "shardflow/table/buffer.hpp"
 #include "shardflow/table/data_type.hpp"
 #include "shardflow/table/dictionary.hpp"
 
@@ -41,9 +42,8 @@ struct PlainStrings {
 
 class Column {
  public:
-  using Storage =
-      std::variant<std::vector<std::int32_t>, std::vector<std::int64_t>, std::vector<float>,
-                   std::vector<double>, std::vector<std::uint8_t>, PlainStrings>;
+  using Storage = std::variant<Buffer<std::int32_t>, Buffer<std::int64_t>, Buffer<float>,
+                               Buffer<double>, Buffer<std::uint8_t>, PlainStrings>;
 
   /// An empty column of `type`. Strings start dictionary-encoded with an empty dictionary.
   explicit Column(DataType type = DataType::kInt64);
@@ -54,16 +54,17 @@ class Column {
   idx_t size() const;
 
   // ---- typed access -------------------------------------------------------------------------
-  /// The value vector; T must match the physical type (see above) or RuntimeError is thrown.
+  /// The value buffer; T must match the physical type (see above) or RuntimeError is thrown.
+  /// Growing it leaves new values uninitialized (buffer.hpp).
   template <typename T>
-  std::vector<T>& values() {
-    auto* v = std::get_if<std::vector<T>>(&storage_);
+  Buffer<T>& values() {
+    auto* v = std::get_if<Buffer<T>>(&storage_);
     if (v == nullptr) throw_wrong_type(type_name<T>());
     return *v;
   }
   template <typename T>
-  const std::vector<T>& values() const {
-    const auto* v = std::get_if<std::vector<T>>(&storage_);
+  const Buffer<T>& values() const {
+    const auto* v = std::get_if<Buffer<T>>(&storage_);
     if (v == nullptr) throw_wrong_type(type_name<T>());
     return *v;
   }
@@ -72,12 +73,11 @@ class Column {
 
   // ---- strings ------------------------------------------------------------------------------
   bool is_dictionary_encoded() const {
-    return type_ == DataType::kString &&
-           std::holds_alternative<std::vector<std::int32_t>>(storage_);
+    return type_ == DataType::kString && std::holds_alternative<Buffer<std::int32_t>>(storage_);
   }
   /// Codes of a dictionary-encoded string column.
-  std::vector<std::int32_t>& codes() { return values<std::int32_t>(); }
-  const std::vector<std::int32_t>& codes() const { return values<std::int32_t>(); }
+  Buffer<std::int32_t>& codes() { return values<std::int32_t>(); }
+  const Buffer<std::int32_t>& codes() const { return values<std::int32_t>(); }
   const DictionaryPtr& dictionary() const { return dictionary_; }
   void set_dictionary(DictionaryPtr dictionary) { dictionary_ = std::move(dictionary); }
   PlainStrings& plain() { return std::get<PlainStrings>(storage_); }
@@ -111,7 +111,7 @@ class Column {
   /// Bytes held (values + validity), for memory accounting.
   idx_t byte_size() const;
 
-  /// Calls f(std::vector<T>&) for the value vector, or f(PlainStrings&).
+  /// Calls f(Buffer<T>&) for the value buffer, or f(PlainStrings&).
   template <typename F>
   decltype(auto) visit(F&& f) {
     return std::visit(std::forward<F>(f), storage_);

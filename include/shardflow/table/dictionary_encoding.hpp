@@ -19,8 +19,7 @@ inline constexpr idx_t kDefaultMaxDictionarySize = 1 << 20;
 /// values). The result has a sorted *local* dictionary; call unify_dictionary before using it
 /// across ranks. `validity` may be empty (no nulls).
 Column dictionary_column_from_local(std::vector<std::string> values_in_code_order,
-                                    std::vector<std::int32_t> codes,
-                                    std::vector<std::uint8_t> validity);
+                                    Buffer<std::int32_t> codes, std::vector<std::uint8_t> validity);
 
 /// Collective: replaces the (sorted, local) dictionary of a dictionary-encoded string column by the
 /// union of all ranks' dictionaries, remapping codes. Afterwards every rank holds the same
@@ -35,8 +34,7 @@ void unify_dictionary(const mpi::Comm& comm, Column& column);
 /// rank must call it for the same column (the values and row counts may differ per rank).
 Column unified_dictionary_column(const mpi::Comm& comm,
                                  std::span<const std::string_view> values_in_code_order,
-                                 std::vector<std::int32_t> codes,
-                                 std::vector<std::uint8_t> validity);
+                                 Buffer<std::int32_t> codes, std::vector<std::uint8_t> validity);
 
 /// Collective: converts a plain string column to dictionary encoding if the number of distinct
 /// values over all ranks is at most `max_size`; otherwise leaves it plain. A dictionary column is
