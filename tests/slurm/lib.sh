@@ -88,6 +88,16 @@ dump_job() {
   tail -n 40 "$SLURM_STATE/slurmd.log" >&2 2>/dev/null || true
 }
 
+# Fails (after dumping job $1 and its output $3) unless the job, which ended in state $2,
+# completed with exit code 0:0. $4 names the job in the message.
+expect_completed() {
+  local id=$1 state=$2 out=$3 what=$4
+  if [[ $state != COMPLETED || $(job_field "$id" ExitCode) != 0:0 ]]; then
+    dump_job "$id" "$out"
+    fail "$what $id ended $state with ExitCode=$(job_field "$id" ExitCode), expected COMPLETED 0:0"
+  fi
+}
+
 wait_job() {
   local id=$1 limit=$2 out=${3:-} deadline state
   deadline=$((SECONDS + limit))

@@ -15,10 +15,7 @@ id=$(submit --ntasks=2 --output="$WORK/sbatch-%j.out" slurm/run.sbatch jobs/quic
   --set workdir="$WORK/sbatch")
 out=$WORK/sbatch-$id.out
 state=$(wait_job "$id" 300 "$out")
-if [[ $state != COMPLETED || $(job_field "$id" ExitCode) != 0:0 ]]; then
-  dump_job "$id" "$out"
-  fail "the quickstart job $id ended $state with ExitCode=$(job_field "$id" ExitCode), expected COMPLETED 0:0"
-fi
+expect_completed "$id" "$state" "$out" "the quickstart job"
 grep -q "run.sbatch: shardflow exited with code 0" "$out" || {
   dump_job "$id" "$out"
   fail "job $id completed but its output does not show shardflow exiting 0"

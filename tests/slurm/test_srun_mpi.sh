@@ -17,10 +17,7 @@ SCRIPT
 id=$(submit --ntasks=2 --output="$WORK/mpi-%j.out" "$WORK/mpi.sbatch")
 state=$(wait_job "$id" 180 "$WORK/mpi-$id.out")
 out=$WORK/mpi-$id.out
-if [[ $state != COMPLETED || $(job_field "$id" ExitCode) != 0:0 ]]; then
-  dump_job "$id" "$out"
-  fail "the srun --mpi=pmix job ended $state with ExitCode=$(job_field "$id" ExitCode)"
-fi
+expect_completed "$id" "$state" "$out" "the srun --mpi=pmix job"
 grep -q '^\[mpi\] 2 rank(s), 0 with failures' "$out" || {
   dump_job "$id" "$out"
   fail "job $id did not report one 2-rank communicator with 0 failures"
