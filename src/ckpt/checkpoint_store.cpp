@@ -1,18 +1,16 @@
 #include "shardflow/ckpt/checkpoint_store.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <set>
 
+#include "shardflow/common/atomic_file.hpp"
 #include "shardflow/io/hdf5_handle.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/version.hpp"
@@ -57,32 +55,6 @@ std::string now_iso8601() {
   char buffer[32];
   std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buffer;
-}
-
-// Flushes a file's (or directory's) data to stable storage: a rename is only durable once both the
-// renamed file and the directory entry are on disk.
-void fsync_path(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0) {
-    throw RuntimeError("cannot open {} to fsync it: {}", path.string(), std::strerror(errno));
-  }
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) {
-    throw RuntimeError("fsync of {} failed: {}; check the disk and free space", path.string(),
-                       std::strerror(err));
-  }
-}
-
-void rename_durably(const fs::path& from, const fs::path& to) {
-  fsync_path(from, false);
-  std::error_code ec;
-  fs::rename(from, to, ec);
-  if (ec) {
-    throw RuntimeError("cannot rename {} to {}: {}", from.string(), to.string(), ec.message());
-  }
-  fsync_path(to.parent_path().empty() ? fs::path(".") : to.parent_path(), true);
 }
 
 void validate_key(const std::string& key, const fs::path& file) {
@@ -475,26 +447,15 @@ void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) 
 
     const std::string name = checkpoint_file_name(c.meta.step);
     const fs::path final_path = directory_ / name;
-    const fs::path tmp_path = directory_ / (name + ".tmp");
+    const fs::path tmp_path = temp_path_for(final_path);
     try {
       write_checkpoint_file(tmp_path, c);
     } catch (...) {
       fs::remove(tmp_path, ec);
       throw;
     }
-    rename_durably(tmp_path, final_path);
-
-    const fs::path latest_tmp = directory_ / (std::string(kLatest) + ".tmp");
-    {
-      std::ofstream out(latest_tmp, std::ios::binary | std::ios::trunc);
-      out << name << '\n';
-      out.flush();
-      if (!out) {
-        throw RuntimeError("cannot write {}: {}; check free disk space", latest_tmp.string(),
-                           std::strerror(errno));
-      }
-    }
-    rename_durably(latest_tmp, directory_ / kLatest);
+    publish_file(tmp_path, final_path);
+    write_file_atomically(directory_ / kLatest, name + "\n");
 
     // Pruning: the file just written always stays (even if older steps exist above it, e.g. after
     // resuming from an earlier checkpoint), plus the newest keep-1 others; stale .tmp files go.
@@ -512,9 +473,8 @@ void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) 
       }
     }
     for (fs::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec)) {
-      const std::string n = it->path().filename().string();
-      if (n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0 &&
-          (n.rfind("ckpt-", 0) == 0 || n == std::string(kLatest) + ".tmp")) {
+      const auto target = temp_target(it->path());
+      if (target && (step_of(target->filename().string()) >= 0 || target->filename() == kLatest)) {
         std::error_code rm;
         fs::remove(it->path(), rm);
       }

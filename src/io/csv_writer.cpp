@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iterator>
 
+#include "shardflow/common/atomic_file.hpp"
 #include "shardflow/io/csv_scanner.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 
@@ -73,9 +74,7 @@ void write_ordered_text(const mpi::Comm& comm, const std::string& local_text,
   comm.agree_outcome(ErrorKind::kRuntime, error, !error.empty());
   comm.agree([&] {
     if (!comm.is_root()) return;
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw RuntimeError("cannot rename '{}' to '{}': {}", tmp, path, ec.message());
+    publish_file(tmp, path);  // fsync, rename, fsync the directory
   });
 }
 

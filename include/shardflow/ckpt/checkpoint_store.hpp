@@ -9,9 +9,10 @@
 //   /model/*, /optimizer/*, /features/*, /rng/*   1-D chunked datasets with Fletcher32: float64
 //                (Checkpoint::arrays) or uint64 (Checkpoint::uint_arrays)
 //
-// `<dir>/latest` holds the file name of the newest checkpoint. Every file is written to a `.tmp`
-// name, fsynced and renamed, and the directory fsynced, so a crash leaves either the old or the new
-// state; leftover `.tmp` files are ignored and removed by the next save.
+// `<dir>/latest` holds the file name of the newest checkpoint. Every file is written to a temporary
+// name, fsynced and renamed, and the directory fsynced (common/atomic_file.hpp), so a crash leaves
+// either the old or the new state; leftover temporary files are ignored and removed by the next
+// save.
 
 #include <cstdint>
 #include <filesystem>
@@ -58,11 +59,13 @@ class CheckpointStore {
   /// `keep` >= 1 newest checkpoints are retained (ConfigError otherwise).
   CheckpointStore(std::filesystem::path directory, int keep);
 
-  /// Collective: `checkpoint` must be identical on all ranks. Rank 0 writes ckpt-<step>.h5.tmp,
-  /// fsyncs it, renames it to ckpt-<step>.h5, fsyncs the directory, replaces the `latest` pointer
-  /// the same way, then deletes leftover .tmp files and all checkpoints but the one just written
-  /// and the newest `keep`-1 others. Failure on rank 0 is agreed: every rank throws the same
-  /// RuntimeError. meta.world_size and meta.version are filled in; meta.created if empty.
+  /// Collective: `checkpoint` must be identical on all ranks. Rank 0 writes
+  /// temp_path_for(ckpt-<step>.h5) and publishes it (publish_file: fsync, rename, fsync the
+  /// directory), replaces the `latest` pointer the same way (write_file_atomically), then deletes
+  /// leftover temp files of checkpoints and of `latest` (temp_target) and all checkpoints but the
+  /// one just written and the newest `keep`-1 others. Failure on rank 0 (a full disk included) is
+  /// agreed: every rank throws the same RuntimeError, and no temp file is left. meta.world_size and
+  /// meta.version are filled in; meta.created if empty.
   void save(const mpi::Comm& comm, const Checkpoint& checkpoint);
 
   /// Collective: the newest *valid* checkpoint: `latest` first, then every ckpt-*.h5 from the
@@ -77,7 +80,7 @@ class CheckpointStore {
   /// the same InputError with the reason if it is invalid.
   Checkpoint load(const mpi::Comm& comm, const std::filesystem::path& file) const;
 
-  /// Local: the checkpoint files present (ckpt-<10 digits>.h5, no .tmp), ascending step.
+  /// Local: the checkpoint files present (ckpt-<10 digits>.h5, no temp files), ascending step.
   std::vector<std::filesystem::path> list() const;
 
   const std::filesystem::path& directory() const { return directory_; }
@@ -91,7 +94,8 @@ class CheckpointStore {
 /// "ckpt-0000000042.h5".
 std::string checkpoint_file_name(idx_t step);
 
-/// Local (no MPI): writes `checkpoint` to `file` as is (no tmp/rename/fsync; save() does that).
+/// Local (no MPI): writes `checkpoint` to `file` as is (no temp name/rename/fsync; save() does
+/// that).
 /// Throws RuntimeError on failure, naming the file and object.
 void write_checkpoint_file(const std::filesystem::path& file, const Checkpoint& checkpoint);
 
