@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libeigen3-dev libopenblas-dev libboost-program-options-dev
-  libspdlog-dev libfmt-dev libyaml-cpp-dev libxxhash-dev
+  libspdlog-dev libfmt-dev libyaml-cpp-dev libxxhash-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-h5py python3-numpy python3-pandas
   procps hostname util-linux coreutils

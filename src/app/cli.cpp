@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "shardflow/ckpt/checkpoint_store.hpp"
 #include "shardflow/common/error.hpp"
@@ -171,13 +172,11 @@ int command_validate(const Context& ctx, const std::vector<std::string>& argv) {
 // shardflow inspect
 // ---------------------------------------------------------------------------------------------
 
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
+// Prints one JSON document on one line. Names and strings from a file may hold any bytes; bytes
+// that are not UTF-8 are replaced by U+FFFD rather than failing the whole inspection.
+void print_json(const nlohmann::ordered_json& document) {
+  fmt::print("{}\n",
+             document.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
 }
 
 void inspect_file(const std::string& file, bool json);
@@ -207,21 +206,22 @@ void inspect_file(const std::string& file, bool json) {
   if (ckpt::is_checkpoint_file(file)) {
     const ckpt::Checkpoint c = ckpt::read_checkpoint_file(file);
     if (json) {
-      std::string arrays;
-      for (const auto& [k, v] : c.arrays) {
-        arrays += fmt::format("{}{}: {}", arrays.empty() ? "" : ", ", json_quote(k), v.size());
-      }
-      std::string attrs;
-      for (const auto& [k, v] : c.meta.attributes) {
-        attrs += fmt::format("{}{}: {}", attrs.empty() ? "" : ", ", json_quote(k), json_quote(v));
-      }
-      fmt::print(
-          "{{\"kind\": \"checkpoint\", \"step\": {}, \"epoch\": {}, \"sample_cursor\": {}, "
-          "\"world_size\": {}, \"fingerprint\": {}, \"created\": {}, \"version\": {}, "
-          "\"arrays\": {{{}}}, \"attributes\": {{{}}}}}\n",
-          c.meta.step, c.meta.epoch, c.meta.sample_cursor, c.meta.world_size,
-          json_quote(c.meta.fingerprint), json_quote(c.meta.created), json_quote(c.meta.version),
-          arrays, attrs);
+      nlohmann::ordered_json arrays = nlohmann::ordered_json::object();
+      for (const auto& [k, v] : c.arrays)
+        arrays[k] = v.size();
+      nlohmann::ordered_json attributes = nlohmann::ordered_json::object();
+      for (const auto& [k, v] : c.meta.attributes)
+        attributes[k] = v;
+      print_json({{"kind", "checkpoint"},
+                  {"step", c.meta.step},
+                  {"epoch", c.meta.epoch},
+                  {"sample_cursor", c.meta.sample_cursor},
+                  {"world_size", c.meta.world_size},
+                  {"fingerprint", c.meta.fingerprint},
+                  {"created", c.meta.created},
+                  {"version", c.meta.version},
+                  {"arrays", std::move(arrays)},
+                  {"attributes", std::move(attributes)}});
     } else {
       fmt::print("{}: checkpoint at step {} (epoch {}, {} samples seen)\n", file, c.meta.step,
                  c.meta.epoch, c.meta.sample_cursor);
@@ -240,21 +240,19 @@ void inspect_file(const std::string& file, bool json) {
   }
   const auto tables = io::list_tables(file);
   if (json) {
-    std::string items;
+    nlohmann::ordered_json items = nlohmann::ordered_json::array();
     for (const auto& t : tables) {
-      std::string columns;
+      nlohmann::ordered_json columns = nlohmann::ordered_json::array();
       for (const auto& f : t.schema.fields()) {
-        columns += fmt::format("{}{{\"name\": {}, \"type\": \"{}\"}}", columns.empty() ? "" : ", ",
-                               json_quote(f.name), table::to_string(f.type));
+        columns.push_back({{"name", f.name}, {"type", table::to_string(f.type)}});
       }
-      items += fmt::format(
-          "{}{{\"name\": {}, \"rows\": {}, \"complete\": {}, \"fingerprint\": {}, \"columns\": "
-          "[{}]}}",
-          items.empty() ? "" : ", ", json_quote(t.name), t.num_rows, t.complete ? "true" : "false",
-          json_quote(t.fingerprint), columns);
+      items.push_back({{"name", t.name},
+                       {"rows", t.num_rows},
+                       {"complete", t.complete},
+                       {"fingerprint", t.fingerprint},
+                       {"columns", std::move(columns)}});
     }
-    fmt::print("{{\"kind\": \"tables\", \"file\": {}, \"tables\": [{}]}}\n", json_quote(file),
-               items);
+    print_json({{"kind", "tables"}, {"file", file}, {"tables", std::move(items)}});
   } else {
     fmt::print("{}: {} table(s)\n", file, tables.size());
     for (const auto& t : tables) {

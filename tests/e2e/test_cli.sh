@@ -31,5 +31,8 @@ $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['tables'][0]['
   || fail "inspect --json"
 expect_exit 0 30 inspect-ckpt 0 inspect "$TMP/run/model.h5"
 grep -q "checkpoint at step" "$TMP/inspect-ckpt.out" || { cat "$TMP/inspect-ckpt.out"; fail "inspect checkpoint"; }
+expect_exit 0 30 inspect-ckpt-json 0 inspect "$TMP/run/model.h5" --json
+$PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['kind']=='checkpoint' and d['step']>0 and d['arrays'], d" \
+  "$TMP/inspect-ckpt-json.out" || fail "inspect --json of a checkpoint"
 expect_exit 3 30 inspect-missing 0 inspect "$TMP/nope.h5"
 pass "cli"
