@@ -5,10 +5,13 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "shardflow/ckpt/checkpoint_store.hpp"
 #include "shardflow/common/error.hpp"
@@ -22,6 +25,8 @@
 #include "shardflow/pipeline/job_runner.hpp"
 #include "shardflow/pipeline/job_validator.hpp"
 #include "shardflow/pipeline/signals.hpp"
+#include "shardflow/pipeline/stage_cache.hpp"
+#include "shardflow/pipeline/workdir_lock.hpp"
 #include "shardflow/version.hpp"
 
 namespace po = boost::program_options;
@@ -33,7 +38,10 @@ constexpr const char* kUsage = R"(shardflow: distributed data pipelines and mode
 
 usage:
   shardflow run JOB.yaml [--profile P.yaml]... [--set key.path=value]... [--resume auto|never|PATH]
+                        [--rerun STEP]... [--no-cache]
   shardflow validate JOB.yaml [--profile P.yaml]... [--set key.path=value]...
+  shardflow cache list|clear (JOB.yaml [--profile P.yaml]... [--set k=v]... | --workdir DIR)
+                        [--table T]...
   shardflow inspect FILE.h5 [--json]
   shardflow gen KIND --rows N --out PATH [--seed S]      (KIND: groupby, classification)
   shardflow --version | --help
@@ -49,7 +57,7 @@ exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 input dat
             75 stopped by a signal after writing a checkpoint (Slurm requeues it)
 )";
 
-const std::vector<std::string> kCommands = {"run", "validate", "inspect", "gen"};
+const std::vector<std::string> kCommands = {"run", "validate", "inspect", "gen", "cache"};
 
 struct Context {
   int rank = 0;
@@ -121,8 +129,11 @@ po::options_description job_options(JobArgs& args) {
 int command_run(const Context& ctx, const std::vector<std::string>& argv) {
   JobArgs args;
   std::string resume = "auto";
+  std::vector<std::string> rerun;
   po::options_description options = job_options(args);
-  options.add_options()("resume", po::value<std::string>(&resume), "auto|never|PATH");
+  options.add_options()("resume", po::value<std::string>(&resume), "auto|never|PATH")(
+      "rerun", po::value<std::vector<std::string>>(&rerun)->composing(), "step")(
+      "no-cache", po::bool_switch(), "recompute every step");
   po::positional_options_description positional;
   positional.add("job", 1);
   const auto vm = parse("run", argv, options, positional);
@@ -140,6 +151,8 @@ int command_run(const Context& ctx, const std::vector<std::string>& argv) {
   pipeline::SignalGuard signals;
   pipeline::RunOptions run_options;
   run_options.resume = resume;
+  run_options.rerun = rerun;
+  run_options.no_cache = vm["no-cache"].as<bool>();
   pipeline::run_job(comm, job, run_options);
   return 0;
 }
@@ -296,6 +309,91 @@ int command_gen(const Context& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// shardflow cache list|clear
+// ---------------------------------------------------------------------------------------------
+
+int command_cache(const Context& ctx, const std::vector<std::string>& argv) {
+  if (argv.empty() || (argv[0] != "list" && argv[0] != "clear")) {
+    usage_error(
+        "shardflow cache: expected 'list' or 'clear', e.g. shardflow cache list "
+        "jobs/quickstart.yaml (see shardflow --help)");
+  }
+  const std::string action = argv[0];
+  JobArgs args;
+  std::string workdir;
+  std::vector<std::string> only_tables;
+  po::options_description options = logging_options();
+  options.add_options()("job", po::value<std::string>(&args.job), "job file")(
+      "profile", po::value<std::vector<std::string>>(&args.profiles)->composing(), "profile")(
+      "set", po::value<std::vector<std::string>>(&args.overrides)->composing(), "override")(
+      "workdir", po::value<std::string>(&workdir), "workdir")(
+      "table", po::value<std::vector<std::string>>(&only_tables)->composing(), "table");
+  po::positional_options_description positional;
+  positional.add("job", 1);
+  const auto vm = parse("cache " + action, {argv.begin() + 1, argv.end()}, options, positional);
+  configure_logging(ctx, vm, "warn", false);
+  if (args.job.empty() == workdir.empty()) {
+    usage_error("shardflow cache {}: give either a job file or --workdir DIR", action);
+  }
+  mpi::Comm comm;
+  std::optional<pipeline::Job> job;
+  std::map<std::string, std::string> current;  // table -> fingerprint of the job as it is now
+  if (!args.job.empty()) {
+    comm.agree([&] {
+      job = pipeline::load_job(args.job, args.profiles, args.overrides);
+      pipeline::validate_job(*job);
+    });
+    workdir = job->workdir;
+    if (action == "list") current = pipeline::table_fingerprints(comm, *job);
+  }
+  const pipeline::StageCache cache(std::filesystem::path(workdir) / "stages");
+  auto selected = [&](const pipeline::StageEntry& e) {
+    return only_tables.empty() ||
+           std::find(only_tables.begin(), only_tables.end(), e.table) != only_tables.end();
+  };
+  if (action == "list") {
+    if (ctx.rank == 0) {
+      const auto entries = cache.list();
+      std::uintmax_t total = 0;
+      int shown = 0;
+      for (const auto& e : entries) {
+        if (!selected(e)) continue;
+        auto it = current.find(e.table);
+        const bool is_current = it != current.end() && it->second == e.fingerprint;
+        const auto age = std::chrono::duration_cast<std::chrono::seconds>(
+            std::filesystem::file_time_type::clock::now() - e.modified);
+        fmt::print("{:<24} {}  {:>12} rows  {:>10.1f} MiB  {:>7} s ago{}\n", e.table, e.fingerprint,
+                   e.rows < 0 ? std::string("?") : std::to_string(e.rows),
+                   static_cast<double>(e.bytes) / 1048576.0, age.count(),
+                   is_current ? "  (current)" : "");
+        total += e.bytes;
+        ++shown;
+      }
+      fmt::print("{} stage file(s), {:.1f} MiB in {}\n", shown,
+                 static_cast<double>(total) / 1048576.0, cache.directory().string());
+    }
+    return 0;
+  }
+  // clear: the workdir must not be in use.
+  comm.agree([&] {
+    if (comm.is_root()) std::filesystem::create_directories(workdir);
+  });
+  const pipeline::WorkdirLock lock(comm, workdir);
+  int removed = 0;
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    for (const auto& e : cache.list()) {
+      if (!selected(e)) continue;
+      std::filesystem::remove(e.path);
+      ++removed;
+    }
+  });
+  if (ctx.rank == 0)
+    fmt::print("removed {} stage file(s) from {}\n", removed, cache.directory().string());
+  return 0;
+}
+
 int dispatch(const Context& ctx, int argc, char** argv) {
   if (argc < 2) {
     if (ctx.rank == 0) std::fputs(kUsage, stderr);
@@ -315,6 +413,7 @@ int dispatch(const Context& ctx, int argc, char** argv) {
   if (command == "validate") return command_validate(ctx, rest);
   if (command == "inspect") return command_inspect(ctx, rest);
   if (command == "gen") return command_gen(ctx, rest);
+  if (command == "cache") return command_cache(ctx, rest);
   usage_error("unknown command '{}'{} (commands: {}; see shardflow --help)", command,
               did_you_mean(command, kCommands), fmt::join(kCommands, ", "));
 }

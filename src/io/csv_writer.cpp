@@ -72,8 +72,20 @@ void write_ordered_text(const mpi::Comm& comm, const std::string& local_text,
     error = fmt::format("closing '{}' failed: {}", tmp, mpi_error(rc));
   }
   comm.agree_outcome(ErrorKind::kRuntime, error, !error.empty());
+  // Some MPI-IO paths report a failed write (ENOSPC) only on stderr and return success, so the
+  // file's size is checked before it may appear under its final name.
+  const idx_t total = mpi::allreduce_sum(comm, size);
   comm.agree([&] {
     if (!comm.is_root()) return;
+    std::error_code ec;
+    const auto written = std::filesystem::file_size(tmp, ec);
+    if (ec || static_cast<idx_t>(written) != total) {
+      std::filesystem::remove(tmp, ec);
+      throw RuntimeError(
+          "short write: '{}' holds {} of {} bytes (is the disk full? No space left on device is "
+          "the usual cause); free space or choose another directory",
+          tmp, ec ? 0 : static_cast<idx_t>(written), total);
+    }
     publish_file(tmp, path);  // fsync, rename, fsync the directory
   });
 }

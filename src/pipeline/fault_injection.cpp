@@ -1,5 +1,6 @@
 #include "shardflow/pipeline/fault_injection.hpp"
 
+#include <csignal>
 #include <cstdlib>
 #include <string>
 
@@ -14,6 +15,9 @@ void maybe_inject_fault(std::string_view point, int rank) {
   const auto at = text.rfind('@');
   if (at == std::string_view::npos) return;
   if (text.substr(0, at) != point || text.substr(at + 1) != std::to_string(rank)) return;
+  // With SHARDFLOW_INJECT_KILL set the rank dies on the spot, as under SIGKILL: nothing is
+  // flushed, closed or agreed, which is what a crash or an OOM kill does.
+  if (std::getenv("SHARDFLOW_INJECT_KILL") != nullptr) std::raise(SIGKILL);
   throw RuntimeError("injected fault at '{}' on rank {} (SHARDFLOW_INJECT_FAULT={})", point, rank,
                      text);
 }

@@ -9,18 +9,6 @@
 
 namespace shardflow::pipeline {
 
-std::string SourceLocation::to_string() const {
-  if (line > 0) return fmt::format("{}:{}:{}", file, line, column);
-  if (!file.empty()) return file;
-  return "<unknown location>";
-}
-
-const SourceLocation& FieldLocations::of(std::string_view key,
-                                         const SourceLocation& fallback) const {
-  auto it = values.find(key);
-  return it == values.end() ? fallback : it->second;
-}
-
 std::string Job::fingerprint() const {
   // The version tag changes whenever the canonical form changes meaning, so fingerprints of
   // different canonical formats can never collide.
@@ -40,62 +28,6 @@ void emit_strings(YAML::Emitter& out, const std::vector<std::string>& values) {
   for (const auto& v : values)
     out << v;
   out << YAML::EndSeq;
-}
-
-void emit_input(YAML::Emitter& out, const InputSpec& in) {
-  out << YAML::Key << in.name << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "format" << YAML::Value << in.format;
-  if (in.format == "csv") {
-    out << YAML::Key << "path" << YAML::Value;
-    emit_strings(out, in.paths);
-    if (in.schema) {
-      out << YAML::Key << "schema" << YAML::Value << YAML::BeginMap;
-      for (const auto& field : in.schema->fields())
-        out << YAML::Key << field.name << YAML::Value << std::string(table::to_string(field.type));
-      out << YAML::EndMap;
-    }
-    out << YAML::Key << "header" << YAML::Value << in.header;
-    out << YAML::Key << "delimiter" << YAML::Value << YAML::DoubleQuoted
-        << std::string(1, in.delimiter);
-    out << YAML::Key << "bad_rows" << YAML::Value << std::string(io::to_string(in.bad_rows));
-  } else if (in.format == "hdf5") {
-    out << YAML::Key << "path" << YAML::Value << (in.paths.empty() ? std::string() : in.paths[0]);
-    out << YAML::Key << "table" << YAML::Value << in.hdf5_table;
-  } else if (in.format == "generate") {
-    out << YAML::Key << "kind" << YAML::Value << in.generate_kind;
-    out << YAML::Key << "rows" << YAML::Value << in.generate_rows;
-  }
-  out << YAML::EndMap;
-}
-
-void emit_step(YAML::Emitter& out, const StepSpec& step) {
-  out << YAML::BeginMap;
-  out << YAML::Key << "op" << YAML::Value << step.op;
-  out << YAML::Key << "input" << YAML::Value << step.input;
-  if (step.op == "filter") {
-    out << YAML::Key << "where" << YAML::Value << step.where;
-  } else if (step.op == "group_by") {
-    out << YAML::Key << "keys" << YAML::Value;
-    emit_strings(out, step.keys);
-    // aggs were written as a map column -> functions; regroup by column in first-seen order.
-    std::vector<std::pair<std::string, std::vector<std::string>>> by_column;
-    for (const auto& agg : step.aggs) {
-      // count(*) has an empty column and is written as "*".
-      const std::string column = agg.column.empty() ? std::string("*") : agg.column;
-      auto it = std::find_if(by_column.begin(), by_column.end(),
-                             [&](const auto& entry) { return entry.first == column; });
-      if (it == by_column.end()) it = by_column.insert(by_column.end(), {column, {}});
-      it->second.emplace_back(ops::to_string(agg.kind));
-    }
-    out << YAML::Key << "aggs" << YAML::Value << YAML::BeginMap;
-    for (const auto& [column, functions] : by_column) {
-      out << YAML::Key << column << YAML::Value;
-      emit_strings(out, functions);
-    }
-    out << YAML::EndMap;
-  }
-  out << YAML::Key << "output" << YAML::Value << step.output;
-  out << YAML::EndMap;
 }
 
 void emit_train(YAML::Emitter& out, const TrainSpec& t) {
@@ -140,15 +72,17 @@ std::string to_canonical_yaml(const Job& job) {
   out << YAML::Key << "workdir" << YAML::Value << job.workdir;
 
   out << YAML::Key << "inputs" << YAML::Value << YAML::BeginMap;
-  for (const auto& in : job.inputs)
-    emit_input(out, in);
+  for (const auto& in : job.inputs) {
+    out << YAML::Key << in->name << YAML::Value;
+    in->emit(out);
+  }
   out << YAML::EndMap;
 
   out << YAML::Key << "steps" << YAML::Value;
   if (job.steps.empty()) out << YAML::Flow;
   out << YAML::BeginSeq;
   for (const auto& step : job.steps)
-    emit_step(out, step);
+    step->emit(out);
   out << YAML::EndSeq;
 
   out << YAML::Key << "outputs" << YAML::Value;
@@ -182,6 +116,8 @@ std::string to_canonical_yaml(const Job& job) {
   out << YAML::Key << "max_dictionary_size" << YAML::Value << r.max_dictionary_size;
   out << YAML::Key << "log_level" << YAML::Value << r.log_level;
   out << YAML::Key << "log_all_ranks" << YAML::Value << r.log_all_ranks;
+  out << YAML::Key << "cache_keep" << YAML::Value << r.cache_keep;
+  out << YAML::Key << "table_liveness" << YAML::Value << r.table_liveness;
   out << YAML::EndMap;
 
   out << YAML::EndMap;
@@ -190,18 +126,6 @@ std::string to_canonical_yaml(const Job& job) {
                        out.GetLastError());
   }
   return std::string(out.c_str()) + "\n";
-}
-
-io::CsvOptions csv_options(const InputSpec& input, const RuntimeSpec& runtime) {
-  io::CsvOptions options;
-  options.paths = input.paths;
-  options.schema = input.schema;
-  options.header = input.header;
-  options.delimiter = input.delimiter;
-  options.bad_rows = input.bad_rows;
-  options.input_name = input.name;
-  options.max_dictionary_size = runtime.max_dictionary_size;
-  return options;
 }
 
 }  // namespace shardflow::pipeline

@@ -16,7 +16,6 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/suggest.hpp"
-#include "shardflow/io/synthetic_schema.hpp"
 
 namespace shardflow::pipeline {
 
@@ -30,54 +29,7 @@ namespace {
 // where every value and every map key carries its full SourceLocation; merging, overrides and the
 // typed conversion all work on it.
 
-struct Node {
-  enum class Kind { kNull, kScalar, kSequence, kMap };
-  Kind kind = Kind::kNull;
-  std::string scalar;
-  std::vector<Node> items;                    // sequence items, or map values
-  std::vector<std::string> keys;              // map keys (parallel to items)
-  std::vector<SourceLocation> key_locations;  // map keys' locations
-  SourceLocation location;
-
-  bool is_map() const { return kind == Kind::kMap; }
-  const Node* find(std::string_view key) const {
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i] == key) return &items[i];
-    }
-    return nullptr;
-  }
-  Node* find(std::string_view key) {
-    return const_cast<Node*>(static_cast<const Node*>(this)->find(key));
-  }
-};
-
-[[noreturn]] void fail_at(const SourceLocation& location, const std::string& message) {
-  throw ConfigError("{}: {}", location.to_string(), message);
-}
-
-std::string join_path(std::string_view path, std::string_view key) {
-  if (path.empty()) return std::string(key);
-  return fmt::format("{}.{}", path, key);
-}
-
-std::string in_path(std::string_view path) {
-  return path.empty() ? std::string("at the top level") : fmt::format("in {}", path);
-}
-
-// How a value is shown after "got ...".
-std::string describe(const Node& node) {
-  switch (node.kind) {
-    case Node::Kind::kNull:
-      return "nothing (an empty value)";
-    case Node::Kind::kScalar:
-      return fmt::format("'{}'", node.scalar);
-    case Node::Kind::kSequence:
-      return "a list";
-    case Node::Kind::kMap:
-      return "a map";
-  }
-  return "?";
-}
+using Node = ConfigNode;
 
 SourceLocation location_of(const YAML::Mark& mark, const std::string& file) {
   // yaml-cpp marks are 0-based, and -1 for nodes created in code.
@@ -287,232 +239,26 @@ void apply_override(Node& root, const std::string& text) {
 }
 
 // ============================================================================================
-// Typed conversion
+// Typed conversion (the conversions themselves are in config_node.cpp)
 // ============================================================================================
 
-bool is_identifier(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
-std::string list_names(const std::vector<std::string>& names) {
-  return fmt::format("{}", fmt::join(names, ", "));
-}
-
-// A map being converted, with its key path for messages.
-class MapView {
- public:
-  MapView(const Node& node, std::string path) : node_(node), path_(std::move(path)) {
-    if (!node.is_map()) {
-      fail_at(node.location, fmt::format("{} must be a map (key: value, ...), got {}",
-                                         path_.empty() ? "the job" : path_, describe(node)));
+// Every key that some entry of a registry accepts (for the unknown-key check before the entry is
+// known).
+template <typename Registry>
+std::vector<std::string> all_keys(const Registry& entries) {
+  std::vector<std::string> keys;
+  for (const auto& entry : entries) {
+    for (const auto& key : entry.keys) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
     }
   }
-
-  /// Rejects keys outside `allowed`, naming the closest valid key (or listing all).
-  void allow_only(const std::vector<std::string>& allowed, std::string_view what = "") const {
-    for (size_t i = 0; i < node_.keys.size(); ++i) {
-      const std::string& key = node_.keys[i];
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string hint = did_you_mean(key, allowed);
-      if (hint.empty()) hint = fmt::format(" (valid keys: {})", list_names(allowed));
-      fail_at(node_.key_locations[i],
-              fmt::format("unknown key '{}' {}{}{}", key, in_path(path_), what, hint));
-    }
-  }
-
-  const Node* find(std::string_view key) const {
-    const Node* n = node_.find(key);
-    // An explicitly empty value ("key:" or "key: ~") means "use the default".
-    return n && n->kind != Node::Kind::kNull ? n : nullptr;
-  }
-  const Node& require(std::string_view key) const {
-    if (const Node* n = find(key)) return *n;
-    if (const Node* n = node_.find(key)) {
-      fail_at(n->location, fmt::format("{} is empty; it is required", path(key)));
-    }
-    fail_at(node_.location, fmt::format("missing required key '{}' {}", key, in_path(path_)));
-  }
-  std::string path(std::string_view key) const { return join_path(path_, key); }
-  const std::string& path() const { return path_; }
-  const SourceLocation& location() const { return node_.location; }
-  const Node& node() const { return node_; }
-
-  /// Records the location of every value written in this map.
-  FieldLocations field_locations() const {
-    FieldLocations fields;
-    for (size_t i = 0; i < node_.keys.size(); ++i)
-      fields.values[node_.keys[i]] = node_.items[i].location;
-    return fields;
-  }
-
- private:
-  const Node& node_;
-  std::string path_;
-};
-
-std::string to_string(const Node& node, const std::string& path) {
-  if (node.kind != Node::Kind::kScalar) {
-    fail_at(node.location, fmt::format("{} must be a string, got {}", path, describe(node)));
-  }
-  return node.scalar;
-}
-
-std::string to_nonempty_string(const Node& node, const std::string& path) {
-  std::string s = to_string(node, path);
-  if (s.empty()) fail_at(node.location, fmt::format("{} must not be empty", path));
-  return s;
-}
-
-std::string to_identifier(const Node& node, const std::string& path, std::string_view what) {
-  std::string s = to_string(node, path);
-  if (!is_identifier(s)) {
-    fail_at(node.location,
-            fmt::format("{} '{}' may only contain letters, digits, '_' and '-' (it names files "
-                        "and HDF5 groups)",
-                        what, s));
-  }
-  return s;
-}
-
-std::string to_choice(const Node& node, const std::string& path,
-                      const std::vector<std::string>& choices) {
-  std::string s = to_string(node, path);
-  if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
-    fail_at(node.location, fmt::format("{} must be one of {}, got '{}'{}", path,
-                                       list_names(choices), s, did_you_mean(s, choices)));
-  }
-  return s;
-}
-
-std::int64_t to_int(const Node& node, const std::string& path, std::int64_t min,
-                    std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
-  if (node.kind != Node::Kind::kScalar) {
-    fail_at(node.location, fmt::format("{} must be an integer, got {}", path, describe(node)));
-  }
-  std::string_view text = node.scalar;
-  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec == std::errc::result_out_of_range) {
-    fail_at(node.location, fmt::format("{} is out of range, got '{}'", path, node.scalar));
-  }
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    fail_at(node.location, fmt::format("{} must be an integer, got '{}'", path, node.scalar));
-  }
-  if (value < min) {
-    fail_at(node.location, fmt::format("{} must be >= {}, got {}", path, min, value));
-  }
-  if (value > max) {
-    fail_at(node.location, fmt::format("{} must be <= {}, got {}", path, max, value));
-  }
-  return value;
-}
-
-double to_double(const Node& node, const std::string& path) {
-  if (node.kind != Node::Kind::kScalar) {
-    fail_at(node.location, fmt::format("{} must be a number, got {}", path, describe(node)));
-  }
-  std::string_view text = node.scalar;
-  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
-  double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty() ||
-      !std::isfinite(value)) {
-    fail_at(node.location, fmt::format("{} must be a number, got '{}'", path, node.scalar));
-  }
-  return value;
-}
-
-bool to_bool(const Node& node, const std::string& path) {
-  if (node.kind == Node::Kind::kScalar) {
-    std::string lower = node.scalar;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (lower == "true" || lower == "yes" || lower == "on") return true;
-    if (lower == "false" || lower == "no" || lower == "off") return false;
-  }
-  fail_at(node.location, fmt::format("{} must be true or false, got {}", path, describe(node)));
-}
-
-// A byte count: an integer, or a number with a binary unit ("16MiB", "1.5 GiB").
-idx_t to_bytes(const Node& node, const std::string& path) {
-  if (node.kind == Node::Kind::kScalar) {
-    static const std::vector<std::pair<std::string, double>> units = {{"TiB", 1099511627776.0},
-                                                                      {"GiB", 1073741824.0},
-                                                                      {"MiB", 1048576.0},
-                                                                      {"KiB", 1024.0},
-                                                                      {"B", 1.0}};
-    std::string_view text = node.scalar;
-    for (const auto& [suffix, scale] : units) {
-      if (text.size() > suffix.size() && text.ends_with(suffix)) {
-        std::string_view number = text.substr(0, text.size() - suffix.size());
-        while (!number.empty() && number.back() == ' ')
-          number.remove_suffix(1);
-        double value = 0;
-        auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-        if (ec == std::errc() && end == number.data() + number.size() && !number.empty() &&
-            std::isfinite(value) && value >= 1 && value * scale < 9.0e18) {
-          return static_cast<idx_t>(value * scale);
-        }
-        break;
-      }
-    }
-    if (!text.empty() && (text.back() < '0' || text.back() > '9')) {
-      fail_at(node.location,
-              fmt::format("{} must be a byte count such as 67108864 or 64MiB (units: B, KiB, MiB, "
-                          "GiB, TiB), got '{}'",
-                          path, node.scalar));
-    }
-  }
-  return to_int(node, path, 1);
-}
-
-// A string or a list of strings.
-std::vector<std::string> to_string_list(const Node& node, const std::string& path,
-                                        bool allow_empty) {
-  std::vector<std::string> out;
-  if (node.kind == Node::Kind::kScalar) {
-    out.push_back(to_nonempty_string(node, path));
-  } else if (node.kind == Node::Kind::kSequence) {
-    for (size_t i = 0; i < node.items.size(); ++i) {
-      out.push_back(to_nonempty_string(node.items[i], join_path(path, std::to_string(i))));
-    }
-  } else {
-    fail_at(node.location,
-            fmt::format("{} must be a name or a list of names, got {}", path, describe(node)));
-  }
-  if (out.empty() && !allow_empty) {
-    fail_at(node.location, fmt::format("{} must list at least one name", path));
-  }
-  for (size_t i = 0; i < out.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (out[i] == out[j]) {
-        fail_at(node.location, fmt::format("{} lists '{}' twice", path, out[i]));
-      }
-    }
-  }
-  return out;
-}
-
-const Node& expect_sequence(const Node& node, const std::string& path) {
-  if (node.kind != Node::Kind::kSequence) {
-    fail_at(node.location, fmt::format("{} must be a list, got {}", path, describe(node)));
-  }
-  return node;
+  return keys;
 }
 
 // ---- inputs --------------------------------------------------------------------------------
 
-const std::vector<std::string> kInputFormats = {"csv", "hdf5", "generate"};
-
-InputSpec read_input(const std::string& name, const SourceLocation& name_location,
-                     const Node& node) {
-  InputSpec in;
-  in.name = name;
-  in.location = name_location;
+std::shared_ptr<const InputSpec> read_input(const std::string& name,
+                                            const SourceLocation& name_location, const Node& node) {
   if (!is_identifier(name)) {
     fail_at(name_location, fmt::format("input name '{}' may only contain letters, digits, '_' "
                                        "and '-' (it names files and HDF5 groups)",
@@ -521,163 +267,36 @@ InputSpec read_input(const std::string& name, const SourceLocation& name_locatio
   const MapView map(node, join_path("inputs", name));
   // The format decides which keys are valid, so read it before rejecting unknown keys, unless
   // the format key itself is the misspelled one.
-  const Node* format_node = map.find("format");
-  if (!format_node) {
-    map.allow_only(
-        {"format", "path", "schema", "header", "delimiter", "bad_rows", "table", "kind", "rows"});
-  }
-  in.format = to_choice(map.require("format"), map.path("format"), kInputFormats);
-  in.fields = map.field_locations();
-
-  if (in.format == "csv") {
-    map.allow_only({"format", "path", "schema", "header", "delimiter", "bad_rows"},
-                   " (a csv input)");
-    in.paths = to_string_list(map.require("path"), map.path("path"), false);
-    if (const Node* schema = map.find("schema")) {
-      const MapView columns(*schema, map.path("schema"));
-      if (schema->keys.empty()) {
-        fail_at(schema->location, fmt::format("{} must name at least one column", columns.path()));
-      }
-      std::vector<table::Field> fields;
-      const std::vector<std::string> types = {"int32", "int64",  "float32",  "float64",
-                                              "bool",  "string", "timestamp"};
-      for (size_t i = 0; i < schema->keys.size(); ++i) {
-        const std::string& column = schema->keys[i];
-        const std::string path = columns.path(column);
-        const std::string type_name = to_string(schema->items[i], path);
-        const auto type = table::parse_data_type(type_name);
-        if (!type) {
-          fail_at(schema->items[i].location,
-                  fmt::format("unknown type '{}' for column '{}' in {}{} (types: {})", type_name,
-                              column, columns.path(), did_you_mean(type_name, types),
-                              list_names(types)));
-        }
-        if (column.empty()) fail_at(schema->key_locations[i], "a column name must not be empty");
-        fields.push_back({column, *type});
-        in.fields.values["schema." + column] = schema->key_locations[i];
-      }
-      in.schema = table::Schema(std::move(fields));
-    }
-    if (const Node* header = map.find("header")) in.header = to_bool(*header, map.path("header"));
-    if (const Node* delimiter = map.find("delimiter")) {
-      const std::string d = to_string(*delimiter, map.path("delimiter"));
-      if (d.size() != 1 || d[0] == '\n' || d[0] == '\r' || d[0] == '"') {
-        fail_at(delimiter->location,
-                fmt::format("{} must be a single character other than a quote or a line break "
-                            "(e.g. \",\", \";\", \"\\t\"), got '{}'",
-                            map.path("delimiter"), d));
-      }
-      in.delimiter = d[0];
-    }
-    if (const Node* bad_rows = map.find("bad_rows")) {
-      const std::string policy =
-          to_choice(*bad_rows, map.path("bad_rows"), {"fail", "skip", "quarantine"});
-      const auto parsed = io::parse_bad_row_policy(policy);
-      if (!parsed) {
-        fail_at(bad_rows->location, fmt::format("{} '{}' is not understood by the CSV reader",
-                                                map.path("bad_rows"), policy));
-      }
-      in.bad_rows = *parsed;
-    }
-    if (!in.header && !in.schema) {
-      fail_at(map.location(),
-              fmt::format("{} has header: false and no schema, so its columns have no names; add "
-                          "schema: {{column: type, ...}}",
-                          map.path()));
-    }
-  } else if (in.format == "hdf5") {
-    map.allow_only({"format", "path", "table"}, " (an hdf5 input)");
-    in.paths = {to_nonempty_string(map.require("path"), map.path("path"))};
-    in.hdf5_table = name;
-    if (const Node* t = map.find("table"))
-      in.hdf5_table = to_nonempty_string(*t, map.path("table"));
-  } else {
-    map.allow_only({"format", "kind", "rows"}, " (a generate input)");
-    const Node& kind = map.require("kind");
-    in.generate_kind = to_choice(kind, map.path("kind"), io::synthetic_kind_names());
-    in.generate_rows = to_int(map.require("rows"), map.path("rows"), 1);
-  }
+  if (!map.find("format")) map.allow_only(all_keys(input_formats()));
+  const std::string format_name =
+      to_choice(map.require("format"), map.path("format"), input_format_names());
+  std::shared_ptr<InputSpec> in = find_input_format(format_name)->parse(name, name_location, map);
+  in->name = name;
+  in->format = format_name;
+  in->location = name_location;
+  for (auto& [key, location] : map.field_locations().values)
+    in->fields.values.emplace(key, location);
   return in;
 }
 
 // ---- steps ---------------------------------------------------------------------------------
 
-const std::vector<std::string> kOps = {"filter", "group_by"};
-const std::vector<std::string> kAggFunctions = {"sum", "count", "mean", "min", "max"};
-
-std::vector<ops::AggSpec> read_aggs(const Node& node, const std::string& path) {
-  const MapView map(node, path);
-  if (node.keys.empty()) {
-    fail_at(
-        node.location,
-        fmt::format("{} must name at least one column to aggregate, e.g. {{amount: [sum]}}", path));
-  }
-  std::vector<ops::AggSpec> aggs;
-  for (size_t i = 0; i < node.keys.size(); ++i) {
-    const std::string& column = node.keys[i];
-    const std::string column_path = fmt::format("{}.{}", path, column);
-    const Node& value = node.items[i];
-    const std::vector<std::string> functions = to_string_list(value, column_path, false);
-    for (size_t f = 0; f < functions.size(); ++f) {
-      const std::string& function = functions[f];
-      const SourceLocation& function_location =
-          value.kind == Node::Kind::kSequence ? value.items[f].location : value.location;
-      const auto kind = ops::parse_agg_kind(function);
-      if (!kind) {
-        fail_at(function_location,
-                fmt::format("unknown aggregate function '{}' in {}{} (functions: {})", function,
-                            column_path, did_you_mean(function, kAggFunctions),
-                            list_names(kAggFunctions)));
-      }
-      if (column == "*" && *kind != ops::AggKind::kCount) {
-        fail_at(function_location, fmt::format("{} can only be count (count of rows), got '{}'",
-                                               column_path, function));
-      }
-      ops::AggSpec agg;
-      agg.kind = *kind;
-      agg.column = column == "*" ? std::string() : column;  // ops: empty column = count(*)
-      agg.output = ops::output_name(agg);
-      aggs.push_back(std::move(agg));
-    }
-  }
-  for (size_t i = 0; i < aggs.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (aggs[i].output == aggs[j].output) {
-        fail_at(node.location, fmt::format("{} computes column '{}' twice", path, aggs[i].output));
-      }
-    }
-  }
-  return aggs;
-}
-
-StepSpec read_step(const Node& node, std::size_t index) {
+std::shared_ptr<const StepSpec> read_step(const Node& node, std::size_t index) {
   const MapView map(node, fmt::format("steps.{}", index));
-  StepSpec step;
-  step.location = node.location;
-  if (!map.find("op")) {
-    map.allow_only({"op", "input", "output", "where", "keys", "aggs"});
-  }
+  if (!map.find("op")) map.allow_only(all_keys(step_types()));
   const Node& op = map.require("op");
-  step.op = to_string(op, map.path("op"));
-  if (std::find(kOps.begin(), kOps.end(), step.op) == kOps.end()) {
-    fail_at(op.location, fmt::format("unknown op '{}' in {}{} (supported: {})", step.op, map.path(),
-                                     did_you_mean(step.op, kOps), list_names(kOps)));
+  const std::string op_name = to_string(op, map.path("op"));
+  const StepType* type = find_step_type(op_name);
+  if (!type) {
+    const auto names = step_type_names();
+    fail_at(op.location, fmt::format("unknown op '{}' in {}{} (supported: {})", op_name, map.path(),
+                                     did_you_mean(op_name, names), list_names(names)));
   }
-  step.fields = map.field_locations();
-  if (step.op == "filter") {
-    map.allow_only({"op", "input", "where", "output"}, " (a filter step)");
-    step.where = to_nonempty_string(map.require("where"), map.path("where"));
-  } else {
-    map.allow_only({"op", "input", "keys", "aggs", "output"}, " (a group_by step)");
-    step.keys = to_string_list(map.require("keys"), map.path("keys"), true);
-    const Node& aggs = map.require("aggs");
-    step.aggs = read_aggs(aggs, map.path("aggs"));
-    for (size_t i = 0; i < aggs.keys.size(); ++i) {
-      step.fields.values["aggs." + aggs.keys[i]] = aggs.key_locations[i];
-    }
-  }
-  step.input = to_nonempty_string(map.require("input"), map.path("input"));
-  step.output = to_identifier(map.require("output"), map.path("output"), "table name");
+  std::shared_ptr<StepSpec> step = type->parse(map);
+  step->op = op_name;
+  step->location = node.location;
+  for (auto& [key, location] : map.field_locations().values)
+    step->fields.values.emplace(key, location);
   return step;
 }
 
@@ -797,7 +416,7 @@ EvaluateSpec read_evaluate(const Node& node) {
 RuntimeSpec read_runtime(const Node& node) {
   const MapView map(node, "runtime");
   map.allow_only({"shuffle_round_bytes", "hdf5_chunk_rows", "max_dictionary_size", "log_level",
-                  "log_all_ranks"});
+                  "log_all_ranks", "cache_keep", "table_liveness"});
   RuntimeSpec r;
   if (const Node* n = map.find("shuffle_round_bytes")) {
     r.shuffle_round_bytes = to_bytes(*n, map.path("shuffle_round_bytes"));
@@ -813,6 +432,12 @@ RuntimeSpec read_runtime(const Node& node) {
   }
   if (const Node* n = map.find("log_all_ranks")) {
     r.log_all_ranks = to_bool(*n, map.path("log_all_ranks"));
+  }
+  if (const Node* n = map.find("cache_keep")) {
+    r.cache_keep = static_cast<int>(to_int(*n, map.path("cache_keep"), 1, 1000000));
+  }
+  if (const Node* n = map.find("table_liveness")) {
+    r.table_liveness = to_bool(*n, map.path("table_liveness"));
   }
   return r;
 }

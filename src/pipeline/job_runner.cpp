@@ -3,18 +3,20 @@
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
-#include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "shardflow/ckpt/checkpoint_store.hpp"
+#include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/fingerprint.hpp"
+#include "shardflow/common/memory.hpp"
+#include "shardflow/common/suggest.hpp"
 #include "shardflow/common/timer.hpp"
-#include "shardflow/io/csv_reader.hpp"
 #include "shardflow/io/csv_writer.hpp"
 #include "shardflow/io/hdf5_table.hpp"
-#include "shardflow/io/synthetic.hpp"
-#include "shardflow/io/synthetic_schema.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
 #include "shardflow/ml/metrics.hpp"
@@ -22,12 +24,10 @@
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
-#include "shardflow/ops/expression.hpp"
-#include "shardflow/ops/filter.hpp"
-#include "shardflow/ops/group_by.hpp"
 #include "shardflow/pipeline/fault_injection.hpp"
 #include "shardflow/pipeline/signals.hpp"
-#include "shardflow/table/dictionary_encoding.hpp"
+#include "shardflow/pipeline/stage_cache.hpp"
+#include "shardflow/pipeline/workdir_lock.hpp"
 
 namespace shardflow::pipeline {
 
@@ -38,22 +38,6 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
-
-// Writes a small text file on rank 0 atomically (temp name + rename), agreed on all ranks.
-void write_text_atomically(const mpi::Comm& comm, const fs::path& path, const std::string& text) {
-  comm.agree([&] {
-    if (!comm.is_root()) return;
-    const fs::path tmp = path.string() + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << text;
-      out.flush();
-      if (!out)
-        throw RuntimeError("cannot write '{}': check free space and permissions", tmp.string());
-    }
-    fs::rename(tmp, path);
-  });
-}
 
 // A stop signal between stages ends the job cleanly on every rank at the same point.
 void check_interrupted(const mpi::Comm& comm, std::string_view where) {
@@ -66,104 +50,348 @@ void check_interrupted(const mpi::Comm& comm, std::string_view where) {
   }
 }
 
-std::string json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  return fmt::format("{}", value);
+std::string emit_yaml(const auto& emit) {
+  YAML::Emitter out;
+  emit(out);
+  if (!out.good()) throw RuntimeError("cannot emit canonical YAML: {}", out.GetLastError());
+  return out.c_str();
 }
 
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<int>(c));
-      continue;
-    }
-    out += c;
-  }
-  return out + "\"";
+std::string step_label(std::size_t index, const StepSpec& step) {
+  return fmt::format("step {} ({})", index + 1, step.op);
+}
+
+double mib(idx_t bytes) {
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Inputs
+// Fingerprints
 // ---------------------------------------------------------------------------------------------
 
-table::Table load_input(const mpi::Comm& comm, const Job& job, const InputSpec& input,
-                        const fs::path& workdir) {
-  Stopwatch timer;
-  table::Table result;
-  if (input.format == "generate") {
-    // Generated data is a pure function of (kind, rows, seed): reuse it when the sidecar matches.
-    const fs::path path = workdir / "data" / (input.name + ".csv");
-    const fs::path stamp = path.string() + ".fingerprint";
-    const std::string fingerprint = Fingerprint()
-                                        .add(input.generate_kind)
-                                        .add(static_cast<std::int64_t>(input.generate_rows))
-                                        .add(static_cast<std::int64_t>(job.seed))
-                                        .hex();
-    int fresh = 0;
-    comm.agree([&] {
-      if (!comm.is_root()) return;
-      fs::create_directories(path.parent_path());
-      std::ifstream in(stamp);
-      std::string existing;
-      std::getline(in, existing);
-      fresh = (existing == fingerprint && fs::exists(path)) ? 1 : 0;
-      // The stamp vouches for the file only once it is completely written: drop it before
-      // regenerating, so an interrupted generation is never mistaken for a finished one.
-      if (fresh == 0) fs::remove(stamp);
-    });
-    fresh = mpi::bcast_value(comm, fresh, 0);
-    if (fresh == 0) {
-      spdlog::info("input '{}': generating {} rows of '{}' into {}", input.name,
-                   input.generate_rows, input.generate_kind, path.string());
-      io::generate_csv(comm, input.generate_kind, input.generate_rows, job.seed, path.string());
-      write_text_atomically(comm, stamp, fingerprint + "\n");
-    }
-    io::CsvOptions options;
-    options.paths = {path.string()};
-    options.schema = io::synthetic_schema(input.generate_kind);
-    options.max_dictionary_size = job.runtime.max_dictionary_size;
-    result = io::read_csv(comm, options);
-  } else if (input.format == "csv") {
-    io::CsvOptions options = csv_options(input, job.runtime);
-    options.quarantine_path = (workdir / "rejects" / (input.name + ".csv")).string();
-    // The reader logs skipped or quarantined rows itself (rank 0, with the first examples).
-    result = io::read_csv(comm, options);
-  } else {
-    result = io::read_table(comm, input.paths.at(0), input.hdf5_table);
-  }
-  const idx_t rows = mpi::allreduce_sum(comm, result.num_rows());
-  spdlog::info("input '{}': {} rows, {} columns ({}) in {:.2f} s", input.name, rows,
-               result.num_columns(), result.schema().to_string(), timer.seconds());
-  return result;
+std::string input_fingerprint(const InputSpec& input, const std::string& data_fingerprint) {
+  return Fingerprint()
+      .add(std::string_view("input"))
+      .add(static_cast<std::int64_t>(kStageFormatVersion))
+      .add(emit_yaml([&](YAML::Emitter& out) { input.emit(out); }))
+      .add(data_fingerprint)
+      .hex();
+}
+
+std::string step_fingerprint(const StepSpec& step, const RuntimeSpec& runtime,
+                             const std::map<std::string, std::string>& tables) {
+  Fingerprint fp;
+  fp.add(std::string_view("step"))
+      .add(static_cast<std::int64_t>(kStageFormatVersion))
+      .add(emit_yaml([&](YAML::Emitter& out) { step.emit(out); }))
+      // The only runtime setting that changes results: which string columns get a dictionary.
+      .add(static_cast<std::int64_t>(runtime.max_dictionary_size));
+  for (const auto& input : step.inputs)
+    fp.add(input.table).add(tables.at(input.table));
+  return fp.hex();
 }
 
 // ---------------------------------------------------------------------------------------------
-// Steps
+// The executor
 // ---------------------------------------------------------------------------------------------
 
-table::Table run_step(const mpi::Comm& comm, const Job& job, const StepSpec& step,
-                      const table::Table& input) {
-  if (step.op == "filter") {
-    table::Table out;
-    // Filtering is local; agree so that a type error on one rank's data stops every rank.
-    comm.agree([&] {
-      try {
-        out = ops::filter(input, ops::Expression::parse(step.where));
-      } catch (const Error& e) {
-        throw_error(e.kind(), step.location.to_string() + ": step '" + step.output +
-                                  "' (filter): " + e.what());
+// One table of the job. `data` holds it while some reader still needs it.
+struct TableState {
+  std::string fingerprint;
+  const InputSpec* input = nullptr;  // set for inputs
+  int producer = -1;                 // step index for step outputs
+  std::optional<table::Table> data;
+  idx_t rows = -1;       // global rows, once known
+  int last_reader = -1;  // the last position (see Executor) that reads it
+};
+
+// Runs the job's stages in dependency order. Positions, in order: 0..n-1 the steps, then
+// kPublish (outputs), kTrain, kEvaluate. A table is freed after the last position that reads it.
+class Executor {
+ public:
+  Executor(const mpi::Comm& comm, const Job& job, const RunOptions& options, fs::path workdir)
+      : comm_(comm),
+        job_(job),
+        options_(options),
+        workdir_(std::move(workdir)),
+        cache_(workdir_ / "stages"),
+        context_{comm, job.runtime, job.seed, workdir_} {}
+
+  int publish_position() const { return static_cast<int>(job_.steps.size()); }
+  int train_position() const { return publish_position() + 1; }
+  int evaluate_position() const { return publish_position() + 2; }
+
+  // ---- planning ---------------------------------------------------------------------------
+
+  void fingerprint_tables(bool log) {
+    for (const auto& input : job_.inputs) {
+      Stopwatch timer;
+      const std::string data = input->data_fingerprint(context_);
+      TableState& t = tables_[input->name];
+      t.input = input.get();
+      t.fingerprint = input_fingerprint(*input, data);
+      if (log) {
+        spdlog::info("input '{}': data fingerprint {} ({:.3f} s)", input->name, data.substr(0, 16),
+                     timer.seconds());
       }
-    });
+      input_fingerprint_seconds_[input->name] = timer.seconds();
+    }
+    std::map<std::string, std::string> fingerprints;
+    for (const auto& [name, t] : tables_)
+      fingerprints[name] = t.fingerprint;
+    for (size_t i = 0; i < job_.steps.size(); ++i) {
+      const StepSpec& step = *job_.steps[i];
+      const std::string fp = step_fingerprint(step, job_.runtime, fingerprints);
+      step_fingerprints_.push_back(fp);
+      for (const auto& output : step.outputs) {
+        TableState& t = tables_[output.table];
+        t.producer = static_cast<int>(i);
+        t.fingerprint = fp;
+        fingerprints[output.table] = fp;
+      }
+    }
+  }
+
+  std::map<std::string, std::string> fingerprints() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [name, t] : tables_)
+      out[name] = t.fingerprint;
     return out;
   }
-  if (step.op == "group_by") {
-    ops::GroupByOptions options;
-    options.shuffle.round_bytes = job.runtime.shuffle_round_bytes;
-    return ops::group_by(comm, input, step.keys, step.aggs, options);
+
+  void plan_liveness() {
+    auto reads = [&](const std::string& table, int position) {
+      TableState& t = tables_.at(table);
+      t.last_reader = std::max(t.last_reader, position);
+    };
+    for (size_t i = 0; i < job_.steps.size(); ++i) {
+      for (const auto& input : job_.steps[i]->inputs)
+        reads(input.table, static_cast<int>(i));
+    }
+    for (const auto& output : job_.outputs)
+      reads(output.table, publish_position());
+    if (job_.train) reads(job_.train->input, train_position());
+    if (job_.evaluate) reads(job_.evaluate->input, evaluate_position());
   }
-  throw ConfigError("{}: unknown op '{}'", step.location.to_string(), step.op);
+
+  // Steps named by --rerun, and every step downstream of them; all steps with --no-cache.
+  std::vector<bool> forced_steps() const {
+    std::vector<bool> forced(job_.steps.size(), options_.no_cache);
+    std::set<std::string> dirty;
+    for (size_t i = 0; i < job_.steps.size(); ++i) {
+      const StepSpec& step = *job_.steps[i];
+      bool force = forced[i] || std::find(options_.rerun.begin(), options_.rerun.end(),
+                                          step.name()) != options_.rerun.end();
+      for (const auto& input : step.inputs)
+        force = force || dirty.count(input.table) > 0;
+      forced[i] = force;
+      if (force) {
+        for (const auto& output : step.outputs)
+          dirty.insert(output.table);
+      }
+    }
+    return forced;
+  }
+
+  // ---- running ----------------------------------------------------------------------------
+
+  void run_steps() {
+    const std::vector<bool> forced = forced_steps();
+    records_.resize(job_.steps.size());
+    for (size_t i = 0; i < job_.steps.size(); ++i) {
+      const StepSpec& step = *job_.steps[i];
+      Stopwatch timer;
+      StepRecord& record = records_[i];
+      record.name = step.name();
+      record.op = step.op;
+      record.fingerprint = step_fingerprints_[i];
+      bool reused = false;
+      if (!forced[i]) {
+        reused = true;
+        for (const auto& output : step.outputs) {
+          const auto rows = cache_.probe(comm_, output.table, record.fingerprint);
+          if (!rows) {
+            reused = false;
+            break;
+          }
+          tables_.at(output.table).rows = *rows;
+        }
+      }
+      record.reused = reused;
+      if (!reused) compute_step(i);
+      record.seconds = timer.seconds();
+      free_after(static_cast<int>(i));
+      const idx_t rss = mpi::allreduce_max(comm_, current_rss_bytes());
+      const idx_t peak = mpi::allreduce_max(comm_, peak_rss_bytes());
+      step_memory_.push_back({rss, peak});
+      const idx_t rows = tables_.at(step.outputs.front().table).rows;
+      if (reused) {
+        spdlog::info("{} '{}': reused {} ({} rows)", step_label(i, step), record.name,
+                     cache_.path_for(step.outputs.front().table, record.fingerprint).string(),
+                     rows);
+      } else {
+        spdlog::info("{} '{}': {} rows in {:.2f} s{}; memory per rank {:.0f} MiB (peak {:.0f} MiB)",
+                     step_label(i, step), record.name, rows, record.seconds,
+                     forced[i] ? " (forced)" : "", mib(rss), mib(peak));
+      }
+      check_interrupted(comm_, "between steps");
+    }
+  }
+
+  // What happened to each step, with the output row counts as finally known.
+  std::vector<StepRecord> step_records() const {
+    std::vector<StepRecord> out = records_;
+    for (size_t i = 0; i < out.size(); ++i) {
+      for (const auto& output : job_.steps[i]->outputs)
+        out[i].rows[output.table] = tables_.at(output.table).rows;
+    }
+    return out;
+  }
+
+  // The table `name`, loading or computing it if it is not in memory.
+  const table::Table& materialize(const std::string& name) {
+    TableState& t = tables_.at(name);
+    if (t.data) return *t.data;
+    if (t.input) {
+      Stopwatch timer;
+      if (!injected_input_fault_) {
+        comm_.agree([&] { maybe_inject_fault("input", comm_.rank()); });
+        injected_input_fault_ = true;
+      }
+      t.data = t.input->load(context_);
+      t.rows = mpi::allreduce_sum(comm_, t.data->num_rows());
+      spdlog::info("input '{}': {} rows, {} columns ({}) in {:.2f} s", name, t.rows,
+                   t.data->num_columns(), t.data->schema().to_string(), timer.seconds());
+      check_interrupted(comm_, "while reading inputs");
+      return *t.data;
+    }
+    if (auto loaded = cache_.load(comm_, name, t.fingerprint)) {
+      t.data = std::move(*loaded);
+      t.rows = mpi::allreduce_sum(comm_, t.data->num_rows());
+      return *t.data;
+    }
+    compute_step(static_cast<std::size_t>(t.producer));
+    return *tables_.at(name).data;
+  }
+
+  // Computes step `index` and commits its outputs. A step planned as reused lands here when one
+  // of its stage files turned out damaged on reading: its record then says it was recomputed.
+  void compute_step(std::size_t index) {
+    const StepSpec& step = *job_.steps[index];
+    Stopwatch timer;
+    std::vector<const table::Table*> inputs;
+    for (const auto& input : step.inputs)
+      inputs.push_back(&materialize(input.table));
+    StepContext context{comm_, job_.runtime, step_label(index, step)};
+    std::vector<table::Table> outputs = step.run(context, inputs);
+    if (outputs.size() != step.outputs.size()) {
+      throw RuntimeError("{}: op '{}' produced {} tables but declares {}",
+                         step.location.to_string(), step.op, outputs.size(), step.outputs.size());
+    }
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const std::string& name = step.outputs[k].table;
+      TableState& t = tables_.at(name);
+      cache_.commit(comm_, name, t.fingerprint, outputs[k], job_.runtime.hdf5_chunk_rows);
+      t.rows = mpi::allreduce_sum(comm_, outputs[k].num_rows());
+      t.data = std::move(outputs[k]);
+    }
+    if (index < records_.size() && records_[index].reused) {
+      records_[index].reused = false;
+      records_[index].seconds += timer.seconds();
+    }
+  }
+
+  // Frees every table whose last reader is `position` (or earlier).
+  void free_after(int position) {
+    if (!job_.runtime.table_liveness) return;
+    for (auto& [name, t] : tables_) {
+      if (t.data && t.last_reader <= position) t.data.reset();
+    }
+  }
+
+  void publish_outputs() {
+    for (const auto& output : job_.outputs) {
+      const fs::path path = workdir_ / "outputs" / output.path;
+      comm_.agree([&] {
+        if (comm_.is_root()) fs::create_directories(path.parent_path());
+      });
+      TableState& t = tables_.at(output.table);
+      // Reading the table verifies a cached stage file (Fletcher32 on every chunk; a damaged one
+      // is recomputed) before its bytes are published.
+      const table::Table& data = materialize(output.table);
+      if (output.format == "csv") {
+        io::write_csv(comm_, data, path.string());
+      } else if (t.producer >= 0) {
+        // The committed stage file is this output, byte for byte.
+        comm_.agree([&] {
+          if (comm_.is_root())
+            copy_file_atomically(cache_.path_for(output.table, t.fingerprint), path);
+        });
+      } else {
+        const fs::path tmp = path.string() + ".tmp";
+        comm_.agree([&] {
+          if (comm_.is_root()) fs::remove(tmp);
+        });
+        io::Hdf5WriteOptions h5;
+        h5.chunk_rows = job_.runtime.hdf5_chunk_rows;
+        h5.fingerprint = t.fingerprint;
+        io::write_table(comm_, tmp.string(), output.table, data, h5);
+        comm_.agree([&] {
+          if (comm_.is_root()) publish_file(tmp, path);
+        });
+      }
+      log_published(output, t, path);
+    }
+    free_after(publish_position());
+  }
+
+  void log_published(const OutputSpec& output, const TableState& t, const fs::path& path) {
+    spdlog::info("wrote table '{}' ({} rows) to {}", output.table, t.rows, path.string());
+  }
+
+  TableState& table(const std::string& name) { return tables_.at(name); }
+  const StageCache& cache() const { return cache_; }
+  const std::vector<std::pair<idx_t, idx_t>>& step_memory() const { return step_memory_; }
+  const std::map<std::string, double>& input_fingerprint_seconds() const {
+    return input_fingerprint_seconds_;
+  }
+  std::vector<std::pair<std::string, std::string>> step_output_fingerprints() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& step : job_.steps) {
+      for (const auto& output : step->outputs)
+        out.emplace_back(output.table, tables_.at(output.table).fingerprint);
+    }
+    return out;
+  }
+
+ private:
+  const mpi::Comm& comm_;
+  const Job& job_;
+  const RunOptions& options_;
+  fs::path workdir_;
+  StageCache cache_;
+  InputContext context_;
+  std::map<std::string, TableState> tables_;
+  std::vector<std::string> step_fingerprints_;
+  std::vector<StepRecord> records_;
+  std::vector<std::pair<idx_t, idx_t>> step_memory_;  // (rss, peak) after each step
+  std::map<std::string, double> input_fingerprint_seconds_;
+  bool injected_input_fault_ = false;
+};
+
+// A --rerun name that names no step is a usage error, reported before the run touches anything.
+void check_rerun_names(const Job& job, const RunOptions& options) {
+  std::vector<std::string> names;
+  for (const auto& s : job.steps)
+    names.push_back(s->name());
+  for (const auto& name : options.rerun) {
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    ConfigError error(fmt::format(
+        "--rerun '{}': no step is named so{} (steps are named by their first output table: {})",
+        name, did_you_mean(name, names), names.empty() ? "none" : list_names(names)));
+    error.set_agreed(true);
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,191 +466,221 @@ struct TrainOutcome {
   ml::StandardScaler scaler;
   ml::TrainState state;
   idx_t resumed_from = -1;
+  bool reused = false;
+  std::string fingerprint;
 };
 
-TrainOutcome train(const mpi::Comm& comm, const Job& job, const table::Table& input,
+// Moves every checkpoint in `store` aside (checkpoints.old-<time>), so that checkpoints of other
+// training never compete with this training's in keep-K pruning.
+void move_checkpoints_aside(const mpi::Comm& comm, const ckpt::CheckpointStore& store,
+                            const std::string& why) {
+  comm.agree([&] {
+    if (!comm.is_root() || !fs::exists(store.directory()) || store.list().empty()) return;
+    const auto stamp = std::chrono::system_clock::now().time_since_epoch().count();
+    const fs::path aside = store.directory().string() + ".old-" + std::to_string(stamp);
+    spdlog::info("{}: moving {} checkpoint(s) aside to {}", why, store.list().size(),
+                 aside.string());
+    fs::rename(store.directory(), aside);
+  });
+}
+
+TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                    const RunOptions& options, const fs::path& workdir) {
   const TrainSpec& spec = *job.train;
-  const std::string fingerprint = training_fingerprint(job);
-  ml::Dataset data = ml::make_dataset(comm, input, spec.numeric_features, spec.label);
-  const int d = static_cast<int>(spec.numeric_features.size());
-
+  TableState& source = executor.table(spec.input);
   TrainOutcome out;
+  out.fingerprint = training_fingerprint(job, source.fingerprint);
+  const int d = static_cast<int>(spec.numeric_features.size());
   out.model = ml::LogisticRegression(d, spec.l2);
   ckpt::CheckpointStore store(workdir / "checkpoints", spec.checkpoint_keep);
 
   // ---- where to start -----------------------------------------------------------------------
-  std::optional<ml::TrainState> resume;
   std::optional<ckpt::Checkpoint> loaded;
   std::string loaded_from;
   if (options.resume == "auto") {
-    loaded = store.load_latest(comm, fingerprint);
+    loaded = store.load_latest(comm, out.fingerprint);
     loaded_from = "the newest valid checkpoint in " + store.directory().string();
+    if (!loaded) {
+      move_checkpoints_aside(
+          comm, store,
+          fmt::format("training starts over: no checkpoint in {} was written for this training "
+                      "(fingerprint {}, covering the train section, the seed and the data of "
+                      "table '{}')",
+                      store.directory().string(), out.fingerprint, spec.input));
+    }
   } else if (options.resume == "never") {
-    comm.agree([&] {
-      if (!comm.is_root() || !fs::exists(store.directory()) || store.list().empty()) return;
-      const auto stamp = std::chrono::system_clock::now().time_since_epoch().count();
-      const fs::path aside = store.directory().string() + ".old-" + std::to_string(stamp);
-      spdlog::warn("--resume never: moving existing checkpoints aside to {}", aside.string());
-      fs::rename(store.directory(), aside);
-    });
+    move_checkpoints_aside(comm, store, "--resume never");
   } else {
     loaded = store.load(comm, options.resume);
     loaded_from = options.resume;
-    if (loaded->meta.fingerprint != fingerprint) {
+    if (loaded->meta.fingerprint != out.fingerprint) {
       spdlog::warn(
-          "checkpoint {} was written by a job with a different configuration "
+          "checkpoint {} was written for other training data or configuration "
           "(fingerprint {} != {}); resuming anyway because it was named explicitly",
-          options.resume, loaded->meta.fingerprint, fingerprint);
+          options.resume, loaded->meta.fingerprint, out.fingerprint);
     }
   }
-  if (loaded) {
-    comm.agree([&] { resume = from_checkpoint(*loaded, d + 1, out.scaler, loaded_from); });
-    out.resumed_from = resume->step;
-    spdlog::info("resuming training from step {} (epoch {}), saved at {} rank(s), from {}",
-                 resume->step, resume->epoch, loaded->meta.world_size, loaded_from);
-  } else if (spec.standard_scale) {
-    out.scaler.fit(comm, data);
-  }
-  // Fitted just now, or restored from the checkpoint (empty when the job does not scale).
-  if (!out.scaler.mean.empty()) out.scaler.transform(data);
 
-  // ---- train --------------------------------------------------------------------------------
   ml::SgdOptions sgd;
   sgd.learning_rate = spec.learning_rate;
   sgd.batch_size = spec.batch_size;
   sgd.epochs = spec.epochs;
   sgd.momentum = spec.momentum;
   sgd.seed = job.seed;
-  const idx_t per_epoch = ml::steps_per_epoch(data.global_rows, sgd.batch_size);
-  const idx_t total_steps = per_epoch * sgd.epochs;
-  spdlog::info(
-      "training logistic regression on {} rows x {} features: {} epochs x {} steps, "
-      "batch {}, checkpoint every {} steps",
-      data.global_rows, d, sgd.epochs, per_epoch, sgd.batch_size, spec.checkpoint_every_steps);
 
-  idx_t last_saved = resume ? resume->step : -1;
-  Stopwatch progress;
-  ml::TrainCallbacks callbacks;
-  callbacks.after_step = [&](const ml::TrainState& state) {
-    maybe_inject_fault("train_step:" + std::to_string(state.step), comm.rank());
-    if (spec.checkpoint_every_steps > 0 && state.step % spec.checkpoint_every_steps == 0) {
-      store.save(comm, to_checkpoint(comm, state, out.scaler, fingerprint, job.seed));
-      last_saved = state.step;
-      spdlog::debug("checkpoint written at step {}", state.step);
+  std::optional<ml::TrainState> resume;
+  if (loaded) {
+    comm.agree([&] { resume = from_checkpoint(*loaded, d + 1, out.scaler, loaded_from); });
+    out.resumed_from = resume->step;
+    // A checkpoint at the last step holds the finished model: nothing to train, no data to read.
+    if (source.rows >= 0 &&
+        resume->step == ml::steps_per_epoch(source.rows, sgd.batch_size) * sgd.epochs) {
+      out.state = *resume;
+      out.model.weights = out.state.weights;
+      out.reused = true;
+      spdlog::info("training: reused the finished model of {} (step {}, fingerprint {})",
+                   loaded_from, resume->step, out.fingerprint.substr(0, 16));
+    } else {
+      spdlog::info("resuming training from step {} (epoch {}), saved at {} rank(s), from {}",
+                   resume->step, resume->epoch, loaded->meta.world_size, loaded_from);
     }
-    if (progress.seconds() >= 5.0 || state.step == total_steps) {
-      spdlog::info("step {}/{} (epoch {}), batch loss {:.6f}", state.step, total_steps,
-                   state.epoch + (state.step_in_epoch == 0 ? 0 : 1), state.last_loss);
-      progress.reset();
-    }
-  };
-  callbacks.stop_requested = [] { return stop_signal_received(); };
-  bool stopped = false;
-  out.state = ml::train_logistic_sgd(comm, data, out.model, sgd, resume, callbacks, &stopped);
-  if (out.state.step != last_saved) {
-    store.save(comm, to_checkpoint(comm, out.state, out.scaler, fingerprint, job.seed));
   }
-  if (stopped) {
-    InterruptedError error(fmt::format(
-        "stopped by {} at training step {}; checkpoint written to {}; rerun with --resume "
-        "auto to continue",
-        signal_name(received_signal()), out.state.step, store.directory().string()));
-    error.set_agreed(true);
-    throw error;
-  }
-  out.model.weights = out.state.weights;
-  spdlog::info("training finished at step {}, last batch loss {:.6f}", out.state.step,
-               out.state.last_loss);
 
-  // The final model, in checkpoint layout, next to the run's other outputs.
-  const auto files = store.list();
+  if (!out.reused) {
+    ml::Dataset data =
+        ml::make_dataset(comm, executor.materialize(spec.input), spec.numeric_features, spec.label);
+    if (!loaded && spec.standard_scale) out.scaler.fit(comm, data);
+    // Fitted just now, or restored from the checkpoint (empty when the job does not scale).
+    if (!out.scaler.mean.empty()) out.scaler.transform(data);
+
+    const idx_t per_epoch = ml::steps_per_epoch(data.global_rows, sgd.batch_size);
+    const idx_t total_steps = per_epoch * sgd.epochs;
+    spdlog::info(
+        "training logistic regression on {} rows x {} features: {} epochs x {} steps, "
+        "batch {}, checkpoint every {} steps",
+        data.global_rows, d, sgd.epochs, per_epoch, sgd.batch_size, spec.checkpoint_every_steps);
+
+    idx_t last_saved = resume ? resume->step : -1;
+    Stopwatch progress;
+    ml::TrainCallbacks callbacks;
+    callbacks.after_step = [&](const ml::TrainState& state) {
+      maybe_inject_fault("train_step:" + std::to_string(state.step), comm.rank());
+      if (spec.checkpoint_every_steps > 0 && state.step % spec.checkpoint_every_steps == 0) {
+        store.save(comm, to_checkpoint(comm, state, out.scaler, out.fingerprint, job.seed));
+        last_saved = state.step;
+        spdlog::debug("checkpoint written at step {}", state.step);
+      }
+      if (progress.seconds() >= 5.0 || state.step == total_steps) {
+        spdlog::info("step {}/{} (epoch {}), batch loss {:.6f}", state.step, total_steps,
+                     state.epoch + (state.step_in_epoch == 0 ? 0 : 1), state.last_loss);
+        progress.reset();
+      }
+    };
+    callbacks.stop_requested = [] { return stop_signal_received(); };
+    bool stopped = false;
+    out.state = ml::train_logistic_sgd(comm, data, out.model, sgd, resume, callbacks, &stopped);
+    if (out.state.step != last_saved) {
+      store.save(comm, to_checkpoint(comm, out.state, out.scaler, out.fingerprint, job.seed));
+    }
+    if (stopped) {
+      InterruptedError error(fmt::format(
+          "stopped by {} at training step {}; checkpoint written to {}; rerun with --resume "
+          "auto to continue",
+          signal_name(received_signal()), out.state.step, store.directory().string()));
+      error.set_agreed(true);
+      throw error;
+    }
+    out.model.weights = out.state.weights;
+    spdlog::info("training finished at step {}, last batch loss {:.6f}", out.state.step,
+                 out.state.last_loss);
+  }
+
+  // The final model, in checkpoint layout, next to the run's other outputs: a copy of the
+  // checkpoint of the last step, so a rerun publishes the same bytes.
+  const fs::path final_checkpoint = store.directory() / ckpt::checkpoint_file_name(out.state.step);
   comm.agree([&] {
-    if (!comm.is_root()) return;
-    const fs::path tmp = workdir / "model.h5.tmp";
-    fs::copy_file(files.back(), tmp, fs::copy_options::overwrite_existing);
-    fs::rename(tmp, workdir / "model.h5");
+    if (comm.is_root()) copy_file_atomically(final_checkpoint, workdir / "model.h5");
   });
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Run record
+// ---------------------------------------------------------------------------------------------
+
+nlohmann::json number_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
 }  // namespace
 
-std::string training_fingerprint(const Job& job) {
+std::string training_fingerprint(const Job& job, const std::string& train_table_fingerprint) {
   const YAML::Node root = YAML::Load(job.canonical_yaml);
-  Fingerprint fp;
-  for (const char* key : {"seed", "inputs", "steps", "train"}) {
-    YAML::Emitter emitter;
-    emitter << root[key];
-    fp.add(std::string_view(key)).add(std::string_view(emitter.c_str()));
-  }
-  return fp.hex();
+  YAML::Emitter emitter;
+  emitter << root["train"];
+  return Fingerprint()
+      .add(std::string_view("train-v2"))
+      .add(static_cast<std::int64_t>(job.seed))
+      .add(std::string_view(emitter.c_str()))
+      .add(train_table_fingerprint)
+      .hex();
+}
+
+std::map<std::string, std::string> table_fingerprints(const mpi::Comm& comm, const Job& job) {
+  RunOptions options;
+  Executor executor(comm, job, options, job.workdir);
+  executor.fingerprint_tables(false);
+  return executor.fingerprints();
 }
 
 RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& options) {
   Stopwatch total;
+  check_rerun_names(job, options);
   RunSummary summary;
   summary.workdir = job.workdir;
   const fs::path workdir = job.workdir;
   comm.agree([&] {
     if (comm.is_root()) fs::create_directories(workdir);
   });
+  const WorkdirLock lock(comm, workdir);
   spdlog::info("job '{}' on {} rank(s), workdir {}", job.name, comm.size(), workdir.string());
 
-  std::map<std::string, table::Table> tables;
-  auto record = [&](const std::string& name, table::Table t) {
-    summary.table_rows[name] = mpi::allreduce_sum(comm, t.num_rows());
-    tables[name] = std::move(t);
-  };
+  // A run rebuilds the published results; removing the previous run's first means a run that
+  // fails leaves none behind that could pass for its own.
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    fs::remove_all(workdir / "outputs");
+    fs::remove(workdir / "model.h5");
+    fs::remove(workdir / "metrics.json");
+  });
 
-  // ---- inputs -------------------------------------------------------------------------------
-  comm.agree([&] { maybe_inject_fault("input", comm.rank()); });
-  for (const auto& input : job.inputs) {
-    record(input.name, load_input(comm, job, input, workdir));
-    check_interrupted(comm, "while reading inputs");
-  }
+  Executor executor(comm, job, options, workdir);
+  executor.cache().remove_temporaries(comm);
+  executor.fingerprint_tables(true);
+  executor.plan_liveness();
 
-  // ---- steps --------------------------------------------------------------------------------
-  for (const auto& step : job.steps) {
-    Stopwatch timer;
-    table::Table out = run_step(comm, job, step, tables.at(step.input));
-    record(step.output, std::move(out));
-    spdlog::info("step {} '{}' -> '{}': {} rows in {:.2f} s", step.op, step.input, step.output,
-                 summary.table_rows[step.output], timer.seconds());
-    check_interrupted(comm, "between steps");
-  }
-
-  // ---- outputs ------------------------------------------------------------------------------
-  for (const auto& output : job.outputs) {
-    const fs::path path = workdir / "outputs" / output.path;
-    comm.agree([&] {
-      if (comm.is_root()) fs::create_directories(path.parent_path());
-    });
-    const table::Table& t = tables.at(output.table);
-    if (output.format == "csv") {
-      io::write_csv(comm, t, path.string());
-    } else {
-      io::Hdf5WriteOptions h5;
-      h5.chunk_rows = job.runtime.hdf5_chunk_rows;
-      h5.fingerprint = job.fingerprint();
-      io::write_table(comm, path.string(), output.table, t, h5);
-    }
-    spdlog::info("wrote table '{}' ({} rows) to {}", output.table, summary.table_rows[output.table],
-                 path.string());
-  }
+  // ---- steps, then outputs ------------------------------------------------------------------
+  executor.run_steps();
+  executor.publish_outputs();
 
   // ---- train and evaluate -------------------------------------------------------------------
-  std::string train_json = "null";
+  nlohmann::json train_json = nullptr;
   if (job.train) {
-    TrainOutcome outcome = train(comm, job, tables.at(job.train->input), options, workdir);
+    Stopwatch timer;
+    TrainOutcome outcome = train(comm, job, executor, options, workdir);
+    executor.free_after(executor.train_position());
     summary.train_steps = outcome.state.step;
     summary.resumed_from_step = outcome.resumed_from;
-    train_json = fmt::format(
-        R"({{"steps": {}, "epochs": {}, "last_batch_loss": {}, "resumed_from_step": {}}})",
-        outcome.state.step, job.train->epochs, json_number(outcome.state.last_loss),
-        outcome.resumed_from);
+    summary.train_reused = outcome.reused;
+    train_json = {{"steps", outcome.state.step},
+                  {"epochs", job.train->epochs},
+                  {"last_batch_loss", number_or_null(outcome.state.last_loss)},
+                  {"resumed_from_step", outcome.resumed_from},
+                  {"reused", outcome.reused},
+                  {"fingerprint", outcome.fingerprint},
+                  {"seconds", timer.seconds()}};
     if (job.evaluate) {
-      ml::Dataset eval = ml::make_dataset(comm, tables.at(job.evaluate->input),
+      ml::Dataset eval = ml::make_dataset(comm, executor.materialize(job.evaluate->input),
                                           job.train->numeric_features, job.train->label);
       if (!outcome.scaler.mean.empty()) outcome.scaler.transform(eval);
       const Eigen::VectorXd p = outcome.model.predict_proba(eval);
@@ -437,27 +695,77 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
         summary.metrics[metric] = value;
         spdlog::info("evaluate on '{}': {} = {:.6f}", job.evaluate->input, metric, value);
       }
+      executor.free_after(executor.evaluate_position());
     }
   }
 
+  // ---- cache upkeep -------------------------------------------------------------------------
+  const int pruned =
+      executor.cache().prune(comm, executor.step_output_fingerprints(), job.runtime.cache_keep);
+  if (pruned > 0) {
+    spdlog::info("stage cache: removed {} old file(s) (runtime.cache_keep = {})", pruned,
+                 job.runtime.cache_keep);
+  }
+
   // ---- run record ---------------------------------------------------------------------------
-  std::string tables_json, metrics_json;
-  for (const auto& [name, rows] : summary.table_rows) {
-    tables_json +=
-        fmt::format("{}{}: {}", tables_json.empty() ? "" : ", ", json_string(name), rows);
+  summary.steps = executor.step_records();
+  summary.peak_rss_bytes = mpi::allreduce_max(comm, peak_rss_bytes());
+  nlohmann::json steps = nlohmann::json::array();
+  for (size_t i = 0; i < summary.steps.size(); ++i) {
+    const StepRecord& s = summary.steps[i];
+    nlohmann::json rows = nlohmann::json::object();
+    for (const auto& [table, n] : s.rows)
+      rows[table] = n;
+    steps.push_back({{"name", s.name},
+                     {"op", s.op},
+                     {"reused", s.reused},
+                     {"seconds", s.seconds},
+                     {"rows", rows},
+                     {"fingerprint", s.fingerprint},
+                     {"rss_bytes", executor.step_memory()[i].first},
+                     {"peak_rss_bytes", executor.step_memory()[i].second}});
   }
-  for (const auto& [name, value] : summary.metrics) {
-    metrics_json += fmt::format("{}{}: {}", metrics_json.empty() ? "" : ", ", json_string(name),
-                                json_number(value));
+  nlohmann::json tables = nlohmann::json::object();
+  nlohmann::json inputs = nlohmann::json::object();
+  for (const auto& input : job.inputs) {
+    const TableState& t = executor.table(input->name);
+    inputs[input->name] = {
+        {"fingerprint", t.fingerprint},
+        {"rows", t.rows >= 0 ? nlohmann::json(t.rows) : nlohmann::json(nullptr)},
+        {"fingerprint_seconds", executor.input_fingerprint_seconds().at(input->name)}};
   }
-  const std::string json = fmt::format(
-      "{{\n  \"job\": {},\n  \"ranks\": {},\n  \"fingerprint\": {},\n  \"seconds\": {:.3f},\n"
-      "  \"tables\": {{{}}},\n  \"train\": {},\n  \"metrics\": {{{}}}\n}}\n",
-      json_string(job.name), comm.size(), json_string(job.fingerprint()), total.seconds(),
-      tables_json, train_json, metrics_json);
-  write_text_atomically(comm, workdir / "metrics.json", json);
-  spdlog::info("job '{}' done in {:.2f} s; metrics in {}", job.name, total.seconds(),
-               (workdir / "metrics.json").string());
+  for (const auto& [name, fp] : executor.fingerprints()) {
+    const TableState& t = executor.table(name);
+    if (t.rows >= 0) {
+      tables[name] = t.rows;
+      summary.table_rows[name] = t.rows;
+    }
+  }
+  nlohmann::json metrics = nlohmann::json::object();
+  for (const auto& [name, value] : summary.metrics)
+    metrics[name] = number_or_null(value);
+  const nlohmann::json record = {{"job", job.name},
+                                 {"ranks", comm.size()},
+                                 {"fingerprint", job.fingerprint()},
+                                 {"seconds", total.seconds()},
+                                 {"inputs", inputs},
+                                 {"steps", steps},
+                                 {"tables", tables},
+                                 {"train", train_json},
+                                 {"metrics", metrics},
+                                 {"memory",
+                                  {{"peak_rss_bytes", summary.peak_rss_bytes},
+                                   {"table_liveness", job.runtime.table_liveness}}}};
+  comm.agree([&] {
+    if (comm.is_root()) write_file_atomically(workdir / "metrics.json", record.dump(2) + "\n");
+  });
+  const auto reused = std::count_if(summary.steps.begin(), summary.steps.end(),
+                                    [](const auto& s) { return s.reused; });
+  spdlog::info(
+      "job '{}' done in {:.2f} s ({} of {} steps reused; peak memory per rank {:.0f} MiB); "
+      "metrics in {}",
+      job.name, total.seconds(), reused, summary.steps.size(), mib(summary.peak_rss_bytes),
+      (workdir / "metrics.json").string());
   return summary;
 }
 

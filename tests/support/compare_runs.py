@@ -12,7 +12,8 @@ Checks, with h5py only (no shardflow code):
     strings so differently numbered dictionaries compare by value). Values compare exactly.
     Tables named with --ordered must also have their rows in the same order.
   * model.h5: dataset /model/weights bit-exactly.
-  * metrics.json: job name, rank count (unless --across-ranks), table row counts and evaluation metrics exactly; the
+  * metrics.json: job name, rank count (unless --across-ranks), the row counts of the tables both
+    runs counted and evaluation metrics exactly; the
     training summary except timing and resume bookkeeping. The wall time ("seconds") and the job
     fingerprint (it covers the workdir, which differs between the two runs) are ignored.
 Exit 0 when equal, 1 with a description of every difference otherwise, 2 on unreadable input.
@@ -147,7 +148,7 @@ def compare_weights(a, b, problems):
         print(f"ok: /model/weights bit-identical ({wa.size} values)")
 
 
-IGNORED_TRAIN_KEYS = ("seconds", "resum", "time")
+IGNORED_TRAIN_KEYS = ("seconds", "resum", "time", "reused")
 
 
 def compare_metrics(a, b, across_ranks, problems):
@@ -162,10 +163,21 @@ def compare_metrics(a, b, across_ranks, problems):
     ma, mb = docs
     # "fingerprint" is the job's (it covers the workdir, which differs between the runs compared) and
     # "seconds" the wall time; "ranks" is compared because both runs must use the same rank count.
-    keys = ("job", "tables", "metrics") if across_ranks else ("job", "ranks", "tables", "metrics")
+    keys = ("job", "metrics") if across_ranks else ("job", "ranks", "metrics")
     for key in keys:
         if ma.get(key) != mb.get(key):
             problems.append(f"metrics.json '{key}' differs: {ma.get(key)!r} vs {mb.get(key)!r}")
+    # A run that reuses cached stages does not read the inputs it no longer needs, so it knows
+    # fewer row counts: compare the tables both runs counted, and require the step outputs.
+    tables_a, tables_b = ma.get("tables") or {}, mb.get("tables") or {}
+    for name in sorted(set(tables_a) & set(tables_b)):
+        if tables_a[name] != tables_b[name]:
+            problems.append(f"metrics.json table '{name}' rows differ: {tables_a[name]} vs {tables_b[name]}")
+    for doc, other in ((ma, b), (mb, a)):
+        for step in doc.get("steps") or []:
+            for name in step.get("rows", {}):
+                if name not in (tables_a if doc is ma else tables_b):
+                    problems.append(f"metrics.json of the run compared with {other} lacks the rows of step output '{name}'")
     ta, tb = ma.get("train"), mb.get("train")
     if isinstance(ta, dict) and isinstance(tb, dict):
         keep = lambda t: {k: v for k, v in t.items() if not any(s in k for s in IGNORED_TRAIN_KEYS)}

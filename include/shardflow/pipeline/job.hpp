@@ -5,74 +5,18 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "shardflow/common/types.hpp"
-#include "shardflow/io/csv_reader.hpp"
-#include "shardflow/ops/group_by.hpp"
-#include "shardflow/table/schema.hpp"
+#include "shardflow/pipeline/config_node.hpp"
+#include "shardflow/pipeline/input_format.hpp"
+#include "shardflow/pipeline/step.hpp"
 
 namespace shardflow::pipeline {
-
-/// Where a value was written. `file` is the job or profile path as given; line and column are
-/// 1-based. Values from `--set key=value` have file "--set key" and line 0; line 0 with an empty
-/// file means unknown.
-struct SourceLocation {
-  std::string file;
-  int line = 0;
-  int column = 0;
-  /// "jobs/q.yaml:12:5", or "--set train.optimizer.lr" (line 0), or "<unknown location>".
-  std::string to_string() const;
-  bool operator==(const SourceLocation&) const = default;
-};
-
-/// Locations of the values of a spec's keys as written ("where" -> the where string), so that a
-/// problem found later points at the exact value rather than at the start of the spec. Nested
-/// entries: "features.numeric" (train), "aggs.<column>" (group_by: the column's key),
-/// "schema.<column>" (csv input: the column's key).
-struct FieldLocations {
-  std::map<std::string, SourceLocation, std::less<>> values;
-  /// The location of `key`'s value, or `fallback` when the key was not written (a default).
-  const SourceLocation& of(std::string_view key, const SourceLocation& fallback) const;
-};
-
-/// One entry of `inputs:`.
-struct InputSpec {
-  std::string name;
-  std::string format;                   // csv | hdf5 | generate
-  std::vector<std::string> paths;       // csv: files or globs (as written); hdf5: one file
-  std::optional<table::Schema> schema;  // csv only; column order as written
-  bool header = true;                   // csv
-  char delimiter = ',';                 // csv
-  io::BadRowPolicy bad_rows = io::BadRowPolicy::kFail;  // csv
-  std::string hdf5_table;     // hdf5: group name in the file (defaults to the input name)
-  std::string generate_kind;  // generate: io::synthetic_schema kind
-  idx_t generate_rows = 0;    // generate
-  SourceLocation location;    // the input's name in `inputs:`
-  FieldLocations fields;
-};
-
-/// One aggregate as written (`aggs: {amount: [sum]}` -> {"amount", "sum"}); column "*" is count(*).
-struct AggregateSpec {
-  std::string column;
-  std::string function;
-};
-
-/// One entry of `steps:`.
-struct StepSpec {
-  std::string op;  // filter | group_by
-  std::string input;
-  std::string output;
-  std::string where;               // filter: boolean expression (ops::Expression syntax)
-  std::vector<std::string> keys;   // group_by
-  std::vector<ops::AggSpec> aggs;  // group_by, in the order written; output "<column>_<kind>"
-                                   // or "count" for count(*) (written "*", stored as column "")
-  SourceLocation location;         // the step's list item
-  FieldLocations fields;
-};
 
 /// One entry of `outputs:`.
 struct OutputSpec {
@@ -118,15 +62,20 @@ struct RuntimeSpec {
   idx_t max_dictionary_size = 1 << 20;
   std::string log_level = "info";  // trace | debug | info | warn | error
   bool log_all_ranks = false;
+  /// Stage files kept per table in <workdir>/stages, the current one included (older ones are
+  /// pruned after a successful run).
+  int cache_keep = 3;
+  /// Free each table after its last reader (true), or keep every table until the job ends.
+  bool table_liveness = true;
 };
 
 struct Job {
   std::string name;
   std::uint64_t seed = 42;
-  std::string workdir;            // as written (default "runs/<name>"); relative to the CWD
-  std::string source_file;        // the job file path as given to load_job
-  std::vector<InputSpec> inputs;  // in the order written
-  std::vector<StepSpec> steps;
+  std::string workdir;      // as written (default "runs/<name>"); relative to the CWD
+  std::string source_file;  // the job file path as given to load_job
+  std::vector<std::shared_ptr<const InputSpec>> inputs;  // in the order written
+  std::vector<std::shared_ptr<const StepSpec>> steps;    // in the order written
   std::vector<OutputSpec> outputs;
   std::optional<TrainSpec> train;
   std::optional<EvaluateSpec> evaluate;
@@ -142,9 +91,5 @@ struct Job {
 /// Local: the canonical YAML of `job` (fixed key order, all defaults written, numbers normalized).
 /// Does not read job.canonical_yaml.
 std::string to_canonical_yaml(const Job& job);
-
-/// CSV reader options for a `format: csv` input (paths unexpanded; no quarantine path, which
-/// depends on the workdir and is set by the runner).
-io::CsvOptions csv_options(const InputSpec& input, const RuntimeSpec& runtime);
 
 }  // namespace shardflow::pipeline

@@ -1,15 +1,29 @@
 #pragma once
-// Runs a validated Job: inputs -> steps -> outputs -> train (with checkpoints) -> evaluate, writing
-// everything under the job's workdir:
-//   <workdir>/data/<input>.csv            generated inputs (reused when their fingerprint matches)
+// Runs a validated Job as a DAG of stages, writing everything under the job's workdir:
+//   <workdir>/.shardflow.lock             held while a run is under way (workdir_lock.hpp)
+//   <workdir>/data/<input>-<fp>.csv       generated inputs (named by their data's fingerprint)
+//   <workdir>/stages/<table>-<fp>.h5      every step's outputs (the stage cache, stage_cache.hpp)
 //   <workdir>/outputs/<path>              tables listed under `outputs:`
 //   <workdir>/checkpoints/ckpt-<step>.h5  training checkpoints (+ `latest`)
 //   <workdir>/model.h5                    the final model (same layout as a checkpoint)
-//   <workdir>/metrics.json                row counts, training summary and evaluation metrics
+//   <workdir>/metrics.json                steps (reused or not, seconds, rows, memory), training
+//                                         summary and evaluation metrics
+//
+// Fingerprints: an input's is its settings plus its data's identity (content hash, stat or
+// generator parameters); a step's covers its canonical spec, its inputs' fingerprints and the
+// stage format version; the training's covers the train section, the seed and the training
+// table's fingerprint. A step whose outputs are in the stage cache under its fingerprint is not
+// recomputed; training resumes only from a checkpoint carrying its fingerprint.
+//
+// Publication: a run first removes the previous run's published results (outputs/, model.h5,
+// metrics.json), then rebuilds them (from the stage cache when nothing changed, at the cost of a
+// file copy), each written under a temporary name, fsynced and renamed. So a failed run leaves no
+// result that could be mistaken for its own, and a rerun restores everything.
 
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/pipeline/job.hpp"
@@ -17,27 +31,51 @@
 namespace shardflow::pipeline {
 
 struct RunOptions {
-  /// "auto": resume training from the newest valid checkpoint of this job if any;
+  /// "auto": resume training from the newest valid checkpoint of this training if any;
   /// "never": start fresh (existing checkpoints are moved aside); otherwise a checkpoint file path.
   std::string resume = "auto";
+  /// Steps (by name: their first output table) to recompute even if cached, with every step
+  /// that depends on them.
+  std::vector<std::string> rerun;
+  /// Recompute every step (the cache is still written).
+  bool no_cache = false;
+};
+
+/// What happened to one step.
+struct StepRecord {
+  std::string name;
+  std::string op;
+  bool reused = false;
+  double seconds = 0;
+  std::map<std::string, idx_t> rows;  // output table -> global rows
+  std::string fingerprint;
 };
 
 struct RunSummary {
-  std::map<std::string, idx_t> table_rows;  // global rows of every table produced
-  std::map<std::string, double> metrics;    // evaluation metrics
-  idx_t train_steps = 0;                    // global training steps completed
-  idx_t resumed_from_step = -1;             // step of the checkpoint resumed from, -1 if none
+  std::map<std::string, idx_t> table_rows;  // global rows of every table whose count is known
+  std::vector<StepRecord> steps;
+  std::map<std::string, double> metrics;  // evaluation metrics
+  idx_t train_steps = 0;                  // global training steps completed
+  idx_t resumed_from_step = -1;           // step of the checkpoint resumed from, -1 if none
+  bool train_reused = false;              // training was complete in a checkpoint already
+  idx_t peak_rss_bytes = 0;               // the largest peak resident set size of any rank
   std::filesystem::path workdir;
 };
 
 /// Collective: runs `job`, which must be identical on all ranks (every rank loads the same files).
 /// Every failure is agreed, so all ranks throw the same error. A stop signal during training writes
-/// a checkpoint and throws InterruptedError (exit code 75).
+/// a checkpoint and throws InterruptedError (exit code 75). Another run holding the workdir gives
+/// ConfigError (exit 2) at once. An unknown `options.rerun` name is a ConfigError.
 RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& options);
 
-/// Local: the fingerprint that checkpoints of `job` carry: it covers the seed, inputs, steps and
-/// train sections, not the workdir, runtime tuning or the rank count, so a job resumes after such
-/// changes but never from another job's (or another model's) checkpoint.
-std::string training_fingerprint(const Job& job);
+/// Collective: the fingerprint of every table of `job` (inputs and step outputs), computing the
+/// inputs' data fingerprints (reading every input file when they are content-hashed).
+std::map<std::string, std::string> table_fingerprints(const mpi::Comm& comm, const Job& job);
+
+/// Local: the fingerprint that checkpoints of `job`'s training carry, given the fingerprint of the
+/// training table: it covers the seed, the train section and that table (hence its data and every
+/// step that led to it), not the workdir, runtime tuning or the rank count, so a job resumes
+/// after such changes but never from a checkpoint of other data or another model.
+std::string training_fingerprint(const Job& job, const std::string& train_table_fingerprint);
 
 }  // namespace shardflow::pipeline

@@ -8,29 +8,10 @@
 #include <vector>
 
 #include "shardflow/pipeline/job.hpp"
+#include "shardflow/pipeline/table_shape.hpp"
 #include "shardflow/table/schema.hpp"
 
 namespace shardflow::pipeline {
-
-/// A column as far as validation can tell without reading data: `type` is nullopt for columns of a
-/// CSV input without `schema:` (the reader infers their types from the data) and for aggregates
-/// whose type follows such a column (sum, min, max).
-struct ColumnShape {
-  std::string name;
-  std::optional<table::DataType> type;
-  bool operator==(const ColumnShape&) const = default;
-};
-
-/// One table of the job: an input or a step's output, in the order the job produces them.
-struct TableShape {
-  std::string name;
-  std::string produced_by;  // "input 'events' (csv)", "step 2 (group_by)"
-  std::vector<ColumnShape> columns;
-  /// The columns as a Schema, with every unknown type given as string.
-  table::Schema schema() const;
-  /// "a:int64, b:?" (unknown types as '?').
-  std::string to_string() const;
-};
 
 /// Local: checks everything that can be checked without running, in this order, and throws the
 /// first problem with the location of the offending value:
@@ -42,12 +23,12 @@ struct TableShape {
 ///   2. inputs (InputError, exit 3): csv paths and globs match files, a csv header holds every
 ///      column of an explicit schema, hdf5 files exist and hold a complete table of that name
 ///      ("q.yaml:5:3: input 'events': no file matches 'data/*.csv'");
-///   3. schemas propagate through the steps (ConfigError): filter conditions parse and are boolean,
-///      group-by keys and aggregated columns exist and can be aggregated, train label and features
-///      exist in the train and evaluate tables and are numeric. Errors of ops functions are
-///      re-thrown with the step's location and "step N (op): " prefixed.
-/// Input schemas come from the explicit schema or the header line (csv; types unknown), the file
-/// (hdf5, io::list_tables) or io::synthetic_schema (generate). Returns every table's shape.
+///   3. schemas propagate through the steps (ConfigError): each step's StepSpec::bind (filter
+///      conditions parse and are boolean, group-by keys and aggregated columns exist and can be
+///      aggregated, ...), then train label and features exist in the train and evaluate tables
+///      and are numeric. Messages carry the step's location and "step N (op): ".
+/// Input shapes come from each input's InputSpec::bind (the explicit schema or the header line
+/// for csv, the file for hdf5, the generator's schema). Returns every table's shape.
 std::vector<TableShape> validate_job_tables(const Job& job);
 
 /// Local: validate_job_tables as a map name -> schema (unknown types given as string).

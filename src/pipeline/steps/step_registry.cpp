@@ -1,0 +1,59 @@
+// The table of ops. Adding an op: write src/pipeline/steps/<op>_step.cpp with a
+// `StepType <op>_step_type()` and add it to the two lists below (docs/architecture.md).
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "shardflow/pipeline/step.hpp"
+
+namespace shardflow::pipeline {
+
+StepType filter_step_type();
+StepType group_by_step_type();
+
+const std::vector<StepType>& step_types() {
+  static const std::vector<StepType> types = {
+      filter_step_type(),
+      group_by_step_type(),
+  };
+  return types;
+}
+
+const StepType* find_step_type(std::string_view op) {
+  const auto& types = step_types();
+  auto it = std::find_if(types.begin(), types.end(), [&](const auto& t) { return t.op == op; });
+  return it == types.end() ? nullptr : &*it;
+}
+
+std::vector<std::string> step_type_names() {
+  std::vector<std::string> names;
+  for (const auto& t : step_types())
+    names.push_back(t.op);
+  return names;
+}
+
+void read_input_table(const MapView& map, std::string_view role, StepSpec& spec) {
+  const ConfigNode& node = map.require(role);
+  spec.inputs.push_back(
+      {std::string(role), to_nonempty_string(node, map.path(role)), node.location});
+}
+
+void read_output_table(const MapView& map, std::string_view role, StepSpec& spec) {
+  const ConfigNode& node = map.require(role);
+  spec.outputs.push_back(
+      {std::string(role), to_identifier(node, map.path(role), "table name"), node.location});
+}
+
+void emit_op_and_inputs(YAML::Emitter& out, const StepSpec& spec) {
+  out << YAML::Key << "op" << YAML::Value << spec.op;
+  for (const auto& input : spec.inputs)
+    out << YAML::Key << input.role << YAML::Value << input.table;
+}
+
+void emit_outputs(YAML::Emitter& out, const StepSpec& spec) {
+  for (const auto& output : spec.outputs)
+    out << YAML::Key << output.role << YAML::Value << output.table;
+}
+
+}  // namespace shardflow::pipeline
