@@ -21,4 +21,12 @@ class Environment {
   bool owns_ = false;
 };
 
+/// Local: this process's rank in the world (all processes of the job). MPI must be running.
+int world_rank();
+/// Local: the number of processes in the world. MPI must be running.
+int world_size();
+/// Ends the whole job (MPI_Abort on the world) with `exit_code`; for an error only this rank
+/// knows about, after it has been reported. Does not return.
+[[noreturn]] void abort_world(int exit_code);
+
 }  // namespace shardflow::mpi
