@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "shardflow/common/error.hpp"
+#include "shardflow/mpi/op.hpp"
 
 namespace shardflow::mpi {
 
@@ -19,7 +20,12 @@ Environment::Environment(int* argc, char*** argv) {
 }
 
 Environment::~Environment() {
-  if (owns_ && !finalized()) MPI_Finalize();
+  if (owns_ && !finalized()) {
+    // User-defined ops and their datatypes must be freed while MPI still runs; the Op objects
+    // themselves often are statics that outlive this.
+    detail::release_user_ops();
+    MPI_Finalize();
+  }
 }
 
 bool Environment::initialized() {

@@ -747,7 +747,7 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
   global[3 * uncol] = std::max<idx_t>(1, (local_bytes + budget - 1) / budget);
   global[3 * uncol + 1] = std::max<idx_t>(1, (n * max_width + budget - 1) / budget);
   global[3 * uncol + 2] = n;
-  if (p > 1) mpi::allreduce_inplace(comm, std::span<idx_t>(global), MPI_MAX);
+  if (p > 1) mpi::allreduce_inplace(comm, std::span<idx_t>(global), mpi::Reduce::kMax);
 
   std::vector<ColumnPlan> plan(uncol);
   int plain_columns = 0;

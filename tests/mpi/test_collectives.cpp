@@ -1,15 +1,20 @@
-// Typed collectives and agree(), at every rank count; expected values are formulas in comm.size().
+// Typed collectives, reductions (built-in and mpi::Op) and agree(), at every rank count; expected
+// values are formulas in comm.size().
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <numeric>
+#include <string>
 
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/alltoallv.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/mpi/comm.hpp"
+#include "shardflow/mpi/environment.hpp"
 #include "shardflow/mpi/limits.hpp"
+#include "shardflow/mpi/op.hpp"
 
 using namespace shardflow;
 
@@ -36,9 +41,121 @@ TEST(Collectives, AllreduceSplitsLargeMessages) {
   MessageLimit limit(7);
   std::vector<double> v(100);
   std::iota(v.begin(), v.end(), 0.0);
-  mpi::allreduce_inplace(comm, std::span<double>(v), MPI_SUM);
+  mpi::allreduce_inplace(comm, std::span<double>(v), mpi::Reduce::kSum);
   for (size_t i = 0; i < v.size(); ++i)
     EXPECT_EQ(v[i], static_cast<double>(i) * comm.size());
+}
+
+TEST(Collectives, BuiltinReductions) {
+  mpi::Comm comm;
+  const int p = comm.size();
+  const int r = comm.rank();
+  EXPECT_EQ(mpi::allreduce(comm, 10 - r, mpi::Reduce::kMin), 11 - p);
+  EXPECT_EQ(mpi::allreduce(comm, 10 - r, mpi::Reduce::kMax), 10);
+  EXPECT_EQ(mpi::allreduce(comm, 1.5 * r, mpi::Reduce::kSum), 1.5 * p * (p - 1) / 2);
+  // Rank r sets bit r: all p low bits end up set.
+  EXPECT_EQ(mpi::allreduce<std::int32_t>(comm, 1 << r, mpi::Reduce::kBitOr), (1 << p) - 1);
+  EXPECT_EQ(mpi::world_size(), p);
+  EXPECT_EQ(mpi::world_rank(), r);
+}
+
+namespace {
+
+// A struct reduction: count, sum, min, max and the lowest rank holding the max. Commutative.
+struct Stats {
+  std::int64_t count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  std::int32_t max_rank = 0;
+};
+
+Stats merge(const Stats& a, const Stats& b) {
+  Stats out;
+  out.count = a.count + b.count;
+  out.sum = a.sum + b.sum;
+  out.min = std::min(a.min, b.min);
+  out.max = std::max(a.max, b.max);
+  // Ties go to the lower rank, so the result does not depend on the combining order.
+  out.max_rank = a.max > b.max   ? a.max_rank
+                 : b.max > a.max ? b.max_rank
+                                 : std::min(a.max_rank, b.max_rank);
+  return out;
+}
+
+const mpi::Op<Stats> kStats([](const Stats& a, const Stats& b) { return merge(a, b); },
+                            /*commutative=*/true);
+
+// Affine maps x -> a*x + b composed in rank order ("left, then right"): associative but not
+// commutative, so the result shows the order MPI combined in.
+struct Affine {
+  std::int64_t a = 1;
+  std::int64_t b = 0;
+};
+
+}  // namespace
+
+TEST(Collectives, UserOpOnAStruct) {
+  mpi::Comm comm;
+  const std::int64_t p = comm.size();
+  const int r = comm.rank();
+  const Stats mine{.count = r + 1,
+                   .sum = static_cast<double>((r + 1) * (r + 1)),
+                   .min = 10.0 - r,
+                   .max = static_cast<double>(r),
+                   .max_rank = r};
+  const Stats all = mpi::allreduce(comm, mine, kStats);
+  EXPECT_EQ(all.count, p * (p + 1) / 2);
+  EXPECT_EQ(all.sum, static_cast<double>(p * (p + 1) * (2 * p + 1) / 6));
+  EXPECT_EQ(all.min, 11.0 - static_cast<double>(p));
+  EXPECT_EQ(all.max, static_cast<double>(p - 1));
+  EXPECT_EQ(all.max_rank, p - 1);
+
+  // Every rank holds the same max: the lowest rank wins.
+  const Stats tie = mpi::allreduce(comm, Stats{.count = 1, .max = 5.0, .max_rank = r}, kStats);
+  EXPECT_EQ(tie.count, p);
+  EXPECT_EQ(tie.max_rank, 0);
+}
+
+TEST(Collectives, UserOpSplitsLargeMessages) {
+  mpi::Comm comm;
+  MessageLimit limit(7);
+  const std::int64_t p = comm.size();
+  const int r = comm.rank();
+  std::vector<Stats> v(100);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const double x = static_cast<double>(i);
+    v[i] = Stats{.count = 1, .sum = x + r, .min = x - r, .max = x + r, .max_rank = r};
+  }
+  mpi::allreduce_inplace(comm, std::span<Stats>(v), kStats);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const double x = static_cast<double>(i);
+    EXPECT_EQ(v[i].count, p);
+    EXPECT_EQ(v[i].sum, static_cast<double>(p) * x + static_cast<double>(p * (p - 1) / 2));
+    EXPECT_EQ(v[i].min, x - static_cast<double>(p - 1));
+    EXPECT_EQ(v[i].max, x + static_cast<double>(p - 1));
+    EXPECT_EQ(v[i].max_rank, p - 1);
+  }
+}
+
+TEST(Collectives, NonCommutativeUserOpCombinesInRankOrder) {
+  mpi::Comm comm;
+  const std::int64_t p = comm.size();
+  // A local Op: created on first use, freed when it goes out of scope (MPI still running).
+  const mpi::Op<Affine> compose(
+      [](const Affine& first, const Affine& then) {
+        return Affine{then.a * first.a, then.a * first.b + then.b};
+      },
+      /*commutative=*/false);
+  // Rank r: x -> 2x + (r + 1). In rank order the composition is x -> 2^p x + sum_r (r+1) 2^(p-1-r)
+  // = 2^p x + 2^(p+1) - p - 2; in reverse order b would be sum_r (r+1) 2^r instead.
+  std::vector<Affine> v(3, Affine{2, comm.rank() + 1});
+  v[1].b *= 3;  // element-wise: the second element's b is 3 times the first's
+  mpi::allreduce_inplace(comm, std::span<Affine>(v), compose);
+  EXPECT_EQ(v[0].a, std::int64_t{1} << p);
+  EXPECT_EQ(v[0].b, (std::int64_t{1} << (p + 1)) - p - 2);
+  EXPECT_EQ(v[1].b, 3 * ((std::int64_t{1} << (p + 1)) - p - 2));
+  EXPECT_EQ(v[2].b, v[0].b);
 }
 
 TEST(Collectives, BcastString) {

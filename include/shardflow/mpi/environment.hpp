@@ -9,7 +9,7 @@ class Environment {
   /// Initializes MPI (MPI_THREAD_FUNNELED) unless already initialized; installs MPI_ERRORS_RETURN
   /// on MPI_COMM_WORLD so that MPI failures become exceptions instead of silent aborts.
   Environment(int* argc, char*** argv);
-  /// Finalizes MPI if this object initialized it.
+  /// Frees the handles of every mpi::Op (op.hpp) and finalizes MPI, if this object initialized it.
   ~Environment();
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
