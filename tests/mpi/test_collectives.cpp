@@ -158,6 +158,52 @@ TEST(Collectives, NonCommutativeUserOpCombinesInRankOrder) {
   EXPECT_EQ(v[2].b, v[0].b);
 }
 
+TEST(Collectives, AllgatherBlocksInRankOrder) {
+  mpi::Comm comm;
+  const idx_t r = comm.rank();
+  const std::vector<idx_t> block = {r, 10 * r, 100 * r};
+  const std::vector<idx_t> all = mpi::allgather_blocks(comm, std::span<const idx_t>(block));
+  ASSERT_EQ(all.size(), 3 * static_cast<size_t>(comm.size()));
+  for (idx_t s = 0; s < comm.size(); ++s) {
+    EXPECT_EQ(all[static_cast<size_t>(3 * s)], s);
+    EXPECT_EQ(all[static_cast<size_t>(3 * s + 1)], 10 * s);
+    EXPECT_EQ(all[static_cast<size_t>(3 * s + 2)], 100 * s);
+  }
+}
+
+TEST(Collectives, AlltoallvWithCallerLayout) {
+  mpi::Comm comm;
+  const int p = comm.size();
+  const int me = comm.rank();
+  const auto up = static_cast<size_t>(p);
+  // Rank s sends (d + 1) copies of 100*s + d to rank d. The send regions lie in reverse rank
+  // order with a one-element gap after each; the receive regions too, so that neither layout is
+  // the packed one.
+  std::vector<idx_t> sc(up), sd(up), rc(up), rd(up);
+  idx_t send_at = 0, recv_at = 0;
+  for (int d = p - 1; d >= 0; --d) {
+    const auto ud = static_cast<size_t>(d);
+    sc[ud] = d + 1;
+    sd[ud] = send_at;
+    send_at += sc[ud] + 1;
+    rc[ud] = me + 1;  // what rank d sends here
+    rd[ud] = recv_at;
+    recv_at += rc[ud] + 1;
+  }
+  std::vector<std::int32_t> send(static_cast<size_t>(send_at), -1);
+  for (int d = 0; d < p; ++d)
+    for (idx_t k = 0; k < sc[static_cast<size_t>(d)]; ++k)
+      send[static_cast<size_t>(sd[static_cast<size_t>(d)] + k)] = 100 * me + d;
+  std::vector<std::int32_t> recv(static_cast<size_t>(recv_at), -7);
+  mpi::alltoallv_displaced(comm, send.data(), sc, sd, recv.data(), rc, rd);
+  for (int s = 0; s < p; ++s) {
+    const auto us = static_cast<size_t>(s);
+    for (idx_t k = 0; k < rc[us]; ++k)
+      EXPECT_EQ(recv[static_cast<size_t>(rd[us] + k)], 100 * s + me);
+    EXPECT_EQ(recv[static_cast<size_t>(rd[us] + rc[us])], -7);  // the gap is untouched
+  }
+}
+
 TEST(Collectives, BcastString) {
   mpi::Comm comm;
   std::string text = comm.is_root() ? std::string("hello from root") : std::string();
