@@ -1,5 +1,5 @@
-// Typed collectives, reductions (built-in and mpi::Op) and agree(), at every rank count; expected
-// values are formulas in comm.size().
+// Typed collectives, reductions (built-in and mpi::Op), MPI-IO files and agree(), at every rank
+// count; expected values are formulas in comm.size().
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,10 @@
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/mpi/environment.hpp"
+#include "shardflow/mpi/file.hpp"
 #include "shardflow/mpi/limits.hpp"
 #include "shardflow/mpi/op.hpp"
+#include "support/test_util.hpp"
 
 using namespace shardflow;
 
@@ -201,6 +203,42 @@ TEST(Collectives, AlltoallvWithCallerLayout) {
     for (idx_t k = 0; k < rc[us]; ++k)
       EXPECT_EQ(recv[static_cast<size_t>(rd[us] + k)], 100 * s + me);
     EXPECT_EQ(recv[static_cast<size_t>(rd[us] + rc[us])], -7);  // the gap is untouched
+  }
+}
+
+TEST(Collectives, FileWritesEveryRanksBlockAtItsOffset) {
+  mpi::Comm comm;
+  testing_util::TempDir dir(comm);
+  const std::string path = (dir.path() / "blocks.txt").string();
+  // Rank r writes r + 1 copies of the letter 'a' + r after the blocks of the ranks before it, in
+  // two collective calls: the first letter, then the rest (nothing on rank 0).
+  const int r = comm.rank();
+  const std::string block(static_cast<size_t>(r + 1), static_cast<char>('a' + r));
+  const idx_t offset = static_cast<idx_t>(r) * (r + 1) / 2;
+  {
+    mpi::File file = mpi::File::create(comm, path);
+    file.write_at_all(offset, std::span<const char>(block.data(), 1));
+    file.write_at_all(offset + 1, std::span<const char>(block.data() + 1, block.size() - 1));
+    file.close();
+  }
+  comm.barrier();
+  std::string expected;
+  for (int s = 0; s < comm.size(); ++s)
+    expected.append(static_cast<size_t>(s + 1), static_cast<char>('a' + s));
+  EXPECT_EQ(testing_util::read_file(path), expected);
+}
+
+TEST(Collectives, FileCreateFailsOnEveryRankAlike) {
+  mpi::Comm comm;
+  testing_util::TempDir dir(comm);
+  const std::string path = (dir.path() / "no-such-dir" / "x.txt").string();
+  try {
+    mpi::File file = mpi::File::create(comm, path);
+    ADD_FAILURE() << "no exception";
+  } catch (const RuntimeError& e) {
+    EXPECT_TRUE(e.agreed());
+    EXPECT_NE(std::string(e.what()).find("cannot create '" + path + "'"), std::string::npos)
+        << e.what();
   }
 }
 

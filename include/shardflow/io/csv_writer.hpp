@@ -10,7 +10,7 @@ namespace shardflow::io {
 
 /// Collective: writes the concatenation of every rank's `local_text` in rank order to `path`
 /// (`path` equal on all ranks). Each rank writes its block at the offset given by an exclusive
-/// prefix sum of the block sizes (MPI_File_write_at_all, in rounds of at most 1 GiB per rank).
+/// prefix sum of the block sizes (mpi::File::write_at_all, in rounds of at most 1 GiB per rank).
 /// The data goes to `<path>.tmp` first; rank 0 renames it to `path` after every rank finished, so
 /// `path` never holds a partial file. Parent directories are created. Throws RuntimeError on
 /// every rank if the file cannot be written.
