@@ -321,7 +321,7 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
   });
   exists = mpi::bcast_value(comm, exists, 0);
 
-  Hid fapl = mpio_file_access(comm.native());
+  Hid fapl = mpio_file_access(comm);
   Hid file;
   comm.agree([&] {
     const hid_t id = exists ? H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get())
@@ -563,7 +563,7 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
           path, name);
     }
   });
-  Hid fapl = mpio_file_access(comm.native());
+  Hid fapl = mpio_file_access(comm);
   Hid file;
   comm.agree([&] {
     const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
