@@ -48,7 +48,7 @@ void BM_PlainAllreduceSum(benchmark::State& state) {
     std::vector<double> sums(static_cast<size_t>(width), 0.0);
     for (size_t i = 0; i < v.size(); ++i)
       sums[i % static_cast<size_t>(width)] += v[i];
-    mpi::allreduce_inplace(comm, std::span<double>(sums), MPI_SUM);
+    mpi::allreduce_inplace(comm, std::span<double>(sums), mpi::Reduce::kSum);
     benchmark::DoNotOptimize(sums);
   }
   state.SetItemsProcessed(state.iterations() * rows * width);

@@ -1,7 +1,6 @@
 #include "shardflow/app/cli.hpp"
 
 #include <fmt/format.h>
-#include <mpi.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
@@ -429,8 +428,8 @@ void report(ErrorKind kind, const std::string& message) {
 int main(int argc, char** argv) {
   mpi::Environment env(&argc, &argv);
   Context ctx;
-  MPI_Comm_rank(MPI_COMM_WORLD, &ctx.rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &ctx.size);
+  ctx.rank = mpi::world_rank();
+  ctx.size = mpi::world_size();
   try {
     setup_logging(ctx.rank, ctx.size, {});
     return dispatch(ctx, argc, argv);
@@ -443,12 +442,12 @@ int main(int argc, char** argv) {
       return exit_code(e.kind());
     }
     report(e.kind(), fmt::format("rank {}: {}", ctx.rank, e.what()));
-    MPI_Abort(MPI_COMM_WORLD, exit_code(e.kind()));
+    mpi::abort_world(exit_code(e.kind()));
     return exit_code(e.kind());
   } catch (const std::exception& e) {
     report(ErrorKind::kRuntime,
            fmt::format("{}{}", ctx.size > 1 ? fmt::format("rank {}: ", ctx.rank) : "", e.what()));
-    if (ctx.size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code(ErrorKind::kRuntime));
+    if (ctx.size > 1) mpi::abort_world(exit_code(ErrorKind::kRuntime));
     return exit_code(ErrorKind::kRuntime);
   }
 }

@@ -1474,7 +1474,7 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
         masks[static_cast<size_t>(k)] =
             1 << static_cast<int>(builders[static_cast<size_t>(k)].kind());
     }
-    mpi::allreduce_inplace<std::int32_t>(comm, masks, MPI_BOR);
+    mpi::allreduce_inplace<std::int32_t>(comm, masks, mpi::Reduce::kBitOr);
     bool reparse = false;
     for (int k = 0; k < ncols; ++k) {
       const auto& t = map.types[static_cast<size_t>(k)];
@@ -1502,7 +1502,7 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
       columns[static_cast<size_t>(k)] = builder.finish_numeric(final_types[static_cast<size_t>(k)]);
     }
   }
-  mpi::allreduce_inplace<std::int32_t>(comm, plain_flags, MPI_MAX);
+  mpi::allreduce_inplace<std::int32_t>(comm, plain_flags, mpi::Reduce::kMax);
   size_t string_index = 0;
   for (int k = 0; k < ncols; ++k) {
     if (final_types[static_cast<size_t>(k)] != DataType::kString) continue;

@@ -9,6 +9,7 @@
 #include "shardflow/common/atomic_file.hpp"
 #include "shardflow/io/csv_scanner.hpp"
 #include "shardflow/mpi/allreduce.hpp"
+#include "shardflow/mpi/file.hpp"
 
 namespace shardflow::io {
 
@@ -19,7 +20,7 @@ void write_ordered_text(const mpi::Comm& comm, const std::string& local_text,
   const auto size = static_cast<idx_t>(local_text.size());
   const idx_t offset = mpi::exscan_sum(comm, size);
   // Each collective write moves at most 1 GiB per rank; every rank takes part in every round
-  // (with zero bytes once its block is done) because MPI_File_write_at_all is collective.
+  // (with zero bytes once its block is done) because write_at_all is collective.
   constexpr idx_t kRound = idx_t{1} << 30;
   const idx_t rounds = mpi::allreduce_max(comm, (size + kRound - 1) / kRound);
   const std::string tmp = path + ".tmp";
@@ -35,43 +36,14 @@ void write_ordered_text(const mpi::Comm& comm, const std::string& local_text,
     std::filesystem::remove(tmp, ec);  // a stale temp file from a killed run
   });
 
-  MPI_File fh = MPI_FILE_NULL;
-  int rc = MPI_File_open(comm.native(), tmp.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY,
-                         MPI_INFO_NULL, &fh);
-  bool opened = rc == MPI_SUCCESS;
-  std::string error;
-  const auto mpi_error = [](int code) {
-    char text[MPI_MAX_ERROR_STRING];
-    int length = 0;
-    MPI_Error_string(code, text, &length);
-    return std::string(text, static_cast<size_t>(length));
-  };
-  if (!opened) error = fmt::format("cannot create '{}': {}", tmp, mpi_error(rc));
-  // Opening is collective; agree before writing so that no rank waits in a write_at_all that
-  // another rank never enters.
-  const bool any_failed = mpi::allreduce_max(comm, opened ? 0 : 1) != 0;
-  if (any_failed) {
-    if (opened) MPI_File_close(&fh);
-    comm.agree_outcome(ErrorKind::kRuntime, error, !opened);
-    throw RuntimeError("cannot create '{}' on some rank", tmp);  // not reached
-  }
+  mpi::File file = mpi::File::create(comm, tmp);
   for (idx_t round = 0; round < rounds; ++round) {
     const idx_t begin = std::min(size, round * kRound);
     const idx_t n = std::min(kRound, size - begin);
-    MPI_Status status;
-    rc = MPI_File_write_at_all(fh, static_cast<MPI_Offset>(offset + begin),
-                               local_text.data() + begin, checked_int(n, "write_at_all count"),
-                               MPI_BYTE, &status);
-    if (rc != MPI_SUCCESS && error.empty()) {
-      error = fmt::format("writing {} bytes at offset {} of '{}' failed: {}", n, offset + begin,
-                          tmp, mpi_error(rc));
-    }
+    file.write_at_all(offset + begin,
+                      std::span<const char>(local_text.data() + begin, static_cast<size_t>(n)));
   }
-  rc = MPI_File_close(&fh);
-  if (rc != MPI_SUCCESS && error.empty()) {
-    error = fmt::format("closing '{}' failed: {}", tmp, mpi_error(rc));
-  }
-  comm.agree_outcome(ErrorKind::kRuntime, error, !error.empty());
+  file.close();  // reports, agreed, any rank's failed write or close
   // Some MPI-IO paths report a failed write (ENOSPC) only on stderr and return success, so the
   // file's size is checked before it may appear under its final name.
   const idx_t total = mpi::allreduce_sum(comm, size);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "shardflow/common/error.hpp"
+#include "shardflow/mpi/native.hpp"
 
 namespace shardflow::io {
 
@@ -98,9 +99,10 @@ void check_h5(herr_t status, std::string_view what, std::string_view file,
   }
 }
 
-Hid mpio_file_access(MPI_Comm comm) {
+Hid mpio_file_access(const mpi::Comm& comm) {
   Hid fapl = checked_hid(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate", "-", "file access");
-  check_h5(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio", "-",
+  // HDF5's MPI-IO driver takes the raw communicator (and keeps a duplicate of it).
+  check_h5(H5Pset_fapl_mpio(fapl.get(), comm.native(), mpi::null_info()), "H5Pset_fapl_mpio", "-",
            "file access");
   return fapl;
 }

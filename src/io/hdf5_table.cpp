@@ -260,7 +260,7 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
   silence_hdf5_errors();
   const std::uint64_t h = layout_hash(name, table, options);
   std::uint64_t hashes[2] = {h, ~h};  // max of both gives max and ~min: equal iff all agree
-  mpi::allreduce_inplace(comm, std::span<std::uint64_t>(hashes), MPI_MAX);
+  mpi::allreduce_inplace(comm, std::span<std::uint64_t>(hashes), mpi::Reduce::kMax);
   if (hashes[0] != ~hashes[1]) {
     throw RuntimeError(
         "cannot write table '{}' to {}: the ranks disagree on the table name, schema, string "
@@ -297,7 +297,7 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
         note(column.plain().at(i));
     }
   }
-  mpi::allreduce_inplace(comm, std::span<idx_t>(global_info), MPI_MAX);
+  mpi::allreduce_inplace(comm, std::span<idx_t>(global_info), mpi::Reduce::kMax);
   for (int c = 0; c < ncols; ++c) {
     if (global_info[kInfo * static_cast<size_t>(c) + 2] != 0) {
       throw RuntimeError(
@@ -321,7 +321,7 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
   });
   exists = mpi::bcast_value(comm, exists, 0);
 
-  Hid fapl = mpio_file_access(comm.native());
+  Hid fapl = mpio_file_access(comm);
   Hid file;
   comm.agree([&] {
     const hid_t id = exists ? H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get())
@@ -563,7 +563,7 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
           path, name);
     }
   });
-  Hid fapl = mpio_file_access(comm.native());
+  Hid fapl = mpio_file_access(comm);
   Hid file;
   comm.agree([&] {
     const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());

@@ -1,14 +1,11 @@
 #include "shardflow/ml/reproducible_sum.hpp"
 
-#include <mpi.h>
-
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "shardflow/mpi/allreduce.hpp"
-#include "shardflow/mpi/limits.hpp"
+#include "shardflow/mpi/op.hpp"
 
 namespace shardflow::ml {
 namespace {
@@ -23,47 +20,11 @@ constexpr int kFractionBits = 61;
 
 // Adds 128-bit integers element-wise. Unsigned arithmetic wraps instead of overflowing (which
 // would be undefined for signed), and the term-count check afterwards reports any wrap.
-void add_int128(void* in, void* inout, int* len, MPI_Datatype*) {
-  const auto* a = static_cast<const unsigned char*>(in);
-  auto* b = static_cast<unsigned char*>(inout);
-  for (int i = 0; i < *len; ++i) {
-    uint128 x, y;
-    std::memcpy(&x, a + 16 * i, 16);
-    std::memcpy(&y, b + 16 * i, 16);
-    y += x;
-    std::memcpy(b + 16 * i, &y, 16);
-  }
-}
-
-// The MPI type and op are created once, on first use (after MPI_Init), and live until
-// MPI_Finalize releases them.
-struct Int128Sum {
-  MPI_Datatype type = MPI_DATATYPE_NULL;
-  MPI_Op op = MPI_OP_NULL;
-  Int128Sum() {
-    mpi::check(MPI_Type_contiguous(2, MPI_UINT64_T, &type), "MPI_Type_contiguous (int128)");
-    mpi::check(MPI_Type_commit(&type), "MPI_Type_commit (int128)");
-    mpi::check(MPI_Op_create(&add_int128, /*commute=*/1, &op), "MPI_Op_create (int128 sum)");
-  }
-};
-
-const Int128Sum& int128_sum() {
-  static const Int128Sum instance;
-  return instance;
-}
-
-void allreduce_int128(const mpi::Comm& comm, std::vector<int128>& data) {
-  const Int128Sum& sum = int128_sum();
-  const idx_t total = static_cast<idx_t>(data.size());
-  const idx_t chunk = mpi::max_message_elements();
-  for (idx_t offset = 0; offset < total; offset += chunk) {
-    const idx_t n = std::min(chunk, total - offset);
-    mpi::check(
-        MPI_Allreduce(MPI_IN_PLACE, data.data() + offset, checked_int(n, "reproducible sum count"),
-                      sum.type, sum.op, comm.native()),
-        "MPI_Allreduce (reproducible sum)");
-  }
-}
+const mpi::Op<int128> kInt128Sum(
+    [](const int128& a, const int128& b) {
+      return static_cast<int128>(static_cast<uint128>(a) + static_cast<uint128>(b));
+    },
+    /*commutative=*/true);
 
 }  // namespace
 
@@ -79,7 +40,7 @@ std::vector<double> reproducible_sum(const mpi::Comm& comm, std::span<const doub
   const idx_t rows = width == 0 ? 0 : static_cast<idx_t>(contributions.size()) / width;
 
   // Phase 1: per-component maximum magnitude, plus one flag for a non-finite value. Both are
-  // maxima, so one MPI_MAX allreduce serves.
+  // maxima, so one max-allreduce serves.
   std::vector<double> maxima(w + 1, 0.0);
   for (idx_t r = 0; r < rows; ++r) {
     const double* row = contributions.data() + static_cast<size_t>(r) * w;
@@ -93,7 +54,7 @@ std::vector<double> reproducible_sum(const mpi::Comm& comm, std::span<const doub
     }
   }
   const bool local_bad = maxima[w] != 0.0;
-  mpi::allreduce_inplace(comm, std::span<double>(maxima), MPI_MAX);
+  mpi::allreduce_inplace(comm, std::span<double>(maxima), mpi::Reduce::kMax);
   if (maxima[w] != 0.0) {
     // Some rank saw a non-finite value; every rank knows it, so the agreement is collective on
     // all ranks and the failing rank supplies the details.
@@ -139,7 +100,7 @@ std::vector<double> reproducible_sum(const mpi::Comm& comm, std::span<const doub
     }
   }
   acc[w] = rows;
-  allreduce_int128(comm, acc);
+  mpi::allreduce_inplace(comm, std::span<int128>(acc), kInt128Sum);
   if (acc[w] > static_cast<int128>(kReproducibleSumMaxTerms)) {
     throw RuntimeError(
         "{}: {} contributions exceed the reproducible sum's limit of {} per component; split the "

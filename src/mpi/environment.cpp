@@ -2,7 +2,10 @@
 
 #include <mpi.h>
 
+#include <cstdlib>
+
 #include "shardflow/common/error.hpp"
+#include "shardflow/mpi/op.hpp"
 
 namespace shardflow::mpi {
 
@@ -17,7 +20,12 @@ Environment::Environment(int* argc, char*** argv) {
 }
 
 Environment::~Environment() {
-  if (owns_ && !finalized()) MPI_Finalize();
+  if (owns_ && !finalized()) {
+    // User-defined ops and their datatypes must be freed while MPI still runs; the Op objects
+    // themselves often are statics that outlive this.
+    detail::release_user_ops();
+    MPI_Finalize();
+  }
 }
 
 bool Environment::initialized() {
@@ -30,6 +38,23 @@ bool Environment::finalized() {
   int flag = 0;
   MPI_Finalized(&flag);
   return flag != 0;
+}
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+int world_size() {
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
+void abort_world(int exit_code) {
+  MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);  // MPI_Abort should not return; make sure of it
 }
 
 }  // namespace shardflow::mpi

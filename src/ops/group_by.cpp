@@ -120,9 +120,9 @@ Packing plan_packing(const mpi::Comm& comm, const Table& t, const std::vector<in
   // Every rank has the same schema, so `candidate` is equal everywhere except for string
   // encodings; it is reduced with the ranges.
   mins.push_back(candidate ? 0 : 1);
-  mpi::allreduce_inplace(comm, std::span<std::int64_t>(mins), MPI_MIN);
+  mpi::allreduce_inplace(comm, std::span<std::int64_t>(mins), mpi::Reduce::kMin);
   maxs.push_back(candidate ? 0 : 1);
-  mpi::allreduce_inplace(comm, std::span<std::int64_t>(maxs), MPI_MAX);
+  mpi::allreduce_inplace(comm, std::span<std::int64_t>(maxs), mpi::Reduce::kMax);
   Packing p;
   if (mins.back() != 0 || maxs.back() != 0) return p;  // some rank has a plain string key
   unsigned __int128 domain = 1;
@@ -534,7 +534,7 @@ DistinctEstimate estimate_distinct(const mpi::Comm& comm, const std::vector<std:
   const auto distinct =
       static_cast<idx_t>(std::unique(sample.begin(), sample.end()) - sample.begin());
   std::vector<idx_t> sums = {static_cast<idx_t>(sample.size()), distinct};
-  mpi::allreduce_inplace(comm, std::span<idx_t>(sums), MPI_SUM);
+  mpi::allreduce_inplace(comm, std::span<idx_t>(sums), mpi::Reduce::kSum);
   DistinctEstimate e;
   e.fraction = sums[0] > 0 ? static_cast<double>(sums[1]) / static_cast<double>(sums[0]) : 1.0;
   e.local_distinct = distinct;

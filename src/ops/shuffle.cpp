@@ -11,6 +11,7 @@
 #endif
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/alltoallv.hpp"
 #include "shardflow/mpi/limits.hpp"
@@ -383,7 +384,7 @@ struct Exchange {
 //  - through on-node shared memory (x.staging): the send area is this rank's staging segment;
 //    after a barrier each rank copies its regions out of its peers' segments, and a second
 //    barrier keeps any rank from overwriting its segment while a peer still reads it; or
-//  - through one MPI_Alltoallv per column and round.
+//  - through one MPI alltoallv per column and round.
 template <typename D>
 void exchange_direct(const Exchange<D>& x) {
   const int p = x.p;
@@ -405,7 +406,9 @@ void exchange_direct(const Exchange<D>& x) {
   if (x.staging == nullptr) buffer.reset(new std::uint64_t[static_cast<size_t>(max_elems)]);
   void* const send_area = x.staging != nullptr ? static_cast<void*>(x.staging->mine())
                                                : static_cast<void*>(buffer.get());
-  std::vector<int> sc(up), sd(up), rc(up), rd(up);
+  // This round's layout, in elements: send counts and offsets in the send area, receive counts
+  // and offsets in the output column.
+  std::vector<idx_t> sc(up), sd(up), rc(up), rd(up);
   // Staging only: where each peer's region for this rank starts in its segment, in elements.
   std::vector<idx_t> peer_offset(up, 0);
 
@@ -414,15 +417,15 @@ void exchange_direct(const Exchange<D>& x) {
     const idx_t rows = x.end(k) - begin;
     const idx_t* cnt = &x.sent[static_cast<size_t>(k) * up];
     const idx_t* rcv = &x.received[static_cast<size_t>(k) * up];
-    int offset = 0;
+    idx_t offset = 0;
     for (int d = 0; d < p; ++d) {
       const auto ud = static_cast<size_t>(d);
       const bool remote = d != me;
-      sc[ud] = remote ? static_cast<int>(cnt[ud]) : 0;
+      sc[ud] = remote ? cnt[ud] : 0;
       sd[ud] = offset;
       offset += remote ? sc[ud] + 1 : 0;
-      rc[ud] = remote ? static_cast<int>(rcv[ud]) : 0;
-      rd[ud] = static_cast<int>(x.out_pos[ud]);
+      rc[ud] = remote ? rcv[ud] : 0;
+      rd[ud] = x.out_pos[ud];
     }
     if (x.staging != nullptr) {
       for (int s = 0; s < p; ++s) {
@@ -439,12 +442,16 @@ void exchange_direct(const Exchange<D>& x) {
     const idx_t local_end = local_begin + cnt[ume];
 
     // Moves the send area's regions (already filled) to their destinations' rows of `out`.
-    auto exchange = [&](auto* out, MPI_Datatype type) {
+    auto exchange = [&](auto* out) {
       using T = std::remove_pointer_t<decltype(out)>;
       if (x.staging == nullptr) {
-        mpi::check(MPI_Alltoallv(send_area, sc.data(), sd.data(), type, out, rc.data(), rd.data(),
-                                 type, x.comm.native()),
-                   "MPI_Alltoallv (shuffle)");
+        // Values travel as unsigned integers of their width: bit patterns, NaNs included.
+        using Bits =
+            std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                               std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint8_t>>;
+        static_assert(sizeof(Bits) == sizeof(T));
+        mpi::alltoallv_displaced(x.comm, static_cast<const Bits*>(send_area), sc, sd,
+                                 reinterpret_cast<Bits*>(out), rc, rd);
         return;
       }
       x.comm.barrier();  // every segment is filled
@@ -461,7 +468,7 @@ void exchange_direct(const Exchange<D>& x) {
     // after this round's local rows may already hold data (received earlier from the next
     // source) and scatter_small writes junk there, so it is saved and restored; `out` has one
     // slack row at the end for the case that it is the last row.
-    auto move_column = [&](const auto* src, auto* out, MPI_Datatype type) {
+    auto move_column = [&](const auto* src, auto* out) {
       using T = std::remove_const_t<std::remove_pointer_t<decltype(src)>>;
       T* const area = static_cast<T*>(send_area);
       std::vector<T*> cursor(up);
@@ -472,7 +479,7 @@ void exchange_direct(const Exchange<D>& x) {
       const T saved = out[local_end];
       scatter(src + begin, x.dest + begin, rows, cursor.data(), p);
       out[local_end] = saved;
-      exchange(out, type);
+      exchange(out);
     };
 
     for (int c = 0; c < static_cast<int>(x.plan.size()); ++c) {
@@ -482,12 +489,7 @@ void exchange_direct(const Exchange<D>& x) {
       col.visit([&](const auto& v) {
         using V = std::decay_t<decltype(v)>;
         if constexpr (!std::is_same_v<V, PlainStrings>) {
-          using T = typename V::value_type;
-          // MPI moves the values as unsigned integers of their width: bit patterns, NaNs included.
-          const MPI_Datatype type = sizeof(T) == 8   ? MPI_UINT64_T
-                                    : sizeof(T) == 4 ? MPI_UINT32_T
-                                                     : MPI_UINT8_T;
-          move_column(v.data(), std::get<V>(oc.storage()).data(), type);
+          move_column(v.data(), std::get<V>(oc.storage()).data());
         }
       });
       if (cp.nulls) {
@@ -497,9 +499,9 @@ void exchange_direct(const Exchange<D>& x) {
           // No nulls here (but on some other rank): every row sent from here is valid. The
           // output validity starts all-valid, so local rows need nothing.
           std::memset(send_area, 1, static_cast<size_t>(offset));
-          exchange(out, MPI_UINT8_T);
+          exchange(out);
         } else {
-          move_column(valid.data(), out, MPI_UINT8_T);
+          move_column(valid.data(), out);
         }
       }
     }
@@ -747,7 +749,7 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
   global[3 * uncol] = std::max<idx_t>(1, (local_bytes + budget - 1) / budget);
   global[3 * uncol + 1] = std::max<idx_t>(1, (n * max_width + budget - 1) / budget);
   global[3 * uncol + 2] = n;
-  if (p > 1) mpi::allreduce_inplace(comm, std::span<idx_t>(global), MPI_MAX);
+  if (p > 1) mpi::allreduce_inplace(comm, std::span<idx_t>(global), mpi::Reduce::kMax);
 
   std::vector<ColumnPlan> plan(uncol);
   int plain_columns = 0;
@@ -823,11 +825,7 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
   std::vector<idx_t> received(sent.size());
   std::vector<idx_t> all_sent;
   if (staging != nullptr) {
-    all_sent.resize(sent.size() * up);
-    const int count = checked_int(static_cast<idx_t>(sent.size()), "shuffle count matrix");
-    mpi::check(MPI_Allgather(sent.data(), count, MPI_INT64_T, all_sent.data(), count, MPI_INT64_T,
-                             comm.native()),
-               "MPI_Allgather (shuffle counts)");
+    all_sent = mpi::allgather_blocks(comm, std::span<const idx_t>(sent));
     const auto me = static_cast<size_t>(comm.rank());
     for (size_t k = 0; k < static_cast<size_t>(rounds); ++k)
       for (size_t s = 0; s < up; ++s)

@@ -135,7 +135,7 @@ TEST_F(Synthetic, ClassificationIsIdenticalAndLearnable) {
     EXPECT_GE(x4[i], 0.0);
     EXPECT_LT(x4[i], 10.0);
   }
-  mpi::allreduce_inplace<double>(comm, s, MPI_SUM);
+  mpi::allreduce_inplace<double>(comm, s, mpi::Reduce::kSum);
   const double n = kRows;
   EXPECT_LT(std::abs(s[0] / n), 0.1);  // mean of x1 ~ 0
   EXPECT_NEAR(s[1] / n, 1.0, 0.15);    // variance ~ 1

@@ -10,10 +10,11 @@ namespace shardflow::io {
 
 /// Collective: writes the concatenation of every rank's `local_text` in rank order to `path`
 /// (`path` equal on all ranks). Each rank writes its block at the offset given by an exclusive
-/// prefix sum of the block sizes (MPI_File_write_at_all, in rounds of at most 1 GiB per rank).
-/// The data goes to `<path>.tmp` first; after every rank finished, rank 0 publishes it as `path`
-/// (common/atomic_file.hpp publish_file: fsync, rename, fsync the directory), so `path` never
-/// holds a partial file, even after a crash. Parent directories are created. Throws RuntimeError on
+/// prefix sum of the block sizes (mpi::File::write_at_all, in rounds of at most 1 GiB per rank).
+/// The data goes to `<path>.tmp` first; after every rank finished and the file's size checked,
+/// rank 0 publishes it as `path` (common/atomic_file.hpp publish_file: fsync, rename, fsync the
+/// directory), so `path` never holds a partial file, even after a crash or on a full disk. Parent
+/// directories are created. Throws RuntimeError on
 /// every rank if the file cannot be written.
 void write_ordered_text(const mpi::Comm& comm, const std::string& local_text,
                         const std::string& path);

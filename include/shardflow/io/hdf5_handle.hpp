@@ -9,7 +9,6 @@
 // discipline.
 
 #include <hdf5.h>
-#include <mpi.h>
 
 #include <optional>
 #include <string>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "shardflow/common/types.hpp"
+#include "shardflow/mpi/comm.hpp"
 
 namespace shardflow::io {
 
@@ -59,7 +59,7 @@ void check_h5(herr_t status, std::string_view what, std::string_view file, std::
 
 // ---- property lists --------------------------------------------------------------------------
 /// File access through MPI-IO on `comm` (collective open/create).
-Hid mpio_file_access(MPI_Comm comm);
+Hid mpio_file_access(const mpi::Comm& comm);
 /// File access through the serial POSIX (sec2) driver.
 Hid serial_file_access();
 /// Data transfer with collective MPI-IO.

@@ -3,12 +3,12 @@
 // ordered within a rank (DESIGN.md rule 4: training is bitwise identical across rank counts).
 //
 // Method: fixed-point accumulation in 128-bit integers with a scale chosen from the data.
-//   1. Every rank computes, per component j, the largest |contribution|; one MPI_MAX allreduce
+//   1. Every rank computes, per component j, the largest |contribution|; one max-allreduce
 //      gives the global maximum M_j (a maximum does not depend on order or split).
 //   2. With E_j = floor(log2(M_j)), every contribution g is rounded (to nearest, ties to even) to
 //      an integer multiple of the quantum 2^(E_j - 61): q = round(g * 2^(61 - E_j)), |q| <= 2^62.
-//   3. The q are added in __int128 locally and across ranks (MPI_Allreduce with a 16-byte element
-//      type and a commutative user op). Integer addition is associative, so the total is exact.
+//   3. The q are added in __int128 locally and across ranks (an allreduce with a commutative
+//      user-defined reduction, mpi::Op). Integer addition is associative, so the total is exact.
 //   4. The total is converted back to double once: sum_j = double(total) * 2^(E_j - 61).
 // Range: every finite double, with no overflow; up to 2^62 contributions per component over all
 // ranks (2^62 * 2^62 = 2^124 < 2^127). Precision: each contribution is off by at most

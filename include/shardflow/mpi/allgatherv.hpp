@@ -21,6 +21,22 @@ std::vector<T> allgather(const Comm& comm, T value) {
   return out;
 }
 
+/// Collective: concatenation of every rank's `block` in rank order (comm.size() * block.size()
+/// elements). `block.size()` must be equal on all ranks and at most max_message_elements().
+template <typename T>
+std::vector<T> allgather_blocks(const Comm& comm, std::span<const T> block) {
+  const int count = checked_int(static_cast<idx_t>(block.size()), "allgather block");
+  if (count > max_message_elements()) {
+    throw RuntimeError("allgather_blocks: a block of {} elements exceeds the message limit of {}",
+                       count, max_message_elements());
+  }
+  std::vector<T> out(block.size() * static_cast<size_t>(comm.size()));
+  check(MPI_Allgather(block.data(), count, datatype<T>(), out.data(), count, datatype<T>(),
+                      comm.native()),
+        "MPI_Allgather");
+  return out;
+}
+
 /// Collective: concatenation of every rank's `local` block in rank order. Block sizes may differ.
 /// If `counts` is given it receives each rank's block size. Totals above max_message_elements()
 /// are moved as chunked broadcasts from each rank.

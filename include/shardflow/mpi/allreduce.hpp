@@ -1,5 +1,6 @@
 #pragma once
-// Typed allreduce with 64-bit counts.
+// Typed allreduce with 64-bit counts, with a built-in reduction (`Reduce`) or a user-defined one
+// (`Op<T>`, op.hpp).
 
 #include <algorithm>
 #include <span>
@@ -8,41 +9,68 @@
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/mpi/datatype.hpp"
 #include "shardflow/mpi/limits.hpp"
+#include "shardflow/mpi/op.hpp"
 
 namespace shardflow::mpi {
 
-/// Collective: element-wise reduction of `data` in place with `op` (MPI_SUM, MPI_MAX, ...).
-/// `data.size()` and `op` must be equal on all ranks. Splits messages above max_message_elements().
-template <typename T>
-void allreduce_inplace(const Comm& comm, std::span<T> data, MPI_Op op) {
-  const idx_t total = static_cast<idx_t>(data.size());
+namespace detail {
+// In-place allreduce of `total` elements of `type` (each `element_bytes` long) in messages of at
+// most max_message_elements().
+inline void allreduce_chunks(const Comm& comm, void* data, idx_t total, std::size_t element_bytes,
+                             MPI_Datatype type, MPI_Op op) {
   const idx_t chunk = max_message_elements();
+  auto* bytes = static_cast<unsigned char*>(data);
   for (idx_t offset = 0; offset < total; offset += chunk) {
     const idx_t n = std::min(chunk, total - offset);
-    check(MPI_Allreduce(MPI_IN_PLACE, data.data() + offset, checked_int(n, "allreduce count"),
-                        datatype<T>(), op, comm.native()),
+    check(MPI_Allreduce(MPI_IN_PLACE, bytes + static_cast<std::size_t>(offset) * element_bytes,
+                        checked_int(n, "allreduce count"), type, op, comm.native()),
           "MPI_Allreduce");
   }
 }
+}  // namespace detail
 
-/// Collective: reduction of one value with `op`.
+/// Collective: element-wise reduction of `data` in place with `reduce`. `data.size()` and `reduce`
+/// must be equal on all ranks. Splits messages above max_message_elements().
 template <typename T>
-T allreduce(const Comm& comm, T value, MPI_Op op) {
+void allreduce_inplace(const Comm& comm, std::span<T> data, Reduce reduce) {
+  detail::allreduce_chunks(comm, data.data(), static_cast<idx_t>(data.size()), sizeof(T),
+                           datatype<T>(), detail::native_op(reduce));
+}
+
+/// Collective: element-wise reduction of `data` in place with the user-defined `op`.
+/// `data.size()` must be equal on all ranks, and `op` the same reduction. Splits messages above
+/// max_message_elements().
+template <typename T>
+void allreduce_inplace(const Comm& comm, std::span<T> data, const Op<T>& op) {
+  detail::allreduce_chunks(comm, data.data(), static_cast<idx_t>(data.size()), sizeof(T),
+                           op.handles().type(), op.handles().op());
+}
+
+/// Collective: reduction of one value with `reduce`.
+template <typename T>
+T allreduce(const Comm& comm, T value, Reduce reduce) {
+  allreduce_inplace(comm, std::span<T>(&value, 1), reduce);
+  return value;
+}
+
+/// Collective: reduction of one value with the user-defined `op`.
+template <typename T>
+T allreduce(const Comm& comm, T value, const Op<T>& op) {
   allreduce_inplace(comm, std::span<T>(&value, 1), op);
   return value;
 }
 
 template <typename T>
 T allreduce_sum(const Comm& comm, T value) {
-  return allreduce(comm, value, MPI_SUM);
+  return allreduce(comm, value, Reduce::kSum);
 }
 template <typename T>
 T allreduce_max(const Comm& comm, T value) {
-  return allreduce(comm, value, MPI_MAX);
+  return allreduce(comm, value, Reduce::kMax);
 }
 template <typename T>
 T allreduce_min(const Comm& comm, T value) {
-  return allreduce(comm, value, MPI_MIN);
+  return allreduce(comm, value, Reduce::kMin);
 }
 
 /// Collective: exclusive prefix sum of `value` over ranks (rank 0 gets 0).

@@ -52,6 +52,42 @@ void alltoallv(const Comm& comm, const T* send, std::span<const idx_t> send_coun
         "MPI_Alltoallv");
 }
 
+/// Collective: personalized all-to-all with a layout the caller computed. The `send_counts[r]`
+/// elements for rank r start at `send + send_displs[r]`; the `recv_counts[r]` elements from rank r
+/// land at `recv + recv_displs[r]`. Regions may be in any order and have gaps. Every span has
+/// comm.size() entries; recv_counts[r] must equal what rank r sends here. Nothing is split:
+/// every count and displacement must be at most max_message_elements() (a layout that is not is
+/// a bug of the caller, which should use the overload above; this rank then throws RuntimeError).
+template <typename T>
+void alltoallv_displaced(const Comm& comm, const T* send, std::span<const idx_t> send_counts,
+                         std::span<const idx_t> send_displs, T* recv,
+                         std::span<const idx_t> recv_counts, std::span<const idx_t> recv_displs) {
+  const size_t p = static_cast<size_t>(comm.size());
+  if (send_counts.size() != p || send_displs.size() != p || recv_counts.size() != p ||
+      recv_displs.size() != p) {
+    throw RuntimeError("alltoallv_displaced: layouts for {} ranks given, the communicator has {}",
+                       send_counts.size(), p);
+  }
+  const idx_t limit = max_message_elements();
+  std::vector<int> layout(4 * p);  // send counts, send displs, recv counts, recv displs
+  const std::span<const idx_t> parts[4] = {send_counts, send_displs, recv_counts, recv_displs};
+  for (size_t k = 0; k < 4; ++k) {
+    for (size_t r = 0; r < p; ++r) {
+      const idx_t v = parts[k][r];
+      if (v > limit) {
+        throw RuntimeError(
+            "alltoallv_displaced: count or displacement {} exceeds the message limit of {}; this "
+            "is a shardflow bug",
+            v, limit);
+      }
+      layout[k * p + r] = checked_int(v, "alltoallv count or displacement");
+    }
+  }
+  check(MPI_Alltoallv(send, layout.data(), layout.data() + p, datatype<T>(), recv,
+                      layout.data() + 2 * p, layout.data() + 3 * p, datatype<T>(), comm.native()),
+        "MPI_Alltoallv");
+}
+
 /// Collective: as above, exchanging the counts first. Returns the received elements; if
 /// `recv_counts_out` is given it receives the per-source counts.
 template <typename T>

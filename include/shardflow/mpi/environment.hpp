@@ -9,7 +9,7 @@ class Environment {
   /// Initializes MPI (MPI_THREAD_FUNNELED) unless already initialized; installs MPI_ERRORS_RETURN
   /// on MPI_COMM_WORLD so that MPI failures become exceptions instead of silent aborts.
   Environment(int* argc, char*** argv);
-  /// Finalizes MPI if this object initialized it.
+  /// Frees the handles of every mpi::Op (op.hpp) and finalizes MPI, if this object initialized it.
   ~Environment();
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
@@ -20,5 +20,13 @@ class Environment {
  private:
   bool owns_ = false;
 };
+
+/// Local: this process's rank in the world (all processes of the job). MPI must be running.
+int world_rank();
+/// Local: the number of processes in the world. MPI must be running.
+int world_size();
+/// Ends the whole job (MPI_Abort on the world) with `exit_code`; for an error only this rank
+/// knows about, after it has been reported. Does not return.
+[[noreturn]] void abort_world(int exit_code);
 
 }  // namespace shardflow::mpi
