@@ -8,6 +8,7 @@
 #     results equal to a cold run on the new data;
 #   - --rerun STEP, --no-cache, an unknown --rerun name;
 #   - a damaged or truncated stage file is never used: the step is recomputed;
+#   - a failed run leaves none of the previous run's results behind;
 #   - cache list / cache clear.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cache_lib.sh"
@@ -120,6 +121,18 @@ case "$steps" in *"test_set=false"*) ;; *) fail "a truncated stage file was used
 $PY tests/support/compare_runs.py "$TMP/w-flipped-cold" "$TMP/w" --ordered test_set \
   || fail "results after damaged stage files != cold run"
 pass "damaged and truncated stage files were recomputed, not read"
+
+# ---- a failed run leaves no result that could pass for its own --------------------------------
+cp -r "$TMP/w/outputs" "$TMP/outputs-before-failure"
+SHARDFLOW_INJECT_FAULT="stage_write:test_set@0" expect_exit 1 120 failed 2 run "$TMP/job.yaml" --no-cache
+for f in outputs metrics.json model.h5; do
+  [ -e "$TMP/w/$f" ] && fail "the failed run left $f of the previous run behind"
+done
+expect_exit 0 300 after-failure 2 run "$TMP/job.yaml"
+for f in by_segment.h5 test_set.h5; do
+  cmp "$TMP/outputs-before-failure/$f" "$TMP/w/outputs/$f" || fail "outputs/$f differs after the run that followed a failure"
+done
+pass "a failed run removes the previous results; the next run restores them byte for byte"
 
 # ---- cache list / clear --------------------------------------------------------------------------
 sf 0 cache list "$TMP/job.yaml" > "$TMP/list.out" 2>&1 || { cat "$TMP/list.out"; fail "cache list"; }
