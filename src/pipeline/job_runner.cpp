@@ -597,7 +597,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
 
   // The final model, in checkpoint layout, next to the run's other outputs: a copy of the
   // checkpoint of the last step, so a rerun publishes the same bytes.
-  const fs::path final_checkpoint = store.directory() / ckpt::checkpoint_file_name(out.state.step);
+  const fs::path final_checkpoint =
+      out.reused && options.resume != "auto" && options.resume != "never"
+          ? fs::path(options.resume)  // a finished model named by --resume PATH
+          : store.directory() / ckpt::checkpoint_file_name(out.state.step);
   comm.agree([&] {
     if (comm.is_root()) copy_file_atomically(final_checkpoint, workdir / "model.h5");
   });

@@ -8,6 +8,7 @@
 
 #include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/timer.hpp"
 #include "shardflow/io/hdf5_table.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/pipeline/fault_injection.hpp"
@@ -95,6 +96,7 @@ void StageCache::commit(const mpi::Comm& comm, const std::string& table,
     fs::remove(tmp);  // a leftover of a killed run
   });
   maybe_inject_fault("stage_write:" + table, comm.rank());
+  Stopwatch timer;
   io::Hdf5WriteOptions options;
   options.chunk_rows = chunk_rows;
   options.fingerprint = fingerprint;
@@ -107,6 +109,7 @@ void StageCache::commit(const mpi::Comm& comm, const std::string& table,
     throw;
   }
   maybe_inject_fault("stage_publish:" + table, comm.rank());
+  const double write_seconds = timer.seconds();
   comm.agree([&] {
     if (!comm.is_root()) return;
     try {
@@ -117,6 +120,8 @@ void StageCache::commit(const mpi::Comm& comm, const std::string& table,
       throw;
     }
   });
+  spdlog::debug("stage {}: written in {:.3f} s, published (fsync, rename) in {:.3f} s",
+                path.filename().string(), write_seconds, timer.seconds() - write_seconds);
   maybe_inject_fault("stage_committed:" + table, comm.rank());
 }
 

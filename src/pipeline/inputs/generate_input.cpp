@@ -77,11 +77,17 @@ class GenerateInput final : public InputSpec {
       present = fs::is_regular_file(path) ? 1 : 0;
       if (present) return;
       // Data generated for other (kind, rows, seed) of this input is stale now.
+      // Names are exactly <name>-<16 hex>.csv, so another input whose name starts with this
+      // one's ("events" and "events-2") is never touched.
       const std::string prefix = name + "-";
+      auto is_ours = [&](const std::string& file) {
+        if (file == name + ".csv" || file == name + ".csv.fingerprint") return true;  // before v2
+        if (!file.starts_with(prefix) || !file.ends_with(".csv")) return false;
+        const std::string hex = file.substr(prefix.size(), file.size() - prefix.size() - 4);
+        return hex.size() == 16 && hex.find_first_not_of("0123456789abcdef") == std::string::npos;
+      };
       for (const auto& entry : fs::directory_iterator(directory)) {
-        const std::string file = entry.path().filename().string();
-        if (file.starts_with(prefix) || file == name + ".csv" || file == name + ".csv.fingerprint")
-          fs::remove(entry.path());
+        if (is_ours(entry.path().filename().string())) fs::remove(entry.path());
       }
     });
     present = mpi::bcast_value(comm, present, 0);
