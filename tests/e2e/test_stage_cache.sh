@@ -140,6 +140,10 @@ grep -q "^clean .*(current)" "$TMP/list.out" || { cat "$TMP/list.out"; fail "cac
 [ "$(grep -c '(current)' "$TMP/list.out")" = 4 ] || { cat "$TMP/list.out"; fail "cache list: expected 4 current entries"; }
 old=$(grep -c "^clean " "$TMP/list.out")
 [ "$old" -ge 2 ] || { cat "$TMP/list.out"; fail "older versions of clean should still be cached"; }
+# The keep policy: with cache_keep 1 only the files this job uses now stay.
+expect_exit 0 300 keep1 2 run "$TMP/job.yaml" --set runtime.cache_keep=1
+[ "$(ls "$TMP/w/stages" | wc -l)" = 4 ] || fail "cache_keep=1 left $(ls "$TMP/w/stages" | wc -l) files: $(ls "$TMP/w/stages")"
+grep -q "stage cache: removed [0-9]* old file(s) (runtime.cache_keep = 1)" "$TMP/keep1.err" || fail "pruning not logged"
 sf 0 cache clear --workdir "$TMP/w" --table by_segment > "$TMP/clear1.out" 2>&1 || fail "cache clear --table"
 ls "$TMP"/w/stages/by_segment-*.h5 2>/dev/null && fail "cache clear --table left by_segment files"
 ls "$TMP"/w/stages/clean-*.h5 >/dev/null 2>&1 || fail "cache clear --table removed other tables"
