@@ -47,6 +47,7 @@ struct ExprNode {
   bool lit_bool = false;
   std::string str;  // string literal or column name
   std::shared_ptr<const ExprNode> a, b;
+  int depth = 1;  // nodes on the longest path to a leaf, this one included
 };
 
 }  // namespace detail
@@ -65,6 +66,14 @@ using NodePtr = std::shared_ptr<const ExprNode>;
 // =============================================================================================
 
 enum class Tok { kEnd, kNumber, kString, kIdent, kQuotedIdent, kSym };
+
+// The expression as messages quote it: whole when short, else its start and its length, so a
+// megabyte of hostile input does not become a megabyte of error message.
+std::string quoted(std::string_view text) {
+  constexpr std::size_t kShown = 80;
+  if (text.size() <= kShown) return std::string(text);
+  return std::string(text.substr(0, kShown - 3)) + "...";
+}
 
 struct Token {
   Tok kind = Tok::kEnd;
@@ -91,18 +100,18 @@ class Parser {
 
  private:
   [[noreturn]] void fail_at(int pos, const std::string& what) const {
-    throw ConfigError("expression '{}': {} at column {}", text_, what, pos);
+    throw ConfigError("expression '{}': {} at column {}", quoted(text_), what, pos);
   }
   [[noreturn]] void fail(const std::string& expected) const {
     const Token& t = cur();
     if (t.kind == Tok::kEnd) {
       throw ConfigError("expression '{}': unexpected end of expression at column {}; expected {}",
-                        text_, t.pos, expected);
+                        quoted(text_), t.pos, expected);
     }
     std::string shown = t.kind == Tok::kString ? "'" + t.text + "'" : t.text;
     if (t.kind == Tok::kQuotedIdent) shown = "\"" + t.text + "\"";
-    throw ConfigError("expression '{}': unexpected '{}' at column {}; expected {}", text_, shown,
-                      t.pos, expected);
+    throw ConfigError("expression '{}': unexpected '{}' at column {}; expected {}", quoted(text_),
+                      shown, t.pos, expected);
   }
 
   void tokenize() {
@@ -194,14 +203,40 @@ class Parser {
     return cur().kind == Tok::kIdent && iequals(cur().text, s);
   }
 
-  static NodePtr make(Op op, int pos, NodePtr a, NodePtr b = nullptr) {
+  // Type checking, evaluation and destruction all recurse over the tree, so its depth is
+  // bounded here, where the message can point at the operator that went past the limit.
+  NodePtr make(Op op, int pos, NodePtr a, NodePtr b = nullptr) const {
     auto n = std::make_shared<ExprNode>();
     n->op = op;
     n->pos = pos;
+    n->depth = 1 + std::max(a ? a->depth : 0, b ? b->depth : 0);
+    if (n->depth > kMaxExpressionDepth) too_deep(pos);
     n->a = std::move(a);
     n->b = std::move(b);
     return n;
   }
+
+  [[noreturn]] void too_deep(int pos) const {
+    fail_at(pos, fmt::format("the expression nests more than {} levels deep (operators, 'not', "
+                             "unary minus and parentheses each add one); split it over several "
+                             "filter steps",
+                             kMaxExpressionDepth));
+  }
+
+  // Counts the parser's own recursion (parentheses, 'not', unary minus), which a deep input
+  // would otherwise turn into a stack overflow before any node is made.
+  class Nesting {
+   public:
+    Nesting(const Parser& parser, int pos) : parser_(parser) {
+      if (++parser_.nesting_ > kMaxExpressionDepth) parser_.too_deep(pos);
+    }
+    ~Nesting() { --parser_.nesting_; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+
+   private:
+    const Parser& parser_;
+  };
 
   NodePtr parse_or() {
     NodePtr left = parse_and();
@@ -225,6 +260,7 @@ class Parser {
     if (is_kw("not")) {
       const int pos = cur().pos;
       ++at_;
+      const Nesting nesting(*this, pos);
       return make(Op::kNot, pos, parse_not());
     }
     return parse_cmp();
@@ -287,6 +323,7 @@ class Parser {
     if (is_sym("-")) {
       const int pos = cur().pos;
       ++at_;
+      const Nesting nesting(*this, pos);
       return make(Op::kNeg, pos, parse_unary());
     }
     return parse_primary();
@@ -343,6 +380,7 @@ class Parser {
       return lit;
     }
     if (is_sym("(")) {
+      const Nesting nesting(*this, t.pos);
       ++at_;
       NodePtr e = parse_or();
       if (!is_sym(")")) fail("')'");
@@ -355,6 +393,7 @@ class Parser {
   std::string_view text_;
   std::vector<Token> tokens_;
   size_t at_ = 0;
+  mutable int nesting_ = 0;
 };
 
 // =============================================================================================
@@ -493,12 +532,12 @@ class Typer {
 
  private:
   [[noreturn]] void bad1(const ExprNode& n, VK a, const char* need) const {
-    throw ConfigError("expression '{}': operator '{}' at column {} needs {}, got {}", text_,
+    throw ConfigError("expression '{}': operator '{}' at column {} needs {}, got {}", quoted(text_),
                       op_name(n.op), n.pos, need, kind_name(a));
   }
   [[noreturn]] void bad2(const ExprNode& n, VK a, VK b, const char* need) const {
-    throw ConfigError("expression '{}': operator '{}' at column {} needs {}, got {} and {}", text_,
-                      op_name(n.op), n.pos, need, kind_name(a), kind_name(b));
+    throw ConfigError("expression '{}': operator '{}' at column {} needs {}, got {} and {}",
+                      quoted(text_), op_name(n.op), n.pos, need, kind_name(a), kind_name(b));
   }
   const std::string& text_;
   const table::Schema& schema_;

@@ -306,3 +306,51 @@ TEST(Expression, TypeErrors) {
               "such as \"amount > 0\"");
   }
 }
+
+// Hostile depth: long chains, deep nesting and repeated prefixes are refused with a message that
+// names the limit (before this limit, 20,000 'or' terms and 100,000 parentheses overflowed the
+// stack), and an expression just inside the limit parses, type-checks and evaluates.
+TEST(Expression, DepthIsBoundedWithAClearError) {
+  auto repeat = [](const std::string& unit, int n) {
+    std::string out;
+    for (int k = 0; k < n; ++k)
+      out += unit;
+    return out;
+  };
+  auto chain = [](const std::string& op, int terms) {
+    std::string out = "i = 0";
+    for (int k = 1; k < terms; ++k)
+      out += " " + op + " i = " + std::to_string(k);
+    return out;
+  };
+  const int limit = ops::kMaxExpressionDepth;
+  auto expect_refused = [&](const std::string& text, const std::string& what) {
+    try {
+      Expression::parse(text);
+      ADD_FAILURE() << what << " was accepted";
+    } catch (const ConfigError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("nests more than " + std::to_string(limit) + " levels deep"),
+                std::string::npos)
+          << what << ": " << message.substr(message.size() > 300 ? message.size() - 300 : 0);
+    }
+  };
+  expect_refused(chain("or", 20000), "20,000 'or' terms");
+  expect_refused(chain("and", 200000), "200,000 'and' terms");
+  expect_refused(repeat("not ", 50000) + "b", "50,000 'not'");
+  expect_refused(repeat("-", 50000) + "x", "50,000 unary minus");
+  expect_refused(repeat("(", 100000) + "x" + repeat(")", 100000), "100,000 parentheses");
+  expect_refused(repeat("(", 100000), "100,000 unclosed parentheses");
+  expect_refused(repeat("x + ", 5000) + "x > 0", "5,000 additions");
+
+  // Just inside the limit: a chain of `limit` terms (depth limit - 1 for the ors, plus the
+  // comparisons' level) and `limit` nested parentheses.
+  const Table t = random_table(3, 200);
+  const Expression ors = Expression::parse(chain("or", limit - 1));
+  EXPECT_EQ(ors.result_type(t.schema()), DataType::kBool);
+  const Column kept = ors.evaluate(t);
+  EXPECT_EQ(kept.size(), t.num_rows());
+  const Expression parens = Expression::parse(repeat("(", limit) + "x" + repeat(")", limit));
+  EXPECT_EQ(parens.result_type(t.schema()), DataType::kFloat64);
+  expect_refused(repeat("(", limit + 1) + "x" + repeat(")", limit + 1), "limit + 1 parentheses");
+}

@@ -28,6 +28,12 @@
 
 namespace shardflow::ops {
 
+/// The deepest expression accepted: every binary operator (an `or` chain of N terms is N - 1
+/// levels deep), `not`, unary minus and pair of parentheses adds a level. Deeper expressions are
+/// refused by parse() with a ConfigError naming the column where the limit was passed, so that
+/// checking and evaluation never exhaust the stack.
+inline constexpr int kMaxExpressionDepth = 1000;
+
 namespace detail {
 struct ExprNode;
 }
@@ -36,7 +42,8 @@ class Expression {
  public:
   /// Parses `text`; throws ConfigError "expression 'amount >> 0': unexpected '>' at column 9;
   /// expected a value (number, 'string', column name, null, true, false or '(')" (column =
-  /// 1-based character position in the expression).
+  /// 1-based character position in the expression), and for expressions deeper than
+  /// kMaxExpressionDepth.
   static Expression parse(std::string_view text);
 
   /// Local: type of the result over a table with `schema`: a bare column keeps its type;
