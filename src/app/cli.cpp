@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -149,6 +151,17 @@ int command_run(const Context& ctx, const std::vector<std::string>& argv) {
   configure_logging(ctx, vm, job.runtime.log_level, job.runtime.log_all_ranks);
   pipeline::SignalGuard signals;
   pipeline::RunOptions run_options;
+  if (resume != "auto" && resume != "never") {
+    // Checked before any work: a typo here must not cost a whole pipeline run.
+    comm.agree([&] {
+      if (!std::filesystem::is_regular_file(resume)) {
+        throw ConfigError(
+            "--resume '{}': expected auto, never or the path of a checkpoint file, and no file "
+            "'{}' exists",
+            resume, resume);
+      }
+    });
+  }
   run_options.resume = resume;
   run_options.rerun = rerun;
   run_options.no_cache = vm["no-cache"].as<bool>();
@@ -282,10 +295,11 @@ void inspect_file(const std::string& file, bool json) {
 int command_gen(const Context& ctx, const std::vector<std::string>& argv) {
   std::string kind, out;
   idx_t rows = 0;
+  std::string rows_text;
   std::uint64_t seed = 42;
   po::options_description options = logging_options();
   options.add_options()("kind", po::value<std::string>(&kind)->required(), "kind")(
-      "rows", po::value<idx_t>(&rows)->required(), "rows")(
+      "rows", po::value<std::string>(&rows_text)->required(), "rows")(
       "out", po::value<std::string>(&out)->required(), "output")(
       "seed", po::value<std::uint64_t>(&seed), "seed");
   po::positional_options_description positional;
@@ -297,7 +311,21 @@ int command_gen(const Context& ctx, const std::vector<std::string>& argv) {
     usage_error("shardflow gen: unknown kind '{}'{} (kinds: {})", kind, did_you_mean(kind, kinds),
                 fmt::join(kinds, ", "));
   }
-  if (rows < 0) usage_error("shardflow gen: --rows must be >= 0, got {}", rows);
+  // A row count may be written like 1000000, 1e6 or 2.5e5; it must be a whole number.
+  {
+    double value = 0;
+    const char* begin = rows_text.data();
+    const char* end = begin + rows_text.size();
+    auto [stop, ec] = std::from_chars(begin, end, value);
+    if (ec != std::errc() || stop != end || !(value >= 0) || value > 9.0e18 ||
+        value != std::floor(value)) {
+      usage_error(
+          "shardflow gen: --rows must be a whole number >= 0 such as 1000000 or 1e6, got "
+          "'{}'",
+          rows_text);
+    }
+    rows = static_cast<idx_t>(value);
+  }
   mpi::Comm comm;
   comm.agree([&] {
     const auto parent = std::filesystem::path(out).parent_path();
@@ -408,6 +436,13 @@ int dispatch(const Context& ctx, int argc, char** argv) {
     return 0;
   }
   const std::vector<std::string> rest(argv + 2, argv + argc);
+  // `shardflow run --help` and the like: the one usage text covers every command.
+  if (std::find(kCommands.begin(), kCommands.end(), command) != kCommands.end() &&
+      std::any_of(rest.begin(), rest.end(),
+                  [](const auto& a) { return a == "--help" || a == "-h"; })) {
+    if (ctx.rank == 0) std::fputs(kUsage, stdout);
+    return 0;
+  }
   if (command == "run") return command_run(ctx, rest);
   if (command == "validate") return command_validate(ctx, rest);
   if (command == "inspect") return command_inspect(ctx, rest);

@@ -14,6 +14,20 @@ grep -q "unknown option '--resmue'; did you mean '--resume'?" "$TMP/badopt.err" 
 expect_exit 2 30 badset 0 validate jobs/quickstart.yaml --set train.optimizer.lr=fast
 grep -q "train.optimizer.lr" "$TMP/badset.err" || { cat "$TMP/badset.err"; fail "--set type error"; }
 
+# Every command takes --help; a bad --resume is refused before any work; row counts like 1e3.
+for cmd in run validate inspect gen cache; do
+  expect_exit 0 30 "help-$cmd" 0 "$cmd" --help
+  grep -q "^usage:" "$TMP/help-$cmd.out" || fail "$cmd --help prints no usage"
+done
+expect_exit 2 30 resume-typo 2 run jobs/quickstart.yaml --set "workdir=$TMP/resume-typo" --resume sometimes
+grep -q "\-\-resume 'sometimes': expected auto, never or the path of a checkpoint file" "$TMP/resume-typo.err" \
+  || { cat "$TMP/resume-typo.err"; fail "--resume typo message"; }
+[ -e "$TMP/resume-typo" ] && fail "a bad --resume still started the run"
+expect_exit 0 30 gen-sci 0 gen classification --rows 1e3 --out "$TMP/sci.csv"
+[ "$(wc -l < "$TMP/sci.csv")" = 1001 ] || fail "gen --rows 1e3 row count"
+expect_exit 2 30 gen-frac 0 gen classification --rows 2.5 --out "$TMP/frac.csv"
+grep -q "must be a whole number" "$TMP/gen-frac.err" || fail "gen --rows 2.5 message"
+
 expect_exit 0 60 validate 0 validate jobs/quickstart.yaml --profile configs/local.yaml
 grep -q "table by_segment from step 4 (group_by): segment:string" "$TMP/validate.out" || { cat "$TMP/validate.out"; fail "validate schemas"; }
 
