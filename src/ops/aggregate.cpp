@@ -1,6 +1,9 @@
 #include "shardflow/ops/aggregate.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 namespace shardflow::ops {
@@ -88,6 +91,20 @@ inline void for_valid(size_t n, const std::vector<std::uint8_t>& valid, F&& f) {
 
 template <typename V>
 constexpr bool kIsValues = !std::is_same_v<V, PlainStrings>;
+
+std::string int128_to_string(__int128 value) {
+  if (value == 0) return "0";
+  const bool negative = value < 0;
+  auto magnitude =
+      negative ? -static_cast<unsigned __int128>(value) : static_cast<unsigned __int128>(value);
+  std::string digits;
+  while (magnitude > 0) {
+    digits.push_back(static_cast<char>('0' + static_cast<int>(magnitude % 10)));
+    magnitude /= 10;
+  }
+  if (negative) digits.push_back('-');
+  return std::string(digits.rbegin(), digits.rend());
+}
 
 Column int64_column(table::Buffer<std::int64_t> v) {
   Column c(DataType::kInt64);
@@ -200,11 +217,11 @@ void AggregateState::update(const Column* input, std::span<const std::int32_t> g
               ++cnt[g];
             });
           } else {
-            // Two's-complement wrap-around instead of signed-overflow UB.
-            auto* s = reinterpret_cast<std::uint64_t*>(isum_.data());
+            // 128 bits cannot overflow: it would take 2^63 values of magnitude 2^63.
+            auto* s = isum_.data();
             for_valid(n, valid, [&](size_t i) {
               const auto g = gid[i];
-              s[g] += static_cast<std::uint64_t>(static_cast<std::int64_t>(v[i]));
+              s[g] += static_cast<std::int64_t>(v[i]);
               ++cnt[g];
             });
           }
@@ -253,6 +270,7 @@ void AggregateState::update(const Column* input, std::span<const std::int32_t> g
 int AggregateState::num_state_columns() const {
   if (kind_ == AggKind::kCount) return 1;
   if (is_float_sum()) return 3;
+  if (kind_ == AggKind::kSum) return 3;  // low and high 64 bits of the 128-bit sum, count
   return 2;
 }
 
@@ -263,7 +281,14 @@ std::vector<Column> AggregateState::state_columns() const {
       out.push_back(float64_column(hi_));
       out.push_back(float64_column(lo_));
     } else if (kind_ == AggKind::kSum) {
-      out.push_back(int64_column(isum_));
+      table::Buffer<std::int64_t> low(isum_.size()), high(isum_.size());
+      for (size_t g = 0; g < isum_.size(); ++g) {
+        const auto bits = static_cast<unsigned __int128>(isum_[g]);
+        low[g] = static_cast<std::int64_t>(static_cast<std::uint64_t>(bits));
+        high[g] = static_cast<std::int64_t>(static_cast<std::uint64_t>(bits >> 64));
+      }
+      out.push_back(int64_column(std::move(low)));
+      out.push_back(int64_column(std::move(high)));
     } else if (plain_) {
       Column c = Column::plain_strings();
       for (const auto& s : extreme_str_)
@@ -297,11 +322,15 @@ void AggregateState::merge(std::span<const Column> partial, std::span<const std:
           cnt[g] += pc[i];
         }
       } else {
-        const auto& ps = partial[0].values<std::int64_t>();
-        auto* s = reinterpret_cast<std::uint64_t*>(isum_.data());
+        const auto& low = partial[0].values<std::int64_t>();
+        const auto& high = partial[1].values<std::int64_t>();
+        auto* s = isum_.data();
         for (size_t i = 0; i < n; ++i) {
           const auto g = gid[i];
-          s[g] += static_cast<std::uint64_t>(ps[i]);
+          const auto bits =
+              (static_cast<unsigned __int128>(static_cast<std::uint64_t>(high[i])) << 64) |
+              static_cast<std::uint64_t>(low[i]);
+          s[g] += static_cast<__int128>(bits);
           cnt[g] += pc[i];
         }
       }
@@ -339,7 +368,7 @@ void AggregateState::merge(std::span<const Column> partial, std::span<const std:
   }
 }
 
-Column AggregateState::finalize() const {
+Column AggregateState::finalize(std::string* overflow) const {
   if (kind_ == AggKind::kCount) return int64_column(count_);
   Column out;
   if (is_float_sum()) {
@@ -351,7 +380,19 @@ Column AggregateState::finalize() const {
     }
     out = float64_column(std::move(v));
   } else if (kind_ == AggKind::kSum) {
-    out = int64_column(isum_);
+    table::Buffer<std::int64_t> v(isum_.size());
+    constexpr auto kMin = static_cast<__int128>(std::numeric_limits<std::int64_t>::min());
+    constexpr auto kMax = static_cast<__int128>(std::numeric_limits<std::int64_t>::max());
+    for (size_t g = 0; g < isum_.size(); ++g) {
+      if ((isum_[g] < kMin || isum_[g] > kMax) && overflow && overflow->empty()) {
+        *overflow =
+            fmt::format("a group's exact sum is {}, which does not fit int64 ({} to {})",
+                        int128_to_string(isum_[g]), std::numeric_limits<std::int64_t>::min(),
+                        std::numeric_limits<std::int64_t>::max());
+      }
+      v[g] = static_cast<std::int64_t>(isum_[g]);  // only read when no overflow was reported
+    }
+    out = int64_column(std::move(v));
   } else if (plain_) {
     out = Column::plain_strings();
     for (const auto& s : extreme_str_)

@@ -569,22 +569,30 @@ std::vector<std::uint64_t> keys_from_column(const Column& c) {
   return keys;
 }
 
+// The output table. An integer sum that does not fit int64 is described in `overflow` (rank
+// local: the caller agrees on it) instead of being wrapped.
 Table assemble(const std::vector<std::string>& keys, std::vector<Column> key_columns,
-               const std::vector<AggSpec>& aggs, const std::vector<AggregateState>& states) {
+               const std::vector<AggSpec>& aggs, const std::vector<AggregateState>& states,
+               std::string& overflow) {
   Table out;
   for (size_t j = 0; j < keys.size(); ++j)
     out.add_column(keys[j], std::move(key_columns[j]));
-  for (size_t j = 0; j < aggs.size(); ++j)
-    out.add_column(output_name(aggs[j]), states[j].finalize());
+  for (size_t j = 0; j < aggs.size(); ++j) {
+    std::string problem;
+    out.add_column(output_name(aggs[j]), states[j].finalize(&problem));
+    if (!problem.empty() && overflow.empty()) {
+      overflow = fmt::format("sum of column '{}' overflows int64: {}; sum a float64 column instead",
+                             aggs[j].column, problem);
+    }
+  }
   return out;
 }
 
 constexpr const char* kKeyColumn = "__packed_key";
 
-}  // namespace
-
-Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std::string>& keys,
-               const std::vector<AggSpec>& aggs, const GroupByOptions& options) {
+Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
+                         const std::vector<std::string>& keys, const std::vector<AggSpec>& aggs,
+                         const GroupByOptions& options, std::string& overflow) {
   // Schema, keys and aggregates are equal on all ranks, so these checks fail identically.
   group_by_output_schema(table.schema(), keys, aggs);
   comm.agree([&] {
@@ -610,7 +618,7 @@ Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std:
       packed = {};
       auto states = make_states(table, aggs);
       update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()));
-      return assemble(keys, unpack_keys(g.keys, packing), aggs, states);
+      return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     if (est.fraction > 0.9) {
       // Nearly every key is distinct: pre-aggregation would not shrink the data, so the raw
@@ -627,7 +635,7 @@ Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std:
       const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
       auto states = make_states(moved, aggs);
       update_states(states, moved, aggs, g.gid, static_cast<idx_t>(g.keys.size()));
-      return assemble(keys, unpack_keys(g.keys, packing), aggs, states);
+      return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     // Keys repeat: aggregate locally, shuffle the partial states, merge.
     PackedGroups local =
@@ -658,7 +666,7 @@ Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std:
                g.gid);
       col += w;
     }
-    return assemble(keys, unpack_keys(g.keys, packing), aggs, merged);
+    return assemble(keys, unpack_keys(g.keys, packing), aggs, merged, overflow);
   }
 
   // General keys (floats, plain strings, wide integer ranges): shuffle the needed columns by key
@@ -673,7 +681,7 @@ Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std:
     std::vector<Column> key_cols;
     for (int k : idx)
       key_cols.push_back(t.column(k).take(g.first_row));
-    return assemble(keys, std::move(key_cols), aggs, states);
+    return assemble(keys, std::move(key_cols), aggs, states, overflow);
   };
   if (ranks == 1) return aggregate_rows(table);
   std::vector<std::string> needed = keys;
@@ -681,6 +689,17 @@ Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std:
     if (std::find(needed.begin(), needed.end(), name) == needed.end()) needed.push_back(name);
   const Table moved = hash_shuffle(comm, table.select(needed), keys, options.shuffle);
   return aggregate_rows(moved);
+}
+
+}  // namespace
+
+Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std::string>& keys,
+               const std::vector<AggSpec>& aggs, const GroupByOptions& options) {
+  std::string overflow;
+  Table out = group_by_unchecked(comm, table, keys, aggs, options, overflow);
+  // Groups are finalized on the rank that owns them: agree, so every rank fails alike.
+  comm.agree_outcome(ErrorKind::kInputData, overflow, !overflow.empty());
+  return out;
 }
 
 }  // namespace shardflow::ops

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -12,6 +14,7 @@
 #include <set>
 
 #include "ops_test_support.hpp"
+#include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/ops/group_by.hpp"
 
 using namespace shardflow;
@@ -295,6 +298,42 @@ TEST(GroupBy, Errors) {
             "group-by output column 'k' appears twice; give the aggregates distinct output names");
   EXPECT_EQ(ops::parse_agg_kind("avg"), AggKind::kMean);
   EXPECT_EQ(ops::parse_agg_kind("median"), std::nullopt);
+}
+
+// An int64 sum past the int64 range fails on every rank alike (exit 3), naming the column,
+// wherever the group's rows live; sums that only pass the range on the way are exact.
+TEST(GroupBy, IntegerSumOverflowIsAnErrorOnEveryRank) {
+  mpi::Comm comm;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  auto piece = [&](const std::vector<std::int64_t>& global) {
+    Table t;
+    Column k(DataType::kInt64), v(DataType::kInt64);
+    for (size_t i = 0; i < global.size(); ++i) {
+      if (static_cast<int>(i) % comm.size() != comm.rank()) continue;
+      k.values<std::int64_t>().push_back(7);
+      v.values<std::int64_t>().push_back(global[i]);
+    }
+    t.add_column("k", std::move(k));
+    t.add_column("v", std::move(v));
+    return t;
+  };
+  const std::vector<AggSpec> sum = {{AggKind::kSum, "v", ""}};
+  try {
+    ops::group_by(comm, piece({kMax, 1}), {"k"}, sum);
+    ADD_FAILURE() << "INT64_MAX + 1 did not fail";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.agreed());
+    EXPECT_NE(std::string(e.what()).find("sum of column 'v' overflows int64: a group's exact sum "
+                                         "is 9223372036854775808"),
+              std::string::npos)
+        << e.what();
+  }
+  const Table ok = ops::group_by(comm, piece({kMax, kMax, -kMax, 3, -kMax}), {"k"}, sum);
+  const idx_t rows = mpi::allreduce_sum(comm, ok.num_rows());
+  EXPECT_EQ(rows, 1);
+  if (ok.num_rows() == 1) {
+    EXPECT_EQ(ok.column("v_sum").values<std::int64_t>()[0], 3);
+  }
 }
 
 TEST(GroupBy, HashTableGrowsWhenTheSampleUnderestimatesGroups) {

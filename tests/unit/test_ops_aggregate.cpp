@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <optional>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -188,4 +191,59 @@ TEST(RankOfHash, InRangeMasksPowersOfTwoAndSpreadsEvenly) {
     for (int c : counts)
       EXPECT_NEAR(c, share, 0.1 * share + 5 * std::sqrt(share)) << ranks;
   }
+}
+
+// Integer sums are exact in 128 bits: a partial sum past int64 that comes back into range is
+// right, and a final sum outside int64 is reported, never wrapped (INT64_MAX + 1 once summed to
+// INT64_MIN, two INT64_MAX to -2).
+TEST(Aggregate, IntegerSumsAreExactAndOverflowIsReported) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  struct Case {
+    std::vector<std::int64_t> values;
+    std::optional<std::int64_t> sum;  // nullopt: overflow
+  };
+  const std::vector<Case> cases = {
+      {{kMax, 1}, std::nullopt}, {{kMax, kMax}, std::nullopt},       {{kMin, -1}, std::nullopt},
+      {{kMax, 1, -1}, kMax},     {{kMax, kMax, -kMax, -kMax, 5}, 5}, {{kMin, kMax, 1}, 0},
+  };
+  for (const auto& c : cases) {
+    // One update over all values, and one partial state per value merged.
+    Column col(DataType::kInt64);
+    for (auto v : c.values)
+      col.values<std::int64_t>().push_back(v);
+    const std::vector<std::int32_t> zeros(c.values.size(), 0);
+    AggregateState whole(AggKind::kSum, DataType::kInt64, false, nullptr, false);
+    whole.resize(1);
+    whole.update(&col, zeros);
+    AggregateState merged(AggKind::kSum, DataType::kInt64, false, nullptr, false);
+    merged.resize(1);
+    for (size_t i = 0; i < c.values.size(); ++i) {
+      const Column one = col.take(std::vector<idx_t>{static_cast<idx_t>(i)});
+      AggregateState part(AggKind::kSum, DataType::kInt64, false, nullptr, false);
+      part.resize(1);
+      part.update(&one, std::span<const std::int32_t>(zeros.data(), 1));
+      merged.merge(part.state_columns(), std::span<const std::int32_t>(zeros.data(), 1));
+    }
+    for (const AggregateState* st : {&whole, &merged}) {
+      std::string overflow;
+      const Column out = st->finalize(&overflow);
+      if (c.sum) {
+        EXPECT_EQ(overflow, "");
+        EXPECT_EQ(out.values<std::int64_t>()[0], *c.sum);
+      } else {
+        EXPECT_NE(overflow.find("does not fit int64"), std::string::npos) << overflow;
+      }
+    }
+  }
+  std::string overflow;
+  Column col(DataType::kInt64);
+  col.values<std::int64_t>() = {kMax, kMax};
+  AggregateState st(AggKind::kSum, DataType::kInt64, false, nullptr, false);
+  st.resize(1);
+  st.update(&col, std::vector<std::int32_t>{0, 0});
+  st.finalize(&overflow);
+  EXPECT_EQ(overflow,
+            "a group's exact sum is 18446744073709551614, which does not fit int64 "
+            "(-9223372036854775808 to 9223372036854775807)");
 }

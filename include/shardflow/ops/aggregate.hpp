@@ -77,7 +77,8 @@ inline double dd_value(double hi, double lo) {
 ///
 /// State columns (all of length num_groups()):
 ///   count:              [count int64]
-///   sum of integers:    [sum int64, count int64]     (int64 sum wraps on overflow)
+///   sum of integers:    [low int64, high int64, count int64]  (the low and high 64 bits of an
+///                       exact 128-bit sum)
 ///   sum/mean:           [hi float64, lo float64, count int64]
 ///   min/max:            [value (input type, same encoding and dictionary), count int64]
 /// where count is the number of non-null inputs (all rows for count(*)).
@@ -102,8 +103,10 @@ class AggregateState {
   /// Merge: folds partial state row i (columns as produced by state_columns()) into group
   /// group_of_row[i].
   void merge(std::span<const table::Column> partial, std::span<const std::int32_t> group_of_row);
-  /// Finalize: the output column (one row per group).
-  table::Column finalize() const;
+  /// Finalize: the output column (one row per group). An integer sum outside int64 is reported
+  /// in `*overflow` (the first such group, when `overflow` is given and empty), never wrapped;
+  /// the caller must then fail.
+  table::Column finalize(std::string* overflow = nullptr) const;
 
  private:
   bool is_float_sum() const;
@@ -113,7 +116,7 @@ class AggregateState {
   bool star_;
   table::DictionaryPtr dictionary_;
   table::Buffer<std::int64_t> count_;
-  table::Buffer<std::int64_t> isum_;
+  table::Buffer<__int128> isum_;
   table::Buffer<double> hi_;
   table::Buffer<double> lo_;
   table::Column extreme_;                 // min/max of fixed-width and dictionary columns

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Data that used to give silently wrong answers now ends with a clear error (issue 7):
+#   - an int64 sum past the int64 range is exit 3 naming the step and the exact sum, never a
+#     wrapped number (INT64_MAX + 1 once summed to INT64_MIN).
+source "$(dirname "$0")/lib.sh"
+cd "$SRC"
+printf 'k,v\n1,9223372036854775807\n2,5\n1,1\n2,-5\n' > "$TMP/overflow.csv"
+cat > "$TMP/overflow.yaml" <<YAML
+name: overflow
+workdir: $TMP/w
+inputs:
+  t: {format: csv, path: $TMP/overflow.csv, schema: {k: int64, v: int64}}
+steps:
+  - {op: group_by, input: t, keys: [k], aggs: {v: [sum]}, output: sums}
+outputs:
+  - {table: sums, path: sums.csv}
+YAML
+for np in 1 2 3; do
+  expect_exit 3 60 "overflow$np" "$np" run "$TMP/overflow.yaml"
+  grep -q "overflow.yaml:6:[0-9]*: step 1 (group_by): .*sum of column 'v' overflows int64: a group's exact sum is 9223372036854775808" \
+    "$TMP/overflow$np.err" || { cat "$TMP/overflow$np.err"; fail "overflow message at $np rank(s)"; }
+  [ "$(count_lines "overflows int64" "$TMP/overflow$np.err")" = 1 ] || fail "overflow reported more than once"
+  [ -e "$TMP/w/outputs/sums.csv" ] && fail "an output was written although the sum overflowed"
+done
+pass "int64 sum overflow: exit 3 with the exact sum, at 1-3 ranks"
+echo "1 passed, 0 failed"
