@@ -19,7 +19,7 @@
 #include "shardflow/io/hdf5_table.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
-#include "shardflow/ml/metrics.hpp"
+#include "shardflow/ml/metric.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -684,16 +684,21 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                           job.train->numeric_features, job.train->label);
       if (!outcome.scaler.mean.empty()) outcome.scaler.transform(eval);
       const Eigen::VectorXd p = outcome.model.predict_proba(eval);
-      for (const auto& metric : job.evaluate->metrics) {
-        double value = 0.0;
-        if (metric == "auc")
-          value = ml::roc_auc(comm, eval.labels, p);
-        else if (metric == "logloss")
-          value = ml::log_loss(comm, eval.labels, p);
-        else if (metric == "accuracy")
-          value = ml::accuracy(comm, eval.labels, p);
-        summary.metrics[metric] = value;
-        spdlog::info("evaluate on '{}': {} = {:.6f}", job.evaluate->input, metric, value);
+      for (const auto& name : job.evaluate->metrics) {
+        const ml::Metric* metric = ml::find_metric(name);
+        if (!metric) {
+          // validate_job rejects unknown names before any work; the names are equal on all
+          // ranks, so every rank stops here alike.
+          ConfigError error(
+              fmt::format("{}: unknown metric '{}' in evaluate.metrics (metrics: {})",
+                          job.evaluate->fields.of("metrics", job.evaluate->location).to_string(),
+                          name, list_names(ml::metric_names())));
+          error.set_agreed(true);
+          throw error;
+        }
+        const double value = metric->compute(comm, eval.labels, p);
+        summary.metrics[name] = value;
+        spdlog::info("evaluate on '{}': {} = {:.6f}", job.evaluate->input, name, value);
       }
       executor.free_after(executor.evaluate_position());
     }

@@ -50,7 +50,7 @@ struct TrainSpec {
 /// `evaluate:` (requires `train:`).
 struct EvaluateSpec {
   std::string input;
-  std::vector<std::string> metrics;  // auc | logloss | accuracy
+  std::vector<std::string> metrics;  // names in the metric registry (ml/metric.hpp)
   SourceLocation location;
   FieldLocations fields;
 };
