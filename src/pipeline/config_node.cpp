@@ -73,6 +73,10 @@ std::string list_names(const std::vector<std::string>& names) {
   return fmt::format("{}", fmt::join(names, ", "));
 }
 
+std::string canonical_number(double value) {
+  return fmt::format("{}", value);
+}
+
 // A map being converted, with its key path for messages.
 MapView::MapView(const ConfigNode& node, std::string path) : node_(node), path_(std::move(path)) {
   if (!node.is_map()) {

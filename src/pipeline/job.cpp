@@ -1,6 +1,5 @@
 #include "shardflow/pipeline/job.hpp"
 
-#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -17,12 +16,6 @@ std::string Job::fingerprint() const {
 
 namespace {
 
-// Doubles are written in their shortest round-trip form so that 0.1, 0.10 and 1e-1 in the job file
-// all give the same canonical text (and the same fingerprint).
-std::string number(double value) {
-  return fmt::format("{}", value);
-}
-
 void emit_strings(YAML::Emitter& out, const std::vector<std::string>& values) {
   out << YAML::Flow << YAML::BeginSeq;
   for (const auto& v : values)
@@ -38,23 +31,17 @@ void emit_train(YAML::Emitter& out, const TrainSpec& t) {
       << YAML::Value;
   emit_strings(out, t.numeric_features);
   out << YAML::EndMap;
+  // The transforms, the model and the optimizer are registry entries; each emits its own map.
   out << YAML::Key << "transforms" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-  if (t.standard_scale) {
-    out << YAML::Flow << YAML::BeginMap << YAML::Key << "scale" << YAML::Value << "standard"
-        << YAML::EndMap;
+  for (const auto& transform : t.transforms) {
+    out << YAML::Flow;
+    transform->emit(out);
   }
   out << YAML::EndSeq;
-  out << YAML::Key << "model" << YAML::Value << YAML::Flow << YAML::BeginMap;
-  out << YAML::Key << "type" << YAML::Value << t.model_type;
-  out << YAML::Key << "l2" << YAML::Value << number(t.l2);
-  out << YAML::EndMap;
-  out << YAML::Key << "optimizer" << YAML::Value << YAML::Flow << YAML::BeginMap;
-  out << YAML::Key << "type" << YAML::Value << t.optimizer;
-  out << YAML::Key << "lr" << YAML::Value << number(t.learning_rate);
-  out << YAML::Key << "batch_size" << YAML::Value << t.batch_size;
-  out << YAML::Key << "epochs" << YAML::Value << t.epochs;
-  out << YAML::Key << "momentum" << YAML::Value << number(t.momentum);
-  out << YAML::EndMap;
+  out << YAML::Key << "model" << YAML::Value << YAML::Flow;
+  t.model->emit(out);
+  out << YAML::Key << "optimizer" << YAML::Value << YAML::Flow;
+  t.optimizer->emit(out);
   out << YAML::Key << "checkpoint" << YAML::Value << YAML::Flow << YAML::BeginMap;
   out << YAML::Key << "every_steps" << YAML::Value << t.checkpoint_every_steps;
   out << YAML::Key << "keep" << YAML::Value << t.checkpoint_keep;

@@ -322,9 +322,86 @@ OutputSpec read_output(const Node& node, std::size_t index) {
 
 // ---- train / evaluate / runtime ------------------------------------------------------------
 
-const std::vector<std::string> kModels = {"logistic"};
-const std::vector<std::string> kOptimizers = {"sgd"};
 const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error"};
+
+// The names of a registry's entries.
+template <typename Registry>
+std::vector<std::string> entry_names(const Registry& entries) {
+  std::vector<std::string> names;
+  for (const auto& entry : entries)
+    names.push_back(entry.name);
+  return names;
+}
+
+// Reads `train.<key>`, a model or an optimizer: a map whose `type` picks the registry entry (the
+// default entry when `type`, or the whole map, is not written) and whose other keys are that
+// entry's settings.
+template <typename Type>
+auto read_typed_component(const MapView& train, std::string_view key,
+                          const std::vector<Type>& types, const Type& default_type) {
+  const Node* written = train.find(key);
+  Node absent;  // an empty map at the train section: the default entry's defaults
+  absent.kind = Node::Kind::kMap;
+  absent.location = train.location();
+  const MapView map(written ? *written : absent, train.path(key));
+  // The type decides which keys are valid, but a key that no type has is reported first (and
+  // the entry then checks its own keys).
+  map.allow_only(all_keys(types));
+  const Type* type = &default_type;
+  if (const Node* node = map.find("type")) {
+    const std::string name = to_choice(*node, map.path("type"), entry_names(types));
+    type =
+        &*std::find_if(types.begin(), types.end(), [&](const Type& t) { return t.name == name; });
+  }
+  auto spec = type->parse(map);
+  spec->type = type->name;
+  spec->location = map.location();
+  for (auto& [k, location] : map.field_locations().values)
+    spec->fields.values.emplace(k, location);
+  return spec;
+}
+
+// The canonical text of a transform (to recognise one listed twice).
+std::string canonical_text(const TransformSpec& transform) {
+  YAML::Emitter out;
+  out << YAML::Flow;
+  transform.emit(out);
+  return out.c_str();
+}
+
+// Reads `train.transforms`: a list of one-key maps, the key naming the registry entry.
+std::vector<std::shared_ptr<const TransformSpec>> read_transforms(const Node& node) {
+  expect_sequence(node, "train.transforms");
+  std::vector<std::string> examples;
+  for (const auto& type : transform_types())
+    examples.push_back(type.example);
+  std::vector<std::shared_ptr<const TransformSpec>> transforms;
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < node.items.size(); ++i) {
+    const std::string path = fmt::format("train.transforms.{}", i);
+    const Node& item = node.items[i];
+    const MapView map(item, path);
+    if (item.keys.size() != 1) {
+      fail_at(item.location,
+              fmt::format("{} must have exactly one key, e.g. {}", path, examples.front()));
+    }
+    map.allow_only(transform_type_names(),
+                   fmt::format(" (supported transforms: {})", list_names(examples)));
+    const TransformType& type = *find_transform_type(item.keys[0]);
+    std::shared_ptr<TransformSpec> transform = type.parse(item.items[0], map.path(type.name));
+    transform->name = type.name;
+    transform->location = item.location;
+    transform->fields = map.field_locations();
+    // A transform listed twice with the same settings is applied once and written once in the
+    // canonical form, as before the registry (when each transform was one flag of TrainSpec), so
+    // such jobs keep their behaviour and fingerprints.
+    std::string text = canonical_text(*transform);
+    if (std::find(texts.begin(), texts.end(), text) != texts.end()) continue;
+    texts.push_back(std::move(text));
+    transforms.push_back(std::move(transform));
+  }
+  return transforms;
+}
 
 TrainSpec read_train(const Node& node) {
   const MapView map(node, "train");
@@ -341,54 +418,9 @@ TrainSpec read_train(const Node& node) {
   t.numeric_features = to_string_list(numeric, features.path("numeric"), false);
   t.fields.values["features.numeric"] = numeric.location;
 
-  if (const Node* transforms = map.find("transforms")) {
-    expect_sequence(*transforms, map.path("transforms"));
-    for (size_t i = 0; i < transforms->items.size(); ++i) {
-      const std::string path = fmt::format("train.transforms.{}", i);
-      const Node& item = transforms->items[i];
-      const MapView transform(item, path);
-      if (item.keys.size() != 1) {
-        fail_at(item.location,
-                fmt::format("{} must have exactly one key, e.g. {{scale: standard}}", path));
-      }
-      transform.allow_only({"scale"}, " (supported transforms: {scale: standard})");
-      to_choice(item.items[0], transform.path("scale"), {"standard"});
-      t.standard_scale = true;
-    }
-  }
-  if (const Node* model = map.find("model")) {
-    const MapView m(*model, map.path("model"));
-    m.allow_only({"type", "l2"});
-    if (const Node* type = m.find("type")) t.model_type = to_choice(*type, m.path("type"), kModels);
-    if (const Node* l2 = m.find("l2")) {
-      t.l2 = to_double(*l2, m.path("l2"));
-      if (t.l2 < 0)
-        fail_at(l2->location, fmt::format("{} must be >= 0, got {}", m.path("l2"), t.l2));
-    }
-  }
-  if (const Node* optimizer = map.find("optimizer")) {
-    const MapView o(*optimizer, map.path("optimizer"));
-    o.allow_only({"type", "lr", "batch_size", "epochs", "momentum"});
-    if (const Node* type = o.find("type"))
-      t.optimizer = to_choice(*type, o.path("type"), kOptimizers);
-    if (const Node* lr = o.find("lr")) {
-      t.learning_rate = to_double(*lr, o.path("lr"));
-      if (t.learning_rate <= 0) {
-        fail_at(lr->location, fmt::format("{} must be > 0, got {}", o.path("lr"), t.learning_rate));
-      }
-    }
-    if (const Node* b = o.find("batch_size")) t.batch_size = to_int(*b, o.path("batch_size"), 1);
-    if (const Node* e = o.find("epochs")) {
-      t.epochs = static_cast<int>(to_int(*e, o.path("epochs"), 1, 1000000));
-    }
-    if (const Node* m = o.find("momentum")) {
-      t.momentum = to_double(*m, o.path("momentum"));
-      if (t.momentum < 0 || t.momentum >= 1) {
-        fail_at(m->location,
-                fmt::format("{} must be in [0, 1), got {}", o.path("momentum"), t.momentum));
-      }
-    }
-  }
+  if (const Node* transforms = map.find("transforms")) t.transforms = read_transforms(*transforms);
+  t.model = read_typed_component(map, "model", model_types(), default_model_type());
+  t.optimizer = read_typed_component(map, "optimizer", optimizer_types(), default_optimizer_type());
   if (const Node* checkpoint = map.find("checkpoint")) {
     const MapView c(*checkpoint, map.path("checkpoint"));
     c.allow_only({"every_steps", "keep"});

@@ -19,7 +19,7 @@
 #include "shardflow/io/hdf5_table.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
-#include "shardflow/ml/metrics.hpp"
+#include "shardflow/ml/metric.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -487,11 +487,24 @@ void move_checkpoints_aside(const mpi::Comm& comm, const ckpt::CheckpointStore& 
 TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                    const RunOptions& options, const fs::path& workdir) {
   const TrainSpec& spec = *job.train;
+  // The trainer below is logistic regression trained by SGD, with optional standard scaling, so
+  // it reads those registry entries by type (today the only ones). Issue 10 ("Training engine")
+  // generalises it: models, optimizers and transforms become pieces (parameters and
+  // per-sample contributions; step and state; fit and apply) that report their own checkpoint
+  // arrays, and this function stops naming LogisticRegression, SgdOptions, StandardScaler and the
+  // checkpoint keys.
+  const auto& logistic = spec.model->as<LogisticModelSpec>();
+  const auto& sgd_spec = spec.optimizer->as<SgdOptimizerSpec>();
+  bool standard_scale = false;
+  for (const auto& transform : spec.transforms) {
+    static_cast<void>(transform->as<StandardScaleTransformSpec>());
+    standard_scale = true;
+  }
   TableState& source = executor.table(spec.input);
   TrainOutcome out;
   out.fingerprint = training_fingerprint(job, source.fingerprint);
   const int d = static_cast<int>(spec.numeric_features.size());
-  out.model = ml::LogisticRegression(d, spec.l2);
+  out.model = ml::LogisticRegression(d, logistic.l2);
   ckpt::CheckpointStore store(workdir / "checkpoints", spec.checkpoint_keep);
 
   // ---- where to start -----------------------------------------------------------------------
@@ -522,10 +535,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   }
 
   ml::SgdOptions sgd;
-  sgd.learning_rate = spec.learning_rate;
-  sgd.batch_size = spec.batch_size;
-  sgd.epochs = spec.epochs;
-  sgd.momentum = spec.momentum;
+  sgd.learning_rate = sgd_spec.learning_rate;
+  sgd.batch_size = sgd_spec.batch_size;
+  sgd.epochs = sgd_spec.epochs;
+  sgd.momentum = sgd_spec.momentum;
   sgd.seed = job.seed;
 
   std::optional<ml::TrainState> resume;
@@ -549,7 +562,7 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   if (!out.reused) {
     ml::Dataset data =
         ml::make_dataset(comm, executor.materialize(spec.input), spec.numeric_features, spec.label);
-    if (!loaded && spec.standard_scale) out.scaler.fit(comm, data);
+    if (!loaded && standard_scale) out.scaler.fit(comm, data);
     // Fitted just now, or restored from the checkpoint (empty when the job does not scale).
     if (!out.scaler.mean.empty()) out.scaler.transform(data);
 
@@ -676,7 +689,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
     summary.resumed_from_step = outcome.resumed_from;
     summary.train_reused = outcome.reused;
     train_json = {{"steps", outcome.state.step},
-                  {"epochs", job.train->epochs},
+                  {"epochs", job.train->optimizer->as<SgdOptimizerSpec>().epochs},
                   {"last_batch_loss", number_or_null(outcome.state.last_loss)},
                   {"resumed_from_step", outcome.resumed_from},
                   {"reused", outcome.reused},
@@ -687,16 +700,21 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                           job.train->numeric_features, job.train->label);
       if (!outcome.scaler.mean.empty()) outcome.scaler.transform(eval);
       const Eigen::VectorXd p = outcome.model.predict_proba(eval);
-      for (const auto& metric : job.evaluate->metrics) {
-        double value = 0.0;
-        if (metric == "auc")
-          value = ml::roc_auc(comm, eval.labels, p);
-        else if (metric == "logloss")
-          value = ml::log_loss(comm, eval.labels, p);
-        else if (metric == "accuracy")
-          value = ml::accuracy(comm, eval.labels, p);
-        summary.metrics[metric] = value;
-        spdlog::info("evaluate on '{}': {} = {:.6f}", job.evaluate->input, metric, value);
+      for (const auto& name : job.evaluate->metrics) {
+        const ml::Metric* metric = ml::find_metric(name);
+        if (!metric) {
+          // validate_job rejects unknown names before any work; the names are equal on all
+          // ranks, so every rank stops here alike.
+          ConfigError error(
+              fmt::format("{}: unknown metric '{}' in evaluate.metrics (metrics: {})",
+                          job.evaluate->fields.of("metrics", job.evaluate->location).to_string(),
+                          name, list_names(ml::metric_names())));
+          error.set_agreed(true);
+          throw error;
+        }
+        const double value = metric->compute(comm, eval.labels, p);
+        summary.metrics[name] = value;
+        spdlog::info("evaluate on '{}': {} = {:.6f}", job.evaluate->input, name, value);
       }
       executor.free_after(executor.evaluate_position());
     }

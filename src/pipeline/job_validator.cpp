@@ -7,15 +7,11 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/suggest.hpp"
+#include "shardflow/ml/metric.hpp"
 
 namespace shardflow::pipeline {
 
 using table::DataType;
-
-const std::vector<std::string>& known_metric_names() {
-  static const std::vector<std::string> names = {"auc", "logloss", "accuracy"};
-  return names;
-}
 
 namespace {
 
@@ -97,8 +93,8 @@ void check_table_graph(const Job& job) {
     const EvaluateSpec& e = *job.evaluate;
     require_table(e.input, e.fields.of("input", e.location), "the evaluate input");
     for (const auto& metric : e.metrics) {
-      const auto& known = known_metric_names();
-      if (std::find(known.begin(), known.end(), metric) == known.end()) {
+      if (!ml::find_metric(metric)) {
+        const auto known = ml::metric_names();
         throw ConfigError("{}: unknown metric '{}' in evaluate.metrics{} (metrics: {})",
                           e.fields.of("metrics", e.location).to_string(), metric,
                           did_you_mean(metric, known), list_names(known));

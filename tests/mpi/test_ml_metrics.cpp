@@ -1,6 +1,6 @@
 // log_loss, accuracy and roc_auc against brute-force references computed from the whole data on
 // every rank, with many tied scores, under skewed splits (empty ranks, all rows on one rank), and
-// bit-for-bit against a single-process run; error paths with their messages.
+// bit-for-bit against a single-process run; error paths with their messages; the metric registry.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/ml/metric.hpp"
 #include "shardflow/ml/metrics.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/bcast.hpp"
@@ -185,5 +186,35 @@ TEST(Metrics, BadInputsAreAgreedErrors) {
       EXPECT_EQ(std::string(err.what()),
                 "accuracy: the evaluation data has no rows; check the split that produces it");
     }
+  }
+}
+
+// ---- the metric registry ----------------------------------------------------------------------
+
+TEST(MetricRegistry, ListsEveryMetricWithItsDirection) {
+  EXPECT_EQ(ml::metric_names(), (std::vector<std::string>{"auc", "logloss", "accuracy"}));
+  for (const auto& m : ml::metrics()) {
+    EXPECT_FALSE(m.summary.empty()) << m.name;
+    EXPECT_NE(m.compute, nullptr) << m.name;
+    EXPECT_EQ(ml::find_metric(m.name), &m);
+  }
+  EXPECT_TRUE(ml::find_metric("auc")->higher_is_better);
+  EXPECT_TRUE(ml::find_metric("accuracy")->higher_is_better);
+  EXPECT_FALSE(ml::find_metric("logloss")->higher_is_better);
+  EXPECT_EQ(ml::find_metric("f1"), nullptr);
+  EXPECT_EQ(ml::find_metric("AUC"), nullptr);  // names are case-sensitive, as in job files
+}
+
+TEST(MetricRegistry, ComputesWhatTheMetricFunctionsCompute) {
+  mpi::Comm comm;
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+    const Local l = local_part(b, e);
+    EXPECT_TRUE(same_bits(ml::find_metric("auc")->compute(comm, l.labels, l.p),
+                          ml::roc_auc(comm, l.labels, l.p)));
+    EXPECT_TRUE(same_bits(ml::find_metric("logloss")->compute(comm, l.labels, l.p),
+                          ml::log_loss(comm, l.labels, l.p)));
+    EXPECT_TRUE(same_bits(ml::find_metric("accuracy")->compute(comm, l.labels, l.p),
+                          ml::accuracy(comm, l.labels, l.p, 0.5)));
   }
 }

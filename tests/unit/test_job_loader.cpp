@@ -163,14 +163,24 @@ TEST_F(JobLoader, FullJobLoadsEveryField) {
   EXPECT_EQ(t.input, "clean");
   EXPECT_EQ(t.label, "label");
   EXPECT_EQ(t.numeric_features, (std::vector<std::string>{"x1", "x2", "x3", "x4"}));
-  EXPECT_TRUE(t.standard_scale);
-  EXPECT_EQ(t.model_type, "logistic");
-  EXPECT_DOUBLE_EQ(t.l2, 1e-4);
-  EXPECT_EQ(t.optimizer, "sgd");
-  EXPECT_DOUBLE_EQ(t.learning_rate, 0.1);
-  EXPECT_EQ(t.batch_size, 1024);
-  EXPECT_EQ(t.epochs, 5);
-  EXPECT_DOUBLE_EQ(t.momentum, 0.9);
+  ASSERT_EQ(t.transforms.size(), 1u);
+  EXPECT_EQ(t.transforms[0]->name, "scale");
+  EXPECT_EQ(canonical(*t.transforms[0]), "{scale: standard}");
+  EXPECT_EQ(t.transforms[0]->location, (SourceLocation{path, 19, 16}));
+  EXPECT_EQ(t.model->type, "logistic");
+  EXPECT_DOUBLE_EQ(t.model->as<LogisticModelSpec>().l2, 1e-4);
+  EXPECT_EQ(canonical(*t.model), "{type: logistic, l2: 0.0001}");
+  EXPECT_EQ(t.model->location, (SourceLocation{path, 20, 10}));
+  EXPECT_EQ(t.model->fields.of("l2", {}), (SourceLocation{path, 20, 31}));
+  EXPECT_EQ(t.optimizer->type, "sgd");
+  const auto& sgd = t.optimizer->as<SgdOptimizerSpec>();
+  EXPECT_DOUBLE_EQ(sgd.learning_rate, 0.1);
+  EXPECT_EQ(sgd.batch_size, 1024);
+  EXPECT_EQ(sgd.epochs, 5);
+  EXPECT_DOUBLE_EQ(sgd.momentum, 0.9);
+  EXPECT_EQ(canonical(*t.optimizer),
+            "{type: sgd, lr: 0.1, batch_size: 1024, epochs: 5, momentum: 0.9}");
+  EXPECT_EQ(t.optimizer->fields.of("epochs", {}), (SourceLocation{path, 21, 61}));
   EXPECT_EQ(t.checkpoint_every_steps, 50);
   EXPECT_EQ(t.checkpoint_keep, 2);
 
@@ -204,13 +214,17 @@ TEST_F(JobLoader, DefaultsAreFilledIn) {
   EXPECT_EQ(job.runtime.log_level, "info");
 
   const Job small = load_job(write("small.yaml", kSmallJob));
-  EXPECT_EQ(small.train->batch_size, 256);
-  EXPECT_EQ(small.train->epochs, 5);
-  EXPECT_DOUBLE_EQ(small.train->learning_rate, 0.5);
-  EXPECT_DOUBLE_EQ(small.train->momentum, 0.0);
+  const auto& sgd = small.train->optimizer->as<SgdOptimizerSpec>();
+  EXPECT_EQ(sgd.batch_size, 256);
+  EXPECT_EQ(sgd.epochs, 5);
+  EXPECT_DOUBLE_EQ(sgd.learning_rate, 0.5);
+  EXPECT_DOUBLE_EQ(sgd.momentum, 0.0);
   EXPECT_EQ(small.train->checkpoint_every_steps, 0);
   EXPECT_EQ(small.train->checkpoint_keep, 3);
-  EXPECT_FALSE(small.train->standard_scale);
+  EXPECT_TRUE(small.train->transforms.empty());
+  // No model section: the default model with its defaults, located at the train section.
+  EXPECT_EQ(canonical(*small.train->model), "{type: logistic, l2: 0}");
+  EXPECT_EQ(small.train->model->location, small.train->location);
 }
 
 // ---- unknown keys at every level --------------------------------------------------------------
@@ -578,8 +592,9 @@ TEST_F(JobLoader, ProfileMaySetAnyJobKey) {
   const std::string p = write("p.yaml", "seed: 5\ntrain: {optimizer: {epochs: 9, lr: 0.2}}\n");
   const Job job = load_job(write("job.yaml", kSmallJob), {p});
   EXPECT_EQ(job.seed, 5u);
-  EXPECT_EQ(job.train->epochs, 9);                  // merged into the job's train map
-  EXPECT_DOUBLE_EQ(job.train->learning_rate, 0.5);  // the job's own lr wins
+  const auto& sgd = job.train->optimizer->as<SgdOptimizerSpec>();
+  EXPECT_EQ(sgd.epochs, 9);                  // merged into the job's train map
+  EXPECT_DOUBLE_EQ(sgd.learning_rate, 0.5);  // the job's own lr wins
   EXPECT_EQ(job.train->label, "label");
 }
 
@@ -622,7 +637,9 @@ TEST_F(JobLoader, SetOverridesNestedKeysAndListItems) {
                          {"train.optimizer.lr=0.05", "steps.0.where=amount > 1 and x1 < 2",
                           "train.features.numeric=[x3, x4]", "train.checkpoint.every_steps=10",
                           "seed=9", "workdir=/tmp/elsewhere"});
-  EXPECT_DOUBLE_EQ(j.train->learning_rate, 0.05);
+  EXPECT_DOUBLE_EQ(j.train->optimizer->as<SgdOptimizerSpec>().learning_rate, 0.05);
+  EXPECT_EQ(j.train->optimizer->fields.of("lr", {}),
+            (SourceLocation{"--set train.optimizer.lr", 0, 0}));
   EXPECT_EQ(canonical(*j.steps[0]),
             "{op: filter, input: events, where: amount > 1 and x1 < 2, output: clean}");
   EXPECT_EQ(j.train->numeric_features, (std::vector<std::string>{"x3", "x4"}));
@@ -695,8 +712,12 @@ TEST_F(JobLoader, CanonicalYamlRoundTrips) {
   ASSERT_EQ(again.steps.size(), 2u);
   for (size_t i = 0; i < job.steps.size(); ++i)
     EXPECT_EQ(canonical(*again.steps[i]), canonical(*job.steps[i]));
-  EXPECT_EQ(again.train->momentum, job.train->momentum);
-  EXPECT_EQ(again.train->l2, job.train->l2);
+  EXPECT_EQ(canonical(*again.train->model), canonical(*job.train->model));
+  EXPECT_EQ(canonical(*again.train->optimizer), canonical(*job.train->optimizer));
+  ASSERT_EQ(again.train->transforms.size(), 1u);
+  EXPECT_EQ(canonical(*again.train->transforms[0]), canonical(*job.train->transforms[0]));
+  EXPECT_EQ(again.train->optimizer->as<SgdOptimizerSpec>().momentum, 0.9);
+  EXPECT_EQ(again.train->model->as<LogisticModelSpec>().l2, 1e-4);
   EXPECT_EQ(again.evaluate->metrics, job.evaluate->metrics);
   EXPECT_EQ(again.runtime.log_all_ranks, true);
   // The lead's training fingerprint reads these sections back from the canonical YAML.

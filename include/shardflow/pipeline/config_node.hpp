@@ -68,6 +68,9 @@ std::string describe(const ConfigNode& node);
 std::string list_names(const std::vector<std::string>& names);
 /// Letters, digits, '_' and '-' only (names of files and HDF5 groups).
 bool is_identifier(std::string_view s);
+/// A double as canonical YAML writes it: the shortest text that reads back to the same value, so
+/// that 0.1, 0.10 and 1e-1 in a job file give the same canonical text (and fingerprint).
+std::string canonical_number(double value);
 
 /// A map being converted, with its key path for messages.
 class MapView {

@@ -15,6 +15,7 @@
 #include "shardflow/pipeline/config_node.hpp"
 #include "shardflow/pipeline/input_format.hpp"
 #include "shardflow/pipeline/step.hpp"
+#include "shardflow/pipeline/train_components.hpp"
 
 namespace shardflow::pipeline {
 
@@ -28,19 +29,16 @@ struct OutputSpec {
   FieldLocations fields;
 };
 
-/// `train:`.
+/// `train:`. The model, the optimizer and the transforms are registry entries
+/// (train_components.hpp); after loading, model and optimizer are never null (the default types
+/// when not written).
 struct TrainSpec {
   std::string input;
   std::string label;
   std::vector<std::string> numeric_features;
-  bool standard_scale = false;  // transforms: [{scale: standard}]
-  std::string model_type = "logistic";
-  double l2 = 0.0;
-  std::string optimizer = "sgd";
-  double learning_rate = 0.1;
-  idx_t batch_size = 256;
-  int epochs = 5;
-  double momentum = 0.0;
+  std::vector<std::shared_ptr<const TransformSpec>> transforms;  // in the order written
+  std::shared_ptr<const ModelSpec> model;
+  std::shared_ptr<const OptimizerSpec> optimizer;
   idx_t checkpoint_every_steps = 0;  // 0 = only at the end
   int checkpoint_keep = 3;
   SourceLocation location;
@@ -50,7 +48,7 @@ struct TrainSpec {
 /// `evaluate:` (requires `train:`).
 struct EvaluateSpec {
   std::string input;
-  std::vector<std::string> metrics;  // auc | logloss | accuracy
+  std::vector<std::string> metrics;  // names in the metric registry (ml/metric.hpp)
   SourceLocation location;
   FieldLocations fields;
 };

@@ -18,8 +18,8 @@ namespace shardflow::pipeline {
 ///   1. the table graph (ConfigError): every step reads a table that an input or an earlier step
 ///      produces ("q.yaml:9:29: step 2 (group_by) reads table 'clen' which no input or earlier step
 ///      produces; did you mean 'clean'?"), no step output reuses a name, every output / train /
-///      evaluate table exists, output paths are distinct, metric names are known (auc, logloss,
-///      accuracy);
+///      evaluate table exists, output paths are distinct, metric names are in the metric registry
+///      (ml/metric.hpp);
 ///   2. inputs (InputError, exit 3): csv paths and globs match files, a csv header holds every
 ///      column of an explicit schema, hdf5 files exist and hold a complete table of that name
 ///      ("q.yaml:5:3: input 'events': no file matches 'data/*.csv'");
@@ -33,8 +33,5 @@ std::vector<TableShape> validate_job_tables(const Job& job);
 
 /// Local: validate_job_tables as a map name -> schema (unknown types given as string).
 std::map<std::string, table::Schema> validate_job(const Job& job);
-
-/// The metric names `evaluate.metrics` accepts.
-const std::vector<std::string>& known_metric_names();
 
 }  // namespace shardflow::pipeline

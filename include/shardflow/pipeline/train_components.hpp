@@ -1,0 +1,180 @@
+#pragma once
+// The registries of the `train:` section: models (`train.model`, one entry per `type:`),
+// optimizers (`train.optimizer`, one entry per `type:`) and transforms (`train.transforms`, one
+// entry per key of a list item such as `{scale: standard}`). Each entry lives in one file,
+// src/pipeline/{models,optimizers,transforms}/<name>_<kind>.cpp, which owns its typed spec,
+// parsing (with source locations) and canonical form; the three registry files in those
+// directories list the entries. The loader, the canonical YAML and the did-you-mean lists loop
+// over the registries (docs/architecture.md, "Adding a model, an optimizer or a transform").
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shardflow/common/types.hpp"
+#include "shardflow/pipeline/config_node.hpp"
+
+namespace YAML {
+class Emitter;
+}
+
+namespace shardflow::pipeline {
+
+// ============================================================================================
+// Models
+// ============================================================================================
+
+/// A parsed `train.model`. Subclasses (one per type) add their typed settings; instances are
+/// immutable once loaded and shared by the Job's copies.
+class ModelSpec {
+ public:
+  virtual ~ModelSpec() = default;
+
+  std::string type;         // the `type:` value (the default type's name when not written)
+  SourceLocation location;  // the model map; the train section when `model:` is not written
+  FieldLocations fields;    // where each key's value was written
+
+  /// Local: emits the model as a canonical YAML map (`type` first, every default written, fixed
+  /// key order) that loads back to an equal spec. The training fingerprint covers this text.
+  virtual void emit(YAML::Emitter& out) const = 0;
+
+  template <typename T>
+  const T& as() const {
+    return dynamic_cast<const T&>(*this);
+  }
+};
+
+/// One model registry entry.
+struct ModelType {
+  std::string name;     // the `type:` value
+  std::string summary;  // one line for the docs
+  /// Every key a model map of this type may have, `type` included, in canonical order.
+  std::vector<std::string> keys;
+  /// Local: parses a model map (`map.path()` is "train.model"; an empty map when `model:` is not
+  /// written). Rejects unknown keys and reads the settings with the conversions of
+  /// config_node.hpp; the loader then sets type, location and the fields.
+  std::shared_ptr<ModelSpec> (*parse)(const MapView& map);
+};
+
+/// All models, in registry order.
+const std::vector<ModelType>& model_types();
+/// The entry named `name`, or nullptr.
+const ModelType* find_model_type(std::string_view name);
+std::vector<std::string> model_type_names();
+/// The entry used when `train.model` or its `type` is not written.
+const ModelType& default_model_type();
+
+// ============================================================================================
+// Optimizers
+// ============================================================================================
+
+/// A parsed `train.optimizer`. Subclasses (one per type) add their typed settings.
+class OptimizerSpec {
+ public:
+  virtual ~OptimizerSpec() = default;
+
+  std::string type;         // the `type:` value (the default type's name when not written)
+  SourceLocation location;  // the optimizer map; the train section when not written
+  FieldLocations fields;
+
+  /// Local: emits the optimizer as a canonical YAML map (`type` first, every default written).
+  virtual void emit(YAML::Emitter& out) const = 0;
+
+  template <typename T>
+  const T& as() const {
+    return dynamic_cast<const T&>(*this);
+  }
+};
+
+/// One optimizer registry entry (fields as in ModelType; `map.path()` is "train.optimizer").
+struct OptimizerType {
+  std::string name;
+  std::string summary;
+  std::vector<std::string> keys;
+  std::shared_ptr<OptimizerSpec> (*parse)(const MapView& map);
+};
+
+const std::vector<OptimizerType>& optimizer_types();
+const OptimizerType* find_optimizer_type(std::string_view name);
+std::vector<std::string> optimizer_type_names();
+/// The entry used when `train.optimizer` or its `type` is not written.
+const OptimizerType& default_optimizer_type();
+
+// ============================================================================================
+// Transforms
+// ============================================================================================
+
+/// One parsed item of `train.transforms`, a map with one key: the transform's name, whose value
+/// holds its settings (`{scale: standard}`). Subclasses (one per name) add their typed settings.
+class TransformSpec {
+ public:
+  virtual ~TransformSpec() = default;
+
+  std::string name;         // the item's key
+  SourceLocation location;  // the list item
+  FieldLocations fields;    // the location of the value, under `name`
+
+  /// Local: emits the item as a canonical one-key YAML map that loads back to an equal spec.
+  virtual void emit(YAML::Emitter& out) const = 0;
+
+  template <typename T>
+  const T& as() const {
+    return dynamic_cast<const T&>(*this);
+  }
+};
+
+/// One transform registry entry.
+struct TransformType {
+  std::string name;     // the item's key
+  std::string summary;  // one line for the docs
+  std::string example;  // a complete item, for messages: "{scale: standard}"
+  /// Local: parses the value of the item's key; `path` is "train.transforms.<i>.<name>".
+  std::shared_ptr<TransformSpec> (*parse)(const ConfigNode& value, const std::string& path);
+};
+
+const std::vector<TransformType>& transform_types();
+const TransformType* find_transform_type(std::string_view name);
+std::vector<std::string> transform_type_names();
+
+// ============================================================================================
+// The entries the trainer reads by type
+// ============================================================================================
+// The runner's train() is still logistic regression trained by SGD, with optional standard
+// scaling, and reads these three specs by type (as<T>()). Issue 10 ("Training engine") makes
+// models, optimizers and transforms pieces the trainer drives without naming them; an entry that
+// no code reads by type keeps its class inside its own file, like the steps do.
+
+/// `model: {type: logistic, l2: 0}` (src/pipeline/models/logistic_model.cpp).
+class LogisticModelSpec final : public ModelSpec {
+ public:
+  static constexpr std::string_view kType = "logistic";
+  double l2 = 0.0;  // L2 penalty l2/2 * ||coefficients||^2 (intercept not penalized); >= 0
+
+  void emit(YAML::Emitter& out) const override;
+};
+
+/// `optimizer: {type: sgd, lr: 0.1, batch_size: 256, epochs: 5, momentum: 0}`
+/// (src/pipeline/optimizers/sgd_optimizer.cpp): mini-batch SGD with momentum (ml/sgd_trainer.hpp).
+class SgdOptimizerSpec final : public OptimizerSpec {
+ public:
+  static constexpr std::string_view kType = "sgd";
+  double learning_rate = 0.1;  // `lr`; > 0
+  idx_t batch_size = 256;      // global rows per step; >= 1
+  int epochs = 5;              // >= 1
+  double momentum = 0.0;       // in [0, 1)
+
+  void emit(YAML::Emitter& out) const override;
+};
+
+/// `{scale: standard}` (src/pipeline/transforms/standard_scale_transform.cpp): every feature
+/// standardized to mean 0 and standard deviation 1, fitted on the training table only
+/// (ml/standard_scaler.hpp).
+class StandardScaleTransformSpec final : public TransformSpec {
+ public:
+  static constexpr std::string_view kName = "scale";
+
+  void emit(YAML::Emitter& out) const override;
+};
+
+}  // namespace shardflow::pipeline

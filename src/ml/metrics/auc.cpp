@@ -1,0 +1,14 @@
+// metric: auc — the exact area under the ROC curve (ml::roc_auc); gathers every rank's scores.
+//
+//   evaluate: {input: test, metrics: [auc]}
+
+#include "shardflow/ml/metric.hpp"
+#include "shardflow/ml/metrics.hpp"
+
+namespace shardflow::ml {
+
+Metric auc_metric() {
+  return {"auc", "area under the ROC curve (exact, ties count 1/2)", true, &roc_auc};
+}
+
+}  // namespace shardflow::ml

@@ -1,0 +1,212 @@
+// The registries of the train section (models, optimizers, transforms) and of metrics: what each
+// lists, the did-you-mean messages for unknown names with their locations, and canonical forms
+// that load back to the same text.
+
+#include <gtest/gtest.h>
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <vector>
+
+#include "shardflow/common/error.hpp"
+#include "shardflow/ml/metric.hpp"
+#include "shardflow/pipeline/job_loader.hpp"
+#include "shardflow/pipeline/job_validator.hpp"
+
+using namespace shardflow;
+using namespace shardflow::pipeline;
+
+namespace {
+
+template <typename Spec>
+std::string canonical(const Spec& spec) {
+  YAML::Emitter out;
+  out << YAML::Flow;
+  spec.emit(out);
+  return out.c_str();
+}
+
+const char* kJob = R"(name: t
+inputs:
+  events: {format: generate, kind: classification, rows: 100}
+train:
+  input: events
+  label: label
+  features: {numeric: [x1, x2]}
+)";
+
+Job load(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  return load_job_from_string(text, "job.yaml", {}, overrides);
+}
+
+// The message of the ConfigError that loading (and, with `validate`, validating) throws.
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {},
+                     bool validate = false) {
+  try {
+    const Job job = load(text, overrides);
+    if (validate) validate_job(job);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no ConfigError for:\n" << text;
+  return "";
+}
+
+// The `train:` section of a canonical YAML text.
+std::string train_section(const std::string& canonical_yaml) {
+  const auto begin = canonical_yaml.find("\ntrain:\n");
+  const auto end = canonical_yaml.find("\n", canonical_yaml.find("\n  checkpoint:", begin) + 1);
+  return canonical_yaml.substr(begin + 1, end - begin);
+}
+
+// ---- the registries ---------------------------------------------------------------------------
+
+TEST(TrainRegistries, ListTheirEntries) {
+  EXPECT_EQ(model_type_names(), (std::vector<std::string>{"logistic"}));
+  EXPECT_EQ(optimizer_type_names(), (std::vector<std::string>{"sgd"}));
+  EXPECT_EQ(transform_type_names(), (std::vector<std::string>{"scale"}));
+
+  for (const auto& t : model_types()) {
+    EXPECT_FALSE(t.summary.empty()) << t.name;
+    EXPECT_EQ(t.keys.front(), "type") << t.name;
+    EXPECT_EQ(find_model_type(t.name), &t);
+  }
+  for (const auto& t : optimizer_types()) {
+    EXPECT_FALSE(t.summary.empty()) << t.name;
+    EXPECT_EQ(t.keys.front(), "type") << t.name;
+    EXPECT_EQ(find_optimizer_type(t.name), &t);
+  }
+  for (const auto& t : transform_types()) {
+    EXPECT_FALSE(t.summary.empty()) << t.name;
+    EXPECT_EQ(find_transform_type(t.name), &t);
+  }
+  EXPECT_EQ(find_model_type("linear"), nullptr);
+  EXPECT_EQ(find_optimizer_type("adam"), nullptr);
+  EXPECT_EQ(find_transform_type("impute"), nullptr);
+
+  EXPECT_EQ(default_model_type().name, "logistic");
+  EXPECT_EQ(default_optimizer_type().name, "sgd");
+  EXPECT_EQ(find_model_type("logistic")->keys, (std::vector<std::string>{"type", "l2"}));
+  EXPECT_EQ(find_optimizer_type("sgd")->keys,
+            (std::vector<std::string>{"type", "lr", "batch_size", "epochs", "momentum"}));
+  EXPECT_EQ(find_transform_type("scale")->example, "{scale: standard}");
+}
+
+TEST(TrainRegistries, MetricRegistryListsItsEntries) {
+  EXPECT_EQ(ml::metric_names(), (std::vector<std::string>{"auc", "logloss", "accuracy"}));
+  EXPECT_TRUE(ml::find_metric("auc")->higher_is_better);
+  EXPECT_FALSE(ml::find_metric("logloss")->higher_is_better);
+  EXPECT_TRUE(ml::find_metric("accuracy")->higher_is_better);
+  EXPECT_EQ(ml::find_metric("f1"), nullptr);
+}
+
+// ---- unknown names: did-you-mean with the location ---------------------------------------------
+
+TEST(TrainRegistries, UnknownNamesSuggestWithTheirLocation) {
+  const std::string job = kJob;
+  EXPECT_EQ(error_of(job + "  model: {type: logistc}\n"),
+            "job.yaml:8:17: train.model.type must be one of logistic, got 'logistc'; did you mean "
+            "'logistic'?");
+  EXPECT_EQ(error_of(job + "  optimizer:\n    type: sgdd\n"),
+            "job.yaml:9:11: train.optimizer.type must be one of sgd, got 'sgdd'; did you mean "
+            "'sgd'?");
+  EXPECT_EQ(error_of(job, {"train.optimizer.type=adam"}),
+            "--set train.optimizer.type: train.optimizer.type must be one of sgd, got 'adam'");
+  EXPECT_EQ(error_of(job + "  transforms: [{scael: standard}]\n"),
+            "job.yaml:8:17: unknown key 'scael' in train.transforms.0 (supported transforms: "
+            "{scale: standard}); did you mean 'scale'?");
+  EXPECT_EQ(error_of(job + "  transforms: [{scale: standrad}]\n"),
+            "job.yaml:8:24: train.transforms.0.scale must be one of standard, got 'standrad'; "
+            "did you mean 'standard'?");
+  EXPECT_EQ(error_of(job + "  transforms: [{scale: standard, onehot: [x1]}]\n"),
+            "job.yaml:8:16: train.transforms.0 must have exactly one key, e.g. {scale: standard}");
+  EXPECT_EQ(error_of(job + "  model: {type: logistic, lr: 0.1}\n"),
+            "job.yaml:8:27: unknown key 'lr' in train.model; did you mean 'l2'?");
+  EXPECT_EQ(error_of(job + "evaluate: {input: events, metrics: [auc, acuracy]}\n", {}, true),
+            "job.yaml:8:36: unknown metric 'acuracy' in evaluate.metrics; did you mean "
+            "'accuracy'? (metrics: auc, logloss, accuracy)");
+}
+
+// ---- canonical forms --------------------------------------------------------------------------
+
+TEST(TrainRegistries, CanonicalTrainSectionIsPinned) {
+  // The text every training fingerprint covers; it must not change when the registries change.
+  const Job job = load(std::string(kJob) +
+                       "  transforms: [{scale: standard}]\n"
+                       "  model: {type: logistic, l2: 1.0e-4}\n"
+                       "  optimizer: {type: sgd, lr: 0.1, batch_size: 1024, epochs: 5, momentum: "
+                       "0.9}\n"
+                       "  checkpoint: {every_steps: 50, keep: 2}\n");
+  EXPECT_EQ(train_section(job.canonical_yaml),
+            "train:\n"
+            "  input: events\n"
+            "  label: label\n"
+            "  features:\n"
+            "    numeric: [x1, x2]\n"
+            "  transforms: [{scale: standard}]\n"
+            "  model: {type: logistic, l2: 0.0001}\n"
+            "  optimizer: {type: sgd, lr: 0.1, batch_size: 1024, epochs: 5, momentum: 0.9}\n"
+            "  checkpoint: {every_steps: 50, keep: 2}\n");
+
+  const Job defaults = load(kJob);
+  EXPECT_EQ(train_section(defaults.canonical_yaml),
+            "train:\n"
+            "  input: events\n"
+            "  label: label\n"
+            "  features:\n"
+            "    numeric: [x1, x2]\n"
+            "  transforms: []\n"
+            "  model: {type: logistic, l2: 0}\n"
+            "  optimizer: {type: sgd, lr: 0.1, batch_size: 256, epochs: 5, momentum: 0}\n"
+            "  checkpoint: {every_steps: 0, keep: 3}\n");
+}
+
+TEST(TrainRegistries, CanonicalFormsLoadBackToTheSameText) {
+  const std::string job = kJob;
+  for (const std::string& text : {
+           job,
+           job + "  model: {l2: 2.5e-3}\n  optimizer: {momentum: 0.5, lr: 1e-2}\n",
+           job + "  transforms: [{scale: standard}]\n  model:\n  optimizer: {type: sgd}\n",
+           job + "  transforms: []\n  optimizer: {epochs: 2, batch_size: 17}\n",
+       }) {
+    const Job first = load(text);
+    const Job again = load(first.canonical_yaml);
+    EXPECT_EQ(again.canonical_yaml, first.canonical_yaml) << text;
+    EXPECT_EQ(again.fingerprint(), first.fingerprint()) << text;
+    // Each component's own canonical form, written back in its place, loads to the same form.
+    const std::string model = canonical(*first.train->model);
+    const std::string optimizer = canonical(*first.train->optimizer);
+    const Job replaced =
+        load(first.canonical_yaml, {"train.model=" + model, "train.optimizer=" + optimizer});
+    EXPECT_EQ(canonical(*replaced.train->model), model) << text;
+    EXPECT_EQ(canonical(*replaced.train->optimizer), optimizer) << text;
+    EXPECT_EQ(replaced.canonical_yaml, first.canonical_yaml) << text;
+    for (const auto& transform : first.train->transforms) {
+      const Job t = load(job, {"train.transforms=[" + canonical(*transform) + "]"});
+      ASSERT_EQ(t.train->transforms.size(), 1u);
+      EXPECT_EQ(canonical(*t.train->transforms[0]), canonical(*transform));
+    }
+  }
+}
+
+TEST(TrainRegistries, ATransformListedTwiceIsAppliedAndWrittenOnce) {
+  const Job once = load(std::string(kJob) + "  transforms: [{scale: standard}]\n");
+  const Job twice =
+      load(std::string(kJob) + "  transforms: [{scale: standard}, {scale: standard}]\n");
+  ASSERT_EQ(twice.train->transforms.size(), 1u);
+  EXPECT_EQ(twice.canonical_yaml, once.canonical_yaml);
+}
+
+TEST(TrainRegistries, SpecsCarryTheirTypeAndLocations) {
+  const Job job = load(std::string(kJob) + "  model: {l2: 0.5}\n  optimizer:\n    lr: 0.2\n");
+  EXPECT_EQ(job.train->model->type, "logistic");  // the default type
+  EXPECT_EQ(job.train->model->location, (SourceLocation{"job.yaml", 8, 10}));
+  EXPECT_EQ(job.train->model->fields.of("l2", {}), (SourceLocation{"job.yaml", 8, 15}));
+  EXPECT_EQ(job.train->optimizer->type, "sgd");
+  EXPECT_EQ(job.train->optimizer->fields.of("lr", {}), (SourceLocation{"job.yaml", 10, 9}));
+  EXPECT_DOUBLE_EQ(job.train->optimizer->as<SgdOptimizerSpec>().learning_rate, 0.2);
+  EXPECT_DOUBLE_EQ(job.train->model->as<LogisticModelSpec>().l2, 0.5);
+}
+
+}  // namespace
