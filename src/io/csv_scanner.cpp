@@ -1,5 +1,8 @@
 #include "shardflow/io/csv_scanner.hpp"
 
+#include <cstdlib>
+#include <string>
+
 #include <fmt/format.h>
 
 #ifdef __SSE2__
@@ -342,7 +345,32 @@ void count_quotes_newlines(const char* p, std::size_t n, idx_t& quotes, idx_t& n
 // Value parsers
 // ------------------------------------------------------------------------------------------------
 
+namespace {
+
+// "+5" and "+.5e3" read like "5" and ".5e3" (pandas, DuckDB and strtod accept a leading plus);
+// "+-5", "++5" and a lone "+" stay malformed.
+std::string_view without_plus(std::string_view text) {
+  if (text.size() > 1 && text[0] == '+' && text[1] != '-' && text[1] != '+') text.remove_prefix(1);
+  return text;
+}
+
+// from_chars reports a value too small or too large for the type as out of range; like strtod,
+// pandas and DuckDB, read it as the nearest representable value (0 or a subnormal for
+// underflow, infinity for overflow). strtod needs a terminated copy; this path is rare.
+template <typename T>
+bool parse_out_of_range(std::string_view text, T& out) {
+  const std::string copy(text);
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size()) return false;
+  out = static_cast<T>(value);
+  return true;
+}
+
+}  // namespace
+
 bool parse_int64_slow(std::string_view text, std::int64_t& out) {
+  text = without_plus(text);
   if (text.empty()) return false;
   const char* b = text.data();
   const char* e = b + text.size();
@@ -351,18 +379,22 @@ bool parse_int64_slow(std::string_view text, std::int64_t& out) {
 }
 
 bool parse_float64_slow(std::string_view text, double& out) {
+  text = without_plus(text);
   if (text.empty()) return false;
   const char* b = text.data();
   const char* e = b + text.size();
   auto [ptr, ec] = std::from_chars(b, e, out);
+  if (ec == std::errc::result_out_of_range && ptr == e) return parse_out_of_range(text, out);
   return ec == std::errc() && ptr == e;
 }
 
 bool parse_float32(std::string_view text, float& out) {
+  text = without_plus(text);
   if (text.empty()) return false;
   const char* b = text.data();
   const char* e = b + text.size();
   auto [ptr, ec] = std::from_chars(b, e, out);
+  if (ec == std::errc::result_out_of_range && ptr == e) return parse_out_of_range(text, out);
   return ec == std::errc() && ptr == e;
 }
 

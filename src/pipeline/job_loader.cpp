@@ -1,6 +1,7 @@
 #include "shardflow/pipeline/job_loader.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -86,10 +87,49 @@ Node from_yaml(const YAML::Node& y, const std::string& file, const std::string& 
 }
 
 // Reads and parses a YAML file; `what` is "job file" or "profile".
+// Aliases ('*name') are refused before the text is loaded: yaml-cpp resolves them into shared
+// nodes, so a self-referencing alias ('a: &a [*a]') makes the tree infinite and nested ones
+// ("billion laughs") make it exponentially large. A job file gains nothing from them that
+// profiles and --set do not give.
+class AliasRefuser final : public YAML::EventHandler {
+ public:
+  explicit AliasRefuser(std::string source) : source_(std::move(source)) {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+    throw ConfigError(
+        "{}: YAML aliases ('*name') are not supported in job files (they can expand without "
+        "bound); write the value out, or share settings through --profile files",
+        location_of(mark, source_).to_string());
+  }
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  std::string source_;
+};
+
+// Loads YAML text after refusing aliases; YAML::Exception passes through.
+YAML::Node load_without_aliases(const std::string& text, const std::string& source_name) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  AliasRefuser refuser(source_name);
+  while (parser.HandleNextDocument(refuser)) {
+  }
+  return YAML::Load(text);
+}
+
 Node parse_yaml_text(const std::string& text, const std::string& source_name) {
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    root = load_without_aliases(text, source_name);
   } catch (const YAML::Exception& e) {
     const SourceLocation at = location_of(e.mark, source_name);
     throw ConfigError("{}: YAML syntax error: {}", at.line > 0 ? at.to_string() : source_name,
@@ -175,7 +215,7 @@ void apply_override(Node& root, const std::string& text) {
 
   Node value;
   try {
-    value = from_yaml(YAML::Load(value_text), here.file, key_path);
+    value = from_yaml(load_without_aliases(value_text, here.file), here.file, key_path);
   } catch (const YAML::Exception& e) {
     throw ConfigError("--set '{}': the value is not valid YAML: {}", text, e.msg);
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data that used to give silently wrong answers now ends with a clear error (issue 7):
 #   - an int64 sum past the int64 range is exit 3 naming the step and the exact sum, never a
-#     wrapped number (INT64_MAX + 1 once summed to INT64_MIN).
+#     wrapped number (INT64_MAX + 1 once summed to INT64_MIN);
+#   - floats with a leading '+' or past double's range were rejected as malformed.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
 printf 'k,v\n1,9223372036854775807\n2,5\n1,1\n2,-5\n' > "$TMP/overflow.csv"
@@ -23,4 +24,24 @@ for np in 1 2 3; do
   [ -e "$TMP/w/outputs/sums.csv" ] && fail "an output was written although the sum overflowed"
 done
 pass "int64 sum overflow: exit 3 with the exact sum, at 1-3 ranks"
+# Floats written with a leading '+' or beyond double's range read as pandas, DuckDB and strtod
+# read them (1e-400 -> 0, 1e400 -> inf), with the schema given and with inferred types.
+printf 'k,x\n1,+1.5\n1,1e-400\n1,-2\n2,1e400\n2,+.25e1\n' > "$TMP/floats.csv"
+for schema in "schema: {k: int64, x: float64}" ""; do
+  cat > "$TMP/floats.yaml" <<YAML
+name: floats
+workdir: $TMP/wf
+inputs:
+  t: {format: csv, path: $TMP/floats.csv${schema:+, $schema}}
+steps:
+  - {op: group_by, input: t, keys: [k], aggs: {x: [sum]}, output: sums}
+outputs:
+  - {table: sums, path: sums.csv}
+YAML
+  expect_exit 0 60 floats 2 run "$TMP/floats.yaml" --no-cache
+  sort "$TMP/wf/outputs/sums.csv" > "$TMP/sums.sorted"
+  printf '1,-0.5\n2,inf\nk,x_sum\n' | cmp - "$TMP/sums.sorted" \
+    || { cat "$TMP/wf/outputs/sums.csv"; fail "float parsing (${schema:-inferred types})"; }
+done
+pass "+1.5, 1e-400 and 1e400 read like pandas and DuckDB read them"
 echo "1 passed, 0 failed"

@@ -136,6 +136,33 @@ TEST(CsvValues, IntegersFloatsBools) {
   EXPECT_EQ(d, -0.5);
   EXPECT_FALSE(parse_float64("1.5x", d));
   EXPECT_FALSE(parse_float64("abc", d));
+  // A leading '+', and values past the range of double read as strtod, pandas and DuckDB read
+  // them (these were rejected as malformed).
+  EXPECT_TRUE(parse_float64("+1.5", d));
+  EXPECT_EQ(d, 1.5);
+  EXPECT_TRUE(parse_float64("+.5e1", d));
+  EXPECT_EQ(d, 5.0);
+  EXPECT_TRUE(parse_float64("1e-400", d));
+  EXPECT_EQ(d, 0.0);
+  EXPECT_TRUE(parse_float64("-1e-400", d));
+  EXPECT_TRUE(d == 0.0 && std::signbit(d));
+  EXPECT_TRUE(parse_float64("4.9e-324", d));
+  EXPECT_EQ(d, 4.9e-324);
+  EXPECT_TRUE(parse_float64("1e400", d));
+  EXPECT_TRUE(std::isinf(d) && d > 0);
+  EXPECT_FALSE(parse_float64("+", d));
+  EXPECT_FALSE(parse_float64("+-1", d));
+  EXPECT_FALSE(parse_float64("++1", d));
+  EXPECT_FALSE(parse_float64("1e-400x", d));
+  float f;
+  EXPECT_TRUE(parse_float32("1e-60", f));
+  EXPECT_EQ(f, 0.0f);
+  EXPECT_TRUE(parse_float32("+2.5", f));
+  EXPECT_EQ(f, 2.5f);
+  EXPECT_TRUE(parse_int64("+42", i));
+  EXPECT_EQ(i, 42);
+  EXPECT_FALSE(parse_int64("+-42", i));
+  EXPECT_FALSE(parse_int64("+", i));
   bool b;
   EXPECT_TRUE(parse_bool("TRUE", b) && b);
   EXPECT_TRUE(parse_bool("false", b) && !b);

@@ -227,6 +227,36 @@ TEST_F(JobLoader, DefaultsAreFilledIn) {
   EXPECT_EQ(small.train->model->location, small.train->location);
 }
 
+// ---- YAML aliases are refused (a self-reference crashed the loader; nested ones exploded)
+// ---------
+
+TEST_F(JobLoader, AliasesAreRefusedWithTheirLocation) {
+  const std::string tail = "; write the value out, or share settings through --profile files";
+  EXPECT_EQ(load_error("name: j\na: &a [*a]\n"),
+            at(2, 8) +
+                "YAML aliases ('*name') are not supported in job files (they can expand "
+                "without bound)" +
+                tail);
+  // A nine-level "billion laughs": refused at its first alias, before anything expands.
+  std::string laughs = "name: j\nl0: &l0 [lol]\n";
+  for (int k = 1; k <= 9; ++k) {
+    laughs += fmt::format("l{}: &l{} [", k, k);
+    for (int r = 0; r < 9; ++r)
+      laughs += fmt::format("{}*l{}", r ? ", " : "", k - 1);
+    laughs += "]\n";
+  }
+  EXPECT_EQ(load_error(laughs).rfind(at(3, 10) + "YAML aliases", 0), 0u) << load_error(laughs);
+  // Anchors alone are harmless; aliases in --set values are refused too.
+  EXPECT_EQ(
+      load_job(write("anchor.yaml", "name: &n j\ninputs:\n  e: {format: hdf5, path: x.h5}\n")).name,
+      "j");
+  const std::string valid = "name: j\ninputs:\n  e: {format: hdf5, path: x.h5}\n";
+  EXPECT_EQ(load_error(valid, {}, {"seed=[&x 1, *x]"}),
+            "--set seed:1:8: YAML aliases ('*name') are not supported in job files (they can "
+            "expand without bound)" +
+                tail);
+}
+
 // ---- unknown keys at every level --------------------------------------------------------------
 
 TEST_F(JobLoader, UnknownTopLevelKeySuggests) {

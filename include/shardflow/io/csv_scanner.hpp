@@ -94,11 +94,12 @@ void count_quotes_newlines(const char* p, std::size_t n, idx_t& quotes, idx_t& n
 
 // ---- value parsers: true on success; the whole text must be consumed -------------------------
 bool parse_int64_slow(std::string_view text, std::int64_t& out);
-/// Optional '-' then decimal digits; no '+', no spaces. Up to 18 digits take an inline fast path
-/// (no overflow possible); longer texts go through std::from_chars with overflow checks.
+/// Optional '-' or '+' then decimal digits; no spaces. Up to 18 digits take an inline fast path
+/// (no overflow possible); longer texts and a leading '+' go through std::from_chars with
+/// overflow checks.
 inline bool parse_int64(std::string_view text, std::int64_t& out) {
   const size_t n = text.size();
-  if (n == 0 || n > 18) return parse_int64_slow(text, out);
+  if (n == 0 || n > 18 || text[0] == '+') return parse_int64_slow(text, out);
   const char* p = text.data();
   const bool negative = p[0] == '-';
   size_t i = negative ? 1 : 0;
@@ -113,7 +114,9 @@ inline bool parse_int64(std::string_view text, std::int64_t& out) {
   return true;
 }
 bool parse_float64_slow(std::string_view text, double& out);
-/// Decimal or scientific notation, inf, nan (std::from_chars). Plain decimals with at most 15
+/// Decimal or scientific notation, inf, nan (std::from_chars), with an optional leading '+'; a
+/// value beyond the type's range reads as strtod reads it (0 or a subnormal when too small,
+/// infinity when too large), as pandas and DuckDB do. Plain decimals with at most 15
 /// significant digits and no exponent take an inline fast path: the digits form an exact integer
 /// m < 2^53 and 10^k (k <= 15) is exact, so m / 10^k is the correctly rounded value (Clinger's
 /// fast path) and equals what from_chars returns.
