@@ -1,10 +1,13 @@
 #include "shardflow/ops/expression.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "shardflow/common/error.hpp"
 
@@ -605,6 +608,61 @@ table::Buffer<std::uint8_t> compare_op(Op op, const table::Buffer<T>& a,
   }
 }
 
+// The order of floats in comparisons, as in min/max and as in DuckDB and PostgreSQL: NaN equals
+// NaN and is greater than every other value; -0.0 equals 0.0. Returns -1, 0 or 1.
+int order(double x, double y) {
+  if (std::isnan(x)) return std::isnan(y) ? 0 : 1;
+  if (std::isnan(y)) return -1;
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+// The exact order of an int64 and a float64 (NaN greater than every integer).
+int order(std::int64_t i, double d) {
+  constexpr std::int64_t kExact = std::int64_t{1} << 53;  // every int64 up to here is a double
+  if (i >= -kExact && i <= kExact) return order(static_cast<double>(i), d);
+  if (std::isnan(d)) return -1;
+  constexpr double kTwo63 = 9223372036854775808.0;  // 2^63, exactly representable
+  if (d >= kTwo63) return -1;
+  if (d < -kTwo63) return 1;
+  const double whole = std::trunc(d);
+  const auto t = static_cast<std::int64_t>(whole);  // exact: |whole| < 2^63
+  if (i != t) return i < t ? -1 : 1;
+  const double fraction = d - whole;
+  return fraction > 0 ? -1 : (fraction < 0 ? 1 : 0);
+}
+
+template <typename F>
+table::Buffer<std::uint8_t> compare_by_order(Op op, size_t n, F order_of) {
+  table::Buffer<std::uint8_t> r(n);
+  switch (op) {
+    case Op::kEq:
+      for (size_t k = 0; k < n; ++k)
+        r[k] = order_of(k) == 0;
+      break;
+    case Op::kNe:
+      for (size_t k = 0; k < n; ++k)
+        r[k] = order_of(k) != 0;
+      break;
+    case Op::kLt:
+      for (size_t k = 0; k < n; ++k)
+        r[k] = order_of(k) < 0;
+      break;
+    case Op::kLe:
+      for (size_t k = 0; k < n; ++k)
+        r[k] = order_of(k) <= 0;
+      break;
+    case Op::kGt:
+      for (size_t k = 0; k < n; ++k)
+        r[k] = order_of(k) > 0;
+      break;
+    default:
+      for (size_t k = 0; k < n; ++k)
+        r[k] = order_of(k) >= 0;
+      break;
+  }
+  return r;
+}
+
 Op mirror(Op op) {
   switch (op) {
     case Op::kLt:
@@ -639,7 +697,8 @@ bool cmp_result(Op op, int c) {  // c = sign of (a - b)
 
 class Evaluator {
  public:
-  explicit Evaluator(const table::Table& t) : t_(t), n_(static_cast<size_t>(t.num_rows())) {}
+  Evaluator(const table::Table& t, std::string_view text)
+      : t_(t), n_(static_cast<size_t>(t.num_rows())), text_(text) {}
 
   Val eval(const ExprNode& e) const {
     switch (e.op) {
@@ -650,8 +709,13 @@ class Evaluator {
       case Op::kNeg: {
         Val a = eval(*e.a);
         a.source = nullptr;
-        for (auto& x : a.i)
-          x = static_cast<std::int64_t>(0ULL - static_cast<std::uint64_t>(x));
+        for (size_t k = 0; k < a.i.size(); ++k) {
+          if (a.i[k] == std::numeric_limits<std::int64_t>::min() &&
+              (a.valid.empty() || a.valid[k])) {
+            overflow(e.pos, fmt::format("-({})", a.i[k]));
+          }
+          a.i[k] = static_cast<std::int64_t>(0ULL - static_cast<std::uint64_t>(a.i[k]));
+        }
         for (auto& x : a.f)
           x = -x;
         return a;
@@ -693,7 +757,7 @@ class Evaluator {
       r.kind = VK::kNull;
       return r;
     }
-    if (is_arith(e.op)) return arith(e.op, a, b);
+    if (is_arith(e.op)) return arith(e.op, e.pos, a, b);
     return compare(e.op, a, b);
   }
 
@@ -794,26 +858,31 @@ class Evaluator {
     return r;
   }
 
-  Val arith(Op op, const Val& a, const Val& b) const {
+  Val arith(Op op, int pos, const Val& a, const Val& b) const {
     Val r;
     r.valid = and_valid(a.valid, b.valid);
     const bool ints = a.kind == VK::kInt && b.kind == VK::kInt && op != Op::kDiv;
     if (ints) {
       r.kind = VK::kInt;
       r.i.resize(n_);
-      // Unsigned arithmetic wraps instead of overflowing (signed overflow is UB).
+      // Checked: a null row's placeholder value may overflow harmlessly, a valid row's may not.
+      auto check = [&](bool overflowed, size_t k, const char* symbol) {
+        if (overflowed && (r.valid.empty() || r.valid[k])) {
+          overflow(pos, fmt::format("{} {} {}", a.i[k], symbol, b.i[k]));
+        }
+      };
       for (size_t k = 0; k < n_; ++k) {
-        const auto x = static_cast<std::uint64_t>(a.i[k]);
-        const auto y = static_cast<std::uint64_t>(b.i[k]);
+        const std::int64_t x = a.i[k];
+        const std::int64_t y = b.i[k];
         switch (op) {
           case Op::kAdd:
-            r.i[k] = static_cast<std::int64_t>(x + y);
+            check(__builtin_add_overflow(x, y, &r.i[k]), k, "+");
             break;
           case Op::kSub:
-            r.i[k] = static_cast<std::int64_t>(x - y);
+            check(__builtin_sub_overflow(x, y, &r.i[k]), k, "-");
             break;
           case Op::kMul:
-            r.i[k] = static_cast<std::int64_t>(x * y);
+            check(__builtin_mul_overflow(x, y, &r.i[k]), k, "*");
             break;
           default:  // kMod
             if (b.i[k] == 0 || (b.i[k] == -1)) {
@@ -868,8 +937,14 @@ class Evaluator {
       r.b = compare_op(op, a.i, b.i);
     } else if (a.kind == VK::kBool) {
       r.b = compare_op(op, a.b, b.b);
+    } else if (a.kind == VK::kFloat && b.kind == VK::kFloat) {
+      r.b = compare_by_order(op, n_, [&](size_t k) { return order(a.f[k], b.f[k]); });
+    } else if (a.kind == VK::kInt) {
+      // int64 against float64 exactly, not through a conversion to double (which rounds above
+      // 2^53).
+      r.b = compare_by_order(op, n_, [&](size_t k) { return order(a.i[k], b.f[k]); });
     } else {
-      r.b = compare_op(op, as_double(a), as_double(b));
+      r.b = compare_by_order(op, n_, [&](size_t k) { return -order(b.i[k], a.f[k]); });
     }
     return r;
   }
@@ -913,8 +988,17 @@ class Evaluator {
     return r;
   }
 
+  // An int64 result that does not fit: an error naming the operation, never a wrapped number.
+  [[noreturn]] void overflow(int pos, const std::string& what) const {
+    throw InputError(
+        "expression '{}': integer overflow at column {}: {} does not fit int64; to compute past "
+        "int64, make one operand a float (e.g. x * 1.0)",
+        quoted(text_), pos, what);
+  }
+
   const table::Table& t_;
   size_t n_;
+  std::string_view text_;
 };
 
 void collect_columns(const ExprNode& n, std::vector<std::string>& out) {
@@ -961,7 +1045,7 @@ table::Column Expression::evaluate(const table::Table& table) const {
   const DataType type = result_type(table.schema());
   if (root_->op == Op::kColumn) return table.column(root_->str);
   const size_t n = static_cast<size_t>(table.num_rows());
-  Val v = Evaluator(table).eval(*root_);
+  Val v = Evaluator(table, text_).eval(*root_);
   Column out(type);
   switch (v.kind) {
     case VK::kInt:

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -353,4 +354,69 @@ TEST(Expression, DepthIsBoundedWithAClearError) {
   const Expression parens = Expression::parse(repeat("(", limit) + "x" + repeat(")", limit));
   EXPECT_EQ(parens.result_type(t.schema()), DataType::kFloat64);
   expect_refused(repeat("(", limit + 1) + "x" + repeat(")", limit + 1), "limit + 1 parentheses");
+}
+
+// Integer arithmetic is checked: a valid row whose result does not fit int64 is an error naming
+// the operation (i + 1 > i was false at INT64_MAX); a null row's placeholder never is.
+TEST(Expression, IntegerOverflowIsAnError) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  Table t;
+  Column i(DataType::kInt64), j(DataType::kInt64);
+  i.values<std::int64_t>() = {1, kMax, kMin};
+  j.values<std::int64_t>() = {kMax, 5, kMin};
+  j.ensure_validity();
+  j.validity() = {1, 1, 0};  // row 2 of j is null
+  t.add_column("i", std::move(i));
+  t.add_column("j", std::move(j));
+  auto error = [&](const std::string& text) {
+    try {
+      Expression::parse(text).evaluate(t);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("i + 1 > i"),
+            "expression 'i + 1 > i': integer overflow at column 3: 9223372036854775807 + 1 does "
+            "not fit int64; to compute past int64, make one operand a float (e.g. x * 1.0)");
+  EXPECT_NE(error("i * 2 > 0").find("9223372036854775807 * 2 does not fit int64"),
+            std::string::npos);
+  EXPECT_NE(error("i - 1 < 0").find("-9223372036854775808 - 1 does not fit int64"),
+            std::string::npos);
+  EXPECT_NE(error("-i > 0").find("-(-9223372036854775808) does not fit int64"), std::string::npos);
+  // j + i: row 0 overflows (1 + INT64_MAX); rows with a null j never count.
+  EXPECT_NE(error("j + i > 0").find("9223372036854775807 + 1"), std::string::npos);
+  EXPECT_EQ(error("j - 5 > 0"), "no error");  // row 2 (kMin - 5) is null
+  // Past int64 in float: no error.
+  EXPECT_EQ(error("i * 1.0 + 1 > i"), "no error");
+}
+
+// int64 against float64 compares exactly (through double, 2^53 + 1 equalled 2^53), and floats
+// follow one order in filters and in min/max: NaN equals NaN and is greater than every number.
+TEST(Expression, MixedComparisonsAreExactAndNaNIsOrdered) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  Table t;
+  Column i(DataType::kInt64), x(DataType::kFloat64);
+  i.values<std::int64_t>() = {9007199254740993, kMax, -3, 0};
+  x.values<double>() = {9007199254740992.0, 9223372036854775808.0, -2.5,
+                        std::numeric_limits<double>::quiet_NaN()};
+  t.add_column("i", std::move(i));
+  t.add_column("x", std::move(x));
+  auto rows = [&](const std::string& text) {
+    const Column c = Expression::parse(text).evaluate(t);
+    std::string out;
+    for (idx_t r = 0; r < c.size(); ++r)
+      out += c.values<std::uint8_t>()[static_cast<size_t>(r)] ? '1' : '0';
+    return out;
+  };
+  EXPECT_EQ(rows("i > x"), "1000");  // 2^53+1 > 2^53; INT64_MAX < 2^63; -3 < -2.5; 0 < NaN
+  EXPECT_EQ(rows("i = x"), "0000");
+  EXPECT_EQ(rows("x < i"), "1000");
+  EXPECT_EQ(rows("i < x"), "0111");
+  EXPECT_EQ(rows("i = 9007199254740992.0"), "0000");
+  EXPECT_EQ(rows("x = x"), "1111");  // NaN = NaN
+  EXPECT_EQ(rows("x != x"), "0000");
+  EXPECT_EQ(rows("x > 1e308"), "0001");  // NaN is greater than every number
+  EXPECT_EQ(rows("-0.0 = 0.0"), "1111");
 }

@@ -13,6 +13,9 @@
 // Precedence, loosest first: or, and, not, comparison / is [not] null, + -, * / %, unary -;
 // binary operators (comparisons included) associate to the left.
 // Keywords are case-insensitive. Null semantics: arithmetic and comparisons with null give null.
+// Integer arithmetic is checked: a valid row whose int64 result overflows throws InputError
+// naming the operation. int64 and float64 compare exactly. Floats are ordered as in min/max
+// (and DuckDB): NaN equals NaN and is greater than every number; -0.0 equals 0.0.
 // Dictionary-encoded strings are compared with a literal by looking the literal up in the
 // (global, sorted) dictionary once, then comparing codes.
 
