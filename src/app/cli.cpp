@@ -87,6 +87,15 @@ po::variables_map parse(const std::string& command, const std::vector<std::strin
       names.push_back("--" + o->long_name());
     usage_error("shardflow {}: unknown option '{}'{} (see shardflow --help)", command,
                 e.get_option_name(), did_you_mean(e.get_option_name(), names));
+  } catch (const po::required_option& e) {
+    // The positional arguments are options underneath; name them as the usage line does.
+    const std::string option = e.get_option_name();
+    const std::string what = option == "--job"    ? "the job file, e.g. jobs/quickstart.yaml"
+                             : option == "--file" ? "the HDF5 file to inspect"
+                             : option == "--kind" ? "the kind of data (groupby or classification)"
+                                                  : "the option " + option;
+    usage_error("shardflow {}: missing {} (see shardflow {} --help)", command, what,
+                command.substr(0, command.find(' ')));
   } catch (const po::error& e) {
     usage_error("shardflow {}: {} (see shardflow --help)", command, e.what());
   }

@@ -16,7 +16,10 @@ bool has_glob_characters(const std::string& pattern) {
 std::vector<std::string> expand_paths(const std::vector<std::string>& patterns) {
   std::vector<std::string> files;
   for (const auto& pattern : patterns) {
-    if (!has_glob_characters(pattern)) {
+    std::error_code exists_ec;
+    // A file whose name merely contains '[', '*' or '?' (a workdir named "runs/a[1]") is that
+    // file, not a pattern.
+    if (!has_glob_characters(pattern) || std::filesystem::is_regular_file(pattern, exists_ec)) {
       std::error_code ec;
       if (!std::filesystem::is_regular_file(pattern, ec)) {
         if (std::filesystem::exists(pattern, ec)) {

@@ -80,6 +80,7 @@ std::string to_canonical_yaml(const Job& job) {
     out << YAML::Key << "table" << YAML::Value << o.table;
     out << YAML::Key << "path" << YAML::Value << o.path;
     out << YAML::Key << "format" << YAML::Value << o.format;
+    if (o.allow_outside_workdir) out << YAML::Key << "allow_outside_workdir" << YAML::Value << true;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;

@@ -344,7 +344,7 @@ std::shared_ptr<const StepSpec> read_step(const Node& node, std::size_t index) {
 
 OutputSpec read_output(const Node& node, std::size_t index) {
   const MapView map(node, fmt::format("outputs.{}", index));
-  map.allow_only({"table", "path", "format"});
+  map.allow_only({"table", "path", "format", "allow_outside_workdir"});
   OutputSpec out;
   out.location = node.location;
   out.fields = map.field_locations();
@@ -357,6 +357,22 @@ OutputSpec read_output(const Node& node, std::size_t index) {
     out.format = out.path.ends_with(".csv") ? "csv" : "hdf5";
   }
   if (!path) out.path = out.table + (out.format == "csv" ? ".csv" : ".h5");
+  if (const Node* allow = map.find("allow_outside_workdir")) {
+    out.allow_outside_workdir = to_bool(*allow, map.path("allow_outside_workdir"));
+  }
+  // Outputs live in <workdir>/outputs; a path that leaves it (absolute, or '..' past it) could
+  // overwrite anything the job's user may write, so it takes an explicit opt-in.
+  const auto normal = (std::filesystem::path("outputs") / out.path).lexically_normal();
+  const bool inside = !std::filesystem::path(out.path).is_absolute() &&
+                      normal.begin() != normal.end() && *normal.begin() == "outputs" &&
+                      normal != std::filesystem::path("outputs");
+  if (!inside && !out.allow_outside_workdir) {
+    fail_at(path ? path->location : node.location,
+            fmt::format("{} '{}' leaves the workdir's outputs/ directory; write a relative path "
+                        "without '..', or add allow_outside_workdir: true to this output to write "
+                        "there on purpose",
+                        map.path("path"), out.path));
+  }
   return out;
 }
 

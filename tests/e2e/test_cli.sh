@@ -23,6 +23,10 @@ expect_exit 2 30 resume-typo 2 run jobs/quickstart.yaml --set "workdir=$TMP/resu
 grep -q "\-\-resume 'sometimes': expected auto, never or the path of a checkpoint file" "$TMP/resume-typo.err" \
   || { cat "$TMP/resume-typo.err"; fail "--resume typo message"; }
 [ -e "$TMP/resume-typo" ] && fail "a bad --resume still started the run"
+expect_exit 2 30 no-job 0 run
+grep -q "shardflow run: missing the job file, e.g. jobs/quickstart.yaml" "$TMP/no-job.err" || fail "run without a job"
+# A workdir whose name has glob characters ("[1]") is a name, not a pattern.
+expect_exit 0 300 brackets 2 run jobs/quickstart.yaml --set "workdir=$TMP/a[1]/w"
 expect_exit 0 30 gen-sci 0 gen classification --rows 1e3 --out "$TMP/sci.csv"
 [ "$(wc -l < "$TMP/sci.csv")" = 1001 ] || fail "gen --rows 1e3 row count"
 expect_exit 2 30 gen-frac 0 gen classification --rows 2.5 --out "$TMP/frac.csv"

@@ -257,6 +257,30 @@ TEST_F(JobLoader, AliasesAreRefusedWithTheirLocation) {
                 tail);
 }
 
+// ---- outputs stay inside <workdir>/outputs unless the job opts out ----------------------------
+
+TEST_F(JobLoader, OutputPathsOutsideTheWorkdirNeedAnOptIn) {
+  const std::string head = "name: j\ninputs:\n  e: {format: hdf5, path: x.h5}\noutputs:\n";
+  const std::string tail =
+      "' leaves the workdir's outputs/ directory; write a relative path without '..', or add "
+      "allow_outside_workdir: true to this output to write there on purpose";
+  EXPECT_EQ(load_error(head + "  - {table: e, path: /etc/x.h5}\n"),
+            at(5, 22) + "outputs.0.path '/etc/x.h5" + tail);
+  EXPECT_EQ(load_error(head + "  - {table: e, path: ../../x.h5}\n"),
+            at(5, 22) + "outputs.0.path '../../x.h5" + tail);
+  EXPECT_EQ(load_error(head + "  - {table: e, path: ../outputs2/x.h5}\n"),
+            at(5, 22) + "outputs.0.path '../outputs2/x.h5" + tail);
+  EXPECT_EQ(load_error(head + "  - {table: e, path: a/../..}\n"),
+            at(5, 22) + "outputs.0.path 'a/../.." + tail);
+  const Job inside = load_job(write("in.yaml", head + "  - {table: e, path: sub/../x.h5}\n"));
+  EXPECT_EQ(inside.outputs[0].path, "sub/../x.h5");
+  const Job opted = load_job(
+      write("opt.yaml", head + "  - {table: e, path: /tmp/x.h5, allow_outside_workdir: true}\n"));
+  EXPECT_TRUE(opted.outputs[0].allow_outside_workdir);
+  EXPECT_NE(opted.canonical_yaml.find("allow_outside_workdir: true"), std::string::npos);
+  EXPECT_EQ(inside.canonical_yaml.find("allow_outside_workdir"), std::string::npos);
+}
+
 // ---- unknown keys at every level --------------------------------------------------------------
 
 TEST_F(JobLoader, UnknownTopLevelKeySuggests) {

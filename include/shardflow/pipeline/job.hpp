@@ -22,9 +22,11 @@ namespace shardflow::pipeline {
 /// One entry of `outputs:`.
 struct OutputSpec {
   std::string table;
-  std::string path;  // relative to the job's workdir unless absolute; default "<table>.h5|.csv"
+  std::string path;  // relative to <workdir>/outputs; default "<table>.h5|.csv"; an absolute
+                     // path or one that leaves outputs/ needs allow_outside_workdir
   std::string
       format;  // hdf5 (default; csv when the path ends in .csv and no format is given) | csv
+  bool allow_outside_workdir = false;
   SourceLocation location;
   FieldLocations fields;
 };
