@@ -36,8 +36,8 @@ idx_t check_inputs(const mpi::Comm& comm, const Eigen::VectorXd& labels, const E
   });
   const idx_t n = mpi::allreduce_sum(comm, static_cast<idx_t>(labels.size()));
   if (n == 0) {
-    throw InputError("{}: the evaluation data has no rows; check the split that produces it",
-                     metric);
+    throw MetricNotComputable(fmt::format(
+        "{}: the evaluation data has no rows; check the split that produces it", metric));
   }
   return n;
 }
@@ -73,10 +73,10 @@ double roc_auc(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen
   std::vector<double> pos = mpi::allgatherv<double>(comm, pos_local);
   std::vector<double> neg = mpi::allgatherv<double>(comm, neg_local);
   if (pos.empty() || neg.empty()) {
-    throw InputError(
+    throw MetricNotComputable(fmt::format(
         "roc_auc: the evaluation data has {} positive and {} negative labels; AUC needs both "
         "classes",
-        pos.size(), neg.size());
+        pos.size(), neg.size()));
   }
   std::sort(pos.begin(), pos.end());
   std::sort(neg.begin(), neg.end());

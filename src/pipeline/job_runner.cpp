@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -20,6 +21,7 @@
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
 #include "shardflow/ml/metric.hpp"
+#include "shardflow/ml/metrics.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -681,6 +683,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
 
   // ---- train and evaluate -------------------------------------------------------------------
   nlohmann::json train_json = nullptr;
+  std::vector<std::string> not_computable;  // metrics undefined on the evaluation data
   if (job.train) {
     Stopwatch timer;
     TrainOutcome outcome = train(comm, job, executor, options, workdir);
@@ -712,9 +715,20 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
           error.set_agreed(true);
           throw error;
         }
-        const double value = metric->compute(comm, eval.labels, p);
+        double value = std::numeric_limits<double>::quiet_NaN();
+        try {
+          value = metric->compute(comm, eval.labels, p);
+          spdlog::info("evaluate on '{}': {} = {:.6f}", job.evaluate->input, name, value);
+        } catch (const ml::MetricNotComputable& e) {
+          // Undefined on this data (every rank knows it alike): say so, keep the other metrics.
+          if (comm.is_root()) {
+            spdlog::warn(
+                "evaluate on '{}': {} is not computable: {}; metrics.json reports it as null",
+                job.evaluate->input, name, e.what());
+          }
+          not_computable.push_back(name);
+        }
         summary.metrics[name] = value;
-        spdlog::info("evaluate on '{}': {} = {:.6f}", job.evaluate->input, name, value);
       }
       executor.free_after(executor.evaluate_position());
     }
@@ -774,6 +788,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                  {"tables", tables},
                                  {"train", train_json},
                                  {"metrics", metrics},
+                                 {"metrics_not_computable", not_computable},
                                  {"memory",
                                   {{"peak_rss_bytes", summary.peak_rss_bytes},
                                    {"table_liveness", job.runtime.table_liveness}}}};

@@ -44,4 +44,17 @@ YAML
     || { cat "$TMP/wf/outputs/sums.csv"; fail "float parsing (${schema:-inferred types})"; }
 done
 pass "+1.5, 1e-400 and 1e400 read like pandas and DuckDB read them"
+# A metric undefined on the evaluation data (AUC with one class) is reported as not computable,
+# once, and the other metrics and metrics.json are still written.
+expect_exit 0 300 oneclass 2 run jobs/quickstart.yaml --set "workdir=$TMP/oneclass" \
+  --set 'steps.2.where=id % 5 == 0 and label = 1'
+[ "$(count_lines "auc is not computable: roc_auc: the evaluation data has" "$TMP/oneclass.err")" = 1 ] \
+  || { cat "$TMP/oneclass.err"; fail "one-class AUC warning (exactly once)"; }
+$PY -c '
+import json, sys
+m = json.load(open(sys.argv[1] + "/metrics.json"))
+assert m["metrics"]["auc"] is None and m["metrics_not_computable"] == ["auc"], m["metrics"]
+assert 0 < m["metrics"]["accuracy"] <= 1 and m["metrics"]["logloss"] > 0, m["metrics"]' "$TMP/oneclass" \
+  || fail "metrics.json after a not-computable metric"
+pass "AUC on a one-class test set: a warning, null in metrics.json, the other metrics kept"
 echo "1 passed, 0 failed"

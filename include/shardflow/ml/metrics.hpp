@@ -4,15 +4,28 @@
 // on how rows are split across ranks.
 
 #include <Eigen/Core>
+#include "shardflow/common/error.hpp"
 
+#include "shardflow/common/error.hpp"
 #include "shardflow/mpi/comm.hpp"
 
 namespace shardflow::ml {
 
+/// A metric that is undefined on the evaluation data as a whole (no rows; AUC with one class).
+/// Thrown identically on every rank (its condition is computed from global counts) and marked
+/// agreed, so a caller may report the metric as not computable and go on.
+class MetricNotComputable : public InputError {
+ public:
+  explicit MetricNotComputable(std::string message) : InputError(std::move(message)) {
+    set_agreed(true);
+  }
+};
+
 /// Collective: mean log loss -[y log p + (1-y) log(1-p)], with p clipped to [1e-15, 1 - 1e-15].
 /// Summed with reproducible_sum. Must be equal on all ranks: nothing (row counts may differ).
 /// Errors (agreed on every rank): RuntimeError if labels and p differ in length on a rank;
-/// InputError if a label is not 0/1, a probability is outside [0, 1] or NaN, or there are no rows.
+/// InputError if a label is not 0/1, a probability is outside [0, 1] or NaN;
+/// MetricNotComputable if there are no rows.
 double log_loss(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p);
 
 /// Collective: fraction of rows whose prediction (p >= threshold) equals the label. Exact (integer
@@ -23,7 +36,8 @@ double accuracy(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eige
 /// Collective: exact area under the ROC curve, ties counted as 1/2 (the Mann-Whitney U
 /// statistic / (positives * negatives)). Gathers every rank's scores (8 bytes per row) on every
 /// rank with allgatherv, so it needs memory for the whole evaluation set on each rank. Errors as
-/// for log_loss, plus InputError if all labels are equal (AUC is undefined with one class).
+/// for log_loss, plus MetricNotComputable if all labels are equal (AUC is undefined with one
+/// class).
 double roc_auc(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p);
 
 }  // namespace shardflow::ml
