@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <utility>
@@ -140,15 +141,18 @@ class BlockHasher {
   }
 
  private:
+  static constexpr std::align_val_t kBufferAlignment{4096};
   struct StateDeleter {
     void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
   };
+  struct BufferDeleter {
+    void operator()(char* p) const { ::operator delete[](p, kBufferAlignment); }
+  };
 
   /// Maps the block, asks the kernel to populate its page tables in one call (instead of a fault
-  /// per page) and hashes it in one call: the bytes go from the page cache through the hash once,
-  /// with no copy. nullopt if the file system cannot map it (the caller falls back to pread). A
-  /// file truncated under the mapping would raise SIGBUS; the CSV reader maps the same files, so
-  /// this adds no new way to fail.
+  /// per page) and hashes it in one call: no copy, but page-table set-up and teardown per block.
+  /// nullopt if the file system cannot map it (the caller falls back to pread). A file truncated
+  /// under the mapping would raise SIGBUS (the CSV reader takes the same risk).
   static std::optional<XXH128_hash_t> hash_mapped(int fd, const Block& b) {
     static const idx_t page = ::sysconf(_SC_PAGESIZE);
     const idx_t begin = b.offset / page * page;
@@ -168,12 +172,16 @@ class BlockHasher {
   }
 
   /// Reads the block with pread() into the buffer, one buffer at a time, through the streaming
-  /// state (whose digest equals the one-shot XXH3_128bits of the whole block).
+  /// state (whose digest equals the one-shot XXH3_128bits of the whole block). The kernel copies
+  /// each byte once from the page cache into the buffer, which stays in cache for the hash.
   XXH128_hash_t hash_read(int fd, const Block& b, const std::string& path, idx_t file_size) {
     if (!state_) {
       state_.reset(XXH3_createState());
       if (!state_) throw RuntimeError("content_fingerprint: out of memory for the hash state");
-      buffer_.reset(new char[buffer_bytes_]);  // uninitialized: every byte is read before use
+      // Page-aligned and uninitialized. The alignment matters: the kernel's copy into a buffer
+      // at a 16-byte offset (where `new char[]` puts a large block) ran 4x slower on the
+      // development VM (AMD EPYC, `rep movsb`).
+      buffer_.reset(static_cast<char*>(::operator new[](buffer_bytes_, kBufferAlignment)));
     }
     XXH3_128bits_reset(state_.get());
     idx_t offset = b.offset;
@@ -197,7 +205,7 @@ class BlockHasher {
   FingerprintRead read_;
   size_t buffer_bytes_;
   std::unique_ptr<XXH3_state_t, StateDeleter> state_;
-  std::unique_ptr<char[]> buffer_;
+  std::unique_ptr<char, BufferDeleter> buffer_;
 };
 
 }  // namespace
