@@ -12,6 +12,7 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/pipeline/job_loader.hpp"
+#include "support/canonical_yaml.hpp"
 #include "support/test_util.hpp"
 
 using namespace shardflow;
@@ -19,16 +20,9 @@ using namespace shardflow::pipeline;
 using shardflow::testing_util::TempDir;
 using shardflow::testing_util::write_file;
 
-namespace {
+using shardflow::testing_util::canonical;
 
-// A spec's canonical form on one line (flow style), to compare with what the job file says.
-template <typename Spec>
-std::string canonical(const Spec& spec) {
-  YAML::Emitter out;
-  out << YAML::Flow;
-  spec.emit(out);
-  return out.c_str();
-}
+namespace {
 
 // The full example of the job file format (DESIGN.md "Job file", the supported subset).
 const char* kFullJob = R"(# a comment

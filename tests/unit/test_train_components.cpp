@@ -13,19 +13,13 @@
 #include "shardflow/ml/metric.hpp"
 #include "shardflow/pipeline/job_loader.hpp"
 #include "shardflow/pipeline/job_validator.hpp"
+#include "support/canonical_yaml.hpp"
 
 using namespace shardflow;
 using namespace shardflow::pipeline;
+using shardflow::testing_util::canonical;
 
 namespace {
-
-template <typename Spec>
-std::string canonical(const Spec& spec) {
-  YAML::Emitter out;
-  out << YAML::Flow;
-  spec.emit(out);
-  return out.c_str();
-}
 
 const char* kJob = R"(name: t
 inputs:
