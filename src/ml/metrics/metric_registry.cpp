@@ -1,8 +1,7 @@
 // The table of metrics. Adding a metric: write src/ml/metrics/<name>.cpp with a
 // `Metric <name>_metric()` and add it to the two lists below (docs/architecture.md).
 
-#include <algorithm>
-
+#include "shardflow/common/registry.hpp"
 #include "shardflow/ml/metric.hpp"
 
 namespace shardflow::ml {
@@ -21,17 +20,11 @@ const std::vector<Metric>& metrics() {
 }
 
 const Metric* find_metric(std::string_view name) {
-  const auto& entries = metrics();
-  auto it =
-      std::find_if(entries.begin(), entries.end(), [&](const auto& m) { return m.name == name; });
-  return it == entries.end() ? nullptr : &*it;
+  return find_entry(metrics(), name, &Metric::name);
 }
 
 std::vector<std::string> metric_names() {
-  std::vector<std::string> names;
-  for (const auto& m : metrics())
-    names.push_back(m.name);
-  return names;
+  return entry_names(metrics(), &Metric::name);
 }
 
 }  // namespace shardflow::ml

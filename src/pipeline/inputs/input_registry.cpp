@@ -3,9 +3,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
-
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/registry.hpp"
 #include "shardflow/io/file_fingerprint.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/pipeline/input_format.hpp"
@@ -26,17 +25,11 @@ const std::vector<InputFormat>& input_formats() {
 }
 
 const InputFormat* find_input_format(std::string_view format) {
-  const auto& formats = input_formats();
-  auto it = std::find_if(formats.begin(), formats.end(),
-                         [&](const auto& f) { return f.format == format; });
-  return it == formats.end() ? nullptr : &*it;
+  return find_entry(input_formats(), format, &InputFormat::format);
 }
 
 std::vector<std::string> input_format_names() {
-  std::vector<std::string> names;
-  for (const auto& f : input_formats())
-    names.push_back(f.format);
-  return names;
+  return entry_names(input_formats(), &InputFormat::format);
 }
 
 FileIdentity read_file_identity(const MapView& map) {

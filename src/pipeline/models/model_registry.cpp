@@ -1,8 +1,7 @@
 // The table of models. Adding a model: write src/pipeline/models/<name>_model.cpp with a
 // `ModelType <name>_model_type()` and add it to the two lists below (docs/architecture.md).
 
-#include <algorithm>
-
+#include "shardflow/common/registry.hpp"
 #include "shardflow/pipeline/train_components.hpp"
 
 namespace shardflow::pipeline {
@@ -17,16 +16,11 @@ const std::vector<ModelType>& model_types() {
 }
 
 const ModelType* find_model_type(std::string_view name) {
-  const auto& types = model_types();
-  auto it = std::find_if(types.begin(), types.end(), [&](const auto& t) { return t.name == name; });
-  return it == types.end() ? nullptr : &*it;
+  return find_entry(model_types(), name, &ModelType::name);
 }
 
 std::vector<std::string> model_type_names() {
-  std::vector<std::string> names;
-  for (const auto& t : model_types())
-    names.push_back(t.name);
-  return names;
+  return entry_names(model_types(), &ModelType::name);
 }
 
 const ModelType& default_model_type() {

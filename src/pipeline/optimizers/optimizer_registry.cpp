@@ -2,8 +2,7 @@
 // with an `OptimizerType <name>_optimizer_type()` and add it to the two lists below
 // (docs/architecture.md).
 
-#include <algorithm>
-
+#include "shardflow/common/registry.hpp"
 #include "shardflow/pipeline/train_components.hpp"
 
 namespace shardflow::pipeline {
@@ -18,16 +17,11 @@ const std::vector<OptimizerType>& optimizer_types() {
 }
 
 const OptimizerType* find_optimizer_type(std::string_view name) {
-  const auto& types = optimizer_types();
-  auto it = std::find_if(types.begin(), types.end(), [&](const auto& t) { return t.name == name; });
-  return it == types.end() ? nullptr : &*it;
+  return find_entry(optimizer_types(), name, &OptimizerType::name);
 }
 
 std::vector<std::string> optimizer_type_names() {
-  std::vector<std::string> names;
-  for (const auto& t : optimizer_types())
-    names.push_back(t.name);
-  return names;
+  return entry_names(optimizer_types(), &OptimizerType::name);
 }
 
 const OptimizerType& default_optimizer_type() {

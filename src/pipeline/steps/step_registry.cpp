@@ -3,8 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
-
+#include "shardflow/common/registry.hpp"
 #include "shardflow/pipeline/step.hpp"
 
 namespace shardflow::pipeline {
@@ -21,16 +20,11 @@ const std::vector<StepType>& step_types() {
 }
 
 const StepType* find_step_type(std::string_view op) {
-  const auto& types = step_types();
-  auto it = std::find_if(types.begin(), types.end(), [&](const auto& t) { return t.op == op; });
-  return it == types.end() ? nullptr : &*it;
+  return find_entry(step_types(), op, &StepType::op);
 }
 
 std::vector<std::string> step_type_names() {
-  std::vector<std::string> names;
-  for (const auto& t : step_types())
-    names.push_back(t.op);
-  return names;
+  return entry_names(step_types(), &StepType::op);
 }
 
 void read_input_table(const MapView& map, std::string_view role, StepSpec& spec) {

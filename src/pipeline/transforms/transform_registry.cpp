@@ -2,8 +2,7 @@
 // src/pipeline/transforms/<name>_transform.cpp with a `TransformType <name>_transform_type()` and
 // add it to the two lists below (docs/architecture.md).
 
-#include <algorithm>
-
+#include "shardflow/common/registry.hpp"
 #include "shardflow/pipeline/train_components.hpp"
 
 namespace shardflow::pipeline {
@@ -18,16 +17,11 @@ const std::vector<TransformType>& transform_types() {
 }
 
 const TransformType* find_transform_type(std::string_view name) {
-  const auto& types = transform_types();
-  auto it = std::find_if(types.begin(), types.end(), [&](const auto& t) { return t.name == name; });
-  return it == types.end() ? nullptr : &*it;
+  return find_entry(transform_types(), name, &TransformType::name);
 }
 
 std::vector<std::string> transform_type_names() {
-  std::vector<std::string> names;
-  for (const auto& t : transform_types())
-    names.push_back(t.name);
-  return names;
+  return entry_names(transform_types(), &TransformType::name);
 }
 
 }  // namespace shardflow::pipeline
