@@ -486,6 +486,10 @@ void move_checkpoints_aside(const mpi::Comm& comm, const ckpt::CheckpointStore& 
   });
 }
 
+// Training stops when the batch loss exceeds this multiple of the run's first batch loss (or is
+// not finite): gradient steps that make the loss 100 times worse have left any useful model.
+constexpr double kDivergenceFactor = 100.0;
+
 TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                    const RunOptions& options, const fs::path& workdir) {
   const TrainSpec& spec = *job.train;
@@ -578,8 +582,23 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     idx_t last_saved = resume ? resume->step : -1;
     Stopwatch progress;
     ml::TrainCallbacks callbacks;
+    // The first batch loss of this run, the yardstick for divergence. The loss is the same on
+    // every rank (an allreduced sum), so every rank stops at the same step.
+    double first_loss = -1;
     callbacks.after_step = [&](const ml::TrainState& state) {
       maybe_inject_fault("train_step:" + std::to_string(state.step), comm.rank());
+      if (first_loss < 0) first_loss = state.last_loss;
+      if (!std::isfinite(state.last_loss) ||
+          state.last_loss > kDivergenceFactor * std::max(first_loss, 1e-6)) {
+        RuntimeError error(fmt::format(
+            "training diverged at step {}: the batch loss is {} (the first batch's was {}); lower "
+            "train.optimizer.lr (now {}){}; the last good checkpoint is kept",
+            state.step, state.last_loss, first_loss, sgd.learning_rate,
+            spec.transforms.empty() ? " or scale the features (transforms: [{scale: standard}])"
+                                    : ""));
+        error.set_agreed(true);
+        throw error;
+      }
       if (spec.checkpoint_every_steps > 0 && state.step % spec.checkpoint_every_steps == 0) {
         store.save(comm, to_checkpoint(comm, state, out.scaler, out.fingerprint, job.seed));
         last_saved = state.step;

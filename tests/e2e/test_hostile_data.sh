@@ -57,4 +57,13 @@ assert m["metrics"]["auc"] is None and m["metrics_not_computable"] == ["auc"], m
 assert 0 < m["metrics"]["accuracy"] <= 1 and m["metrics"]["logloss"] > 0, m["metrics"]' "$TMP/oneclass" \
   || fail "metrics.json after a not-computable metric"
 pass "AUC on a one-class test set: a warning, null in metrics.json, the other metrics kept"
+# Training whose loss explodes (unscaled features, a large learning rate: batch loss 11225 and
+# AUC 0.5 once ended with exit 0) stops with exit 1 and says what to change.
+expect_exit 1 300 diverged 2 run jobs/quickstart.yaml --set "workdir=$TMP/diverged" \
+  --set 'train.transforms=[]' --set train.optimizer.lr=100 --set train.optimizer.momentum=0.99
+grep -q "training diverged at step [0-9]*: the batch loss is .*; lower train.optimizer.lr (now 100) or scale the features" \
+  "$TMP/diverged.err" || { cat "$TMP/diverged.err"; fail "divergence message"; }
+[ "$(count_lines "training diverged" "$TMP/diverged.err")" = 1 ] || fail "divergence reported more than once"
+[ -e "$TMP/diverged/metrics.json" ] && fail "a diverged training wrote metrics.json"
+pass "an exploding loss stops training with exit 1"
 echo "1 passed, 0 failed"
