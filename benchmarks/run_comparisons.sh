@@ -72,7 +72,10 @@ BIN=$BUILD/shardflow
 
 # ---- peers' node modules ---------------------------------------------------------------------
 if [[ ! -d $SRC/benchmarks/node_modules/@duckdb/node-api || ! -d $SRC/benchmarks/node_modules/nodejs-polars ]]; then
-  (cd "$SRC/benchmarks" && npm ci --no-audit --no-fund)
+  # `npm install`, not `npm ci`: nodejs-polars lists its platform packages as optional
+  # dependencies without versions, which npm cannot record in a lock file, so `npm ci` always
+  # reports the lock as out of sync. package-lock.json still pins every version installed.
+  (cd "$SRC/benchmarks" && npm install --no-audit --no-fund)
 fi
 
 # ---- data ------------------------------------------------------------------------------------
