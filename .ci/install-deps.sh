@@ -24,3 +24,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# Node.js and npm for the benchmark peers and their install test (tests/e2e/test_benchmark_deps.sh);
+# most images ship them already, so Debian's packages are installed only when npm is missing.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "installing: nodejs npm"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi

@@ -865,7 +865,7 @@ class Evaluator {
     if (ints) {
       r.kind = VK::kInt;
       r.i.resize(n_);
-      // Checked: a null row's placeholder value may overflow harmlessly, a valid row's may not.
+      // Checked: a null row's stand-in value may overflow harmlessly, a valid row's may not.
       auto check = [&](bool overflowed, size_t k, const char* symbol) {
         if (overflowed && (r.valid.empty() || r.valid[k])) {
           overflow(pos, fmt::format("{} {} {}", a.i[k], symbol, b.i[k]));
