@@ -4,7 +4,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -445,8 +447,24 @@ ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
     }
     return it->second;
   };
-  state.step_in_epoch = std::stoll(attr("step_in_epoch"));
-  state.last_loss = std::stod(attr("last_loss"));
+  // Written by to_checkpoint as an integer and a shortest round-trip double; anything else is
+  // damage (the store's meta_checksum catches an edit, this an older file's).
+  const std::string step_in_epoch = attr("step_in_epoch");
+  const auto [end, ec] = std::from_chars(
+      step_in_epoch.data(), step_in_epoch.data() + step_in_epoch.size(), state.step_in_epoch);
+  if (ec != std::errc() || end != step_in_epoch.data() + step_in_epoch.size()) {
+    throw InputError(
+        "checkpoint {} is damaged: its attribute 'step_in_epoch' is '{}', not an "
+        "integer",
+        source, step_in_epoch);
+  }
+  const std::string last_loss = attr("last_loss");
+  char* loss_end = nullptr;
+  state.last_loss = std::strtod(last_loss.c_str(), &loss_end);
+  if (last_loss.empty() || loss_end != last_loss.c_str() + last_loss.size()) {
+    throw InputError("checkpoint {} is damaged: its attribute 'last_loss' is '{}', not a number",
+                     source, last_loss);
+  }
   const auto& weights = array("model/weights");
   const auto& velocity = array("optimizer/velocity");
   if (static_cast<idx_t>(weights.size()) != num_weights ||
@@ -517,7 +535,22 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   std::optional<ckpt::Checkpoint> loaded;
   std::string loaded_from;
   if (options.resume == "auto") {
-    loaded = store.load_latest(comm, out.fingerprint);
+    // A checkpoint of this training (same fingerprint, so same data and batch size) whose state
+    // does not parse or whose position this training cannot reach is damaged: the store falls
+    // back to an older one, as it does for a damaged file.
+    const auto accept = [&](const ckpt::Checkpoint& c, const fs::path& file) {
+      ml::StandardScaler scaler;
+      const ml::TrainState state = from_checkpoint(c, d + 1, scaler, file.string());
+      if (source.rows >= 0 && !ml::resume_position_fits(state, source.rows, sgd_spec.batch_size)) {
+        throw InputError(
+            "checkpoint {} is damaged: its position (step {}, epoch {}, step {} of the epoch, {} "
+            "samples seen) or its weights cannot come from this training ({} rows, batch size "
+            "{}), which it claims by its fingerprint",
+            file.string(), state.step, state.epoch, state.step_in_epoch, state.samples_seen,
+            source.rows, sgd_spec.batch_size);
+      }
+    };
+    loaded = store.load_latest(comm, out.fingerprint, accept);
     loaded_from = "the newest valid checkpoint in " + store.directory().string();
     if (!loaded) {
       move_checkpoints_aside(
