@@ -43,12 +43,37 @@ namespace {
 // Small helpers
 // ---------------------------------------------------------------------------------------------
 
+// Collective: the stop signal any rank received (0 if none), and whether Open MPI's mpirun sent
+// it, agreed so that every rank builds the same message (a user may signal one rank only).
+struct StopCause {
+  int signal = 0;
+  bool from_mpirun = false;
+};
+StopCause agreed_stop_cause(const mpi::Comm& comm) {
+  StopCause cause;
+  cause.signal = mpi::allreduce_max(comm, stop_signal_received() ? received_signal() : 0);
+  cause.from_mpirun = mpi::allreduce_max(comm, stop_signal_from_open_mpi_launcher() ? 1 : 0) != 0;
+  return cause;
+}
+
+// "stopped by SIGTERM <where>; <what next>", and why the launcher will not report exit 75.
+std::string stop_message(const StopCause& cause, std::string_view where,
+                         std::string_view what_next) {
+  if (!cause.from_mpirun) {
+    return fmt::format("stopped by {} {}; {}", signal_name(cause.signal), where, what_next);
+  }
+  return fmt::format(
+      "stopped by {} from mpirun {}; {} (Open MPI's mpirun stops the ranks this way when it is "
+      "itself sent Ctrl-C, SIGINT or SIGTERM, and then exits 1, not 75; send mpirun SIGUSR1 "
+      "instead to stop with exit 75)",
+      signal_name(cause.signal), where, what_next);
+}
+
 // A stop signal between stages ends the job cleanly on every rank at the same point.
 void check_interrupted(const mpi::Comm& comm, std::string_view where) {
-  const int signal = mpi::allreduce_max(comm, stop_signal_received() ? received_signal() : 0);
-  if (signal != 0) {
-    InterruptedError error(fmt::format("stopped by {} {}; rerun the same command to continue",
-                                       signal_name(signal), where));
+  const StopCause cause = agreed_stop_cause(comm);
+  if (cause.signal != 0) {
+    InterruptedError error(stop_message(cause, where, "rerun the same command to continue"));
     error.set_agreed(true);
     throw error;
   }
@@ -683,10 +708,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
       store.save(comm, to_checkpoint(comm, out.state, out.scaler, out.fingerprint, job.seed));
     }
     if (stopped) {
-      InterruptedError error(fmt::format(
-          "stopped by {} at training step {}; checkpoint written to {}; rerun with --resume "
-          "auto to continue",
-          signal_name(received_signal()), out.state.step, store.directory().string()));
+      InterruptedError error(
+          stop_message(agreed_stop_cause(comm), fmt::format("at training step {}", out.state.step),
+                       fmt::format("checkpoint written to {}; rerun with --resume auto to continue",
+                                   store.directory().string())));
       error.set_agreed(true);
       throw error;
     }
