@@ -8,9 +8,11 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "shardflow/common/atomic_file.hpp"
+#include "shardflow/common/fingerprint.hpp"
 #include "shardflow/io/hdf5_handle.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/version.hpp"
@@ -26,11 +28,53 @@ constexpr const char* kLatest = "latest";
 constexpr size_t kDigits = 10;
 constexpr idx_t kMaxChunk = 1 << 16;
 
+constexpr const char* kMetaChecksum = "meta_checksum";
+// Format 1 had no meta_checksum; such files are still read, with the consistency checks only.
+constexpr std::int64_t kFirstChecksummedVersion = 2;
+
 const std::set<std::string>& reserved_attributes() {
   static const std::set<std::string> names{
       "format_version", "step",        "epoch",   "sample_cursor",
-      "world_size",     "fingerprint", "created", "shardflow_version"};
+      "world_size",     "fingerprint", "created", "shardflow_version",
+      kMetaChecksum};
   return names;
+}
+
+// Digest of every /meta value a checkpoint carries (HDF5 checksums datasets with Fletcher32, not
+// attributes): a step, epoch, fingerprint or free-form attribute altered after writing no longer
+// matches it, so the file counts as damaged instead of passing for another position or another
+// configuration.
+std::string meta_checksum(std::int64_t format_version, const CheckpointMeta& m) {
+  Fingerprint f;
+  f.add(std::string_view("shardflow-checkpoint-meta"))
+      .add(format_version)
+      .add(static_cast<std::int64_t>(m.step))
+      .add(static_cast<std::int64_t>(m.epoch))
+      .add(static_cast<std::int64_t>(m.sample_cursor))
+      .add(static_cast<std::int64_t>(m.world_size))
+      .add(m.fingerprint)
+      .add(m.created)
+      .add(m.version)
+      .add(static_cast<std::int64_t>(m.attributes.size()));
+  for (const auto& [name, value] : m.attributes)
+    f.add(name).add(value);
+  return f.hex();
+}
+
+// The positions a checkpoint records must be possible at all; anything else is damage.
+void check_meta_consistent(const CheckpointMeta& m, const fs::path& file) {
+  const auto bad = [&](const std::string& what) {
+    return InputError("checkpoint {} is damaged: its /meta attributes are inconsistent ({})",
+                      file.string(), what);
+  };
+  if (m.step < 0) throw bad(fmt::format("step {} is negative", m.step));
+  if (m.epoch < 0 || m.epoch > m.step) {
+    throw bad(fmt::format("epoch {} is outside [0, step {}]", m.epoch, m.step));
+  }
+  if (m.sample_cursor < 0 || m.sample_cursor < m.epoch) {
+    throw bad(fmt::format("{} samples seen at epoch {}", m.sample_cursor, m.epoch));
+  }
+  if (m.world_size < 1) throw bad(fmt::format("world size {} is below 1", m.world_size));
 }
 
 // Step of a "ckpt-<10 digits>.h5" name, or -1.
@@ -260,6 +304,8 @@ void write_checkpoint_file(const fs::path& file, const Checkpoint& checkpoint) {
     for (const auto& [name, value] : m.attributes) {
       io::write_string_attribute(meta.get(), name, value);
     }
+    io::write_string_attribute(meta.get(), kMetaChecksum,
+                               meta_checksum(kCheckpointFormatVersion, m));
   }
   Hid lcpl = io::intermediate_link_creation();
   for (const auto& [key, values] : checkpoint.arrays) {
@@ -307,10 +353,12 @@ Checkpoint read_checkpoint_file(const fs::path& file) {
     if (!version) {
       throw InputError("{} is not a shardflow checkpoint: /meta has no format_version", path);
     }
-    if (*version != kCheckpointFormatVersion) {
-      throw InputError("checkpoint {} has format version {}, but this shardflow reads version {}",
-                       path, *version, kCheckpointFormatVersion);
+    if (*version < 1 || *version > kCheckpointFormatVersion) {
+      throw InputError(
+          "checkpoint {} has format version {}, but this shardflow reads versions 1 to {}", path,
+          *version, kCheckpointFormatVersion);
     }
+    const bool checksummed = *version >= kFirstChecksummedVersion;
     auto need_int = [&](const char* name) {
       const auto v = io::read_int64_attribute(meta.get(), name);
       if (!v) throw InputError("checkpoint {} lacks the /meta attribute '{}'", path, name);
@@ -319,15 +367,59 @@ Checkpoint read_checkpoint_file(const fs::path& file) {
     c.meta.step = need_int("step");
     c.meta.epoch = need_int("epoch");
     c.meta.sample_cursor = need_int("sample_cursor");
-    c.meta.world_size = static_cast<int>(need_int("world_size"));
-    c.meta.fingerprint = io::read_string_attribute(meta.get(), "fingerprint").value_or("");
-    c.meta.created = io::read_string_attribute(meta.get(), "created").value_or("");
-    c.meta.version = io::read_string_attribute(meta.get(), "shardflow_version").value_or("");
+    const std::int64_t world_size = need_int("world_size");
+    if (world_size < std::numeric_limits<int>::min() ||
+        world_size > std::numeric_limits<int>::max()) {
+      throw InputError("checkpoint {} is damaged: its /meta world_size {} is out of range", path,
+                       world_size);
+    }
+    c.meta.world_size = static_cast<int>(world_size);
+    // Since format 2 every fixed attribute is required: a missing fingerprint is damage, not
+    // "another configuration".
+    auto string_attr = [&](const char* name) {
+      auto v = io::read_string_attribute(meta.get(), name);
+      if (!v && checksummed) {
+        throw InputError("checkpoint {} is damaged: it lacks the /meta attribute '{}'", path, name);
+      }
+      return v.value_or("");
+    };
+    c.meta.fingerprint = string_attr("fingerprint");
+    c.meta.created = string_attr("created");
+    c.meta.version = string_attr("shardflow_version");
     for (const auto& name : io::attribute_names(meta.get())) {
-      if (reserved_attributes().count(name) > 0 || !io::is_string_attribute(meta.get(), name)) {
+      if (reserved_attributes().count(name) > 0) continue;
+      if (!io::is_string_attribute(meta.get(), name)) {
+        if (checksummed) {
+          throw InputError(
+              "checkpoint {} is damaged: its /meta attribute '{}' is not a string (shardflow "
+              "writes only strings besides the fixed attributes)",
+              path, name);
+        }
         continue;
       }
       c.meta.attributes[name] = io::read_string_attribute(meta.get(), name).value_or("");
+    }
+    if (checksummed) {
+      const auto stored = io::read_string_attribute(meta.get(), kMetaChecksum);
+      if (!stored) {
+        throw InputError("checkpoint {} is damaged: it lacks the /meta attribute '{}'", path,
+                         kMetaChecksum);
+      }
+      const std::string expected = meta_checksum(*version, c.meta);
+      if (*stored != expected) {
+        throw InputError(
+            "checkpoint {} is damaged: its /meta attributes (step {}, epoch {}, fingerprint '{}', "
+            "...) do not match their checksum ({} stored, {} computed); one was altered after "
+            "the file was written",
+            path, c.meta.step, c.meta.epoch, c.meta.fingerprint, *stored, expected);
+      }
+    }
+    check_meta_consistent(c.meta, file);
+    const idx_t named_step = step_of(file.filename().string());
+    if (named_step >= 0 && named_step != c.meta.step) {
+      throw InputError(
+          "checkpoint {} is damaged: its /meta step {} differs from the step {} in its file name",
+          path, c.meta.step, named_step);
     }
 
     std::vector<std::string> links;
@@ -483,8 +575,9 @@ void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) 
   });
 }
 
-std::optional<Checkpoint> CheckpointStore::load_latest(
-    const mpi::Comm& comm, const std::string& expected_fingerprint) const {
+std::optional<Checkpoint> CheckpointStore::load_latest(const mpi::Comm& comm,
+                                                       const std::string& expected_fingerprint,
+                                                       const Acceptor& accept) const {
   std::string bytes;
   int found = 0;
   comm.agree([&] {
@@ -527,6 +620,14 @@ std::optional<Checkpoint> CheckpointStore::load_latest(
             "this job's fingerprint is '{}' (the configuration or inputs changed)",
             file.string(), c.meta.fingerprint, expected_fingerprint);
         continue;
+      }
+      if (accept) {
+        try {
+          accept(c, file);
+        } catch (const Error& e) {
+          spdlog::warn("skipping an unusable checkpoint, trying an older one: {}", e.what());
+          continue;
+        }
       }
       bytes = encode(c);
       found = 1;

@@ -73,6 +73,12 @@ void validate_options(const SgdOptions& o, double l2) {
   }
 }
 
+bool position_fits(const TrainState& s, idx_t n, idx_t batch, idx_t steps) {
+  return s.epoch >= 0 && s.step_in_epoch >= 0 && s.step_in_epoch < steps &&
+         s.step == s.epoch * steps + s.step_in_epoch &&
+         s.samples_seen == s.epoch * n + std::min(s.step_in_epoch * batch, n);
+}
+
 // Checks that a checkpointed state continues this exact training run.
 void validate_resume(const TrainState& s, int d, idx_t n, idx_t batch, idx_t steps) {
   if (s.weights.size() != d + 1 || s.velocity.size() != d + 1) {
@@ -88,10 +94,7 @@ void validate_resume(const TrainState& s, int d, idx_t n, idx_t batch, idx_t ste
         "start fresh (--resume never)",
         s.step);
   }
-  const bool position_ok = s.epoch >= 0 && s.step_in_epoch >= 0 && s.step_in_epoch < steps &&
-                           s.step == s.epoch * steps + s.step_in_epoch &&
-                           s.samples_seen == s.epoch * n + std::min(s.step_in_epoch * batch, n);
-  if (!position_ok) {
+  if (!position_fits(s, n, batch, steps)) {
     throw ConfigError(
         "the checkpoint position (step {}, epoch {}, step {} of the epoch, {} samples seen) does "
         "not fit the training data ({} rows, batch size {}: {} steps per epoch); the data or the "
@@ -107,6 +110,11 @@ idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size) {
   if (batch_size < 1) throw ConfigError("batch size must be at least 1, got {}", batch_size);
   if (global_rows <= 0) return 0;
   return global_rows / batch_size + (global_rows % batch_size != 0 ? 1 : 0);
+}
+
+bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batch_size) {
+  return state.weights.allFinite() && state.velocity.allFinite() &&
+         position_fits(state, global_rows, batch_size, steps_per_epoch(global_rows, batch_size));
 }
 
 TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, LogisticRegression& model,

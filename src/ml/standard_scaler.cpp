@@ -1,10 +1,12 @@
 #include "shardflow/ml/standard_scaler.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 #include <string>
 
 #include "shardflow/ml/reproducible_sum.hpp"
+#include "shardflow/mpi/allreduce.hpp"
 
 namespace shardflow::ml {
 
@@ -68,6 +70,35 @@ void StandardScaler::transform(Dataset& data) const {
           (data.features(i, j) - mean[static_cast<size_t>(j)]) / scale[static_cast<size_t>(j)];
     }
   }
+}
+
+std::vector<double> feature_root_mean_squares(const mpi::Comm& comm, const Dataset& data) {
+  const int d = data.num_features();
+  const auto& x = data.features;
+  std::vector<double> max_abs(static_cast<size_t>(d), 0.0);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    for (int j = 0; j < d; ++j)
+      max_abs[static_cast<size_t>(j)] =
+          std::max(max_abs[static_cast<size_t>(j)], std::abs(x(i, j)));
+  }
+  mpi::allreduce_inplace(comm, std::span<double>(max_abs), mpi::Reduce::kMax);
+  std::vector<double> squares(static_cast<size_t>(x.size()));
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    for (int j = 0; j < d; ++j) {
+      const double m = max_abs[static_cast<size_t>(j)];
+      const double r = m > 0.0 ? x(i, j) / m : 0.0;
+      squares[static_cast<size_t>(i * d + j)] = r * r;
+    }
+  }
+  const std::vector<double> sums = reproducible_sum(comm, squares, d, "feature root mean squares");
+  std::vector<double> rms(static_cast<size_t>(d), 0.0);
+  if (data.global_rows <= 0) return rms;
+  for (int j = 0; j < d; ++j) {
+    rms[static_cast<size_t>(j)] =
+        max_abs[static_cast<size_t>(j)] *
+        std::sqrt(sums[static_cast<size_t>(j)] / static_cast<double>(data.global_rows));
+  }
+  return rms;
 }
 
 }  // namespace shardflow::ml

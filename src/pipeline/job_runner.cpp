@@ -4,7 +4,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -41,12 +43,37 @@ namespace {
 // Small helpers
 // ---------------------------------------------------------------------------------------------
 
+// Collective: the stop signal any rank received (0 if none), and whether Open MPI's mpirun sent
+// it, agreed so that every rank builds the same message (a user may signal one rank only).
+struct StopCause {
+  int signal = 0;
+  bool from_mpirun = false;
+};
+StopCause agreed_stop_cause(const mpi::Comm& comm) {
+  StopCause cause;
+  cause.signal = mpi::allreduce_max(comm, stop_signal_received() ? received_signal() : 0);
+  cause.from_mpirun = mpi::allreduce_max(comm, stop_signal_from_open_mpi_launcher() ? 1 : 0) != 0;
+  return cause;
+}
+
+// "stopped by SIGTERM <where>; <what next>", and why the launcher will not report exit 75.
+std::string stop_message(const StopCause& cause, std::string_view where,
+                         std::string_view what_next) {
+  if (!cause.from_mpirun) {
+    return fmt::format("stopped by {} {}; {}", signal_name(cause.signal), where, what_next);
+  }
+  return fmt::format(
+      "stopped by {} from mpirun {}; {} (Open MPI's mpirun stops the ranks this way when it is "
+      "itself sent Ctrl-C, SIGINT or SIGTERM, and then exits 1, not 75; send mpirun SIGUSR1 "
+      "instead to stop with exit 75)",
+      signal_name(cause.signal), where, what_next);
+}
+
 // A stop signal between stages ends the job cleanly on every rank at the same point.
 void check_interrupted(const mpi::Comm& comm, std::string_view where) {
-  const int signal = mpi::allreduce_max(comm, stop_signal_received() ? received_signal() : 0);
-  if (signal != 0) {
-    InterruptedError error(fmt::format("stopped by {} {}; rerun the same command to continue",
-                                       signal_name(signal), where));
+  const StopCause cause = agreed_stop_cause(comm);
+  if (cause.signal != 0) {
+    InterruptedError error(stop_message(cause, where, "rerun the same command to continue"));
     error.set_agreed(true);
     throw error;
   }
@@ -445,8 +472,24 @@ ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
     }
     return it->second;
   };
-  state.step_in_epoch = std::stoll(attr("step_in_epoch"));
-  state.last_loss = std::stod(attr("last_loss"));
+  // Written by to_checkpoint as an integer and a shortest round-trip double; anything else is
+  // damage (the store's meta_checksum catches an edit, this an older file's).
+  const std::string step_in_epoch = attr("step_in_epoch");
+  const auto [end, ec] = std::from_chars(
+      step_in_epoch.data(), step_in_epoch.data() + step_in_epoch.size(), state.step_in_epoch);
+  if (ec != std::errc() || end != step_in_epoch.data() + step_in_epoch.size()) {
+    throw InputError(
+        "checkpoint {} is damaged: its attribute 'step_in_epoch' is '{}', not an "
+        "integer",
+        source, step_in_epoch);
+  }
+  const std::string last_loss = attr("last_loss");
+  char* loss_end = nullptr;
+  state.last_loss = std::strtod(last_loss.c_str(), &loss_end);
+  if (last_loss.empty() || loss_end != last_loss.c_str() + last_loss.size()) {
+    throw InputError("checkpoint {} is damaged: its attribute 'last_loss' is '{}', not a number",
+                     source, last_loss);
+  }
   const auto& weights = array("model/weights");
   const auto& velocity = array("optimizer/velocity");
   if (static_cast<idx_t>(weights.size()) != num_weights ||
@@ -490,6 +533,38 @@ void move_checkpoints_aside(const mpi::Comm& comm, const ckpt::CheckpointStore& 
 // not finite): gradient steps that make the loss 100 times worse have left any useful model.
 constexpr double kDivergenceFactor = 100.0;
 
+// Unscaled features whose root mean squares differ by more than this factor get a warning.
+// Without scaling, a gradient step sees feature j with curvature ~ E[x_j^2] (raw values, offset
+// included: a year or an id is as badly scaled as a wide spread), so a ratio R of root mean
+// squares is a ratio R^2 of curvatures: at any learning rate that is stable for the largest
+// feature, the smallest learns R^2 times slower. At R = 100 that is 10^4, more steps than a
+// typical run has; smaller ratios are common in raw data (an age beside a 0/1 flag) and train.
+constexpr double kUnscaledRatioWarning = 100.0;
+
+// Collective: one warning (rank 0) when unscaled features differ in scale by more than
+// kUnscaledRatioWarning. Features that are 0 everywhere are left out.
+void warn_unscaled_features(const mpi::Comm& comm, const ml::Dataset& data) {
+  const std::vector<double> rms = ml::feature_root_mean_squares(comm, data);
+  int smallest = -1, largest = -1;
+  for (int j = 0; j < static_cast<int>(rms.size()); ++j) {
+    const double r = rms[static_cast<size_t>(j)];
+    if (!(r > 0.0)) continue;
+    if (smallest < 0 || r < rms[static_cast<size_t>(smallest)]) smallest = j;
+    if (largest < 0 || r > rms[static_cast<size_t>(largest)]) largest = j;
+  }
+  if (smallest < 0) return;
+  const double lo = rms[static_cast<size_t>(smallest)], hi = rms[static_cast<size_t>(largest)];
+  if (!(hi > kUnscaledRatioWarning * lo) || !comm.is_root()) return;
+  const auto name = [&](int j) { return data.feature_names.at(static_cast<size_t>(j)); };
+  spdlog::warn(
+      "training on unscaled features of very different scales: '{}' has root mean square {:.4g} "
+      "and '{}' {:.4g}, {:.3g} times more (above {:g}); at a learning rate that is stable for "
+      "'{}', '{}' learns about {:.2g} times slower. Add transforms: [{{scale: standard}}] to the "
+      "train section",
+      name(smallest), lo, name(largest), hi, hi / lo, kUnscaledRatioWarning, name(largest),
+      name(smallest), (hi / lo) * (hi / lo));
+}
+
 TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                    const RunOptions& options, const fs::path& workdir) {
   const TrainSpec& spec = *job.train;
@@ -517,7 +592,22 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   std::optional<ckpt::Checkpoint> loaded;
   std::string loaded_from;
   if (options.resume == "auto") {
-    loaded = store.load_latest(comm, out.fingerprint);
+    // A checkpoint of this training (same fingerprint, so same data and batch size) whose state
+    // does not parse or whose position this training cannot reach is damaged: the store falls
+    // back to an older one, as it does for a damaged file.
+    const auto accept = [&](const ckpt::Checkpoint& c, const fs::path& file) {
+      ml::StandardScaler scaler;
+      const ml::TrainState state = from_checkpoint(c, d + 1, scaler, file.string());
+      if (source.rows >= 0 && !ml::resume_position_fits(state, source.rows, sgd_spec.batch_size)) {
+        throw InputError(
+            "checkpoint {} is damaged: its position (step {}, epoch {}, step {} of the epoch, {} "
+            "samples seen) or its weights cannot come from this training ({} rows, batch size "
+            "{}), which it claims by its fingerprint",
+            file.string(), state.step, state.epoch, state.step_in_epoch, state.samples_seen,
+            source.rows, sgd_spec.batch_size);
+      }
+    };
+    loaded = store.load_latest(comm, out.fingerprint, accept);
     loaded_from = "the newest valid checkpoint in " + store.directory().string();
     if (!loaded) {
       move_checkpoints_aside(
@@ -568,6 +658,7 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   if (!out.reused) {
     ml::Dataset data =
         ml::make_dataset(comm, executor.materialize(spec.input), spec.numeric_features, spec.label);
+    if (!standard_scale) warn_unscaled_features(comm, data);
     if (!loaded && standard_scale) out.scaler.fit(comm, data);
     // Fitted just now, or restored from the checkpoint (empty when the job does not scale).
     if (!out.scaler.mean.empty()) out.scaler.transform(data);
@@ -617,10 +708,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
       store.save(comm, to_checkpoint(comm, out.state, out.scaler, out.fingerprint, job.seed));
     }
     if (stopped) {
-      InterruptedError error(fmt::format(
-          "stopped by {} at training step {}; checkpoint written to {}; rerun with --resume "
-          "auto to continue",
-          signal_name(received_signal()), out.state.step, store.directory().string()));
+      InterruptedError error(
+          stop_message(agreed_stop_cause(comm), fmt::format("at training step {}", out.state.step),
+                       fmt::format("checkpoint written to {}; rerun with --resume auto to continue",
+                                   store.directory().string())));
       error.set_agreed(true);
       throw error;
     }

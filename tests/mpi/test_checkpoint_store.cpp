@@ -9,6 +9,7 @@
 
 #include <bit>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <random>
 
@@ -252,6 +253,79 @@ TEST(CheckpointStore, OtherFingerprintsAreSkippedWithBothNamed) {
   }
   EXPECT_EQ(store.load_latest(comm)->meta.step, 2);
   EXPECT_FALSE(store.load_latest(comm, "cccc").has_value());
+}
+
+// An altered /meta attribute (a step, the fingerprint) makes the newest checkpoint damaged: the
+// store falls back to the previous one with a warning naming the file, and never reports an
+// altered fingerprint as another configuration.
+TEST(CheckpointStore, AlteredMetaFallsBackToPrevious) {
+  mpi::Comm comm;
+  TempDir dir(comm);
+  CheckpointStore store(dir.path(), 5);
+  const fs::path newest = dir.path() / checkpoint_file_name(3);
+  const std::vector<std::pair<std::string, std::function<void(hid_t)>>> edits = {
+      {"step", [](hid_t g) { io::write_int64_attribute(g, "step", 2); }},
+      {"epoch", [](hid_t g) { io::write_int64_attribute(g, "epoch", 0); }},
+      {"fingerprint", [](hid_t g) { io::write_string_attribute(g, "fingerprint", "fq"); }},
+      {"metrics", [](hid_t g) { io::write_string_attribute(g, "metrics", "{}"); }},
+      {"deleted fingerprint", [](hid_t g) { H5Adelete(g, "fingerprint"); }},
+  };
+  for (const auto& [what, edit] : edits) {
+    SCOPED_TRACE(what);
+    for (idx_t step : {1, 2, 3})
+      store.save(comm, make_checkpoint(step));
+    if (comm.is_root()) {
+      io::Hid f(H5Fopen(newest.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+      io::Hid g(H5Gopen2(f.get(), "meta", H5P_DEFAULT), H5Gclose);
+      edit(g.get());
+    }
+    comm.barrier();
+    WarningCapture warnings;
+    const auto loaded = store.load_latest(comm, "fp");
+    ASSERT_TRUE(loaded.has_value());
+    EXPECT_EQ(loaded->meta.step, 2);
+    EXPECT_EQ(loaded->arrays, make_checkpoint(2).arrays);
+    if (comm.is_root()) {
+      EXPECT_CONTAINS(warnings.text(),
+                      "skipping an unusable checkpoint, trying an older one: checkpoint " +
+                          newest.string() + " is damaged");
+      EXPECT_EQ(warnings.text().find("configuration or inputs changed"), std::string::npos)
+          << warnings.text();
+    }
+    try {
+      store.load(comm, newest);
+      ADD_FAILURE() << "expected InputError";
+    } catch (const InputError& e) {
+      EXPECT_CONTAINS(e.what(), "checkpoint " + newest.string() + " is damaged");
+    }
+  }
+}
+
+// The caller's own check (does the position fit the training data?) rejects a checkpoint the
+// same way: skipped with the caller's reason, the previous one is used.
+TEST(CheckpointStore, RejectedByTheCallerFallsBackToPrevious) {
+  mpi::Comm comm;
+  TempDir dir(comm);
+  CheckpointStore store(dir.path(), 5);
+  for (idx_t step : {4, 5, 6})
+    store.save(comm, make_checkpoint(step));
+  WarningCapture warnings;
+  std::vector<idx_t> asked;
+  const auto loaded = store.load_latest(comm, "fp", [&](const Checkpoint& c, const fs::path& file) {
+    asked.push_back(c.meta.step);
+    if (c.meta.step > 4) throw InputError("checkpoint {} does not fit", file.string());
+  });
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->meta.step, 4);
+  if (comm.is_root()) {
+    EXPECT_EQ(asked, (std::vector<idx_t>{6, 5, 4}));
+    EXPECT_CONTAINS(warnings.text(),
+                    "skipping an unusable checkpoint, trying an older one: "
+                    "checkpoint " +
+                        (dir.path() / checkpoint_file_name(6)).string() + " does not fit");
+  } else {
+    EXPECT_TRUE(asked.empty()) << "only rank 0 reads and checks";
+  }
 }
 
 TEST(CheckpointStore, EmptyOrMissingDirectoryHasNone) {

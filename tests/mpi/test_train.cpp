@@ -394,3 +394,41 @@ TEST(Train, ZeroEpochsReturnsTheStartState) {
   EXPECT_EQ(s.step, 0);
   EXPECT_TRUE(s.weights.isZero(0));
 }
+
+// The scales behind the unscaled-features warning: sqrt(mean(x^2)) per feature, bit-identical on
+// every rank and for every split (hence at every rank count), close to the plain formula, 0 for an
+// all-zero feature, and no overflow for values whose square is not finite.
+TEST(Train, FeatureRootMeanSquaresAreIdenticalForEverySplit) {
+  mpi::Comm comm;
+  std::vector<double> ref(kFeatures);
+  if (comm.rank() == 0) {
+    mpi::Comm self(MPI_COMM_SELF);
+    ref = ml::feature_root_mean_squares(self,
+                                        ml::make_dataset(self, make_table(0, kRows), kNames, "y"));
+  }
+  mpi::bcast(comm, std::span<double>(ref), 0);
+  for (int j = 0; j < kFeatures; ++j) {
+    double sum = 0;
+    for (idx_t g = 0; g < kRows; ++g)
+      sum += features_of(g)[static_cast<size_t>(j)] * features_of(g)[static_cast<size_t>(j)];
+    EXPECT_NEAR(ref[static_cast<size_t>(j)], std::sqrt(sum / kRows),
+                1e-12 * ref[static_cast<size_t>(j)]);
+  }
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+    const auto rms =
+        ml::feature_root_mean_squares(comm, ml::make_dataset(comm, make_table(b, e), kNames, "y"));
+    ASSERT_EQ(rms.size(), ref.size());
+    EXPECT_EQ(std::memcmp(rms.data(), ref.data(), ref.size() * sizeof(double)), 0)
+        << "mode " << mode;
+    // 1e300 * feature: the squares overflow, the root mean square does not.
+    const auto huge = ml::feature_root_mean_squares(
+        comm, ml::make_dataset(comm, make_table(b, e, 1e300), kNames, "y"));
+    for (size_t j = 0; j < ref.size(); ++j)
+      EXPECT_NEAR(huge[j] / 1e300, ref[j], 1e-12 * ref[j]) << j;
+    // All zero (0 * feature): 0, not NaN.
+    for (double r : ml::feature_root_mean_squares(
+             comm, ml::make_dataset(comm, make_table(b, e, 0.0), kNames, "y")))
+      EXPECT_EQ(r, 0.0);
+  }
+}

@@ -111,15 +111,114 @@ TEST(CheckpointFile, NonCheckpointsAreRejectedWithTheReason) {
   {
     io::Hid f(H5Fopen(future.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
     io::Hid g(H5Gopen2(f.get(), "meta", H5P_DEFAULT), H5Gclose);
-    io::write_int64_attribute(g.get(), "format_version", 2);
+    io::write_int64_attribute(g.get(), "format_version", 3);
   }
   EXPECT_TRUE(is_checkpoint_file(future));
   try {
     read_checkpoint_file(future);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_CONTAINS(e.what(), "has format version 2, but this shardflow reads version 1");
+    EXPECT_CONTAINS(e.what(), "has format version 3, but this shardflow reads versions 1 to 2");
   }
+}
+
+namespace {
+
+// Opens /meta of `file` read-write and hands it to `edit`.
+template <typename Edit>
+void edit_meta(const std::filesystem::path& file, Edit edit) {
+  io::Hid f(H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+  ASSERT_TRUE(f.valid());
+  io::Hid g(H5Gopen2(f.get(), "meta", H5P_DEFAULT), H5Gclose);
+  ASSERT_TRUE(g.valid());
+  edit(g.get());
+}
+
+void expect_damaged(const std::filesystem::path& file, const std::string& what,
+                    const std::string& reason) {
+  try {
+    read_checkpoint_file(file);
+    ADD_FAILURE() << what << ": the altered checkpoint was read as valid";
+  } catch (const InputError& e) {
+    EXPECT_CONTAINS(e.what(), "checkpoint " + file.string() + " is damaged");
+    EXPECT_CONTAINS(e.what(), reason);
+  }
+}
+
+}  // namespace
+
+// HDF5 checksums datasets (Fletcher32), not attributes: every /meta value is covered by
+// meta_checksum, so an altered step, epoch, fingerprint or free-form attribute makes the file
+// damaged (the store then falls back to an older checkpoint) instead of passing for another
+// training position or another configuration.
+TEST(CheckpointFile, EveryAlteredMetaAttributeIsDamage) {
+  TempDir dir;
+  const auto file = dir.path() / "c.h5";
+  const char* kChecksum = "do not match their checksum";
+  const std::vector<std::pair<std::string, std::int64_t>> ints = {
+      {"step", 13}, {"epoch", 1}, {"sample_cursor", 5}, {"world_size", 4}};
+  for (const auto& [name, value] : ints) {
+    write_checkpoint_file(file, sample());
+    edit_meta(file, [&](hid_t g) { io::write_int64_attribute(g, name, value); });
+    expect_damaged(file, name, kChecksum);
+  }
+  for (const std::string name :
+       {"fingerprint", "created", "shardflow_version", "metrics", "stage", "meta_checksum"}) {
+    write_checkpoint_file(file, sample());
+    edit_meta(file, [&](hid_t g) { io::write_string_attribute(g, name, "x"); });
+    expect_damaged(file, name, kChecksum);
+  }
+  // A fixed attribute deleted, or stored with another type.
+  for (const std::string name : {"fingerprint", "created", "shardflow_version", "meta_checksum"}) {
+    write_checkpoint_file(file, sample());
+    edit_meta(file, [&](hid_t g) { H5Adelete(g, name.c_str()); });
+    expect_damaged(file, name + " deleted", "lacks the /meta attribute '" + name + "'");
+  }
+  write_checkpoint_file(file, sample());
+  edit_meta(file, [&](hid_t g) {
+    H5Adelete(g, "step");
+    io::write_string_attribute(g, "step", "12");
+  });
+  expect_damaged(file, "step as a string", "is not an integer scalar");
+  // An attribute added by someone else.
+  write_checkpoint_file(file, sample());
+  edit_meta(file, [&](hid_t g) { io::write_string_attribute(g, "extra", "1"); });
+  expect_damaged(file, "an added attribute", kChecksum);
+  write_checkpoint_file(file, sample());
+  edit_meta(file, [&](hid_t g) { io::write_int64_attribute(g, "extra", 1); });
+  expect_damaged(file, "an added integer attribute", "'extra' is not a string");
+}
+
+// Values no training can produce are damage even where no checksum is kept (format 1 files), and
+// a ckpt-<step>.h5 file must hold that step.
+TEST(CheckpointFile, ImpossibleMetaValuesAreDamage) {
+  TempDir dir;
+  // A format 1 file: no meta_checksum.
+  auto format1 = [&](const std::filesystem::path& file, auto edit) {
+    write_checkpoint_file(file, sample());
+    edit_meta(file, [&](hid_t g) {
+      H5Adelete(g, "meta_checksum");
+      io::write_int64_attribute(g, "format_version", 1);
+      edit(g);
+    });
+  };
+  const auto file = dir.path() / "c.h5";
+  format1(file, [](hid_t) {});
+  EXPECT_EQ(read_checkpoint_file(file), sample()) << "format 1 files stay readable";
+  format1(file, [](hid_t g) { io::write_int64_attribute(g, "step", -1); });
+  expect_damaged(file, "negative step", "step -1 is negative");
+  format1(file, [](hid_t g) { io::write_int64_attribute(g, "epoch", 13); });
+  expect_damaged(file, "epoch > step", "epoch 13 is outside [0, step 12]");
+  format1(file, [](hid_t g) { io::write_int64_attribute(g, "sample_cursor", -3); });
+  expect_damaged(file, "negative cursor", "-3 samples seen at epoch 2");
+  format1(file, [](hid_t g) { io::write_int64_attribute(g, "world_size", 0); });
+  expect_damaged(file, "world size 0", "world size 0 is below 1");
+
+  const auto named = dir.path() / checkpoint_file_name(12);
+  write_checkpoint_file(named, sample());
+  EXPECT_EQ(read_checkpoint_file(named).meta.step, 12);
+  format1(named, [](hid_t g) { io::write_int64_attribute(g, "step", 11); });
+  expect_damaged(named, "step vs file name", "its /meta step 11 differs from the step 12");
 }
 
 TEST(CheckpointFile, DatasetsAreChunkedWithFletcher32) {

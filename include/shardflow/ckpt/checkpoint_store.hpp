@@ -4,8 +4,11 @@
 // checkpoint (serial HDF5) and reads it back for everyone; nothing in it depends on the rank count,
 // so a job can resume at a different size. File `<dir>/ckpt-<step, 10 digits>.h5`:
 //
-//   /meta        group; attributes format_version (1), step, epoch, sample_cursor, world_size,
-//                fingerprint, created (ISO-8601 UTC), shardflow_version, plus free-form strings
+//   /meta        group; attributes format_version (2), step, epoch, sample_cursor, world_size,
+//                fingerprint, created (ISO-8601 UTC), shardflow_version, plus free-form strings,
+//                and meta_checksum: a digest (32 hex) of all of them, since HDF5 checksums
+//                datasets (Fletcher32) but not attributes. Format 1 files (no meta_checksum) are
+//                still read.
 //   /model/*, /optimizer/*, /features/*, /rng/*   1-D chunked datasets with Fletcher32: float64
 //                (Checkpoint::arrays) or uint64 (Checkpoint::uint_arrays)
 //
@@ -16,6 +19,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -27,7 +31,7 @@
 namespace shardflow::ckpt {
 
 /// Version of the checkpoint layout above (`/meta` attribute `format_version`).
-inline constexpr std::int64_t kCheckpointFormatVersion = 1;
+inline constexpr std::int64_t kCheckpointFormatVersion = 2;
 
 struct CheckpointMeta {
   idx_t step = 0;
@@ -68,13 +72,21 @@ class CheckpointStore {
   /// meta.version are filled in; meta.created if empty.
   void save(const mpi::Comm& comm, const Checkpoint& checkpoint);
 
+  /// Called on rank 0 with a checkpoint that read back intact and carries the expected
+  /// fingerprint; throws (any shardflow Error, naming the file) if the caller cannot use it.
+  using Acceptor = std::function<void(const Checkpoint&, const std::filesystem::path&)>;
+
   /// Collective: the newest *valid* checkpoint: `latest` first, then every ckpt-*.h5 from the
-  /// highest step down. A file that cannot be opened, lacks /meta, has another format version, a
-  /// fingerprint different from a non-empty `expected_fingerprint`, or fails a Fletcher32 check is
-  /// skipped with a warning naming the file and the reason. Rank 0 reads; the result is broadcast,
-  /// so every rank returns the same value. nullopt if there is none.
+  /// highest step down. A file that read_checkpoint_file rejects (cannot be opened, lacks /meta,
+  /// another format version, damaged or inconsistent /meta, a Fletcher32 failure), that has a
+  /// fingerprint different from a non-empty `expected_fingerprint`, or that `accept` (if given)
+  /// rejects is skipped with a warning naming the file and the reason. Only an intact file is
+  /// compared by fingerprint, so a damaged fingerprint is reported as damage, never as another
+  /// configuration. Rank 0 reads; the result is broadcast, so every rank returns the same value.
+  /// nullopt if there is none. `accept` must not call MPI.
   std::optional<Checkpoint> load_latest(const mpi::Comm& comm,
-                                        const std::string& expected_fingerprint = "") const;
+                                        const std::string& expected_fingerprint = "",
+                                        const Acceptor& accept = {}) const;
 
   /// Collective: loads `file` (same on all ranks) on rank 0 and broadcasts it; every rank throws
   /// the same InputError with the reason if it is invalid.
@@ -101,7 +113,10 @@ void write_checkpoint_file(const std::filesystem::path& file, const Checkpoint& 
 
 /// Local (no MPI): reads and validates a checkpoint file (for `shardflow inspect` and tests).
 /// Throws InputError naming the file and the reason: cannot be opened, no /meta, another format
-/// version, a damaged dataset (Fletcher32 mismatch) or a dataset of an unexpected type.
+/// version, damaged /meta (a missing or unreadable attribute, attributes that do not match
+/// meta_checksum, impossible values such as a negative step or epoch > step, a step that differs
+/// from the one in a ckpt-<step>.h5 file name), a damaged dataset (Fletcher32 mismatch) or a
+/// dataset of an unexpected type.
 Checkpoint read_checkpoint_file(const std::filesystem::path& file);
 
 /// Local: true if `file` is an HDF5 file with a /meta group carrying format_version. Never throws.

@@ -53,6 +53,10 @@ struct TrainCallbacks {
 /// Number of steps in one epoch: ceil(global_rows / batch_size) (0 for no rows).
 idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size);
 
+/// True if `state`'s position (step, epoch, step of the epoch, samples seen) is one that training
+/// on `global_rows` rows with `batch_size` reaches, and its weights and velocity are finite.
+bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batch_size);
+
 /// Collective: trains `model` with mini-batch SGD on the gradient of
 ///   mean log loss over the batch + l2/2 * ||coefficients||^2   (intercept not penalized, l2 =
 ///   model.l2),

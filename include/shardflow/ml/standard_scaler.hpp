@@ -22,4 +22,11 @@ struct StandardScaler {
   void transform(Dataset& data) const;
 };
 
+/// Collective: the root mean square sqrt(mean(x_j^2)) of every feature over all ranks' rows (0
+/// for a feature that is 0 everywhere, and for no rows): the scale an unscaled feature has for a
+/// gradient step. Computed as max|x_j| (exact) times the root of a reproducible sum of
+/// (x_j / max|x_j|)^2, so it never overflows and is bit-identical on every rank and at every rank
+/// count. The feature count must be equal on all ranks.
+std::vector<double> feature_root_mean_squares(const mpi::Comm& comm, const Dataset& data);
+
 }  // namespace shardflow::ml

@@ -20,6 +20,12 @@ class SignalGuard {
 bool stop_signal_received();
 /// The signal number that arrived (0 if none).
 int received_signal();
+/// True if the stop signal is a SIGTERM sent by this process's parent and that parent is Open
+/// MPI's launcher (mpirun, or orted on another host): Open MPI 4's mpirun tears a job down that
+/// way (SIGCONT, then SIGTERM after odls_base_sigkill_timeout seconds, SIGKILL after as many
+/// again) when it receives SIGINT, SIGTERM or SIGHUP itself, and then exits 1 whatever the ranks
+/// return. Signals it forwards (SIGUSR1, SIGUSR2) do not count.
+bool stop_signal_from_open_mpi_launcher();
 /// "SIGTERM", "SIGINT", "SIGUSR1", or "signal N".
 std::string signal_name(int signal);
 /// Clears the flag (tests).
