@@ -44,6 +44,11 @@ mh_require_root() {
 mh_teardown() {
   trap '' PIPE  # a dead reader of our output (a killed pipeline) must not stop the clean-up
   local h
+  # Processes still inside a namespace (ranks or daemons of a job on a host that was cut off and
+  # never heard the end of its job) would outlive it: only these tests start processes there.
+  for h in "${MH_HOSTS[@]}"; do
+    ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  done
   for h in "${MH_HOSTS[@]}"; do
     ip netns del "$h" 2>/dev/null || true
   done
