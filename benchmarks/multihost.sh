@@ -53,7 +53,7 @@ for _ in $(seq 1 "$REPEATS"); do
   one+=("$(run one ONE)")
   two+=("$(run two TWO)")
 done
-python3 tests/support/compare_runs.py "$WORK/one" "$WORK/two" --ordered test_set >/dev/null ||
+/usr/bin/python3 tests/support/compare_runs.py "$WORK/one" "$WORK/two" --ordered test_set >/dev/null ||
   { echo "multihost.sh: one host and two hosts gave different results" >&2; exit 1; }
 python3 - "$RANKS" "$REPEATS" "${one[@]}" -- "${two[@]}" <<'PY'
 import sys
