@@ -10,10 +10,13 @@
 #include <immintrin.h>
 #endif
 
+#include <spdlog/spdlog.h>
+
 #include "shardflow/common/hash.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/alltoallv.hpp"
+#include "shardflow/mpi/hosts.hpp"
 #include "shardflow/mpi/limits.hpp"
 #include "shardflow/mpi/shared_segments.hpp"
 
@@ -209,6 +212,7 @@ SHARDFLOW_HASH_CLONES void hash_range(const Table& table, const std::vector<int>
 // Largest rank count that uses scatter_small (see set_small_fanout_limit).
 int g_small_fanout_limit = 4;
 detail::Transport g_last_transport = detail::Transport::kNone;
+detail::TransportBytes g_transport_bytes;
 
 // Stores of scattered values bypass the cache (non-temporal) when a column's round is at least
 // this large: such outputs do not fit in cache anyway, and a normal store first reads the line it
@@ -707,9 +711,67 @@ void set_small_fanout_limit(int ranks) {
 Transport last_transport() {
   return g_last_transport;
 }
+TransportBytes transport_bytes() {
+  return g_transport_bytes;
+}
 }  // namespace detail
 
 namespace {
+
+// Collective (mpi::hosts): adds this shuffle's bytes for other ranks to
+// g_transport_bytes by where they go and how, and logs them (debug, every rank that logs) so that
+// a run across hosts can show that rows really cross hosts, and through which transport. Bytes are
+// the payload (values, validity bytes, string lengths and characters), without framing.
+template <typename D>
+void account_transport(const mpi::Comm& comm, const Table& table, const D* dest,
+                       const std::vector<ColumnPlan>& plan, const std::vector<idx_t>& sent,
+                       idx_t rounds, bool shared_memory) {
+  const int p = comm.size();
+  const auto up = static_cast<size_t>(p);
+  const std::vector<int> hosts = mpi::hosts(comm);
+  std::vector<idx_t> rows(up, 0);
+  for (idx_t k = 0; k < rounds; ++k)
+    for (size_t d = 0; d < up; ++d)
+      rows[d] += sent[static_cast<size_t>(k) * up + d];
+  idx_t row_bytes = 0;
+  for (const auto& cp : plan)
+    row_bytes += (cp.plain ? 8 : cp.width) + (cp.nulls ? 1 : 0);
+  std::vector<idx_t> bytes(up);
+  for (size_t d = 0; d < up; ++d)
+    bytes[d] = rows[d] * row_bytes;
+  for (size_t c = 0; c < plan.size(); ++c) {
+    if (!plan[c].plain) continue;
+    const auto& offsets = table.column(static_cast<int>(c)).plain().offsets;
+    for (idx_t i = 0; i < table.num_rows(); ++i)
+      bytes[static_cast<size_t>(dest[i])] +=
+          offsets[static_cast<size_t>(i) + 1] - offsets[static_cast<size_t>(i)];
+  }
+  const int me = comm.rank();
+  detail::TransportBytes now;
+  idx_t remote_rows = 0;
+  for (int d = 0; d < p; ++d) {
+    const auto ud = static_cast<size_t>(d);
+    if (d == me) continue;
+    remote_rows += rows[ud];
+    if (hosts[ud] != hosts[static_cast<size_t>(me)]) {
+      now.other_hosts_mpi += bytes[ud];
+    } else if (shared_memory) {
+      now.this_host_shared_memory += bytes[ud];
+    } else {
+      now.this_host_mpi += bytes[ud];
+    }
+  }
+  g_transport_bytes.other_hosts_mpi += now.other_hosts_mpi;
+  g_transport_bytes.this_host_mpi += now.this_host_mpi;
+  g_transport_bytes.this_host_shared_memory += now.this_host_shared_memory;
+  const int host_count = *std::max_element(hosts.begin(), hosts.end()) + 1;
+  spdlog::debug(
+      "shuffle: {} rows ({} bytes) to other ranks: {} bytes to ranks on other hosts through MPI, "
+      "{} bytes to ranks on this host (host {} of {}) through {}",
+      remote_rows, now.other_hosts_mpi + now.this_host_mpi + now.this_host_shared_memory,
+      now.other_hosts_mpi, now.this_host_mpi + now.this_host_shared_memory,
+      hosts[static_cast<size_t>(me)], host_count, shared_memory ? "shared memory" : "MPI");
+}
 
 // shuffle_to for destinations of type D (int from callers; uint8_t from hash_shuffle when there
 // are at most 256 ranks, which cuts the destination traffic of every pass over them by 4x).
@@ -873,6 +935,8 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
     if (cp.nulls) oc.validity().assign(static_cast<size_t>(out_rows + 1), 1);
     out_cols.push_back(std::move(oc));
   }
+
+  account_transport(comm, table, destination.data(), plan, sent, rounds, staging != nullptr);
 
   const Exchange<D> x{comm,          table,   destination.data(),
                       plan,          n,       p,

@@ -81,6 +81,16 @@ enum class Transport {
   kMpiSegments,   // segment path (plain strings or huge counts) through MPI
 };
 Transport last_transport();
+
+/// Payload bytes this process has sent to other ranks in all shuffles so far, by where they went
+/// and how. Every shuffle also logs its share at debug level. For tests and for showing that a run
+/// across hosts really moves rows between hosts.
+struct TransportBytes {
+  idx_t other_hosts_mpi = 0;          // to ranks on other hosts (always through MPI)
+  idx_t this_host_mpi = 0;            // to ranks on this host through MPI
+  idx_t this_host_shared_memory = 0;  // to ranks on this host through the staging segments
+};
+TransportBytes transport_bytes();
 }  // namespace detail
 
 }  // namespace shardflow::ops
