@@ -213,6 +213,7 @@ WideAccumulator WideAccumulator::parse(std::string_view text) {
     return RuntimeError("exact sum: malformed partial state '{}'",
                         text.substr(0, std::min<size_t>(text.size(), 80)));
   };
+  if (!text.empty() && text.back() == ',') throw bad();
   while (!text.empty()) {
     const size_t comma = std::min(text.find(','), text.size());
     const std::string_view item = text.substr(0, comma);

@@ -418,3 +418,25 @@ TEST(Aggregate, IntegerSumsAreExactAndOverflowIsReported) {
             "a group's exact sum is 18446744073709551614, which does not fit int64 "
             "(-9223372036854775808 to 9223372036854775807)");
 }
+
+// The wide tier travels between ranks as text: it must come back exactly, and text it cannot
+// have produced is an error, not a silently different sum.
+TEST(ExactFloatSum, WideStateRoundTripsThroughText) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 20; ++trial) {
+    ops::WideAccumulator w;
+    test::ExactReference ref;
+    for (int i = 0; i < 50; ++i) {
+      const double x = any_double(rng);
+      w.add(x);
+      ref.add(x);
+    }
+    const ops::WideAccumulator back = ops::WideAccumulator::parse(w.serialize());
+    EXPECT_EQ(back.serialize(), w.serialize());
+    EXPECT_EQ(bits_of(back.round()), bits_of(ref.value()));
+    EXPECT_EQ(bits_of(back.round(7)), bits_of(ref.value(7)));
+  }
+  EXPECT_EQ(ops::WideAccumulator::parse("").serialize(), "");
+  for (const char* bad : {"x", "3", "3:", "3:1g", "70:1", "-1:1", "3:100000000", "3:-1", "3:1,"})
+    EXPECT_THROW(ops::WideAccumulator::parse(bad), RuntimeError) << bad;
+}
