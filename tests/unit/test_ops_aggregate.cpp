@@ -20,6 +20,7 @@
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/ops/aggregate.hpp"
+#include "shardflow/ops/exact_sum.hpp"
 #include "shardflow/ops/shuffle.hpp"
 #include "support/exact_reference.hpp"
 
@@ -201,8 +202,11 @@ TEST(ExactFloatSum, SpecialValuesFollowIeee) {
 // Float32 columns are summed exactly too (every float is a double).
 TEST(ExactFloatSum, Float32ColumnsAreExact) {
   Column col(DataType::kFloat32);
-  col.values<float>() = {1e30f, 1.0f, -1e30f, 3e-8f};
-  const std::vector<std::int32_t> zeros(4, 0);
+  // 1 + 2^-53 + 2^-80 rounds up to 1 + 2^-52; a double-double loses the two small ones in its
+  // low part next to 1 when they arrive while 2^100 is still in the high part.
+  col.values<float>() = {std::ldexp(1.0f, 100), 1.0f, std::ldexp(1.0f, -53), std::ldexp(1.0f, -80),
+                         -std::ldexp(1.0f, 100)};
+  const std::vector<std::int32_t> zeros(5, 0);
   AggregateState st(AggKind::kSum, DataType::kFloat32, false, nullptr, false);
   st.resize(1);
   st.update(&col, zeros);
