@@ -110,11 +110,45 @@ double round_fixed_point(std::span<std::uint64_t> words, int low, bool negative,
   return negative ? -r : r;
 }
 
+// The same rounding on one 128-bit magnitude (every group that never needed the wide tier):
+// a quotient is taken after shifting the magnitude to the top, so it keeps at least 64
+// significant bits, and the remainder feeds the sticky bit.
+double round_fixed_point(unsigned __int128 u, int low, bool negative, std::uint64_t divisor) {
+  if (u == 0) return negative ? -0.0 : 0.0;
+  bool sticky = false;
+  if (divisor > 1) {
+    const int shift = 128 - bit_length(u);
+    u <<= shift;
+    low -= shift;
+    sticky = u % divisor != 0;
+    u /= divisor;
+  }
+  const int leading = bit_length(u) - 1 + low;
+  const int ulp = std::max(leading - 52, kMinExponent);
+  const int k = ulp - low;
+  double r;
+  if (k <= 0) {
+    r = std::ldexp(static_cast<double>(static_cast<std::uint64_t>(u)), low);  // <= 53 bits: exact
+  } else if (k >= 127) {
+    std::array<std::uint64_t, 2> words = {static_cast<std::uint64_t>(u),
+                                          static_cast<std::uint64_t>(u >> 64)};
+    // Deep in the subnormal range: the general routine (sticky is only set with a divisor, and
+    // then u has its top bit at 2^127 >> log2(divisor), far above 2^-1074 here).
+    if (sticky) words[0] |= 1;  // below the guard bit, since k >= 127 > 1
+    return round_fixed_point(words, low, negative);
+  } else {
+    std::uint64_t keep = static_cast<std::uint64_t>(u >> k);
+    const bool guard = ((u >> (k - 1)) & 1) != 0;
+    const bool rest = sticky || (u & ((static_cast<unsigned __int128>(1) << (k - 1)) - 1)) != 0;
+    if (guard && (rest || (keep & 1) != 0)) ++keep;  // may reach 2^53: still exact
+    r = std::ldexp(static_cast<double>(keep), ulp);
+  }
+  return negative ? -r : r;
+}
+
 double rounded_quotient(__int128 numerator, std::int64_t divisor) {
-  const unsigned __int128 u = magnitude(numerator);
-  std::array<std::uint64_t, 2> words = {static_cast<std::uint64_t>(u),
-                                        static_cast<std::uint64_t>(u >> 64)};
-  return round_fixed_point(words, 0, numerator < 0, static_cast<std::uint64_t>(divisor));
+  return round_fixed_point(magnitude(numerator), 0, numerator < 0,
+                           static_cast<std::uint64_t>(divisor));
 }
 
 // =============================================================================================
@@ -383,10 +417,7 @@ double ExactSums::finish(size_t g, std::uint64_t divisor) const {
   const __int128 acc = s.acc();
   if (s.wide < 0) {
     if (acc == 0) return zero;
-    const unsigned __int128 u = magnitude(acc);
-    std::array<std::uint64_t, 2> words = {static_cast<std::uint64_t>(u),
-                                          static_cast<std::uint64_t>(u >> 64)};
-    return round_fixed_point(words, s.scale, acc < 0, divisor);
+    return round_fixed_point(magnitude(acc), s.scale, acc < 0, divisor);
   }
   WideAccumulator w = wide_[static_cast<size_t>(s.wide)];
   w.add_scaled(acc, s.scale);

@@ -43,6 +43,10 @@ namespace shardflow::ops {
 double round_fixed_point(std::span<std::uint64_t> words, int low, bool negative,
                          std::uint64_t divisor = 1);
 
+/// round_fixed_point for a magnitude of at most 128 bits, without a scratch buffer.
+double round_fixed_point(unsigned __int128 magnitude, int low, bool negative,
+                         std::uint64_t divisor = 1);
+
 /// The double nearest numerator / divisor (divisor >= 1), correctly rounded.
 double rounded_quotient(__int128 numerator, std::int64_t divisor);
 
@@ -92,11 +96,18 @@ class ExactSums {
     const int d = biased - 1075 - s.scale;
     // Normal numbers inside the window; zeros, subnormals, inf, NaN and the rest go the slow way.
     if (biased != 0 && biased != 0x7ff && static_cast<unsigned>(d) <= kWindow) {
-      const auto m = static_cast<__int128>((bits & kMantissa) | (std::uint64_t{1} << 52));
-      const __int128 term = (bits >> 63) ? -(m << d) : (m << d);
-      __int128 sum;
-      if (!__builtin_add_overflow(s.acc(), term, &sum)) {
-        s.set_acc(sum);
+      // Unsigned 128-bit arithmetic with the signed overflow test done by hand on the high words
+      // (GCC spills __builtin_add_overflow on __int128 through the stack).
+      const unsigned __int128 mag =
+          static_cast<unsigned __int128>((bits & kMantissa) | (std::uint64_t{1} << 52)) << d;
+      const unsigned __int128 neg = -static_cast<unsigned __int128>(bits >> 63);  // 0 or ~0
+      const unsigned __int128 term = (mag ^ neg) - neg;
+      const unsigned __int128 sum = ((static_cast<unsigned __int128>(s.hi) << 64) | s.lo) + term;
+      const auto sum_hi = static_cast<std::uint64_t>(sum >> 64);
+      const auto term_hi = static_cast<std::uint64_t>(term >> 64);
+      if (((~(s.hi ^ term_hi) & (s.hi ^ sum_hi)) >> 63) == 0) {
+        s.lo = static_cast<std::uint64_t>(sum);
+        s.hi = sum_hi;
         return;
       }
     }
