@@ -212,6 +212,14 @@ void AggregateState::update(const Column* input, std::span<const std::int32_t> g
         using V = std::decay_t<decltype(v)>;
         if constexpr (kIsValues<V>) {
           if (is_float_sum()) {
+            if (!fsum_.anchored()) {
+              double max_abs = 0;
+              for_valid(n, valid, [&](size_t i) {
+                const double a = std::fabs(static_cast<double>(v[i]));
+                if (a > max_abs && std::isfinite(a)) max_abs = a;
+              });
+              fsum_.anchor(max_abs);
+            }
             for_valid(n, valid, [&](size_t i) {
               const auto g = gid[i];
               fsum_.add(static_cast<size_t>(g), static_cast<double>(v[i]));
@@ -374,7 +382,7 @@ Column AggregateState::finalize(std::string* overflow) const {
       if (count_[g] == 0)
         v[g] = 0.0;  // null
       else
-        v[g] = kind_ == AggKind::kMean ? fsum_.mean(g, count_[g]) : fsum_.value(g);
+        v[g] = kind_ == AggKind::kMean ? fsum_.mean(g, count_[g]) : fsum_.value(g, count_[g]);
     }
     out = float64_column(std::move(v));
   } else if (kind_ == AggKind::kMean) {

@@ -14,7 +14,6 @@ namespace shardflow::ops {
 namespace {
 
 constexpr int kMinExponent = -1074;  // weight of the lowest bit of any double (2^-1074)
-constexpr int kAnchor = 40;          // a group's first value sits this many bits above its scale
 
 unsigned __int128 magnitude(__int128 v) {
   return v < 0 ? -static_cast<unsigned __int128>(v) : static_cast<unsigned __int128>(v);
@@ -273,82 +272,78 @@ WideAccumulator WideAccumulator::parse(std::string_view text) {
 // ExactSums
 // =============================================================================================
 
-WideAccumulator& ExactSums::wide_of(Slot& s) {
-  if (s.wide < 0) {
+ExactSums::Extra& ExactSums::extra_of(size_t g) {
+  marked_[g] = 1;
+  return extra_[static_cast<std::uint32_t>(g)];
+}
+
+const ExactSums::Extra* ExactSums::find_extra(size_t g) const {
+  if (!marked_[g]) return nullptr;
+  return &extra_.at(static_cast<std::uint32_t>(g));
+}
+
+WideAccumulator& ExactSums::wide_of(size_t g) {
+  Extra& e = extra_of(g);
+  if (e.wide < 0) {
     if (wide_.size() >= static_cast<size_t>(std::numeric_limits<std::int32_t>::max())) {
       throw RuntimeError("exact sum: too many groups with widely spread values");
     }
-    s.wide = static_cast<std::int32_t>(wide_.size());
+    e.wide = static_cast<std::int32_t>(wide_.size());
     wide_.emplace_back();
   }
-  return wide_[static_cast<size_t>(s.wide)];
+  return wide_[static_cast<size_t>(e.wide)];
 }
 
-// Adds v * 2^scale to the fast tier when it fits there exactly (shifting the accumulator down to
-// the smaller scale if it has room), else to the wide tier.
-void ExactSums::add_scaled(Slot& s, __int128 v, int scale) {
+void ExactSums::anchor(double max_abs) {
+  if (scale_ != kUnanchored || !std::isfinite(max_abs) || max_abs == 0) return;
+  scale_ = std::max(decompose(max_abs).e + 30 - static_cast<int>(kWindow), kMinExponent);
+}
+
+// Adds v * 2^scale to group g: in the fast tier when it fits there exactly, else wide.
+void ExactSums::add_scaled(size_t g, __int128 v, int scale) {
   if (v == 0) return;
-  const __int128 acc = s.acc();
-  if (acc == 0) {
-    s.set_acc(v);
-    s.scale = static_cast<std::int16_t>(scale);
-    return;
-  }
-  __int128 sum;
-  if (scale >= s.scale) {
-    const int shift = scale - s.scale;
-    if (bit_length(magnitude(v)) + shift <= 126 && !__builtin_add_overflow(acc, v << shift, &sum)) {
-      s.set_acc(sum);
-      return;
-    }
-  } else {
-    const int shift = s.scale - scale;
-    if (bit_length(magnitude(acc)) + shift <= 126 &&
-        !__builtin_add_overflow(acc << shift, v, &sum)) {
-      s.set_acc(sum);
-      s.scale = static_cast<std::int16_t>(scale);
+  if (scale >= scale_) {
+    const int shift = scale - scale_;
+    __int128 sum;
+    if (bit_length(magnitude(v)) + shift <= 126 &&
+        !__builtin_add_overflow(slot_[g].acc(), v << shift, &sum)) {
+      slot_[g].set_acc(sum);
       return;
     }
   }
-  wide_of(s).add_scaled(v, scale);
+  wide_of(g).add_scaled(v, scale);
 }
 
-void ExactSums::add_slow(Slot& s, double x) {
+void ExactSums::add_slow(size_t g, double x) {
   if (std::isnan(x)) {
-    s.flags |= kNaN;
+    extra_of(g).flags |= kNaN;
     return;
   }
   if (std::isinf(x)) {
-    s.flags |= x > 0 ? kPositiveInf : kNegativeInf;
+    extra_of(g).flags |= x > 0 ? kPositiveInf : kNegativeInf;
     return;
   }
   if (x == 0) {
-    if (!std::signbit(x)) s.flags |= kPositiveZero;
+    if (std::signbit(x)) ++extra_of(g).negative_zeros;
     return;
   }
+  if (scale_ == kUnanchored) anchor(std::fabs(x));  // then x is in the window
   const Decomposed d = decompose(x);
-  const __int128 m = d.negative ? -static_cast<__int128>(d.m) : static_cast<__int128>(d.m);
-  const __int128 acc = s.acc();
-  if (acc == 0) {  // first value (or everything so far cancelled): anchor the window on it
-    s.scale = static_cast<std::int16_t>(std::max(d.e - kAnchor, kMinExponent));
-    s.set_acc(m << (d.e - s.scale));
+  const int shift = d.e - scale_;
+  if (shift >= 0 && shift <= static_cast<int>(kWindow)) {
+    // A subnormal in the window, or the 128-bit accumulator overflowed: then the accumulator
+    // moves to the wide tier and starts again from this value.
+    const __int128 m = static_cast<__int128>(d.m) << shift;
+    const __int128 term = d.negative ? -m : m;
+    __int128 sum;
+    if (__builtin_add_overflow(slot_[g].acc(), term, &sum)) {
+      wide_of(g).add_scaled(slot_[g].acc(), scale_);
+      sum = term;
+    }
+    slot_[g].set_acc(sum);
     return;
   }
-  const int shift = d.e - s.scale;
-  if (shift > static_cast<int>(kWindow)) {
-    // Far above the window: the accumulator moves to the wide tier and the window re-anchors
-    // on this value, so that a run of large values stays on the fast path.
-    wide_of(s).add_scaled(acc, s.scale);
-    s.scale = static_cast<std::int16_t>(d.e - kAnchor);
-    s.set_acc(m << kAnchor);
-    return;
-  }
-  if (shift >= 0) {  // in the window, but the 128-bit accumulator overflowed
-    wide_of(s).add_scaled(acc, s.scale);
-    s.set_acc(m << shift);
-    return;
-  }
-  add_scaled(s, m, d.e);  // below the window: shift down if there is room, else wide
+  wide_of(g).add(x);  // outside the window (or subnormal below it)
 }
 
 void ExactSums::state_columns(std::vector<table::Column>& out, bool with_wide) const {
@@ -361,12 +356,14 @@ void ExactSums::state_columns(std::vector<table::Column>& out, bool with_wide) c
   l.resize(n);
   h.resize(n);
   m.resize(n);
+  const auto scale_bits = static_cast<std::int64_t>(static_cast<std::uint16_t>(scale_));
   for (size_t g = 0; g < n; ++g) {
-    const Slot& s = slot_[g];
-    l[g] = static_cast<std::int64_t>(s.lo);
-    h[g] = static_cast<std::int64_t>(s.hi);
-    m[g] = static_cast<std::int64_t>(static_cast<std::uint16_t>(s.scale)) |
-           (static_cast<std::int64_t>(s.flags) << 16);
+    l[g] = static_cast<std::int64_t>(slot_[g].lo);
+    h[g] = static_cast<std::int64_t>(slot_[g].hi);
+    m[g] = scale_bits;
+    if (const Extra* e = find_extra(g)) {
+      m[g] |= (static_cast<std::int64_t>(e->flags) << 16) | (e->negative_zeros << 24);
+    }
   }
   out.push_back(std::move(lo));
   out.push_back(std::move(hi));
@@ -374,9 +371,11 @@ void ExactSums::state_columns(std::vector<table::Column>& out, bool with_wide) c
   if (with_wide) {
     table::Column w = table::Column::plain_strings();
     auto& p = w.plain();
-    for (size_t g = 0; g < n; ++g)
-      p.push_back(slot_[g].wide < 0 ? std::string()
-                                    : wide_[static_cast<size_t>(slot_[g].wide)].serialize());
+    for (size_t g = 0; g < n; ++g) {
+      const Extra* e = find_extra(g);
+      p.push_back(e == nullptr || e->wide < 0 ? std::string()
+                                              : wide_[static_cast<size_t>(e->wide)].serialize());
+    }
     out.push_back(std::move(w));
   }
 }
@@ -386,41 +385,52 @@ void ExactSums::merge(std::span<const table::Column> partial, std::span<const st
   const auto& h = partial[1].values<std::int64_t>();
   const auto& m = partial[2].values<std::int64_t>();
   const table::PlainStrings* w = partial.size() > kColumns ? &partial[kColumns].plain() : nullptr;
+  auto scale_of = [&](size_t i) {
+    return static_cast<int>(static_cast<std::int16_t>(static_cast<std::uint16_t>(m[i] & 0xffff)));
+  };
+  if (scale_ == kUnanchored) {
+    // The smallest incoming scale: the others' accumulators shift up into it (they have 30 bits
+    // of headroom) instead of spilling.
+    for (size_t i = 0; i < gid.size(); ++i)
+      if (scale_of(i) != kUnanchored) scale_ = std::min(scale_, scale_of(i));
+  }
   for (size_t i = 0; i < gid.size(); ++i) {
-    Slot& s = slot_[static_cast<size_t>(gid[i])];
+    const auto g = static_cast<size_t>(gid[i]);
+    const auto flags = static_cast<std::uint8_t>((m[i] >> 16) & 0xff);
+    const std::int64_t negative_zeros = m[i] >> 24;
+    if (flags != 0 || negative_zeros != 0) {
+      Extra& e = extra_of(g);
+      e.flags |= flags;
+      e.negative_zeros += negative_zeros;
+    }
     Slot p;
     p.lo = static_cast<std::uint64_t>(l[i]);
     p.hi = static_cast<std::uint64_t>(h[i]);
-    p.scale = static_cast<std::int16_t>(static_cast<std::uint16_t>(m[i] & 0xffff));
-    p.flags = static_cast<std::uint8_t>(m[i] >> 16);
-    s.flags |= p.flags;
-    if (p.scale != kUnanchored) {
-      if (s.scale == kUnanchored) s.scale = p.scale;  // anchored: the sum is no longer -0.0
-      add_scaled(s, p.acc(), p.scale);
-    }
+    if (p.acc() != 0) add_scaled(g, p.acc(), scale_of(i));
     if (w != nullptr) {
       const std::string_view text = w->at(static_cast<idx_t>(i));
-      if (!text.empty()) wide_of(s).merge(WideAccumulator::parse(text));
+      if (!text.empty()) wide_of(g).merge(WideAccumulator::parse(text));
     }
   }
 }
 
-double ExactSums::finish(size_t g, std::uint64_t divisor) const {
-  const Slot& s = slot_[g];
-  if ((s.flags & kNaN) || ((s.flags & kPositiveInf) && (s.flags & kNegativeInf))) {
+double ExactSums::finish(size_t g, std::uint64_t divisor, std::int64_t count) const {
+  const Extra* e = find_extra(g);
+  const std::uint8_t flags = e ? e->flags : 0;
+  if ((flags & kNaN) || ((flags & kPositiveInf) && (flags & kNegativeInf))) {
     return std::numeric_limits<double>::quiet_NaN();
   }
-  if (s.flags & kPositiveInf) return std::numeric_limits<double>::infinity();
-  if (s.flags & kNegativeInf) return -std::numeric_limits<double>::infinity();
+  if (flags & kPositiveInf) return std::numeric_limits<double>::infinity();
+  if (flags & kNegativeInf) return -std::numeric_limits<double>::infinity();
   // IEEE: an exact zero sum is -0.0 only when every addend was -0.0.
-  const double zero = (s.scale != kUnanchored || (s.flags & kPositiveZero)) ? 0.0 : -0.0;
-  const __int128 acc = s.acc();
-  if (s.wide < 0) {
+  const double zero = (e != nullptr && e->negative_zeros == count) ? -0.0 : 0.0;
+  const __int128 acc = slot_[g].acc();
+  if (e == nullptr || e->wide < 0) {
     if (acc == 0) return zero;
-    return round_fixed_point(magnitude(acc), s.scale, acc < 0, divisor);
+    return round_fixed_point(magnitude(acc), scale_, acc < 0, divisor);
   }
-  WideAccumulator w = wide_[static_cast<size_t>(s.wide)];
-  w.add_scaled(acc, s.scale);
+  WideAccumulator w = wide_[static_cast<size_t>(e->wide)];
+  w.add_scaled(acc, scale_);
   if (w.is_zero()) return zero;
   return w.round(divisor);
 }

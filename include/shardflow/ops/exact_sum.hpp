@@ -8,11 +8,11 @@
 //
 // Representation (Kulisch's long accumulator, as in Neal's xsum; the two tiers keep the common
 // case small and fast):
-//  - fast tier, 24 bytes per group: a 128-bit two's-complement integer `acc` scaled by 2^scale.
-//    A double m * 2^e (53-bit integer m) with 0 <= e - scale <= 73 is added exactly as
-//    m << (e - scale); the scale is anchored 40 bits below the group's first nonzero value and
-//    moves down when a smaller value arrives and the accumulator has room. Values of one group
-//    within a factor of ~2^33 above and ~2^40 below each other never leave this tier.
+//  - fast tier, 16 bytes per group: a 128-bit two's-complement integer `acc` in units of 2^scale,
+//    one scale for all groups of the aggregate (anchored 43 bits below the largest magnitude of
+//    the first batch). A double m * 2^e (53-bit integer m) with 0 <= e - scale <= 73 is added
+//    exactly as m << (e - scale): values up to ~2^30 times larger and 2^43 times smaller than
+//    that magnitude never leave this tier.
 //  - wide tier, 560 bytes, only for groups that need it (a value outside the window, or a 128-bit
 //    overflow): a fixed-point integer covering the whole double range, 2^-1074 to past 2^2100,
 //    in 70 signed 64-bit limbs holding 32-bit digits with carry-save headroom (normalized every
@@ -31,6 +31,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "shardflow/table/column.hpp"
@@ -81,19 +82,27 @@ class WideAccumulator {
 /// (value, mean), with state columns for shuffling partial sums.
 class ExactSums {
  public:
-  /// State columns: [acc low 64 bits int64, acc high 64 bits int64, scale and flags int64], plus
-  /// [wide tier as plain strings, "" for groups without one] when written with_wide.
+  /// State columns: [acc low 64 bits int64, acc high 64 bits int64, meta int64 (scale, flags,
+  /// number of -0.0 values)], plus [wide tier as plain strings, "" for groups without one] when
+  /// written with_wide.
   static constexpr int kColumns = 3;
 
   size_t size() const { return slot_.size(); }
-  void resize(size_t groups) { slot_.resize(groups); }
+  void resize(size_t groups) {
+    slot_.resize(groups);
+    marked_.resize(groups, 0);
+  }
+  /// Anchors the shared window on the largest magnitude about to be added (|x| of the batch),
+  /// if it is not anchored yet: values up to 2^30 times larger and 2^43 times smaller stay fast.
+  void anchor(double max_abs);
+  bool anchored() const { return scale_ != kUnanchored; }
 
   /// Update: adds x to group g exactly.
-  void add(size_t g, double x) {
+  [[gnu::always_inline]] void add(size_t g, double x) {
     Slot& s = slot_[g];
     const auto bits = std::bit_cast<std::uint64_t>(x);
     const int biased = static_cast<int>((bits >> 52) & 0x7ff);
-    const int d = biased - 1075 - s.scale;
+    const int d = biased - 1075 - scale_;
     // Normal numbers inside the window; zeros, subnormals, inf, NaN and the rest go the slow way.
     if (biased != 0 && biased != 0x7ff && static_cast<unsigned>(d) <= kWindow) {
       // Unsigned 128-bit arithmetic with the signed overflow test done by hand on the high words
@@ -111,7 +120,7 @@ class ExactSums {
         return;
       }
     }
-    add_slow(s, x);
+    add_slow(g, x);
   }
 
   /// True if some group has a wide tier (then the state needs the fourth column).
@@ -121,26 +130,24 @@ class ExactSums {
   /// Merge: folds partial state row i (kColumns or kColumns + 1 columns) into group gid[i].
   void merge(std::span<const table::Column> partial, std::span<const std::int32_t> gid);
 
-  /// Finalize: the correctly rounded sum of group g.
-  double value(size_t g) const { return finish(g, 1); }
+  /// Finalize: the correctly rounded sum of group g, which holds `count` values (nulls aside).
+  double value(size_t g, std::int64_t count) const { return finish(g, 1, count); }
   /// Finalize: the correctly rounded sum of group g divided by count (>= 1).
   double mean(size_t g, std::int64_t count) const {
-    return finish(g, static_cast<std::uint64_t>(count));
+    return finish(g, static_cast<std::uint64_t>(count), count);
   }
 
  private:
   static constexpr unsigned kWindow = 73;  // m << 73 < 2^126 fits the signed 128-bit acc
   static constexpr std::uint64_t kMantissa = (std::uint64_t{1} << 52) - 1;
-  static constexpr std::int16_t kUnanchored = INT16_MAX;  // no nonzero finite value yet
-  enum Flags : std::uint8_t { kPositiveZero = 1, kPositiveInf = 2, kNegativeInf = 4, kNaN = 8 };
+  static constexpr int kUnanchored = INT16_MAX;  // no nonzero finite value yet
+  enum Flags : std::uint8_t { kPositiveInf = 1, kNegativeInf = 2, kNaN = 4 };
 
+  // Fast tier: 16 bytes per group, the 128-bit accumulator in units of 2^scale_ (one scale for
+  // all groups, so the hot loop touches nothing else of the group).
   struct Slot {
     std::uint64_t lo = 0;
     std::uint64_t hi = 0;
-    std::int32_t wide = -1;  // index into wide_, -1 for none
-    std::int16_t scale = kUnanchored;
-    std::uint8_t flags = 0;
-    std::uint8_t pad = 0;
     __int128 acc() const {
       return static_cast<__int128>((static_cast<unsigned __int128>(hi) << 64) | lo);
     }
@@ -149,14 +156,25 @@ class ExactSums {
       hi = static_cast<std::uint64_t>(static_cast<unsigned __int128>(v) >> 64);
     }
   };
-  static_assert(sizeof(Slot) == 24);
+  static_assert(sizeof(Slot) == 16);
+  // What few groups need besides: special values, -0.0 counts, a wide tier.
+  struct Extra {
+    std::uint8_t flags = 0;
+    std::int64_t negative_zeros = 0;
+    std::int32_t wide = -1;  // index into wide_
+  };
 
-  void add_slow(Slot& s, double x);
-  void add_scaled(Slot& s, __int128 v, int scale);
-  WideAccumulator& wide_of(Slot& s);
-  double finish(size_t g, std::uint64_t divisor) const;
+  void add_slow(size_t g, double x);
+  void add_scaled(size_t g, __int128 v, int scale);
+  Extra& extra_of(size_t g);
+  const Extra* find_extra(size_t g) const;
+  WideAccumulator& wide_of(size_t g);
+  double finish(size_t g, std::uint64_t divisor, std::int64_t count) const;
 
+  int scale_ = kUnanchored;
   std::vector<Slot> slot_;
+  std::vector<std::uint8_t> marked_;  // group has an Extra
+  std::unordered_map<std::uint32_t, Extra> extra_;
   std::vector<WideAccumulator> wide_;
 };
 
