@@ -153,7 +153,11 @@ AggregateState::AggregateState(AggKind kind, DataType input, bool plain_strings,
 }
 
 bool AggregateState::is_float_sum() const {
-  return kind_ == AggKind::kMean || (kind_ == AggKind::kSum && is_floating(input_));
+  return (kind_ == AggKind::kMean || kind_ == AggKind::kSum) && is_floating(input_);
+}
+
+bool AggregateState::needs_wide_state() const {
+  return is_float_sum() && fsum_.has_wide();
 }
 
 void AggregateState::resize(idx_t groups) {
@@ -165,8 +169,7 @@ void AggregateState::resize(idx_t groups) {
     case AggKind::kSum:
     case AggKind::kMean:
       if (is_float_sum()) {
-        hi_.resize(g, 0.0);
-        lo_.resize(g, 0.0);
+        fsum_.resize(g);
       } else {
         isum_.resize(g, 0);
       }
@@ -209,11 +212,17 @@ void AggregateState::update(const Column* input, std::span<const std::int32_t> g
         using V = std::decay_t<decltype(v)>;
         if constexpr (kIsValues<V>) {
           if (is_float_sum()) {
-            double* hi = hi_.data();
-            double* lo = lo_.data();
+            if (!fsum_.anchored()) {
+              double max_abs = 0;
+              for_valid(n, valid, [&](size_t i) {
+                const double a = std::fabs(static_cast<double>(v[i]));
+                if (a > max_abs && std::isfinite(a)) max_abs = a;
+              });
+              fsum_.anchor(max_abs);
+            }
             for_valid(n, valid, [&](size_t i) {
               const auto g = gid[i];
-              dd_add(hi[g], lo[g], static_cast<double>(v[i]));
+              fsum_.add(static_cast<size_t>(g), static_cast<double>(v[i]));
               ++cnt[g];
             });
           } else {
@@ -267,20 +276,20 @@ void AggregateState::update(const Column* input, std::span<const std::int32_t> g
   }
 }
 
-int AggregateState::num_state_columns() const {
+int AggregateState::num_state_columns(bool with_wide) const {
   if (kind_ == AggKind::kCount) return 1;
-  if (is_float_sum()) return 3;
-  if (kind_ == AggKind::kSum) return 3;  // low and high 64 bits of the 128-bit sum, count
+  if (is_float_sum()) return ExactSums::kColumns + (with_wide ? 1 : 0) + 1;
+  // Integer sum or mean: the low and high 64 bits of the 128-bit sum, count.
+  if (kind_ == AggKind::kSum || kind_ == AggKind::kMean) return 3;
   return 2;
 }
 
-std::vector<Column> AggregateState::state_columns() const {
+std::vector<Column> AggregateState::state_columns(bool with_wide) const {
   std::vector<Column> out;
   if (kind_ != AggKind::kCount) {
     if (is_float_sum()) {
-      out.push_back(float64_column(hi_));
-      out.push_back(float64_column(lo_));
-    } else if (kind_ == AggKind::kSum) {
+      fsum_.state_columns(out, with_wide);
+    } else if (kind_ == AggKind::kSum || kind_ == AggKind::kMean) {
       table::Buffer<std::int64_t> low(isum_.size()), high(isum_.size());
       for (size_t g = 0; g < isum_.size(); ++g) {
         const auto bits = static_cast<unsigned __int128>(isum_[g]);
@@ -305,7 +314,7 @@ std::vector<Column> AggregateState::state_columns() const {
 void AggregateState::merge(std::span<const Column> partial, std::span<const std::int32_t> gid) {
   const size_t n = gid.size();
   auto* cnt = count_.data();
-  const auto& pc = partial[static_cast<size_t>(num_state_columns() - 1)].values<std::int64_t>();
+  const auto& pc = partial.back().values<std::int64_t>();  // count is always last
   switch (kind_) {
     case AggKind::kCount:
       for (size_t i = 0; i < n; ++i)
@@ -314,13 +323,9 @@ void AggregateState::merge(std::span<const Column> partial, std::span<const std:
     case AggKind::kSum:
     case AggKind::kMean:
       if (is_float_sum()) {
-        const auto& ph = partial[0].values<double>();
-        const auto& pl = partial[1].values<double>();
-        for (size_t i = 0; i < n; ++i) {
-          const auto g = gid[i];
-          dd_merge(hi_[static_cast<size_t>(g)], lo_[static_cast<size_t>(g)], ph[i], pl[i]);
-          cnt[g] += pc[i];
-        }
+        fsum_.merge(partial.first(partial.size() - 1), gid);
+        for (size_t i = 0; i < n; ++i)
+          cnt[gid[i]] += pc[i];
       } else {
         const auto& low = partial[0].values<std::int64_t>();
         const auto& high = partial[1].values<std::int64_t>();
@@ -374,10 +379,17 @@ Column AggregateState::finalize(std::string* overflow) const {
   if (is_float_sum()) {
     table::Buffer<double> v(count_.size());
     for (size_t g = 0; g < v.size(); ++g) {
-      v[g] = dd_value(hi_[g], lo_[g]);
-      if (kind_ == AggKind::kMean)
-        v[g] = count_[g] > 0 ? v[g] / static_cast<double>(count_[g]) : 0.0;
+      if (count_[g] == 0)
+        v[g] = 0.0;  // null
+      else
+        v[g] = kind_ == AggKind::kMean ? fsum_.mean(g, count_[g]) : fsum_.value(g, count_[g]);
     }
+    out = float64_column(std::move(v));
+  } else if (kind_ == AggKind::kMean) {
+    // The exact 128-bit sum divided by the count, rounded once.
+    table::Buffer<double> v(count_.size());
+    for (size_t g = 0; g < v.size(); ++g)
+      v[g] = count_[g] > 0 ? rounded_quotient(isum_[g], count_[g]) : 0.0;
     out = float64_column(std::move(v));
   } else if (kind_ == AggKind::kSum) {
     table::Buffer<std::int64_t> v(isum_.size());

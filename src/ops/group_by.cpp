@@ -644,10 +644,24 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     auto states = make_states(table, aggs);
     update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()));
     local.gid = {};
+    // Exact float sums whose values spread beyond the fast tier carry an extra (string) column;
+    // every rank must send the same columns, so the ranks agree on it. Aggregates and schema are
+    // equal on all ranks, so either all ranks take this allreduce or none.
+    bool with_wide = false;
+    const bool float_sums = std::any_of(aggs.begin(), aggs.end(), [&](const AggSpec& a) {
+      return (a.kind == AggKind::kSum || a.kind == AggKind::kMean) && !a.column.empty() &&
+             is_floating(table.column(a.column).type());
+    });
+    if (float_sums) {
+      const bool local_wide =
+          std::any_of(states.begin(), states.end(),
+                      [](const AggregateState& st) { return st.needs_wide_state(); });
+      with_wide = mpi::allreduce_max<std::int64_t>(comm, local_wide ? 1 : 0) != 0;
+    }
     Table partial;
     partial.add_column(kKeyColumn, keys_as_column(local.keys));
     for (size_t j = 0; j < states.size(); ++j) {
-      auto cols = states[j].state_columns();
+      auto cols = states[j].state_columns(with_wide);
       for (size_t c = 0; c < cols.size(); ++c)
         partial.add_column("__state" + std::to_string(j) + "_" + std::to_string(c),
                            std::move(cols[c]));
@@ -661,7 +675,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     int col = 1;
     for (auto& st : merged) {
       st.resize(static_cast<idx_t>(g.keys.size()));
-      const int w = st.num_state_columns();
+      const int w = st.num_state_columns(with_wide);
       st.merge(std::span<const Column>(moved.columns().data() + col, static_cast<size_t>(w)),
                g.gid);
       col += w;

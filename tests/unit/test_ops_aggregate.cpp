@@ -1,5 +1,6 @@
-// Aggregate kernels: names and types, double-double sums independent of the order of additions,
-// and update-then-merge of partial states equal to one update over all rows, for every kind.
+// Aggregate kernels: names and types, float sums and means correctly rounded (against an
+// independent exact reference) in every order and split into partial states, and update-then-merge
+// of partial states equal to one update over all rows, for every kind.
 
 #include <gtest/gtest.h>
 
@@ -12,9 +13,16 @@
 #include <memory>
 #include <random>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <bit>
+
 #include "shardflow/common/hash.hpp"
 #include "shardflow/ops/aggregate.hpp"
+#include "shardflow/ops/exact_sum.hpp"
 #include "shardflow/ops/shuffle.hpp"
+#include "support/exact_reference.hpp"
 
 using namespace shardflow;
 using ops::AggKind;
@@ -39,34 +47,201 @@ TEST(Aggregate, NamesAndTypes) {
   EXPECT_THROW(ops::aggregate_output_type(AggKind::kMean, DataType::kString, "a"), ConfigError);
 }
 
-TEST(Aggregate, DoubleDoubleSumIsOrderIndependent) {
-  std::mt19937_64 rng(7);
-  for (int trial = 0; trial < 50; ++trial) {
-    std::vector<double> v(500);
-    for (auto& x : v)
-      x = std::ldexp(
-          static_cast<double>(static_cast<std::int64_t>(rng() >> 11)) * (rng() % 2 ? 1 : -1),
-          static_cast<int>(rng() % 60) - 40);
-    double first = 0;
-    for (int perm = 0; perm < 5; ++perm) {
-      std::shuffle(v.begin(), v.end(), rng);
-      // Sum in two partial states of random split, then merge.
-      const size_t cut = rng() % v.size();
-      double h1 = 0, l1 = 0, h2 = 0, l2 = 0;
-      for (size_t k = 0; k < cut; ++k)
-        ops::dd_add(h1, l1, v[k]);
-      for (size_t k = cut; k < v.size(); ++k)
-        ops::dd_add(h2, l2, v[k]);
-      ops::dd_merge(h1, l1, h2, l2);
-      const double s = ops::dd_value(h1, l1);
-      if (perm == 0) first = s;
-      EXPECT_EQ(std::memcmp(&s, &first, sizeof s), 0) << "trial " << trial;
+namespace {
+
+std::string bits_of(double x) {
+  return fmt::format("{:a}", x);
+}
+
+// The sum and mean of `values` through AggregateState: one update over the rows in a random
+// order, and partial states over random slices merged in a random order. Every result must be
+// the correctly rounded one (the reference's, or `expected` for specials and zeros).
+void check_float_group(const std::vector<double>& values, std::mt19937_64& rng,
+                       std::optional<double> expected_sum = std::nullopt,
+                       std::optional<double> expected_mean = std::nullopt) {
+  test::ExactReference ref;
+  for (double x : values)
+    if (std::isfinite(x)) ref.add(x);
+  const double want_sum = expected_sum ? *expected_sum : ref.value();
+  const double want_mean = expected_mean ? *expected_mean : ref.value(values.size());
+  std::vector<double> rows = values;
+  for (int trial = 0; trial < 6; ++trial) {
+    std::shuffle(rows.begin(), rows.end(), rng);
+    Column col(DataType::kFloat64);
+    col.values<double>().assign(rows.begin(), rows.end());
+    for (AggKind kind : {AggKind::kSum, AggKind::kMean}) {
+      const std::string want = bits_of(kind == AggKind::kSum ? want_sum : want_mean);
+      const std::vector<std::int32_t> zeros(rows.size(), 0);
+      AggregateState whole(kind, DataType::kFloat64, false, nullptr, false);
+      whole.resize(1);
+      whole.update(&col, zeros);
+      EXPECT_EQ(bits_of(whole.finalize().values<double>()[0]), want)
+          << ops::to_string(kind) << " of " << fmt::format("{}", fmt::join(rows, ", "));
+      // Up to four slices with random cuts, merged into group 0 in reverse order.
+      std::vector<size_t> cuts = {0, rows.size()};
+      for (int c = 0; c < 3; ++c)
+        cuts.push_back(rng() % (rows.size() + 1));
+      std::sort(cuts.begin(), cuts.end());
+      AggregateState merged(kind, DataType::kFloat64, false, nullptr, false);
+      merged.resize(1);
+      for (size_t c = cuts.size() - 1; c-- > 0;) {
+        std::vector<idx_t> idx;
+        for (size_t i = cuts[c]; i < cuts[c + 1]; ++i)
+          idx.push_back(static_cast<idx_t>(i));
+        const Column slice = col.take(idx);
+        AggregateState part(kind, DataType::kFloat64, false, nullptr, false);
+        part.resize(1);
+        part.update(&slice, std::span<const std::int32_t>(zeros.data(), idx.size()));
+        merged.merge(part.state_columns(), std::span<const std::int32_t>(zeros.data(), 1));
+      }
+      EXPECT_EQ(bits_of(merged.finalize().values<double>()[0]), want)
+          << ops::to_string(kind) << " merged, of " << fmt::format("{}", fmt::join(rows, ", "));
     }
   }
-  double h = 0, l = 0;
-  ops::dd_add(h, l, INFINITY);
-  ops::dd_add(h, l, 1.0);
-  EXPECT_EQ(ops::dd_value(h, l), INFINITY);
+}
+
+// A random double with any exponent (subnormals included) and sign.
+double any_double(std::mt19937_64& rng) {
+  const std::uint64_t bits =
+      (rng() & 0x800fffffffffffffULL) | (static_cast<std::uint64_t>(rng() % 2047) << 52);  // finite
+  return std::bit_cast<double>(bits);
+}
+
+}  // namespace
+
+// The case: {1e-20, 1e30, 1, -1, -1e30} summed to 0.0 or 1e-20 depending on the ranks.
+TEST(ExactFloatSum, CancellationIsCorrectlyRounded) {
+  std::mt19937_64 rng(1);
+  check_float_group({1e-20, 1e30, 1, -1, -1e30}, rng);
+  // Ties and near-ties that one rounding per addition gets wrong in some order.
+  const double big = std::ldexp(1.0, 53);
+  check_float_group({big, 1}, rng);
+  check_float_group({big, 1, std::ldexp(1.0, -60)}, rng);
+  check_float_group({big, 1, -std::ldexp(1.0, -60)}, rng);
+  check_float_group({big + 2, 1}, rng);
+  check_float_group({0.1, 0.2, -0.3, 1e100, -1e100, 1e-300}, rng);
+  check_float_group({-0.1, -0.1, 1e308, -1e308, 2.5e-310, -2.5e-310, 1e-5}, rng);
+}
+
+// Groups built to cancel: pairs x, -x of any magnitude with small remainders, and near-pairs
+// x, -(x + a few ulps); the exact sums are tiny against the inputs.
+TEST(ExactFloatSum, AdversarialGroupsAreCorrectlyRounded) {
+  std::mt19937_64 rng(51);
+  for (int group = 0; group < 60; ++group) {
+    std::vector<double> v;
+    const int pairs = 1 + static_cast<int>(rng() % 6);
+    for (int p = 0; p < pairs; ++p) {
+      const double x = any_double(rng);
+      v.push_back(x);
+      v.push_back(group % 2 ? -x : -std::nextafter(x, rng() % 2 ? INFINITY : -INFINITY));
+    }
+    const int small = static_cast<int>(rng() % 5);
+    for (int k = 0; k < small; ++k)
+      v.push_back(std::ldexp(
+          static_cast<double>(static_cast<std::int64_t>(rng() >> 11)) * (rng() % 2 ? 1 : -1),
+          static_cast<int>(rng() % 120) - 100));
+    check_float_group(v, rng);
+  }
+}
+
+// Random groups with exponents over the whole range, subnormals, heavy cancellation and many
+// values per group (exercising the fast tier, its rescaling and overflow, and the wide tier).
+TEST(ExactFloatSum, RandomGroupsAreCorrectlyRounded) {
+  std::mt19937_64 rng(2026);
+  for (int group = 0; group < 120; ++group) {
+    std::vector<double> v;
+    const int n = 1 + static_cast<int>(rng() % 200);
+    const int mode = group % 4;
+    const int center = static_cast<int>(rng() % 2000) - 1050;
+    for (int i = 0; i < n; ++i) {
+      double x;
+      if (mode == 0) {
+        x = any_double(rng);  // the whole range
+      } else if (mode == 1) {
+        // a narrow band (fast tier), signs mixed
+        x = std::ldexp(
+            static_cast<double>(static_cast<std::int64_t>(rng() >> 11)) * (rng() % 2 ? 1 : -1),
+            std::clamp(center + static_cast<int>(rng() % 30), -1074, 970));
+      } else if (mode == 2) {
+        // subnormals and the smallest normals
+        x = std::bit_cast<double>((rng() & 0x801fffffffffffffULL));
+      } else {
+        // large values cancelling down to a small rest
+        x = std::ldexp(static_cast<double>(static_cast<std::int64_t>(rng() >> 11)),
+                       static_cast<int>(rng() % 200) + 700);
+        v.push_back(-x);
+        x = std::nextafter(x, INFINITY) * (rng() % 3 == 0 ? 1e-200 : 1);
+      }
+      v.push_back(x);
+    }
+    check_float_group(v, rng);
+  }
+}
+
+// Signed zeros, infinities, NaN and overflow of the exact sum, as IEEE 754 rounds the exact sum.
+TEST(ExactFloatSum, SpecialValuesFollowIeee) {
+  std::mt19937_64 rng(3);
+  const double inf = INFINITY, nan = std::nan(""), max = std::numeric_limits<double>::max();
+  check_float_group({-0.0}, rng, -0.0, -0.0);
+  check_float_group({-0.0, -0.0, -0.0}, rng, -0.0, -0.0);
+  check_float_group({-0.0, 0.0}, rng, 0.0, 0.0);
+  check_float_group({1.0, -1.0, -0.0}, rng, 0.0, 0.0);
+  check_float_group({inf, 1.0, -max}, rng, inf, inf);
+  check_float_group({-inf, 1.0, max}, rng, -inf, -inf);
+  check_float_group({inf, -inf, 1.0}, rng, nan, nan);
+  check_float_group({nan, 1.0}, rng, nan, nan);
+  check_float_group({nan, inf}, rng, nan, nan);
+  // The exact sum leaves the double range: +-inf (the mean stays in range).
+  check_float_group({max, max}, rng, inf, max);
+  check_float_group({-max, -max, -max}, rng, -inf, -max);
+  // ... but only if it does: partial sums past the range are exact.
+  check_float_group({max, max, -max}, rng, max, std::nullopt);
+  check_float_group({max, std::nextafter(max, 0.0), -max, 1e-300}, rng);
+}
+
+// Float32 columns are summed exactly too (every float is a double).
+TEST(ExactFloatSum, Float32ColumnsAreExact) {
+  Column col(DataType::kFloat32);
+  // 1 + 2^-53 + 2^-80 rounds up to 1 + 2^-52; a double-double loses the two small ones in its
+  // low part next to 1 when they arrive while 2^100 is still in the high part.
+  col.values<float>() = {std::ldexp(1.0f, 100), 1.0f, std::ldexp(1.0f, -53), std::ldexp(1.0f, -80),
+                         -std::ldexp(1.0f, 100)};
+  const std::vector<std::int32_t> zeros(5, 0);
+  AggregateState st(AggKind::kSum, DataType::kFloat32, false, nullptr, false);
+  st.resize(1);
+  st.update(&col, zeros);
+  test::ExactReference ref;
+  for (float f : col.values<float>())
+    ref.add(static_cast<double>(f));
+  EXPECT_EQ(bits_of(st.finalize().values<double>()[0]), bits_of(ref.value()));
+}
+
+// Integer means are the exact 128-bit sum divided by the count, rounded once (the values used to
+// be rounded to double first: (2^53 + 1 + 0) / 2 came out as 2^52 instead of 2^52 + 0.5).
+TEST(ExactFloatSum, IntegerMeansAreCorrectlyRounded) {
+  std::mt19937_64 rng(5);
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  std::vector<std::vector<std::int64_t>> groups = {
+      {(std::int64_t{1} << 53) + 1, 0}, {kMax, kMax - 1, 3}, {kMax, kMax, kMax}, {-kMax, 1, 7}};
+  for (int g = 0; g < 40; ++g) {
+    std::vector<std::int64_t> v(1 + rng() % 9);
+    for (auto& x : v)
+      x = static_cast<std::int64_t>(rng() >> (1 + rng() % 12)) * (rng() % 2 ? 1 : -1);
+    groups.push_back(v);
+  }
+  for (const auto& v : groups) {
+    Column col(DataType::kInt64);
+    col.values<std::int64_t>().assign(v.begin(), v.end());
+    const std::vector<std::int32_t> zeros(v.size(), 0);
+    AggregateState st(AggKind::kMean, DataType::kInt64, false, nullptr, false);
+    st.resize(1);
+    st.update(&col, zeros);
+    test::ExactReference ref;
+    for (auto x : v)
+      ref.add_term(x, 0);
+    EXPECT_EQ(bits_of(st.finalize().values<double>()[0]), bits_of(ref.value(v.size())))
+        << fmt::format("mean of {}", fmt::join(v, ", "));
+  }
 }
 
 namespace {
@@ -246,4 +421,26 @@ TEST(Aggregate, IntegerSumsAreExactAndOverflowIsReported) {
   EXPECT_EQ(overflow,
             "a group's exact sum is 18446744073709551614, which does not fit int64 "
             "(-9223372036854775808 to 9223372036854775807)");
+}
+
+// The wide tier travels between ranks as text: it must come back exactly, and text it cannot
+// have produced is an error, not a silently different sum.
+TEST(ExactFloatSum, WideStateRoundTripsThroughText) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 20; ++trial) {
+    ops::WideAccumulator w;
+    test::ExactReference ref;
+    for (int i = 0; i < 50; ++i) {
+      const double x = any_double(rng);
+      w.add(x);
+      ref.add(x);
+    }
+    const ops::WideAccumulator back = ops::WideAccumulator::parse(w.serialize());
+    EXPECT_EQ(back.serialize(), w.serialize());
+    EXPECT_EQ(bits_of(back.round()), bits_of(ref.value()));
+    EXPECT_EQ(bits_of(back.round(7)), bits_of(ref.value(7)));
+  }
+  EXPECT_EQ(ops::WideAccumulator::parse("").serialize(), "");
+  for (const char* bad : {"x", "3", "3:", "3:1g", "70:1", "-1:1", "3:100000000", "3:-1", "3:1,"})
+    EXPECT_THROW(ops::WideAccumulator::parse(bad), RuntimeError) << bad;
 }

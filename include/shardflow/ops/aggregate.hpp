@@ -4,16 +4,14 @@
 // (DESIGN.md rule 5, Arrow-style kernels). Update and merge are columnar loops over a vector of
 // group ids; there is no per-row virtual call.
 //
-// Determinism (DESIGN.md rule 4): float sums and means are accumulated in double-double
-// arithmetic (hi, lo) with the TwoSum error-free transformation, and partial states are merged the
-// same way. The finalized value is round(hi + lo). hi + lo differs from the exact sum of the
-// group's values by at most about n * 2^-106 * sum(|x|) (n = values in the group), independent of
-// the order of additions, so the rounded result is the correctly rounded exact sum -- and hence
-// bit-identical at every rank count and in every order -- unless the exact sum lies within that
-// distance of a rounding boundary (relative distance ~2^-100 for sums without heavy cancellation).
-// Infinities and NaN propagate as in plain double addition. Means are round(sum) / count.
-// min/max order floats totally (-0.0 < 0.0, NaN above every number) and strings by value
-// (dictionary code order equals string order), so they are order-independent as well.
+// Determinism (DESIGN.md rule 4): float sums are exact until they are finalized
+// (ops/exact_sum.hpp), so a float sum is the correctly rounded exact sum of the group's values
+// (the double nearest it, ties to even) and a float mean is the correctly rounded quotient of
+// that exact sum by the count; integer sums are exact in 128 bits and integer means are the
+// correctly rounded quotient of that sum. Each is therefore bit-identical at every rank count and
+// row order. Special values follow IEEE 754 for the exact sum (see exact_sum.hpp). min/max order
+// floats totally (-0.0 < 0.0, NaN above every number) and strings by value (dictionary code order
+// equals string order), so they are order-independent as well.
 
 #include <cstdint>
 #include <optional>
@@ -23,6 +21,7 @@
 #include <vector>
 
 #include "shardflow/common/types.hpp"
+#include "shardflow/ops/exact_sum.hpp"
 #include "shardflow/table/column.hpp"
 
 namespace shardflow::ops {
@@ -50,36 +49,13 @@ std::string output_name(const AggSpec& spec);
 /// min/max -> the input type. Throws ConfigError naming `column` for sum/mean of a string.
 table::DataType aggregate_output_type(AggKind kind, table::DataType input, std::string_view column);
 
-// ---- double-double accumulation ---------------------------------------------------------------
-
-/// Adds x to (hi, lo): hi receives the rounded sum, lo accumulates the exact rounding error.
-inline void dd_add(double& hi, double& lo, double x) {
-  const double s = hi + x;
-  const double bp = s - hi;
-  const double err = (hi - (s - bp)) + (x - bp);
-  hi = s;
-  lo += err;
-}
-/// Merges the partial sum (hi2, lo2) into (hi, lo).
-inline void dd_merge(double& hi, double& lo, double hi2, double lo2) {
-  const double s = hi + hi2;
-  const double bp = s - hi;
-  const double err = (hi - (s - bp)) + (hi2 - bp);
-  hi = s;
-  lo += lo2 + err;
-}
-/// The rounded value of a double-double sum (hi itself if it is infinite or NaN).
-inline double dd_value(double hi, double lo) {
-  return (hi - hi == 0.0) ? hi + lo : hi;
-}
-
 /// Per-rank state of one aggregate over a growing number of groups.
 ///
 /// State columns (all of length num_groups()):
 ///   count:              [count int64]
-///   sum of integers:    [low int64, high int64, count int64]  (the low and high 64 bits of an
-///                       exact 128-bit sum)
-///   sum/mean:           [hi float64, lo float64, count int64]
+///   sum/mean of integers: [low int64, high int64, count int64]  (the low and high 64 bits of
+///                       an exact 128-bit sum)
+///   sum/mean of floats: [ExactSums state columns (3, or 4 when written with_wide), count int64]
 ///   min/max:            [value (input type, same encoding and dictionary), count int64]
 /// where count is the number of non-null inputs (all rows for count(*)).
 class AggregateState {
@@ -97,11 +73,17 @@ class AggregateState {
   /// Update: folds row i of `input` into group group_of_row[i] (< num_groups()). `input` is
   /// ignored for count(*) (may be null then).
   void update(const table::Column* input, std::span<const std::int32_t> group_of_row);
+  /// Whether the state columns need the optional wide column of exact float sums (some group's
+  /// values spread beyond the fast tier; see ExactSums). Ranks exchanging partial states must
+  /// agree on with_wide (the OR over all ranks).
+  bool needs_wide_state() const;
   /// The state as columns (see above); names are given by the caller.
-  std::vector<table::Column> state_columns() const;
-  int num_state_columns() const;
-  /// Merge: folds partial state row i (columns as produced by state_columns()) into group
-  /// group_of_row[i].
+  std::vector<table::Column> state_columns(bool with_wide) const;
+  std::vector<table::Column> state_columns() const { return state_columns(needs_wide_state()); }
+  int num_state_columns(bool with_wide) const;
+  int num_state_columns() const { return num_state_columns(needs_wide_state()); }
+  /// Merge: folds partial state row i (columns as produced by state_columns(), with or without
+  /// the wide column) into group group_of_row[i].
   void merge(std::span<const table::Column> partial, std::span<const std::int32_t> group_of_row);
   /// Finalize: the output column (one row per group). An integer sum outside int64 is reported
   /// in `*overflow` (the first such group, when `overflow` is given and empty), never wrapped;
@@ -117,8 +99,7 @@ class AggregateState {
   table::DictionaryPtr dictionary_;
   table::Buffer<std::int64_t> count_;
   table::Buffer<__int128> isum_;
-  table::Buffer<double> hi_;
-  table::Buffer<double> lo_;
+  ExactSums fsum_;
   table::Column extreme_;                 // min/max of fixed-width and dictionary columns
   std::vector<std::string> extreme_str_;  // min/max of plain strings
 };

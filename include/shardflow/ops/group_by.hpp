@@ -40,10 +40,10 @@ table::Schema group_by_output_schema(const table::Schema& input,
 /// form their own group; float keys compare -0.0 == 0.0 and NaN == NaN), holding the aggregates
 /// of that group's rows. keys, aggs, schema, string encodings and dictionaries must be equal on
 /// all ranks. Aggregates ignore nulls; a group without non-null inputs gives null for sum, mean,
-/// min and max and 0 for count. Float sums/means are bit-identical at every rank count (see
-/// aggregate.hpp for the precise guarantee). Output rows within a rank are in no particular order.
-/// With no keys the result is one row (on one rank) holding the aggregates of all rows, unless
-/// the table is empty on every rank.
+/// min and max and 0 for count. Float sums and means are correctly rounded from the exact
+/// sum, hence bit-identical at every rank count and row order (see aggregate.hpp). Output rows
+/// within a rank are in no particular order. With no keys the result is one row (on one rank)
+/// holding the aggregates of all rows, unless the table is empty on every rank.
 table::Table group_by(const mpi::Comm& comm, const table::Table& table,
                       const std::vector<std::string>& keys, const std::vector<AggSpec>& aggs,
                       const GroupByOptions& options = {});
