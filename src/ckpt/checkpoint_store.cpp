@@ -12,6 +12,7 @@
 #include <set>
 
 #include "shardflow/common/atomic_file.hpp"
+#include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/fingerprint.hpp"
 #include "shardflow/io/hdf5_handle.hpp"
 #include "shardflow/mpi/bcast.hpp"
@@ -519,6 +520,7 @@ std::vector<fs::path> CheckpointStore::list() const {
 }
 
 void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) {
+  maybe_inject_fault("ckpt_write:" + std::to_string(checkpoint.meta.step), comm.rank());
   comm.agree([&] {
     if (!comm.is_root()) return;
     if (checkpoint.meta.step < 0) {
@@ -546,7 +548,9 @@ void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) 
       fs::remove(tmp_path, ec);
       throw;
     }
+    maybe_inject_fault("ckpt_rename:" + std::to_string(c.meta.step), comm.rank());
     publish_file(tmp_path, final_path);
+    maybe_inject_fault("ckpt_renamed:" + std::to_string(c.meta.step), comm.rank());
     write_file_atomically(directory_ / kLatest, name + "\n");
 
     // Pruning: the file just written always stays (even if older steps exist above it, e.g. after

@@ -14,6 +14,7 @@
 
 #include "shardflow/ckpt/checkpoint_store.hpp"
 #include "shardflow/common/atomic_file.hpp"
+#include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/fingerprint.hpp"
 #include "shardflow/common/memory.hpp"
 #include "shardflow/common/suggest.hpp"
@@ -28,7 +29,6 @@
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
-#include "shardflow/pipeline/fault_injection.hpp"
 #include "shardflow/pipeline/signals.hpp"
 #include "shardflow/pipeline/stage_cache.hpp"
 #include "shardflow/pipeline/workdir_lock.hpp"
@@ -348,6 +348,7 @@ class Executor {
       // Reading the table verifies a cached stage file (Fletcher32 on every chunk; a damaged one
       // is recomputed) before its bytes are published.
       const table::Table& data = materialize(output.table);
+      maybe_inject_fault("output_write:" + output.table, comm_.rank());
       if (output.format == "csv") {
         io::write_csv(comm_, data, path.string());
       } else if (t.producer >= 0) {
@@ -365,11 +366,13 @@ class Executor {
         h5.chunk_rows = job_.runtime.hdf5_chunk_rows;
         h5.fingerprint = t.fingerprint;
         io::write_table(comm_, tmp.string(), output.table, data, h5);
+        maybe_inject_fault("output_written:" + output.table, comm_.rank());
         comm_.agree([&] {
           if (comm_.is_root()) publish_file(tmp, path);
         });
       }
       log_published(output, t, path);
+      maybe_inject_fault("output_published:" + output.table, comm_.rank());
     }
     free_after(publish_position());
   }
