@@ -605,6 +605,21 @@ std::optional<Checkpoint> CheckpointStore::load_latest(const mpi::Comm& comm,
       }
     }
     auto files = list();
+    // A newer checkpoint written after `latest` was last replaced was renamed into place by a
+    // save that died before it could update the pointer: it is complete (renamed only once
+    // fsynced) and the newest valid one, so it goes first. (An older pointer is otherwise kept
+    // first on purpose: after --resume PATH, checkpoints of higher steps may belong to the
+    // training that was resumed away from; those were all written before the pointer.)
+    if (!files.empty() && !candidates.empty() &&
+        step_of(files.back().filename().string()) >
+            step_of(candidates.front().filename().string())) {
+      std::error_code pointer_error, file_error;
+      const auto pointer_time = fs::last_write_time(directory_ / kLatest, pointer_error);
+      const auto file_time = fs::last_write_time(files.back(), file_error);
+      if (!pointer_error && !file_error && file_time > pointer_time) {
+        candidates.insert(candidates.begin(), files.back());
+      }
+    }
     for (auto it = files.rbegin(); it != files.rend(); ++it) {
       if (std::find(candidates.begin(), candidates.end(), *it) == candidates.end()) {
         candidates.push_back(*it);

@@ -102,7 +102,16 @@ choose_point() {
     stage) pick STAGE_KINDS; point="$picked"; pick TABLES; point="$point:$picked" ;;
     train) point="train_step:$((after + 1 + RANDOM % (STEPS - after)))" ;;
     checkpoint)
-      case $((RANDOM % 3)) in
+      kind=$((RANDOM % 3))
+      # The first checkpoint trial always kills between the rename of a checkpoint after the
+      # first and the update of `latest` (a resume used to fall back one checkpoint there).
+      if [ "$renamed_forced" = 0 ]; then
+        kind=2; renamed_forced=1
+        local beyond=()
+        for c in "${later[@]}"; do [ "$c" -le "${CKPTS[0]}" ] || beyond+=("$c"); done
+        later=("${beyond[@]}")
+      fi
+      case $kind in
         0) pick later; point="ckpt_write:$picked" ;;
         1) pick later; point="ckpt_rename:$picked"; rank=0 ;;  # rank 0 writes checkpoints
         2) pick later; point="ckpt_renamed:$picked"; rank=0 ;;
@@ -120,9 +129,12 @@ choose_point() {
   min_resume=-1
   if [[ "$point" =~ ^(train_step|ckpt_[a-z]+):([0-9]+)$ ]]; then
     for c in "${CKPTS[@]}"; do [ "$c" -ge "${BASH_REMATCH[2]}" ] || min_resume=$c; done
+    # Renamed into place, checkpoint N is complete even though `latest` still names the one before.
+    [ "${BASH_REMATCH[1]}" != ckpt_renamed ] || min_resume="${BASH_REMATCH[2]}"
   fi
 }
 STAGE_KINDS=(stage_write stage_publish stage_committed)
+renamed_forced=0
 
 declare -A n_trials n_killed n_exact
 declare -a trial_phase trial_np trial_text trial_min trial_resumed
