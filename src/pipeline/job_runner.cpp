@@ -411,6 +411,26 @@ class Executor {
   bool injected_input_fault_ = false;
 };
 
+// Temporary files of generated data (`<input>-<16 hex>.csv.tmp`, see inputs/generate_input.cpp)
+// left by a run killed while writing it. The workdir is locked, so no writer is alive; a run that
+// reuses every stage would otherwise never regenerate the data and leave them forever.
+void remove_generated_temporaries(const mpi::Comm& comm, const fs::path& directory) {
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    std::error_code ec;
+    for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+      const auto target = temp_target(it->path());
+      if (!target) continue;
+      const std::string name = target->filename().string();
+      const auto dash = name.rfind('-');
+      const bool generated =
+          dash != std::string::npos && name.size() == dash + 1 + 16 + 4 && name.ends_with(".csv") &&
+          name.find_first_not_of("0123456789abcdef", dash + 1) == name.size() - 4;
+      if (generated) fs::remove(it->path());
+    }
+  });
+}
+
 // A --rerun name that names no step is a usage error, reported before the run touches anything.
 void check_rerun_names(const Job& job, const RunOptions& options) {
   std::vector<std::string> names;
@@ -787,6 +807,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
 
   Executor executor(comm, job, options, workdir);
   executor.cache().remove_temporaries(comm);
+  remove_generated_temporaries(comm, workdir / "data");
   executor.fingerprint_tables(true);
   executor.plan_liveness();
 

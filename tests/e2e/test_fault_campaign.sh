@@ -92,7 +92,11 @@ choose_point() {
   for c in "${CKPTS[@]}"; do [ "$c" -le "$after" ] || later+=("$c"); done
   case "$phase" in
     ingest)
-      case $((RANDOM % 4)) in
+      kind=$((RANDOM % 4))
+      # The first ingest trial in a used workdir kills while the data is generated: the rerun
+      # reuses every stage, never regenerates the data, and must still remove the temp file.
+      if [ "$generated_forced" = 0 ] && [ "$keep" = 1 ]; then kind=3; generated_forced=1; fi
+      case $kind in
         0) point=input ;;
         1) point=csv_parsed:events ;;
         2) point=csv_parsed:sales ;;
@@ -135,6 +139,7 @@ choose_point() {
 }
 STAGE_KINDS=(stage_write stage_publish stage_committed)
 renamed_forced=0
+generated_forced=0
 
 declare -A n_trials n_killed n_exact
 declare -a trial_phase trial_np trial_text trial_min trial_resumed
