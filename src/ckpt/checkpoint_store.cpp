@@ -12,6 +12,7 @@
 #include <set>
 
 #include "shardflow/common/atomic_file.hpp"
+#include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/fingerprint.hpp"
 #include "shardflow/io/hdf5_handle.hpp"
 #include "shardflow/mpi/bcast.hpp"
@@ -519,6 +520,7 @@ std::vector<fs::path> CheckpointStore::list() const {
 }
 
 void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) {
+  maybe_inject_fault("ckpt_write:" + std::to_string(checkpoint.meta.step), comm.rank());
   comm.agree([&] {
     if (!comm.is_root()) return;
     if (checkpoint.meta.step < 0) {
@@ -546,7 +548,9 @@ void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) 
       fs::remove(tmp_path, ec);
       throw;
     }
+    maybe_inject_fault("ckpt_rename:" + std::to_string(c.meta.step), comm.rank());
     publish_file(tmp_path, final_path);
+    maybe_inject_fault("ckpt_renamed:" + std::to_string(c.meta.step), comm.rank());
     write_file_atomically(directory_ / kLatest, name + "\n");
 
     // Pruning: the file just written always stays (even if older steps exist above it, e.g. after
@@ -601,6 +605,21 @@ std::optional<Checkpoint> CheckpointStore::load_latest(const mpi::Comm& comm,
       }
     }
     auto files = list();
+    // A newer checkpoint written after `latest` was last replaced was renamed into place by a
+    // save that died before it could update the pointer: it is complete (renamed only once
+    // fsynced) and the newest valid one, so it goes first. (An older pointer is otherwise kept
+    // first on purpose: after --resume PATH, checkpoints of higher steps may belong to the
+    // training that was resumed away from; those were all written before the pointer.)
+    if (!files.empty() && !candidates.empty() &&
+        step_of(files.back().filename().string()) >
+            step_of(candidates.front().filename().string())) {
+      std::error_code pointer_error, file_error;
+      const auto pointer_time = fs::last_write_time(directory_ / kLatest, pointer_error);
+      const auto file_time = fs::last_write_time(files.back(), file_error);
+      if (!pointer_error && !file_error && file_time > pointer_time) {
+        candidates.insert(candidates.begin(), files.back());
+      }
+    }
     for (auto it = files.rbegin(); it != files.rend(); ++it) {
       if (std::find(candidates.begin(), candidates.end(), *it) == candidates.end()) {
         candidates.push_back(*it);

@@ -49,6 +49,7 @@
 #include <map>
 #include <memory>
 
+#include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/hash.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/csv_scanner.hpp"
@@ -1465,6 +1466,7 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
     }
   };
   comm.agree([&] { parse_all(map.types); });
+  maybe_inject_fault("csv_parsed:" + o.input_name, comm.rank());
 
   std::vector<DataType> final_types(static_cast<size_t>(ncols));
   {

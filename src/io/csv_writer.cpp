@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "shardflow/common/atomic_file.hpp"
+#include "shardflow/common/fault_injection.hpp"
 #include "shardflow/io/csv_scanner.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/file.hpp"
@@ -44,6 +45,8 @@ void write_ordered_text(const mpi::Comm& comm, const std::string& local_text,
                       std::span<const char>(local_text.data() + begin, static_cast<size_t>(n)));
   }
   file.close();  // reports, agreed, any rank's failed write or close
+  maybe_inject_fault("text_written:" + std::filesystem::path(path).filename().string(),
+                     comm.rank());
   // Some MPI-IO paths report a failed write (ENOSPC) only on stderr and return success, so the
   // file's size is checked before it may appear under its final name.
   const idx_t total = mpi::allreduce_sum(comm, size);

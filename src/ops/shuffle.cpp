@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/hash.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -417,6 +418,7 @@ void exchange_direct(const Exchange<D>& x) {
   std::vector<idx_t> peer_offset(up, 0);
 
   for (idx_t k = 0; k < x.rounds; ++k) {
+    maybe_inject_fault("shuffle_round:" + std::to_string(k), x.comm.rank());
     const idx_t begin = x.begin(k);
     const idx_t rows = x.end(k) - begin;
     const idx_t* cnt = &x.sent[static_cast<size_t>(k) * up];
@@ -545,6 +547,7 @@ void exchange_segments(const Exchange<D>& x) {
   const D* dest = x.dest;
 
   for (idx_t k = 0; k < x.rounds; ++k) {
+    maybe_inject_fault("shuffle_round:" + std::to_string(k), comm.rank());
     const idx_t begin = x.begin(k);
     const idx_t end = x.end(k);
     std::copy_n(&x.sent[static_cast<size_t>(k * p)], p, cnt.begin());

@@ -14,6 +14,7 @@
 
 #include "shardflow/ckpt/checkpoint_store.hpp"
 #include "shardflow/common/atomic_file.hpp"
+#include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/fingerprint.hpp"
 #include "shardflow/common/memory.hpp"
 #include "shardflow/common/suggest.hpp"
@@ -28,7 +29,6 @@
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
-#include "shardflow/pipeline/fault_injection.hpp"
 #include "shardflow/pipeline/signals.hpp"
 #include "shardflow/pipeline/stage_cache.hpp"
 #include "shardflow/pipeline/workdir_lock.hpp"
@@ -348,6 +348,7 @@ class Executor {
       // Reading the table verifies a cached stage file (Fletcher32 on every chunk; a damaged one
       // is recomputed) before its bytes are published.
       const table::Table& data = materialize(output.table);
+      maybe_inject_fault("output_write:" + output.table, comm_.rank());
       if (output.format == "csv") {
         io::write_csv(comm_, data, path.string());
       } else if (t.producer >= 0) {
@@ -365,11 +366,13 @@ class Executor {
         h5.chunk_rows = job_.runtime.hdf5_chunk_rows;
         h5.fingerprint = t.fingerprint;
         io::write_table(comm_, tmp.string(), output.table, data, h5);
+        maybe_inject_fault("output_written:" + output.table, comm_.rank());
         comm_.agree([&] {
           if (comm_.is_root()) publish_file(tmp, path);
         });
       }
       log_published(output, t, path);
+      maybe_inject_fault("output_published:" + output.table, comm_.rank());
     }
     free_after(publish_position());
   }
@@ -407,6 +410,26 @@ class Executor {
   std::map<std::string, double> input_fingerprint_seconds_;
   bool injected_input_fault_ = false;
 };
+
+// Temporary files of generated data (`<input>-<16 hex>.csv.tmp`, see inputs/generate_input.cpp)
+// left by a run killed while writing it. The workdir is locked, so no writer is alive; a run that
+// reuses every stage would otherwise never regenerate the data and leave them forever.
+void remove_generated_temporaries(const mpi::Comm& comm, const fs::path& directory) {
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    std::error_code ec;
+    for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+      const auto target = temp_target(it->path());
+      if (!target) continue;
+      const std::string name = target->filename().string();
+      const auto dash = name.rfind('-');
+      const bool generated =
+          dash != std::string::npos && name.size() == dash + 1 + 16 + 4 && name.ends_with(".csv") &&
+          name.find_first_not_of("0123456789abcdef", dash + 1) == name.size() - 4;
+      if (generated) fs::remove(it->path());
+    }
+  });
+}
 
 // A --rerun name that names no step is a usage error, reported before the run touches anything.
 void check_rerun_names(const Job& job, const RunOptions& options) {
@@ -784,6 +807,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
 
   Executor executor(comm, job, options, workdir);
   executor.cache().remove_temporaries(comm);
+  remove_generated_temporaries(comm, workdir / "data");
   executor.fingerprint_tables(true);
   executor.plan_liveness();
 

@@ -8,10 +8,10 @@
 
 #include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/hdf5_table.hpp"
 #include "shardflow/mpi/bcast.hpp"
-#include "shardflow/pipeline/fault_injection.hpp"
 
 namespace shardflow::pipeline {
 
