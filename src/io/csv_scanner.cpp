@@ -158,8 +158,8 @@ const char* RecordScanner::next_record_start(const char* x, const char* stop, co
     // Inside a quoted region: its newlines do not count, the next quote ends it. (If that quote
     // starts a "" pair, the pair's second quote probes closed -- see the header -- so walking on
     // from here as outside quotes gives the same result as the scan.)
-    const auto* q = static_cast<const char*>(std::memchr(x, '"', static_cast<size_t>(end - x)));
-    if (q == nullptr || q >= stop) return nullptr;
+    const auto* q = static_cast<const char*>(std::memchr(x, '"', static_cast<size_t>(stop - x)));
+    if (q == nullptr) return nullptr;
     x = q + 1;
   }
   while (x < stop) {
