@@ -1538,8 +1538,10 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
       csv_ns::count_quotes_newlines(data + seg.begin, static_cast<size_t>(seg.end - seg.begin),
                                     quotes, last_newlines);
       if (quotes > 0) {
-        for (int in = 0; in < 2; ++in)
-          last_parity[in] = scanner.parity_after(data + seg.begin, data + seg.end, data_end, in);
+        int out[2];
+        scanner.parity_out(data + seg.begin, data + seg.end, data_end, out);
+        last_parity[0] = out[0];
+        last_parity[1] = out[1];
       }
     }
   });

@@ -72,6 +72,25 @@ std::uint64_t RecordScanner::special_mask(const char* p) const {
 }
 #endif
 
+namespace {
+
+/// The first '"' in [x, limit), or nullptr: one SSE2 compare for the next 16 bytes (quoted fields
+/// and the gaps between them are usually short, and a call to memchr costs more than that),
+/// then memchr.
+inline const char* find_quote(const char* x, const char* limit) {
+#ifdef __SSE2__
+  if (limit - x >= 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
+    const int m = _mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_set1_epi8('"')));
+    if (m != 0) return x + __builtin_ctz(static_cast<unsigned>(m));
+    x += 16;
+  }
+#endif
+  return static_cast<const char*>(std::memchr(x, '"', static_cast<size_t>(limit - x)));
+}
+
+}  // namespace
+
 QuoteProbe RecordScanner::probe(const char* q, const char* end, const char** close) const {
   // The closing quote must lie within max_field_bytes of text: before q + 2 + max_field_bytes.
   const char* text = q + 1;
@@ -79,7 +98,7 @@ QuoteProbe RecordScanner::probe(const char* q, const char* end, const char** clo
   const char* limit = text + std::min(avail, max_field_bytes_ + 1);
   const char* x = text;
   for (;;) {
-    const auto* c = static_cast<const char*>(std::memchr(x, '"', static_cast<size_t>(limit - x)));
+    const char* c = find_quote(x, limit);
     if (c == nullptr) return QuoteProbe::kRunaway;
     if (c + 1 < end && c[1] == '"') {  // "" inside the field
       x = c + 2;
@@ -130,12 +149,12 @@ ScannedRecord RecordScanner::skip_rest(ScannedRecord r, const char* p, const cha
 int RecordScanner::parity_after(const char* x, const char* stop, const char* end,
                                 int parity) const {
   if (parity != 0) {
-    const auto* q = static_cast<const char*>(std::memchr(x, '"', static_cast<size_t>(stop - x)));
+    const char* q = find_quote(x, stop);
     if (q == nullptr) return 1;
     x = q + 1;  // the quote that closes the open region
   }
   for (;;) {
-    const auto* q = static_cast<const char*>(std::memchr(x, '"', static_cast<size_t>(stop - x)));
+    const char* q = find_quote(x, stop);
     if (q == nullptr) return 0;
     const char* close = nullptr;
     if (probe(q, end, &close) != QuoteProbe::kClosed) {
@@ -150,6 +169,41 @@ int RecordScanner::parity_after(const char* x, const char* stop, const char* end
     // (a pair may straddle stop).
     return static_cast<int>((1 + std::count(q + 1, stop, '"')) % 2);
   }
+}
+
+void RecordScanner::parity_out(const char* x, const char* stop, const char* end, int out[2]) const {
+  // Two walks in lockstep: A enters with parity 0 at x, B with parity 1 (= parity 0 after the
+  // first quote). Each is described by its next opening quote; once both reach the same one their
+  // futures are identical (usually within a record or two, even when B starts inside a quoted
+  // field), so the rest is walked once.
+  const char* q0 = find_quote(x, stop);
+  if (q0 == nullptr) {
+    out[0] = 0;
+    out[1] = 1;
+    return;
+  }
+  const char* q[2] = {q0, find_quote(q0 + 1, stop)};
+  int res[2] = {-1, -1};
+  for (;;) {
+    for (int k = 0; k < 2; ++k)
+      if (res[k] < 0 && q[k] == nullptr) res[k] = 0;
+    if (res[0] >= 0 && res[1] >= 0) break;
+    if (res[0] < 0 && res[1] < 0 && q[0] == q[1]) {
+      res[0] = res[1] = parity_after(q[0], stop, end, 0);
+      break;
+    }
+    const int k = res[1] >= 0 || (res[0] < 0 && q[0] < q[1]) ? 0 : 1;
+    const char* close = nullptr;
+    if (probe(q[k], end, &close) != QuoteProbe::kClosed) {
+      q[k] = find_quote(q[k] + 1, stop);
+    } else if (close < stop) {
+      q[k] = find_quote(close + 1, stop);
+    } else {
+      res[k] = static_cast<int>((1 + std::count(q[k] + 1, stop, '"')) % 2);
+    }
+  }
+  out[0] = res[0];
+  out[1] = res[1];
 }
 
 const char* RecordScanner::next_record_start(const char* x, const char* stop, const char* end,

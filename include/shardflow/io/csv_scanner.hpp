@@ -119,6 +119,8 @@ class RecordScanner {
   /// Quote parity at `stop` given parity `parity` (0 or 1) at `x` (x <= stop <= end, `end` the
   /// end of the file): the piecewise form of the record grammar, for splitting files.
   int parity_after(const char* x, const char* stop, const char* end, int parity) const;
+  /// parity_after for both entry parities at once: out[p] = parity_after(x, stop, end, p).
+  void parity_out(const char* x, const char* stop, const char* end, int out[2]) const;
   /// The first record start after `x`: one past the first '\n' in [x, stop) that is outside
   /// quotes, given quote parity `parity` at x; nullptr if there is none.
   const char* next_record_start(const char* x, const char* stop, const char* end, int parity) const;
