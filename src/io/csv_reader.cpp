@@ -13,7 +13,7 @@
 //      inside a quoted field. Under the grammar of csv_scanner.hpp that is the quote parity at
 //      the range start, in a parity walk where an opening quote that does not close (runaway or
 //      misclosed) does not flip the parity. Each rank computes, for the part of its range that
-//      lies in its last file, the parity out for parity in 0 and 1 (RecordScanner::parity_after;
+//      lies in its last file, the parity out for parity in 0 and 1 (RecordScanner::parity_out;
 //      when the part has no quote at all, a plain SIMD count says so) and counts its newlines
 //      (for line numbers in messages); one allgather lets every rank compose the parities of the
 //      ranges that precede its own start in the same file. The rank then walks forward from its
@@ -1677,7 +1677,7 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
         spdlog::warn("{}skipped bad CSV row: {}", who, result.bad.examples[i]);
     }
     if (comm.is_root() && bad_total > 0) {
-      spdlog::warn("{}skipped {} bad CSV row(s) ({} line(s)) in total (bad_rows: skip)", who,
+      spdlog::warn("{}skipped {} bad CSV row(s) in total, {} line(s) (bad_rows: skip)", who,
                    bad_total, bad_lines);
     }
   } else if (o.bad_rows == BadRowPolicy::kQuarantine) {
@@ -1686,7 +1686,7 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
     text += result.bad.quarantine;
     write_ordered_text(comm, text, o.quarantine_path);
     if (comm.is_root() && bad_total > 0) {
-      spdlog::warn("{}quarantined {} bad CSV row(s) ({} line(s)) to '{}'", who, bad_total,
+      spdlog::warn("{}quarantined {} bad CSV row(s), {} line(s), to '{}'", who, bad_total,
                    bad_lines, o.quarantine_path);
     }
   }
