@@ -195,20 +195,11 @@ HeaderRecord read_first_record(const std::string& path, char delimiter, bool hea
   std::string scratch;
   idx_t lines = 0;
   while (p < end) {
-    auto rec = scanner.scan(p, end, fields);
+    const auto rec = scanner.scan(p, end, fields);
     if (rec.status == csv_ns::RecordStatus::kBlank) {
       lines += rec.newlines;
       p = rec.next;
       continue;
-    }
-    if (rec.status == csv_ns::RecordStatus::kOk && header) {
-      for (const auto& f : fields) {
-        if (const char* bad = csv_ns::find_invalid_text(f.data, f.data + f.size)) {
-          rec.status = csv_ns::RecordStatus::kInvalidText;
-          rec.error_at = bad;
-          break;
-        }
-      }
     }
     if (rec.status != csv_ns::RecordStatus::kOk) {
       const auto [line, column] =

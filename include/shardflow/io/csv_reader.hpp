@@ -14,7 +14,7 @@
 //   - every field that is read (all fields without a schema; the schema's columns with one) must
 //     be valid UTF-8 without NUL bytes, in every column type; a row with such a field is a bad
 //     row (file:line:column of the byte), so output strings always decode. Unread columns are
-//     not checked. Headers must be valid UTF-8 too.
+//     not checked. Header names are not checked (inspect and the HDF5 writer cope with them).
 //   - bad rows (bad_rows: skip / quarantine) are counted as records and as physical lines; an
 //     unclosed quote costs the line where it opened (csv_scanner.hpp), at every rank count.
 
