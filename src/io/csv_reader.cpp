@@ -10,13 +10,16 @@
 //      range; it parses such a record to its end even if that lies past the range (or past the
 //      next rank's range). So a record straddling a split is read exactly once.
 //   3. Finding the first record that starts in a range needs to know whether the range start is
-//      inside a quoted field. Under the grammar of csv_scanner.hpp that is exactly the parity of
-//      the number of '"' bytes between the start of the file's data and the range start. Each
-//      rank counts the quotes (and newlines, for line numbers in messages) of the part of its
-//      range that lies in its last file; one allgather of those counts lets every rank add up
-//      what precedes its own start in the same file. The rank then scans forward from its range
-//      start, tracking quote parity, to the first newline outside quotes. This is exact, also for
-//      newlines inside quoted fields and for a split between '\r' and '\n'.
+//      inside a quoted field. Under the grammar of csv_scanner.hpp that is the quote parity at
+//      the range start, in a parity walk where an opening quote that does not close (runaway or
+//      misclosed) does not flip the parity. Each rank computes, for the part of its range that
+//      lies in its last file, the parity out for parity in 0 and 1 (RecordScanner::parity_out;
+//      when the part has no quote at all, a plain SIMD count says so) and counts its newlines
+//      (for line numbers in messages); one allgather lets every rank compose the parities of the
+//      ranges that precede its own start in the same file. The rank then walks forward from its
+//      range start to the first newline outside quotes (RecordScanner::next_record_start). This
+//      is exact, also for newlines inside quoted fields, for a split between '\r' and '\n' or
+//      inside a "" pair, and for unclosed quotes: rank r stops exactly where rank r+1 starts.
 //   4. Each rank parses its records into columnar builders. Without an explicit schema each column
 //      is parsed optimistically under the type seen so far (int64 -> float64 converts in place);
 //      the per-column sets of types seen are OR-ed over ranks, which fixes the final type. A rank
@@ -164,9 +167,23 @@ struct HeaderRecord {
   idx_t lines = 0;  // newlines consumed up to data_begin
 };
 
+/// 1-based line and byte column of `at` in a record that starts at line `line`, byte `begin`
+/// (records start at line starts).
+std::pair<idx_t, idx_t> line_column(const char* begin, const char* at, idx_t line) {
+  idx_t column = static_cast<idx_t>(at - begin) + 1;
+  for (const char* q = begin; q < at; ++q) {
+    if (*q == '\n') {
+      ++line;
+      column = static_cast<idx_t>(at - q);
+    }
+  }
+  return {line, column};
+}
+
 /// Reads the first record of a file: the header (header = true) or the first data row, whose
 /// field count names the columns (header = false).
-HeaderRecord read_first_record(const std::string& path, char delimiter, bool header) {
+HeaderRecord read_first_record(const std::string& path, char delimiter, bool header,
+                               idx_t max_field_bytes) {
   MappedFile file(path);
   HeaderRecord out;
   const char* data = file.data();
@@ -174,7 +191,7 @@ HeaderRecord read_first_record(const std::string& path, char delimiter, bool hea
   const char* p = data;
   if (file.size() >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) p += 3;
   const idx_t bom = static_cast<idx_t>(p - data);
-  csv_ns::RecordScanner scanner(delimiter);
+  csv_ns::RecordScanner scanner(delimiter, static_cast<size_t>(max_field_bytes));
   std::vector<csv_ns::FieldView> fields;
   std::string scratch;
   idx_t lines = 0;
@@ -186,7 +203,9 @@ HeaderRecord read_first_record(const std::string& path, char delimiter, bool hea
       continue;
     }
     if (rec.status != csv_ns::RecordStatus::kOk) {
-      throw InputError("{}:{}: cannot read the {}: {}", path, lines + 1,
+      const auto [line, column] =
+          line_column(rec.begin, rec.error_at != nullptr ? rec.error_at : rec.begin, lines + 1);
+      throw InputError("{}:{}:{}: cannot read the {}: {}", path, line, column,
                        header ? "header" : "first row", csv_ns::describe(rec.status));
     }
     out.empty = false;
@@ -295,7 +314,7 @@ Plan make_plan(const CsvOptions& o) {
     if (ec) throw InputError("cannot read the size of input file '{}': {}", path, ec.message());
     const bool need_record = o.header || first < 0;
     if (need_record) {
-      HeaderRecord rec = read_first_record(path, o.delimiter, o.header);
+      HeaderRecord rec = read_first_record(path, o.delimiter, o.header, o.max_field_bytes);
       info.data_begin = rec.data_begin;
       info.first_line = rec.lines + 1;
       if (!rec.empty) {
@@ -1093,12 +1112,13 @@ struct Segment {
   int file = 0;
   idx_t begin = 0;
   idx_t end = 0;
-  idx_t quotes_before = 0;    // '"' bytes in the data region before `begin`
+  int parity_before = 0;      // quote parity at `begin` (csv_scanner.hpp)
   idx_t newlines_before = 0;  // '\n' bytes in the data region before `begin`
 };
 
 struct BadRows {
   idx_t count = 0;
+  idx_t lines = 0;                    // physical lines of the bad rows
   std::vector<std::string> examples;  // kSkip: the first max_logged_examples messages
   std::string quarantine;             // kQuarantine: CSV rows file,line,reason,raw
 };
@@ -1123,7 +1143,7 @@ class SegmentParser {
         map_(map),
         builders_(builders),
         result_(result),
-        scanner_(o.delimiter) {}
+        scanner_(o.delimiter, static_cast<size_t>(o.max_field_bytes)) {}
 
   void parse(const Segment& seg, const char* data, idx_t data_size) {
     const FileInfo& file = plan_.files[static_cast<size_t>(seg.file)];
@@ -1131,21 +1151,11 @@ class SegmentParser {
     // byte after a newline outside quotes (quote parity known from the bytes before `begin`).
     idx_t start = seg.begin;
     idx_t newlines = seg.newlines_before;
-    if (seg.begin > 0 && !(data[seg.begin - 1] == '\n' && seg.quotes_before % 2 == 0)) {
-      bool in_quotes = seg.quotes_before % 2 != 0;
-      start = data_size;
-      for (idx_t i = seg.begin; i < data_size && i < seg.end; ++i) {
-        const char c = data[i];
-        if (c == '"') {
-          in_quotes = !in_quotes;
-        } else if (c == '\n') {
-          ++newlines;
-          if (!in_quotes) {
-            start = i + 1;
-            break;
-          }
-        }
-      }
+    if (seg.begin > 0 && !(data[seg.begin - 1] == '\n' && seg.parity_before == 0)) {
+      const char* next = scanner_.next_record_start(data + seg.begin, data + seg.end,
+                                                    data + data_size, seg.parity_before);
+      start = next == nullptr ? data_size : next - data;
+      newlines += std::count(data + seg.begin, data + std::min(start, seg.end), '\n');
     }
     const char* const first = data + start;
     const char* p = first;
@@ -1162,6 +1172,7 @@ class SegmentParser {
     while (p < seg_end) {
       // Phase 1: scan up to kBatch well-formed records. A bad record ends the batch, so that
       // bad rows are reported in file order relative to bad values found in phase 2.
+      const char* const batch_begin = p;
       size_t n = 0;
       bool has_bad = false;
       csv_ns::ScannedRecord bad_rec;
@@ -1197,16 +1208,30 @@ class SegmentParser {
         bad_line = rec_line;
         break;
       }
-      // Phase 2: column by column.
-      process_batch(file, n, ncsv);
-      if (has_bad) {
-        if (bad_rec.status != csv_ns::RecordStatus::kOk) {
-          bad(file, bad_line, bad_rec, std::string(csv_ns::describe(bad_rec.status)));
-        } else {
-          bad(file, bad_line, bad_rec,
-              fmt::format("expected {} fields but found {}", ncsv, bad_rec.fields));
+      // Text check: one pass over the batch's bytes, 16 at a time while they are ASCII; only a
+      // range with a non-ASCII or NUL byte is looked at field by field. The first row with a
+      // bad read field ends the batch; scanning resumes after it.
+      if (const char* x = csv_ns::find_invalid_text(batch_begin, has_bad ? bad_rec.begin : p))
+          [[unlikely]] {
+        if (const auto found = first_invalid_row(x, n, ncsv)) {
+          const size_t i = found->row;
+          const csv_ns::ScannedRecord rec = batch_record(i, ncsv);
+          const char* after = record_next(rec.end, file_end);
+          has_bad = true;
+          bad_rec = rec;
+          bad_rec.status = csv_ns::RecordStatus::kInvalidText;
+          bad_rec.error_at = found->at;
+          bad_rec.next = after;
+          bad_line = batch_rows_[i].line;
+          n = i;
+          p = after;
+          line = bad_line + std::count(rec.begin, after, '\n');
+          invalid_column_ = found->column;
         }
       }
+      // Phase 2: column by column.
+      process_batch(file, n, ncsv);
+      if (has_bad) report_bad_record(file, bad_line, bad_rec, ncsv);
       if (!reserved && result_.rows - rows_before >= static_cast<idx_t>(kBatch)) {
         // Size the column vectors once from the average record length so far, instead of
         // letting them double (and copy) their way up.
@@ -1231,6 +1256,71 @@ class SegmentParser {
     const char* end = nullptr;
     idx_t line = 0;
   };
+
+  struct InvalidField {
+    size_t row = 0;
+    size_t column = 0;  // CSV column (0-based)
+    const char* at = nullptr;
+  };
+
+  /// The first batch row (of n) with a read field that is not valid UTF-8 or holds a NUL, given
+  /// that `x` is the first such byte in the batch's bytes (possibly in an unread column).
+  std::optional<InvalidField> first_invalid_row(const char* x, size_t n, size_t ncsv) const {
+    const auto& out_of = map_.output_of_csv;
+    size_t i = 0;
+    while (i + 1 < n && batch_record(i + 1, ncsv).begin <= x)
+      ++i;
+    for (; i < n; ++i) {
+      const csv_ns::FieldView* f = batch_fields_.data() + i * ncsv;
+      for (size_t j = 0; j < ncsv; ++j) {
+        if (out_of[j] < 0) continue;
+        if (const char* bad = csv_ns::find_invalid_text(f[j].data, f[j].data + f[j].size))
+          return InvalidField{i, j, bad};
+      }
+    }
+    return std::nullopt;
+  }
+
+  /// The start of the record after one whose text ends at `end` (a CR, then a LF, may follow).
+  static const char* record_next(const char* end, const char* file_end) {
+    if (end < file_end && *end == '\r') ++end;
+    if (end < file_end && *end == '\n') ++end;
+    return end;
+  }
+
+  void report_bad_record(const FileInfo& file, idx_t line, const csv_ns::ScannedRecord& rec,
+                         size_t ncsv) {
+    using csv_ns::RecordStatus;
+    const auto [at_line, column] =
+        line_column(rec.begin, rec.error_at != nullptr ? rec.error_at : rec.begin, line);
+    switch (rec.status) {
+      case RecordStatus::kOk:
+        bad(file, line, 0, rec, fmt::format("expected {} fields but found {}", ncsv, rec.fields));
+        return;
+      case RecordStatus::kInvalidText: {
+        const auto c = static_cast<unsigned char>(*rec.error_at);
+        bad(file, at_line, column, rec,
+            c == 0 ? fmt::format("column {} '{}': a NUL byte", invalid_column_ + 1,
+                                 plan_.csv_names[invalid_column_])
+                   : fmt::format("column {} '{}': invalid UTF-8 (byte 0x{:02X})",
+                                 invalid_column_ + 1, plan_.csv_names[invalid_column_], c));
+        return;
+      }
+      case RecordStatus::kUnterminatedQuote:
+        bad(file, at_line, column, rec,
+            fmt::format("a quoted field opens here but is not closed before the end of the file "
+                        "or within max_field_bytes ({} bytes)",
+                        o_.max_field_bytes));
+        return;
+      case RecordStatus::kFieldTooLong:
+        bad(file, at_line, column, rec,
+            fmt::format("a field is longer than max_field_bytes ({} bytes)", o_.max_field_bytes));
+        return;
+      default:
+        bad(file, at_line, column, rec, std::string(csv_ns::describe(rec.status)));
+        return;
+    }
+  }
 
   /// The record of batch row i, for bad().
   csv_ns::ScannedRecord batch_record(size_t i, size_t ncsv) const {
@@ -1283,7 +1373,7 @@ class SegmentParser {
       for (auto& builder : builders_)
         builder.truncate(result_.rows);
       const std::string text(csv_ns::unescape(f[j], scratch_));
-      bad(file, batch_rows_[i].line, batch_record(i, ncsv),
+      bad(file, batch_rows_[i].line, 0, batch_record(i, ncsv),
           fmt::format("column {} '{}': cannot parse '{}' as {}", j + 1, plan_.csv_names[j],
                       clip(text), table::to_string(*map_.types[static_cast<size_t>(b)])));
       return;
@@ -1291,17 +1381,21 @@ class SegmentParser {
     ++result_.rows;
   }
 
-  void bad(const FileInfo& file, idx_t line, const csv_ns::ScannedRecord& rec,
+  /// A bad row at `line` (and byte `column` of it, 0 = none): thrown, counted or quarantined.
+  void bad(const FileInfo& file, idx_t line, idx_t column, const csv_ns::ScannedRecord& rec,
            const std::string& reason) {
+    const std::string where = column > 0 ? fmt::format("{}:{}:{}", file.path, line, column)
+                                         : fmt::format("{}:{}", file.path, line);
     if (o_.bad_rows == BadRowPolicy::kFail) {
       throw InputError(
-          "{}:{}: {} (set inputs.{}.bad_rows: skip or quarantine to continue past bad rows)",
-          file.path, line, reason, o_.input_name);
+          "{}: {} (set inputs.{}.bad_rows: skip or quarantine to continue past bad rows)", where,
+          reason, o_.input_name);
     }
     ++result_.bad.count;
+    result_.bad.lines += 1 + std::count(rec.begin, rec.end, '\n');
     if (o_.bad_rows == BadRowPolicy::kSkip) {
       if (static_cast<idx_t>(result_.bad.examples.size()) < o_.max_logged_examples) {
-        result_.bad.examples.push_back(fmt::format("{}:{}: {}", file.path, line, reason));
+        result_.bad.examples.push_back(fmt::format("{}: {}", where, reason));
       }
       return;
     }
@@ -1326,6 +1420,7 @@ class SegmentParser {
   std::vector<std::uint64_t> hashes_;
   std::vector<ShortKey> keys_;
   std::string scratch_;
+  size_t invalid_column_ = 0;  // the column of the last kInvalidText record
 };
 
 void validate_options(const CsvOptions& o) {
@@ -1336,6 +1431,9 @@ void validate_options(const CsvOptions& o) {
   if (o.bad_rows == BadRowPolicy::kQuarantine && o.quarantine_path.empty()) {
     throw ConfigError(
         "CSV input: bad_rows: quarantine needs a quarantine path for the rejected rows");
+  }
+  if (o.max_field_bytes < 1 || o.max_field_bytes > (idx_t{1} << 40)) {
+    throw ConfigError("CSV input: max_field_bytes must be between 1 and 2^40");
   }
   if (o.max_dictionary_size < 0 || o.max_dictionary_size > INT32_MAX) {
     throw ConfigError("CSV input: max_dictionary_size must be between 0 and {}", INT32_MAX);
@@ -1351,7 +1449,8 @@ void validate_options(const CsvOptions& o) {
 std::vector<std::string> read_csv_header(const CsvOptions& options) {
   const auto paths = expand_paths(options.paths);
   for (const auto& path : paths) {
-    HeaderRecord rec = read_first_record(path, options.delimiter, options.header);
+    HeaderRecord rec =
+        read_first_record(path, options.delimiter, options.header, options.max_field_bytes);
     if (!rec.empty) return column_names(path, rec, options.header);
   }
   throw InputError("every file matching {} is empty: there is no header",
@@ -1401,7 +1500,10 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
   lap("plan");
   // ---- 3. map files; quote parity and line numbers at the range start -----------------------
   std::map<int, std::unique_ptr<MappedFile>> maps;
-  idx_t last_quotes = 0, last_newlines = 0;
+  // Quote parity out of this rank's part of its last file for parity in 0 and 1, and its
+  // newlines.
+  idx_t last_parity[2] = {0, 1}, last_newlines = 0;
+  const csv_ns::RecordScanner scanner(o.delimiter, static_cast<size_t>(o.max_field_bytes));
   comm.agree([&] {
     for (const auto& seg : segments) {
       const auto& info = plan.files[static_cast<size_t>(seg.file)];
@@ -1413,38 +1515,54 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
       file->prefetch(info.data_begin + seg.begin, seg.end - seg.begin);
       maps.emplace(seg.file, std::move(file));
     }
-    // Only a later rank starting inside this rank's last file needs these counts; when this
-    // rank's range runs to the end of that file (always so for the last rank) the pass over the
-    // whole range is skipped.
+    // Only a later rank starting inside this rank's last file needs these; when this rank's
+    // range runs to the end of that file (always so for the last rank) the pass is skipped.
     const bool counts_needed =
         !segments.empty() &&
         segments.back().end < file_start[static_cast<size_t>(segments.back().file) + 1] -
                                   file_start[static_cast<size_t>(segments.back().file)];
     if (counts_needed) {
       const auto& seg = segments.back();
-      const char* data =
-          maps.at(seg.file)->data() + plan.files[static_cast<size_t>(seg.file)].data_begin;
+      const auto& info = plan.files[static_cast<size_t>(seg.file)];
+      const char* data = maps.at(seg.file)->data() + info.data_begin;
+      const char* data_end = maps.at(seg.file)->data() + info.size;
+      idx_t quotes = 0;
       csv_ns::count_quotes_newlines(data + seg.begin, static_cast<size_t>(seg.end - seg.begin),
-                                    last_quotes, last_newlines);
+                                    quotes, last_newlines);
+      if (quotes > 0) {
+        int out[2];
+        scanner.parity_out(data + seg.begin, data + seg.end, data_end, out);
+        last_parity[0] = out[0];
+        last_parity[1] = out[1];
+      }
     }
   });
   {
-    // Per rank: first file, last file, quotes and newlines of its part of the last file.
-    const idx_t mine[4] = {segments.empty() ? -1 : segments.front().file,
-                           segments.empty() ? -1 : segments.back().file, last_quotes,
-                           last_newlines};
-    const auto all = mpi::allgatherv<idx_t>(comm, std::span<const idx_t>(mine, 4));
+    // Per rank: first file, last file, parity out for 0 and 1 in, newlines of its part of the
+    // last file.
+    constexpr size_t kW = 5;
+    const idx_t mine[kW] = {segments.empty() ? -1 : segments.front().file,
+                            segments.empty() ? -1 : segments.back().file, last_parity[0],
+                            last_parity[1], last_newlines};
+    const auto all = mpi::allgatherv<idx_t>(comm, std::span<const idx_t>(mine, kW));
     if (!segments.empty() && segments.front().begin > 0) {
-      // Walk back over the ranks whose ranges cover earlier bytes of the same file.
+      // Walk back over the ranks whose ranges cover earlier bytes of the same file, then
+      // compose their parity maps forward from parity 0 at the file's data start.
       const idx_t f = segments.front().file;
+      std::vector<const idx_t*> earlier;
       for (int r = comm.rank() - 1; r >= 0; --r) {
-        const idx_t* other = &all[static_cast<size_t>(r) * 4];
+        const idx_t* other = &all[static_cast<size_t>(r) * kW];
         if (other[0] < 0) continue;  // an empty range
         if (other[1] != f) break;
-        segments.front().quotes_before += other[2];
-        segments.front().newlines_before += other[3];
+        earlier.push_back(other);
         if (other[0] != f) break;  // its part of file f started at the file's data start
       }
+      int parity = 0;
+      for (auto it = earlier.rbegin(); it != earlier.rend(); ++it) {
+        parity = static_cast<int>((*it)[2 + parity]);
+        segments.front().newlines_before += (*it)[4];
+      }
+      segments.front().parity_before = parity;
     }
   }
 
@@ -1545,13 +1663,15 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
   const idx_t bad_before = mpi::exscan_sum(comm, result.bad.count);
   const idx_t bad_total = mpi::allreduce_sum(comm, result.bad.count);
   const std::string who = o.input_name == "<name>" ? "" : "input '" + o.input_name + "': ";
+  const idx_t bad_lines = mpi::allreduce_sum(comm, result.bad.lines);
   if (o.bad_rows == BadRowPolicy::kSkip) {
     for (size_t i = 0; i < result.bad.examples.size(); ++i) {
       if (bad_before + static_cast<idx_t>(i) < o.max_logged_examples)
         spdlog::warn("{}skipped bad CSV row: {}", who, result.bad.examples[i]);
     }
     if (comm.is_root() && bad_total > 0) {
-      spdlog::warn("{}skipped {} bad CSV row(s) in total (bad_rows: skip)", who, bad_total);
+      spdlog::warn("{}skipped {} bad CSV row(s) in total, {} line(s) (bad_rows: skip)", who,
+                   bad_total, bad_lines);
     }
   } else if (o.bad_rows == BadRowPolicy::kQuarantine) {
     std::string text;
@@ -1559,13 +1679,15 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
     text += result.bad.quarantine;
     write_ordered_text(comm, text, o.quarantine_path);
     if (comm.is_root() && bad_total > 0) {
-      spdlog::warn("{}quarantined {} bad CSV row(s) to '{}'", who, bad_total, o.quarantine_path);
+      spdlog::warn("{}quarantined {} bad CSV row(s), {} line(s), to '{}'", who, bad_total,
+                   bad_lines, o.quarantine_path);
     }
   }
   const idx_t rows_total = mpi::allreduce_sum(comm, local_rows);
   if (stats != nullptr) {
     stats->rows = rows_total;
     stats->bad_rows = bad_total;
+    stats->bad_lines = bad_lines;
     stats->bytes = total_bytes;
     stats->files = nfiles;
   }

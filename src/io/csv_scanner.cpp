@@ -27,7 +27,15 @@ std::string_view describe(RecordStatus status) {
     case RecordStatus::kBadAfterQuote:
       return "unexpected character after the closing quote of a quoted field";
     case RecordStatus::kUnterminatedQuote:
-      return "a quoted field is not closed before the end of the file";
+      return "a quoted field opens here but is not closed before the end of the file or within "
+             "max_field_bytes";
+    case RecordStatus::kUnclosedQuote:
+      return "a quoted field opens here but is not closed on this line, and the next quote (on a "
+             "later line) is not followed by a delimiter or a line end: a missing closing quote?";
+    case RecordStatus::kFieldTooLong:
+      return "a field is longer than max_field_bytes";
+    case RecordStatus::kInvalidText:
+      return "invalid UTF-8 or a NUL byte";
   }
   return "unknown";
 }
@@ -36,7 +44,8 @@ std::string_view describe(RecordStatus status) {
 // Record scanner
 // ------------------------------------------------------------------------------------------------
 
-RecordScanner::RecordScanner(char delimiter) : delimiter_(delimiter) {
+RecordScanner::RecordScanner(char delimiter, std::size_t max_field_bytes)
+    : delimiter_(delimiter), max_field_bytes_(max_field_bytes) {
   // Bytes that end an unquoted run: the delimiter, LF and the quote (a stray quote is an error
   // that changes where the record ends, so it must be seen). CR is ordinary data except right
   // before the terminating LF, which is handled when the field is cut.
@@ -63,26 +72,163 @@ std::uint64_t RecordScanner::special_mask(const char* p) const {
 }
 #endif
 
-ScannedRecord RecordScanner::skip_rest(ScannedRecord r, const char* p, bool in_quotes,
-                                       const char* end) const {
-  // After an error the record still ends where quote parity says it does, so that boundaries
-  // do not depend on how the file was split between ranks.
-  for (; p < end; ++p) {
+namespace {
+
+/// The first '"' in [x, limit), or nullptr: one SSE2 compare for the next 16 bytes (quoted fields
+/// and the gaps between them are usually short, and a call to memchr costs more than that),
+/// then memchr.
+inline const char* find_quote(const char* x, const char* limit) {
+#ifdef __SSE2__
+  if (limit - x >= 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
+    const int m = _mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_set1_epi8('"')));
+    if (m != 0) return x + __builtin_ctz(static_cast<unsigned>(m));
+    x += 16;
+  }
+#endif
+  return static_cast<const char*>(std::memchr(x, '"', static_cast<size_t>(limit - x)));
+}
+
+}  // namespace
+
+QuoteProbe RecordScanner::probe(const char* q, const char* end, const char** close) const {
+  // The closing quote must lie within max_field_bytes of text: before q + 2 + max_field_bytes.
+  const char* text = q + 1;
+  const auto avail = static_cast<std::size_t>(end - text);
+  const char* limit = text + std::min(avail, max_field_bytes_ + 1);
+  const char* x = text;
+  for (;;) {
+    const char* c = find_quote(x, limit);
+    if (c == nullptr) return QuoteProbe::kRunaway;
+    if (c + 1 < end && c[1] == '"') {  // "" inside the field
+      x = c + 2;
+      if (x >= limit) return QuoteProbe::kRunaway;
+      continue;
+    }
+    *close = c;
+    const char* a = c + 1;
+    if (a == end || *a == delimiter_ || *a == '\n' ||
+        (*a == '\r' && (a + 1 == end || a[1] == '\n'))) {
+      return QuoteProbe::kClosed;
+    }
+    return std::memchr(text, '\n', static_cast<size_t>(c - text)) != nullptr
+               ? QuoteProbe::kMisclosed
+               : QuoteProbe::kClosed;
+  }
+}
+
+ScannedRecord RecordScanner::skip_rest(ScannedRecord r, const char* p, const char* end) const {
+  // After an error the record still ends where the grammar says it does (at the first newline
+  // outside quotes, probing every opening quote), so that boundaries do not depend on how the
+  // file was split between ranks.
+  while (p < end) {
     const char c = *p;
     if (c == '"') {
-      in_quotes = !in_quotes;
-    } else if (c == '\n') {
-      ++r.newlines;
-      if (!in_quotes) {
-        r.end = (p > r.begin && p[-1] == '\r') ? p - 1 : p;
-        r.next = p + 1;
-        return r;
+      const char* close = nullptr;
+      if (probe(p, end, &close) == QuoteProbe::kClosed) {
+        r.newlines += std::count(p + 1, close, '\n');
+        p = close + 1;
+      } else {
+        ++p;  // not closed: a plain byte
       }
+      continue;
     }
+    if (c == '\n') {
+      ++r.newlines;
+      r.end = (p > r.begin && p[-1] == '\r') ? p - 1 : p;
+      r.next = p + 1;
+      return r;
+    }
+    ++p;
   }
   r.end = (end > r.begin && end[-1] == '\r') ? end - 1 : end;
   r.next = end;
   return r;
+}
+
+int RecordScanner::parity_after(const char* x, const char* stop, const char* end,
+                                int parity) const {
+  if (parity != 0) {
+    const char* q = find_quote(x, stop);
+    if (q == nullptr) return 1;
+    x = q + 1;  // the quote that closes the open region
+  }
+  for (;;) {
+    const char* q = find_quote(x, stop);
+    if (q == nullptr) return 0;
+    const char* close = nullptr;
+    if (probe(q, end, &close) != QuoteProbe::kClosed) {
+      x = q + 1;
+      continue;
+    }
+    if (close < stop) {
+      x = close + 1;
+      continue;
+    }
+    // The region runs past `stop`: the opening quote plus the quotes of "" pairs before stop
+    // (a pair may straddle stop).
+    return static_cast<int>((1 + std::count(q + 1, stop, '"')) % 2);
+  }
+}
+
+void RecordScanner::parity_out(const char* x, const char* stop, const char* end, int out[2]) const {
+  // Two walks in lockstep: A enters with parity 0 at x, B with parity 1 (= parity 0 after the
+  // first quote). Each is described by its next opening quote; once both reach the same one their
+  // futures are identical (usually within a record or two, even when B starts inside a quoted
+  // field), so the rest is walked once.
+  const char* q0 = find_quote(x, stop);
+  if (q0 == nullptr) {
+    out[0] = 0;
+    out[1] = 1;
+    return;
+  }
+  const char* q[2] = {q0, find_quote(q0 + 1, stop)};
+  int res[2] = {-1, -1};
+  for (;;) {
+    for (int k = 0; k < 2; ++k)
+      if (res[k] < 0 && q[k] == nullptr) res[k] = 0;
+    if (res[0] >= 0 && res[1] >= 0) break;
+    if (res[0] < 0 && res[1] < 0 && q[0] == q[1]) {
+      res[0] = res[1] = parity_after(q[0], stop, end, 0);
+      break;
+    }
+    const int k = res[1] >= 0 || (res[0] < 0 && q[0] < q[1]) ? 0 : 1;
+    const char* close = nullptr;
+    if (probe(q[k], end, &close) != QuoteProbe::kClosed) {
+      q[k] = find_quote(q[k] + 1, stop);
+    } else if (close < stop) {
+      q[k] = find_quote(close + 1, stop);
+    } else {
+      res[k] = static_cast<int>((1 + std::count(q[k] + 1, stop, '"')) % 2);
+    }
+  }
+  out[0] = res[0];
+  out[1] = res[1];
+}
+
+const char* RecordScanner::next_record_start(const char* x, const char* stop, const char* end,
+                                             int parity) const {
+  if (parity != 0) {
+    // Inside a quoted region: its newlines do not count, the next quote ends it. (If that quote
+    // starts a "" pair, the pair's second quote probes closed -- see the header -- so walking on
+    // from here as outside quotes gives the same result as the scan.)
+    const auto* q = static_cast<const char*>(std::memchr(x, '"', static_cast<size_t>(stop - x)));
+    if (q == nullptr) return nullptr;
+    x = q + 1;
+  }
+  while (x < stop) {
+    const char c = *x;
+    if (c == '\n') return x + 1;
+    if (c == '"') {
+      const char* close = nullptr;
+      if (probe(x, end, &close) == QuoteProbe::kClosed) {
+        x = close + 1;
+        continue;
+      }
+    }
+    ++x;
+  }
+  return nullptr;
 }
 
 ScannedRecord RecordScanner::scan(const char* p, const char* end,
@@ -146,7 +292,7 @@ ScannedRecord RecordScanner::scan(const char* p, const char* end, FieldView* out
         r.end = field + n;
         r.next = q + 1;
         r.newlines = 1;
-        return r;
+        return check_lengths(r, out, capacity);
       }
       base += 64;
     }
@@ -156,35 +302,23 @@ general:
 #endif
   for (;;) {
     if (p < end && *p == '"') {
-      // Quoted field: find the closing quote with memchr, skipping "" escapes.
-      const char* q = p + 1;
-      bool escaped = false;
+      // Quoted field: probe finds the closing quote (memchr, skipping "" escapes).
       const char* close = nullptr;
-      for (;;) {
-        close = static_cast<const char*>(std::memchr(q, '"', static_cast<size_t>(end - q)));
-        if (close == nullptr) {
-          r.newlines += std::count(p, end, '\n');
-          r.end = end;
-          if (r.end > r.begin && r.end[-1] == '\n') --r.end;
-          if (r.end > r.begin && r.end[-1] == '\r') --r.end;
-          r.next = end;
-          r.status = RecordStatus::kUnterminatedQuote;
-          return r;
-        }
-        if (close + 1 < end && close[1] == '"') {
-          escaped = true;
-          q = close + 2;
-          continue;
-        }
-        break;
+      const QuoteProbe probed = probe(p, end, &close);
+      if (probed != QuoteProbe::kClosed) {
+        r.status = probed == QuoteProbe::kRunaway ? RecordStatus::kUnterminatedQuote
+                                                  : RecordStatus::kUnclosedQuote;
+        r.error_at = p;
+        return skip_rest(r, p + 1, end);
       }
+      const bool escaped = std::memchr(p + 1, '"', static_cast<size_t>(close - p - 1)) != nullptr;
       r.newlines += std::count(p + 1, close, '\n');
       push(r, FieldView{p + 1, static_cast<size_t>(close - p - 1), true, escaped});
       p = close + 1;
       if (p == end) {
         r.end = end;
         r.next = end;
-        return r;
+        return check_lengths(r, out, capacity);
       }
       const char c = *p;
       if (c == delimiter_) {
@@ -195,16 +329,17 @@ general:
         r.end = p;
         r.next = p + 1;
         ++r.newlines;
-        return r;
+        return check_lengths(r, out, capacity);
       }
       if (c == '\r' && (p + 1 == end || p[1] == '\n')) {
         r.end = p;
         r.next = p + 1 == end ? end : p + 2;
         if (p + 1 < end) ++r.newlines;
-        return r;
+        return check_lengths(r, out, capacity);
       }
       r.status = RecordStatus::kBadAfterQuote;
-      return skip_rest(r, p, false, end);
+      r.error_at = p;
+      return skip_rest(r, p, end);
     }
     // Unquoted field: the hot loop. (A 16-byte SSE2 search per field measured slower than this
     // table-driven byte loop on the short fields of typical CSV.)
@@ -217,7 +352,7 @@ general:
       push(r, FieldView{s, n, false, false});
       r.end = s + n;
       r.next = end;
-      return r;
+      return check_lengths(r, out, capacity);
     }
     const char c = *p;
     if (c == delimiter_) {
@@ -232,11 +367,34 @@ general:
       r.end = s + n;
       r.next = p + 1;
       ++r.newlines;
+      return check_lengths(r, out, capacity);
+    }
+    // A stray quote: probed like any opening quote; the record ends where the grammar says.
+    r.status = RecordStatus::kStrayQuote;
+    r.error_at = p;
+    const char* close = nullptr;
+    if (probe(p, end, &close) == QuoteProbe::kClosed) {
+      r.newlines += std::count(p + 1, close, '\n');
+      return skip_rest(r, close + 1, end);
+    }
+    return skip_rest(r, p + 1, end);
+  }
+}
+
+ScannedRecord RecordScanner::check_lengths(ScannedRecord r, const FieldView* fields,
+                                           size_t capacity) const {
+  // Quoted fields are bounded by probe(); unquoted ones are checked here, only when the record
+  // itself is longer than the limit.
+  if (static_cast<size_t>(r.end - r.begin) <= max_field_bytes_) [[likely]]
+    return r;
+  for (size_t i = 0; i < std::min(r.fields, capacity); ++i) {
+    if (fields[i].size > max_field_bytes_) {
+      r.status = RecordStatus::kFieldTooLong;
+      r.error_at = fields[i].data;
       return r;
     }
-    r.status = RecordStatus::kStrayQuote;
-    return skip_rest(r, p + 1, true, end);
   }
+  return r;
 }
 
 size_t RecordScanner::scan_simple(const char* p, const char* limit, const char* end, size_t nfields,
@@ -276,6 +434,8 @@ size_t RecordScanner::scan_simple(const char* p, const char* limit, const char* 
       if (*q != '\n') goto done;  // a quote
       // A blank line ("" or "\r") is not a record; a short record is bad: both go to scan().
       if (k + 1 != nfields || q == rec || (q == rec + 1 && *rec == '\r')) goto done;
+      // A record longer than max_field_bytes may hold a too long field: scan() checks.
+      if (static_cast<size_t>(q - rec) > max_field_bytes_) goto done;
       size_t len = static_cast<size_t>(q - field);
       if (len > 0 && field[len - 1] == '\r') --len;
       o[k] = FieldView{field, len, false, false};
@@ -294,6 +454,57 @@ done:
 #endif
   *next = rec;
   return n;
+}
+
+const char* find_invalid_text(const char* p, const char* end) {
+  while (p < end) {
+#ifdef __SSE2__
+    // ASCII fast path: 16 bytes at a time, looking for a byte with the high bit set or a NUL.
+    const __m128i zero = _mm_setzero_si128();
+    while (end - p >= 16) {
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const int m = _mm_movemask_epi8(b) | _mm_movemask_epi8(_mm_cmpeq_epi8(b, zero));
+      if (m != 0) {
+        p += __builtin_ctz(static_cast<unsigned>(m));
+        break;
+      }
+      p += 16;
+    }
+    if (p >= end) return nullptr;
+#endif
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == 0) return p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    // A multi-byte sequence (Unicode Table 3-7): the lead byte fixes the length and the range of
+    // the second byte, which excludes overlong forms, surrogates and code points past U+10FFFF.
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return p;
+    }
+    if (static_cast<size_t>(end - p) <= n) return p;  // truncated
+    const auto c1 = static_cast<unsigned char>(p[1]);
+    if (c1 < lo || c1 > hi) return p;
+    for (size_t k = 2; k <= n; ++k) {
+      const auto ck = static_cast<unsigned char>(p[k]);
+      if (ck < 0x80 || ck > 0xBF) return p;
+    }
+    p += n + 1;
+  }
+  return nullptr;
 }
 
 std::string_view unescape_slow(const FieldView& field, std::string& scratch) {

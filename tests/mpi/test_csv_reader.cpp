@@ -42,6 +42,47 @@ struct RefRecord {
   std::string raw;
 };
 
+/// The grammar's probe of an opening quote at q (csv_scanner.hpp), by its definition: true if the
+/// quote is closed, with its closing quote in *close.
+bool ref_closed(const std::string& t, size_t q, char delim, size_t* close) {
+  const size_t limit = io::csv::kDefaultMaxFieldBytes;
+  size_t j = q + 1;
+  while (j < t.size() && !(t[j] == '"' && !(j + 1 < t.size() && t[j + 1] == '"')))
+    j += t[j] == '"' ? 2 : 1;
+  if (j >= t.size() || j - q - 1 > limit) return false;
+  *close = j;
+  const size_t a = j + 1;
+  if (a == t.size() || t[a] == delim || t[a] == '\n' ||
+      (t[a] == '\r' && (a + 1 == t.size() || t[a + 1] == '\n')))
+    return true;
+  return t.find('\n', q + 1) >= j;
+}
+
+/// Invalid UTF-8 or NUL, decoded code point by code point.
+bool ref_valid_text(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    const int n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0 || i + static_cast<size_t>(n) >= s.size()) return false;
+    std::uint32_t cp = c & (0x7F >> (n + 1));
+    for (int k = 1; k <= n; ++k) {
+      const auto ck = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
+      if ((ck & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (ck & 0x3F);
+    }
+    const std::uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += static_cast<size_t>(n) + 1;
+  }
+  return true;
+}
+
 std::vector<RefRecord> reference_records(const std::string& path, const std::string& text,
                                          bool header, char delim = ',') {
   std::vector<RefRecord> out;
@@ -50,11 +91,15 @@ std::vector<RefRecord> reference_records(const std::string& path, const std::str
   if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;
   bool header_done = !header;
   while (i < text.size()) {
-    // Record extent: the first newline at even quote parity.
+    // Record extent: the first newline outside quotes, where a quote opens a quoted region only
+    // if the grammar's probe finds it closed.
     size_t j = i;
-    bool in_q = false;
-    while (j < text.size() && !(text[j] == '\n' && !in_q)) {
-      if (text[j] == '"') in_q = !in_q;
+    while (j < text.size() && text[j] != '\n') {
+      size_t close = 0;
+      if (text[j] == '"' && ref_closed(text, j, delim, &close)) {
+        j = close + 1;
+        continue;
+      }
       ++j;
     }
     std::string rec = text.substr(i, j - i);
@@ -88,8 +133,9 @@ std::vector<RefRecord> reference_records(const std::string& path, const std::str
           }
           f.text += rec[m++];
         }
-        if (!closed) {
-          r.error = "a quoted field is not closed before the end of the file";
+        size_t close = 0;
+        if (!closed || !ref_closed(rec, k, delim, &close)) {
+          r.error = "a quoted field is not closed";
           break;
         }
         r.fields.push_back(f);
@@ -113,6 +159,10 @@ std::vector<RefRecord> reference_records(const std::string& path, const std::str
       r.fields.push_back(f);
       if (m == rec.size()) break;
       k = m + 1;
+    }
+    if (r.error.empty()) {
+      for (const auto& f : r.fields)
+        if (!ref_valid_text(f.text)) r.error = "invalid UTF-8 or NUL";
     }
     if (!header_done) {
       header_done = true;
@@ -621,31 +671,35 @@ TEST_F(CsvReader, BadRowPoliciesSkipAndQuarantine) {
             a + ":22: expected 2 fields but found 3 (set inputs.<name>.bad_rows: skip or "
                 "quarantine to continue past bad rows)");
 
+  // The unclosed quote in b.csv costs its own line: the row after it (6,7) is kept.
   o.bad_rows = io::BadRowPolicy::kSkip;
   io::CsvReadStats stats;
   table::Table t = io::read_csv(comm, o, &stats);
-  EXPECT_EQ(stats.rows, 150);
+  EXPECT_EQ(stats.rows, 151);
   EXPECT_EQ(stats.bad_rows, 4);
-  EXPECT_EQ(mpi::allreduce_sum(comm, t.num_rows()), 150);
+  EXPECT_EQ(stats.bad_lines, 4);
+  EXPECT_EQ(mpi::allreduce_sum(comm, t.num_rows()), 151);
   const idx_t offset = mpi::exscan_sum(comm, t.num_rows());
   for (idx_t i = 0; i < t.num_rows(); ++i) {
-    EXPECT_EQ(t.column(0).values<std::int64_t>()[static_cast<size_t>(i)], offset + i);
-    EXPECT_EQ(t.column(1).string_at(i), std::to_string((offset + i) * 2));
+    const idx_t r = offset + i;
+    EXPECT_EQ(t.column(0).values<std::int64_t>()[static_cast<size_t>(i)], r < 150 ? r : 6);
+    EXPECT_EQ(t.column(1).string_at(i), r < 150 ? std::to_string(r * 2) : "7");
   }
 
   o.bad_rows = io::BadRowPolicy::kQuarantine;
   o.quarantine_path = (dir.path() / "rejects" / "bad.csv").string();
   t = io::read_csv(comm, o, &stats);
   EXPECT_EQ(stats.bad_rows, 4);
-  EXPECT_EQ(mpi::allreduce_sum(comm, t.num_rows()), 150);
+  EXPECT_EQ(stats.bad_lines, 4);
+  EXPECT_EQ(mpi::allreduce_sum(comm, t.num_rows()), 151);
   if (comm.is_root()) {
     const std::string expected =
         "file,line,reason,raw\n" + a + ",22,expected 2 fields but found 3,\"1,2,3\"\n" + a +
         ",93,\"a '\"\"' inside an unquoted field (quote the whole field and double the quotes in "
         "it)\",\"bad\"\"quo\"\"te,1\"\n" +
         a + ",124,column 1 'x': cannot parse 'q' as int64,\"q,notanint\"\n" + b +
-        ",2,a quoted field is not closed before the end of the "
-        "file,\"5,\"\"unterminated\r\n6,7\"\n";
+        ",2,a quoted field opens here but is not closed before the end of the file or within "
+        "max_field_bytes (1048576 bytes),\"5,\"\"unterminated\"\n";
     EXPECT_EQ(testing_util::read_file(o.quarantine_path), expected);
   }
 }
@@ -726,4 +780,72 @@ TEST_F(CsvReader, EmptyInputWithSchemaAndWithout) {
   t = io::read_csv(comm, o);
   EXPECT_EQ(t.schema().to_string(), "p:string, q:string");
   EXPECT_EQ(t.num_rows(), 0);
+}
+
+TEST_F(CsvReader, HostileQuotesAndTextCostOnlyTheirRows) {
+  // Random files with unclosed quotes (to the end of the file, or closed by a later line's
+  // quote), stray quotes, invalid UTF-8 (overlongs, surrogates, truncated sequences) and NUL
+  // bytes among well-formed rows with quoted multi-line fields: under skip and quarantine
+  // exactly the reference's bad records are dropped, at every rank count (ctest runs this at
+  // 1-4 ranks, so the splits land everywhere), and the counts include the lines dropped.
+  const std::vector<std::string> hostile = {
+      "\"unclosed", "a\"stray", "\"x\"y", "\xC0\xAF",         "\xED\xA0\x80",
+      "\xE2\x82",   "\xFF",     "\"é\"",  "\xF4\x90\x80\x80", std::string(1, '\0')};
+  for (int seed = 1; seed <= 12; ++seed) {
+    testing_util::TempDir dir(comm);
+    const std::string path = (dir.path() / "h.csv").string();
+    std::mt19937_64 rng(static_cast<unsigned>(seed));
+    std::string text = "id,s,n\n";
+    const int rows = 40 + seed * 7;
+    for (int r = 0; r < rows; ++r) {
+      std::string s = "v" + std::to_string(r % 5);
+      if (rng() % 6 == 0) s = "\"multi\nline " + std::to_string(r) + "\"";
+      if (rng() % 7 == 0) s = hostile[rng() % hostile.size()];
+      text += std::to_string(r) + "," + s + "," + std::to_string(r * 3) + "\n";
+    }
+    if (comm.is_root()) testing_util::write_file(path, text);
+    comm.barrier();
+    const Reference ref = make_reference({path}, true);
+    idx_t ref_lines = 0;
+    for (const auto& b : ref.bad)
+      ref_lines += 1 + std::count(b.raw.begin(), b.raw.end(), '\n');
+    io::CsvOptions o;
+    o.paths = {path};
+    o.schema = table::Schema(
+        {{"id", DataType::kInt64}, {"s", DataType::kString}, {"n", DataType::kInt64}});
+    o.bad_rows = io::BadRowPolicy::kQuarantine;
+    o.quarantine_path = (dir.path() / "q.csv").string();
+    io::CsvReadStats stats;
+    const table::Table t = io::read_csv(comm, o, &stats);
+    ASSERT_EQ(stats.rows, static_cast<idx_t>(ref.rows.size())) << "seed " << seed;
+    ASSERT_EQ(stats.bad_rows, static_cast<idx_t>(ref.bad.size())) << "seed " << seed;
+    ASSERT_EQ(stats.bad_lines, ref_lines) << "seed " << seed;
+    const idx_t offset = mpi::exscan_sum(comm, t.num_rows());
+    for (idx_t i = 0; i < t.num_rows(); ++i) {
+      const auto& rr = ref.rows[static_cast<size_t>(offset + i)];
+      ASSERT_EQ(t.column(0).values<std::int64_t>()[static_cast<size_t>(i)],
+                std::stoll(rr.fields[0].text))
+          << "seed " << seed;
+      ASSERT_EQ(t.column(1).string_at(i), rr.fields[1].text) << "seed " << seed;
+    }
+    if (comm.is_root()) {
+      // The raw column of the quarantine file, in order, is the reference's bad records.
+      const std::string q = testing_util::read_file(o.quarantine_path);
+      io::csv::RecordScanner scanner(',');
+      std::vector<io::csv::FieldView> fields;
+      std::string scratch;
+      std::vector<std::string> raws;
+      const char* p = q.data();
+      p = scanner.scan(p, q.data() + q.size(), fields).next;  // header
+      while (p < q.data() + q.size()) {
+        const auto rec = scanner.scan(p, q.data() + q.size(), fields);
+        ASSERT_EQ(fields.size(), 4u);
+        raws.emplace_back(io::csv::unescape(fields[3], scratch));
+        p = rec.next;
+      }
+      ASSERT_EQ(raws.size(), ref.bad.size()) << "seed " << seed;
+      for (size_t k = 0; k < raws.size(); ++k)
+        EXPECT_EQ(raws[k], ref.bad[k].raw) << "seed " << seed << " bad row " << k;
+    }
+  }
 }

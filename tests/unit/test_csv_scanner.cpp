@@ -81,22 +81,50 @@ TEST(CsvScanner, QuotedFields) {
   EXPECT_EQ(r.consumed, 5u);
 }
 
-TEST(CsvScanner, BadRecordsEndAtEvenQuoteParity) {
+TEST(CsvScanner, BadQuotesCostTheirLineOnly) {
+  // A stray quote whose next quote is on a later line and followed by text opens nothing: the
+  // bad record is its own line.
   auto r = scan_one("ab\"c,d\ne\"f\ng\n");
   EXPECT_EQ(r.status, RecordStatus::kStrayQuote);
-  // The stray quote opens a quoted region that the next quote closes.
-  EXPECT_EQ(r.raw, "ab\"c,d\ne\"f");
-  EXPECT_EQ(r.newlines, 2);
+  EXPECT_EQ(r.raw, "ab\"c,d");
+  EXPECT_EQ(r.newlines, 1);
+  // A stray quote closed on a later line by a quote before a delimiter still opens a region.
+  r = scan_one("ab\"c\nd\",e\nf\n");
+  EXPECT_EQ(r.status, RecordStatus::kStrayQuote);
+  EXPECT_EQ(r.raw, "ab\"c\nd\",e");
 
   r = scan_one("\"a\"x,b\nc\n");
   EXPECT_EQ(r.status, RecordStatus::kBadAfterQuote);
   EXPECT_EQ(r.raw, "\"a\"x,b");
   EXPECT_EQ(r.consumed, 7u);
 
+  // Unclosed before the end of the file: the record is the line where the quote opened.
   r = scan_one("a,\"open\nstill open\n");
   EXPECT_EQ(r.status, RecordStatus::kUnterminatedQuote);
-  EXPECT_EQ(r.raw, "a,\"open\nstill open");
-  EXPECT_EQ(r.newlines, 2);
+  EXPECT_EQ(r.raw, "a,\"open");
+  EXPECT_EQ(r.newlines, 1);
+  // `1,"Alice` then `2,"Bob"`: the quote before Bob does not close Alice's field.
+  r = scan_one("1,\"Alice\n2,\"Bob\"\n");
+  EXPECT_EQ(r.status, RecordStatus::kUnclosedQuote);
+  EXPECT_EQ(r.raw, "1,\"Alice");
+  // A quoted field running past max_field_bytes.
+  RecordScanner small(',', 8);
+  const std::string text = "1,\"0123456789\nabc\",2\n3,4\n";
+  std::vector<FieldView> fields;
+  auto rec = small.scan(text.data(), text.data() + text.size(), fields);
+  EXPECT_EQ(rec.status, RecordStatus::kUnterminatedQuote);
+  EXPECT_EQ(rec.error_at, text.data() + 2);
+  EXPECT_EQ(std::string(rec.begin, rec.end), "1,\"0123456789");
+  // ... and an unquoted one: the record is bad but ends where it always did.
+  const std::string longer = "1,0123456789\n3,4\n";
+  rec = small.scan(longer.data(), longer.data() + longer.size(), fields);
+  EXPECT_EQ(rec.status, RecordStatus::kFieldTooLong);
+  EXPECT_EQ(rec.error_at, longer.data() + 2);
+  EXPECT_EQ(rec.next, longer.data() + 13);
+  // Exactly max_field_bytes is fine, quoted or not.
+  const std::string exact = "\"01234567\",01234567\n";
+  rec = small.scan(exact.data(), exact.data() + exact.size(), fields);
+  EXPECT_EQ(rec.status, RecordStatus::kOk);
 }
 
 TEST(CsvScanner, BlankLines) {

@@ -10,13 +10,20 @@
 //     (true/false, any case) or timestamp (`YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z]` or `YYYY-MM-DD`,
 //     int64 microseconds UTC); any other mix becomes string; a column with only nulls is string;
 //   - fields are not trimmed: " 12" is a string;
-//   - blank lines are skipped; a UTF-8 byte-order mark at the start of a file is ignored.
+//   - blank lines are skipped; a UTF-8 byte-order mark at the start of a file is ignored;
+//   - every field that is read (all fields without a schema; the schema's columns with one) must
+//     be valid UTF-8 without NUL bytes, in every column type; a row with such a field is a bad
+//     row (file:line:column of the byte), so output strings always decode. Unread columns are
+//     not checked. Header names are not checked (inspect and the HDF5 writer cope with them).
+//   - bad rows (bad_rows: skip / quarantine) are counted as records and as physical lines; an
+//     unclosed quote costs the line where it opened (csv_scanner.hpp), at every rank count.
 
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "shardflow/io/csv_scanner.hpp"
 #include "shardflow/io/file_glob.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/table/dictionary_encoding.hpp"
@@ -49,16 +56,20 @@ struct CsvOptions {
   idx_t max_dictionary_size = table::kDefaultMaxDictionarySize;
   /// kSkip: the first N bad rows (in global row order) are logged with spdlog::warn.
   idx_t max_logged_examples = 5;
+  /// Longest field, and how far a quoted field may run before its opening quote counts as
+  /// unclosed (see csv_scanner.hpp); a longer field makes its row bad.
+  idx_t max_field_bytes = static_cast<idx_t>(csv::kDefaultMaxFieldBytes);
   /// Name of the input in the job file, used in the hint of error messages.
   std::string input_name = "<name>";
 };
 
 /// Global totals over all ranks.
 struct CsvReadStats {
-  idx_t rows = 0;      // rows in the result
-  idx_t bad_rows = 0;  // rows skipped or quarantined
-  idx_t bytes = 0;     // bytes of all files
-  idx_t files = 0;     // files read
+  idx_t rows = 0;       // rows in the result
+  idx_t bad_rows = 0;   // rows (records) skipped or quarantined
+  idx_t bad_lines = 0;  // physical lines of those rows
+  idx_t bytes = 0;      // bytes of all files
+  idx_t files = 0;      // files read
 };
 
 /// Collective: reads all files. `options` must be equal on all ranks. Every rank gets a contiguous

@@ -8,12 +8,39 @@
 //     the last record of a file may lack the newline;
 //   - a field that starts with '"' is quoted: it ends at the next '"' not followed by another '"'
 //     ("" is an escaped quote) and may contain the delimiter and newlines;
-//   - whether a newline is "outside quotes" is decided by the parity of the number of '"' bytes
-//     since the start of the record. This is exactly the quoted-field rule for well-formed data,
-//     and it keeps record boundaries well defined (and independent of where a file is split
-//     between ranks) even for malformed data: a stray '"' inside an unquoted field makes its record
-//     bad, and that record extends to the next newline at even quote parity.
 //   - a line with no bytes at all (or just "\r") is blank and skipped.
+//
+// Malformed quotes, and where a bad record ends (issue 7: an unclosed quote once swallowed 170
+// of 200 rows under bad_rows: skip). Every '"' that would open a quoted region -- at the start of
+// a field, inside an unquoted field (a stray quote), or inside the rest of a record that is
+// already bad -- is *probed* (RecordScanner::probe): starting after it, the closing quote is the
+// first '"' not followed by another '"', searched within max_field_bytes bytes and before the end
+// of the file. The quote is
+//   - closed (QuoteProbe::kClosed) if such a closing quote exists and it is followed by the
+//     delimiter, a line end or the end of the file -- or, failing that, if the quoted text holds
+//     no newline (then the record is bad, but it stays on its line);
+//   - runaway (kRunaway): no closing quote within max_field_bytes or before the end of the file;
+//   - misclosed (kMisclosed): the next quote lies on a later line and is followed by other text
+//     (`1,"Alice` then `2,"Bob"` on the next line: the quote before Bob is not a closing quote).
+// A closed quote opens a quoted region that ends at its closing quote. A runaway or misclosed
+// quote opens nothing: it makes its record bad and is otherwise treated as a plain byte, so the
+// bad record ends at the first newline after it that is outside quotes -- the end of the line
+// where the quote opened, unless that line holds further quotes -- and the next record starts on
+// the next line. So a bad quote costs its own line, never the rest of the file, and messages
+// name the line and column where it opened.
+//
+// The rule is the same at every split of the file between ranks: as a function of the bytes, it
+// is a quote-parity walk in which a probed quote that is not closed does not flip the parity.
+// The parity at a byte offset is therefore computable piecewise (parity_after gives a range's
+// parity out for parity in, 0 or 1, and ranges compose), and next_record_start finds the first
+// record boundary after an offset given the parity there, exactly where a scan from the start of
+// the file would put it. (Why it is exact: a probe does not depend on the parity it is entered
+// with, and the escaped quotes inside a closed region, taken one by one, never cancel --
+// probing from the second quote of a "" pair finds the same closing quote.)
+//
+// Text: read fields must be valid UTF-8 without NUL bytes (find_invalid_text); the reader makes
+// other rows bad rows at parse time. A field longer than max_field_bytes makes its row bad
+// (kFieldTooLong), without changing where the record ends.
 
 #include <cstdint>
 #include <string>
@@ -34,11 +61,20 @@ struct FieldView {
 
 enum class RecordStatus : std::uint8_t {
   kOk,
-  kBlank,             // an empty line: not a record
-  kStrayQuote,        // '"' inside an unquoted field
-  kBadAfterQuote,     // a closing quote followed by something other than delimiter/newline
-  kUnterminatedQuote  // a quoted field still open at the end of the file
+  kBlank,              // an empty line: not a record
+  kStrayQuote,         // '"' inside an unquoted field
+  kBadAfterQuote,      // a closing quote followed by something other than delimiter/newline
+  kUnterminatedQuote,  // a quote that is not closed within max_field_bytes or before EOF
+  kUnclosedQuote,      // a quote whose next quote is on a later line and followed by text
+  kFieldTooLong,       // a field longer than max_field_bytes
+  kInvalidText         // invalid UTF-8 or a NUL byte in a field (set by the reader)
 };
+
+/// Default limit on a field's length, and on how far a quoted field may run.
+inline constexpr std::size_t kDefaultMaxFieldBytes = std::size_t{1} << 20;
+
+/// Outcome of probing a quote that would open a quoted region (see the header comment).
+enum class QuoteProbe : std::uint8_t { kClosed, kRunaway, kMisclosed };
 
 /// Human-readable description of a bad record status (for error messages).
 std::string_view describe(RecordStatus status);
@@ -50,12 +86,15 @@ struct ScannedRecord {
   idx_t newlines = 0;           // '\n' bytes consumed, including the terminator
   std::size_t fields = 0;       // number of fields of a well-formed record
   RecordStatus status = RecordStatus::kOk;
+  /// Bad records: the byte the problem is at (the opening quote of an unclosed quoted field, a
+  /// stray quote, the byte after a closing quote, the first byte of a too long field).
+  const char* error_at = nullptr;
 };
 
 /// Splits records into fields. Holds a byte-class table for the delimiter; cheap to copy.
 class RecordScanner {
  public:
-  explicit RecordScanner(char delimiter);
+  explicit RecordScanner(char delimiter, std::size_t max_field_bytes = kDefaultMaxFieldBytes);
   /// Scans the record starting at `p` (p < end, p at a record start) and fills `fields` (cleared
   /// first). On a bad record `fields` is unspecified and `next` still points past the record.
   ScannedRecord scan(const char* p, const char* end, std::vector<FieldView>& fields) const;
@@ -72,14 +111,35 @@ class RecordScanner {
   std::size_t scan_simple(const char* p, const char* limit, const char* end, std::size_t nfields,
                           std::size_t max_records, FieldView* out, const char** next) const;
   char delimiter() const { return delimiter_; }
+  std::size_t max_field_bytes() const { return max_field_bytes_; }
+
+  /// Probes the quote at `q` (q < end, *q == '"'; `end` is the end of the file): see the header
+  /// comment. For kClosed, `*close` is the closing quote.
+  QuoteProbe probe(const char* q, const char* end, const char** close) const;
+  /// Quote parity at `stop` given parity `parity` (0 or 1) at `x` (x <= stop <= end, `end` the
+  /// end of the file): the piecewise form of the record grammar, for splitting files.
+  int parity_after(const char* x, const char* stop, const char* end, int parity) const;
+  /// parity_after for both entry parities at once: out[p] = parity_after(x, stop, end, p).
+  void parity_out(const char* x, const char* stop, const char* end, int out[2]) const;
+  /// The first record start after `x`: one past the first '\n' in [x, stop) that is outside
+  /// quotes, given quote parity `parity` at x; nullptr if there is none.
+  const char* next_record_start(const char* x, const char* stop, const char* end, int parity) const;
 
  private:
-  ScannedRecord skip_rest(ScannedRecord r, const char* p, bool in_quotes, const char* end) const;
+  ScannedRecord skip_rest(ScannedRecord r, const char* p, const char* end) const;
+  /// kFieldTooLong if a stored field of an ok record is longer than max_field_bytes.
+  ScannedRecord check_lengths(ScannedRecord r, const FieldView* fields, size_t capacity) const;
   /// Bit i set iff p[i] (i < 64) is the delimiter, LF or a quote (SSE2 builds only).
   std::uint64_t special_mask(const char* p) const;
   char delimiter_;
+  std::size_t max_field_bytes_;
   bool special_[256];
 };
+
+/// The first byte of [p, end) that is a NUL or not part of valid UTF-8 (overlong forms,
+/// surrogates, code points above U+10FFFF and truncated sequences are invalid), or nullptr. ASCII
+/// runs are checked 16 bytes at a time.
+const char* find_invalid_text(const char* p, const char* end);
 
 /// The field's text with "" collapsed; uses `scratch` only when the field has escapes.
 std::string_view unescape_slow(const FieldView& field, std::string& scratch);

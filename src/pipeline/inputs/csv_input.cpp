@@ -2,7 +2,7 @@
 // (io::read_csv).
 //
 //   events: {format: csv, path: "data/*.csv", schema: {id: int64, x: float64}, header: true,
-//            delimiter: ",", bad_rows: fail, fingerprint: content}
+//            delimiter: ",", bad_rows: fail, fingerprint: content, max_field_bytes: 1MiB}
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -21,8 +21,8 @@ namespace shardflow::pipeline {
 
 namespace {
 
-const std::vector<std::string> kKeys = {"format",    "path",     "schema",     "header",
-                                        "delimiter", "bad_rows", "fingerprint"};
+const std::vector<std::string> kKeys = {"format",    "path",     "schema",      "header",
+                                        "delimiter", "bad_rows", "fingerprint", "max_field_bytes"};
 
 class CsvInput final : public InputSpec {
  public:
@@ -32,6 +32,7 @@ class CsvInput final : public InputSpec {
   char delimiter = ',';
   io::BadRowPolicy bad_rows = io::BadRowPolicy::kFail;
   FileIdentity identity = FileIdentity::kContent;
+  idx_t max_field_bytes = static_cast<idx_t>(io::csv::kDefaultMaxFieldBytes);
 
   void emit(YAML::Emitter& out) const override {
     out << YAML::BeginMap;
@@ -48,6 +49,9 @@ class CsvInput final : public InputSpec {
         << std::string(1, delimiter);
     out << YAML::Key << "bad_rows" << YAML::Value << std::string(io::to_string(bad_rows));
     out << YAML::Key << "fingerprint" << YAML::Value << std::string(to_string(identity));
+    // Only when set, so that the canonical form (and stage fingerprints) of existing jobs stay.
+    if (max_field_bytes != static_cast<idx_t>(io::csv::kDefaultMaxFieldBytes))
+      out << YAML::Key << "max_field_bytes" << YAML::Value << max_field_bytes;
     out << YAML::EndMap;
   }
 
@@ -58,6 +62,7 @@ class CsvInput final : public InputSpec {
     o.header = header;
     o.delimiter = delimiter;
     o.bad_rows = bad_rows;
+    o.max_field_bytes = max_field_bytes;
     o.input_name = name;
     o.max_dictionary_size = runtime.max_dictionary_size;
     return o;
@@ -178,6 +183,13 @@ std::shared_ptr<InputSpec> parse(const std::string& name, const SourceLocation&,
                                               map.path("bad_rows"), policy));
     }
     in->bad_rows = *parsed;
+  }
+  if (const ConfigNode* limit = map.find("max_field_bytes")) {
+    in->max_field_bytes = to_bytes(*limit, map.path("max_field_bytes"));
+    if (in->max_field_bytes < 1 || in->max_field_bytes > (idx_t{1} << 40)) {
+      fail_at(limit->location,
+              fmt::format("{} must be between 1 byte and 1TiB", map.path("max_field_bytes")));
+    }
   }
   in->identity = read_file_identity(map);
   if (!in->header && !in->schema) {
