@@ -3,11 +3,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <span>
+#include <thread>
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/io/hdf5_handle.hpp"
@@ -116,6 +121,86 @@ idx_t clip_chunk_rows(idx_t requested, idx_t global_rows, std::size_t element_si
   return (rows + chunks - 1) / chunks;
 }
 
+// HDF5 1.10 does not agree errors across ranks: inside a collective HDF5 call (creating a dataset,
+// a filtered collective write, a flush), a rank whose write fails (a full disk) returns early
+// while the others wait in a collective of HDF5's own that it never joins, so agreeing on the
+// error would wait forever. A rank that saw an HDF5 call fail arms this watchdog: unless the
+// write's error path completes within kStuckSeconds, it removes the temporary file it was writing
+// and ends the job with its error (exit 1) instead of hanging.
+class StuckWriteWatchdog {
+ public:
+  static constexpr int kStuckSeconds = 10;
+  StuckWriteWatchdog(const mpi::Comm& comm, std::string path, const bool& created)
+      : comm_(comm), path_(std::move(path)), created_(created) {}
+  StuckWriteWatchdog(const StuckWriteWatchdog&) = delete;
+  StuckWriteWatchdog& operator=(const StuckWriteWatchdog&) = delete;
+  ~StuckWriteWatchdog() { disarm(); }
+
+  // Starts the clock (once; a single rank cannot be stuck).
+  void arm(const std::string& message) {
+    if (comm_.size() == 1 || thread_.joinable()) return;
+    thread_ = std::thread([this, message] {
+      std::unique_lock lock(mutex_);
+      if (cv_.wait_for(lock, std::chrono::seconds(kStuckSeconds), [this] { return done_; })) return;
+      if (created_) {
+        std::error_code ec;
+        std::filesystem::remove(path_, ec);
+      }
+      comm_.abort(1, fmt::format("rank {}: {} (the other ranks did not get past HDF5's collective "
+                                 "calls within {} s after this failure; ending the job)",
+                                 comm_.rank(), message, kStuckSeconds));
+    });
+  }
+  void disarm() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  const mpi::Comm& comm_;
+  std::string path_;
+  const bool& created_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// HDF5 reports a failed write without errno ("file write failed"); say so when the disk holding
+// `path` is (nearly) full, the usual cause.
+std::string full_disk_hint(const std::string& path) {
+  std::error_code ec;
+  const auto parent = std::filesystem::absolute(path, ec).parent_path();
+  const auto space = std::filesystem::space(parent, ec);
+  if (ec || space.available >= (std::uintmax_t{1} << 20)) return "";
+  return fmt::format(
+      "; the disk holding it is full (No space left on device: {} bytes free); free space or "
+      "choose another directory",
+      space.available);
+}
+
+// Collective: comm.agree(work), arming `watchdog` on a rank where `work` fails.
+void agree_h5(const mpi::Comm& comm, StuckWriteWatchdog& watchdog, const std::string& path,
+              const std::function<void()>& work) {
+  comm.agree([&] {
+    try {
+      work();
+    } catch (const Error& e) {
+      const std::string message = e.what() + full_disk_hint(path);
+      watchdog.arm(message);
+      throw_error(e.kind(), message);
+    } catch (const std::exception& e) {
+      watchdog.arm(e.what());
+      throw;
+    }
+  });
+}
+
 struct WriteContext {
   const mpi::Comm& comm;
   const std::string& path;
@@ -123,6 +208,8 @@ struct WriteContext {
   hid_t group;
   hid_t dxpl;
   const Hdf5WriteOptions& options;
+  const std::function<void()>& release;  // collective: called on every rank after a failed write
+  StuckWriteWatchdog& watchdog;
 };
 
 // Collective: creates dataset `name` with `global_rows` elements of `type` (chunks of
@@ -141,7 +228,7 @@ void write_dataset(const WriteContext& ctx, const std::string& name, hid_t type,
   const idx_t chunk = clip_chunk_rows(chunk_rows, global_rows, H5Tget_size(type));
   Hid dcpl = chunked_creation(chunk, ctx.options.fletcher32);
   Hid dataset;
-  ctx.comm.agree([&] {
+  agree_h5(ctx.comm, ctx.watchdog, ctx.path, [&] {
     dataset = checked_hid(H5Dcreate2(ctx.group, name.c_str(), type, space.get(), H5P_DEFAULT,
                                      dcpl.get(), H5P_DEFAULT),
                           H5Dclose, "creating the dataset", ctx.path, object);
@@ -149,15 +236,23 @@ void write_dataset(const WriteContext& ctx, const std::string& name, hid_t type,
       write_string_attribute(dataset.get(), key, value);
   });
   if (global_rows == 0) return;
-  auto [file_space, mem_space] = select_rows(dataset.get(), offset, local_rows);
-  static const char dummy = 0;  // a non-null buffer for ranks that write nothing
-  ctx.comm.agree([&] {
-    check_h5(H5Dwrite(dataset.get(), type, mem_space.get(), file_space.get(), ctx.dxpl,
-                      local_rows > 0 ? data : &dummy),
-             "collective H5Dwrite", ctx.path, object);
-    record_transfer_mode(ctx.dxpl, object);
-  });
-  ctx.comm.agree([&] {
+  try {
+    auto [file_space, mem_space] = select_rows(dataset.get(), offset, local_rows);
+    static const char dummy = 0;  // a non-null buffer for ranks that write nothing
+    agree_h5(ctx.comm, ctx.watchdog, ctx.path, [&] {
+      check_h5(H5Dwrite(dataset.get(), type, mem_space.get(), file_space.get(), ctx.dxpl,
+                        local_rows > 0 ? data : &dummy),
+               "collective H5Dwrite", ctx.path, object);
+      record_transfer_mode(ctx.dxpl, object);
+    });
+    // Chunks still cached are written here, where a failure can be handled, not in the close.
+    agree_h5(ctx.comm, ctx.watchdog, ctx.path,
+             [&] { check_h5(H5Dflush(dataset.get()), "H5Dflush", ctx.path, object); });
+  } catch (...) {
+    ctx.release();  // before the dataset's close, which may have chunks to write
+    throw;
+  }
+  agree_h5(ctx.comm, ctx.watchdog, ctx.path, [&] {
     if (!dataset.reset()) {
       throw RuntimeError("closing dataset '{}' in {} failed: {}", object, ctx.path,
                          hdf5_error_detail());
@@ -390,103 +485,129 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
 
   Hid fapl = mpio_file_access(comm);
   Hid file;
-  comm.agree([&] {
-    const hid_t id = exists ? H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get())
-                            : H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-    if (id < 0) {
-      throw RuntimeError(
-          "cannot {} HDF5 file {} for writing table '{}': {}; check the path and "
-          "that no other process holds the file open",
-          exists ? "open" : "create", path, name, hdf5_error_detail());
-    }
-    file = Hid(id, H5Fclose);
-  });
-
   Hid group;
-  comm.agree([&] {
-    // Replacing: unlink the old group first so a reader never sees a mix of old and new columns.
-    if (link_exists(file.get(), name)) {
-      check_h5(H5Ldelete(file.get(), name.c_str(), H5P_DEFAULT), "deleting the old table", path,
-               "/" + name);
-    }
-    group = checked_hid(H5Gcreate2(file.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                        H5Gclose, "creating the group", path, "/" + name);
-    write_string_attribute(group.get(), "schema", schema_string(table.schema()));
-    write_string_array_attribute(group.get(), "columns", table.schema().names());
-    write_int64_attribute(group.get(), "num_rows", global_rows);
-    write_string_attribute(group.get(), "fingerprint", options.fingerprint);
-    write_string_attribute(group.get(), "shardflow_version", kVersion);
-    write_int64_attribute(group.get(), "format_version", kTableFormatVersion);
-  });
-
-  Hid dxpl = collective_transfer();
-  const WriteContext ctx{comm, path, name, group.get(), dxpl.get(), options};
-  for (int c = 0; c < ncols; ++c) {
-    const Column& column = table.column(c);
-    const std::string& col_name = table.schema().field(c).name;
-    std::vector<std::pair<std::string, std::string>> attrs{
-        {"logical_type", std::string(table::to_string(column.type()))}};
-    if (column.type() == DataType::kTimestamp) attrs.emplace_back("unit", "us");
-
-    if (column.type() == DataType::kString && !column.is_dictionary_encoded()) {
-      attrs.emplace_back("encoding", "lengths");
-      const auto& plain = column.plain();
-      const std::int64_t base = plain.offsets.front();
-      std::vector<std::int64_t> ends(plain.offsets.begin() + 1, plain.offsets.end());
-      for (auto& e : ends)
-        e -= base;
-      write_strings(ctx, col_name, global_rows, offset, ends, plain.chars.data() + base,
-                    column_info[2 * static_cast<size_t>(c) + 1], std::move(attrs));
-    } else {
-      if (column.type() == DataType::kString) attrs.emplace_back("encoding", "dictionary");
-      write_dataset(ctx, col_name, native_type(column), global_rows, offset, local_rows,
-                    values_pointer(column), attrs);
-    }
-
-    if (column.is_dictionary_encoded()) {
-      // Identical on all ranks: each rank writes a contiguous share of the entries, so no rank
-      // carries a large dictionary alone.
-      const auto& values = column.dictionary()->values();
-      const idx_t n = static_cast<idx_t>(values.size());
-      const idx_t p = comm.size();
-      const idx_t r = comm.rank();
-      const idx_t begin = n / p * r + std::min(n % p, r);
-      const idx_t end = begin + n / p + (r < n % p ? 1 : 0);
-      idx_t longest = 0;
-      for (const auto& v : values)
-        longest = std::max<idx_t>(longest, static_cast<idx_t>(v.size()));
-      std::string bytes;
-      std::vector<std::int64_t> ends;
-      ends.reserve(static_cast<size_t>(end - begin));
-      for (idx_t i = begin; i < end; ++i) {
-        bytes += values[static_cast<size_t>(i)];
-        ends.push_back(static_cast<std::int64_t>(bytes.size()));
+  const bool created = exists == 0;
+  StuckWriteWatchdog watchdog(comm, path, created);
+  // A write that fails (a full disk, mostly) leaves dirty metadata that closing the file must
+  // flush. In HDF5 1.10 a failed H5Fclose leaves a half-destroyed file behind, on which HDF5's
+  // shutdown inside MPI_Finalize crashes; and one rank's failed close can leave another waiting in
+  // a collective. A file this call created is garbage once a write failed, so its space is given
+  // back first (truncated to zero bytes): the close then finds room for the metadata it writes.
+  // Collective: every rank runs it, after the same agreed error.
+  const std::function<void()> release = [&] {
+    if (created && comm.is_root()) release_failed_file(path);
+    comm.barrier();
+  };
+  try {
+    agree_h5(comm, watchdog, path, [&] {
+      const hid_t id = exists ? H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get())
+                              : H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+      if (id < 0) {
+        throw RuntimeError(
+            "cannot {} HDF5 file {} for writing table '{}': {}; check the path and "
+            "that no other process holds the file open",
+            exists ? "open" : "create", path, name, hdf5_error_detail());
       }
-      write_strings(ctx, col_name + kDictionarySuffix, n, begin, ends, bytes.data(), longest, {});
+      file = Hid(id, H5Fclose);
+    });
+
+    agree_h5(comm, watchdog, path, [&] {
+      // Replacing: unlink the old group first so a reader never sees a mix of old and new columns.
+      if (link_exists(file.get(), name)) {
+        check_h5(H5Ldelete(file.get(), name.c_str(), H5P_DEFAULT), "deleting the old table", path,
+                 "/" + name);
+      }
+      group =
+          checked_hid(H5Gcreate2(file.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                      H5Gclose, "creating the group", path, "/" + name);
+      write_string_attribute(group.get(), "schema", schema_string(table.schema()));
+      write_string_array_attribute(group.get(), "columns", table.schema().names());
+      write_int64_attribute(group.get(), "num_rows", global_rows);
+      write_string_attribute(group.get(), "fingerprint", options.fingerprint);
+      write_string_attribute(group.get(), "shardflow_version", kVersion);
+      write_int64_attribute(group.get(), "format_version", kTableFormatVersion);
+    });
+
+    Hid dxpl = collective_transfer();
+    const WriteContext ctx{comm, path, name, group.get(), dxpl.get(), options, release, watchdog};
+    for (int c = 0; c < ncols; ++c) {
+      const Column& column = table.column(c);
+      const std::string& col_name = table.schema().field(c).name;
+      std::vector<std::pair<std::string, std::string>> attrs{
+          {"logical_type", std::string(table::to_string(column.type()))}};
+      if (column.type() == DataType::kTimestamp) attrs.emplace_back("unit", "us");
+
+      if (column.type() == DataType::kString && !column.is_dictionary_encoded()) {
+        attrs.emplace_back("encoding", "lengths");
+        const auto& plain = column.plain();
+        const std::int64_t base = plain.offsets.front();
+        std::vector<std::int64_t> ends(plain.offsets.begin() + 1, plain.offsets.end());
+        for (auto& e : ends)
+          e -= base;
+        write_strings(ctx, col_name, global_rows, offset, ends, plain.chars.data() + base,
+                      column_info[2 * static_cast<size_t>(c) + 1], std::move(attrs));
+      } else {
+        if (column.type() == DataType::kString) attrs.emplace_back("encoding", "dictionary");
+        write_dataset(ctx, col_name, native_type(column), global_rows, offset, local_rows,
+                      values_pointer(column), attrs);
+      }
+
+      if (column.is_dictionary_encoded()) {
+        // Identical on all ranks: each rank writes a contiguous share of the entries, so no rank
+        // carries a large dictionary alone.
+        const auto& values = column.dictionary()->values();
+        const idx_t n = static_cast<idx_t>(values.size());
+        const idx_t p = comm.size();
+        const idx_t r = comm.rank();
+        const idx_t begin = n / p * r + std::min(n % p, r);
+        const idx_t end = begin + n / p + (r < n % p ? 1 : 0);
+        idx_t longest = 0;
+        for (const auto& v : values)
+          longest = std::max<idx_t>(longest, static_cast<idx_t>(v.size()));
+        std::string bytes;
+        std::vector<std::int64_t> ends;
+        ends.reserve(static_cast<size_t>(end - begin));
+        for (idx_t i = begin; i < end; ++i) {
+          bytes += values[static_cast<size_t>(i)];
+          ends.push_back(static_cast<std::int64_t>(bytes.size()));
+        }
+        write_strings(ctx, col_name + kDictionarySuffix, n, begin, ends, bytes.data(), longest, {});
+      }
+
+      if (column_info[2 * static_cast<size_t>(c)] != 0) {
+        std::vector<std::uint8_t> all_valid;
+        const std::uint8_t* validity = column.validity().data();
+        if (!column.has_nulls()) {
+          all_valid.assign(static_cast<size_t>(local_rows), 1);
+          validity = all_valid.data();
+        }
+        write_dataset(ctx, col_name + kValidSuffix, H5T_NATIVE_UINT8, global_rows, offset,
+                      local_rows, validity, {});
+      }
     }
 
-    if (column_info[2 * static_cast<size_t>(c)] != 0) {
-      std::vector<std::uint8_t> all_valid;
-      const std::uint8_t* validity = column.validity().data();
-      if (!column.has_nulls()) {
-        all_valid.assign(static_cast<size_t>(local_rows), 1);
-        validity = all_valid.data();
+    // Only after every dataset is closed and flushed does the group claim to be complete.
+    agree_h5(comm, watchdog, path, [&] {
+      check_h5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/" + name);
+    });
+    agree_h5(comm, watchdog, path, [&] { write_int64_attribute(group.get(), "complete", 1); });
+    // Flushed before the close, so that the close itself has nothing to write (see release).
+    agree_h5(comm, watchdog, path, [&] {
+      check_h5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/" + name);
+    });
+    agree_h5(comm, watchdog, path, [&] {
+      if (!group.reset() || !file.reset()) {
+        throw RuntimeError("closing HDF5 file {} after writing table '{}' failed: {}", path, name,
+                           hdf5_error_detail());
       }
-      write_dataset(ctx, col_name + kValidSuffix, H5T_NATIVE_UINT8, global_rows, offset, local_rows,
-                    validity, {});
-    }
+    });
+  } catch (...) {
+    release();
+    group.reset();
+    file.reset();
+    watchdog.disarm();  // every rank got here: nobody is stuck
+    throw;
   }
-
-  // Only after every dataset is closed and flushed does the group claim to be complete.
-  comm.agree(
-      [&] { check_h5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/" + name); });
-  comm.agree([&] { write_int64_attribute(group.get(), "complete", 1); });
-  comm.agree([&] {
-    if (!group.reset() || !file.reset()) {
-      throw RuntimeError("closing HDF5 file {} after writing table '{}' failed: {}", path, name,
-                         hdf5_error_detail());
-    }
-  });
 }
 
 namespace {
