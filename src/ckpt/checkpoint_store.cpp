@@ -134,6 +134,8 @@ void write_array(hid_t file, const fs::path& path, const std::string& key,
     io::check_h5(H5Dwrite(dataset.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
                  "H5Dwrite", path.string(), object);
   }
+  // A write that fails on a full disk must fail here, not in the close (see release_failed_file).
+  io::check_h5(H5Dflush(dataset.get()), "H5Dflush", path.string(), object);
   if (!dataset.reset()) {
     throw RuntimeError("closing dataset '{}' in {} failed: {}", object, path.string(),
                        io::hdf5_error_detail());
@@ -290,30 +292,37 @@ void write_checkpoint_file(const fs::path& file, const Checkpoint& checkpoint) {
   Hid fapl = io::serial_file_access();
   Hid h5 = io::checked_hid(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
                            H5Fclose, "creating the checkpoint file", path, "/");
-  {
-    Hid meta = io::checked_hid(H5Gcreate2(h5.get(), "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                               H5Gclose, "creating the group", path, "/meta");
-    const auto& m = checkpoint.meta;
-    io::write_int64_attribute(meta.get(), "format_version", kCheckpointFormatVersion);
-    io::write_int64_attribute(meta.get(), "step", m.step);
-    io::write_int64_attribute(meta.get(), "epoch", m.epoch);
-    io::write_int64_attribute(meta.get(), "sample_cursor", m.sample_cursor);
-    io::write_int64_attribute(meta.get(), "world_size", m.world_size);
-    io::write_string_attribute(meta.get(), "fingerprint", m.fingerprint);
-    io::write_string_attribute(meta.get(), "created", m.created);
-    io::write_string_attribute(meta.get(), "shardflow_version", m.version);
-    for (const auto& [name, value] : m.attributes) {
-      io::write_string_attribute(meta.get(), name, value);
+  try {
+    {
+      Hid meta =
+          io::checked_hid(H5Gcreate2(h5.get(), "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                          H5Gclose, "creating the group", path, "/meta");
+      const auto& m = checkpoint.meta;
+      io::write_int64_attribute(meta.get(), "format_version", kCheckpointFormatVersion);
+      io::write_int64_attribute(meta.get(), "step", m.step);
+      io::write_int64_attribute(meta.get(), "epoch", m.epoch);
+      io::write_int64_attribute(meta.get(), "sample_cursor", m.sample_cursor);
+      io::write_int64_attribute(meta.get(), "world_size", m.world_size);
+      io::write_string_attribute(meta.get(), "fingerprint", m.fingerprint);
+      io::write_string_attribute(meta.get(), "created", m.created);
+      io::write_string_attribute(meta.get(), "shardflow_version", m.version);
+      for (const auto& [name, value] : m.attributes) {
+        io::write_string_attribute(meta.get(), name, value);
+      }
+      io::write_string_attribute(meta.get(), kMetaChecksum,
+                                 meta_checksum(kCheckpointFormatVersion, m));
     }
-    io::write_string_attribute(meta.get(), kMetaChecksum,
-                               meta_checksum(kCheckpointFormatVersion, m));
-  }
-  Hid lcpl = io::intermediate_link_creation();
-  for (const auto& [key, values] : checkpoint.arrays) {
-    write_array(h5.get(), file, key, values, H5T_NATIVE_DOUBLE, lcpl.get());
-  }
-  for (const auto& [key, values] : checkpoint.uint_arrays) {
-    write_array(h5.get(), file, key, values, H5T_NATIVE_UINT64, lcpl.get());
+    Hid lcpl = io::intermediate_link_creation();
+    for (const auto& [key, values] : checkpoint.arrays) {
+      write_array(h5.get(), file, key, values, H5T_NATIVE_DOUBLE, lcpl.get());
+    }
+    for (const auto& [key, values] : checkpoint.uint_arrays) {
+      write_array(h5.get(), file, key, values, H5T_NATIVE_UINT64, lcpl.get());
+    }
+    io::check_h5(H5Fflush(h5.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/");
+  } catch (...) {
+    io::release_failed_file(path);  // before h5 is closed: see hdf5_handle.hpp
+    throw;
   }
   if (!h5.reset()) {
     throw RuntimeError("closing checkpoint file {} failed: {}; check free disk space", path,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/mpi/native.hpp"
@@ -46,6 +47,9 @@ herr_t collect_error(unsigned n, const H5E_error2_t* err, void* data) {
   char minor[256] = {0};
   H5Eget_msg(err->min_num, nullptr, minor, sizeof(minor));
   std::string line = err->desc != nullptr ? err->desc : "";
+  // The sec2 driver's description embeds ctime() output, which ends in a newline: keep messages
+  // on one line.
+  std::replace(line.begin(), line.end(), '\n', ' ');
   if (minor[0] != '\0') line = fmt::format("{} ({})", line, minor);
   state->lines.push_back(std::move(line));
   return 0;
@@ -134,6 +138,11 @@ Hid intermediate_link_creation() {
   check_h5(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group", "-",
            "link");
   return lcpl;
+}
+
+void release_failed_file(const std::string& path) noexcept {
+  std::error_code ec;
+  std::filesystem::resize_file(path, 0, ec);
 }
 
 Hid fixed_string_type(idx_t size) {

@@ -3,10 +3,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <span>
+#include <thread>
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/io/hdf5_handle.hpp"
@@ -25,6 +31,10 @@ Hdf5TransferStats g_stats;
 
 constexpr const char* kValidSuffix = ".valid";
 constexpr const char* kDictionarySuffix = ".dictionary";
+constexpr const char* kBytesSuffix = ".bytes";
+// Chunk size of a strings' bytes dataset: large enough that Fletcher32 and chunk bookkeeping cost
+// little, small enough that a rank's slab spans many chunks (collective I/O splits work by chunk).
+constexpr idx_t kStringChunkBytes = idx_t{1} << 20;
 
 // The HDF5 memory/file type of a column's physical values (strings: only dictionary codes).
 hid_t native_type(const Column& column) {
@@ -103,7 +113,92 @@ idx_t clip_chunk_rows(idx_t requested, idx_t global_rows, std::size_t element_si
   constexpr idx_t kMaxChunkBytes = idx_t{64} << 20;
   const idx_t by_bytes = std::max<idx_t>(
       1, kMaxChunkBytes / static_cast<idx_t>(std::max<std::size_t>(element_size, 1)));
-  return std::clamp<idx_t>(std::min(requested, by_bytes), 1, std::max<idx_t>(global_rows, 1));
+  const idx_t rows = std::max<idx_t>(global_rows, 1);
+  const idx_t chunk = std::clamp<idx_t>(std::min(requested, by_bytes), 1, rows);
+  // HDF5 stores the last chunk whole: spread the rows evenly over the chunks needed, so a
+  // dataset slightly longer than one chunk does not take two full chunks.
+  const idx_t chunks = (rows + chunk - 1) / chunk;
+  return (rows + chunks - 1) / chunks;
+}
+
+// HDF5 1.10 does not agree errors across ranks: inside a collective HDF5 call (creating a dataset,
+// a filtered collective write, a flush), a rank whose write fails (a full disk) returns early
+// while the others wait in a collective of HDF5's own that it never joins, so agreeing on the
+// error would wait forever. A rank that saw an HDF5 call fail arms this watchdog: unless the
+// write's error path completes within kStuckSeconds, it removes the temporary file it was writing
+// and ends the job with its error (exit 1) instead of hanging.
+class StuckWriteWatchdog {
+ public:
+  static constexpr int kStuckSeconds = 10;
+  StuckWriteWatchdog(const mpi::Comm& comm, std::string path, const bool& created)
+      : comm_(comm), path_(std::move(path)), created_(created) {}
+  StuckWriteWatchdog(const StuckWriteWatchdog&) = delete;
+  StuckWriteWatchdog& operator=(const StuckWriteWatchdog&) = delete;
+  ~StuckWriteWatchdog() { disarm(); }
+
+  // Starts the clock (once; a single rank cannot be stuck).
+  void arm(const std::string& message) {
+    if (comm_.size() == 1 || thread_.joinable()) return;
+    thread_ = std::thread([this, message] {
+      std::unique_lock lock(mutex_);
+      if (cv_.wait_for(lock, std::chrono::seconds(kStuckSeconds), [this] { return done_; })) return;
+      if (created_) {
+        std::error_code ec;
+        std::filesystem::remove(path_, ec);
+      }
+      comm_.abort(1, fmt::format("rank {}: {} (the other ranks did not get past HDF5's collective "
+                                 "calls within {} s after this failure; ending the job)",
+                                 comm_.rank(), message, kStuckSeconds));
+    });
+  }
+  void disarm() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  const mpi::Comm& comm_;
+  std::string path_;
+  const bool& created_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// HDF5 reports a failed write without errno ("file write failed"); say so when the disk holding
+// `path` is (nearly) full, the usual cause.
+std::string full_disk_hint(const std::string& path) {
+  std::error_code ec;
+  const auto parent = std::filesystem::absolute(path, ec).parent_path();
+  const auto space = std::filesystem::space(parent, ec);
+  if (ec || space.available >= (std::uintmax_t{1} << 20)) return "";
+  return fmt::format(
+      "; the disk holding it is full (No space left on device: {} bytes free); free space or "
+      "choose another directory",
+      space.available);
+}
+
+// Collective: comm.agree(work), arming `watchdog` on a rank where `work` fails.
+void agree_h5(const mpi::Comm& comm, StuckWriteWatchdog& watchdog, const std::string& path,
+              const std::function<void()>& work) {
+  comm.agree([&] {
+    try {
+      work();
+    } catch (const Error& e) {
+      const std::string message = e.what() + full_disk_hint(path);
+      watchdog.arm(message);
+      throw_error(e.kind(), message);
+    } catch (const std::exception& e) {
+      watchdog.arm(e.what());
+      throw;
+    }
+  });
 }
 
 struct WriteContext {
@@ -113,23 +208,27 @@ struct WriteContext {
   hid_t group;
   hid_t dxpl;
   const Hdf5WriteOptions& options;
+  const std::function<void()>& release;  // collective: called on every rank after a failed write
+  StuckWriteWatchdog& watchdog;
 };
 
-// Collective: creates dataset `name` with `global_rows` elements of `type` and writes this rank's
-// `local_rows` elements from `data` at `offset`. Attributes are attached before the data.
+// Collective: creates dataset `name` with `global_rows` elements of `type` (chunks of
+// `chunk_rows`, clipped) and writes this rank's `local_rows` elements from `data` at `offset`.
+// Attributes are attached before the data.
 void write_dataset(const WriteContext& ctx, const std::string& name, hid_t type, idx_t global_rows,
                    idx_t offset, idx_t local_rows, const void* data,
-                   const std::vector<std::pair<std::string, std::string>>& attributes) {
+                   const std::vector<std::pair<std::string, std::string>>& attributes,
+                   idx_t chunk_rows) {
   const std::string object = "/" + ctx.table + "/" + name;
   const hsize_t dims = static_cast<hsize_t>(global_rows);
   // A chunked dataset needs a chunk no larger than a fixed extent; an empty one gets an unlimited
   // maximum extent so it can still be chunked (and carry the filter) with chunk size 1.
   const hsize_t max_dims = global_rows == 0 ? H5S_UNLIMITED : dims;
   Hid space(H5Screate_simple(1, &dims, &max_dims), H5Sclose);
-  const idx_t chunk = clip_chunk_rows(ctx.options.chunk_rows, global_rows, H5Tget_size(type));
+  const idx_t chunk = clip_chunk_rows(chunk_rows, global_rows, H5Tget_size(type));
   Hid dcpl = chunked_creation(chunk, ctx.options.fletcher32);
   Hid dataset;
-  ctx.comm.agree([&] {
+  agree_h5(ctx.comm, ctx.watchdog, ctx.path, [&] {
     dataset = checked_hid(H5Dcreate2(ctx.group, name.c_str(), type, space.get(), H5P_DEFAULT,
                                      dcpl.get(), H5P_DEFAULT),
                           H5Dclose, "creating the dataset", ctx.path, object);
@@ -137,15 +236,23 @@ void write_dataset(const WriteContext& ctx, const std::string& name, hid_t type,
       write_string_attribute(dataset.get(), key, value);
   });
   if (global_rows == 0) return;
-  auto [file_space, mem_space] = select_rows(dataset.get(), offset, local_rows);
-  static const char dummy = 0;  // a non-null buffer for ranks that write nothing
-  ctx.comm.agree([&] {
-    check_h5(H5Dwrite(dataset.get(), type, mem_space.get(), file_space.get(), ctx.dxpl,
-                      local_rows > 0 ? data : &dummy),
-             "collective H5Dwrite", ctx.path, object);
-    record_transfer_mode(ctx.dxpl, object);
-  });
-  ctx.comm.agree([&] {
+  try {
+    auto [file_space, mem_space] = select_rows(dataset.get(), offset, local_rows);
+    static const char dummy = 0;  // a non-null buffer for ranks that write nothing
+    agree_h5(ctx.comm, ctx.watchdog, ctx.path, [&] {
+      check_h5(H5Dwrite(dataset.get(), type, mem_space.get(), file_space.get(), ctx.dxpl,
+                        local_rows > 0 ? data : &dummy),
+               "collective H5Dwrite", ctx.path, object);
+      record_transfer_mode(ctx.dxpl, object);
+    });
+    // Chunks still cached are written here, where a failure can be handled, not in the close.
+    agree_h5(ctx.comm, ctx.watchdog, ctx.path,
+             [&] { check_h5(H5Dflush(dataset.get()), "H5Dflush", ctx.path, object); });
+  } catch (...) {
+    ctx.release();  // before the dataset's close, which may have chunks to write
+    throw;
+  }
+  agree_h5(ctx.comm, ctx.watchdog, ctx.path, [&] {
     if (!dataset.reset()) {
       throw RuntimeError("closing dataset '{}' in {} failed: {}", object, ctx.path,
                          hdf5_error_detail());
@@ -153,13 +260,85 @@ void write_dataset(const WriteContext& ctx, const std::string& name, hid_t type,
   });
 }
 
-// Packs strings into fixed-width, null-padded records.
-std::string pack_fixed(const std::vector<std::string_view>& values, idx_t width) {
-  std::string buffer(static_cast<size_t>(width) * values.size(), '\0');
-  for (size_t i = 0; i < values.size(); ++i) {
-    std::memcpy(buffer.data() + i * static_cast<size_t>(width), values[i].data(), values[i].size());
+void write_dataset(const WriteContext& ctx, const std::string& name, hid_t type, idx_t global_rows,
+                   idx_t offset, idx_t local_rows, const void* data,
+                   const std::vector<std::pair<std::string, std::string>>& attributes) {
+  write_dataset(ctx, name, type, global_rows, offset, local_rows, data, attributes,
+                ctx.options.chunk_rows);
+}
+
+// The narrowest unsigned integer type that holds every string length up to `max_length`: string
+// lengths cost 1 byte per row for strings under 256 bytes, and never more than 8.
+struct LengthType {
+  hid_t type;
+  size_t width;
+};
+hid_t unsigned_type(size_t width) {
+  switch (width) {
+    case 1:
+      return H5T_NATIVE_UINT8;
+    case 2:
+      return H5T_NATIVE_UINT16;
+    case 4:
+      return H5T_NATIVE_UINT32;
+    default:
+      return H5T_NATIVE_UINT64;
   }
-  return buffer;
+}
+LengthType length_type(idx_t max_length) {
+  const size_t width = max_length <= 0xff           ? 1
+                       : max_length <= 0xffff       ? 2
+                       : max_length <= 0xffffffffLL ? 4
+                                                    : 8;
+  return {unsigned_type(width), width};
+}
+
+// Calls f(U{}) with U the unsigned integer type of `width` bytes.
+template <typename F>
+void with_length_type(size_t width, F&& f) {
+  switch (width) {
+    case 1:
+      return f(std::uint8_t{});
+    case 2:
+      return f(std::uint16_t{});
+    case 4:
+      return f(std::uint32_t{});
+    default:
+      return f(std::uint64_t{});
+  }
+}
+
+// Collective: writes `global_count` strings, this rank's ends.size() of them starting at string
+// `first`, as two datasets: `name`, the length in bytes of each string (the narrowest unsigned type
+// that holds `max_length`, the longest string on any rank), and `name`.bytes (uint8, every
+// string's UTF-8 bytes back to back, in order). `ends` holds this rank's end offsets relative to
+// `bytes` (the first string starts at bytes[0]). Each rank's place in the bytes dataset comes from
+// an exclusive scan of the byte counts, so every rank writes one contiguous slab of both datasets;
+// nothing is padded.
+void write_strings(const WriteContext& ctx, const std::string& name, idx_t global_count,
+                   idx_t first, std::span<const std::int64_t> ends, const char* bytes,
+                   idx_t max_length, std::vector<std::pair<std::string, std::string>> attributes) {
+  const idx_t local_count = static_cast<idx_t>(ends.size());
+  const idx_t local_bytes = ends.empty() ? 0 : ends.back();
+  const idx_t byte_offset = mpi::exscan_sum(ctx.comm, local_bytes);
+  const idx_t global_bytes = mpi::allreduce_sum(ctx.comm, local_bytes);
+  const LengthType lt = length_type(max_length);
+  std::vector<unsigned char> lengths(ends.size() * lt.width);
+  with_length_type(lt.width, [&]<typename U>(U) {
+    std::int64_t previous = 0;
+    for (size_t i = 0; i < ends.size(); ++i) {
+      const U length = static_cast<U>(ends[i] - previous);
+      std::memcpy(lengths.data() + i * sizeof(U), &length, sizeof(U));
+      previous = ends[i];
+    }
+  });
+  const std::string bytes_name = name + kBytesSuffix;
+  attributes.emplace_back("bytes", bytes_name);
+  attributes.emplace_back("decode", "string i is the UTF-8 text " + bytes_name + "[e-" + name +
+                                        "[i]:e] where e = sum(" + name + "[:i+1])");
+  write_dataset(ctx, name, lt.type, global_count, first, local_count, lengths.data(), attributes);
+  write_dataset(ctx, bytes_name, H5T_NATIVE_UINT8, global_bytes, byte_offset, local_bytes, bytes,
+                {}, kStringChunkBytes);
 }
 
 void validate_names(const std::string& path, const std::string& name, const table::Table& table) {
@@ -180,11 +359,12 @@ void validate_names(const std::string& path, const std::string& name, const tabl
           field.name, name, path);
     }
     for (const std::string& n :
-         {field.name, field.name + kValidSuffix, field.name + kDictionarySuffix}) {
+         {field.name, field.name + kValidSuffix, field.name + kDictionarySuffix,
+          field.name + kBytesSuffix, field.name + kDictionarySuffix + kBytesSuffix}) {
       if (!used.insert(n).second) {
         throw RuntimeError(
             "cannot write table '{}' to {}: column '{}' clashes with the dataset '{}' of another "
-            "column (suffixes .valid and .dictionary are reserved); rename it",
+            "column (suffixes .valid, .dictionary and .bytes are reserved); rename it",
             name, path, field.name, n);
       }
     }
@@ -274,38 +454,20 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
   const idx_t offset = mpi::exscan_sum(comm, local_rows);
   const idx_t global_rows = mpi::allreduce_sum(comm, local_rows);
 
-  // Per column, over all ranks: any nulls, the longest plain string (the fixed width), and
-  // whether a string holds a NUL byte (fixed-length HDF5 strings are null-padded, so it would be
-  // cut off on read).
-  constexpr size_t kInfo = 3;
-  std::vector<idx_t> global_info(kInfo * static_cast<size_t>(ncols), 0);
+  // Per column, over all ranks: whether it has a null (then it gets a validity dataset), and the
+  // longest plain string (it picks the type of the string lengths).
+  std::vector<idx_t> column_info(2 * static_cast<size_t>(ncols), 0);
   for (int c = 0; c < ncols; ++c) {
     const Column& column = table.column(c);
-    idx_t* info = global_info.data() + kInfo * static_cast<size_t>(c);
-    info[0] = column.has_nulls() ? 1 : 0;
-    if (column.type() != DataType::kString) continue;
-    auto note = [&](std::string_view v) {
-      info[1] = std::max<idx_t>(info[1], static_cast<idx_t>(v.size()));
-      if (v.find('\0') != std::string_view::npos) info[2] = 1;
-    };
-    if (column.is_dictionary_encoded()) {
-      for (const auto& v : column.dictionary()->values())
-        note(v);
-      info[1] = 0;  // the codes dataset has no string width
-    } else {
-      for (idx_t i = 0; i < column.plain().size(); ++i)
-        note(column.plain().at(i));
-    }
+    column_info[2 * static_cast<size_t>(c)] = column.has_nulls() ? 1 : 0;
+    if (column.type() != DataType::kString || column.is_dictionary_encoded()) continue;
+    const auto& offsets = column.plain().offsets;
+    idx_t longest = 0;
+    for (size_t i = 1; i < offsets.size(); ++i)
+      longest = std::max<idx_t>(longest, offsets[i] - offsets[i - 1]);
+    column_info[2 * static_cast<size_t>(c) + 1] = longest;
   }
-  mpi::allreduce_inplace(comm, std::span<idx_t>(global_info), mpi::Reduce::kMax);
-  for (int c = 0; c < ncols; ++c) {
-    if (global_info[kInfo * static_cast<size_t>(c) + 2] != 0) {
-      throw RuntimeError(
-          "cannot write table '{}' to {}: string column '{}' contains a NUL byte, which HDF5 "
-          "fixed-length strings cannot hold; clean the input column",
-          name, path, table.schema().field(c).name);
-    }
-  }
+  mpi::allreduce_inplace(comm, std::span<idx_t>(column_info), mpi::Reduce::kMax);
 
   // Rank 0 decides create-vs-open so all ranks make the same collective call.
   int exists = 0;
@@ -323,100 +485,129 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
 
   Hid fapl = mpio_file_access(comm);
   Hid file;
-  comm.agree([&] {
-    const hid_t id = exists ? H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get())
-                            : H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-    if (id < 0) {
-      throw RuntimeError(
-          "cannot {} HDF5 file {} for writing table '{}': {}; check the path and "
-          "that no other process holds the file open",
-          exists ? "open" : "create", path, name, hdf5_error_detail());
-    }
-    file = Hid(id, H5Fclose);
-  });
-
   Hid group;
-  comm.agree([&] {
-    // Replacing: unlink the old group first so a reader never sees a mix of old and new columns.
-    if (link_exists(file.get(), name)) {
-      check_h5(H5Ldelete(file.get(), name.c_str(), H5P_DEFAULT), "deleting the old table", path,
-               "/" + name);
-    }
-    group = checked_hid(H5Gcreate2(file.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                        H5Gclose, "creating the group", path, "/" + name);
-    write_string_attribute(group.get(), "schema", schema_string(table.schema()));
-    write_string_array_attribute(group.get(), "columns", table.schema().names());
-    write_int64_attribute(group.get(), "num_rows", global_rows);
-    write_string_attribute(group.get(), "fingerprint", options.fingerprint);
-    write_string_attribute(group.get(), "shardflow_version", kVersion);
-    write_int64_attribute(group.get(), "format_version", kTableFormatVersion);
-  });
-
-  Hid dxpl = collective_transfer();
-  const WriteContext ctx{comm, path, name, group.get(), dxpl.get(), options};
-  for (int c = 0; c < ncols; ++c) {
-    const Column& column = table.column(c);
-    const std::string& col_name = table.schema().field(c).name;
-    std::vector<std::pair<std::string, std::string>> attrs{
-        {"logical_type", std::string(table::to_string(column.type()))}};
-    if (column.type() == DataType::kTimestamp) attrs.emplace_back("unit", "us");
-
-    if (column.type() == DataType::kString && !column.is_dictionary_encoded()) {
-      attrs.emplace_back("encoding", "plain");
-      const idx_t width = std::max<idx_t>(1, global_info[kInfo * static_cast<size_t>(c) + 1]);
-      const auto& plain = column.plain();
-      std::vector<std::string_view> views;
-      views.reserve(static_cast<size_t>(plain.size()));
-      for (idx_t i = 0; i < plain.size(); ++i)
-        views.push_back(plain.at(i));
-      const std::string buffer = pack_fixed(views, width);
-      Hid type = fixed_string_type(width);
-      write_dataset(ctx, col_name, type.get(), global_rows, offset, local_rows, buffer.data(),
-                    attrs);
-    } else {
-      if (column.type() == DataType::kString) attrs.emplace_back("encoding", "dictionary");
-      write_dataset(ctx, col_name, native_type(column), global_rows, offset, local_rows,
-                    values_pointer(column), attrs);
-    }
-
-    if (column.is_dictionary_encoded()) {
-      // Identical on all ranks: rank 0 writes all of it, the others take part with no rows.
-      const auto& values = column.dictionary()->values();
-      idx_t width = 1;
-      std::vector<std::string_view> views;
-      for (const auto& v : values) {
-        width = std::max<idx_t>(width, static_cast<idx_t>(v.size()));
-        views.push_back(v);
+  const bool created = exists == 0;
+  StuckWriteWatchdog watchdog(comm, path, created);
+  // A write that fails (a full disk, mostly) leaves dirty metadata that closing the file must
+  // flush. In HDF5 1.10 a failed H5Fclose leaves a half-destroyed file behind, on which HDF5's
+  // shutdown inside MPI_Finalize crashes; and one rank's failed close can leave another waiting in
+  // a collective. A file this call created is garbage once a write failed, so its space is given
+  // back first (truncated to zero bytes): the close then finds room for the metadata it writes.
+  // Collective: every rank runs it, after the same agreed error.
+  const std::function<void()> release = [&] {
+    if (created && comm.is_root()) release_failed_file(path);
+    comm.barrier();
+  };
+  try {
+    agree_h5(comm, watchdog, path, [&] {
+      const hid_t id = exists ? H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get())
+                              : H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+      if (id < 0) {
+        throw RuntimeError(
+            "cannot {} HDF5 file {} for writing table '{}': {}; check the path and "
+            "that no other process holds the file open",
+            exists ? "open" : "create", path, name, hdf5_error_detail());
       }
-      const std::string buffer = pack_fixed(views, width);
-      Hid type = fixed_string_type(width);
-      const idx_t n = static_cast<idx_t>(values.size());
-      write_dataset(ctx, col_name + kDictionarySuffix, type.get(), n, 0, comm.is_root() ? n : 0,
-                    buffer.data(), {});
+      file = Hid(id, H5Fclose);
+    });
+
+    agree_h5(comm, watchdog, path, [&] {
+      // Replacing: unlink the old group first so a reader never sees a mix of old and new columns.
+      if (link_exists(file.get(), name)) {
+        check_h5(H5Ldelete(file.get(), name.c_str(), H5P_DEFAULT), "deleting the old table", path,
+                 "/" + name);
+      }
+      group =
+          checked_hid(H5Gcreate2(file.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                      H5Gclose, "creating the group", path, "/" + name);
+      write_string_attribute(group.get(), "schema", schema_string(table.schema()));
+      write_string_array_attribute(group.get(), "columns", table.schema().names());
+      write_int64_attribute(group.get(), "num_rows", global_rows);
+      write_string_attribute(group.get(), "fingerprint", options.fingerprint);
+      write_string_attribute(group.get(), "shardflow_version", kVersion);
+      write_int64_attribute(group.get(), "format_version", kTableFormatVersion);
+    });
+
+    Hid dxpl = collective_transfer();
+    const WriteContext ctx{comm, path, name, group.get(), dxpl.get(), options, release, watchdog};
+    for (int c = 0; c < ncols; ++c) {
+      const Column& column = table.column(c);
+      const std::string& col_name = table.schema().field(c).name;
+      std::vector<std::pair<std::string, std::string>> attrs{
+          {"logical_type", std::string(table::to_string(column.type()))}};
+      if (column.type() == DataType::kTimestamp) attrs.emplace_back("unit", "us");
+
+      if (column.type() == DataType::kString && !column.is_dictionary_encoded()) {
+        attrs.emplace_back("encoding", "lengths");
+        const auto& plain = column.plain();
+        const std::int64_t base = plain.offsets.front();
+        std::vector<std::int64_t> ends(plain.offsets.begin() + 1, plain.offsets.end());
+        for (auto& e : ends)
+          e -= base;
+        write_strings(ctx, col_name, global_rows, offset, ends, plain.chars.data() + base,
+                      column_info[2 * static_cast<size_t>(c) + 1], std::move(attrs));
+      } else {
+        if (column.type() == DataType::kString) attrs.emplace_back("encoding", "dictionary");
+        write_dataset(ctx, col_name, native_type(column), global_rows, offset, local_rows,
+                      values_pointer(column), attrs);
+      }
+
+      if (column.is_dictionary_encoded()) {
+        // Identical on all ranks: each rank writes a contiguous share of the entries, so no rank
+        // carries a large dictionary alone.
+        const auto& values = column.dictionary()->values();
+        const idx_t n = static_cast<idx_t>(values.size());
+        const idx_t p = comm.size();
+        const idx_t r = comm.rank();
+        const idx_t begin = n / p * r + std::min(n % p, r);
+        const idx_t end = begin + n / p + (r < n % p ? 1 : 0);
+        idx_t longest = 0;
+        for (const auto& v : values)
+          longest = std::max<idx_t>(longest, static_cast<idx_t>(v.size()));
+        std::string bytes;
+        std::vector<std::int64_t> ends;
+        ends.reserve(static_cast<size_t>(end - begin));
+        for (idx_t i = begin; i < end; ++i) {
+          bytes += values[static_cast<size_t>(i)];
+          ends.push_back(static_cast<std::int64_t>(bytes.size()));
+        }
+        write_strings(ctx, col_name + kDictionarySuffix, n, begin, ends, bytes.data(), longest, {});
+      }
+
+      if (column_info[2 * static_cast<size_t>(c)] != 0) {
+        std::vector<std::uint8_t> all_valid;
+        const std::uint8_t* validity = column.validity().data();
+        if (!column.has_nulls()) {
+          all_valid.assign(static_cast<size_t>(local_rows), 1);
+          validity = all_valid.data();
+        }
+        write_dataset(ctx, col_name + kValidSuffix, H5T_NATIVE_UINT8, global_rows, offset,
+                      local_rows, validity, {});
+      }
     }
 
-    if (global_info[kInfo * static_cast<size_t>(c)] != 0) {
-      std::vector<std::uint8_t> all_valid;
-      const std::uint8_t* validity = column.validity().data();
-      if (!column.has_nulls()) {
-        all_valid.assign(static_cast<size_t>(local_rows), 1);
-        validity = all_valid.data();
+    // Only after every dataset is closed and flushed does the group claim to be complete.
+    agree_h5(comm, watchdog, path, [&] {
+      check_h5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/" + name);
+    });
+    agree_h5(comm, watchdog, path, [&] { write_int64_attribute(group.get(), "complete", 1); });
+    // Flushed before the close, so that the close itself has nothing to write (see release).
+    agree_h5(comm, watchdog, path, [&] {
+      check_h5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/" + name);
+    });
+    agree_h5(comm, watchdog, path, [&] {
+      if (!group.reset() || !file.reset()) {
+        throw RuntimeError("closing HDF5 file {} after writing table '{}' failed: {}", path, name,
+                           hdf5_error_detail());
       }
-      write_dataset(ctx, col_name + kValidSuffix, H5T_NATIVE_UINT8, global_rows, offset, local_rows,
-                    validity, {});
-    }
+    });
+  } catch (...) {
+    release();
+    group.reset();
+    file.reset();
+    watchdog.disarm();  // every rank got here: nobody is stuck
+    throw;
   }
-
-  // Only after every dataset is closed and flushed does the group claim to be complete.
-  comm.agree(
-      [&] { check_h5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/" + name); });
-  comm.agree([&] { write_int64_attribute(group.get(), "complete", 1); });
-  comm.agree([&] {
-    if (!group.reset() || !file.reset()) {
-      throw RuntimeError("closing HDF5 file {} after writing table '{}' failed: {}", path, name,
-                         hdf5_error_detail());
-    }
-  });
 }
 
 namespace {
@@ -496,6 +687,80 @@ std::vector<std::string> read_fixed_strings(const ReadContext& ctx, hid_t datase
   return out;
 }
 
+// Collective: strings [first, first + count) of the lengths dataset `name` (global_count
+// strings) and its bytes dataset `name`.bytes (see write_strings). The lengths are checked against
+// the bytes dataset, so a damaged file is reported rather than read out of bounds. Either the ranks
+// read consecutive ranges in rank order, or (`everything`) each reads all strings.
+table::PlainStrings read_strings(const ReadContext& ctx, const std::string& name,
+                                 idx_t global_count, idx_t first, idx_t count,
+                                 bool everything = false) {
+  const std::string object = "/" + ctx.table + "/" + name;
+  const std::string bytes_name = name + kBytesSuffix;
+  Hid lengths_ds = open_dataset(ctx, name, global_count);
+  idx_t global_bytes = 0;
+  size_t width = 0;
+  ctx.comm.agree([&] {
+    Hid type(H5Dget_type(lengths_ds.get()), H5Tclose);
+    width = type.valid() ? H5Tget_size(type.get()) : 0;
+    if (!type.valid() || H5Tget_class(type.get()) != H5T_INTEGER ||
+        H5Tget_sign(type.get()) != H5T_SGN_NONE ||
+        (width != 1 && width != 2 && width != 4 && width != 8)) {
+      throw InputError(
+          "dataset '{}' in {} does not hold unsigned string lengths; the file was not written by "
+          "shardflow or is damaged",
+          object, ctx.path);
+    }
+    if (!link_exists(ctx.group, bytes_name)) {
+      throw InputError(
+          "table '{}' in {} lacks the dataset '/{}/{}'; the file is damaged; rerun the stage "
+          "that produces it",
+          ctx.table, ctx.path, ctx.table, bytes_name);
+    }
+    Hid d = checked_hid(H5Dopen2(ctx.group, bytes_name.c_str(), H5P_DEFAULT), H5Dclose,
+                        "opening the string bytes", ctx.path, "/" + ctx.table + "/" + bytes_name);
+    Hid space(H5Dget_space(d.get()), H5Sclose);
+    global_bytes = H5Sget_simple_extent_npoints(space.get());
+  });
+  // Read in the stored type: a conversion would make HDF5 1.10 give up collective I/O.
+  std::vector<unsigned char> raw(static_cast<size_t>(count) * width);
+  read_rows(ctx, lengths_ds.get(), name, unsigned_type(width), global_count, first, count,
+            raw.data());
+  table::PlainStrings out;
+  out.offsets.resize(static_cast<size_t>(count) + 1);
+  bool overflow = false;
+  with_length_type(width, [&]<typename U>(U) {
+    std::int64_t end = 0;
+    for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
+      U length;
+      std::memcpy(&length, raw.data() + i * sizeof(U), sizeof(U));
+      if (static_cast<std::uint64_t>(length) > static_cast<std::uint64_t>(global_bytes - end)) {
+        overflow = true;
+        break;
+      }
+      end += static_cast<std::int64_t>(length);
+      out.offsets[i + 1] = end;
+    }
+  });
+  const idx_t local_bytes = overflow ? global_bytes + 1 : out.offsets.back();
+  // Where this rank's strings start in the bytes dataset, and whether the lengths add up to it.
+  // With `everything`, every rank reads all strings.
+  const idx_t start = everything ? 0 : mpi::exscan_sum(ctx.comm, local_bytes);
+  const idx_t total = everything ? local_bytes : mpi::allreduce_sum(ctx.comm, local_bytes);
+  ctx.comm.agree([&] {
+    if (total != global_bytes) {
+      throw InputError(
+          "the string lengths in '{}' of {} add up to {} bytes, but '{}' holds {}; the file is "
+          "damaged; rerun the stage that produces it",
+          object, ctx.path, total, bytes_name, global_bytes);
+    }
+  });
+  out.chars.resize(static_cast<size_t>(local_bytes));
+  Hid bytes = open_dataset(ctx, bytes_name, global_bytes);
+  read_rows(ctx, bytes.get(), bytes_name, H5T_NATIVE_UINT8, global_bytes, start, local_bytes,
+            out.chars.data());
+  return out;
+}
+
 std::vector<std::string> root_groups(hid_t file) {
   std::vector<std::string> names;
   auto collect = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
@@ -528,12 +793,13 @@ Hdf5TableInfo read_info(hid_t group, const std::string& name, const std::string&
   if (!version) {
     throw InputError("{} is not a shardflow table (no format_version attribute)", where);
   }
-  if (*version != kTableFormatVersion) {
+  if (*version < 1 || *version > kTableFormatVersion) {
     throw InputError(
-        "{} has table format version {}, but this shardflow reads version {}; rerun "
+        "{} has table format version {}, but this shardflow reads versions 1 to {}; rerun "
         "the stage that produces it with this version",
         where, *version, kTableFormatVersion);
   }
+  info.format_version = *version;
   const auto columns = read_string_array_attribute(group, "columns");
   const auto schema = read_string_attribute(group, "schema");
   const auto rows = read_int64_attribute(group, "num_rows");
@@ -610,7 +876,10 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
     std::string encoding;
     comm.agree([&] { encoding = read_string_attribute(dataset.get(), "encoding").value_or(""); });
     Column column(field.type);
-    if (field.type == DataType::kString && encoding == "plain") {
+    if (field.type == DataType::kString && info.format_version >= 2 && encoding == "lengths") {
+      column = Column::plain_strings();
+      column.plain() = read_strings(ctx, field.name, total, begin, count);
+    } else if (field.type == DataType::kString && info.format_version == 1 && encoding == "plain") {
       column = Column::plain_strings();
       auto strings = read_fixed_strings(ctx, dataset.get(), field.name, total, begin, count);
       for (const auto& s : strings)
@@ -619,9 +888,9 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
       if (encoding != "dictionary") {
         comm.agree([&] {
           throw InputError(
-              "string column '{}' of {} has unknown encoding '{}'; the file was not "
-              "written by this shardflow version",
-              field.name, where, encoding);
+              "string column '{}' of {} has unknown encoding '{}' for table format version {}; "
+              "the file was not written by this shardflow version",
+              field.name, where, encoding, info.format_version);
         });
       }
       auto& codes = column.codes();
@@ -636,8 +905,17 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
         Hid space(H5Dget_space(d.get()), H5Sclose);
         dict_size = H5Sget_simple_extent_npoints(space.get());
       });
-      Hid dict = open_dataset(ctx, dict_name, dict_size);
-      auto values = read_fixed_strings(ctx, dict.get(), dict_name, dict_size, 0, dict_size);
+      // Every rank needs the whole dictionary.
+      std::vector<std::string> values;
+      if (info.format_version >= 2) {
+        const auto strings = read_strings(ctx, dict_name, dict_size, 0, dict_size, true);
+        values.reserve(static_cast<size_t>(dict_size));
+        for (idx_t i = 0; i < strings.size(); ++i)
+          values.emplace_back(strings.at(i));
+      } else {
+        Hid dict = open_dataset(ctx, dict_name, dict_size);
+        values = read_fixed_strings(ctx, dict.get(), dict_name, dict_size, 0, dict_size);
+      }
       comm.agree([&] {
         column.set_dictionary(std::make_shared<const table::Dictionary>(std::move(values)));
         for (auto code : codes) {

@@ -4,7 +4,8 @@
 // Rank r holds rows (rank 1 holds none, to exercise empty slabs); row i (global) has
 //   id = i, x = i * 0.5 (null when i % 4 == 3), n = 1000 - i, flag = i odd,
 //   ts = 1700000000000000 + i seconds (us), city = ["Berlin", "Paris", "Tokyo"][i % 3],
-//   note = "row-<i>" repeated (i % 3 + 1) times.
+//   note = "row-<i>" repeated (i % 3 + 1) times,
+//   text = ["", "a,b \"q\"\nnext", "été 🙂 日本", 3000 x "x"][i % 4] (plain strings).
 
 #include <cstdio>
 #include <exception>
@@ -33,6 +34,10 @@ int main(int argc, char** argv) {
     Column id(DataType::kInt64), x(DataType::kFloat64), n(DataType::kInt32), flag(DataType::kBool),
         ts(DataType::kTimestamp), city(DataType::kString);
     Column note = Column::plain_strings();
+    Column text = Column::plain_strings();
+    const std::string texts[] = {"", "a,b \"q\"\nnext",
+                                 "\xc3\xa9t\xc3\xa9 \xf0\x9f\x99\x82 \xe6\x97\xa5\xe6\x9c\xac",
+                                 std::string(3000, 'x')};
     city.set_dictionary(std::make_shared<const table::Dictionary>(
         std::vector<std::string>{"Berlin", "Paris", "Tokyo"}));
     x.ensure_validity();
@@ -48,6 +53,7 @@ int main(int argc, char** argv) {
       for (idx_t k = 0; k <= i % 3; ++k)
         s += "row-" + std::to_string(i);
       note.plain().push_back(s);
+      text.plain().push_back(texts[i % 4]);
     }
     x.compact_validity();
     table::Table t;
@@ -58,6 +64,7 @@ int main(int argc, char** argv) {
     t.add_column("ts", std::move(ts));
     t.add_column("city", std::move(city));
     t.add_column("note", std::move(note));
+    t.add_column("text", std::move(text));
     io::write_table(comm, argv[1], "sample", t, {.chunk_rows = 4, .fingerprint = "interop"});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "interop_write_sample: %s\n", e.what());

@@ -40,14 +40,26 @@ def decode(value):
     return value
 
 
+def strings(group, name):
+    """Strings of `name`: fixed-length (table format 1) or lengths plus `name`.bytes (format 2)."""
+    data = group[name][()]
+    if data.dtype.kind == "S":
+        return [decode(s) for s in data.tolist()]
+    ends = np.cumsum(data.astype(np.int64)).tolist()
+    raw = group[name + ".bytes"][()].tobytes()
+    return [raw[e - n:e].decode("utf-8", "replace") for n, e in zip(data.tolist(), ends)]
+
+
 def column_values(group, name):
     """Column `name` of a shardflow table group as a list of comparable Python values."""
     ds = group[name]
     encoding = decode(ds.attrs.get("encoding", b""))
     data = ds[()]
     if encoding == "dictionary":
-        dictionary = [decode(s) for s in group[name + ".dictionary"][()]]
+        dictionary = strings(group, name + ".dictionary")
         values = [dictionary[c] if 0 <= c < len(dictionary) else f"<bad code {c}>" for c in data.tolist()]
+    elif encoding == "lengths":
+        values = strings(group, name)
     elif data.dtype.kind == "S":
         values = [decode(s) for s in data.tolist()]
     elif data.dtype.kind == "f":

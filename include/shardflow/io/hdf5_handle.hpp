@@ -86,6 +86,13 @@ std::vector<std::string> attribute_names(hid_t object);
 /// True if the attribute `name` has a string type.
 bool is_string_attribute(hid_t object, const std::string& name);
 
+/// Local: truncates `path`, an HDF5 file still open for writing whose write failed and which will
+/// be deleted, to zero bytes. Call it before closing the file: HDF5 flushes metadata on close, and
+/// on a full disk that flush fails; in HDF5 1.10 a failed H5Fclose leaves a half-destroyed file
+/// that crashes HDF5's shutdown in MPI_Finalize. With the file's space given back, the close
+/// usually succeeds (not when the file held almost nothing and the disk stays full). Never throws.
+void release_failed_file(const std::string& path) noexcept;
+
 /// True if `name` is a link in `group` (intermediate path components must exist).
 bool link_exists(hid_t group, const std::string& name);
 

@@ -1,21 +1,30 @@
 #pragma once
-// Distributed tables in HDF5 files (DESIGN.md "Data model and files"). Layout of table `t`:
+// Distributed tables in HDF5 files (DESIGN.md "Data model and files"). Layout of table `t`
+// (format_version 2):
 //
-//   /t                         group; attributes: schema ("a:int64,b:string"), columns (string
-//                              array, column order), num_rows (int64), fingerprint,
-//                              shardflow_version, format_version (1), complete (1; written last)
-//   /t/<col>                   1-D chunked dataset, Fletcher32; attribute logical_type (and for
-//                              timestamps unit=us). int32/int64/float32/float64 natively, bool and
-//                              validity as uint8, timestamp as int64 microseconds (UTC)
-//   /t/<col>                   string, dictionary-encoded: int32 codes, attribute
-//   encoding=dictionary /t/<col>.dictionary        fixed-length null-padded strings (code i = row
-//   i), sorted /t/<col>                   string, plain: fixed-length null-padded strings,
-//   encoding=plain /t/<col>.valid             uint8 (1 = valid), only when the column has a null on
-//   some rank
+//   /t                    group; attributes: schema ("a:int64,b:string"), columns (string array,
+//                         column order), num_rows (int64), fingerprint, shardflow_version,
+//                         format_version (2), complete (1; written last)
+//   /t/<col>              1-D chunked dataset, Fletcher32; attribute logical_type (and for
+//                         timestamps unit=us). int32/int64/float32/float64 natively, bool and
+//                         validity as uint8, timestamp as int64 microseconds (UTC)
+//   strings, dictionary-encoded (attribute encoding=dictionary):
+//   /t/<col>              int32 codes into the dictionary
+//   /t/<col>.dictionary   the sorted dictionary as compact strings (below)
+//   strings, plain (attribute encoding=lengths):
+//   /t/<col>              the column's values as compact strings (below)
+//   /t/<col>.valid        uint8 (1 = valid), only when the column has a null on some rank
+//
+// Compact strings `s`: `s` holds the length in bytes of each string, as the narrowest unsigned
+// integer type that holds the longest (uint8 below 256 bytes, then uint16, uint32, uint64), and
+// `s.bytes` (uint8) every string's UTF-8 bytes back to back, so string i is s.bytes[e - s[i]:e]
+// with e = s[0] + ... + s[i]. Both are chunked with Fletcher32; `s` carries the attributes bytes
+// (the name of the bytes dataset) and decode (that rule in words). Nothing is padded, so strings
+// cost their bytes plus 1-8 bytes each, and any byte (NUL included) round-trips.
 //
 // Rows are stored in global order: rank r's rows follow rank r-1's. The whole file is readable with
-// h5py/pandas alone (see README). Strings must not contain NUL bytes (fixed-length HDF5 strings are
-// null-padded, so trailing NULs are lost).
+// h5py/pandas alone (see README). read_table also reads format_version 1 (strings as fixed-length,
+// null-padded HDF5 strings; encoding=plain).
 
 #include <string>
 #include <vector>
@@ -28,7 +37,7 @@
 namespace shardflow::io {
 
 /// Version of the table layout above, stored as the group attribute `format_version`.
-inline constexpr std::int64_t kTableFormatVersion = 1;
+inline constexpr std::int64_t kTableFormatVersion = 2;
 
 struct Hdf5WriteOptions {
   idx_t chunk_rows = 1 << 16;  // rows per chunk; clipped to [1, global row count]
@@ -58,6 +67,7 @@ struct Hdf5TableInfo {
   idx_t num_rows = 0;
   bool complete = false;
   std::string fingerprint;
+  std::int64_t format_version = 0;
 };
 
 /// Process-wide counts of the dataset transfers made by write_table/read_table, by the I/O mode

@@ -18,8 +18,10 @@
 
 namespace shardflow::pipeline {
 
-/// Version of the stage file naming and fingerprint scheme; part of every step fingerprint.
-inline constexpr int kStageFormatVersion = 1;
+/// Version of the stage file naming, fingerprint scheme and table layout; part of every step
+/// fingerprint, so stage files of another version are never reused. 2: compact strings (table
+/// format_version 2).
+inline constexpr int kStageFormatVersion = 2;
 
 /// One file of the cache, as `shardflow cache list` shows it.
 struct StageEntry {
