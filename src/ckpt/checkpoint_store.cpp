@@ -3,8 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -134,8 +138,6 @@ void write_array(hid_t file, const fs::path& path, const std::string& key,
     io::check_h5(H5Dwrite(dataset.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
                  "H5Dwrite", path.string(), object);
   }
-  // A write that fails on a full disk must fail here, not in the close (see release_failed_file).
-  io::check_h5(H5Dflush(dataset.get()), "H5Dflush", path.string(), object);
   if (!dataset.reset()) {
     throw RuntimeError("closing dataset '{}' in {} failed: {}", object, path.string(),
                        io::hdf5_error_detail());
@@ -263,6 +265,36 @@ Checkpoint broadcast(const mpi::Comm& comm, std::string& bytes) {
 
 }  // namespace
 
+namespace {
+
+// Local: creates or truncates `file` and writes exactly `bytes`, continuing short writes and
+// retrying EINTR; the close is checked too (NFS reports delayed write errors there). On failure
+// the partial file is removed and RuntimeError names the file, the OS reason and what to do.
+void write_whole_file(const fs::path& file, std::string_view bytes) {
+  const auto fail = [&](int error) {
+    std::error_code ec;
+    fs::remove(file, ec);
+    throw RuntimeError("writing checkpoint {} failed: {}; check free disk space and permissions",
+                       file.string(), std::strerror(error));
+  };
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) fail(errno);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? errno : ENOSPC;
+      ::close(fd);
+      fail(error);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) fail(errno);
+}
+
+}  // namespace
+
 std::string checkpoint_file_name(idx_t step) {
   return fmt::format("ckpt-{:010d}.h5", step);
 }
@@ -288,46 +320,56 @@ void write_checkpoint_file(const fs::path& file, const Checkpoint& checkpoint) {
   for (const auto& [key, values] : checkpoint.uint_arrays)
     validate_key(key, file);
 
+  // Why the file is built in memory: on a full disk HDF5 1.10 can fail to close a file whose
+  // first bytes it could not write, and then crashes when the library shuts down (exit 139 when
+  // a checkpoint did not fit). With the core driver and no backing store nothing touches the disk
+  // until the finished image is written with plain, checked writes, so a full disk is an ordinary
+  // write error. Checkpoints hold replicated state (weights, optimizer, scaler): a few MiB.
   const std::string path = file.string();
-  Hid fapl = io::serial_file_access();
+  Hid fapl =
+      io::checked_hid(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "creating file access", path, "/");
+  io::check_h5(H5Pset_fapl_core(fapl.get(), std::size_t{1} << 20, /*backing_store=*/0),
+               "H5Pset_fapl_core", path, "/");
   Hid h5 = io::checked_hid(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
                            H5Fclose, "creating the checkpoint file", path, "/");
-  try {
-    {
-      Hid meta =
-          io::checked_hid(H5Gcreate2(h5.get(), "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                          H5Gclose, "creating the group", path, "/meta");
-      const auto& m = checkpoint.meta;
-      io::write_int64_attribute(meta.get(), "format_version", kCheckpointFormatVersion);
-      io::write_int64_attribute(meta.get(), "step", m.step);
-      io::write_int64_attribute(meta.get(), "epoch", m.epoch);
-      io::write_int64_attribute(meta.get(), "sample_cursor", m.sample_cursor);
-      io::write_int64_attribute(meta.get(), "world_size", m.world_size);
-      io::write_string_attribute(meta.get(), "fingerprint", m.fingerprint);
-      io::write_string_attribute(meta.get(), "created", m.created);
-      io::write_string_attribute(meta.get(), "shardflow_version", m.version);
-      for (const auto& [name, value] : m.attributes) {
-        io::write_string_attribute(meta.get(), name, value);
-      }
-      io::write_string_attribute(meta.get(), kMetaChecksum,
-                                 meta_checksum(kCheckpointFormatVersion, m));
+  {
+    Hid meta = io::checked_hid(H5Gcreate2(h5.get(), "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                               H5Gclose, "creating the group", path, "/meta");
+    const auto& m = checkpoint.meta;
+    io::write_int64_attribute(meta.get(), "format_version", kCheckpointFormatVersion);
+    io::write_int64_attribute(meta.get(), "step", m.step);
+    io::write_int64_attribute(meta.get(), "epoch", m.epoch);
+    io::write_int64_attribute(meta.get(), "sample_cursor", m.sample_cursor);
+    io::write_int64_attribute(meta.get(), "world_size", m.world_size);
+    io::write_string_attribute(meta.get(), "fingerprint", m.fingerprint);
+    io::write_string_attribute(meta.get(), "created", m.created);
+    io::write_string_attribute(meta.get(), "shardflow_version", m.version);
+    for (const auto& [name, value] : m.attributes) {
+      io::write_string_attribute(meta.get(), name, value);
     }
-    Hid lcpl = io::intermediate_link_creation();
-    for (const auto& [key, values] : checkpoint.arrays) {
-      write_array(h5.get(), file, key, values, H5T_NATIVE_DOUBLE, lcpl.get());
-    }
-    for (const auto& [key, values] : checkpoint.uint_arrays) {
-      write_array(h5.get(), file, key, values, H5T_NATIVE_UINT64, lcpl.get());
-    }
-    io::check_h5(H5Fflush(h5.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/");
-  } catch (...) {
-    io::release_failed_file(path);  // before h5 is closed: see hdf5_handle.hpp
-    throw;
+    io::write_string_attribute(meta.get(), kMetaChecksum,
+                               meta_checksum(kCheckpointFormatVersion, m));
   }
-  if (!h5.reset()) {
-    throw RuntimeError("closing checkpoint file {} failed: {}; check free disk space", path,
+  Hid lcpl = io::intermediate_link_creation();
+  for (const auto& [key, values] : checkpoint.arrays) {
+    write_array(h5.get(), file, key, values, H5T_NATIVE_DOUBLE, lcpl.get());
+  }
+  for (const auto& [key, values] : checkpoint.uint_arrays) {
+    write_array(h5.get(), file, key, values, H5T_NATIVE_UINT64, lcpl.get());
+  }
+  io::check_h5(H5Fflush(h5.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path, "/");
+  const ssize_t image_size = H5Fget_file_image(h5.get(), nullptr, 0);
+  if (image_size < 0) {
+    throw RuntimeError("building checkpoint {} in memory failed: {}", path,
                        io::hdf5_error_detail());
   }
+  std::string image(static_cast<std::size_t>(image_size), '\0');
+  if (H5Fget_file_image(h5.get(), image.data(), image.size()) != image_size) {
+    throw RuntimeError("building checkpoint {} in memory failed: {}", path,
+                       io::hdf5_error_detail());
+  }
+  h5.reset();
+  write_whole_file(file, image);
 }
 
 namespace {
