@@ -14,6 +14,7 @@ packages=(
   python3 python3-h5py python3-numpy python3-pandas
   procps hostname util-linux coreutils
   slurm-wlm munge
+  clang libclang-rt-dev
 )
 missing=()
 for p in "${packages[@]}"; do
