@@ -15,6 +15,7 @@ packages=(
   procps hostname util-linux coreutils
   slurm-wlm munge
   iproute2 bc  # tests/multihost: network namespaces, bridges, timings
+  clang libclang-rt-dev  # tests/fuzz: libFuzzer with ASan+UBSan
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # README command 2: install, build, and run the whole test suite (unit, MPI at 1-4 ranks, e2e,
-# interop with h5py, and a real local Slurm). Extra arguments go to ctest (e.g. -L mpi).
+# interop with h5py, and a real local Slurm), then the libFuzzer harnesses under ASan+UBSan for a
+# bounded time each (docs/fuzzing.md). Extra arguments go to both ctest runs (e.g. -L mpi).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-deps.sh
 bash .ci/build.sh build
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir build --output-on-failure -j 2 --timeout 900 "$@"
+# Fuzzing: a clang build of only the libraries the harnesses link, then ctest label `fuzz`.
+bash tests/fuzz/build.sh build-fuzz
+ctest --test-dir build-fuzz --output-on-failure -j 2 --timeout 900 -L fuzz "$@"

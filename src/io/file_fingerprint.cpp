@@ -233,7 +233,10 @@ std::string content_fingerprint(const mpi::Comm& comm, const std::vector<std::st
 
   // ---- Phase 2: hash this rank's contiguous range of blocks.
   const std::vector<Block> blocks = split_blocks(sizes, options.block_bytes);
-  const auto [first, last] = owned_range(blocks, sizes, comm.rank(), comm.size());
+  // Not a structured binding: clang before 16 cannot capture one in the lambdas below.
+  const auto owned = owned_range(blocks, sizes, comm.rank(), comm.size());
+  const size_t first = owned.first;
+  const size_t last = owned.second;
   std::vector<std::uint64_t> local(2 * (last - first));
   comm.agree([&] {
     for (size_t f = 0; f < paths.size(); ++f) {

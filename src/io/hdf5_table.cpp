@@ -237,7 +237,10 @@ void write_dataset(const WriteContext& ctx, const std::string& name, hid_t type,
   });
   if (global_rows == 0) return;
   try {
-    auto [file_space, mem_space] = select_rows(dataset.get(), offset, local_rows);
+    // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+    const auto spaces = select_rows(dataset.get(), offset, local_rows);
+    const Hid& file_space = spaces.first;
+    const Hid& mem_space = spaces.second;
     static const char dummy = 0;  // a non-null buffer for ranks that write nothing
     agree_h5(ctx.comm, ctx.watchdog, ctx.path, [&] {
       check_h5(H5Dwrite(dataset.get(), type, mem_space.get(), file_space.get(), ctx.dxpl,
@@ -650,7 +653,10 @@ void read_rows(const ReadContext& ctx, hid_t dataset, const std::string& name, h
                idx_t global_rows, idx_t offset, idx_t count, void* out) {
   if (global_rows == 0) return;
   const std::string object = "/" + ctx.table + "/" + name;
-  auto [file_space, mem_space] = select_rows(dataset, offset, count);
+  // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+  const auto spaces = select_rows(dataset, offset, count);
+  const Hid& file_space = spaces.first;
+  const Hid& mem_space = spaces.second;
   char dummy = 0;
   ctx.comm.agree([&] {
     check_h5(H5Dread(dataset, type, mem_space.get(), file_space.get(), ctx.dxpl,

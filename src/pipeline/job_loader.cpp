@@ -121,8 +121,10 @@ YAML::Node load_without_aliases(const std::string& text, const std::string& sour
   std::istringstream in(text);
   YAML::Parser parser(in);
   AliasRefuser refuser(source_name);
-  while (parser.HandleNextDocument(refuser)) {
-  }
+  // The first document only: it is the one YAML::Load reads. Looping until HandleNextDocument
+  // returns false hangs on a stray ',' at document level (", a"): yaml-cpp 0.7 then reports an
+  // empty document on every call without ever advancing.
+  parser.HandleNextDocument(refuser);
   return YAML::Load(text);
 }
 

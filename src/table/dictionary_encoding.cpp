@@ -104,6 +104,8 @@ struct SortEntry {
 
 std::uint64_t big_endian_word(const char* p, size_t n) {
   std::uint64_t v = 0;
+  // The empty string's data may be null, and memcpy from null is undefined even for 0 bytes.
+  if (n == 0) return 0;
   std::memcpy(&v, p, std::min<size_t>(n, 8));
   if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
   return v;

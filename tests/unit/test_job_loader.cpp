@@ -251,6 +251,14 @@ TEST_F(JobLoader, AliasesAreRefusedWithTheirLocation) {
                 tail);
 }
 
+// A stray ',' at document level made the alias check loop forever: yaml-cpp's HandleNextDocument
+// reports an empty document on every call there (found by fuzz_job_loader; without the fix this
+// test hangs until ctest's timeout).
+TEST_F(JobLoader, StrayCommaAtDocumentLevelDoesNotHang) {
+  EXPECT_NE(load_error(", a\n"), "");
+  EXPECT_NE(load_error("name: j\n", {write("p.yaml", ", runtime: {log_level: warn}\n")}), "");
+}
+
 // ---- outputs stay inside <workdir>/outputs unless the job opts out ----------------------------
 
 TEST_F(JobLoader, OutputPathsOutsideTheWorkdirNeedAnOptIn) {
