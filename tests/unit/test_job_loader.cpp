@@ -669,10 +669,7 @@ TEST_F(JobLoader, ErrorsInProfilesPointAtTheProfile) {
 }
 
 TEST_F(JobLoader, ShippedProfilesLoad) {
-  // tests/unit/<this file> -> the source tree's configs/
-  const std::string configs =
-      (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "configs")
-          .string();
+  const std::string configs = (std::filesystem::path(SHARDFLOW_SOURCE_DIR) / "configs").string();
   const std::string job = write("job.yaml", kSmallJob);
   const Job local = load_job(job, {configs + "/local.yaml"});
   EXPECT_EQ(local.runtime.shuffle_round_bytes, 16 << 20);
