@@ -14,7 +14,7 @@ packages=(
   python3 python3-h5py python3-numpy python3-pandas
   procps hostname util-linux coreutils
   slurm-wlm munge
-  iproute2 bc  # tests/multihost: network namespaces, bridges, timings
+  iproute2 iputils-ping bc  # tests/multihost: network namespaces, bridges, reachability, timings
   clang libclang-rt-dev  # tests/fuzz: libFuzzer with ASan+UBSan
 )
 missing=()

@@ -127,4 +127,22 @@ mh_cmd() {
 
 # mh_cut N / mh_restore N: takes host sfhN's link down / up (a node loss and its return).
 mh_cut() { ip link set "sfv$1" down; }
-mh_restore() { ip link set "sfv$1" up; }
+# mh_restore also ends whatever the lost job left running on the host (its Open MPI daemon may
+# outlive the cut: a node that returns is treated as rebooted), then waits until both hosts
+# reach each other again (up to 20 s), so the next launch does not race the link coming up.
+mh_restore() {
+  local pids
+  pids=$(ip netns pids "sfh$1" 2>/dev/null || true)
+  [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+  ip link set "sfv$1" up
+  local _
+  for _ in $(seq 40); do
+    if ip netns exec sfh1 ping -c 1 -W 1 10.77.0.12 >/dev/null 2>&1 &&
+       ip netns exec sfh2 ping -c 1 -W 1 10.77.0.11 >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "mh_restore: hosts sfh1 and sfh2 do not reach each other 20 s after the link came back" >&2
+  return 1
+}
