@@ -274,8 +274,9 @@ void write_whole_file(const fs::path& file, std::string_view bytes) {
   const auto fail = [&](int error) {
     std::error_code ec;
     fs::remove(file, ec);
+    // Name the checkpoint, not the temporary file it is written to first.
     throw RuntimeError("writing checkpoint {} failed: {}; check free disk space and permissions",
-                       file.string(), std::strerror(error));
+                       temp_target(file).value_or(file).string(), std::strerror(error));
   };
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) fail(errno);
