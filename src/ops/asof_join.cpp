@@ -608,7 +608,7 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
   std::vector<std::int64_t> rg(rrows.size());
   for (size_t i = 0; i < rg.size(); ++i)
     rg[i] = rbase + rrows[i];
-  const Table lt = shuffle_to(comm, left, ldest, options.shuffle);
+  Table lt = shuffle_to(comm, left, ldest, options.shuffle);
   const Table lgt = shuffle_to(comm, gidx_table(std::move(lg)), ldest, options.shuffle);
   const Table rt = shuffle_to(comm, right.take(rrows), rdest, options.shuffle);
   const Table rgt = shuffle_to(comm, gidx_table(std::move(rg)), rdest, options.shuffle);
@@ -625,17 +625,35 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
       merge(le, re, ls, rs, lt.num_rows(), spec.direction, spec.tolerance);
 
   // ---- output -------------------------------------------------------------------------------
-  Table out;
+  // Rows go back to where their left row came from, in its order, so the output is distributed
+  // and ordered like the left table at every rank count.
+  Table joined;
   for (int c = 0; c < lt.num_columns(); ++c)
-    out.add_column(out_schema.field(c).name, lt.column(c));
+    joined.add_column(out_schema.field(c).name, std::move(lt.column(c)));
   int at = lt.num_columns();
   for (int c = 0; c < rt.num_columns(); ++c) {
     const auto& name = rt.schema().field(c).name;
     if (std::find(spec.right_by.begin(), spec.right_by.end(), name) != spec.right_by.end())
       continue;
-    out.add_column(out_schema.field(at++).name, take_or_null(rt.column(c), match));
+    joined.add_column(out_schema.field(at++).name, take_or_null(rt.column(c), match));
   }
-  return out;
+  const std::vector<idx_t> left_rows = mpi::allgather<idx_t>(comm, left.num_rows());
+  std::vector<idx_t> starts(left_rows.size() + 1, 0);
+  for (size_t p = 0; p < left_rows.size(); ++p)
+    starts[p + 1] = starts[p] + left_rows[p];
+  std::vector<int> back(lgv.size());
+  for (size_t i = 0; i < lgv.size(); ++i) {
+    back[i] =
+        static_cast<int>(std::upper_bound(starts.begin(), starts.end(), lgv[i]) - starts.begin()) -
+        1;
+  }
+  const Table home = shuffle_to(comm, joined, back, options.shuffle);
+  const Table home_g = shuffle_to(comm, lgt, back, options.shuffle);
+  std::vector<idx_t> order(static_cast<size_t>(home.num_rows()));
+  const auto& hg = home_g.column(0).values<std::int64_t>();
+  for (size_t i = 0; i < order.size(); ++i)
+    order[static_cast<size_t>(hg[i] - lbase)] = static_cast<idx_t>(i);
+  return home.take(order);
 }
 
 }  // namespace shardflow::ops

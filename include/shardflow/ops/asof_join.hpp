@@ -20,7 +20,8 @@
 // are range-partitioned by time on sampled splitters, and each rank receives the right rows inside
 // its left time range plus the last right row before it (backward, nearest) and the first after it
 // (forward, nearest). Equal keys (equal times without `by`) are handled on one rank, so one key
-// holding most rows puts most of the work on one rank.
+// holding most rows puts most of the work on one rank. The joined rows are then sent back to their
+// left row's rank and put in the left table's order.
 
 #include <optional>
 #include <string>
@@ -73,9 +74,9 @@ table::Schema asof_join_output_schema(const table::Schema& left, const table::Sc
 /// Collective: the as-of join of `left` and `right` (see the top of this file). Spec, schemas,
 /// string encodings and dictionaries of each side must be equal on all ranks (the two sides'
 /// encodings and dictionaries may differ from each other). Every left row appears exactly once in
-/// the output; output rows are distributed by key hash (by time range without `by`), in no
-/// particular order within a rank. A spec that does not fit the schemas throws the same
-/// ConfigError on every rank.
+/// the output, on the rank that holds it in `left` and in `left`'s order: the output is the left
+/// table with the right columns added, distributed and ordered like it at every rank count. A spec
+/// that does not fit the schemas throws the same ConfigError on every rank.
 table::Table asof_join(const mpi::Comm& comm, const table::Table& left, const table::Table& right,
                        const AsofJoinSpec& spec, const AsofJoinOptions& options = {});
 
