@@ -610,7 +610,13 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
     rg[i] = rbase + rrows[i];
   Table lt = shuffle_to(comm, left, ldest, options.shuffle);
   const Table lgt = shuffle_to(comm, gidx_table(std::move(lg)), ldest, options.shuffle);
-  const Table rt = shuffle_to(comm, right.take(rrows), rdest, options.shuffle);
+  // With keys and no null key or time, every right row is sent once, in order: no copy needed.
+  const bool all_right =
+      static_cast<idx_t>(rrows.size()) == right.num_rows() && !spec.left_by.empty();
+  Table taken;
+  if (!all_right) taken = right.take(rrows);
+  const Table& to_send = all_right ? right : taken;
+  const Table rt = shuffle_to(comm, to_send, rdest, options.shuffle);
   const Table rgt = shuffle_to(comm, gidx_table(std::move(rg)), rdest, options.shuffle);
 
   // ---- local sort and merge -----------------------------------------------------------------
@@ -637,6 +643,8 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
       continue;
     joined.add_column(out_schema.field(at++).name, take_or_null(rt.column(c), match));
   }
+  // One rank: the exchange kept every row in place and in order, so `joined` is home already.
+  if (ranks == 1) return joined;
   const std::vector<idx_t> left_rows = mpi::allgather<idx_t>(comm, left.num_rows());
   std::vector<idx_t> starts(left_rows.size() + 1, 0);
   for (size_t p = 0; p < left_rows.size(); ++p)

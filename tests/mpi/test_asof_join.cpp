@@ -272,6 +272,9 @@ TEST(AsofJoin, EmptyRanksOneKeyTinyRounds) {
       check(comm, 23, 0, 0, 0, {}, spec);         // nothing anywhere
       check(comm, 24, 40, 0, 1, one_key, spec, tiny);
       check(comm, 25, 40, 0, 0, wide, make_spec(by, "ts", d, 2e8));
+      Shape no_nulls;  // every right row is sent, none dropped
+      no_nulls.null_rate = 0;
+      check(comm, 27, 50, 0, 0, no_nulls, spec, tiny);
       // Right empty everywhere, left not: every right column null.
       {
         const Table left =
