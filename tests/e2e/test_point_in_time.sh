@@ -5,6 +5,16 @@
 # against `shardflow gen events` files with pandas); the model learns the label.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
+# validate rejects a bad asof_join with the value's file:line:column, before any data is read.
+expect_exit 2 30 pit.bad_direction 0 validate jobs/point_in_time.yaml --set workdir="$TMP/bad" \
+  --set steps.0.direction=backwards
+grep -qF "steps.0.direction must be one of backward, forward, nearest, got 'backwards'" \
+  "$TMP/pit.bad_direction.err" || fail "no direction error"
+sed 's/    right_time: ts$/    right_time: t/' jobs/point_in_time.yaml >"$TMP/bad.yaml"
+expect_exit 2 30 pit.bad_column 0 validate "$TMP/bad.yaml" --set workdir="$TMP/bad"
+grep -qF "$TMP/bad.yaml:29:17: step 1 (asof_join): right_time column 't' is not a column of table 'events'" \
+  "$TMP/pit.bad_column.err" || { cat "$TMP/pit.bad_column.err" >&2; fail "no unknown-column error"; }
+[ ! -e "$TMP/bad/data" ] || fail "validate generated data"
 for np in 0 2; do
   expect_exit 0 120 "pit.np$np" "$np" run jobs/point_in_time.yaml --set "workdir=$TMP/np$np"
 done

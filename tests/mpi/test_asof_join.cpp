@@ -55,6 +55,7 @@ Table piece(std::uint64_t seed, int rank, idx_t rows, bool right, const Shape& o
                          : dictionary({"ant", "bee", "cat", "dog", "eel"}));
   const auto p_dict = dictionary({"ant", "bee", "cat", "dog", "eel"});
   if (right) p.set_dictionary(p_dict);
+  Column t32(DataType::kInt32), f32(DataType::kFloat32);  // never null
   for (Column* c : {&k, &s, &p, &ts, &ti, &tf})
     c->ensure_validity();
   for (idx_t r = 0; r < rows; ++r) {
@@ -81,6 +82,8 @@ Table piece(std::uint64_t seed, int rank, idx_t rows, bool right, const Shape& o
     ti.validity().push_back(!null());
     tf.values<double>().push_back(u(rng) < 0.05 ? std::nan("") : static_cast<double>(t) * 0.5 - 1);
     tf.validity().push_back(!null());
+    t32.values<std::int32_t>().push_back(static_cast<std::int32_t>(t * 3 - 7));
+    f32.values<float>().push_back(static_cast<float>(t) * 0.25f);
     rv.values<std::int64_t>().push_back(static_cast<std::int64_t>(rng() % 1000));
     lv.values<double>().push_back(static_cast<double>(rng() % 100) / 4);
   }
@@ -94,6 +97,8 @@ Table piece(std::uint64_t seed, int rank, idx_t rows, bool right, const Shape& o
   out.add_column("ts", std::move(ts));
   out.add_column("ti", std::move(ti));
   out.add_column("tf", std::move(tf));
+  out.add_column("t32", std::move(t32));
+  out.add_column("f32", std::move(f32));
   if (right) out.add_column("rv", std::move(rv));
   out.add_column("lv", std::move(lv));
   return out;
@@ -121,6 +126,8 @@ bool time_valid(const Column& c, idx_t r) {
 
 long double time_value(const Column& c, idx_t r) {
   if (c.type() == DataType::kFloat64) return c.values<double>()[static_cast<size_t>(r)];
+  if (c.type() == DataType::kFloat32) return c.values<float>()[static_cast<size_t>(r)];
+  if (c.type() == DataType::kInt32) return c.values<std::int32_t>()[static_cast<size_t>(r)];
   return static_cast<long double>(c.values<std::int64_t>()[static_cast<size_t>(r)]);
 }
 
@@ -239,15 +246,39 @@ const std::vector<std::vector<std::string>> kByLists = {{"k"}, {"s"}, {"p"}, {"k
 
 TEST(AsofJoin, EveryDirectionKeyAndTimeType) {
   mpi::Comm comm;
+  // Each (time type, direction) runs with and without a tolerance, on alternating key lists.
+  int parity = 0;
   for (const auto& by : kByLists) {
+    ++parity;
     for (const std::string time : {"ts", "ti", "tf"}) {
+      ++parity;
       for (auto d : {AsofDirection::kBackward, AsofDirection::kForward, AsofDirection::kNearest}) {
-        for (bool tol : {false, true}) {
+        for (bool tol : {++parity % 2 == 0}) {
           std::optional<double> tolerance;
           if (tol) tolerance = time == "ts" ? 2e6 : (time == "ti" ? 2.0 : 1.0);
           SCOPED_TRACE(fmt::format("by [{}] time {} direction {} tolerance {}", fmt::join(by, ","),
                                    time, ops::to_string(d), tol));
           check(comm, 11, 60, 0, 0, {}, make_spec(by, time, d, tolerance));
+        }
+      }
+    }
+  }
+}
+
+TEST(AsofJoin, Int32AndFloat32Times) {
+  mpi::Comm comm;
+  int parity = 0;
+  for (const auto& by : std::vector<std::vector<std::string>>{{"s"}, {}}) {
+    ++parity;
+    for (const std::string time : {"t32", "f32"}) {
+      ++parity;
+      for (auto d : {AsofDirection::kBackward, AsofDirection::kForward, AsofDirection::kNearest}) {
+        for (bool tol : {++parity % 2 == 0}) {
+          std::optional<double> tolerance;
+          if (tol) tolerance = time == "t32" ? 6.0 : 0.5;
+          SCOPED_TRACE(fmt::format("by [{}] time {} direction {} tolerance {}", fmt::join(by, ","),
+                                   time, ops::to_string(d), tol));
+          check(comm, 12, 60, 0, 0, {}, make_spec(by, time, d, tolerance));
         }
       }
     }
