@@ -48,6 +48,7 @@ usage:
                         [--table T]...
   shardflow inspect FILE.h5 [--json]
   shardflow gen KIND --rows N --out PATH [--seed S]      (KIND: groupby, classification)
+  shardflow gen events --rows N --out DIR [--seed S]     (DIR/events.csv, DIR/labels.csv)
   shardflow launch [MPIRUN OPTIONS]... -- COMMAND [ARGS]...
   shardflow --version | --help
 
@@ -375,6 +376,18 @@ int command_gen(const Context& ctx, const std::vector<std::string>& argv) {
     rows = static_cast<idx_t>(value);
   }
   mpi::Comm comm;
+  if (kind == "events") {
+    // Two tables into the directory --out: events.csv and the labels drawn from it, labels.csv.
+    comm.agree([&] {
+      if (comm.is_root()) std::filesystem::create_directories(out);
+    });
+    const auto dir = std::filesystem::path(out);
+    io::generate_csv(comm, "events", rows, seed, (dir / "events.csv").string());
+    io::generate_csv(comm, "labels", rows, seed, (dir / "labels.csv").string());
+    spdlog::info("wrote {} events to {} and {} labels to {}", rows, (dir / "events.csv").string(),
+                 rows / 10, (dir / "labels.csv").string());
+    return 0;
+  }
   comm.agree([&] {
     const auto parent = std::filesystem::path(out).parent_path();
     if (comm.is_root() && !parent.empty()) std::filesystem::create_directories(parent);
