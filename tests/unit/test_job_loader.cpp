@@ -344,7 +344,8 @@ TEST_F(JobLoader, UnknownKeysAtEveryNestingLevel) {
       // nothing close: list the valid keys
       {head + "runtime: {zzzzzz: 1}\n", 4, 11,
        "unknown key 'zzzzzz' in runtime (valid keys: shuffle_round_bytes, hdf5_chunk_rows, "
-       "max_dictionary_size, log_level, log_all_ranks, cache_keep, table_liveness)"},
+       "max_dictionary_size, log_level, log_all_ranks, cache_keep, table_liveness, "
+       "broadcast_max_bytes)"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(load_error(c.text), at(c.line, c.column) + c.message) << c.text;
