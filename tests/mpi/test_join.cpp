@@ -314,19 +314,31 @@ TEST(Join, AutoStrategyFollowsBroadcastLimit) {
   EXPECT_EQ(stats.strategy, JoinStrategy::kShuffle);
 }
 
-// One key holds half the rows of the left side: with heavy-key splitting the busiest rank joins
-// at most 1.5x the mean number of rows; without it, the key's rank is overloaded (this is what
-// the bound protects against). The inner join's row count is checked against key counts.
+// One key holds half the rows of the left side, and they all start on rank 0 (the other ranks
+// hold the other half): with heavy-key splitting the busiest rank joins at most 1.5x the mean
+// number of rows; without it, the key's rank is overloaded (what the bound protects against). The
+// inner join's row count is checked against key counts.
 TEST(Join, HeavyKeyIsSpreadOverRanks) {
   mpi::Comm comm;
   const int p = comm.size();
-  const Shape shape{.key_range = 4000, .null_rate = 0.0, .heavy = 0.5};
-  const Table l = piece(true, 21, comm.rank(), piece_rows(true, comm.rank(), 6000, 0), shape);
-  const Table r = piece(false, 21, comm.rank(), piece_rows(false, comm.rank(), 3000, 0),
-                        Shape{.key_range = 4000, .null_rate = 0.0});
+  constexpr idx_t kHeavy = 6000;
+  const Shape heavy{.key_range = 4000, .null_rate = 0.0, .heavy = 1.0};
+  const Shape plain{.key_range = 4000, .null_rate = 0.0};
+  auto left_piece = [&](int rank) {
+    if (p == 1)
+      return piece(true, 21, rank, 2 * kHeavy,
+                   Shape{.key_range = 4000, .null_rate = 0.0, .heavy = 0.5});
+    return rank == 0 ? piece(true, 21, rank, kHeavy, heavy)
+                     : piece(true, 21, rank, kHeavy / (p - 1), plain);
+  };
+  const Table l = left_piece(comm.rank());
+  const Table r = piece(false, 21, comm.rank(), 3000, plain);
   // Reference row count from key counts over the global tables.
-  const Table gl = global(true, 21, p, 6000, 0, shape);
-  const Table gr = global(false, 21, p, 3000, 0, Shape{.key_range = 4000, .null_rate = 0.0});
+  Table gl = left_piece(0), gr = piece(false, 21, 0, 3000, plain);
+  for (int rank = 1; rank < p; ++rank) {
+    gl.append(left_piece(rank));
+    gr.append(piece(false, 21, rank, 3000, plain));
+  }
   std::map<std::int64_t, idx_t> right_count;
   for (auto v : gr.column("k").values<std::int64_t>())
     ++right_count[v];
