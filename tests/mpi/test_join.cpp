@@ -308,6 +308,11 @@ TEST(Join, AutoStrategyFollowsBroadcastLimit) {
   ops::join(comm, l, r, spec, {}, &stats);
   EXPECT_EQ(stats.strategy, JoinStrategy::kBroadcast);
   EXPECT_FALSE(stats.broadcast_left);  // the right side is smaller
+  ops::JoinSpec swapped = spec;
+  swapped.how = JoinHow::kRight;
+  ops::join(comm, r, l, swapped, {}, &stats);
+  EXPECT_EQ(stats.strategy, JoinStrategy::kBroadcast);
+  EXPECT_TRUE(stats.broadcast_left);
   ops::JoinOptions small;
   small.broadcast_max_bytes = 16;
   ops::join(comm, l, r, spec, small, &stats);
