@@ -14,6 +14,7 @@
 #include "shardflow/common/suggest.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
+#include "shardflow/ops/hash_table.hpp"
 #include "shardflow/ops/key_equality.hpp"
 
 namespace shardflow::ops {
@@ -286,26 +287,27 @@ Matches match_local(const Table& l, const std::vector<int>& lk, const Table& r,
 
   // One slot per distinct hash; the rows with that hash are chained through `next` in row order.
   // Slots are indexed by a remix of the hash: after a shuffle, the bits rank_of_hash used are
-  // equal for every row on this rank.
+  // equal for every row on this rank. The slot array lives on huge pages (HugeArray, zero-filled:
+  // head1 == 0 marks an empty slot) because a large build side is probed at random.
   struct Slot {
     std::uint64_t hash;
-    idx_t head;  // -1 = empty
+    idx_t head1;  // first row of the chain + 1
   };
   const idx_t nb = b.num_rows();
   std::uint64_t cap = 16;
   while (cap < static_cast<std::uint64_t>(nb) * 2)
     cap <<= 1;
   const std::uint64_t mask = cap - 1;
-  std::vector<Slot> slots(cap, Slot{0, -1});
+  HugeArray<Slot> slots(cap);
   std::vector<idx_t> next(static_cast<size_t>(nb), -1);
   for (idx_t i = nb - 1; i >= 0; --i) {
     if (build_null(i)) continue;
     const std::uint64_t h = bh[static_cast<size_t>(i)];
     std::uint64_t s = hash_u64(h) & mask;
-    while (slots[s].head >= 0 && slots[s].hash != h)
+    while (slots[s].head1 != 0 && slots[s].hash != h)
       s = (s + 1) & mask;
-    next[static_cast<size_t>(i)] = slots[s].head;
-    slots[s] = Slot{h, i};
+    next[static_cast<size_t>(i)] = slots[s].head1 - 1;
+    slots[s] = Slot{h, i + 1};
   }
   std::vector<std::uint8_t>& build_matched = build_left ? m.left_matched : m.right_matched;
   std::vector<std::uint8_t>& probe_matched = build_left ? m.right_matched : m.left_matched;
@@ -313,9 +315,9 @@ Matches match_local(const Table& l, const std::vector<int>& lk, const Table& r,
     if (probe_null(j)) continue;
     const std::uint64_t h = ph[static_cast<size_t>(j)];
     std::uint64_t s = hash_u64(h) & mask;
-    while (slots[s].head >= 0 && slots[s].hash != h)
+    while (slots[s].head1 != 0 && slots[s].hash != h)
       s = (s + 1) & mask;
-    for (idx_t i = slots[s].head; i >= 0; i = next[static_cast<size_t>(i)]) {
+    for (idx_t i = slots[s].head1 - 1; i >= 0; i = next[static_cast<size_t>(i)]) {
       const bool equal = build_left ? eq.equal(i, j) : eq.equal(j, i);
       if (!equal) continue;
       build_matched[static_cast<size_t>(i)] = 1;
