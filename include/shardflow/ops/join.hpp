@@ -67,7 +67,7 @@ struct JoinOptions {
   /// over ranks) is at most this. Must be equal on all ranks.
   idx_t broadcast_max_bytes = idx_t{64} << 20;
   /// Spread heavy keys over the ranks (shuffle strategy). A key is heavy when its estimated row
-  /// count on one side is at least (left rows + right rows) / (4 * ranks).
+  /// count on one side is at least max(2, (left rows + right rows) / (4 * ranks)).
   bool split_heavy_keys = true;
 };
 
