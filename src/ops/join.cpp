@@ -295,7 +295,7 @@ Matches match_local(const Table& l, const std::vector<int>& lk, const Table& r,
   };
   const idx_t nb = b.num_rows();
   std::uint64_t cap = 16;
-  while (cap < static_cast<std::uint64_t>(nb) * 2)
+  while (cap * 7 < static_cast<std::uint64_t>(nb) * 10)  // load factor at most 0.7
     cap <<= 1;
   const std::uint64_t mask = cap - 1;
   HugeArray<Slot> slots(cap);
