@@ -63,9 +63,20 @@ expect_exit 0 300 run1 0 run "$TMP/j1.yaml"
 expect_exit 0 300 run2 2 run "$TMP/j2.yaml"
 grep -q "join (inner, shuffle): rows joined per rank \[[0-9]*, [0-9]*\]" "$TMP/run2.err" \
   || { cat "$TMP/run2.err"; fail "per-rank rows not logged"; }
+grep -q "join (inner, right broadcast): rows joined per rank" "$TMP/run2.err" \
+  || { cat "$TMP/run2.err"; fail "q1 (small right side, strategy auto) was not broadcast"; }
+# runtime.broadcast_max_bytes reaches the step: with 1 byte, strategy auto shuffles every join
+# (only the anti join, which says strategy: broadcast, still broadcasts).
+job joins "$TMP/w3" > "$TMP/j3.yaml"
+expect_exit 0 300 run3 2 run "$TMP/j3.yaml" --set runtime.broadcast_max_bytes=1
+[ "$(count_lines " broadcast)" "$TMP/run3.err")" = 1 ] || { cat "$TMP/run3.err"; fail "broadcast_max_bytes=1 still broadcast"; }
+grep -q "join (anti, right broadcast)" "$TMP/run3.err" || fail "strategy: broadcast not kept"
+[ "$(count_lines "join (inner, shuffle" "$TMP/run3.err")" = 2 ] || fail "q1 and q5 not shuffled"
 for t in q1 q3 q5 full anti semi right; do
   a=$(sort "$TMP/w1/outputs/$t.csv" | md5sum); b=$(sort "$TMP/w2/outputs/$t.csv" | md5sum)
+  c=$(sort "$TMP/w3/outputs/$t.csv" | md5sum)
   [ "$a" = "$b" ] || fail "$t differs between 1 and 2 ranks"
+  [ "$a" = "$c" ] || fail "$t differs between broadcast and shuffle"
 done
 $PY - "$TMP/d1" "$TMP/w2/outputs" <<'PY' || fail "join results differ from the reference"
 import csv, sys
