@@ -66,6 +66,8 @@ class PackedKeyTable {
     mask_ = cap - 1;
   }
 
+  /// Local: gid[i] = the group id of keys[i] for i < n; a key not seen before (in this or an
+  /// earlier call) gets the next id and is appended to group_keys. Keys must be below 2^63 - 1.
   void assign(const std::uint64_t* keys, size_t n, std::int32_t* gid,
               std::vector<std::uint64_t>& group_keys) {
     constexpr size_t kBatch = 64;
