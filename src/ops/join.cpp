@@ -264,6 +264,7 @@ void normalize_keys(const Table& left, const Table& right, const KeyColumns& k, 
 // Local matching: a chained hash table on the smaller side, probed with the other.
 // =============================================================================================
 
+// Without pairs (semi/anti), right_matched may be incomplete.
 struct Matches {
   std::vector<idx_t> left, right;  // matching pairs (only when pairs were asked for)
   std::vector<std::uint8_t> left_matched, right_matched;
@@ -325,6 +326,8 @@ Matches match_local(const Table& l, const std::vector<int>& lk, const Table& r,
       if (want_pairs) {
         m.left.push_back(build_left ? i : j);
         m.right.push_back(build_left ? j : i);
+      } else if (!build_left) {
+        break;  // semi/anti: one match decides a probing left row; right flags are not used
       }
     }
   }
