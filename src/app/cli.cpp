@@ -21,6 +21,7 @@
 #include "shardflow/common/suggest.hpp"
 #include "shardflow/io/hdf5_table.hpp"
 #include "shardflow/io/synthetic.hpp"
+#include "shardflow/io/synthetic_join.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/mpi/environment.hpp"
@@ -48,6 +49,7 @@ usage:
                         [--table T]...
   shardflow inspect FILE.h5 [--json]
   shardflow gen KIND --rows N --out PATH [--seed S]      (KIND: groupby, classification)
+  shardflow gen join --rows N --out DIR [--seed S]       (DIR/x.csv, small, medium, big)
   shardflow gen events --rows N --out DIR [--seed S]     (DIR/events.csv, DIR/labels.csv)
   shardflow launch [MPIRUN OPTIONS]... -- COMMAND [ARGS]...
   shardflow --version | --help
@@ -355,7 +357,8 @@ int command_gen(const Context& ctx, const std::vector<std::string>& argv) {
   positional.add("kind", 1);
   const auto vm = parse("gen", argv, options, positional);
   configure_logging(ctx, vm, "info", false);
-  const auto kinds = io::synthetic_kinds();
+  auto kinds = io::synthetic_kinds();
+  kinds.push_back("join");  // four tables in a directory (io/synthetic_join.hpp)
   if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
     usage_error("shardflow gen: unknown kind '{}'{} (kinds: {})", kind, did_you_mean(kind, kinds),
                 fmt::join(kinds, ", "));
@@ -392,6 +395,11 @@ int command_gen(const Context& ctx, const std::vector<std::string>& argv) {
     const auto parent = std::filesystem::path(out).parent_path();
     if (comm.is_root() && !parent.empty()) std::filesystem::create_directories(parent);
   });
+  if (kind == "join") {
+    io::generate_join_csv(comm, rows, seed, out);
+    spdlog::info("wrote the join tables x, small, medium and big for N = {} to {}/", rows, out);
+    return 0;
+  }
   io::generate_csv(comm, kind, rows, seed, out);
   spdlog::info("wrote {} rows of '{}' to {}", rows, kind, out);
   return 0;

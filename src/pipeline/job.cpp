@@ -106,6 +106,7 @@ std::string to_canonical_yaml(const Job& job) {
   out << YAML::Key << "log_all_ranks" << YAML::Value << r.log_all_ranks;
   out << YAML::Key << "cache_keep" << YAML::Value << r.cache_keep;
   out << YAML::Key << "table_liveness" << YAML::Value << r.table_liveness;
+  out << YAML::Key << "broadcast_max_bytes" << YAML::Value << r.broadcast_max_bytes;
   out << YAML::EndMap;
 
   out << YAML::EndMap;

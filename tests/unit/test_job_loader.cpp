@@ -344,7 +344,8 @@ TEST_F(JobLoader, UnknownKeysAtEveryNestingLevel) {
       // nothing close: list the valid keys
       {head + "runtime: {zzzzzz: 1}\n", 4, 11,
        "unknown key 'zzzzzz' in runtime (valid keys: shuffle_round_bytes, hdf5_chunk_rows, "
-       "max_dictionary_size, log_level, log_all_ranks, cache_keep, table_liveness)"},
+       "max_dictionary_size, log_level, log_all_ranks, cache_keep, table_liveness, "
+       "broadcast_max_bytes)"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(load_error(c.text), at(c.line, c.column) + c.message) << c.text;
@@ -441,10 +442,11 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {"name: j\ninputs:\n  e: {format: csv, path: a.csv, bad_rows: skp}\n", 3, 43,
        "inputs.e.bad_rows must be one of fail, skip, quarantine, got 'skp'; did you mean 'skip'?"},
       {head + "steps:\n  - {op: fliter, input: events, where: x, output: o}\n", 5, 10,
-       "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by, "
+       "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by, join, "
        "asof_join)"},
       {head + "steps:\n  - {op: window, input: events, output: o}\n", 5, 10,
-       "unknown op 'window' in steps.0 (supported: filter, group_by, asof_join)"},
+       "unknown op 'window' in steps.0 (supported: filter, group_by, join, "
+       "asof_join)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, maxx]}, "
               "output: o}\n",
        5, 63,

@@ -5,8 +5,9 @@
 // range is small enough; null is one extra slot per column) are grouped on the packed integer:
 // a direct-indexed array when the key domain is small, an open-addressing hash table otherwise.
 // Other keys (floats, plain strings, wide integer ranges) use a hash table on row hashes with
-// column-wise equality. Aggregates are columnar init/update/merge/finalize kernels
-// (ops/aggregate.hpp).
+// column-wise equality. (Packing, both tables and the equality are the engines in
+// ops/key_packing.hpp, ops/hash_table.hpp and ops/key_equality.hpp.) Aggregates are columnar
+// init/update/merge/finalize kernels (ops/aggregate.hpp).
 //
 // Distribution: with more than one rank, the rows are either pre-aggregated locally and the
 // partial states shuffled and merged (when keys repeat), or shuffled raw and aggregated once (when

@@ -67,6 +67,9 @@ struct RuntimeSpec {
   int cache_keep = 3;
   /// Free each table after its last reader (true), or keep every table until the job ends.
   bool table_liveness = true;
+  /// A join's strategy auto replicates the smaller side to every rank (instead of shuffling both)
+  /// when that side's global size is at most this many bytes.
+  idx_t broadcast_max_bytes = idx_t{64} << 20;
 };
 
 struct Job {

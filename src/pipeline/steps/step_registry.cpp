@@ -10,12 +10,14 @@ namespace shardflow::pipeline {
 
 StepType filter_step_type();
 StepType group_by_step_type();
+StepType join_step_type();
 StepType asof_join_step_type();
 
 const std::vector<StepType>& step_types() {
   static const std::vector<StepType> types = {
       filter_step_type(),
       group_by_step_type(),
+      join_step_type(),
       asof_join_step_type(),
   };
   return types;

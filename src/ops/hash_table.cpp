@@ -1,0 +1,90 @@
+#include "shardflow/ops/hash_table.hpp"
+
+#include "shardflow/ops/key_equality.hpp"
+#include "shardflow/ops/shuffle.hpp"
+
+namespace shardflow::ops {
+
+using table::Table;
+
+PackedGroups group_packed(const std::vector<std::uint64_t>& keys, std::uint64_t domain,
+                          idx_t expected_groups) {
+  PackedGroups g;
+  const size_t n = keys.size();
+  g.gid.resize(n);
+  const std::uint64_t direct_limit = std::max<std::uint64_t>(std::uint64_t{1} << 20, 2 * n);
+  if (domain <= direct_limit && domain <= (std::uint64_t{1} << 28)) {
+    // Small key domain: the packed key indexes the group directly.
+    std::vector<std::int32_t> slot(domain, -1);
+    for (size_t i = 0; i < n; ++i) {
+      std::int32_t& s = slot[keys[i]];
+      if (s < 0) {
+        s = static_cast<std::int32_t>(g.keys.size());
+        g.keys.push_back(keys[i]);
+      }
+      g.gid[i] = s;
+    }
+    return g;
+  }
+  PackedKeyTable table(expected_groups);
+  g.keys.reserve(static_cast<size_t>(expected_groups));
+  table.assign(keys.data(), n, g.gid.data(), g.keys);
+  return g;
+}
+
+RowGroups group_rows(const Table& t, const std::vector<int>& key_idx) {
+  RowGroups g;
+  const size_t n = static_cast<size_t>(t.num_rows());
+  g.gid.resize(n);
+  const std::vector<std::uint64_t> h = hash_rows(t, key_idx);
+  struct Slot {
+    std::uint64_t hash;
+    std::int32_t gid;  // -1 = empty
+  };
+  std::uint64_t cap = 1024;
+  std::vector<Slot> slots(cap, Slot{0, -1});
+  auto insert_slot = [&](std::vector<Slot>& s, std::uint64_t mask, std::uint64_t hash,
+                         std::int32_t id) {
+    std::uint64_t idx = hash & mask;
+    while (s[idx].gid >= 0)
+      idx = (idx + 1) & mask;
+    s[idx] = Slot{hash, id};
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if ((g.first_row.size() + 1) * 10 > cap * 7) {
+      std::vector<Slot> bigger(cap * 2, Slot{0, -1});
+      for (const Slot& s : slots)
+        if (s.gid >= 0) insert_slot(bigger, cap * 2 - 1, s.hash, s.gid);
+      slots.swap(bigger);
+      cap *= 2;
+    }
+    const std::uint64_t mask = cap - 1;
+    std::uint64_t idx = h[i] & mask;
+    while (true) {
+      Slot& s = slots[idx];
+      if (s.gid < 0) {
+        s = Slot{h[i], static_cast<std::int32_t>(g.first_row.size())};
+        g.first_row.push_back(static_cast<idx_t>(i));
+        g.gid[i] = s.gid;
+        break;
+      }
+      if (s.hash == h[i]) {
+        const idx_t r = g.first_row[static_cast<size_t>(s.gid)];
+        bool eq = true;
+        for (int k : key_idx)
+          if (!key_equal(t.column(k), static_cast<idx_t>(i), r)) {
+            eq = false;
+            break;
+          }
+        if (eq) {
+          g.gid[i] = s.gid;
+          break;
+        }
+      }
+      idx = (idx + 1) & mask;
+    }
+  }
+  return g;
+}
+
+}  // namespace shardflow::ops

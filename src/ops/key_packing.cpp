@@ -1,0 +1,197 @@
+#include "shardflow/ops/key_packing.hpp"
+
+#include <algorithm>
+#include <climits>
+
+#include "shardflow/mpi/allreduce.hpp"
+
+namespace shardflow::ops {
+
+using table::Column;
+using table::DataType;
+using table::PlainStrings;
+using table::Table;
+
+// Collective: decides (identically on all ranks) whether the keys pack into 62 bits.
+KeyPacking plan_packing(const mpi::Comm& comm, const Table& t, const std::vector<int>& key_idx) {
+  const size_t k = key_idx.size();
+  std::vector<std::int64_t> mins(k, INT64_MAX);
+  std::vector<std::int64_t> maxs(2 * k, INT64_MIN);  // [max..., has_nulls...]
+  bool candidate = true;
+  for (size_t j = 0; j < k; ++j) {
+    const Column& c = t.column(key_idx[j]);
+    maxs[k + j] = c.has_nulls() ? 1 : 0;
+    const auto& valid = c.validity();
+    auto scan = [&](const auto& v) {
+      std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (!valid.empty() && !valid[i]) continue;
+        const auto x = static_cast<std::int64_t>(v[i]);
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+      }
+      mins[j] = lo;
+      maxs[j] = hi;
+    };
+    switch (c.type()) {
+      case DataType::kInt32:
+        scan(c.values<std::int32_t>());
+        break;
+      case DataType::kInt64:
+      case DataType::kTimestamp:
+        scan(c.values<std::int64_t>());
+        break;
+      case DataType::kBool:
+        break;
+      case DataType::kString:
+        if (!c.is_dictionary_encoded()) candidate = false;
+        break;
+      case DataType::kFloat32:
+      case DataType::kFloat64:
+        candidate = false;
+        break;
+    }
+  }
+  // Every rank has the same schema, so `candidate` is equal everywhere except for string
+  // encodings; it is reduced with the ranges.
+  mins.push_back(candidate ? 0 : 1);
+  mpi::allreduce_inplace(comm, std::span<std::int64_t>(mins), mpi::Reduce::kMin);
+  maxs.push_back(candidate ? 0 : 1);
+  mpi::allreduce_inplace(comm, std::span<std::int64_t>(maxs), mpi::Reduce::kMax);
+  KeyPacking p;
+  if (mins.back() != 0 || maxs.back() != 0) return p;  // some rank has a plain string key
+  unsigned __int128 domain = 1;
+  const unsigned __int128 limit = static_cast<unsigned __int128>(1) << 62;
+  for (size_t j = 0; j < k; ++j) {
+    const Column& c = t.column(key_idx[j]);
+    PackedColumn pc;
+    pc.column = key_idx[j];
+    pc.type = c.type();
+    pc.nullable = maxs[k + j] != 0;
+    unsigned __int128 values = 0;
+    if (c.type() == DataType::kString) {
+      pc.dictionary = true;
+      pc.dict = c.dictionary();
+      values = static_cast<unsigned __int128>(c.dictionary()->size());
+    } else if (c.type() == DataType::kBool) {
+      values = 2;
+    } else if (mins[j] <= maxs[j]) {
+      pc.min = mins[j];
+      values = static_cast<unsigned __int128>(static_cast<__int128>(maxs[j]) - mins[j] + 1);
+    }
+    unsigned __int128 slots = values + (pc.nullable ? 1 : 0);
+    if (slots == 0) slots = 1;
+    if (slots > limit || domain * slots > limit) return KeyPacking{};
+    pc.slots = static_cast<std::uint64_t>(slots);
+    pc.mult = static_cast<std::uint64_t>(domain);
+    domain *= slots;
+    p.columns.push_back(pc);
+  }
+  p.packable = true;
+  p.domain = static_cast<std::uint64_t>(domain);
+  // Prefer power-of-two place values when they fit: decoding the keys of millions of groups is
+  // then shifts and masks instead of two 64-bit divisions per column.
+  auto bits_for = [](std::uint64_t slots) {
+    return slots <= 1 ? 0 : 64 - __builtin_clzll(slots - 1);
+  };
+  int total_bits = 0;
+  for (const auto& pc : p.columns)
+    total_bits += bits_for(pc.slots);
+  if (total_bits <= 62) {
+    int shift = 0;
+    for (auto& pc : p.columns) {
+      const int b = bits_for(pc.slots);
+      pc.shift = shift;
+      pc.mult = std::uint64_t{1} << shift;
+      pc.mask = (std::uint64_t{1} << b) - 1;
+      shift += b;
+    }
+    p.bit_packed = true;
+    p.domain = std::uint64_t{1} << total_bits;
+  }
+  return p;
+}
+
+// Local: packed key of every row.
+std::vector<std::uint64_t> pack_keys(const Table& t, const KeyPacking& p) {
+  const size_t n = static_cast<size_t>(t.num_rows());
+  std::vector<std::uint64_t> key(n, 0);
+  for (const auto& pc : p.columns) {
+    const Column& c = t.column(pc.column);
+    const auto& valid = c.validity();
+    const std::uint64_t mult = pc.mult;
+    const std::uint64_t shift = pc.nullable ? 1 : 0;
+    auto fold = [&](const auto& v, std::int64_t base) {
+      if (valid.empty()) {
+        for (size_t i = 0; i < n; ++i)
+          key[i] +=
+              (static_cast<std::uint64_t>(static_cast<std::int64_t>(v[i]) - base) + shift) * mult;
+      } else {
+        for (size_t i = 0; i < n; ++i) {
+          const std::uint64_t code =
+              valid[i] ? static_cast<std::uint64_t>(static_cast<std::int64_t>(v[i]) - base) + shift
+                       : 0;
+          key[i] += code * mult;
+        }
+      }
+    };
+    switch (c.type()) {
+      case DataType::kInt32:
+        fold(c.values<std::int32_t>(), pc.min);
+        break;
+      case DataType::kInt64:
+      case DataType::kTimestamp:
+        fold(c.values<std::int64_t>(), pc.min);
+        break;
+      case DataType::kBool:
+        fold(c.values<std::uint8_t>(), 0);
+        break;
+      case DataType::kString:
+        fold(c.codes(), 0);
+        break;
+      default:
+        break;
+    }
+  }
+  return key;
+}
+
+// Local: the key columns of packed keys `keys`.
+std::vector<Column> unpack_keys(const std::vector<std::uint64_t>& keys, const KeyPacking& p) {
+  std::vector<Column> out;
+  const size_t g = keys.size();
+  for (const auto& pc : p.columns) {
+    Column c(pc.type);
+    if (pc.dictionary) c.set_dictionary(pc.dict);
+    std::vector<std::uint8_t> valid;
+    if (pc.nullable) valid.assign(g, 1);
+    const std::uint64_t shift = pc.nullable ? 1 : 0;
+    c.visit([&](auto& v) {
+      using V = std::decay_t<decltype(v)>;
+      if constexpr (!std::is_same_v<V, PlainStrings>) {
+        using T = typename V::value_type;
+        v.resize(g);
+        const std::int64_t base =
+            (pc.type == DataType::kString || pc.type == DataType::kBool) ? 0 : pc.min;
+        for (size_t i = 0; i < g; ++i) {
+          const std::uint64_t code =
+              p.bit_packed ? (keys[i] >> pc.shift) & pc.mask : (keys[i] / pc.mult) % pc.slots;
+          if (pc.nullable && code == 0) {
+            valid[i] = 0;
+            v[i] = T{};
+          } else {
+            v[i] = static_cast<T>(base + static_cast<std::int64_t>(code - shift));
+          }
+        }
+      }
+    });
+    if (pc.nullable) {
+      c.validity() = std::move(valid);
+      c.compact_validity();
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace shardflow::ops
