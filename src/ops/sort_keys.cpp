@@ -61,6 +61,9 @@ namespace {
 
 constexpr std::uint64_t kSign64 = std::uint64_t{1} << 63;
 
+// Below this many rows a comparison sort is as fast as the radix sort's fixed costs.
+idx_t radix_min_rows = 2048;
+
 // Writes the words of one part for every row into out[row * stride + p.word ...].
 void encode_part(const SortKeyLayout::Part& p, const Column& c, std::uint64_t* out, int stride) {
   const idx_t n = c.size();
@@ -181,6 +184,72 @@ std::vector<idx_t> sort_records(const EncodedKeys& keys, idx_t limit) {
   return perm;
 }
 
+// Least-significant-digit radix sort (8-bit digits, one counting pass for all digits, digits
+// that are equal in every row skipped) of records of K key words + row. Stable, so rows with equal
+// keys keep their input order. With `index_word`, the global index (sign-flipped to unsigned
+// order) is the last key word; without it the caller guarantees that the input is in ascending
+// global index order, which stability then preserves.
+template <int W, bool kIndexWord>
+std::vector<idx_t> radix_sort(const EncodedKeys& keys) {
+  constexpr int K = W + (kIndexWord ? 1 : 0);
+  struct Rec {
+    std::array<std::uint64_t, K> w;
+    idx_t row;
+  };
+  const idx_t n = keys.size();
+  const auto un = static_cast<size_t>(n);
+  std::vector<Rec> a(un);
+  std::vector<Rec> b(un);
+  const std::uint64_t* src = keys.words.data();
+  constexpr int kDigits = 8 * K;
+  std::vector<std::array<idx_t, 256>> count(kDigits);
+  for (auto& c : count)
+    c.fill(0);
+  for (size_t i = 0; i < un; ++i) {
+    Rec& r = a[i];
+    if constexpr (W > 0) std::memcpy(r.w.data(), src + i * W, sizeof(std::uint64_t) * W);
+    if constexpr (kIndexWord)
+      r.w[W] = static_cast<std::uint64_t>(keys.global_index[i]) ^ (std::uint64_t{1} << 63);
+    r.row = static_cast<idx_t>(i);
+    for (int k = 0; k < K; ++k) {
+      const std::uint64_t v = r.w[static_cast<size_t>(k)];
+      for (int d = 0; d < 8; ++d)
+        ++count[static_cast<size_t>(k * 8 + d)][(v >> (8 * d)) & 0xff];
+    }
+  }
+  // Digit (k, d): byte d of word k; least significant first: the last word's byte 0.
+  for (int k = K - 1; k >= 0; --k) {
+    for (int d = 0; d < 8; ++d) {
+      auto& c = count[static_cast<size_t>(k * 8 + d)];
+      if (std::find(c.begin(), c.end(), n) != c.end()) continue;  // one value: nothing moves
+      idx_t sum = 0;
+      for (auto& x : c) {
+        const idx_t t = x;
+        x = sum;
+        sum += t;
+      }
+      const int shift = 8 * d;
+      const auto uk = static_cast<size_t>(k);
+      for (size_t i = 0; i < un; ++i) {
+        const Rec& r = a[i];
+        b[static_cast<size_t>(c[(r.w[uk] >> shift) & 0xff]++)] = r;
+      }
+      a.swap(b);
+    }
+  }
+  std::vector<idx_t> perm(un);
+  for (size_t i = 0; i < un; ++i)
+    perm[i] = a[i].row;
+  return perm;
+}
+
+template <int W>
+std::vector<idx_t> radix_sort_any(const EncodedKeys& keys) {
+  const auto& g = keys.global_index;
+  if (std::is_sorted(g.begin(), g.end())) return radix_sort<W, false>(keys);
+  return radix_sort<W, true>(keys);
+}
+
 }  // namespace
 
 EncodedKeys encode_sort_keys(const SortKeyLayout& layout, const Table& table,
@@ -236,15 +305,17 @@ int compare_rows(const EncodedKeys& a, idx_t i, const EncodedKeys& b, idx_t j) {
 std::vector<idx_t> sort_permutation(const EncodedKeys& keys, idx_t limit) {
   const SortKeyLayout& layout = *keys.layout;
   if (!layout.has_plain_strings()) {
+    // A full sort of many rows: radix; a partial sort or a few rows: comparisons on records.
+    const bool radix = (limit < 0 || limit >= keys.size()) && keys.size() >= radix_min_rows;
     switch (layout.words()) {
       case 0:
-        return sort_records<0>(keys, limit);
+        return radix ? radix_sort_any<0>(keys) : sort_records<0>(keys, limit);
       case 1:
-        return sort_records<1>(keys, limit);
+        return radix ? radix_sort_any<1>(keys) : sort_records<1>(keys, limit);
       case 2:
-        return sort_records<2>(keys, limit);
+        return radix ? radix_sort_any<2>(keys) : sort_records<2>(keys, limit);
       case 3:
-        return sort_records<3>(keys, limit);
+        return radix ? radix_sort_any<3>(keys) : sort_records<3>(keys, limit);
       case 4:
         return sort_records<4>(keys, limit);
       default:
@@ -263,5 +334,11 @@ std::vector<idx_t> sort_permutation(const EncodedKeys& keys, idx_t limit) {
   }
   return perm;
 }
+
+namespace detail {
+void set_radix_min_rows(idx_t rows) {
+  radix_min_rows = rows;
+}
+}  // namespace detail
 
 }  // namespace shardflow::ops

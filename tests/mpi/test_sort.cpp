@@ -19,6 +19,11 @@ using ops::SortKey;
 
 namespace {
 
+struct RadixMinRows {
+  explicit RadixMinRows(idx_t rows) { ops::detail::set_radix_min_rows(rows); }
+  ~RadixMinRows() { ops::detail::set_radix_min_rows(2048); }
+};
+
 const std::vector<std::vector<SortKey>>& key_sets() {
   static const std::vector<std::vector<SortKey>> sets = {
       {{"k", false, NullOrder::kLast}},
@@ -67,6 +72,8 @@ void check_sort(const mpi::Comm& comm, const Table& local, const Table& global,
 TEST(Sort, EveryKeyTypeAndDirectionMatchesReference) {
   mpi::Comm comm;
   for (bool empty_others : {false, true}) {
+    // Tables this small are sorted by comparisons unless the radix sort is forced.
+    const RadixMinRows radix(empty_others ? 0 : 1 << 20);
     const idx_t base = 300;
     const Table local =
         special_piece(11, comm.rank(), rows_of(comm.rank(), comm.size(), base, empty_others));
@@ -83,8 +90,11 @@ TEST(Sort, TinyShuffleRoundsAndFewSamples) {
   ops::SortOptions options;
   options.shuffle.round_bytes = 64;
   options.samples_per_rank = 1;
-  for (const auto& keys : key_sets())
-    check_sort(comm, local, global, keys, options);
+  for (idx_t radix_min_rows : {idx_t{0}, idx_t{1} << 20}) {
+    const RadixMinRows radix(radix_min_rows);
+    for (const auto& keys : key_sets())
+      check_sort(comm, local, global, keys, options);
+  }
 }
 
 TEST(Sort, AllRowsEqualAreSpreadEvenly) {
@@ -138,6 +148,7 @@ TEST(Sort, SameResultAsOneRankWhateverTheSplit) {
   for (int split = 0; split < 2; ++split) {
     const Table local = split == 0 ? slice(global, n * r / p, n * (r + 1) / p - n * r / p)
                                    : slice(global, 0, r == p - 1 ? n : 0);
+    const RadixMinRows radix(split == 0 ? 0 : 1 << 20);
     for (const auto& keys : key_sets()) {
       SCOPED_TRACE(describe(keys) + " split " + std::to_string(split));
       const Table alone = ops::sort(self, global, keys);

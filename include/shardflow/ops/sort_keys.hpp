@@ -102,7 +102,16 @@ int compare_rows(const EncodedKeys& a, idx_t i, const EncodedKeys& b, idx_t j);
 int compare_keys(const EncodedKeys& a, idx_t i, const EncodedKeys& b, idx_t j);
 
 /// Local: the permutation that sorts the rows by (keys, global index). With `limit` >= 0 only the
-/// first min(limit, rows) of that order are computed and returned (a partial sort).
+/// first min(limit, rows) of that order are computed and returned (a partial sort). A full sort
+/// of keys without plain strings (at most 3 words) is a stable LSD radix sort on the key words
+/// (plus the global index as one more word unless the rows come in ascending global index
+/// order); otherwise a comparison sort. The permutation is the same either way.
 std::vector<idx_t> sort_permutation(const EncodedKeys& keys, idx_t limit = -1);
+
+namespace detail {
+/// Full sorts of at least this many rows (default 2048) use the radix sort. For tests, to run it
+/// on small tables (0: always).
+void set_radix_min_rows(idx_t rows);
+}  // namespace detail
 
 }  // namespace shardflow::ops
