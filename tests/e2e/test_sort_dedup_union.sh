@@ -3,7 +3,8 @@
 # global order) is byte-identical at both rank counts, a rerun at 2 ranks that reuses the 1-rank
 # stage files (read back split differently) publishes the same bytes, and the CSVs are checked in
 # Python: ranked.csv is in the sort order (desc, nulls last, NaN above every number, ties by the
-# next keys, nulls last), top.csv is its head, latest.csv has one row per key.
+# next keys, nulls last), top.csv is its head, latest.csv has one row per key. A group-by's
+# output, sorted, no longer depends on the rank count either.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
 $PY - <<'PY'
@@ -41,6 +42,8 @@ steps:
   - {op: sort, input: all, by: [{column: amount, desc: true}, user, id, ts, note], limit: 25, output: top}
   - {op: sort, input: g, by: [id4, {column: v3, desc: true}, id3], output: gs}
   - {op: dedup, input: g, keys: [id1], output: gfirst}
+  - {op: group_by, input: g, keys: [id2, id4], aggs: {v3: [sum], "*": [count]}, output: groups}
+  - {op: sort, input: groups, by: [id2, id4], output: sorted_groups}
 outputs:
   - {table: all, path: all.csv, format: csv}
   - {table: latest, path: latest.csv, format: csv}
@@ -48,6 +51,7 @@ outputs:
   - {table: top, path: top.csv, format: csv}
   - {table: gs, path: gs.csv, format: csv}
   - {table: gfirst, path: gfirst.csv, format: csv}
+  - {table: sorted_groups, path: sorted_groups.csv, format: csv}
   - {table: ranked, path: ranked.h5}
 runtime: {max_dictionary_size: 100, shuffle_round_bytes: 4096}
 YAML
@@ -55,7 +59,7 @@ expect_exit 0 120 validate 0 validate job.yaml
 for np in 0 2; do
   expect_exit 0 300 "run.np$np" "$np" run job.yaml --set "workdir=$TMP/np$np"
 done
-for f in all latest ranked top gs gfirst; do
+for f in all latest ranked top gs gfirst sorted_groups; do
   cmp "$TMP/np0/outputs/$f.csv" "$TMP/np2/outputs/$f.csv" || fail "$f.csv differs between 1 and 2 ranks"
 done
 $PY - "$TMP/np0/outputs/ranked.h5" "$TMP/np2/outputs/ranked.h5" <<'PY' || fail "ranked.h5 differs between 1 and 2 ranks"
@@ -80,7 +84,7 @@ head -3001 "$TMP/np0/outputs/all.csv" | tail -n +2 | cut -d, -f5 | sed 's/^n//' 
 mkdir -p "$TMP/before" && cp "$TMP/np0/outputs/"*.csv "$TMP/before/"
 expect_exit 0 300 rerun.np2 2 run job.yaml --set "workdir=$TMP/np0"
 grep -q '"reused": true' "$TMP/np0/metrics.json" || fail "the rerun reused no stage"
-for f in all latest ranked top gs gfirst; do
+for f in all latest ranked top gs gfirst sorted_groups; do
   cmp "$TMP/before/$f.csv" "$TMP/np0/outputs/$f.csv" || fail "$f.csv changed when reused at 2 ranks"
 done
 
