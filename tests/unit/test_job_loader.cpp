@@ -440,9 +440,10 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {"name: j\ninputs:\n  e: {format: csv, path: a.csv, bad_rows: skp}\n", 3, 43,
        "inputs.e.bad_rows must be one of fail, skip, quarantine, got 'skp'; did you mean 'skip'?"},
       {head + "steps:\n  - {op: fliter, input: events, where: x, output: o}\n", 5, 10,
-       "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by)"},
+       "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by, sort, "
+       "dedup, union)"},
       {head + "steps:\n  - {op: window, input: events, output: o}\n", 5, 10,
-       "unknown op 'window' in steps.0 (supported: filter, group_by)"},
+       "unknown op 'window' in steps.0 (supported: filter, group_by, sort, dedup, union)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, maxx]}, "
               "output: o}\n",
        5, 63,
