@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <numeric>
 
@@ -184,11 +185,14 @@ std::vector<idx_t> sort_records(const EncodedKeys& keys, idx_t limit) {
   return perm;
 }
 
-// Least-significant-digit radix sort (8-bit digits, one counting pass for all digits, digits
-// that are equal in every row skipped) of records of K key words + row. Stable, so rows with equal
-// keys keep their input order. With `index_word`, the global index (sign-flipped to unsigned
-// order) is the last key word; without it the caller guarantees that the input is in ascending
-// global index order, which stability then preserves.
+// Radix sort of records of K key words + row, 8-bit digits, stable (rows with equal keys keep
+// their input order). With `kIndexWord`, the global index (sign-flipped to unsigned order) is the
+// last key word; without it the caller guarantees that the input is in ascending global index
+// order, which stability then preserves. One most-significant-digit pass on the top 12 varying
+// bits splits the rows into up to 4096 buckets that mostly fit in cache; each bucket is then
+// sorted by least-significant-digit passes (skipping digits equal in the whole bucket), or by
+// comparisons when small: two passes over main memory instead of one per varying byte (a plain
+// LSD sort), and twice as fast as std::sort on (int64, float64) keys (benchmarks/bench_sort).
 template <int W, bool kIndexWord>
 std::vector<idx_t> radix_sort(const EncodedKeys& keys) {
   constexpr int K = W + (kIndexWord ? 1 : 0);
@@ -196,50 +200,112 @@ std::vector<idx_t> radix_sort(const EncodedKeys& keys) {
     std::array<std::uint64_t, K> w;
     idx_t row;
   };
+  constexpr int kDigits = 8 * K;
+  // Digit index in significance order: 0 = byte 7 of word 0 (most significant).
+  auto digit_of = [](const Rec& r, int digit) -> unsigned {
+    const int k = digit / 8;
+    const int shift = 8 * (7 - digit % 8);
+    return static_cast<unsigned>((r.w[static_cast<size_t>(k)] >> shift) & 0xff);
+  };
+  auto less = [](const Rec& x, const Rec& y) {
+    for (size_t k = 0; k < static_cast<size_t>(K); ++k) {
+      if (x.w[k] != y.w[k]) return x.w[k] < y.w[k];
+    }
+    return x.row < y.row;
+  };
   const idx_t n = keys.size();
   const auto un = static_cast<size_t>(n);
   std::vector<Rec> a(un);
   std::vector<Rec> b(un);
   const std::uint64_t* src = keys.words.data();
-  constexpr int kDigits = 8 * K;
-  std::vector<std::array<idx_t, 256>> count(kDigits);
-  for (auto& c : count)
-    c.fill(0);
+  // Which digits vary at all (bits set in some row's word and clear in another's).
+  std::array<std::uint64_t, static_cast<size_t>(K > 0 ? K : 1)> any_set{};
+  std::array<std::uint64_t, static_cast<size_t>(K > 0 ? K : 1)> all_set{};
+  all_set.fill(~std::uint64_t{0});
   for (size_t i = 0; i < un; ++i) {
     Rec& r = a[i];
     if constexpr (W > 0) std::memcpy(r.w.data(), src + i * W, sizeof(std::uint64_t) * W);
     if constexpr (kIndexWord)
       r.w[W] = static_cast<std::uint64_t>(keys.global_index[i]) ^ (std::uint64_t{1} << 63);
     r.row = static_cast<idx_t>(i);
-    for (int k = 0; k < K; ++k) {
-      const std::uint64_t v = r.w[static_cast<size_t>(k)];
-      for (int d = 0; d < 8; ++d)
-        ++count[static_cast<size_t>(k * 8 + d)][(v >> (8 * d)) & 0xff];
+    for (size_t k = 0; k < static_cast<size_t>(K); ++k) {
+      any_set[k] |= r.w[k];
+      all_set[k] &= r.w[k];
     }
   }
-  // Digit (k, d): byte d of word k; least significant first: the last word's byte 0.
-  for (int k = K - 1; k >= 0; --k) {
-    for (int d = 0; d < 8; ++d) {
-      auto& c = count[static_cast<size_t>(k * 8 + d)];
-      if (std::find(c.begin(), c.end(), n) != c.end()) continue;  // one value: nothing moves
+  std::vector<int> varying;  // in significance order
+  for (int digit = 0; digit < kDigits; ++digit) {
+    const auto k = static_cast<size_t>(digit / 8);
+    const int shift = 8 * (7 - digit % 8);
+    if ((((any_set[k] ^ all_set[k]) >> shift) & 0xff) != 0) varying.push_back(digit);
+  }
+  std::vector<idx_t> perm(un);
+  if (varying.empty()) {  // every key equal: input order
+    for (size_t i = 0; i < un; ++i)
+      perm[i] = static_cast<idx_t>(i);
+    return perm;
+  }
+  // MSD pass: a -> b by up to 12 bits from the most significant varying bit (of the first word
+  // that varies), so that buckets are small enough for cache even when the top byte holds few
+  // values.
+  const auto k0 = static_cast<size_t>(varying.front() / 8);
+  const std::uint64_t diff = any_set[k0] ^ all_set[k0];
+  const int high_bit = 63 - std::countl_zero(diff);
+  const int bits = std::min(12, high_bit + 1);
+  const int low_bit = high_bit + 1 - bits;
+  const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+  const size_t buckets = size_t{1} << bits;
+  auto bucket_of = [&](const Rec& r) { return static_cast<size_t>((r.w[k0] >> low_bit) & mask); };
+  std::vector<idx_t> start(buckets + 1, 0);
+  for (size_t i = 0; i < un; ++i)
+    ++start[bucket_of(a[i]) + 1];
+  for (size_t v = 1; v <= buckets; ++v)
+    start[v] += start[v - 1];
+  {
+    std::vector<idx_t> cursor(start.begin(), start.end() - 1);
+    for (size_t i = 0; i < un; ++i)
+      b[static_cast<size_t>(cursor[bucket_of(a[i])]++)] = a[i];
+  }
+  // Each bucket: LSD passes on the varying digits, least significant first (digits equal in the
+  // whole bucket, such as the bucket's own bits, are skipped), ping-ponging between b's and a's
+  // ranges; the result goes back to b's range.
+  std::vector<std::array<idx_t, 256>> count(varying.size());
+  for (size_t v = 0; v < buckets; ++v) {
+    const auto lo = static_cast<size_t>(start[v]);
+    const auto hi = static_cast<size_t>(start[v + 1]);
+    const size_t m = hi - lo;
+    if (m <= 1) continue;
+    if (m <= 64) {
+      std::sort(b.begin() + static_cast<std::ptrdiff_t>(lo),
+                b.begin() + static_cast<std::ptrdiff_t>(hi), less);
+      continue;
+    }
+    for (auto& c : count)
+      c.fill(0);
+    for (size_t i = lo; i < hi; ++i) {
+      for (size_t j = 0; j < varying.size(); ++j)
+        ++count[j][digit_of(b[i], varying[j])];
+    }
+    Rec* from = b.data() + lo;
+    Rec* to = a.data() + lo;
+    for (size_t j = varying.size(); j-- > 0;) {
+      auto& c = count[j];
+      if (static_cast<size_t>(*std::max_element(c.begin(), c.end())) == m) continue;
       idx_t sum = 0;
       for (auto& x : c) {
         const idx_t t = x;
         x = sum;
         sum += t;
       }
-      const int shift = 8 * d;
-      const auto uk = static_cast<size_t>(k);
-      for (size_t i = 0; i < un; ++i) {
-        const Rec& r = a[i];
-        b[static_cast<size_t>(c[(r.w[uk] >> shift) & 0xff]++)] = r;
-      }
-      a.swap(b);
+      const int digit = varying[j];
+      for (size_t i = 0; i < m; ++i)
+        to[static_cast<size_t>(c[digit_of(from[i], digit)]++)] = from[i];
+      std::swap(from, to);
     }
+    if (from != b.data() + lo) std::copy(from, from + m, b.data() + lo);
   }
-  std::vector<idx_t> perm(un);
   for (size_t i = 0; i < un; ++i)
-    perm[i] = a[i].row;
+    perm[i] = b[i].row;
   return perm;
 }
 

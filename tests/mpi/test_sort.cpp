@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/ops/sort.hpp"
@@ -196,6 +197,48 @@ TEST(Sort, UnknownKeyIsAConfigErrorOnEveryRank) {
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown column 'amount'"), std::string::npos) << e.what();
+  }
+}
+
+// The radix sort (MSD buckets, LSD within, comparisons for small buckets; with and without the
+// global index as a key word) gives the comparison sort's permutation.
+TEST(SortKeys, RadixSortEqualsComparisonSort) {
+  PieceOptions skew;
+  skew.skew = true;
+  std::mt19937_64 rng(5);
+  for (const Table& t : {special_piece(19, 0, 6000), special_piece(20, 0, 3000, skew)}) {
+    for (const auto& keys : key_sets()) {
+      for (int index_order = 0; index_order < 3; ++index_order) {
+        SCOPED_TRACE(describe(keys) + " index order " + std::to_string(index_order));
+        std::vector<std::int64_t> g(static_cast<size_t>(t.num_rows()));
+        for (size_t i = 0; i < g.size(); ++i)
+          g[i] = index_order == 1 ? -static_cast<std::int64_t>(i) : static_cast<std::int64_t>(i);
+        if (index_order == 2) std::shuffle(g.begin(), g.end(), rng);
+        std::vector<bool> nullable;
+        for (const auto& k : keys)
+          nullable.push_back(t.column(k.column).has_nulls());
+        const ops::SortKeyLayout layout(t, keys, nullable);
+        const ops::EncodedKeys encoded = ops::encode_sort_keys(layout, t, g);
+        std::vector<idx_t> radix;
+        {
+          const RadixMinRows on(0);
+          radix = ops::sort_permutation(encoded);
+        }
+        std::vector<idx_t> comparison;
+        {
+          const RadixMinRows off(idx_t{1} << 40);
+          comparison = ops::sort_permutation(encoded);
+        }
+        EXPECT_EQ(radix, comparison);
+        // And both are the reference order (ties by g).
+        for (size_t i = 1; i < comparison.size(); ++i) {
+          const int c = ref_compare(t, keys, comparison[i - 1], comparison[i]);
+          ASSERT_TRUE(c < 0 || (c == 0 && g[static_cast<size_t>(comparison[i - 1])] <
+                                              g[static_cast<size_t>(comparison[i])]))
+              << "at " << i;
+        }
+      }
+    }
   }
 }
 
