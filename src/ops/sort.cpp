@@ -1,7 +1,6 @@
 #include "shardflow/ops/sort.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/hash.hpp"

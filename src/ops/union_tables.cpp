@@ -4,7 +4,6 @@
 #include <memory>
 
 #include "shardflow/common/error.hpp"
-#include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 
 namespace shardflow::ops {
