@@ -38,16 +38,17 @@ SortKeyLayout agreed_layout(const mpi::Comm& comm, const Table& t,
 Table dedup(const mpi::Comm& comm, const Table& table, const std::vector<std::string>& keys,
             DedupKeep keep, const std::optional<std::string>& order_by,
             const DedupOptions& options) {
-  if (keys.empty()) throw ConfigError("dedup needs at least one key column");
+  // Equal on all ranks, but agreed so that the error is reported once.
+  comm.agree([&] {
+    if (keys.empty()) throw ConfigError("dedup needs at least one key column");
+    for (const auto& k : keys)
+      table.schema().index_of(k, "dedup keys");
+    if (order_by) table.schema().index_of(*order_by, "dedup order_by");
+  });
   // The narrow table that travels: keys, then the order column (unless it is a key).
   std::vector<std::string> columns = keys;
-  for (const auto& k : keys)
-    table.schema().index_of(k, "dedup keys");
-  if (order_by) {
-    table.schema().index_of(*order_by, "dedup order_by");
-    if (std::find(columns.begin(), columns.end(), *order_by) == columns.end())
-      columns.push_back(*order_by);
-  }
+  if (order_by && std::find(columns.begin(), columns.end(), *order_by) == columns.end())
+    columns.push_back(*order_by);
   const idx_t n = table.num_rows();
   const idx_t offset = mpi::exscan_sum(comm, n);
   const int p = comm.size();

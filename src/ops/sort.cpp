@@ -33,6 +33,15 @@ SortKeyLayout agreed_layout(const mpi::Comm& comm, const Table& table,
   return SortKeyLayout(table, keys, nullable);
 }
 
+// Collective: throws the same ConfigError on every rank (agreed, so it is reported once) for an
+// unknown key column.
+void check_keys(const mpi::Comm& comm, const Table& table, const std::vector<SortKey>& keys) {
+  comm.agree([&] {
+    for (const auto& k : keys)
+      table.schema().index_of(k.column, "sort keys");
+  });
+}
+
 std::vector<std::int64_t> iota_from(idx_t first, idx_t n) {
   std::vector<std::int64_t> g(static_cast<size_t>(n));
   for (idx_t i = 0; i < n; ++i)
@@ -204,13 +213,17 @@ Sorted sample_sort(const mpi::Comm& comm, const Table& table, std::vector<std::i
 
 Table sort(const mpi::Comm& comm, const Table& table, const std::vector<SortKey>& keys,
            const SortOptions& options) {
+  check_keys(comm, table, keys);
   const idx_t offset = mpi::exscan_sum(comm, table.num_rows());
   return sample_sort(comm, table, iota_from(offset, table.num_rows()), keys, options).table;
 }
 
 Table sort_limit(const mpi::Comm& comm, const Table& table, const std::vector<SortKey>& keys,
                  idx_t limit, const SortOptions& options) {
-  if (limit < 0) throw ConfigError("limit must be 0 or more, got {}", limit);
+  comm.agree([&] {
+    if (limit < 0) throw ConfigError("limit must be 0 or more, got {}", limit);
+  });
+  check_keys(comm, table, keys);
   const idx_t n = table.num_rows();
   const idx_t offset = mpi::exscan_sum(comm, n);
   const SortKeyLayout layout = agreed_layout(comm, table, keys);

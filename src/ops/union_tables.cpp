@@ -111,7 +111,8 @@ void unify_strings(std::vector<Table>& tables, int col, idx_t max_dictionary_siz
 
 Table union_tables(const mpi::Comm& comm, const std::vector<const Table*>& inputs,
                    const UnionOptions& options) {
-  check_union_schemas(inputs);
+  // Equal on all ranks, but agreed so that the error is reported once.
+  comm.agree([&] { check_union_schemas(inputs); });
   const std::vector<std::string> names = inputs[0]->schema().names();
   std::vector<Table> parts;
   parts.reserve(inputs.size());

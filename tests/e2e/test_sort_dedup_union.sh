@@ -114,4 +114,22 @@ top = read("top")
 assert [key(r) for r in top] == [key(r) for r in full[:25]], "top.csv is not the head"
 print("ranked", len(ranked), "rows in order; top 25 is the head of", len(alls))
 PY
+# Types only known after reading (CSV without schema) that differ: one clear message, exit 2.
+printf 'x,y\n1,a\n' > a.csv
+printf 'y,x\nb,1.5\n' > b.csv
+cat > mismatch.yaml <<YAML
+name: mismatch
+inputs:
+  a: {format: csv, path: $TMP/a.csv}
+  b: {format: csv, path: $TMP/b.csv}
+steps:
+  - {op: union, inputs: [a, b], output: u}
+YAML
+expect_exit 0 60 mismatch.validate 0 validate mismatch.yaml
+expect_exit 2 120 mismatch.np2 2 run mismatch.yaml --set "workdir=$TMP/mismatch"
+[ "$(count_lines "column 'x' is int64 in input 1 but float64 in input 2" "$TMP/mismatch.np2.err")" = 1 ] \
+  || { cat "$TMP/mismatch.np2.err" >&2; fail "the type mismatch is not reported exactly once"; }
+grep -q "mismatch.yaml:6:25: step 1 (union)" "$TMP/mismatch.np2.err" || fail "no location"
+! grep -q "MPI_ABORT" "$TMP/mismatch.np2.err" || fail "MPI_ABORT shown to the user"
+
 pass "sort, dedup and union: identical at 1 and 2 ranks and in order"

@@ -197,6 +197,13 @@ TEST(Sort, UnknownKeyIsAConfigErrorOnEveryRank) {
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown column 'amount'"), std::string::npos) << e.what();
+    EXPECT_TRUE(e.agreed()) << "reported once, not by every rank";
+  }
+  try {
+    ops::sort_limit(comm, local, {{"k"}}, -1);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(e.agreed());
   }
 }
 

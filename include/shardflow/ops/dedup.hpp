@@ -31,7 +31,7 @@ struct DedupOptions {
 /// value is null are kept only when every row of the key has a null order value. Value order is
 /// the sort order (ops/sort_keys.hpp: NaN above every number, strings by value). keys, order_by,
 /// schema, string encodings and dictionaries must be equal on all ranks; an unknown column throws
-/// ConfigError (with a did-you-mean) on every rank.
+/// ConfigError (with a did-you-mean) on every rank (agreed: Error::agreed() is set).
 table::Table dedup(const mpi::Comm& comm, const table::Table& table,
                    const std::vector<std::string>& keys, DedupKeep keep,
                    const std::optional<std::string>& order_by, const DedupOptions& options = {});

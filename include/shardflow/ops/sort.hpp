@@ -37,7 +37,7 @@ struct SortOptions {
 /// Collective: the rows of `table` in the order of `keys` (then the global row index). keys,
 /// options, schema, string encodings and dictionaries must be equal on all ranks. Rank r of the
 /// result holds the r-th contiguous range of the order. An unknown key column throws ConfigError
-/// (with a did-you-mean) on every rank.
+/// (with a did-you-mean) on every rank (agreed: Error::agreed() is set).
 table::Table sort(const mpi::Comm& comm, const table::Table& table,
                   const std::vector<SortKey>& keys, const SortOptions& options = {});
 

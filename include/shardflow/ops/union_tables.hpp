@@ -29,7 +29,7 @@ void check_union_schemas(const std::vector<const table::Table*>& inputs);
 /// equal ranges of that order (rank r holds rows [T*r/p, T*(r+1)/p) of the T rows), so it is the
 /// same table, in the same order, at every rank count. The number of inputs, their schemas,
 /// string encodings and dictionaries must be equal on all ranks (each input's own; they may
-/// differ between inputs). Schema mismatches throw ConfigError on every rank
+/// differ between inputs). Schema mismatches throw the same ConfigError on every rank (agreed)
 /// (check_union_schemas).
 table::Table union_tables(const mpi::Comm& comm, const std::vector<const table::Table*>& inputs,
                           const UnionOptions& options = {});
