@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 bash .ci/install-deps.sh
 bash .ci/build.sh build
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-mpirun -np 2 --oversubscribe build/shardflow run jobs/quickstart.yaml "$@"
+# Through `shardflow launch` (mpirun underneath): Ctrl-C stops at a checkpoint with exit 75.
+build/shardflow launch -np 2 --oversubscribe -- run jobs/quickstart.yaml "$@"
 echo
 echo "quickstart outputs:"
 build/shardflow inspect runs/quickstart/outputs/by_segment.h5

@@ -14,14 +14,17 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "shardflow/app/launcher.hpp"
 #include "shardflow/ckpt/checkpoint_store.hpp"
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/logging.hpp"
 #include "shardflow/common/suggest.hpp"
 #include "shardflow/io/hdf5_table.hpp"
 #include "shardflow/io/synthetic.hpp"
+#include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/mpi/environment.hpp"
+#include "shardflow/mpi/hosts.hpp"
 #include "shardflow/pipeline/job_loader.hpp"
 #include "shardflow/pipeline/job_runner.hpp"
 #include "shardflow/pipeline/job_validator.hpp"
@@ -45,10 +48,13 @@ usage:
                         [--table T]...
   shardflow inspect FILE.h5 [--json]
   shardflow gen KIND --rows N --out PATH [--seed S]      (KIND: groupby, classification)
+  shardflow gen events --rows N --out DIR [--seed S]     (DIR/events.csv, DIR/labels.csv)
+  shardflow launch [MPIRUN OPTIONS]... -- COMMAND [ARGS]...
   shardflow --version | --help
 
-Launch under MPI with `mpirun -np N shardflow run ...` or `srun --mpi=pmix shardflow run ...`;
-without a launcher it runs as a single process.
+Launch under MPI with `shardflow launch -np N -- run ...` (mpirun, with Ctrl-C and SIGTERM
+stopping at a checkpoint with exit 75), `mpirun -np N shardflow run ...` or
+`srun --mpi=pmix shardflow run ...`; without a launcher it runs as a single process.
 
 common options:
   --log-level LEVEL   trace|debug|info|warn|error (default: the job's runtime.log_level, else info)
@@ -58,7 +64,7 @@ exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 input dat
             75 stopped by a signal after writing a checkpoint (Slurm requeues it)
 )";
 
-const std::vector<std::string> kCommands = {"run", "validate", "inspect", "gen", "cache"};
+const std::vector<std::string> kCommands = {"run", "validate", "inspect", "gen", "cache", "launch"};
 
 struct Context {
   int rank = 0;
@@ -150,6 +156,40 @@ int command_run(const Context& ctx, const std::vector<std::string>& argv) {
 
   mpi::Comm comm;
   configure_logging(ctx, vm, "info", false);
+  if (comm.size() > 1) {
+    // Which host runs which rank: in the log for everyone, and for `shardflow launch`, which
+    // names the ranks of a host that mpirun reports lost.
+    const std::vector<std::string> names = mpi::host_names(comm);
+    const std::vector<int> daemons = mpi::allgather(comm, mpi::local_daemon_id());
+    if (comm.rank() == 0) {
+      const char* launched = std::getenv(kLauncherEnv);
+      if (launched != nullptr && std::string_view(launched) == "1") {
+        std::string line(kLaunchHostsPrefix);
+        for (size_t r = 0; r < names.size(); ++r)
+          line += fmt::format(" {}={}@{}", r, names[r], daemons[r]);
+        std::fprintf(stderr, "%s\n", line.c_str());
+        std::fflush(stderr);
+      }
+    }
+    // Names can be shared by distinct nodes (containers, network namespaces): tell them apart
+    // by MPI's shared-memory node.
+    const std::vector<int> nodes = mpi::hosts(comm);
+    std::vector<std::string> labels = names;
+    for (size_t r = 0; r < names.size(); ++r) {
+      for (size_t q = 0; q < names.size(); ++q) {
+        if (names[q] == names[r] && nodes[q] != nodes[r]) {
+          labels[r] = fmt::format("{} (node {})", names[r], nodes[r]);
+          break;
+        }
+      }
+    }
+    const std::string by_host = mpi::describe_ranks_by_host(labels);
+    if (by_host.find(';') != std::string::npos) {
+      spdlog::info("ranks by host: {}", by_host);
+    } else {
+      spdlog::debug("ranks by host: {}", by_host);
+    }
+  }
   pipeline::Job job;
   // Every rank loads and validates the same files; agreeing turns any difference (a file visible
   // on one node only) into one error instead of a hang.
@@ -336,6 +376,18 @@ int command_gen(const Context& ctx, const std::vector<std::string>& argv) {
     rows = static_cast<idx_t>(value);
   }
   mpi::Comm comm;
+  if (kind == "events") {
+    // Two tables into the directory --out: events.csv and the labels drawn from it, labels.csv.
+    comm.agree([&] {
+      if (comm.is_root()) std::filesystem::create_directories(out);
+    });
+    const auto dir = std::filesystem::path(out);
+    io::generate_csv(comm, "events", rows, seed, (dir / "events.csv").string());
+    io::generate_csv(comm, "labels", rows, seed, (dir / "labels.csv").string());
+    spdlog::info("wrote {} events to {} and {} labels to {}", rows, (dir / "events.csv").string(),
+                 rows / 10, (dir / "labels.csv").string());
+    return 0;
+  }
   comm.agree([&] {
     const auto parent = std::filesystem::path(out).parent_path();
     if (comm.is_root() && !parent.empty()) std::filesystem::create_directories(parent);
@@ -470,6 +522,20 @@ void report(ErrorKind kind, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The launcher runs mpirun; it must not be an MPI process itself.
+  if (argc >= 2 && std::string_view(argv[1]) == "launch") {
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    if (args.empty() || args.front() == "--help" || args.front() == "-h") {
+      std::fputs(kUsage, args.empty() ? stderr : stdout);
+      return args.empty() ? exit_code(ErrorKind::kConfig) : 0;
+    }
+    try {
+      return launch(args);
+    } catch (const Error& e) {
+      report(e.kind(), e.what());
+      return exit_code(e.kind());
+    }
+  }
   mpi::Environment env(&argc, &argv);
   Context ctx;
   ctx.rank = mpi::world_rank();

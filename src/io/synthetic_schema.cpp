@@ -32,13 +32,27 @@ table::Schema synthetic_schema(std::string_view kind) {
                    {"amount", DataType::kFloat64},
                    {"label", DataType::kInt64}});
   }
+  if (kind == "events") {
+    return Schema({{"event_id", DataType::kInt64},
+                   {"user_id", DataType::kInt64},
+                   {"ts", DataType::kTimestamp},
+                   {"f1", DataType::kFloat64},
+                   {"f2", DataType::kFloat64},
+                   {"f3", DataType::kFloat64}});
+  }
+  if (kind == "labels") {
+    return Schema({{"label_id", DataType::kInt64},
+                   {"user_id", DataType::kInt64},
+                   {"label_ts", DataType::kTimestamp},
+                   {"label", DataType::kInt64}});
+  }
   const auto kinds = synthetic_kind_names();
   throw ConfigError("unknown synthetic data kind '{}'{} (kinds: {})", kind,
                     did_you_mean(kind, kinds), fmt::join(kinds, ", "));
 }
 
 std::vector<std::string> synthetic_kind_names() {
-  return {"classification", "groupby"};
+  return {"classification", "events", "groupby", "labels"};
 }
 
 }  // namespace shardflow::io

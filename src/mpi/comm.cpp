@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/mpi/hosts.hpp"
 #include "shardflow/mpi/shared_segments.hpp"
 
 #include <algorithm>
@@ -30,6 +31,7 @@ Comm::Comm(MPI_Comm base) {
 
 Comm::~Comm() {
   staging_.reset();
+  node_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
@@ -40,7 +42,9 @@ Comm::Comm(Comm&& other) noexcept
       rank_(other.rank_),
       size_(other.size_),
       staging_state_(std::exchange(other.staging_state_, StagingState::kUntried)),
-      staging_(std::move(other.staging_)) {}
+      staging_(std::move(other.staging_)),
+      hosts_(std::move(other.hosts_)),
+      node_(std::move(other.node_)) {}
 
 Comm& Comm::operator=(Comm&& other) noexcept {
   if (this != &other) {
@@ -51,6 +55,8 @@ Comm& Comm::operator=(Comm&& other) noexcept {
     size_ = other.size_;
     staging_state_ = std::exchange(other.staging_state_, StagingState::kUntried);
     staging_ = std::move(other.staging_);
+    hosts_ = std::move(other.hosts_);
+    node_ = std::move(other.node_);
   }
   return *this;
 }
@@ -78,6 +84,23 @@ SharedSegments* Comm::staging_segments(idx_t bytes) const {
   }
   staging_state_ = StagingState::kAvailable;
   return staging_.get();
+}
+
+const std::vector<int>& Comm::hosts() const {
+  if (hosts_.empty()) hosts_ = mpi::hosts(*this);
+  return hosts_;
+}
+
+const Comm& Comm::node() const {
+  if (node_ == nullptr) {
+    MPI_Comm split = MPI_COMM_NULL;
+    check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &split),
+          "MPI_Comm_split_type (node)");
+    auto node = std::make_unique<Comm>(split);
+    MPI_Comm_free(&split);
+    node_ = std::move(node);
+  }
+  return *node_;
 }
 
 void Comm::barrier() const {

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <type_traits>
 
 #if defined(__x86_64__)
@@ -14,9 +15,11 @@
 
 #include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/streaming_copy.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/alltoallv.hpp"
+#include "shardflow/mpi/exchange.hpp"
 #include "shardflow/mpi/hosts.hpp"
 #include "shardflow/mpi/limits.hpp"
 #include "shardflow/mpi/shared_segments.hpp"
@@ -215,13 +218,6 @@ int g_small_fanout_limit = 4;
 detail::Transport g_last_transport = detail::Transport::kNone;
 detail::TransportBytes g_transport_bytes;
 
-// Stores of scattered values bypass the cache (non-temporal) when a column's round is at least
-// this large: such outputs do not fit in cache anyway, and a normal store first reads the line it
-// writes (and, for staging memory a peer has just read, takes it back from the peer's cache), so
-// streaming halves the scatter's memory traffic. Smaller rounds stay cached for whoever reads
-// them next. Measured in benchmarks/bench_shuffle.cpp.
-constexpr idx_t kStreamingStoreMinBytes = idx_t{2} << 20;
-
 // Stores `v` at `p`, non-temporally if kStream and the platform has such stores of T's width.
 // Non-temporal stores are ordered only by stream_fence().
 template <bool kStream, typename T>
@@ -236,46 +232,6 @@ inline void store(T* p, T v) {
   }
 #endif
   *p = v;
-}
-
-// Makes this thread's non-temporal stores visible before anything it stores later (in particular
-// before it tells a peer, through MPI, that the data is ready).
-inline void stream_fence() {
-#if defined(__x86_64__)
-  _mm_sfence();
-#endif
-}
-
-// memcpy with non-temporal stores for large copies (glibc switches to them only above a
-// threshold of hundreds of MiB): copies of staging regions into output columns are far larger
-// than the cache, so reading each destination line before overwriting it is wasted traffic.
-void copy_streaming(void* dst, const void* src, size_t bytes) {
-#if defined(__x86_64__)
-  if (bytes >= static_cast<size_t>(kStreamingStoreMinBytes)) {
-    auto* d = static_cast<char*>(dst);
-    const auto* s = static_cast<const char*>(src);
-    const size_t head = (16 - (reinterpret_cast<std::uintptr_t>(d) & 15)) & 15;
-    std::memcpy(d, s, head);
-    d += head;
-    s += head;
-    bytes -= head;
-    const size_t blocks = bytes / 64;
-    for (size_t b = 0; b < blocks; ++b, d += 64, s += 64) {
-      const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
-      const __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16));
-      const __m128i v2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 32));
-      const __m128i v3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 48));
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d), v0);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d + 16), v1);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d + 32), v2);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d + 48), v3);
-    }
-    std::memcpy(d, s, bytes % 64);
-    stream_fence();
-    return;
-  }
-#endif
-  std::memcpy(dst, src, bytes);
 }
 
 // Scatter for a few destinations. Every value is stored at the cursor of *every* destination and
@@ -371,9 +327,9 @@ struct Exchange {
   std::vector<Column>& out_cols;
   // Plain strings arrive in pieces per source and round; concatenated in source order at the end.
   std::vector<std::vector<PlainStrings>>& string_pieces;
-  // Direct path through on-node shared memory (nullptr: through MPI). all_sent[s*R*p + k*p + d]
-  // is `sent` of rank s: every rank's staging layout.
-  const mpi::SharedSegments* staging;
+  // Direct path: the transport and its send area. If it reads peers' areas, all_sent[s*R*p +
+  // k*p + d] is `sent` of rank s: every rank's layout (otherwise empty).
+  const mpi::Exchange* exchanger;
   const std::vector<idx_t>& all_sent;
 
   idx_t begin(idx_t k) const { return n * k / rounds; }
@@ -385,11 +341,8 @@ struct Exchange {
 // the source's next output row), so nothing is unpacked. Rows that stay on this rank never touch
 // a send buffer: the scatter writes them directly into their output rows, which at 2 ranks halves
 // both the packing and the traffic. Rows for other ranks go to a send area with one region per
-// destination, reused by every column and round, and then either
-//  - through on-node shared memory (x.staging): the send area is this rank's staging segment;
-//    after a barrier each rank copies its regions out of its peers' segments, and a second
-//    barrier keeps any rank from overwriting its segment while a peer still reads it; or
-//  - through one MPI alltoallv per column and round.
+// destination, reused by every column and round, and then through the exchange's transport
+// (mpi/exchange.hpp: MPI, on-node shared memory, or both) once per column and round.
 template <typename D>
 void exchange_direct(const Exchange<D>& x) {
   const int p = x.p;
@@ -397,24 +350,15 @@ void exchange_direct(const Exchange<D>& x) {
   const auto up = static_cast<size_t>(p);
   const auto ume = static_cast<size_t>(me);
   const auto urounds = static_cast<size_t>(x.rounds);
-  // Send-area elements per round: the remote rows plus one slack element per destination region
-  // (scatter_small writes one junk value at each region's end).
-  idx_t max_elems = 0;
-  for (idx_t k = 0; k < x.rounds; ++k) {
-    idx_t remote = 0;
-    for (int d = 0; d < p; ++d)
-      if (d != me) remote += x.sent[static_cast<size_t>(k) * up + static_cast<size_t>(d)] + 1;
-    max_elems = std::max(max_elems, remote);
-  }
-  // uint64_t elements: 8-byte aligned for every width. The staging segment is sized by the caller.
-  std::unique_ptr<std::uint64_t[]> buffer;
-  if (x.staging == nullptr) buffer.reset(new std::uint64_t[static_cast<size_t>(max_elems)]);
-  void* const send_area = x.staging != nullptr ? static_cast<void*>(x.staging->mine())
-                                               : static_cast<void*>(buffer.get());
+  // The send area holds a round's remote rows plus one slack element per destination region
+  // (scatter_small writes one junk value at each region's end); the caller sized it.
+  const mpi::Exchange& exchanger = *x.exchanger;
+  void* const send_area = exchanger.send_area();
   // This round's layout, in elements: send counts and offsets in the send area, receive counts
   // and offsets in the output column.
   std::vector<idx_t> sc(up), sd(up), rc(up), rd(up);
-  // Staging only: where each peer's region for this rank starts in its segment, in elements.
+  // Where each peer's region for this rank starts in its send area, in elements (for transports
+  // that read peers' areas).
   std::vector<idx_t> peer_offset(up, 0);
 
   for (idx_t k = 0; k < x.rounds; ++k) {
@@ -433,7 +377,7 @@ void exchange_direct(const Exchange<D>& x) {
       rc[ud] = remote ? rcv[ud] : 0;
       rd[ud] = x.out_pos[ud];
     }
-    if (x.staging != nullptr) {
+    if (exchanger.reads_peer_areas()) {
       for (int s = 0; s < p; ++s) {
         // Rank s lays out its regions as above: destinations in rank order, itself skipped.
         const idx_t* their =
@@ -448,26 +392,10 @@ void exchange_direct(const Exchange<D>& x) {
     const idx_t local_end = local_begin + cnt[ume];
 
     // Moves the send area's regions (already filled) to their destinations' rows of `out`.
+    // Values travel as unsigned integers of their width: bit patterns, NaNs included.
     auto exchange = [&](auto* out) {
       using T = std::remove_pointer_t<decltype(out)>;
-      if (x.staging == nullptr) {
-        // Values travel as unsigned integers of their width: bit patterns, NaNs included.
-        using Bits =
-            std::conditional_t<sizeof(T) == 8, std::uint64_t,
-                               std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint8_t>>;
-        static_assert(sizeof(Bits) == sizeof(T));
-        mpi::alltoallv_displaced(x.comm, static_cast<const Bits*>(send_area), sc, sd,
-                                 reinterpret_cast<Bits*>(out), rc, rd);
-        return;
-      }
-      x.comm.barrier();  // every segment is filled
-      for (int s = 0; s < p; ++s) {
-        const auto us = static_cast<size_t>(s);
-        if (s == me || rc[us] == 0) continue;
-        const T* from = reinterpret_cast<const T*>(x.staging->of(s)) + peer_offset[us];
-        copy_streaming(out + rd[us], from, static_cast<size_t>(rc[us]) * sizeof(T));
-      }
-      x.comm.barrier();  // every segment has been read
+      exchanger.exchange(static_cast<int>(sizeof(T)), sc, sd, out, rc, rd, peer_offset);
     };
 
     // Scatters `src` (this round's rows) and sends the remote part into `out`. The output row
@@ -728,10 +656,10 @@ namespace {
 template <typename D>
 void account_transport(const mpi::Comm& comm, const Table& table, const D* dest,
                        const std::vector<ColumnPlan>& plan, const std::vector<idx_t>& sent,
-                       idx_t rounds, bool shared_memory) {
+                       idx_t rounds, const mpi::Exchange* exchanger) {
   const int p = comm.size();
   const auto up = static_cast<size_t>(p);
-  const std::vector<int> hosts = mpi::hosts(comm);
+  const std::vector<int>& hosts = comm.hosts();
   std::vector<idx_t> rows(up, 0);
   for (idx_t k = 0; k < rounds; ++k)
     for (size_t d = 0; d < up; ++d)
@@ -758,7 +686,7 @@ void account_transport(const mpi::Comm& comm, const Table& table, const D* dest,
     remote_rows += rows[ud];
     if (hosts[ud] != hosts[static_cast<size_t>(me)]) {
       now.other_hosts_mpi += bytes[ud];
-    } else if (shared_memory) {
+    } else if (exchanger != nullptr && exchanger->through_shared_memory(d)) {
       now.this_host_shared_memory += bytes[ud];
     } else {
       now.this_host_mpi += bytes[ud];
@@ -773,7 +701,11 @@ void account_transport(const mpi::Comm& comm, const Table& table, const D* dest,
       "{} bytes to ranks on this host (host {} of {}) through {}",
       remote_rows, now.other_hosts_mpi + now.this_host_mpi + now.this_host_shared_memory,
       now.other_hosts_mpi, now.this_host_mpi + now.this_host_shared_memory,
-      hosts[static_cast<size_t>(me)], host_count, shared_memory ? "shared memory" : "MPI");
+      hosts[static_cast<size_t>(me)], host_count,
+      now.this_host_shared_memory > 0 ||
+              (exchanger != nullptr && exchanger->reads_peer_areas() && now.this_host_mpi == 0)
+          ? "shared memory"
+          : "MPI");
 }
 
 // shuffle_to for destinations of type D (int from callers; uint8_t from hash_shuffle when there
@@ -872,24 +804,25 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
   g_last_transport = detail::Transport::kNone;
   if (p == 1) return table;
 
-  // On-node shared memory for the direct path: one staging segment per rank, holding one
-  // column's remote rows of one round: at most ceil(max_rows / rounds) rows plus a slack element
-  // per destination, of the widest column. Every argument is global, so all ranks ask alike.
-  mpi::SharedSegments* staging = nullptr;
-  if (direct && options.on_node_shared_memory && max_rows > 0) {
+  // The direct path's transport: a send area per rank holding one column's remote rows of one
+  // round: at most ceil(max_rows / rounds) rows plus a slack element per destination, of the
+  // widest column. Every argument is global, so all ranks ask alike.
+  std::optional<mpi::Exchange> exchanger;
+  if (direct) {
     idx_t widest = 1;
     for (const auto& cp : plan)
       widest = std::max<idx_t>(widest, cp.width);
     const idx_t rows_per_round = (max_rows + rounds - 1) / rounds;
-    staging = comm.staging_segments((rows_per_round + p) * widest);
+    exchanger.emplace(comm, (rows_per_round + p) * widest, options.on_node_shared_memory);
   }
+  const bool reads_peer_areas = exchanger.has_value() && exchanger->reads_peer_areas();
 
-  // received[k*p + s]: rows arriving from rank s in round k. One exchange for all rounds. The
-  // staging path needs every rank's counts (to find its regions in the peers' segments), the MPI
-  // path only its own.
+  // received[k*p + s]: rows arriving from rank s in round k. One exchange for all rounds. A
+  // transport that reads peers' areas needs every rank's counts (to find its regions there), MPI
+  // only its own.
   std::vector<idx_t> received(sent.size());
   std::vector<idx_t> all_sent;
-  if (staging != nullptr) {
+  if (reads_peer_areas) {
     all_sent = mpi::allgather_blocks(comm, std::span<const idx_t>(sent));
     const auto me = static_cast<size_t>(comm.rank());
     for (size_t k = 0; k < static_cast<size_t>(rounds); ++k)
@@ -939,16 +872,36 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
     out_cols.push_back(std::move(oc));
   }
 
-  account_transport(comm, table, destination.data(), plan, sent, rounds, staging != nullptr);
+  account_transport(comm, table, destination.data(), plan, sent, rounds,
+                    exchanger.has_value() ? &*exchanger : nullptr);
 
-  const Exchange<D> x{comm,          table,   destination.data(),
-                      plan,          n,       p,
-                      plain_columns, rounds,  sent,
-                      received,      out_pos, out_cols,
-                      string_pieces, staging, all_sent};
+  const Exchange<D> x{comm,
+                      table,
+                      destination.data(),
+                      plan,
+                      n,
+                      p,
+                      plain_columns,
+                      rounds,
+                      sent,
+                      received,
+                      out_pos,
+                      out_cols,
+                      string_pieces,
+                      exchanger.has_value() ? &*exchanger : nullptr,
+                      all_sent};
   if (direct) {
-    g_last_transport =
-        staging != nullptr ? detail::Transport::kSharedMemory : detail::Transport::kMpiDirect;
+    switch (exchanger->transport()) {
+      case mpi::ExchangeTransport::kMpi:
+        g_last_transport = detail::Transport::kMpiDirect;
+        break;
+      case mpi::ExchangeTransport::kSharedMemory:
+        g_last_transport = detail::Transport::kSharedMemory;
+        break;
+      case mpi::ExchangeTransport::kHybrid:
+        g_last_transport = detail::Transport::kHybrid;
+        break;
+    }
     exchange_direct(x);
   } else {
     g_last_transport = detail::Transport::kMpiSegments;

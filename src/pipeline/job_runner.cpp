@@ -65,7 +65,7 @@ std::string stop_message(const StopCause& cause, std::string_view where,
   return fmt::format(
       "stopped by {} from mpirun {}; {} (Open MPI's mpirun stops the ranks this way when it is "
       "itself sent Ctrl-C, SIGINT or SIGTERM, and then exits 1, not 75; send mpirun SIGUSR1 "
-      "instead to stop with exit 75)",
+      "instead, or start the job with `shardflow launch`, to stop with exit 75)",
       signal_name(cause.signal), where, what_next);
 }
 

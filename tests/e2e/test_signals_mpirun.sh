@@ -73,7 +73,7 @@ for signal in TERM INT; do
   [ "$rc" = 1 ] || { cat "$TMP/$name.err"; fail "$name: mpirun exited $rc; Open MPI 4.1's mpirun exits 1 after SIG$signal (if that changed, update the README's signal table)"; }
   grep -q "stopped by SIGTERM from mpirun at training step $step; checkpoint written to $TMP/$name/checkpoints; rerun with --resume auto to continue" "$TMP/$name.err" \
     || { cat "$TMP/$name.err"; fail "$name: the message does not say mpirun stopped the ranks"; }
-  grep -q "and then exits 1, not 75; send mpirun SIGUSR1 instead to stop with exit 75" "$TMP/$name.err" \
+  grep -q "and then exits 1, not 75; send mpirun SIGUSR1 instead, or start the job with \`shardflow launch\`, to stop with exit 75" "$TMP/$name.err" \
     || fail "$name: the message does not explain mpirun's exit 1 and how to get 75"
   [ "$(count_lines "shardflow: interrupted:" "$TMP/$name.err")" = 1 ] || fail "$name: not exactly one message"
   resume "$name" 2

@@ -7,7 +7,9 @@
 
 #include "shardflow/io/csv_reader.hpp"
 #include "shardflow/io/synthetic.hpp"
+#include "shardflow/io/synthetic_schema.hpp"
 #include "shardflow/mpi/allreduce.hpp"
+#include "shardflow/ops/asof_join.hpp"
 #include "support/test_util.hpp"
 
 using namespace shardflow;
@@ -46,14 +48,16 @@ std::string local_reference(std::string_view kind, std::uint64_t seed, idx_t row
 }  // namespace
 
 TEST_F(Synthetic, KindsAndHeaders) {
-  EXPECT_EQ(io::synthetic_kinds(), (std::vector<std::string>{"groupby", "classification"}));
+  EXPECT_EQ(io::synthetic_kinds(),
+            (std::vector<std::string>{"groupby", "classification", "events", "labels"}));
   EXPECT_EQ(io::synthetic_csv_header("groupby"), "id1,id2,id3,id4,id5,id6,v1,v2,v3\n");
   try {
     io::generate_csv(comm, "joins", 10, 1, "/tmp/unused.csv");
     ADD_FAILURE() << "no exception";
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(),
-                 "unknown synthetic data kind 'joins'; known kinds: groupby, classification");
+                 "unknown synthetic data kind 'joins'; known kinds: groupby, classification, "
+                 "events, labels");
   }
 }
 
@@ -154,4 +158,72 @@ TEST_F(Synthetic, ZeroRowsGivesHeaderOnly) {
   if (comm.is_root()) {
     EXPECT_EQ(testing_util::read_file(path), io::synthetic_csv_header("groupby"));
   }
+}
+
+// Events and their labels: byte-identical at any rank count, one event a day per user, and labels
+// that a point-in-time join with a 7-day tolerance explains (label rises with the joined features'
+// logit), while labels without a recent event carry no such signal.
+TEST_F(Synthetic, EventsAndLabelsAreIdenticalAndJoinable) {
+  testing_util::TempDir dir(comm);
+  constexpr idx_t kEvents = 20000;
+  const std::string events_path = (dir.path() / "events.csv").string();
+  const std::string labels_path = (dir.path() / "labels.csv").string();
+  io::generate_csv(comm, "events", kEvents, 5, events_path);
+  io::generate_csv(comm, "labels", kEvents, 5, labels_path);
+  if (comm.is_root()) {
+    EXPECT_EQ(testing_util::read_file(events_path), local_reference("events", 5, kEvents));
+    std::string labels = io::synthetic_csv_header("labels");
+    io::generate_csv_block("labels", 5, kEvents, 0, kEvents / 20, labels);
+    io::generate_csv_block("labels", 5, kEvents, kEvents / 20, kEvents / 10 - kEvents / 20, labels);
+    EXPECT_EQ(testing_util::read_file(labels_path), labels);
+  }
+  auto read = [&](const std::string& path, const std::string& kind) {
+    io::CsvOptions o;
+    o.paths = {path};
+    o.schema = io::synthetic_schema(kind);
+    return io::read_csv(comm, o);
+  };
+  const table::Table events = read(events_path, "events");
+  const table::Table labels = read(labels_path, "labels");
+  ASSERT_EQ(mpi::allreduce_sum(comm, events.num_rows()), kEvents);
+  ASSERT_EQ(mpi::allreduce_sum(comm, labels.num_rows()), kEvents / 10);
+  // Event i is user i % U's (i / U)-th event, on day i / U.
+  const std::int64_t users = kEvents / 50;
+  const std::int64_t epoch = 1'704'067'200'000'000;
+  const auto& id = events.column("event_id").values<std::int64_t>();
+  const auto& user = events.column("user_id").values<std::int64_t>();
+  const auto& ts = events.column("ts").values<std::int64_t>();
+  for (size_t i = 0; i < id.size(); ++i) {
+    EXPECT_EQ(user[i], id[i] % users);
+    EXPECT_EQ((ts[i] - epoch) / 86'400'000'000, id[i] / users);
+  }
+  ops::AsofJoinSpec spec;
+  spec.left_by = spec.right_by = {"user_id"};
+  spec.left_time = "label_ts";
+  spec.right_time = "ts";
+  spec.tolerance = 7 * 86'400e6;
+  const table::Table joined = ops::asof_join(comm, labels, events, spec);
+  const auto& f1 = joined.column("f1");
+  const auto& f2 = joined.column("f2").values<double>();
+  const auto& f3 = joined.column("f3").values<double>();
+  const auto& label = joined.column("label").values<std::int64_t>();
+  // matched rows: count, labels, logit sum of label 1, of label 0; unmatched: count, labels
+  double s[6] = {0, 0, 0, 0, 0, 0};
+  for (idx_t r = 0; r < joined.num_rows(); ++r) {
+    const auto i = static_cast<size_t>(r);
+    if (f1.is_valid(r)) {
+      const double logit = 2 * f1.values<double>()[i] - 1.5 * f2[i] + 0.4 * (f3[i] - 5);
+      s[0] += 1;
+      s[1] += static_cast<double>(label[i]);
+      (label[i] ? s[2] : s[3]) += logit;
+    } else {
+      s[4] += 1;
+      s[5] += static_cast<double>(label[i]);
+    }
+  }
+  mpi::allreduce_inplace<double>(comm, s, mpi::Reduce::kSum);
+  EXPECT_GT(s[0], 0.7 * kEvents / 10);                 // most labels have a recent event
+  EXPECT_GT(s[4], 0.02 * kEvents / 10);                // some have none (before the first, stale)
+  EXPECT_GT(s[2] / s[1], s[3] / (s[0] - s[1]) + 2.0);  // labels follow the joined features
+  EXPECT_NEAR(s[5] / s[4], 1 / (1 + std::exp(1.0)), 0.1);  // others are sigmoid(-1) coins
 }

@@ -3,7 +3,8 @@
 # hosts of two ranks each, with the keepalive settings of lib.sh ($MH_DETECT_MCA, the ones
 # docs/networks.md gives users). Once training has written its first checkpoint, host sfh2's link
 # goes down (`ip link set sfv2 down`). Then:
-#  - the job ends within 30 s of the cut, non-zero, with a message naming the lost host (sfh2),
+#  - the job ends within 30 s of the cut, non-zero, with a message naming the lost host (sfh2)
+#    and, through `shardflow launch`, its ranks (2, 3),
 #    and no rank of it is left running on either host;
 #  - with the link back up, a rerun on the same workdir reuses every committed stage, resumes
 #    training from a checkpoint, and ends with outputs, weights and metrics identical to an
@@ -19,8 +20,9 @@ JOB=(run jobs/quickstart.yaml --set train.optimizer.epochs=10)
 mh_cmd 2
 
 # ---- the cut --------------------------------------------------------------------------------
-timeout --kill-after=5 120 "${MH_CMD[@]}" "${MH_DETECT_MCA[@]}" \
-  "$SHARDFLOW_BIN" "${JOB[@]}" --set "workdir=$W" >"$TMP/cut.log" 2>&1 &
+# Through `shardflow launch`, which names the lost host's ranks.
+SHARDFLOW_MPIRUN="${MH_CMD[0]}" timeout --kill-after=5 120 "$SHARDFLOW_BIN" launch "${MH_CMD[@]:1}" \
+  "${MH_DETECT_MCA[@]}" -- "${JOB[@]}" --set "workdir=$W" >"$TMP/cut.log" 2>&1 &
 job=$!
 for _ in $(seq 1200); do  # up to 60 s for the first checkpoint
   ls "$W"/checkpoints/ckpt-*.h5 >/dev/null 2>&1 && break
@@ -41,6 +43,8 @@ sed -n '/^-----/,$p' "$TMP/cut.log" | head -20
 (( $(echo "$seconds <= 30" | bc) )) || fail "the job ended $seconds s after the cut, more than 30 s"
 grep -q "lost communication with a remote daemon" "$TMP/cut.log" || fail "no message about the lost host"
 grep -Eq "Remote daemon: .* on node sfh2" "$TMP/cut.log" || fail "the message does not name host sfh2"
+grep -q "shardflow launch: lost host sfh2 with ranks 2, 3: " "$TMP/cut.log" \
+  || { tail -5 "$TMP/cut.log" >&2; fail "shardflow launch did not name the lost host's ranks (2, 3)"; }
 if grep -q "training finished" "$TMP/cut.log"; then fail "training finished before the cut took effect"; fi
 for _ in $(seq 100); do  # up to 10 s for the last rank to go
   pgrep -f -- "workdir=$W" >/dev/null || break

@@ -2,10 +2,12 @@
 # The quickstart on two hosts (network namespaces joined by a bridge, see lib.sh) of two ranks
 # each, and of one rank each, against the same job on one host:
 #  - the outputs, weights and metrics are identical to one host's (tests/support/compare_runs.py);
+#  - the exchange transports' own test (tests/mpi/test_exchange.cpp) passes across the hosts:
+#    hybrid at two ranks per host, MPI at one;
 #  - the shuffle really crosses hosts: every rank's shuffle log line (debug) reports bytes to ranks
-#    on the other host through MPI and none through shared memory, and sees 2 hosts, while on one
-#    host the same shuffle goes through on-node shared memory (so the detection tells the two
-#    apart although both "hosts" share this machine's /proc and host name).
+#    on the other host through MPI and sees 2 hosts, while bytes to the peer on its own host go
+#    through on-node shared memory (the hybrid transport), as on one host (so the detection tells
+#    the hosts apart although both share this machine's /proc and host name).
 # Needs root (exit 77 otherwise); as root, a set-up that fails fails the test.
 source "$(dirname "$0")/../e2e/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -62,15 +64,27 @@ for r, ms in sorted(seen.items()):
 PY
 }
 check_shuffle "$TMP/one_host.log" 4 1 "shared memory"
-check_shuffle "$TMP/two_hosts.log" 4 2 MPI
+# Hybrid: the peer on the same host through shared memory, the other host's ranks through MPI.
+check_shuffle "$TMP/two_hosts.log" 4 2 "shared memory"
 check_shuffle "$TMP/two_hosts_1.log" 2 2 MPI
 # Ranks 0-1 on the first host, 2-3 on the second (mpirun fills a host's slots first).
 grep -q '\[r1\] \[debug\] shuffle: .*(host 0 of 2)' "$TMP/two_hosts.log" || fail "rank 1 not on host 0"
 grep -q '\[r2\] \[debug\] shuffle: .*(host 1 of 2)' "$TMP/two_hosts.log" || fail "rank 2 not on host 1"
+
+# The exchange transports without table logic (tests/mpi/test_exchange.cpp) across the hosts:
+# hybrid at 2 x 2 ranks, MPI at 2 x 1.
+: "${SHARDFLOW_EXCHANGE_TEST:?set SHARDFLOW_EXCHANGE_TEST to the test_exchange executable}"
+mh_cmd 2
+timed exchange_2x2 "${MH_CMD[@]}" "$SHARDFLOW_EXCHANGE_TEST"
+mh_cmd 1
+timed exchange_2x1 "${MH_CMD[@]}" "$SHARDFLOW_EXCHANGE_TEST"
+for f in exchange_2x2 exchange_2x1; do
+  grep -q "PASSED" "$TMP/$f.log" || { tail -20 "$TMP/$f.log" >&2; fail "$f: the exchange test did not pass"; }
+done
 
 $PY tests/support/compare_runs.py "$TMP/one" "$TMP/two" --ordered test_set ||
   fail "two hosts x 2 ranks differ from one host"
 $PY tests/support/compare_runs.py "$TMP/one" "$TMP/two1" --ordered test_set --across-ranks ||
   fail "two hosts x 1 rank differ from one host"
 echo "wall time: one host $(cat "$TMP/one_host.s") s, two hosts x 2 ranks $(cat "$TMP/two_hosts.s") s (job start-up and data generation included; benchmarks/multihost.sh compares them)"
-pass "quickstart on two hosts identical to one host; its shuffle crosses hosts through MPI"
+pass "quickstart on two hosts identical to one host; its shuffle crosses hosts through MPI and stays in shared memory on a host"

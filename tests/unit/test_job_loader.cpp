@@ -432,7 +432,8 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {"name: j\ninputs:\n  e: {format: cs, path: a.csv}\n", 3, 15,
        "inputs.e.format must be one of csv, hdf5, generate, got 'cs'; did you mean 'csv'?"},
       {"name: j\ninputs:\n  e: {format: generate, kind: clasification, rows: 3}\n", 3, 31,
-       "inputs.e.kind must be one of classification, groupby, got 'clasification'; did you mean "
+       "inputs.e.kind must be one of classification, events, groupby, labels, got 'clasification'; "
+       "did you mean "
        "'classification'?"},
       {"name: j\ninputs:\n  e: {format: csv, path: a.csv, schema: {id: in64}}\n", 3, 46,
        "unknown type 'in64' for column 'id' in inputs.e.schema; did you mean 'int64'? (types: "
@@ -440,10 +441,11 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {"name: j\ninputs:\n  e: {format: csv, path: a.csv, bad_rows: skp}\n", 3, 43,
        "inputs.e.bad_rows must be one of fail, skip, quarantine, got 'skp'; did you mean 'skip'?"},
       {head + "steps:\n  - {op: fliter, input: events, where: x, output: o}\n", 5, 10,
-       "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by, sort, "
-       "dedup, union)"},
+       "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by, "
+       "asof_join, sort, dedup, union)"},
       {head + "steps:\n  - {op: window, input: events, output: o}\n", 5, 10,
-       "unknown op 'window' in steps.0 (supported: filter, group_by, sort, dedup, union)"},
+       "unknown op 'window' in steps.0 (supported: filter, group_by, asof_join, sort, dedup, "
+       "union)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, maxx]}, "
               "output: o}\n",
        5, 63,

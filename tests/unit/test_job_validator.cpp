@@ -76,14 +76,15 @@ TEST(SyntheticSchema, KnownKinds) {
   EXPECT_EQ(io::synthetic_schema("classification").to_string(),
             "id:int64, segment:string, x1:float64, x2:float64, x3:float64, x4:float64, "
             "amount:float64, label:int64");
-  EXPECT_EQ(io::synthetic_kind_names(), (std::vector<std::string>{"classification", "groupby"}));
+  EXPECT_EQ(io::synthetic_kind_names(),
+            (std::vector<std::string>{"classification", "events", "groupby", "labels"}));
   try {
     io::synthetic_schema("grouby");
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
               "unknown synthetic data kind 'grouby'; did you mean 'groupby'? (kinds: "
-              "classification, groupby)");
+              "classification, events, groupby, labels)");
   }
 }
 

@@ -15,6 +15,9 @@ namespace shardflow::io {
 ///                   v1 int64, v2 int64, v3 float64   (the db-benchmark group-by table)
 ///   classification: id int64, segment string, x1 float64, x2 float64, x3 float64, x4 float64,
 ///                   amount float64, label int64
+///   events:         event_id int64, user_id int64, ts timestamp, f1 float64, f2 float64,
+///                   f3 float64
+///   labels:         label_id int64, user_id int64, label_ts timestamp, label int64
 /// Throws ConfigError "unknown synthetic data kind 'x'; did you mean 'y'? (kinds: ...)" otherwise.
 table::Schema synthetic_schema(std::string_view kind);
 

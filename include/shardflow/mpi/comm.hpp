@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/types.hpp"
@@ -62,6 +63,13 @@ class Comm {
   /// and not retried. Valid until the next call.
   SharedSegments* staging_segments(idx_t bytes) const;
 
+  /// Collective on first use, then cached: for every rank, the index of the host it runs on
+  /// (mpi::hosts: 0 for rank 0's host, then in order of each host's lowest rank).
+  const std::vector<int>& hosts() const;
+  /// Collective on first use, then cached: the ranks of this communicator that run on this rank's
+  /// host, as a communicator of their own, ranked in this communicator's order.
+  const Comm& node() const;
+
  private:
   enum class StagingState { kUntried, kAvailable, kUnavailable };
 
@@ -70,6 +78,8 @@ class Comm {
   int size_ = 1;
   mutable StagingState staging_state_ = StagingState::kUntried;
   mutable std::unique_ptr<SharedSegments> staging_;
+  mutable std::vector<int> hosts_;
+  mutable std::unique_ptr<Comm> node_;
 };
 
 }  // namespace shardflow::mpi

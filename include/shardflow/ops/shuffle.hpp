@@ -21,11 +21,11 @@ struct ShuffleOptions {
   /// Otherwise all columns of a round share one buffer: rounds = the largest
   /// ceil(local bytes / round_bytes). Must be positive.
   idx_t round_bytes = idx_t{64} << 20;
-  /// When every rank of the communicator runs on one host and no column holds plain strings, rows
-  /// for other ranks go through on-node shared memory (Comm::staging_segments: the sender
-  /// scatters into its staging segment, each receiver copies its rows out) instead of MPI, which
-  /// is about twice as fast. Falls back to MPI by itself where that is unavailable. false forces
-  /// MPI; results are identical either way. Must be equal on all ranks.
+  /// When no column holds plain strings, rows for other ranks on the same host go through on-node
+  /// shared memory (mpi/exchange.hpp: the sender scatters into its staging segment, each
+  /// receiver copies its rows out) instead of MPI, which is about twice as fast; rows for ranks
+  /// on other hosts go through MPI at the same time. Falls back to MPI by itself where that is
+  /// unavailable. false forces MPI; results are identical either way. Must be equal on all ranks.
   bool on_node_shared_memory = true;
 };
 
@@ -77,6 +77,7 @@ void set_small_fanout_limit(int ranks);
 enum class Transport {
   kNone,          // one rank: nothing moved
   kSharedMemory,  // direct path through on-node staging segments
+  kHybrid,        // direct path: shared memory to ranks on this host, MPI to other hosts
   kMpiDirect,     // direct path through MPI_Alltoallv per column
   kMpiSegments,   // segment path (plain strings or huge counts) through MPI
 };
