@@ -62,6 +62,12 @@ if two and peers2:
     if duck:
         total, dtotal = sum(two[q][0] for q in questions), sum(duck[q][0] for q in questions)
         lines.append(f"- q1-q5 total {total:.3f} s vs half of DuckDB's {dtotal / 2:.3f} s: {'met' if total <= dtotal / 2 else 'NOT met'}")
+stage = {}
+for r in records:
+    if r.get("impl") == "shardflow" and r["bench"].startswith("join_q") and r["run"] == 1:
+        stage.setdefault(r["ranks"], []).append(r.get("stage_seconds", 0.0))
+for ranks, values in sorted(stage.items()):
+    lines.append(f"shardflow {ranks} rank(s) also wrote each answer's stage file (for reruns) in {sum(values):.3f} s over q1-q5 (not in the times above).")
 lines.append("")
 lines.append(f"Load average at start / end: {load.get('load_average_start', '?')} / {load.get('load_average_end', '?')}")
 open(out_md, "w").write("\n".join(lines) + "\n")

@@ -259,9 +259,11 @@ class Executor {
                      cache_.path_for(step.outputs.front().table, record.fingerprint).string(),
                      rows);
       } else {
-        spdlog::info("{} '{}': {} rows in {:.2f} s{}; memory per rank {:.0f} MiB (peak {:.0f} MiB)",
-                     step_label(i, step), record.name, rows, record.seconds,
-                     forced[i] ? " (forced)" : "", mib(rss), mib(peak));
+        spdlog::info(
+            "{} '{}': {} rows in {:.2f} s (compute {:.3f} s, stage write {:.3f} s){}; memory per "
+            "rank {:.0f} MiB (peak {:.0f} MiB)",
+            step_label(i, step), record.name, rows, record.seconds, record.compute_seconds,
+            record.stage_seconds, forced[i] ? " (forced)" : "", mib(rss), mib(peak));
       }
       check_interrupted(comm_, "between steps");
     }
@@ -312,7 +314,10 @@ class Executor {
     for (const auto& input : step.inputs)
       inputs.push_back(&materialize(input.table));
     StepContext context{comm_, job_.runtime, step_label(index, step)};
+    Stopwatch compute_timer;
     std::vector<table::Table> outputs = step.run(context, inputs);
+    const double compute_seconds = compute_timer.seconds();
+    Stopwatch stage_timer;
     if (outputs.size() != step.outputs.size()) {
       throw RuntimeError("{}: op '{}' produced {} tables but declares {}",
                          step.location.to_string(), step.op, outputs.size(), step.outputs.size());
@@ -323,6 +328,10 @@ class Executor {
       cache_.commit(comm_, name, t.fingerprint, outputs[k], job_.runtime.hdf5_chunk_rows);
       t.rows = mpi::allreduce_sum(comm_, outputs[k].num_rows());
       t.data = std::move(outputs[k]);
+    }
+    if (index < records_.size()) {
+      records_[index].compute_seconds += compute_seconds;
+      records_[index].stage_seconds += stage_timer.seconds();
     }
     if (index < records_.size() && records_[index].reused) {
       records_[index].reused = false;
@@ -889,6 +898,8 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                      {"op", s.op},
                      {"reused", s.reused},
                      {"seconds", s.seconds},
+                     {"compute_seconds", s.compute_seconds},
+                     {"stage_seconds", s.stage_seconds},
                      {"rows", rows},
                      {"fingerprint", s.fingerprint},
                      {"rss_bytes", executor.step_memory()[i].first},

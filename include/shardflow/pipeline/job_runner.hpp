@@ -46,7 +46,9 @@ struct StepRecord {
   std::string name;
   std::string op;
   bool reused = false;
-  double seconds = 0;
+  double seconds = 0;          // the whole step: reading inputs, computing, writing its stage
+  double compute_seconds = 0;  // the op alone (inputs in memory, outputs not yet written)
+  double stage_seconds = 0;    // writing and publishing the outputs' stage files
   std::map<std::string, idx_t> rows;  // output table -> global rows
   std::string fingerprint;
 };
