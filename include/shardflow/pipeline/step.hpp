@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shardflow/common/error.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/pipeline/config_node.hpp"
 #include "shardflow/pipeline/table_shape.hpp"
@@ -96,6 +97,22 @@ const StepType* find_step_type(std::string_view op);
 std::vector<std::string> step_type_names();
 
 // ---- helpers for step files -----------------------------------------------------------------
+
+/// Rethrows `error` as "<where>: <label>: <what>", same kind and agreement.
+[[noreturn]] void rethrow_located(const SourceLocation& where, const std::string& label,
+                                  const Error& error);
+
+/// Runs a step's computation `op` and returns its result; a shardflow::Error it throws comes out
+/// as "<where>: <step label>: <what>" (same kind, same agreement), so that a failure found in the
+/// data names the step and the line of the setting it concerns.
+template <typename Op>
+auto run_located(const SourceLocation& where, const StepContext& context, Op&& op) {
+  try {
+    return op();
+  } catch (const Error& e) {
+    rethrow_located(where, context.label, e);
+  }
+}
 
 /// Reads the table name under `role` (required; a non-empty string) into spec.inputs.
 void read_input_table(const MapView& map, std::string_view role, StepSpec& spec);

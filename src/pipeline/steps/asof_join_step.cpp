@@ -231,19 +231,15 @@ class AsofJoinStep final : public StepSpec {
     ops::AsofJoinOptions options;
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
     std::vector<table::Table> result;
-    try {
+    result.push_back(run_located(location, context, [&] {
       // Types unknown at validation (CSV without schema) are known now and equal on all ranks.
       context.comm.agree([&] {
         const auto i = left.schema().find(left_time);
         spec.tolerance =
             tolerance_for(i ? std::optional(left.schema().field(*i).type) : std::nullopt);
       });
-      result.push_back(ops::asof_join(context.comm, left, right, spec, options));
-    } catch (const Error& e) {
-      throw_error(e.kind(),
-                  fmt::format("{}: {}: {}", location.to_string(), context.label, e.what()),
-                  e.agreed());
-    }
+      return ops::asof_join(context.comm, left, right, spec, options);
+    }));
     return result;
   }
 };

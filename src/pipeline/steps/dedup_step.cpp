@@ -59,14 +59,9 @@ class DedupStep final : public StepSpec {
     ops::DedupOptions options;
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
     std::vector<table::Table> result;
-    try {
-      result.push_back(ops::dedup(context.comm, *inputs.at(0), keys, keep, order_by, options));
-    } catch (const Error& e) {
-      throw_error(e.kind(),
-                  fmt::format("{}: {}: {}", fields.of("keys", location).to_string(), context.label,
-                              e.what()),
-                  e.agreed());
-    }
+    result.push_back(run_located(fields.of("keys", location), context, [&] {
+      return ops::dedup(context.comm, *inputs.at(0), keys, keep, order_by, options);
+    }));
     return result;
   }
 };

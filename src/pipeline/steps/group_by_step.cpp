@@ -107,15 +107,10 @@ class GroupByStep final : public StepSpec {
     ops::GroupByOptions options;
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
     std::vector<table::Table> result;
-    try {
-      result.push_back(ops::group_by(context.comm, *inputs.at(0), keys, aggs, options));
-    } catch (const Error& e) {
-      // Errors found in the data (an int64 sum that overflows) are agreed inside group_by.
-      throw_error(e.kind(),
-                  fmt::format("{}: {}: {}", fields.of("aggs", location).to_string(), context.label,
-                              e.what()),
-                  e.agreed());
-    }
+    // Errors found in the data (an int64 sum that overflows) are agreed inside group_by.
+    result.push_back(run_located(fields.of("aggs", location), context, [&] {
+      return ops::group_by(context.comm, *inputs.at(0), keys, aggs, options);
+    }));
     return result;
   }
 };

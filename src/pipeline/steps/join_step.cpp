@@ -117,14 +117,9 @@ class JoinStep final : public StepSpec {
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
     options.broadcast_max_bytes = context.runtime.broadcast_max_bytes;
     std::vector<table::Table> result;
-    try {
-      result.push_back(ops::join(context.comm, *inputs.at(0), *inputs.at(1), spec, options));
-    } catch (const Error& e) {
-      throw_error(
-          e.kind(),
-          fmt::format("{}: {}: {}", fields.of("on", location).to_string(), context.label, e.what()),
-          e.agreed());
-    }
+    result.push_back(run_located(fields.of("on", location), context, [&] {
+      return ops::join(context.comm, *inputs.at(0), *inputs.at(1), spec, options);
+    }));
     return result;
   }
 };

@@ -61,17 +61,10 @@ class SortStep final : public StepSpec {
     ops::SortOptions options;
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
     std::vector<table::Table> result;
-    try {
-      if (limit)
-        result.push_back(ops::sort_limit(context.comm, *inputs.at(0), by, *limit, options));
-      else
-        result.push_back(ops::sort(context.comm, *inputs.at(0), by, options));
-    } catch (const Error& e) {
-      throw_error(
-          e.kind(),
-          fmt::format("{}: {}: {}", fields.of("by", location).to_string(), context.label, e.what()),
-          e.agreed());
-    }
+    result.push_back(run_located(fields.of("by", location), context, [&] {
+      return limit ? ops::sort_limit(context.comm, *inputs.at(0), by, *limit, options)
+                   : ops::sort(context.comm, *inputs.at(0), by, options);
+    }));
     return result;
   }
 };

@@ -32,6 +32,11 @@ std::vector<std::string> step_type_names() {
   return entry_names(step_types(), &StepType::op);
 }
 
+void rethrow_located(const SourceLocation& where, const std::string& label, const Error& error) {
+  throw_error(error.kind(), fmt::format("{}: {}: {}", where.to_string(), label, error.what()),
+              error.agreed());
+}
+
 void read_input_table(const MapView& map, std::string_view role, StepSpec& spec) {
   const ConfigNode& node = map.require(role);
   spec.inputs.push_back(

@@ -76,14 +76,8 @@ class UnionStep final : public StepSpec {
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
     options.max_dictionary_size = context.runtime.max_dictionary_size;
     std::vector<table::Table> result;
-    try {
-      result.push_back(ops::union_tables(context.comm, tables, options));
-    } catch (const Error& e) {
-      throw_error(e.kind(),
-                  fmt::format("{}: {}: {}", fields.of("inputs", location).to_string(),
-                              context.label, e.what()),
-                  e.agreed());
-    }
+    result.push_back(run_located(fields.of("inputs", location), context,
+                                 [&] { return ops::union_tables(context.comm, tables, options); }));
     return result;
   }
 };
