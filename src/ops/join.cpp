@@ -546,9 +546,15 @@ void or_reduce(const mpi::Comm& comm, std::vector<std::uint8_t>& flags) {
 
 Table join(const mpi::Comm& comm, const Table& left, const Table& right, const JoinSpec& spec,
            const JoinOptions& options, JoinStats* stats) {
-  // Schemas and spec are equal on all ranks: these throw alike everywhere.
-  const KeyColumns k = resolve_keys(left.schema(), right.schema(), spec);
-  const Schema schema = join_output_schema(left.schema(), right.schema(), spec);
+  // Schemas and spec are equal on all ranks, so these throw alike everywhere; agreed, so that a
+  // type known only now (a CSV input without a schema) ends the job with one message, not an
+  // abort on every rank.
+  KeyColumns k;
+  Schema schema;
+  comm.agree([&] {
+    k = resolve_keys(left.schema(), right.schema(), spec);
+    schema = join_output_schema(left.schema(), right.schema(), spec);
+  });
   Normalized n;
   comm.agree([&] { normalize_keys(left, right, k, n); });
   const int p = comm.size();

@@ -142,3 +142,27 @@ expect_exit 2 60 taken 0 validate "$TMP/taken.yaml"
 grep -qF "taken.yaml:10:59: step 2 (join): right column 'id4' collides with a left column, and 'id4_right' (with the suffix '_right') is taken too; choose another suffix" \
   "$TMP/taken.err" || { cat "$TMP/taken.err"; fail "taken suffix"; }
 pass "validate rejects bad join steps"
+
+# ---- key types known only at run time (CSV without a schema) ------------------------------------
+# validate cannot know them; at 3 ranks the mismatch must still end the job with exit 2 and one
+# message with the step's location, not an MPI_Abort on every rank.
+printf 'k,v\n1,a\n2,b\n,c\n' > "$TMP/ints.csv"
+printf 'k,w\n1.5,x\n2,y\n' > "$TMP/floats.csv"
+cat > "$TMP/late.yaml" <<YAML
+name: late
+workdir: $TMP/wlate
+inputs:
+  a: {format: csv, path: $TMP/ints.csv}
+  b: {format: csv, path: $TMP/floats.csv}
+steps:
+  - {op: join, left: a, right: b, on: [k], output: j}
+outputs:
+  - {table: j, path: j.csv}
+YAML
+expect_exit 0 60 late_validate 0 validate "$TMP/late.yaml"
+expect_exit 2 60 late 3 run "$TMP/late.yaml"
+grep -qF "late.yaml:7:39: step 1 (join): join key 'k' is int64 on the left but 'k' is float64 on the right" "$TMP/late.err" \
+  || { cat "$TMP/late.err"; fail "late key types: message"; }
+[ "$(count_lines "shardflow: configuration error:" "$TMP/late.err")" = 1 ] || { cat "$TMP/late.err"; fail "late key types: not exactly one message"; }
+if grep -q "MPI_ABORT" "$TMP/late.err"; then fail "late key types: the job ended through MPI_Abort"; fi
+pass "key types that differ only at run time end the job with one message (exit 2)"
