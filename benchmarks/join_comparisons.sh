@@ -14,7 +14,8 @@
 # once) and "best" the best of the runs. The peers load the CSVs into memory first (timed apart) and run
 # each question `repeats` times in one process: "first" is the first run after loading.
 # Every answer's row count and sums are checked against DuckDB's.
-# Environment: SHARDFLOW_BUILD_DIR (default <repo>/build-release), MPIEXEC (default mpirun).
+# Environment: SHARDFLOW_BUILD_DIR (default <repo>/build-release), MPIEXEC (default mpirun),
+#              SHARDFLOW_PYTHON (default /usr/bin/python3, with python3-pandas).
 # Output: DIR/join_results.json (JSON lines), DIR/join_results.md, DIR/logs/join_*.log.
 set -euo pipefail
 
@@ -52,6 +53,11 @@ done
 
 BUILD=${SHARDFLOW_BUILD_DIR:-$SRC/build-release}
 MPIEXEC=${MPIEXEC:-mpirun}
+# Debian's Python, which has python3-pandas (a python3 earlier in PATH may not).
+PY=${SHARDFLOW_PYTHON:-/usr/bin/python3}
+if [[ " $PEERS " == *" pandas "* ]] && ! "$PY" -c 'import pandas' 2>/dev/null; then
+  die "pandas is missing for $PY: install it with 'apt-get install python3-pandas' (or leave pandas out with --peers \"duckdb polars\")"
+fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 if [[ ! -f $BUILD/CMakeCache.txt ]]; then
   cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -106,7 +112,7 @@ for np in $RANKS; do
     echo "== shardflow, $np rank(s), run $run of $REPEATS"
     "$MPIEXEC" -np "$np" "$BIN" run "$JOB" --no-cache --set "workdir=$OUT/join_work_np$np" 2>"$log" ||
       { tail -20 "$log" >&2; die "the shardflow job failed (log: $log)"; }
-    python3 - "$log" "$OUT/join_work_np$np/outputs" "$np" "$run" >>"$RESULTS" <<'PY'
+    "$PY" - "$log" "$OUT/join_work_np$np/outputs" "$np" "$run" >>"$RESULTS" <<'PY'
 import csv, json, re, sys
 log, outputs, np, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 times, stage = {}, {}
@@ -130,7 +136,7 @@ for t in $PEER_THREADS; do
     echo "== $peer, $t thread(s)"
     case $peer in
       pandas) [[ $t == "${PEER_THREADS%% *}" ]] || continue  # single-threaded: run once
-              cmd=(python3 "$SRC/benchmarks/peers/join_pandas.py" "$DATA" "$REPEATS") ;;
+              cmd=("$PY" "$SRC/benchmarks/peers/join_pandas.py" "$DATA" "$REPEATS") ;;
       *) cmd=(env SHARDFLOW_PEER_THREADS="$t" POLARS_MAX_THREADS="$t" node "$SRC/benchmarks/peers/join_$peer.mjs" "$DATA" "$REPEATS") ;;
     esac
     "${cmd[@]}" 2>"$log" | grep '^{' | tee -a "$RESULTS" || die "$peer failed (log: $log)"
@@ -138,4 +144,4 @@ for t in $PEER_THREADS; do
 done
 echo "{\"bench\":\"load_average_end\",\"value\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >>"$RESULTS"
 
-python3 "$SRC/benchmarks/join_report.py" "$RESULTS" "$OUT/join_results.md" "$ROWS"
+"$PY" "$SRC/benchmarks/join_report.py" "$RESULTS" "$OUT/join_results.md" "$ROWS"
