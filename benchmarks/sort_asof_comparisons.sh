@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of shardflow's sort and as-of join steps against DuckDB and Polars:
+#
+#   benchmarks/sort_asof_comparisons.sh [--rows N] [--out DIR] [--repeats R] [--ranks "1 2"]
+#                                       [--peer-threads "2"]
+#
+# sort:  the N-row `x` table of `shardflow gen join --rows N`, ordered by (id1 int64, v1 float64);
+#        DuckDB `ORDER BY id1, v1`, Polars `sort`.
+# as-of: two N-row events tables (`shardflow gen events --rows N --seed 1` and `--seed 2`), each
+#        left row joined with the latest right row of its user_id at or before its ts (backward;
+#        the right side's f1 is f1_right in shardflow's output, f1 in the peers');
+#        DuckDB `ASOF LEFT JOIN`, Polars `join_asof` (its required sorts timed with it).
+# shardflow runs a real job (the two steps, then small check steps) `repeats` times with
+# --no-cache; each step's time is its compute time from the job's log ("first" is what a job
+# pays; "best" the best of the runs). The peers load the CSVs first and run each query `repeats`
+# times in one process. Checks against DuckDB: row counts, sums, the first 10 sorted rows, the
+# number of matched as-of rows.
+# Environment: SHARDFLOW_BUILD_DIR (default <repo>/build-release), MPIEXEC (default mpirun),
+#              SHARDFLOW_PYTHON (default /usr/bin/python3).
+# Output: DIR/sort_asof_results.json (JSON lines), DIR/sort_asof_results.md, DIR/logs/sort_asof_*.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+ROWS=10000000
+OUT=$SRC/benchmarks/results
+REPEATS=3
+RANKS="1 2"
+PEER_THREADS="2"
+
+die() {
+  echo "sort_asof_comparisons.sh: error: $*" >&2
+  exit 1
+}
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --rows) ROWS=${2:?--rows needs a value}; shift 2 ;;
+    --out) OUT=${2:?--out needs a value}; shift 2 ;;
+    --repeats) REPEATS=${2:?--repeats needs a value}; shift 2 ;;
+    --ranks) RANKS=${2:?--ranks needs a value}; shift 2 ;;
+    --peer-threads) PEER_THREADS=${2:?--peer-threads needs a value}; shift 2 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) die "unknown option '$1' (options: --rows N --out DIR --repeats R --ranks LIST --peer-threads LIST)" ;;
+  esac
+done
+ROWS=$(awk -v n="$ROWS" 'BEGIN { if (n !~ /^[0-9.]+([eE][0-9]+)?$/) exit 1; printf "%d", n }') ||
+  die "--rows must be a non-negative number like 10000000 or 1e7"
+[[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$REPEATS'"
+
+BUILD=${SHARDFLOW_BUILD_DIR:-$SRC/build-release}
+MPIEXEC=${MPIEXEC:-mpirun}
+PY=${SHARDFLOW_PYTHON:-/usr/bin/python3}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+  cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+[[ $BUILD_TYPE == Release ]] ||
+  die "$BUILD is configured as '$BUILD_TYPE'; timings need a Release build: set SHARDFLOW_BUILD_DIR to a Release build dir"
+ninja -C "$BUILD" -j "${SHARDFLOW_BUILD_JOBS:-2}" shardflow
+BIN=$BUILD/shardflow
+if [[ ! -d $SRC/benchmarks/node_modules/@duckdb/node-api || ! -d $SRC/benchmarks/node_modules/nodejs-polars ]]; then
+  (cd "$SRC/benchmarks" && npm install --no-audit --no-fund)
+fi
+
+mkdir -p "$OUT/logs"
+JOIN_DATA=$OUT/join_$ROWS
+if [[ ! -s $JOIN_DATA/x.csv ]]; then
+  "$MPIEXEC" -np 2 "$BIN" gen join --rows "$ROWS" --out "$JOIN_DATA"
+fi
+for seed in 1 2; do
+  if [[ ! -s $OUT/events_${ROWS}_s$seed/events.csv ]]; then
+    "$MPIEXEC" -np 2 "$BIN" gen events --rows "$ROWS" --seed "$seed" --out "$OUT/events_${ROWS}_s$seed"
+  fi
+done
+LEFT=$OUT/events_${ROWS}_s1/events.csv
+RIGHT=$OUT/events_${ROWS}_s2/events.csv
+RESULTS=$OUT/sort_asof_results.json
+: >"$RESULTS"
+echo "{\"bench\":\"load_average_start\",\"value\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >>"$RESULTS"
+
+JOB=$OUT/sort_asof.yaml
+EVENTS_SCHEMA="{event_id: int64, user_id: int64, ts: timestamp, f1: float64, f2: float64, f3: float64}"
+cat >"$JOB" <<YAML
+name: sort_asof
+workdir: $OUT/sort_asof_work
+inputs:
+  x: {format: csv, path: $JOIN_DATA/x.csv, schema: {id1: int64, id2: int64, id3: int64, id4: string, id5: string, id6: string, v1: float64}}
+  left: {format: csv, path: $LEFT, schema: $EVENTS_SCHEMA}
+  right: {format: csv, path: $RIGHT, schema: $EVENTS_SCHEMA}
+steps:
+  - {op: sort, input: x, by: [id1, v1], output: sorted}
+  - {op: asof_join, left: left, right: right, by: [user_id], left_time: ts, right_time: ts, direction: backward, output: asof}
+  - {op: group_by, input: sorted, keys: [], aggs: {"*": [count], v1: [sum]}, output: sort_check}
+  - {op: sort, input: sorted, by: [id1, v1], limit: 10, output: sort_head}
+  - {op: group_by, input: asof, keys: [], aggs: {"*": [count], f1_right: [count, sum]}, output: asof_check}
+outputs:
+  - {table: sort_check, path: sort_check.csv}
+  - {table: sort_head, path: sort_head.csv}
+  - {table: asof_check, path: asof_check.csv}
+YAML
+"$BIN" validate "$JOB" >/dev/null || die "the benchmark job $JOB does not validate"
+
+for np in $RANKS; do
+  for ((run = 1; run <= REPEATS; run++)); do
+    log=$OUT/logs/sort_asof_shardflow.np$np.run$run.log
+    echo "== shardflow, $np rank(s), run $run of $REPEATS"
+    "$MPIEXEC" -np "$np" "$BIN" run "$JOB" --no-cache --set "workdir=$OUT/sort_asof_work_np$np" 2>"$log" ||
+      { tail -20 "$log" >&2; die "the shardflow job failed (log: $log)"; }
+    "$PY" - "$log" "$OUT/sort_asof_work_np$np/outputs" "$np" "$run" >>"$RESULTS" <<'PY'
+import csv, json, re, sys
+log, outputs, np, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+t = {}
+for line in open(log):
+    m = re.search(r"step \d+ \((sort|asof_join)\) '(sorted|asof)': \d+ rows in [0-9.]+ s \(compute ([0-9.]+) s", line)
+    if m:
+        t[m[2]] = float(m[3])
+sc = next(csv.DictReader(open(f"{outputs}/sort_check.csv")))
+head = [[int(r["id1"]), float(r["v1"])] for r in csv.DictReader(open(f"{outputs}/sort_head.csv"))]
+ac = next(csv.DictReader(open(f"{outputs}/asof_check.csv")))
+print(json.dumps({"bench": "sort", "impl": "shardflow", "ranks": np, "run": run, "seconds": t["sorted"],
+                  "rows": int(sc["count"]), "sum_v1": float(sc["v1_sum"]), "head": head}))
+print(json.dumps({"bench": "asof", "impl": "shardflow", "ranks": np, "run": run, "seconds": t["asof"],
+                  "rows": int(ac["count"]), "matched": int(ac["f1_right_count"]), "sum_f1": float(ac["f1_right_sum"] or "nan")}))
+PY
+  done
+done
+
+for t in $PEER_THREADS; do
+  for peer in duckdb polars; do
+    log=$OUT/logs/sort_asof_$peer.t$t.log
+    echo "== $peer, $t thread(s)"
+    env SHARDFLOW_PEER_THREADS="$t" POLARS_MAX_THREADS="$t" node "$SRC/benchmarks/peers/sort_asof_$peer.mjs" \
+      "$JOIN_DATA/x.csv" "$LEFT" "$RIGHT" "$REPEATS" 2>"$log" | grep '^{' | tee -a "$RESULTS" ||
+      die "$peer failed (log: $log)"
+  done
+done
+echo "{\"bench\":\"load_average_end\",\"value\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >>"$RESULTS"
+"$PY" "$SRC/benchmarks/sort_asof_report.py" "$RESULTS" "$OUT/sort_asof_results.md" "$ROWS"
