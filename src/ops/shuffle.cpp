@@ -444,8 +444,66 @@ void exchange_direct(const Exchange<D>& x) {
   }
 }
 
-// General path: one MPI alltoallv (split into messages of at most max_message_elements() as
-// needed) per round of self-describing segments, unpacked into the output.
+// The segment path's layout of round k on this rank: characters per plain string column and
+// destination (chars[sc * p + d]), each destination's segment start and size in bytes, and the
+// round's total. Segment format: see exchange_segments.
+template <typename D>
+idx_t segment_layout(const Exchange<D>& x, idx_t k, std::vector<idx_t>& chars,
+                     std::vector<idx_t>& seg_start, std::vector<idx_t>& seg_bytes) {
+  const int p = x.p;
+  const int ncol = static_cast<int>(x.plan.size());
+  const idx_t header_bytes = 8 * (1 + x.plain_columns);
+  const idx_t begin = x.begin(k);
+  const idx_t end = x.end(k);
+  const idx_t* cnt = &x.sent[static_cast<size_t>(k * p)];
+  std::fill(chars.begin(), chars.end(), 0);
+  int sc = 0;
+  for (int c = 0; c < ncol; ++c) {
+    if (!x.plan[static_cast<size_t>(c)].plain) continue;
+    const auto& offs = x.table.column(c).plain().offsets;
+    idx_t* ch = &chars[static_cast<size_t>(sc * p)];
+    for (idx_t i = begin; i < end; ++i)
+      ch[x.dest[i]] += offs[static_cast<size_t>(i) + 1] - offs[static_cast<size_t>(i)];
+    ++sc;
+  }
+  idx_t total_bytes = 0;
+  for (int d = 0; d < p; ++d) {
+    const idx_t m = cnt[d];
+    idx_t b = header_bytes;
+    int column = 0;
+    for (int c = 0; c < ncol; ++c) {
+      const auto& cp = x.plan[static_cast<size_t>(c)];
+      if (cp.plain) {
+        b += 8 * m + pad8(chars[static_cast<size_t>(column * p + d)]);
+        ++column;
+      } else {
+        b += pad8(m * cp.width);
+      }
+      if (cp.nulls) b += pad8(m);
+    }
+    seg_start[static_cast<size_t>(d)] = total_bytes;
+    seg_bytes[static_cast<size_t>(d)] = b;
+    total_bytes += b;
+  }
+  return total_bytes;
+}
+
+// Local: the largest round of the segment path on this rank, in bytes.
+template <typename D>
+idx_t largest_segment_round(const Exchange<D>& x) {
+  const auto up = static_cast<size_t>(x.p);
+  std::vector<idx_t> chars(up * static_cast<size_t>(std::max(x.plain_columns, 1)));
+  std::vector<idx_t> seg_start(up), seg_bytes(up);
+  idx_t largest = 0;
+  for (idx_t k = 0; k < x.rounds; ++k)
+    largest = std::max(largest, segment_layout(x, k, chars, seg_start, seg_bytes));
+  return largest;
+}
+
+// General path: per round, self-describing segments, one per destination, then either one
+// MPI alltoallv (split into messages of at most max_message_elements() as needed) or, when
+// x.exchanger is set, the exchange's transport (on-node shared memory for peers on this host).
+// Received segments are unpacked into the output; this rank's own segment is copied, not sent.
 template <typename D>
 void exchange_segments(const Exchange<D>& x) {
   const mpi::Comm& comm = x.comm;
@@ -473,46 +531,26 @@ void exchange_segments(const Exchange<D>& x) {
   std::vector<std::uint64_t> send_buf;
   std::vector<std::uint64_t> recv_buf;
   const D* dest = x.dest;
+  const mpi::Exchange* exchanger = x.exchanger;
+  const auto ume = static_cast<size_t>(comm.rank());
 
   for (idx_t k = 0; k < x.rounds; ++k) {
     maybe_inject_fault("shuffle_round:" + std::to_string(k), comm.rank());
     const idx_t begin = x.begin(k);
     const idx_t end = x.end(k);
     std::copy_n(&x.sent[static_cast<size_t>(k * p)], p, cnt.begin());
-    std::fill(chars.begin(), chars.end(), 0);
-    {
-      int sc = 0;
-      for (int c = 0; c < ncol; ++c) {
-        if (!plan[static_cast<size_t>(c)].plain) continue;
-        const auto& offs = table.column(c).plain().offsets;
-        idx_t* ch = &chars[static_cast<size_t>(sc * p)];
-        for (idx_t i = begin; i < end; ++i)
-          ch[dest[i]] += offs[static_cast<size_t>(i) + 1] - offs[static_cast<size_t>(i)];
-        ++sc;
-      }
+    const idx_t total_bytes = segment_layout(x, k, chars, seg_start, seg_bytes);
+    for (int d = 0; d < p; ++d)
+      send_words[static_cast<size_t>(d)] = seg_bytes[static_cast<size_t>(d)] / 8;
+    std::byte* base = nullptr;
+    if (exchanger != nullptr) {
+      // Sized by the caller for the largest round of any rank; padding zeroed as in a fresh buffer.
+      base = exchanger->send_area();
+      std::memset(base, 0, static_cast<size_t>(total_bytes));
+    } else {
+      send_buf.assign(static_cast<size_t>(total_bytes / 8), 0);
+      base = reinterpret_cast<std::byte*>(send_buf.data());
     }
-    idx_t total_bytes = 0;
-    for (int d = 0; d < p; ++d) {
-      const idx_t m = cnt[static_cast<size_t>(d)];
-      idx_t b = header_bytes;
-      int sc = 0;
-      for (int c = 0; c < ncol; ++c) {
-        const auto& cp = plan[static_cast<size_t>(c)];
-        if (cp.plain) {
-          b += 8 * m + pad8(chars[static_cast<size_t>(sc * p + d)]);
-          ++sc;
-        } else {
-          b += pad8(m * cp.width);
-        }
-        if (cp.nulls) b += pad8(m);
-      }
-      seg_start[static_cast<size_t>(d)] = total_bytes;
-      seg_bytes[static_cast<size_t>(d)] = b;
-      send_words[static_cast<size_t>(d)] = b / 8;
-      total_bytes += b;
-    }
-    send_buf.assign(static_cast<size_t>(total_bytes / 8), 0);
-    auto* base = reinterpret_cast<std::byte*>(send_buf.data());
     for (int d = 0; d < p; ++d) {
       std::byte* seg = base + seg_start[static_cast<size_t>(d)];
       const std::uint64_t m = static_cast<std::uint64_t>(cnt[static_cast<size_t>(d)]);
@@ -578,8 +616,39 @@ void exchange_segments(const Exchange<D>& x) {
     }
 
     std::vector<idx_t> recv_words;
-    recv_buf = mpi::alltoallv<std::uint64_t>(comm, std::span<const std::uint64_t>(send_buf),
-                                             send_words, &recv_words);
+    if (exchanger == nullptr) {
+      recv_buf = mpi::alltoallv<std::uint64_t>(comm, std::span<const std::uint64_t>(send_buf),
+                                               send_words, &recv_words);
+    } else {
+      // Every peer learns its segment's size and where it starts in the sender's area (the
+      // shared-memory part reads it from there), in one all-to-all of pairs.
+      std::vector<idx_t> layout(2 * static_cast<size_t>(p));
+      for (size_t d = 0; d < static_cast<size_t>(p); ++d) {
+        layout[2 * d] = send_words[d];
+        layout[2 * d + 1] = seg_start[d] / 8;
+      }
+      const std::vector<idx_t> pairs(static_cast<size_t>(p), 2);
+      const std::vector<idx_t> theirs =
+          mpi::alltoallv<idx_t>(comm, std::span<const idx_t>(layout), pairs);
+      recv_words.assign(static_cast<size_t>(p), 0);
+      std::vector<idx_t> peer_start(static_cast<size_t>(p)), recv_at(static_cast<size_t>(p));
+      idx_t words = 0;
+      for (size_t s = 0; s < static_cast<size_t>(p); ++s) {
+        recv_words[s] = theirs[2 * s];
+        peer_start[s] = theirs[2 * s + 1];
+        recv_at[s] = words;
+        words += recv_words[s];
+      }
+      recv_buf.resize(static_cast<size_t>(words));
+      // This rank's own segment is copied, not exchanged.
+      std::memcpy(recv_buf.data() + recv_at[ume], base + seg_start[ume],
+                  static_cast<size_t>(send_words[ume]) * 8);
+      std::vector<idx_t> sc = send_words, rc = recv_words, sd(static_cast<size_t>(p));
+      sc[ume] = rc[ume] = 0;
+      for (size_t d = 0; d < static_cast<size_t>(p); ++d)
+        sd[d] = seg_start[d] / 8;
+      exchanger->exchange(8, sc, sd, recv_buf.data(), rc, recv_at, peer_start);
+    }
 
     // ---- unpack: each source's segment goes to that source's next output rows --------------
     const auto* rbase = reinterpret_cast<const std::byte*>(recv_buf.data());
@@ -816,6 +885,7 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
     exchanger.emplace(comm, (rows_per_round + p) * widest, options.on_node_shared_memory);
   }
   const bool reads_peer_areas = exchanger.has_value() && exchanger->reads_peer_areas();
+  // The segment path's exchanger is made below, once the segment sizes are known.
 
   // received[k*p + s]: rows arriving from rank s in round k. One exchange for all rounds. A
   // transport that reads peers' areas needs every rank's counts (to find its regions there), MPI
@@ -872,24 +942,32 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
     out_cols.push_back(std::move(oc));
   }
 
-  account_transport(comm, table, destination.data(), plan, sent, rounds,
-                    exchanger.has_value() ? &*exchanger : nullptr);
+  Exchange<D> x{comm,
+                table,
+                destination.data(),
+                plan,
+                n,
+                p,
+                plain_columns,
+                rounds,
+                sent,
+                received,
+                out_pos,
+                out_cols,
+                string_pieces,
+                exchanger.has_value() ? &*exchanger : nullptr,
+                all_sent};
+  if (!direct) {
+    // The segment path goes through the exchange (shared memory to peers on this host) when
+    // every rank's largest round fits in one MPI message; otherwise through split MPI messages.
+    const idx_t largest = mpi::allreduce_max(comm, largest_segment_round(x));
+    if (largest / 8 <= mpi::max_message_elements()) {
+      exchanger.emplace(comm, largest, options.on_node_shared_memory);
+      x.exchanger = &*exchanger;
+    }
+  }
+  account_transport(comm, table, destination.data(), plan, sent, rounds, x.exchanger);
 
-  const Exchange<D> x{comm,
-                      table,
-                      destination.data(),
-                      plan,
-                      n,
-                      p,
-                      plain_columns,
-                      rounds,
-                      sent,
-                      received,
-                      out_pos,
-                      out_cols,
-                      string_pieces,
-                      exchanger.has_value() ? &*exchanger : nullptr,
-                      all_sent};
   if (direct) {
     switch (exchanger->transport()) {
       case mpi::ExchangeTransport::kMpi:
@@ -905,6 +983,10 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
     exchange_direct(x);
   } else {
     g_last_transport = detail::Transport::kMpiSegments;
+    if (x.exchanger != nullptr && x.exchanger->transport() == mpi::ExchangeTransport::kSharedMemory)
+      g_last_transport = detail::Transport::kSegmentsSharedMemory;
+    if (x.exchanger != nullptr && x.exchanger->transport() == mpi::ExchangeTransport::kHybrid)
+      g_last_transport = detail::Transport::kSegmentsHybrid;
     exchange_segments(x);
   }
 

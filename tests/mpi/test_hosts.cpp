@@ -61,8 +61,8 @@ void expect_accounted(bool shared_memory, bool strings) {
   const auto after = ops::detail::transport_bytes();
   const idx_t expected = (p - 1) * k * (8 + 9 + (strings ? 8 + 3 : 0));
   EXPECT_EQ(after.other_hosts_mpi - before.other_hosts_mpi, 0);
-  // Plain strings always go through MPI (the segment path).
-  const bool via_shared = shared_memory && !strings;
+  // Plain strings (the segment path) go through the exchange as well.
+  const bool via_shared = shared_memory;
   EXPECT_EQ(after.this_host_shared_memory - before.this_host_shared_memory,
             via_shared ? expected : 0);
   EXPECT_EQ(after.this_host_mpi - before.this_host_mpi, via_shared ? 0 : expected);

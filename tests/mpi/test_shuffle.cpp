@@ -150,7 +150,29 @@ TEST(Shuffle, TinyRoundsAndSplitMessagesGiveTheSameResult) {
     MessageLimit limit(3);
     const Table split =
         ops::hash_shuffle(comm, in, {"k", "p"}, ops::ShuffleOptions{.round_bytes = 1000});
+    EXPECT_EQ(ops::detail::last_transport(), comm.size() == 1
+                                                 ? ops::detail::Transport::kNone
+                                                 : ops::detail::Transport::kMpiSegments);
     expect_same_table(reference, split);
+  }
+}
+
+TEST(Shuffle, PlainStringsThroughSharedMemoryAndMpiGiveTheSameResult) {
+  // The segment path (plain strings) through the exchange: on-node shared memory by default, MPI
+  // when it is turned off; rounds large and tiny. This rank's own segment is copied, not sent.
+  mpi::Comm comm;
+  for (bool empty_others : {false, true}) {
+    Table in = random_piece(23, comm.rank(), rows_of(comm.rank(), comm.size(), 700, empty_others));
+    const Table via_mpi = ops::hash_shuffle(comm, in, {"p"}, {.on_node_shared_memory = false});
+    check_shuffle(comm, in, via_mpi, {"p"});
+    for (idx_t round_bytes : {idx_t{64} << 20, idx_t{200}}) {
+      const Table via_shared = ops::hash_shuffle(
+          comm, in, {"p"}, {.round_bytes = round_bytes, .on_node_shared_memory = true});
+      EXPECT_EQ(ops::detail::last_transport(), comm.size() == 1
+                                                   ? ops::detail::Transport::kNone
+                                                   : ops::detail::Transport::kSegmentsSharedMemory);
+      expect_same_table(via_mpi, via_shared);
+    }
   }
 }
 

@@ -21,7 +21,7 @@ struct ShuffleOptions {
   /// Otherwise all columns of a round share one buffer: rounds = the largest
   /// ceil(local bytes / round_bytes). Must be positive.
   idx_t round_bytes = idx_t{64} << 20;
-  /// When no column holds plain strings, rows for other ranks on the same host go through on-node
+  /// Rows for other ranks on the same host go through on-node
   /// shared memory (mpi/exchange.hpp: the sender scatters into its staging segment, each
   /// receiver copies its rows out) instead of MPI, which is about twice as fast; rows for ranks
   /// on other hosts go through MPI at the same time. Falls back to MPI by itself where that is
@@ -75,11 +75,13 @@ void set_small_fanout_limit(int ranks);
 /// How the last shuffle on this process moved rows between ranks. For tests, to check that the
 /// fast path is really taken.
 enum class Transport {
-  kNone,          // one rank: nothing moved
-  kSharedMemory,  // direct path through on-node staging segments
-  kHybrid,        // direct path: shared memory to ranks on this host, MPI to other hosts
-  kMpiDirect,     // direct path through MPI_Alltoallv per column
-  kMpiSegments,   // segment path (plain strings or huge counts) through MPI
+  kNone,                  // one rank: nothing moved
+  kSharedMemory,          // direct path through on-node staging segments
+  kHybrid,                // direct path: shared memory to ranks on this host, MPI to other hosts
+  kMpiDirect,             // direct path through MPI_Alltoallv per column
+  kMpiSegments,           // segment path (plain strings or huge counts) through MPI
+  kSegmentsSharedMemory,  // segment path through on-node shared memory
+  kSegmentsHybrid,        // segment path: shared memory on this host, MPI to other hosts
 };
 Transport last_transport();
 
