@@ -43,25 +43,12 @@ while [[ $# -gt 0 ]]; do
     *) die "unknown option '$1' (options: --rows N --out DIR --repeats R --ranks LIST --peer-threads LIST)" ;;
   esac
 done
-ROWS=$(awk -v n="$ROWS" 'BEGIN { if (n !~ /^[0-9.]+([eE][0-9]+)?$/) exit 1; printf "%d", n }') ||
-  die "--rows must be a non-negative number like 10000000 or 1e7"
+source "$SRC/benchmarks/job_bench_lib.sh"
+ROWS=$(bench_rows "$ROWS")
 [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$REPEATS'"
 
-BUILD=${SHARDFLOW_BUILD_DIR:-$SRC/build-release}
-MPIEXEC=${MPIEXEC:-mpirun}
 PY=${SHARDFLOW_PYTHON:-/usr/bin/python3}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-if [[ ! -f $BUILD/CMakeCache.txt ]]; then
-  cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
-fi
-BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
-[[ $BUILD_TYPE == Release ]] ||
-  die "$BUILD is configured as '$BUILD_TYPE'; timings need a Release build: set SHARDFLOW_BUILD_DIR to a Release build dir"
-ninja -C "$BUILD" -j "${SHARDFLOW_BUILD_JOBS:-2}" shardflow
-BIN=$BUILD/shardflow
-if [[ ! -d $SRC/benchmarks/node_modules/@duckdb/node-api || ! -d $SRC/benchmarks/node_modules/nodejs-polars ]]; then
-  (cd "$SRC/benchmarks" && npm install --no-audit --no-fund)
-fi
+bench_setup
 
 mkdir -p "$OUT/logs"
 JOIN_DATA=$OUT/join_$ROWS
