@@ -175,7 +175,7 @@ int command_run(const Context& ctx, const std::vector<std::string>& argv) {
     }
     // Names can be shared by distinct nodes (containers, network namespaces): tell them apart
     // by MPI's shared-memory node.
-    const std::vector<int> nodes = mpi::hosts(comm);
+    const std::vector<int>& nodes = comm.hosts();
     std::vector<std::string> labels = names;
     for (size_t r = 0; r < names.size(); ++r) {
       for (size_t q = 0; q < names.size(); ++q) {

@@ -12,7 +12,8 @@ namespace shardflow::mpi {
 /// then numbered in order of each host's lowest rank. "Host" is what MPI calls a shared-memory node
 /// (MPI_COMM_TYPE_SHARED): Open MPI's node, one per host name given to mpirun or node of a Slurm
 /// allocation -- not the process's gethostname(), which several nodes (containers, network
-/// namespaces) may share. Costs three small collectives.
+/// namespaces) may share. Costs two small collectives (and the node split on first use);
+/// Comm::hosts() caches the result.
 std::vector<int> hosts(const Comm& comm);
 
 /// Collective: for every rank of `comm`, the name of the node it runs on as the launcher knows it
