@@ -571,6 +571,26 @@ std::vector<fs::path> CheckpointStore::list() const {
   return out;
 }
 
+void CheckpointStore::remove_temporaries_here() const {
+  std::error_code ec;
+  for (fs::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto target = temp_target(it->path());
+    if (target && (step_of(target->filename().string()) >= 0 || target->filename() == kLatest)) {
+      std::error_code rm;
+      if (fs::remove(it->path(), rm)) {
+        spdlog::debug("removed {}, left by a checkpoint writer that was stopped",
+                      it->path().string());
+      }
+    }
+  }
+}
+
+void CheckpointStore::remove_temporaries(const mpi::Comm& comm) const {
+  comm.agree([&] {
+    if (comm.is_root()) remove_temporaries_here();
+  });
+}
+
 void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) {
   maybe_inject_fault("ckpt_write:" + std::to_string(checkpoint.meta.step), comm.rank());
   comm.agree([&] {
@@ -620,13 +640,7 @@ void CheckpointStore::save(const mpi::Comm& comm, const Checkpoint& checkpoint) 
         spdlog::warn("could not delete old checkpoint {}: {}", f.string(), ec.message());
       }
     }
-    for (fs::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec)) {
-      const auto target = temp_target(it->path());
-      if (target && (step_of(target->filename().string()) >= 0 || target->filename() == kLatest)) {
-        std::error_code rm;
-        fs::remove(it->path(), rm);
-      }
-    }
+    remove_temporaries_here();
     spdlog::debug("checkpoint step {} written to {}", c.meta.step, final_path.string());
   });
 }

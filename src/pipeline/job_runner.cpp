@@ -619,6 +619,7 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   const int d = static_cast<int>(spec.numeric_features.size());
   out.model = ml::LogisticRegression(d, logistic.l2);
   ckpt::CheckpointStore store(workdir / "checkpoints", spec.checkpoint_keep);
+  store.remove_temporaries(comm);
 
   // ---- where to start -----------------------------------------------------------------------
   std::optional<ckpt::Checkpoint> loaded;

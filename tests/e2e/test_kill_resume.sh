@@ -42,4 +42,13 @@ $PY tests/support/compare_runs.py "$TMP/straight" "$TMP/killed" --ordered test_s
 expect_exit 0 600 resumed1 0 "${ARGS[@]}" --set "workdir=$TMP/killed-copy" --resume auto
 $PY tests/support/compare_runs.py "$TMP/straight" "$TMP/killed-copy" --ordered test_set --across-ranks \
   || fail "resumed on 1 rank != uninterrupted on 2"
-pass "resumed from step $from; final weights equal the uninterrupted run's"
+
+# A run killed while replacing `latest` after its last step leaves `latest.tmp.<pid>`; the rerun
+# resumes at that last step, saves nothing, and must still clear the leftovers (fault campaign).
+echo "half-written" >"$TMP/straight/checkpoints/latest.tmp.31928"
+last=$(ls "$TMP/straight/checkpoints" | grep '^ckpt-.*\.h5$' | tail -n 1)
+echo "half-written" >"$TMP/straight/checkpoints/$last.tmp.31929"
+expect_exit 0 600 rerun-finished 2 "${ARGS[@]}" --set "workdir=$TMP/straight" --resume auto
+left=$(ls "$TMP/straight/checkpoints" | grep '\.tmp' || true)
+[ -z "$left" ] || fail "temporary files left after a rerun of a finished training: $left"
+pass "resumed from step $from; final weights equal the uninterrupted run's; leftovers cleared"

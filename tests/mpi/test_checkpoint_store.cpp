@@ -237,6 +237,34 @@ TEST(CheckpointStore, TruncatedAndPartialFilesAreSkipped) {
   EXPECT_EQ(store.load_latest(comm)->meta.step, 4);
 }
 
+// A run killed while replacing `latest` after its last step leaves `latest.tmp.<pid>`; the rerun
+// resumes at that step and never saves again, so the sweep must not wait for the next save.
+TEST(CheckpointStore, RemoveTemporariesClearsLeftoversOfKilledWriters) {
+  mpi::Comm comm;
+  TempDir dir(comm);
+  CheckpointStore store(dir.path(), 5);
+  store.save(comm, make_checkpoint(1));
+  const std::vector<fs::path> leftovers = {dir.path() / "latest.tmp.31928",
+                                           dir.path() / (checkpoint_file_name(2) + ".tmp.77"),
+                                           dir.path() / (checkpoint_file_name(3) + ".tmp")};
+  const fs::path unrelated = dir.path() / "notes.txt.tmp.5";
+  if (comm.is_root()) {
+    for (const auto& f : leftovers)
+      testing_util::write_file(f, "half-written");
+    testing_util::write_file(unrelated, "not ours");
+  }
+  comm.barrier();
+  store.remove_temporaries(comm);
+  comm.barrier();
+  for (const auto& f : leftovers)
+    EXPECT_FALSE(fs::exists(f)) << f;
+  EXPECT_TRUE(fs::exists(unrelated));
+  EXPECT_EQ(store.load_latest(comm)->meta.step, 1);
+  // A directory that does not exist yet is not an error.
+  CheckpointStore absent(dir.path() / "absent", 2);
+  EXPECT_NO_THROW(absent.remove_temporaries(comm));
+}
+
 TEST(CheckpointStore, OtherFingerprintsAreSkippedWithBothNamed) {
   mpi::Comm comm;
   TempDir dir(comm);

@@ -92,6 +92,12 @@ class CheckpointStore {
   /// the same InputError with the reason if it is invalid.
   Checkpoint load(const mpi::Comm& comm, const std::filesystem::path& file) const;
 
+  /// Collective: rank 0 deletes the temp files of checkpoints and of `latest` (temp_target) that
+  /// a writer killed between creating and renaming them left behind. Only for a caller that holds
+  /// the workdir lock (no writer can be alive); a run that resumes at its last step never saves
+  /// again, so save()'s own sweep would not reach them.
+  void remove_temporaries(const mpi::Comm& comm) const;
+
   /// Local: the checkpoint files present (ckpt-<10 digits>.h5, no temp files), ascending step.
   std::vector<std::filesystem::path> list() const;
 
@@ -99,6 +105,9 @@ class CheckpointStore {
   int keep() const { return keep_; }
 
  private:
+  // Local (rank 0): the sweep behind remove_temporaries and save.
+  void remove_temporaries_here() const;
+
   std::filesystem::path directory_;
   int keep_;
 };
