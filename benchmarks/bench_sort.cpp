@@ -9,8 +9,9 @@
 // barrier; the input is generated once and not timed):
 //   sort_i64_f64:   ops::sort by (a, b)
 //   top100_i64_f64: ops::sort_limit by (a desc, b), limit 100
-//   local_radix / local_comparison (one rank only): ops::sort_permutation of the encoded keys,
-//                   with the radix sort and with the comparison sort
+//   local_sort_i64_f64, local_sort_i64x100_f64 (one rank only): ops::sort_permutation of the
+//                   encoded keys, with the radix sort and with the comparison sort, for `a` as
+//                   above and for `a` = hash(g) % 100 (few values, like id1 of gen join)
 // and prints on rank 0, one JSON line each:
 //   {"bench":"sort_i64_f64","impl":"shardflow","ranks":R,"rows":N,"seconds":S}
 
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "bench_main.hpp"
 #include "shardflow/common/error.hpp"
@@ -32,7 +34,7 @@ using namespace shardflow;
 
 namespace {
 
-table::Table make_table(idx_t first, idx_t count) {
+table::Table make_table(idx_t first, idx_t count, std::uint64_t distinct_a = 1000000) {
   table::Column a(table::DataType::kInt64);
   table::Column b(table::DataType::kFloat64);
   a.values<std::int64_t>().resize(static_cast<size_t>(count));
@@ -40,7 +42,7 @@ table::Table make_table(idx_t first, idx_t count) {
   for (idx_t i = 0; i < count; ++i) {
     const auto g = static_cast<std::uint64_t>(first + i);
     a.values<std::int64_t>()[static_cast<size_t>(i)] =
-        static_cast<std::int64_t>(hash_u64(g) % 1000000);
+        static_cast<std::int64_t>(hash_u64(g) % distinct_a);
     b.values<double>()[static_cast<size_t>(i)] =
         static_cast<double>(hash_u64(g ^ 0x9e3779b97f4a7c15ULL) % (std::uint64_t{1} << 40)) /
         1024.0;
@@ -92,17 +94,23 @@ int run(int argc, char** argv) {
     print("top100_i64_f64", p, rows, top_s, "shardflow");
   }
   if (p == 1) {
-    const ops::SortKeyLayout layout(t, keys, {false, false});
-    std::vector<std::int64_t> g(static_cast<size_t>(t.num_rows()));
-    for (size_t i = 0; i < g.size(); ++i)
-      g[i] = static_cast<std::int64_t>(i);
-    const ops::EncodedKeys encoded = ops::encode_sort_keys(layout, t, g);
-    const double radix_s = best_of(comm, repeats, [&] { ops::sort_permutation(encoded); });
-    ops::detail::set_radix_min_rows(std::numeric_limits<idx_t>::max());
-    const double comparison_s = best_of(comm, repeats, [&] { ops::sort_permutation(encoded); });
-    ops::detail::set_radix_min_rows(2048);
-    print("local_sort_i64_f64", p, rows, radix_s, "radix");
-    print("local_sort_i64_f64", p, rows, comparison_s, "std::sort");
+    // The local kernel on two key distributions: `a` with 1e6 values (the table above) and with
+    // 100 values (id1 of `shardflow gen join`, the README's sort benchmark).
+    const table::Table few = make_table(0, rows, 100);
+    for (const auto& [bench, table] :
+         {std::pair{"local_sort_i64_f64", &t}, std::pair{"local_sort_i64x100_f64", &few}}) {
+      const ops::SortKeyLayout layout(*table, keys, {false, false});
+      std::vector<std::int64_t> g(static_cast<size_t>(table->num_rows()));
+      for (size_t i = 0; i < g.size(); ++i)
+        g[i] = static_cast<std::int64_t>(i);
+      const ops::EncodedKeys encoded = ops::encode_sort_keys(layout, *table, g);
+      const double radix_s = best_of(comm, repeats, [&] { ops::sort_permutation(encoded); });
+      ops::detail::set_radix_min_rows(std::numeric_limits<idx_t>::max());
+      const double comparison_s = best_of(comm, repeats, [&] { ops::sort_permutation(encoded); });
+      ops::detail::set_radix_min_rows(2048);
+      print(bench, p, rows, radix_s, "radix");
+      print(bench, p, rows, comparison_s, "std::sort");
+    }
   }
   std::fflush(stdout);
   return 0;

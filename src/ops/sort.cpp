@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/timer.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 
@@ -151,23 +154,32 @@ Samples gather_samples(const mpi::Comm& comm, const SortKeyLayout& layout, const
 // The sample sort
 // =============================================================================================
 
-struct Sorted {
-  Table table;
-  std::vector<std::int64_t> global_index;
-};
-
 // Collective: sorts `table` whose rows carry the tie-break indexes `gidx` (distinct over all
-// ranks). The result is in order, rank r holding the r-th range.
-Sorted sample_sort(const mpi::Comm& comm, const Table& table, std::vector<std::int64_t> gidx,
-                   const std::vector<SortKey>& keys, const SortOptions& options) {
+// ranks). The result is in order, rank r holding the r-th range. `gidx_in_row_order`: gidx
+// ascends along the rows of each rank and from rank to rank (the rows' own global positions),
+// the same on every rank. Then the indexes need not travel: the shuffle keeps the rows of a source
+// in order and the sources in rank order, so a received row's position orders it as its index
+// would.
+Table sample_sort(const mpi::Comm& comm, const Table& table, std::vector<std::int64_t> gidx,
+                  bool gidx_in_row_order, const std::vector<SortKey>& keys,
+                  const SortOptions& options) {
   const SortKeyLayout layout = agreed_layout(comm, table, keys);
   const idx_t n = table.num_rows();
   const int p = comm.size();
+  // Phase times for the debug log: where a slow sort spends its time.
+  Stopwatch phase;
+  double mark = 0;
+  auto lap = [&] {
+    const double now = phase.seconds();
+    const double d = now - mark;
+    mark = now;
+    return d;
+  };
   EncodedKeys local = encode_sort_keys(layout, table, std::move(gidx));
-  Sorted out;
+  const double encode_s = lap();
   if (p > 1) {
     const idx_t total = mpi::allreduce_sum(comm, n);
-    if (total == 0) return {table.empty_like(), {}};
+    if (total == 0) return table.empty_like();
     const idx_t offset = mpi::exscan_sum(comm, n);
     const idx_t samples =
         std::min(total, std::max<idx_t>(1, options.samples_per_rank) * static_cast<idx_t>(p));
@@ -191,22 +203,29 @@ Sorted sample_sort(const mpi::Comm& comm, const Table& table, std::vector<std::i
       }
       destination[static_cast<size_t>(r)] = lo;
     }
+    const double split_s = lap();
     Table moved = shuffle_to(comm, table, destination, options.shuffle);
-    Table moved_index =
-        shuffle_to(comm, index_table(std::move(local.global_index)), destination, options.shuffle);
-    local = encode_sort_keys(layout, moved, index_values(moved_index));
+    std::vector<std::int64_t> moved_gidx;
+    if (gidx_in_row_order) {
+      moved_gidx = iota_from(0, moved.num_rows());
+    } else {
+      moved_gidx = index_values(shuffle_to(comm, index_table(std::move(local.global_index)),
+                                           destination, options.shuffle));
+    }
+    const double shuffle_s = lap();
+    local = encode_sort_keys(layout, moved, std::move(moved_gidx));
+    const double reencode_s = lap();
     const std::vector<idx_t> perm = sort_permutation(local);
-    out.table = moved.take(perm);
-    out.global_index.reserve(perm.size());
-    for (idx_t r : perm)
-      out.global_index.push_back(local.global_index[static_cast<size_t>(r)]);
+    const double permute_s = lap();
+    Table out = moved.take(perm);
+    spdlog::debug(
+        "sort phases on this rank: keys encoded in {:.3f} s, splitters and destinations in {:.3f} "
+        "s, rows shuffled in {:.3f} s, keys re-encoded in {:.3f} s, sorted in {:.3f} s, rows "
+        "gathered in order in {:.3f} s",
+        encode_s, split_s, shuffle_s, reencode_s, permute_s, lap());
     return out;
   }
-  const std::vector<idx_t> perm = sort_permutation(local);
-  out.table = table.take(perm);
-  for (idx_t r : perm)
-    out.global_index.push_back(local.global_index[static_cast<size_t>(r)]);
-  return out;
+  return table.take(sort_permutation(local));
 }
 
 }  // namespace
@@ -215,7 +234,7 @@ Table sort(const mpi::Comm& comm, const Table& table, const std::vector<SortKey>
            const SortOptions& options) {
   check_keys(comm, table, keys);
   const idx_t offset = mpi::exscan_sum(comm, table.num_rows());
-  return sample_sort(comm, table, iota_from(offset, table.num_rows()), keys, options).table;
+  return sample_sort(comm, table, iota_from(offset, table.num_rows()), true, keys, options);
 }
 
 Table sort_limit(const mpi::Comm& comm, const Table& table, const std::vector<SortKey>& keys,
@@ -248,15 +267,15 @@ Table sort_limit(const mpi::Comm& comm, const Table& table, const std::vector<So
     const EncodedKeys keys = encode_sort_keys(layout, gathered, index_values(gathered_index));
     return gathered.take(sort_permutation(keys, limit));
   }
-  Sorted sorted = sample_sort(comm, candidates, std::move(candidate_index), keys, options);
-  const idx_t m = sorted.table.num_rows();
+  Table sorted = sample_sort(comm, candidates, std::move(candidate_index), false, keys, options);
+  const idx_t m = sorted.num_rows();
   const idx_t before = mpi::exscan_sum(comm, m);
   const idx_t keep = std::clamp<idx_t>(limit - before, 0, m);
-  if (keep == m) return std::move(sorted.table);
+  if (keep == m) return sorted;
   std::vector<idx_t> rows(static_cast<size_t>(keep));
   for (idx_t i = 0; i < keep; ++i)
     rows[static_cast<size_t>(i)] = i;
-  return sorted.table.take(rows);
+  return sorted.take(rows);
 }
 
 }  // namespace shardflow::ops

@@ -103,10 +103,10 @@ int compare_keys(const EncodedKeys& a, idx_t i, const EncodedKeys& b, idx_t j);
 
 /// Local: the permutation that sorts the rows by (keys, global index). With `limit` >= 0 only the
 /// first min(limit, rows) of that order are computed and returned (a partial sort). A full sort
-/// of keys without plain strings (at most 3 words) is a stable radix sort on the key words (one
-/// MSD pass into cache-sized buckets, LSD passes within them), plus the global index as one more
-/// word unless the rows come in ascending global index order; otherwise a comparison sort. The
-/// permutation is the same either way.
+/// of keys without plain strings (at most 3 words) is a stable most-significant-digit radix sort
+/// on the varying bits of the key words, plus the global index as one more word unless the rows
+/// come in ascending global index order; otherwise a comparison sort. The permutation is the same
+/// either way.
 std::vector<idx_t> sort_permutation(const EncodedKeys& keys, idx_t limit = -1);
 
 namespace detail {
