@@ -1,6 +1,7 @@
 #include "shardflow/ops/asof_join.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <bit>
@@ -12,8 +13,10 @@
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/hash.hpp"
 #include "shardflow/common/suggest.hpp"
+#include "shardflow/common/timer.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
+#include "shardflow/mpi/alltoallv.hpp"
 
 namespace shardflow::ops {
 
@@ -443,11 +446,19 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
   });
   const int ranks = comm.size();
   const int me = comm.rank();
-  const idx_t lbase = mpi::exscan_sum(comm, left.num_rows());
   const idx_t rbase = mpi::exscan_sum(comm, right.num_rows());
 
   const Side lside(left, lkeys, ltime);
   const Side rside(right, rkeys, rtime);
+  // Phase times for the debug log: where a slow as-of join spends its time.
+  Stopwatch phase;
+  double mark = 0;
+  auto lap = [&] {
+    const double now = phase.seconds();
+    const double d = now - mark;
+    mark = now;
+    return d;
+  };
 
   // ---- route rows ---------------------------------------------------------------------------
   std::vector<int> ldest(static_cast<size_t>(left.num_rows()), me);
@@ -601,15 +612,22 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
     }
   }
 
+  const double route_s = lap();
   // ---- exchange -----------------------------------------------------------------------------
-  std::vector<std::int64_t> lg(static_cast<size_t>(left.num_rows()));
-  for (size_t i = 0; i < lg.size(); ++i)
-    lg[i] = lbase + static_cast<std::int64_t>(i);
-  std::vector<std::int64_t> rg(rrows.size());
-  for (size_t i = 0; i < rg.size(); ++i)
-    rg[i] = rbase + rrows[i];
+  // shuffle_to keeps a source's rows in their order and puts the sources in rank order, so where
+  // a source's rows are in ascending global index order, the received rows' positions order them
+  // as their global indexes would, and the indexes need not travel. That holds for the left rows
+  // always, and for the right rows with keys (sent in local row order); without keys they are
+  // sent in time order, plus boundary rows, so their indexes are sent along.
+  std::vector<idx_t> left_sent(static_cast<size_t>(ranks), 0);  // left rows to each rank
+  for (int d : ldest)
+    ++left_sent[static_cast<size_t>(d)];
+  const std::vector<idx_t> left_received =
+      mpi::alltoall_counts(comm, std::span<const idx_t>(left_sent));
   Table lt = shuffle_to(comm, left, ldest, options.shuffle);
-  const Table lgt = shuffle_to(comm, gidx_table(std::move(lg)), ldest, options.shuffle);
+  std::vector<std::int64_t> lgv(static_cast<size_t>(lt.num_rows()));
+  for (size_t i = 0; i < lgv.size(); ++i)
+    lgv[i] = static_cast<std::int64_t>(i);
   // With keys and no null key or time, every right row is sent once, in order: no copy needed.
   const bool all_right =
       static_cast<idx_t>(rrows.size()) == right.num_rows() && !spec.left_by.empty();
@@ -617,18 +635,31 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
   if (!all_right) taken = right.take(rrows);
   const Table& to_send = all_right ? right : taken;
   const Table rt = shuffle_to(comm, to_send, rdest, options.shuffle);
-  const Table rgt = shuffle_to(comm, gidx_table(std::move(rg)), rdest, options.shuffle);
+  std::vector<std::int64_t> rgv;
+  if (spec.left_by.empty()) {
+    std::vector<std::int64_t> rg(rrows.size());
+    for (size_t i = 0; i < rg.size(); ++i)
+      rg[i] = rbase + rrows[i];
+    const Table rgt = shuffle_to(comm, gidx_table(std::move(rg)), rdest, options.shuffle);
+    const auto& v = rgt.column(0).values<std::int64_t>();
+    rgv.assign(v.begin(), v.end());
+  } else {
+    rgv.resize(static_cast<size_t>(rt.num_rows()));
+    for (size_t i = 0; i < rgv.size(); ++i)
+      rgv[i] = static_cast<std::int64_t>(i);
+  }
 
+  const double exchange_s = lap();
   // ---- local sort and merge -----------------------------------------------------------------
   const Side ls(lt, lkeys, ltime);
   const Side rs(rt, rkeys, rtime);
   std::vector<Entry> le, re;
-  const auto& lgv = lgt.column(0).values<std::int64_t>();
-  const auto& rgv = rgt.column(0).values<std::int64_t>();
   build_entries(ls, lt, std::span<const std::int64_t>(lgv.data(), lgv.size()), rs, rt,
                 std::span<const std::int64_t>(rgv.data(), rgv.size()), le, re);
+  const double sort_s = lap();
   const std::vector<idx_t> match =
       merge(le, re, ls, rs, lt.num_rows(), spec.direction, spec.tolerance);
+  const double merge_s = lap();
 
   // ---- output -------------------------------------------------------------------------------
   // Rows go back to where their left row came from, in its order, so the output is distributed
@@ -643,25 +674,40 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
       continue;
     joined.add_column(out_schema.field(at++).name, take_or_null(rt.column(c), match));
   }
+  const double assemble_s = lap();
+  auto log_phases = [&](double home_s) {
+    spdlog::debug(
+        "as-of join phases on this rank: rows routed in {:.3f} s, exchanged in {:.3f} s, sorted "
+        "in {:.3f} s, merged in {:.3f} s, output assembled in {:.3f} s, sent home in {:.3f} s",
+        route_s, exchange_s, sort_s, merge_s, assemble_s, home_s);
+  };
   // One rank: the exchange kept every row in place and in order, so `joined` is home already.
-  if (ranks == 1) return joined;
-  const std::vector<idx_t> left_rows = mpi::allgather<idx_t>(comm, left.num_rows());
-  std::vector<idx_t> starts(left_rows.size() + 1, 0);
-  for (size_t p = 0; p < left_rows.size(); ++p)
-    starts[p + 1] = starts[p] + left_rows[p];
-  std::vector<int> back(lgv.size());
-  for (size_t i = 0; i < lgv.size(); ++i) {
-    back[i] =
-        static_cast<int>(std::upper_bound(starts.begin(), starts.end(), lgv[i]) - starts.begin()) -
-        1;
+  if (ranks == 1) {
+    log_phases(0);
+    return joined;
+  }
+  // Joined row i came from the rank whose block of received left rows holds i.
+  std::vector<int> back(lgv.size());  // (lt's columns were moved into `joined`)
+  {
+    size_t at = 0;
+    for (int q = 0; q < ranks; ++q)
+      for (idx_t i = 0; i < left_received[static_cast<size_t>(q)]; ++i)
+        back[at++] = q;
   }
   const Table home = shuffle_to(comm, joined, back, options.shuffle);
-  const Table home_g = shuffle_to(comm, lgt, back, options.shuffle);
-  std::vector<idx_t> order(static_cast<size_t>(home.num_rows()));
-  const auto& hg = home_g.column(0).values<std::int64_t>();
-  for (size_t i = 0; i < order.size(); ++i)
-    order[static_cast<size_t>(hg[i] - lbase)] = static_cast<idx_t>(i);
-  return home.take(order);
+  // Home holds, per rank q in rank order, this rank's left rows that went to q, in their order:
+  // left row r is at q's block start plus the number of earlier rows that went to q. The take
+  // below reads p ascending streams, not random rows.
+  std::vector<idx_t> next(static_cast<size_t>(ranks), 0);
+  for (int q = 1; q < ranks; ++q)
+    next[static_cast<size_t>(q)] =
+        next[static_cast<size_t>(q) - 1] + left_sent[static_cast<size_t>(q) - 1];
+  std::vector<idx_t> order(ldest.size());
+  for (size_t r = 0; r < ldest.size(); ++r)
+    order[r] = next[static_cast<size_t>(ldest[r])]++;
+  Table result = home.take(order);
+  log_phases(lap());
+  return result;
 }
 
 }  // namespace shardflow::ops
