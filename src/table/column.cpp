@@ -167,7 +167,16 @@ Column Column::take(std::span<const idx_t> rows) const {
           out.storage_ = take_plain(src, rows);
         } else {
           V dst(rows.size());
-          for (size_t k = 0; k < rows.size(); ++k)
+          // Prefetching a few dozen rows ahead keeps more cache misses in flight than the
+          // out-of-order core finds by itself when `rows` is a random permutation.
+          constexpr size_t kAhead = 32;
+          const size_t m = rows.size();
+          const size_t head = m > kAhead ? m - kAhead : 0;
+          for (size_t k = 0; k < head; ++k) {
+            __builtin_prefetch(&src[static_cast<size_t>(rows[k + kAhead])]);
+            dst[k] = src[static_cast<size_t>(rows[k])];
+          }
+          for (size_t k = head; k < m; ++k)
             dst[k] = src[static_cast<size_t>(rows[k])];
           out.storage_ = std::move(dst);
         }

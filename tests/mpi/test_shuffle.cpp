@@ -1,6 +1,7 @@
 // Hash shuffle at every rank count: rows are preserved as a multiset, every key ends on exactly
 // one rank (the one its hash names), rounds and split messages do not change the result.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -158,21 +159,79 @@ TEST(Shuffle, TinyRoundsAndSplitMessagesGiveTheSameResult) {
 }
 
 TEST(Shuffle, PlainStringsThroughSharedMemoryAndMpiGiveTheSameResult) {
-  // The segment path (plain strings) through the exchange: on-node shared memory by default, MPI
-  // when it is turned off; rounds large and tiny. This rank's own segment is copied, not sent.
+  // Plain strings take the direct path (lengths with the other columns, then the characters by
+  // alltoallv) through on-node shared memory by default, MPI when it is turned off, rounds large
+  // and tiny. With a message limit below the direct path's displacements they take the segment
+  // path, through shared memory as long as a round's segments fit in one message. Every way gives
+  // the same table.
   mpi::Comm comm;
+  using ops::detail::Transport;
+  const bool one = comm.size() == 1;
   for (bool empty_others : {false, true}) {
     Table in = random_piece(23, comm.rank(), rows_of(comm.rank(), comm.size(), 700, empty_others));
     const Table via_mpi = ops::hash_shuffle(comm, in, {"p"}, {.on_node_shared_memory = false});
+    EXPECT_EQ(ops::detail::last_transport(), one ? Transport::kNone : Transport::kMpiDirect);
     check_shuffle(comm, in, via_mpi, {"p"});
     for (idx_t round_bytes : {idx_t{64} << 20, idx_t{200}}) {
       const Table via_shared = ops::hash_shuffle(
           comm, in, {"p"}, {.round_bytes = round_bytes, .on_node_shared_memory = true});
-      EXPECT_EQ(ops::detail::last_transport(), comm.size() == 1
-                                                   ? ops::detail::Transport::kNone
-                                                   : ops::detail::Transport::kSegmentsSharedMemory);
+      EXPECT_EQ(ops::detail::last_transport(), one ? Transport::kNone : Transport::kSharedMemory);
       expect_same_table(via_mpi, via_shared);
     }
+    {
+      MessageLimit limit(1000);
+      const Table via_segments =
+          ops::hash_shuffle(comm, in, {"p"}, {.round_bytes = 200, .on_node_shared_memory = true});
+      EXPECT_EQ(ops::detail::last_transport(),
+                one ? Transport::kNone : Transport::kSegmentsSharedMemory);
+      expect_same_table(via_mpi, via_segments);
+    }
+  }
+}
+
+// Long strings (beyond the 16-byte fast copies elsewhere), empty strings and nulls in a plain
+// column, through the direct path in tiny rounds: every value arrives intact, in source order.
+TEST(Shuffle, PlainStringsOfAnyLengthKeepTheirBytesOnTheDirectPath) {
+  mpi::Comm comm;
+  const int p = comm.size();
+  const idx_t n = 50 + 7 * comm.rank();
+  auto value_of = [](int rank, idx_t r) {
+    if (r % 11 == 3) return std::string();
+    return fmt::format("{}:{}:", rank, r) + std::string(static_cast<size_t>((r * 37) % 300), 'x');
+  };
+  Table in;
+  Column s = Column::plain_strings();
+  Column src(table::DataType::kInt32);
+  std::vector<int> dest;
+  for (idx_t r = 0; r < n; ++r) {
+    s.plain().push_back(value_of(comm.rank(), r));
+    src.values<std::int32_t>().push_back(comm.rank());
+    dest.push_back(static_cast<int>((r * 5 + comm.rank()) % p));
+  }
+  s.ensure_validity();
+  for (idx_t r = 0; r < n; r += 9)
+    s.validity()[static_cast<size_t>(r)] = 0;
+  in.add_column("s", std::move(s));
+  in.add_column("src", std::move(src));
+  for (idx_t round_bytes : {idx_t{64} << 20, idx_t{100}}) {
+    const Table out = ops::shuffle_to(comm, in, dest, {.round_bytes = round_bytes});
+    if (p > 1) {
+      EXPECT_EQ(ops::detail::last_transport(), ops::detail::Transport::kSharedMemory);
+    }
+    idx_t at = 0;
+    for (int rank = 0; rank < p; ++rank) {
+      for (idx_t r = 0; r < 50 + 7 * rank; ++r) {
+        if ((r * 5 + rank) % p != comm.rank()) continue;
+        ASSERT_LT(at, out.num_rows());
+        EXPECT_EQ(out.column("s").is_valid(at), r % 9 != 0) << "row " << at;
+        if (r % 9 != 0) {
+          EXPECT_EQ(out.column("s").plain().at(at), value_of(rank, r)) << "row " << at;
+        }
+        EXPECT_EQ(out.column("src").values<std::int32_t>()[static_cast<size_t>(at)], rank);
+        ++at;
+      }
+    }
+    EXPECT_EQ(at, out.num_rows());
   }
 }
 

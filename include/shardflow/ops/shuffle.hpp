@@ -53,9 +53,10 @@ inline int rank_of_hash(std::uint64_t h, int ranks) {
 /// in [0, comm.size())). Schema, string encodings (dictionary vs plain) and dictionaries must be
 /// equal on all ranks. The result holds the received rows grouped by source rank (rank order),
 /// in their original order within a source. Data moves in rounds of about options.round_bytes
-/// per rank; every column type including plain strings and validity is carried. Without plain
-/// strings, rows that stay on this rank are copied straight into the result, not through MPI. A
-/// bad destination on any rank makes every rank throw the same RuntimeError.
+/// per rank; every column type including plain strings and validity is carried. Rows that stay on
+/// this rank are copied straight into the result, not through MPI (the characters of plain
+/// strings excepted: MPI copies them locally). A bad destination on any rank makes every rank
+/// throw the same RuntimeError.
 table::Table shuffle_to(const mpi::Comm& comm, const table::Table& table,
                         std::span<const int> destination, const ShuffleOptions& options = {});
 
@@ -79,7 +80,7 @@ enum class Transport {
   kSharedMemory,          // direct path through on-node staging segments
   kHybrid,                // direct path: shared memory to ranks on this host, MPI to other hosts
   kMpiDirect,             // direct path through MPI_Alltoallv per column
-  kMpiSegments,           // segment path (plain strings or huge counts) through MPI
+  kMpiSegments,           // segment path (counts beyond an MPI message) through MPI
   kSegmentsSharedMemory,  // segment path through on-node shared memory
   kSegmentsHybrid,        // segment path: shared memory on this host, MPI to other hosts
 };
