@@ -142,7 +142,7 @@ function target(name, ok, detail) {
   const sf = find('shuffle', 'shardflow', 2);
   const raw = find('shuffle', 'mpi_alltoallv', 2);
   const frac = sf && raw ? (sf.bytes / sf.seconds) / (raw.bytes / raw.seconds) : undefined;
-  target('shuffle at 2 ranks >= 70% of raw MPI_Alltoallv throughput', frac === undefined ? undefined : frac >= 0.7,
+  target('shuffle at 2 ranks >= 85% of raw MPI_Alltoallv throughput', frac === undefined ? undefined : frac >= 0.85,
     frac === undefined ? '' : `fraction ${frac.toFixed(3)}`);
 }
 for (const bench of ['groupby_q1', 'groupby_all6']) {
