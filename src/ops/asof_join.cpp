@@ -624,7 +624,22 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
     ++left_sent[static_cast<size_t>(d)];
   const std::vector<idx_t> left_received =
       mpi::alltoall_counts(comm, std::span<const idx_t>(left_sent));
-  Table lt = shuffle_to(comm, left, ldest, options.shuffle);
+  // Only the left keys and time travel (as columns "k0".., "t"): the left table's other columns
+  // never leave home, where the matched right columns come back to meet them. Sending whole left
+  // rows there and back cost about a third of the as-of join (README benchmark).
+  std::vector<int> lkeys_sent;
+  int ltime_sent = 0;
+  Table lt;
+  {
+    Table probe;
+    for (size_t k = 0; k < lkeys.size(); ++k) {
+      probe.add_column("k" + std::to_string(k), left.column(lkeys[k]));
+      lkeys_sent.push_back(static_cast<int>(k));
+    }
+    ltime_sent = static_cast<int>(lkeys.size());
+    probe.add_column("t", left.column(ltime));
+    lt = ranks == 1 ? std::move(probe) : shuffle_to(comm, probe, ldest, options.shuffle);
+  }
   std::vector<std::int64_t> lgv(static_cast<size_t>(lt.num_rows()));
   for (size_t i = 0; i < lgv.size(); ++i)
     lgv[i] = static_cast<std::int64_t>(i);
@@ -651,7 +666,7 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
 
   const double exchange_s = lap();
   // ---- local sort and merge -----------------------------------------------------------------
-  const Side ls(lt, lkeys, ltime);
+  const Side ls(lt, lkeys_sent, ltime_sent);
   const Side rs(rt, rkeys, rtime);
   std::vector<Entry> le, re;
   build_entries(ls, lt, std::span<const std::int64_t>(lgv.data(), lgv.size()), rs, rt,
@@ -662,50 +677,52 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
   const double merge_s = lap();
 
   // ---- output -------------------------------------------------------------------------------
-  // Rows go back to where their left row came from, in its order, so the output is distributed
-  // and ordered like the left table at every rank count.
-  Table joined;
-  for (int c = 0; c < lt.num_columns(); ++c)
-    joined.add_column(out_schema.field(c).name, std::move(lt.column(c)));
-  int at = lt.num_columns();
+  // The matched right columns go back to where their left row came from, in its order, and join
+  // the left columns there, so the output is distributed and ordered like the left table at
+  // every rank count.
+  Table matched;
   for (int c = 0; c < rt.num_columns(); ++c) {
     const auto& name = rt.schema().field(c).name;
     if (std::find(spec.right_by.begin(), spec.right_by.end(), name) != spec.right_by.end())
       continue;
-    joined.add_column(out_schema.field(at++).name, take_or_null(rt.column(c), match));
+    matched.add_column(name, take_or_null(rt.column(c), match));
   }
   const double assemble_s = lap();
   auto log_phases = [&](double home_s) {
     spdlog::debug(
         "as-of join phases on this rank: rows routed in {:.3f} s, exchanged in {:.3f} s, sorted "
-        "in {:.3f} s, merged in {:.3f} s, output assembled in {:.3f} s, sent home in {:.3f} s",
+        "in {:.3f} s, merged in {:.3f} s, right columns taken in {:.3f} s, sent home and joined "
+        "in {:.3f} s",
         route_s, exchange_s, sort_s, merge_s, assemble_s, home_s);
   };
-  // One rank: the exchange kept every row in place and in order, so `joined` is home already.
-  if (ranks == 1) {
-    log_phases(0);
-    return joined;
+  // One rank: the exchange kept every row in place and in order, so `matched` is home already.
+  if (ranks > 1) {
+    // Matched row i answers the rank whose block of received left rows holds i.
+    std::vector<int> back(lgv.size());
+    {
+      size_t at = 0;
+      for (int q = 0; q < ranks; ++q)
+        for (idx_t i = 0; i < left_received[static_cast<size_t>(q)]; ++i)
+          back[at++] = q;
+    }
+    const Table home = shuffle_to(comm, matched, back, options.shuffle);
+    // Home holds, per rank q in rank order, the answers for this rank's left rows that went to q,
+    // in their order: left row r's is at q's block start plus the number of earlier rows that
+    // went to q. The take below reads p ascending streams, not random rows.
+    std::vector<idx_t> next(static_cast<size_t>(ranks), 0);
+    for (int q = 1; q < ranks; ++q)
+      next[static_cast<size_t>(q)] =
+          next[static_cast<size_t>(q) - 1] + left_sent[static_cast<size_t>(q) - 1];
+    std::vector<idx_t> order(ldest.size());
+    for (size_t r = 0; r < ldest.size(); ++r)
+      order[r] = next[static_cast<size_t>(ldest[r])]++;
+    matched = home.take(order);
   }
-  // Joined row i came from the rank whose block of received left rows holds i.
-  std::vector<int> back(lgv.size());  // (lt's columns were moved into `joined`)
-  {
-    size_t at = 0;
-    for (int q = 0; q < ranks; ++q)
-      for (idx_t i = 0; i < left_received[static_cast<size_t>(q)]; ++i)
-        back[at++] = q;
-  }
-  const Table home = shuffle_to(comm, joined, back, options.shuffle);
-  // Home holds, per rank q in rank order, this rank's left rows that went to q, in their order:
-  // left row r is at q's block start plus the number of earlier rows that went to q. The take
-  // below reads p ascending streams, not random rows.
-  std::vector<idx_t> next(static_cast<size_t>(ranks), 0);
-  for (int q = 1; q < ranks; ++q)
-    next[static_cast<size_t>(q)] =
-        next[static_cast<size_t>(q) - 1] + left_sent[static_cast<size_t>(q) - 1];
-  std::vector<idx_t> order(ldest.size());
-  for (size_t r = 0; r < ldest.size(); ++r)
-    order[r] = next[static_cast<size_t>(ldest[r])]++;
-  Table result = home.take(order);
+  Table result;
+  for (int c = 0; c < left.num_columns(); ++c)
+    result.add_column(out_schema.field(c).name, left.column(c));
+  for (int c = 0; c < matched.num_columns(); ++c)
+    result.add_column(out_schema.field(left.num_columns() + c).name, std::move(matched.column(c)));
   log_phases(lap());
   return result;
 }
