@@ -1,5 +1,6 @@
 #include "shardflow/common/memory.hpp"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,6 +20,15 @@ idx_t peak_rss_bytes() {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<idx_t>(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
+}
+
+void keep_freed_memory(bool keep) {
+  // glibc's defaults: mmap for blocks from 128 KiB (the threshold then adapts up to 32 MiB), at
+  // most 65536 mappings, trim the heap top above 128 KiB. Blocks above 32 MiB (every column of a
+  // large table) were always mapped fresh and unmapped on free.
+  mallopt(M_MMAP_MAX, keep ? 0 : 65536);
+  mallopt(M_TRIM_THRESHOLD, keep ? static_cast<int>(kKeptFreeBytes) : 128 * 1024);
+  if (!keep) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 }
 
 }  // namespace shardflow

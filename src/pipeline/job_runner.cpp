@@ -805,6 +805,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
   });
   const WorkdirLock lock(comm, workdir);
   spdlog::info("job '{}' on {} rank(s), workdir {}", job.name, comm.size(), workdir.string());
+  keep_freed_memory(job.runtime.keep_freed_memory);
 
   // A run rebuilds the published results; removing the previous run's first means a run that
   // fails leaves none behind that could pass for its own.
@@ -937,7 +938,8 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                  {"metrics_not_computable", not_computable},
                                  {"memory",
                                   {{"peak_rss_bytes", summary.peak_rss_bytes},
-                                   {"table_liveness", job.runtime.table_liveness}}}};
+                                   {"table_liveness", job.runtime.table_liveness},
+                                   {"keep_freed_memory", job.runtime.keep_freed_memory}}}};
   comm.agree([&] {
     if (comm.is_root()) write_file_atomically(workdir / "metrics.json", record.dump(2) + "\n");
   });

@@ -345,7 +345,7 @@ TEST_F(JobLoader, UnknownKeysAtEveryNestingLevel) {
       {head + "runtime: {zzzzzz: 1}\n", 4, 11,
        "unknown key 'zzzzzz' in runtime (valid keys: shuffle_round_bytes, hdf5_chunk_rows, "
        "max_dictionary_size, log_level, log_all_ranks, cache_keep, table_liveness, "
-       "broadcast_max_bytes)"},
+       "broadcast_max_bytes, keep_freed_memory)"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(load_error(c.text), at(c.line, c.column) + c.message) << c.text;
@@ -600,6 +600,15 @@ TEST_F(JobLoader, ByteSizesAcceptBinaryUnits) {
   EXPECT_EQ(load_job(write("c.yaml", head + "runtime: {shuffle_round_bytes: 4096}\n"))
                 .runtime.shuffle_round_bytes,
             4096);
+}
+
+TEST_F(JobLoader, KeepFreedMemoryDefaultsToTrueAndIsABool) {
+  const std::string head = "name: j\ninputs:\n  e: {format: hdf5, path: x.h5}\n";
+  EXPECT_TRUE(load_job(write("a.yaml", head)).runtime.keep_freed_memory);
+  EXPECT_FALSE(load_job(write("b.yaml", head + "runtime: {keep_freed_memory: false}\n"))
+                   .runtime.keep_freed_memory);
+  EXPECT_THROW(load_job(write("c.yaml", head + "runtime: {keep_freed_memory: sometimes}\n")),
+               ConfigError);
 }
 
 TEST_F(JobLoader, TabDelimiterAndBackslashes) {

@@ -70,6 +70,9 @@ struct RuntimeSpec {
   /// A join's strategy auto replicates the smaller side to every rank (instead of shuffling both)
   /// when that side's global size is at most this many bytes.
   idx_t broadcast_max_bytes = idx_t{64} << 20;
+  /// Keep memory freed by one step mapped for the next (common/memory.hpp keep_freed_memory):
+  /// faster, but the resident set stays at its peak.
+  bool keep_freed_memory = true;
 };
 
 struct Job {
