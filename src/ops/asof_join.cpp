@@ -452,13 +452,7 @@ Table asof_join(const mpi::Comm& comm, const Table& left, const Table& right,
   const Side rside(right, rkeys, rtime);
   // Phase times for the debug log: where a slow as-of join spends its time.
   Stopwatch phase;
-  double mark = 0;
-  auto lap = [&] {
-    const double now = phase.seconds();
-    const double d = now - mark;
-    mark = now;
-    return d;
-  };
+  auto lap = [&phase] { return phase.lap(); };
 
   // ---- route rows ---------------------------------------------------------------------------
   std::vector<int> ldest(static_cast<size_t>(left.num_rows()), me);

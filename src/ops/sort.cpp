@@ -168,13 +168,7 @@ Table sample_sort(const mpi::Comm& comm, const Table& table, std::vector<std::in
   const int p = comm.size();
   // Phase times for the debug log: where a slow sort spends its time.
   Stopwatch phase;
-  double mark = 0;
-  auto lap = [&] {
-    const double now = phase.seconds();
-    const double d = now - mark;
-    mark = now;
-    return d;
-  };
+  auto lap = [&phase] { return phase.lap(); };
   EncodedKeys local = encode_sort_keys(layout, table, std::move(gidx));
   const double encode_s = lap();
   if (p > 1) {
