@@ -15,7 +15,7 @@ idx_t peak_rss_bytes();
 /// serves every allocation from its heap (M_MMAP_MAX 0) and trims only above that
 /// (M_TRIM_THRESHOLD). A later step then writes into pages already mapped instead of paying a page
 /// fault (and the kernel's zeroing) per 4 KiB of every large table it builds: q1-q5 of the README's
-/// join benchmark at 2 ranks took 6.3 s instead of 7.9 s. The price: the resident set no
+/// join benchmark at 2 ranks took 6.3 s instead of 7.9-9.4 s. The price: the resident set no
 /// longer falls after a step's peak. `keep` false sets glibc's default values (fixed from then on,
 /// not adapting as glibc's own defaults do). Call before the large allocations it should apply
 /// to; it affects the whole process.
