@@ -2,6 +2,42 @@
 # (join_comparisons.sh, sort_asof_comparisons.sh); sourced, not run. Expects SRC and a `die`
 # function; uses SHARDFLOW_BUILD_DIR, MPIEXEC, SHARDFLOW_BUILD_JOBS.
 
+# bench_parse_options HELP_LINES USAGE ARGS...: the options every job benchmark takes, with their
+# defaults: --rows N (1e7; 1e7 notation accepted), --out DIR (benchmarks/results), --repeats R (3),
+# --ranks LIST ("1 2"), --peer-threads LIST ("2"); -h/--help prints lines HELP_LINES (a sed range
+# such as 2,19) of the script. Sets ROWS, OUT, REPEATS, RANKS, PEER_THREADS. An option it does not
+# know goes to bench_extra_option NAME VALUE... (the remaining arguments) when the script defines
+# it, which returns 0 when it took NAME and the VALUE after it; otherwise, and for a bad value, it
+# dies naming the options (USAGE).
+bench_parse_options() {
+  local help_lines=$1 usage=$2
+  shift 2
+  ROWS=10000000
+  OUT=$SRC/benchmarks/results
+  REPEATS=3
+  RANKS="1 2"
+  PEER_THREADS="2"
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --rows) ROWS=${2:?--rows needs a value}; shift 2 ;;
+      --out) OUT=${2:?--out needs a value}; shift 2 ;;
+      --repeats) REPEATS=${2:?--repeats needs a value}; shift 2 ;;
+      --ranks) RANKS=${2:?--ranks needs a value}; shift 2 ;;
+      --peer-threads) PEER_THREADS=${2:?--peer-threads needs a value}; shift 2 ;;
+      -h | --help) sed -n "${help_lines}p" "$0"; exit 0 ;;
+      *)
+        if declare -F bench_extra_option >/dev/null && bench_extra_option "$@"; then
+          shift 2
+        else
+          die "unknown option '$1' (options: $usage)"
+        fi
+        ;;
+    esac
+  done
+  ROWS=$(bench_rows "$ROWS")
+  [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$REPEATS'"
+}
+
 # bench_rows VALUE: prints VALUE as an integer row count (accepts 1e7); dies on anything else.
 bench_rows() {
   awk -v n="$1" 'BEGIN { if (n !~ /^[0-9.]+([eE][0-9]+)?$/) exit 1; printf "%d", n }' ||

@@ -20,11 +20,6 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-ROWS=10000000
-OUT=$SRC/benchmarks/results
-REPEATS=3
-RANKS="1 2"
-PEER_THREADS="2"
 PEERS="duckdb polars pandas"
 
 die() {
@@ -32,21 +27,13 @@ die() {
   exit 1
 }
 
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --rows) ROWS=${2:?--rows needs a value}; shift 2 ;;
-    --out) OUT=${2:?--out needs a value}; shift 2 ;;
-    --repeats) REPEATS=${2:?--repeats needs a value}; shift 2 ;;
-    --ranks) RANKS=${2:?--ranks needs a value}; shift 2 ;;
-    --peer-threads) PEER_THREADS=${2:?--peer-threads needs a value}; shift 2 ;;
-    --peers) PEERS=${2?--peers needs a value}; shift 2 ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (options: --rows N --out DIR --repeats R --ranks LIST --peer-threads LIST --peers LIST)" ;;
-  esac
-done
+# --peers LIST, beside the options of bench_parse_options.
+bench_extra_option() {
+  [[ $1 == --peers ]] || return 1
+  PEERS=${2?--peers needs a value}
+}
 source "$SRC/benchmarks/job_bench_lib.sh"
-ROWS=$(bench_rows "$ROWS")
-[[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$REPEATS'"
+bench_parse_options 2,19 "--rows N --out DIR --repeats R --ranks LIST --peer-threads LIST --peers LIST" "$@"
 for p in $PEERS; do
   case $p in duckdb | polars | pandas) ;; *) die "unknown peer '$p' (peers: duckdb polars pandas)" ;; esac
 done

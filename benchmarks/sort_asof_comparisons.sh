@@ -21,31 +21,14 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-ROWS=10000000
-OUT=$SRC/benchmarks/results
-REPEATS=3
-RANKS="1 2"
-PEER_THREADS="2"
 
 die() {
   echo "sort_asof_comparisons.sh: error: $*" >&2
   exit 1
 }
 
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --rows) ROWS=${2:?--rows needs a value}; shift 2 ;;
-    --out) OUT=${2:?--out needs a value}; shift 2 ;;
-    --repeats) REPEATS=${2:?--repeats needs a value}; shift 2 ;;
-    --ranks) RANKS=${2:?--ranks needs a value}; shift 2 ;;
-    --peer-threads) PEER_THREADS=${2:?--peer-threads needs a value}; shift 2 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) die "unknown option '$1' (options: --rows N --out DIR --repeats R --ranks LIST --peer-threads LIST)" ;;
-  esac
-done
 source "$SRC/benchmarks/job_bench_lib.sh"
-ROWS=$(bench_rows "$ROWS")
-[[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$REPEATS'"
+bench_parse_options 2,22 "--rows N --out DIR --repeats R --ranks LIST --peer-threads LIST" "$@"
 
 PY=${SHARDFLOW_PYTHON:-/usr/bin/python3}
 bench_setup
