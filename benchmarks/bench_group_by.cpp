@@ -88,12 +88,10 @@ int run(int argc, char** argv) {
   const double ingest_seconds = ingest.seconds();
   const int p = comm.size();
 
-  const Result q1 = time_query(comm, t, {"id1"}, {{ops::AggKind::kSum, "v1", ""}}, repeats);
-  const Result all6 =
-      time_query(comm, t, {"id1", "id2", "id3", "id4", "id5", "id6"},
-                 {{ops::AggKind::kSum, "v3", ""}, {ops::AggKind::kCount, "", ""}}, repeats);
-  const std::vector<ops::AggSpec> v3 = {{ops::AggKind::kSum, "v3", ""},
-                                        {ops::AggKind::kMean, "v3", ""}};
+  const Result q1 = time_query(comm, t, {"id1"}, {{"sum", "v1", ""}}, repeats);
+  const Result all6 = time_query(comm, t, {"id1", "id2", "id3", "id4", "id5", "id6"},
+                                 {{"sum", "v3", ""}, {"count", "", ""}}, repeats);
+  const std::vector<ops::AggSpec> v3 = {{"sum", "v3", ""}, {"mean", "v3", ""}};
   const Result v3_id1 = time_query(comm, t, {"id1"}, v3, repeats);
   const Result v3_id3 = time_query(comm, t, {"id3"}, v3, repeats);
   if (comm.is_root()) {

@@ -211,7 +211,7 @@ bool WideAccumulator::is_zero() const {
   return std::all_of(c.limb_.begin(), c.limb_.end(), [](std::int64_t l) { return l == 0; });
 }
 
-double WideAccumulator::round(std::uint64_t divisor) const {
+bool WideAccumulator::magnitude_words(std::array<std::uint64_t, kLimbs / 2>& words) const {
   WideAccumulator c = *this;
   c.normalize();
   const bool negative = c.limb_[kLimbs - 1] < 0;
@@ -220,10 +220,19 @@ double WideAccumulator::round(std::uint64_t divisor) const {
       l = -l;
     c.normalize();
   }
-  std::array<std::uint64_t, kLimbs / 2> words{};
   for (size_t j = 0; j < words.size(); ++j)
     words[j] = static_cast<std::uint64_t>(c.limb_[2 * j]) |
                (static_cast<std::uint64_t>(c.limb_[2 * j + 1]) << 32);
+  return negative;
+}
+
+int WideAccumulator::low_exponent() {
+  return kMinExponent;
+}
+
+double WideAccumulator::round(std::uint64_t divisor) const {
+  std::array<std::uint64_t, kLimbs / 2> words{};
+  const bool negative = magnitude_words(words);
   return round_fixed_point(words, kMinExponent, negative, divisor);
 }
 
@@ -412,6 +421,33 @@ void ExactSums::merge(std::span<const table::Column> partial, std::span<const st
       if (!text.empty()) wide_of(g).merge(WideAccumulator::parse(text));
     }
   }
+}
+
+bool ExactSums::exact_value(size_t g, std::vector<std::uint64_t>& words, int& low,
+                            bool& negative) const {
+  const Extra* e = find_extra(g);
+  if (e != nullptr && (e->flags & (kNaN | kPositiveInf | kNegativeInf)) != 0) return false;
+  const __int128 acc = slot_[g].acc();
+  words.clear();
+  if (e == nullptr || e->wide < 0) {
+    negative = acc < 0;
+    low = scale_ == kUnanchored ? 0 : scale_;
+    const unsigned __int128 m = magnitude(acc);
+    if (m != 0) {
+      words.push_back(static_cast<std::uint64_t>(m));
+      words.push_back(static_cast<std::uint64_t>(m >> 64));
+    }
+  } else {
+    WideAccumulator w = wide_[static_cast<size_t>(e->wide)];
+    w.add_scaled(acc, scale_);
+    std::array<std::uint64_t, WideAccumulator::kLimbs / 2> all{};
+    negative = w.magnitude_words(all);
+    low = WideAccumulator::low_exponent();
+    words.assign(all.begin(), all.end());
+  }
+  while (!words.empty() && words.back() == 0)
+    words.pop_back();
+  return true;
 }
 
 double ExactSums::finish(size_t g, std::uint64_t divisor, std::int64_t count) const {

@@ -36,16 +36,17 @@ table::Schema group_by_output_schema(const Schema& input, const std::vector<std:
   for (const auto& k : keys)
     add(k, input.field(input.index_of(k, "group-by keys")).type);
   for (const auto& a : aggs) {
+    const AggregateFunction& f = aggregate_function(a.function);
     if (a.column.empty()) {
-      if (a.kind != AggKind::kCount) {
+      if (!f.allows_no_column) {
         throw ConfigError("aggregate {} needs a column; only count may be used without one",
-                          to_string(a.kind));
+                          f.name);
       }
-      add(output_name(a), DataType::kInt64);
+      add(output_name(a), f.output_type(DataType::kInt64, ""));
       continue;
     }
     const DataType in = input.field(input.index_of(a.column, "group-by aggregates")).type;
-    add(output_name(a), aggregate_output_type(a.kind, in, a.column));
+    add(output_name(a), f.output_type(in, a.column));
   }
   return Schema(std::move(fields));
 }
@@ -56,28 +57,32 @@ namespace {
 // Aggregate states
 // =============================================================================================
 
-std::vector<AggregateState> make_states(const Table& t, const std::vector<AggSpec>& aggs) {
-  std::vector<AggregateState> states;
+using States = std::vector<std::unique_ptr<AggregateState>>;
+
+States make_states(const Table& t, const std::vector<AggSpec>& aggs) {
+  States states;
   states.reserve(aggs.size());
   for (const auto& a : aggs) {
+    AggregateInput input;
     if (a.column.empty()) {
-      states.emplace_back(a.kind, DataType::kInt64, false, nullptr, true);
-      continue;
+      input.count_star = true;
+    } else {
+      const Column& c = t.column(a.column);
+      input.type = c.type();
+      input.plain_strings = c.type() == DataType::kString && !c.is_dictionary_encoded();
+      input.dictionary = c.dictionary();
     }
-    const Column& c = t.column(a.column);
-    const bool plain = c.type() == DataType::kString && !c.is_dictionary_encoded();
-    states.emplace_back(a.kind, c.type(), plain, c.dictionary(), false);
+    states.push_back(make_aggregate_state(a, input));
   }
   return states;
 }
 
-void update_states(std::vector<AggregateState>& states, const Table& t,
-                   const std::vector<AggSpec>& aggs, const std::vector<std::int32_t>& gid,
-                   idx_t groups) {
+void update_states(States& states, const Table& t, const std::vector<AggSpec>& aggs,
+                   const std::vector<std::int32_t>& gid, idx_t groups) {
   for (size_t j = 0; j < aggs.size(); ++j) {
-    states[j].resize(groups);
+    states[j]->resize(groups);
     const Column* input = aggs[j].column.empty() ? nullptr : &t.column(aggs[j].column);
-    states[j].update(input, gid);
+    states[j]->update(input, gid);
   }
 }
 
@@ -144,14 +149,13 @@ std::vector<std::uint64_t> keys_from_column(const Column& c) {
 // The output table. An integer sum that does not fit int64 is described in `overflow` (rank
 // local: the caller agrees on it) instead of being wrapped.
 Table assemble(const std::vector<std::string>& keys, std::vector<Column> key_columns,
-               const std::vector<AggSpec>& aggs, const std::vector<AggregateState>& states,
-               std::string& overflow) {
+               const std::vector<AggSpec>& aggs, const States& states, std::string& overflow) {
   Table out;
   for (size_t j = 0; j < keys.size(); ++j)
     out.add_column(keys[j], std::move(key_columns[j]));
   for (size_t j = 0; j < aggs.size(); ++j) {
     std::string problem;
-    out.add_column(output_name(aggs[j]), states[j].finalize(&problem));
+    out.add_column(output_name(aggs[j]), states[j]->finalize(&problem));
     if (!problem.empty() && overflow.empty()) {
       overflow = fmt::format("sum of column '{}' overflows int64: {}; sum a float64 column instead",
                              aggs[j].column, problem);
@@ -218,22 +222,20 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     local.gid = {};
     // Exact float sums whose values spread beyond the fast tier carry an extra (string) column;
     // every rank must send the same columns, so the ranks agree on it. Aggregates and schema are
-    // equal on all ranks, so either all ranks take this allreduce or none.
+    // equal on all ranks (so is may_need_wide_state), so either all ranks take this allreduce or
+    // none.
     bool with_wide = false;
-    const bool float_sums = std::any_of(aggs.begin(), aggs.end(), [&](const AggSpec& a) {
-      return (a.kind == AggKind::kSum || a.kind == AggKind::kMean) && !a.column.empty() &&
-             is_floating(table.column(a.column).type());
-    });
+    const bool float_sums = std::any_of(states.begin(), states.end(),
+                                        [](const auto& st) { return st->may_need_wide_state(); });
     if (float_sums) {
-      const bool local_wide =
-          std::any_of(states.begin(), states.end(),
-                      [](const AggregateState& st) { return st.needs_wide_state(); });
+      const bool local_wide = std::any_of(states.begin(), states.end(),
+                                          [](const auto& st) { return st->needs_wide_state(); });
       with_wide = mpi::allreduce_max<std::int64_t>(comm, local_wide ? 1 : 0) != 0;
     }
     Table partial;
     partial.add_column(kKeyColumn, keys_as_column(local.keys));
     for (size_t j = 0; j < states.size(); ++j) {
-      auto cols = states[j].state_columns(with_wide);
+      auto cols = states[j]->state_columns(with_wide);
       for (size_t c = 0; c < cols.size(); ++c)
         partial.add_column("__state" + std::to_string(j) + "_" + std::to_string(c),
                            std::move(cols[c]));
@@ -246,10 +248,10 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     auto merged = make_states(table, aggs);
     int col = 1;
     for (auto& st : merged) {
-      st.resize(static_cast<idx_t>(g.keys.size()));
-      const int w = st.num_state_columns(with_wide);
-      st.merge(std::span<const Column>(moved.columns().data() + col, static_cast<size_t>(w)),
-               g.gid);
+      st->resize(static_cast<idx_t>(g.keys.size()));
+      const int w = st->num_state_columns(with_wide);
+      st->merge(std::span<const Column>(moved.columns().data() + col, static_cast<size_t>(w)),
+                g.gid);
       col += w;
     }
     return assemble(keys, unpack_keys(g.keys, packing), aggs, merged, overflow);

@@ -450,8 +450,26 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, maxx]}, "
               "output: o}\n",
        5, 63,
-       "unknown aggregate function 'maxx' in steps.0.aggs.v1; did you mean 'max'? (functions: sum, "
-       "count, mean, min, max)"},
+       "unknown aggregate function 'maxx' in steps.0.aggs.v1; did you mean 'max'? (functions: "
+       "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all)"},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {sd: \"stdev(v1)\"}, "
+              "output: o}\n",
+       5, 57,
+       "steps.0.aggs.sd: unknown aggregate function 'stdev'; did you mean 'stddev'? (functions: "
+       "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all)"},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {sd: \"stddev(v1\"}, "
+              "output: o}\n",
+       5, 57,
+       "steps.0.aggs.sd: 'stddev(v1' is not an aggregate call: expected ')' at column 10; write "
+       "function(column), e.g. \"stddev(v3)\" or \"count(*)\""},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {c: \"corr(v1, v2)\"}, "
+              "output: o}\n",
+       5, 56,
+       "steps.0.aggs.c: 'corr(v1, v2)' is not an aggregate call: aggregate functions here take one "
+       "column at column 8; write function(column), e.g. \"stddev(v3)\" or \"count(*)\""},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {s: \"sum(*)\"}, "
+              "output: o}\n",
+       5, 56, "steps.0.aggs.s: sum(*) is not an aggregate; only count(*) may omit the column"},
       {head +
            "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {'*': [sum]}, output: o}\n",
        5, 59, "steps.0.aggs.* can only be count (count of rows), got 'sum'"},
@@ -462,7 +480,8 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
               "output: o}\n",
        5, 52, "steps.0.aggs computes column 'v1_mean' twice"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {}, output: o}\n", 5, 52,
-       "steps.0.aggs must name at least one column to aggregate, e.g. {amount: [sum]}"},
+       "steps.0.aggs must name at least one column to aggregate, e.g. {amount: [sum]} or "
+       "{sd_amount: \"stddev(amount)\"}"},
       {head + train + "  model: {type: linear}\n", 8, 17,
        "train.model.type must be one of logistic, got 'linear'"},
       {head + train + "  optimizer: {type: sgdd}\n", 8, 21,
@@ -789,6 +808,25 @@ TEST_F(JobLoader, CanonicalYamlRoundTrips) {
   // The lead's training fingerprint reads these sections back from the canonical YAML.
   for (const char* key : {"name:", "seed:", "inputs:", "steps:", "train:", "runtime:"})
     EXPECT_NE(job.canonical_yaml.find(key), std::string::npos) << key;
+}
+
+// Named aggregates ("output: function(column)") beside the list form: canonical, quoted column
+// names, aliases resolved, located at their key, and the canonical form loads back equal.
+TEST_F(JobLoader, NamedAggregatesHaveACanonicalFormThatRoundTrips) {
+  const std::string text =
+      "name: j\ninputs:\n  events: {format: csv, path: e.csv}\nsteps:\n"
+      "  - {op: group_by, input: events, keys: [id1], aggs: {v1: [sum, avg], sd_v3: \" STDDEV( v3 ) "
+      "\", n: \"count(*)\", \"odd\": 'var_pop(\"my \"\"col\"\"\")', v2: [max]}, output: o}\n";
+  const Job job = load_job(write("named.yaml", text));
+  const StepSpec& g = *job.steps[0];
+  EXPECT_EQ(canonical(g),
+            "{op: group_by, input: events, keys: [id1], aggs: {v1: [sum, mean], sd_v3: "
+            "\"stddev_samp(v3)\", n: \"count(*)\", odd: \"var_pop(\\\"my \\\"\\\"col\\\"\\\"\\\")\", v2: "
+            "[max]}, output: o}");
+  EXPECT_EQ(g.fields.of("aggs.sd_v3", {}).line, 5);
+  const Job again = load_job(write("again.yaml", job.canonical_yaml));
+  EXPECT_EQ(canonical(*again.steps[0]), canonical(g));
+  EXPECT_EQ(again.fingerprint(), job.fingerprint());
 }
 
 TEST_F(JobLoader, FingerprintIgnoresFormattingButNotValues) {

@@ -25,26 +25,42 @@
 #include "support/exact_reference.hpp"
 
 using namespace shardflow;
-using ops::AggKind;
 using ops::AggregateState;
 using table::Column;
 using table::DataType;
 
+namespace {
+
+// A state of `function` over a column of `type` (count(*) when `star`).
+std::unique_ptr<AggregateState> make_state(const std::string& function, DataType type, bool plain,
+                                           table::DictionaryPtr dictionary, bool star) {
+  ops::AggregateInput input;
+  input.type = type;
+  input.plain_strings = plain;
+  input.dictionary = std::move(dictionary);
+  input.count_star = star;
+  return ops::make_aggregate_state({function, star ? "" : "x", ""}, input);
+}
+
+}  // namespace
+
 TEST(Aggregate, NamesAndTypes) {
-  EXPECT_EQ(ops::parse_agg_kind("sum"), AggKind::kSum);
-  EXPECT_EQ(ops::parse_agg_kind("avg"), AggKind::kMean);
-  EXPECT_EQ(ops::parse_agg_kind("mean"), AggKind::kMean);
-  EXPECT_EQ(ops::parse_agg_kind("Sum"), std::nullopt);
-  EXPECT_EQ(ops::output_name({AggKind::kSum, "v1", ""}), "v1_sum");
-  EXPECT_EQ(ops::output_name({AggKind::kCount, "", ""}), "count");
-  EXPECT_EQ(ops::output_name({AggKind::kMax, "v", "top"}), "top");
-  EXPECT_EQ(ops::aggregate_output_type(AggKind::kSum, DataType::kInt32, "a"), DataType::kInt64);
-  EXPECT_EQ(ops::aggregate_output_type(AggKind::kSum, DataType::kBool, "a"), DataType::kInt64);
-  EXPECT_EQ(ops::aggregate_output_type(AggKind::kSum, DataType::kFloat32, "a"), DataType::kFloat64);
-  EXPECT_EQ(ops::aggregate_output_type(AggKind::kMean, DataType::kInt64, "a"), DataType::kFloat64);
-  EXPECT_EQ(ops::aggregate_output_type(AggKind::kMin, DataType::kString, "a"), DataType::kString);
-  EXPECT_EQ(ops::aggregate_output_type(AggKind::kCount, DataType::kString, "a"), DataType::kInt64);
-  EXPECT_THROW(ops::aggregate_output_type(AggKind::kMean, DataType::kString, "a"), ConfigError);
+  EXPECT_EQ(ops::find_aggregate_function("sum")->name, "sum");
+  EXPECT_EQ(ops::find_aggregate_function("avg")->name, "mean");
+  EXPECT_EQ(ops::find_aggregate_function("mean")->name, "mean");
+  EXPECT_EQ(ops::find_aggregate_function("stddev")->name, "stddev_samp");
+  EXPECT_EQ(ops::find_aggregate_function("Sum"), nullptr);
+  EXPECT_THROW(ops::aggregate_function("median_of"), ConfigError);
+  EXPECT_EQ(ops::output_name({"sum", "v1", ""}), "v1_sum");
+  EXPECT_EQ(ops::output_name({"count", "", ""}), "count");
+  EXPECT_EQ(ops::output_name({"max", "v", "top"}), "top");
+  EXPECT_EQ(ops::aggregate_output_type("sum", DataType::kInt32, "a"), DataType::kInt64);
+  EXPECT_EQ(ops::aggregate_output_type("sum", DataType::kBool, "a"), DataType::kInt64);
+  EXPECT_EQ(ops::aggregate_output_type("sum", DataType::kFloat32, "a"), DataType::kFloat64);
+  EXPECT_EQ(ops::aggregate_output_type("mean", DataType::kInt64, "a"), DataType::kFloat64);
+  EXPECT_EQ(ops::aggregate_output_type("min", DataType::kString, "a"), DataType::kString);
+  EXPECT_EQ(ops::aggregate_output_type("count", DataType::kString, "a"), DataType::kInt64);
+  EXPECT_THROW(ops::aggregate_output_type("mean", DataType::kString, "a"), ConfigError);
 }
 
 namespace {
@@ -69,33 +85,33 @@ void check_float_group(const std::vector<double>& values, std::mt19937_64& rng,
     std::shuffle(rows.begin(), rows.end(), rng);
     Column col(DataType::kFloat64);
     col.values<double>().assign(rows.begin(), rows.end());
-    for (AggKind kind : {AggKind::kSum, AggKind::kMean}) {
-      const std::string want = bits_of(kind == AggKind::kSum ? want_sum : want_mean);
+    for (std::string kind : {"sum", "mean"}) {
+      const std::string want = bits_of(kind == "sum" ? want_sum : want_mean);
       const std::vector<std::int32_t> zeros(rows.size(), 0);
-      AggregateState whole(kind, DataType::kFloat64, false, nullptr, false);
-      whole.resize(1);
-      whole.update(&col, zeros);
-      EXPECT_EQ(bits_of(whole.finalize().values<double>()[0]), want)
-          << ops::to_string(kind) << " of " << fmt::format("{}", fmt::join(rows, ", "));
+      auto whole = make_state(kind, DataType::kFloat64, false, nullptr, false);
+      whole->resize(1);
+      whole->update(&col, zeros);
+      EXPECT_EQ(bits_of(whole->finalize().values<double>()[0]), want)
+          << kind << " of " << fmt::format("{}", fmt::join(rows, ", "));
       // Up to four slices with random cuts, merged into group 0 in reverse order.
       std::vector<size_t> cuts = {0, rows.size()};
       for (int c = 0; c < 3; ++c)
         cuts.push_back(rng() % (rows.size() + 1));
       std::sort(cuts.begin(), cuts.end());
-      AggregateState merged(kind, DataType::kFloat64, false, nullptr, false);
-      merged.resize(1);
+      auto merged = make_state(kind, DataType::kFloat64, false, nullptr, false);
+      merged->resize(1);
       for (size_t c = cuts.size() - 1; c-- > 0;) {
         std::vector<idx_t> idx;
         for (size_t i = cuts[c]; i < cuts[c + 1]; ++i)
           idx.push_back(static_cast<idx_t>(i));
         const Column slice = col.take(idx);
-        AggregateState part(kind, DataType::kFloat64, false, nullptr, false);
-        part.resize(1);
-        part.update(&slice, std::span<const std::int32_t>(zeros.data(), idx.size()));
-        merged.merge(part.state_columns(), std::span<const std::int32_t>(zeros.data(), 1));
+        auto part = make_state(kind, DataType::kFloat64, false, nullptr, false);
+        part->resize(1);
+        part->update(&slice, std::span<const std::int32_t>(zeros.data(), idx.size()));
+        merged->merge(part->state_columns(), std::span<const std::int32_t>(zeros.data(), 1));
       }
-      EXPECT_EQ(bits_of(merged.finalize().values<double>()[0]), want)
-          << ops::to_string(kind) << " merged, of " << fmt::format("{}", fmt::join(rows, ", "));
+      EXPECT_EQ(bits_of(merged->finalize().values<double>()[0]), want)
+          << kind << " merged, of " << fmt::format("{}", fmt::join(rows, ", "));
     }
   }
 }
@@ -207,13 +223,13 @@ TEST(ExactFloatSum, Float32ColumnsAreExact) {
   col.values<float>() = {std::ldexp(1.0f, 100), 1.0f, std::ldexp(1.0f, -53), std::ldexp(1.0f, -80),
                          -std::ldexp(1.0f, 100)};
   const std::vector<std::int32_t> zeros(5, 0);
-  AggregateState st(AggKind::kSum, DataType::kFloat32, false, nullptr, false);
-  st.resize(1);
-  st.update(&col, zeros);
+  auto st = make_state("sum", DataType::kFloat32, false, nullptr, false);
+  st->resize(1);
+  st->update(&col, zeros);
   test::ExactReference ref;
   for (float f : col.values<float>())
     ref.add(static_cast<double>(f));
-  EXPECT_EQ(bits_of(st.finalize().values<double>()[0]), bits_of(ref.value()));
+  EXPECT_EQ(bits_of(st->finalize().values<double>()[0]), bits_of(ref.value()));
 }
 
 // Integer means are the exact 128-bit sum divided by the count, rounded once (the values used to
@@ -233,13 +249,13 @@ TEST(ExactFloatSum, IntegerMeansAreCorrectlyRounded) {
     Column col(DataType::kInt64);
     col.values<std::int64_t>().assign(v.begin(), v.end());
     const std::vector<std::int32_t> zeros(v.size(), 0);
-    AggregateState st(AggKind::kMean, DataType::kInt64, false, nullptr, false);
-    st.resize(1);
-    st.update(&col, zeros);
+    auto st = make_state("mean", DataType::kInt64, false, nullptr, false);
+    st->resize(1);
+    st->update(&col, zeros);
     test::ExactReference ref;
     for (auto x : v)
       ref.add_term(x, 0);
-    EXPECT_EQ(bits_of(st.finalize().values<double>()[0]), bits_of(ref.value(v.size())))
+    EXPECT_EQ(bits_of(st->finalize().values<double>()[0]), bits_of(ref.value(v.size())))
         << fmt::format("mean of {}", fmt::join(v, ", "));
   }
 }
@@ -297,15 +313,18 @@ TEST(Aggregate, MergeOfPartialStatesEqualsOneUpdate) {
     for (bool plain : {false, true}) {
       if (plain && type != DataType::kString) continue;
       Column col = random_column(type, plain, rng, n);
-      for (AggKind kind :
-           {AggKind::kSum, AggKind::kCount, AggKind::kMean, AggKind::kMin, AggKind::kMax}) {
-        if (type == DataType::kString && (kind == AggKind::kSum || kind == AggKind::kMean))
-          continue;
+      for (const std::string& kind : ops::aggregate_function_names()) {
+        const auto& f = ops::aggregate_function(kind);
+        try {
+          f.output_type(type, "x");
+        } catch (const ConfigError&) {
+          continue;  // a type the function does not take
+        }
         SCOPED_TRACE(std::string(table::to_string(type)) + (plain ? " plain " : " ") +
-                     std::string(ops::to_string(kind)));
-        AggregateState whole(kind, type, plain, col.dictionary(), false);
-        whole.resize(groups);
-        whole.update(&col, gid);
+                     std::string(kind));
+        auto whole = make_state(kind, type, plain, col.dictionary(), false);
+        whole->resize(groups);
+        whole->update(&col, gid);
         // Partial states over three slices, merged in reverse order.
         std::vector<std::vector<Column>> parts;
         for (int part = 0; part < 3; ++part) {
@@ -315,36 +334,36 @@ TEST(Aggregate, MergeOfPartialStatesEqualsOneUpdate) {
           for (size_t i = lo; i < hi; ++i)
             rows.push_back(static_cast<idx_t>(i));
           const Column slice = col.take(rows);
-          AggregateState st(kind, type, plain, col.dictionary(), false);
-          st.resize(groups);
-          st.update(&slice, std::span<const std::int32_t>(gid.data() + lo, hi - lo));
-          parts.push_back(st.state_columns());
-          ASSERT_EQ(static_cast<int>(parts.back().size()), st.num_state_columns());
+          auto st = make_state(kind, type, plain, col.dictionary(), false);
+          st->resize(groups);
+          st->update(&slice, std::span<const std::int32_t>(gid.data() + lo, hi - lo));
+          parts.push_back(st->state_columns());
+          ASSERT_EQ(static_cast<int>(parts.back().size()), st->num_state_columns());
         }
-        AggregateState merged(kind, type, plain, col.dictionary(), false);
-        merged.resize(groups);
+        auto merged = make_state(kind, type, plain, col.dictionary(), false);
+        merged->resize(groups);
         std::vector<std::int32_t> identity(static_cast<size_t>(groups));
         for (idx_t g = 0; g < groups; ++g)
           identity[static_cast<size_t>(g)] = static_cast<std::int32_t>(g);
         for (int part = 2; part >= 0; --part)
-          merged.merge(parts[static_cast<size_t>(part)], identity);
-        const Column a = whole.finalize(), b = merged.finalize();
+          merged->merge(parts[static_cast<size_t>(part)], identity);
+        const Column a = whole->finalize(), b = merged->finalize();
         EXPECT_EQ(render(a), render(b));
         // The group without rows: count 0, everything else null.
-        EXPECT_EQ(a.is_valid(groups - 1), kind == AggKind::kCount);
+        EXPECT_EQ(a.is_valid(groups - 1), kind == "count");
       }
     }
   }
   // count(*) counts rows including nulls.
-  AggregateState star(AggKind::kCount, DataType::kInt64, false, nullptr, true);
-  star.resize(groups);
-  star.update(nullptr, gid);
-  const Column c = star.finalize();
+  auto star = make_state("count", DataType::kInt64, false, nullptr, true);
+  star->resize(groups);
+  star->update(nullptr, gid);
+  const Column c = star->finalize();
   idx_t total = 0;
   for (auto v : c.values<std::int64_t>())
     total += v;
   EXPECT_EQ(total, static_cast<idx_t>(n));
-  EXPECT_THROW(AggregateState(AggKind::kSum, DataType::kInt64, false, nullptr, true), ConfigError);
+  EXPECT_THROW(make_state("sum", DataType::kInt64, false, nullptr, true), ConfigError);
 }
 
 TEST(RankOfHash, InRangeMasksPowersOfTwoAndSpreadsEvenly) {
@@ -388,19 +407,19 @@ TEST(Aggregate, IntegerSumsAreExactAndOverflowIsReported) {
     for (auto v : c.values)
       col.values<std::int64_t>().push_back(v);
     const std::vector<std::int32_t> zeros(c.values.size(), 0);
-    AggregateState whole(AggKind::kSum, DataType::kInt64, false, nullptr, false);
-    whole.resize(1);
-    whole.update(&col, zeros);
-    AggregateState merged(AggKind::kSum, DataType::kInt64, false, nullptr, false);
-    merged.resize(1);
+    auto whole = make_state("sum", DataType::kInt64, false, nullptr, false);
+    whole->resize(1);
+    whole->update(&col, zeros);
+    auto merged = make_state("sum", DataType::kInt64, false, nullptr, false);
+    merged->resize(1);
     for (size_t i = 0; i < c.values.size(); ++i) {
       const Column one = col.take(std::vector<idx_t>{static_cast<idx_t>(i)});
-      AggregateState part(AggKind::kSum, DataType::kInt64, false, nullptr, false);
-      part.resize(1);
-      part.update(&one, std::span<const std::int32_t>(zeros.data(), 1));
-      merged.merge(part.state_columns(), std::span<const std::int32_t>(zeros.data(), 1));
+      auto part = make_state("sum", DataType::kInt64, false, nullptr, false);
+      part->resize(1);
+      part->update(&one, std::span<const std::int32_t>(zeros.data(), 1));
+      merged->merge(part->state_columns(), std::span<const std::int32_t>(zeros.data(), 1));
     }
-    for (const AggregateState* st : {&whole, &merged}) {
+    for (const AggregateState* st : {whole.get(), merged.get()}) {
       std::string overflow;
       const Column out = st->finalize(&overflow);
       if (c.sum) {
@@ -414,10 +433,10 @@ TEST(Aggregate, IntegerSumsAreExactAndOverflowIsReported) {
   std::string overflow;
   Column col(DataType::kInt64);
   col.values<std::int64_t>() = {kMax, kMax};
-  AggregateState st(AggKind::kSum, DataType::kInt64, false, nullptr, false);
-  st.resize(1);
-  st.update(&col, std::vector<std::int32_t>{0, 0});
-  st.finalize(&overflow);
+  auto st = make_state("sum", DataType::kInt64, false, nullptr, false);
+  st->resize(1);
+  st->update(&col, std::vector<std::int32_t>{0, 0});
+  st->finalize(&overflow);
   EXPECT_EQ(overflow,
             "a group's exact sum is 18446744073709551614, which does not fit int64 "
             "(-9223372036854775808 to 9223372036854775807)");
@@ -443,4 +462,120 @@ TEST(ExactFloatSum, WideStateRoundTripsThroughText) {
   EXPECT_EQ(ops::WideAccumulator::parse("").serialize(), "");
   for (const char* bad : {"x", "3", "3:", "3:1g", "70:1", "-1:1", "3:100000000", "3:-1", "3:1,"})
     EXPECT_THROW(ops::WideAccumulator::parse(bad), RuntimeError) << bad;
+}
+
+namespace {
+
+// The variances of integer-valued `values` from exact 128-bit integers: n*sum(x^2) - sum(x)^2
+// over n(n-1) or n^2, rounded once (ops::rounded_quotient), and the square roots of those.
+struct VarianceReference {
+  std::optional<double> samp, pop;
+};
+VarianceReference variance_reference(const std::vector<std::int64_t>& values) {
+  VarianceReference r;
+  const auto n = static_cast<std::int64_t>(values.size());
+  if (n == 0) return r;
+  __int128 s1 = 0, s2 = 0;
+  for (auto x : values) {
+    s1 += x;
+    s2 += static_cast<__int128>(x) * x;
+  }
+  const __int128 d = static_cast<__int128>(n) * s2 - s1 * s1;
+  r.pop = ops::rounded_quotient(d, n * n);
+  if (n >= 2) r.samp = ops::rounded_quotient(d, n * (n - 1));
+  return r;
+}
+
+}  // namespace
+
+// Variances are the correctly rounded exact values, whatever the offset of the data (the
+// sum-of-squares formula in doubles gives garbage for 1e9 + {1, 2, 3}), the order of the rows,
+// and the split into partial states; a standard deviation is the square root of that variance.
+TEST(Aggregate, VariancesAreCorrectlyRoundedAndOrderIndependent) {
+  std::mt19937_64 rng(2024);
+  std::vector<std::vector<std::int64_t>> groups = {
+      {1000000001, 1000000002, 1000000003}, {5}, {}, {7, 7, 7, 7}, {-3, 3}, {1, 2, 3, 4}};
+  for (int g = 0; g < 60; ++g) {
+    std::vector<std::int64_t> v(rng() % 40);
+    const std::int64_t offset = static_cast<std::int64_t>(rng() % 3 == 0 ? rng() % (1LL << 40) : 0);
+    for (auto& x : v)
+      x = offset + static_cast<std::int64_t>(rng() % 2001) - 1000;
+    groups.push_back(v);
+  }
+  for (const auto& v : groups) {
+    const VarianceReference want = variance_reference(v);
+    std::vector<std::int64_t> rows = v;
+    std::shuffle(rows.begin(), rows.end(), rng);
+    Column col(DataType::kFloat64);
+    for (auto x : rows)
+      col.values<double>().push_back(static_cast<double>(x));
+    const std::vector<std::int32_t> zeros(rows.size(), 0);
+    for (const char* fn : {"var_samp", "var_pop", "stddev_samp", "stddev_pop"}) {
+      const std::string name = fn;
+      const bool samp = name.find("samp") != std::string::npos;
+      const bool root = name.rfind("stddev", 0) == 0;
+      std::optional<double> expected = samp ? want.samp : want.pop;
+      if (expected && root) expected = std::sqrt(*expected);
+      // One update, and one partial state per row merged in reverse order.
+      auto whole = make_state(name, DataType::kFloat64, false, nullptr, false);
+      whole->resize(1);
+      whole->update(&col, zeros);
+      auto merged = make_state(name, DataType::kFloat64, false, nullptr, false);
+      merged->resize(1);
+      for (size_t i = rows.size(); i-- > 0;) {
+        const Column one = col.take(std::vector<idx_t>{static_cast<idx_t>(i)});
+        auto part = make_state(name, DataType::kFloat64, false, nullptr, false);
+        part->resize(1);
+        part->update(&one, std::span<const std::int32_t>(zeros.data(), 1));
+        merged->merge(part->state_columns(true), std::span<const std::int32_t>(zeros.data(), 1));
+      }
+      for (const AggregateState* st : {whole.get(), merged.get()}) {
+        const Column out = st->finalize();
+        SCOPED_TRACE(fmt::format("{} of {}", name, fmt::join(v, ", ")));
+        ASSERT_EQ(out.is_valid(0), expected.has_value());
+        if (expected) {
+          EXPECT_EQ(bits_of(out.values<double>()[0]), bits_of(*expected));
+        }
+      }
+    }
+  }
+  // The example in doubles: exactly 1, where sum(x^2)/n - mean^2 in doubles is far off.
+  Column col(DataType::kFloat64);
+  col.values<double>() = {1e9 + 1, 1e9 + 2, 1e9 + 3};
+  auto st = make_state("var_samp", DataType::kFloat64, false, nullptr, false);
+  st->resize(1);
+  st->update(&col, std::vector<std::int32_t>{0, 0, 0});
+  EXPECT_EQ(st->finalize().values<double>()[0], 1.0);
+  // Non-integer values: 0.1, 0.2, 0.3 (as doubles) have the variance of those exact binary
+  // values, 0.01 to 16 digits.
+  col.values<double>() = {0.1, 0.2, 0.3};
+  st = make_state("var_samp", DataType::kFloat64, false, nullptr, false);
+  st->resize(1);
+  st->update(&col, std::vector<std::int32_t>{0, 0, 0});
+  EXPECT_NEAR(st->finalize().values<double>()[0], 0.01, 1e-15);
+  // Specials: NaN or inf in a group give NaN.
+  col.values<double>() = {1.0, std::numeric_limits<double>::infinity()};
+  st = make_state("var_pop", DataType::kFloat64, false, nullptr, false);
+  st->resize(1);
+  st->update(&col, std::vector<std::int32_t>{0, 0});
+  EXPECT_TRUE(std::isnan(st->finalize().values<double>()[0]));
+  EXPECT_THROW(make_state("var_samp", DataType::kString, false, nullptr, false), ConfigError);
+}
+
+TEST(Aggregate, AnyAndAllFollowSqlBoolOrAndBoolAnd) {
+  Column col(DataType::kBool);
+  col.values<std::uint8_t>() = {1, 0, 1, 1, 0, 0, 1};
+  col.ensure_validity();
+  col.validity() = {1, 1, 1, 1, 0, 1, 0};
+  // Groups: 0 = {1, 0}, 1 = {1, 1}, 2 = {null, 0}, 3 = {null}.
+  const std::vector<std::int32_t> gid = {0, 0, 1, 1, 2, 2, 3};
+  auto any = make_state("any", DataType::kBool, false, nullptr, false);
+  auto all = make_state("all", DataType::kBool, false, nullptr, false);
+  for (auto* st : {any.get(), all.get()}) {
+    st->resize(4);
+    st->update(&col, gid);
+  }
+  EXPECT_EQ(render(any->finalize()), "true,true,false,<null>,");
+  EXPECT_EQ(render(all->finalize()), "false,true,false,<null>,");
+  EXPECT_THROW(make_state("any", DataType::kInt64, false, nullptr, false), ConfigError);
 }

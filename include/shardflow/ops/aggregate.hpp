@@ -1,42 +1,42 @@
 #pragma once
-// Aggregate functions for group-by (and later window): init / update / merge / finalize over
-// per-group states that are plain columns, so partial states can be shuffled like any table
-// (DESIGN.md rule 5, Arrow-style kernels). Update and merge are columnar loops over a vector of
-// group ids; there is no per-row virtual call.
+// Aggregate functions for group-by (and later window): a registry of functions, each a state with
+// init / update / merge / finalize over per-group values that serialize into plain columns, so
+// partial states can be shuffled like any table (DESIGN.md rule 5, Arrow-style kernels). Update
+// and merge are columnar loops over a vector of group ids; there is no per-row virtual call.
 //
-// Determinism (DESIGN.md rule 4): float sums are exact until they are finalized
-// (ops/exact_sum.hpp), so a float sum is the correctly rounded exact sum of the group's values
-// (the double nearest it, ties to even) and a float mean is the correctly rounded quotient of
-// that exact sum by the count; integer sums are exact in 128 bits and integer means are the
-// correctly rounded quotient of that sum. Each is therefore bit-identical at every rank count and
-// row order. Special values follow IEEE 754 for the exact sum (see exact_sum.hpp). min/max order
-// floats totally (-0.0 < 0.0, NaN above every number) and strings by value (dictionary code order
-// equals string order), so they are order-independent as well.
+// Adding a function is one file in src/ops/aggregates/ (its state class and its registry entry)
+// and one line in src/ops/aggregates/registry.cpp; the job loader, `validate`, the did-you-mean
+// lists and the docs take the names from the registry.
+//
+// Determinism (DESIGN.md rule 4): every function's result is independent of the rank count and
+// the row order. Float sums are exact until they are finalized (ops/exact_sum.hpp), so a float
+// sum is the correctly rounded exact sum of the group's values (the double nearest it, ties to
+// even) and a float mean is the correctly rounded quotient of that exact sum by the count; integer
+// sums are exact in 128 bits and integer means are the correctly rounded quotient of that sum.
+// Variances are the correctly rounded value of the exact n*sum(x^2) - sum(x)^2 over n(n-1) (or
+// n^2), standard deviations the square root of that. Special values follow IEEE 754 for the exact
+// sum (see exact_sum.hpp). min/max order floats totally (-0.0 < 0.0, NaN above every number) and
+// strings by value (dictionary code order equals string order), so they are order-independent as
+// well.
 
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "shardflow/common/types.hpp"
-#include "shardflow/ops/exact_sum.hpp"
 #include "shardflow/table/column.hpp"
 
 namespace shardflow::ops {
 
-enum class AggKind { kSum, kCount, kMean, kMin, kMax };
-
-/// "sum", "count", "mean", "min", "max".
-std::string_view to_string(AggKind kind);
-/// Parses "sum", "count", "mean" (or "avg"), "min", "max" (lowercase); nullopt otherwise.
-std::optional<AggKind> parse_agg_kind(std::string_view name);
-
-/// One aggregate of a group-by. `column` empty means count(*) (kind must be kCount). `output`
-/// empty means the default name "<column>_<kind>" ("count" for count(*)).
+/// One aggregate of a group-by: a registered function (its canonical name, see
+/// aggregate_function) over a column. `column` empty means the function of the rows themselves:
+/// count(*) (only functions with `allows_no_column` accept it). `output` empty means the default
+/// name "<column>_<function>" ("count" for count(*)).
 struct AggSpec {
-  AggKind kind = AggKind::kCount;
+  std::string function;
   std::string column;
   std::string output;
 };
@@ -44,64 +44,78 @@ struct AggSpec {
 /// Output name of an aggregate (its `output`, or the default described above).
 std::string output_name(const AggSpec& spec);
 
-/// Output type of `kind` over an input column of `input` type (ignored for count). sum of
-/// ints/bools/timestamps -> int64, sum of floats -> float64, mean -> float64, count -> int64,
-/// min/max -> the input type. Throws ConfigError naming `column` for sum/mean of a string.
-table::DataType aggregate_output_type(AggKind kind, table::DataType input, std::string_view column);
+/// What a state aggregates: the column's type and encoding.
+struct AggregateInput {
+  table::DataType type = table::DataType::kInt64;
+  bool plain_strings = false;       // a string column that is not dictionary-encoded
+  table::DictionaryPtr dictionary;  // its dictionary, if encoded
+  bool count_star = false;          // no column: the rows themselves
+};
 
-/// Per-rank state of one aggregate over a growing number of groups.
-///
-/// State columns (all of length num_groups()):
-///   count:              [count int64]
-///   sum/mean of integers: [low int64, high int64, count int64]  (the low and high 64 bits of
-///                       an exact 128-bit sum)
-///   sum/mean of floats: [ExactSums state columns (3, or 4 when written with_wide), count int64]
-///   min/max:            [value (input type, same encoding and dictionary), count int64]
-/// where count is the number of non-null inputs (all rows for count(*)).
+/// Per-rank state of one aggregate over a growing number of groups. Every state keeps the
+/// number of non-null inputs of each group (all rows for count(*)) as its last state column.
 class AggregateState {
  public:
-  /// `input` is the aggregated column's type; `plain_strings` whether that column is a plain
-  /// (not dictionary-encoded) string column; `dictionary` its dictionary if encoded.
-  /// `count_star` for count(*).
-  AggregateState(AggKind kind, table::DataType input, bool plain_strings,
-                 table::DictionaryPtr dictionary, bool count_star);
-
-  AggKind kind() const { return kind_; }
-  idx_t num_groups() const { return static_cast<idx_t>(count_.size()); }
+  virtual ~AggregateState() = default;
+  virtual idx_t num_groups() const = 0;
   /// Init: adds groups (with empty state) until there are `groups`.
-  void resize(idx_t groups);
+  virtual void resize(idx_t groups) = 0;
   /// Update: folds row i of `input` into group group_of_row[i] (< num_groups()). `input` is
-  /// ignored for count(*) (may be null then).
-  void update(const table::Column* input, std::span<const std::int32_t> group_of_row);
-  /// Whether the state columns need the optional wide column of exact float sums (some group's
-  /// values spread beyond the fast tier; see ExactSums). Ranks exchanging partial states must
-  /// agree on with_wide (the OR over all ranks).
-  bool needs_wide_state() const;
-  /// The state as columns (see above); names are given by the caller.
-  std::vector<table::Column> state_columns(bool with_wide) const;
+  /// null for count(*).
+  virtual void update(const table::Column* input, std::span<const std::int32_t> group_of_row) = 0;
+  /// Whether some group's state needs the optional wide columns (exact float sums whose values
+  /// spread beyond the fast tier; see ExactSums). Ranks exchanging partial states must agree on
+  /// with_wide (the OR over all ranks) when may_need_wide_state() is true.
+  virtual bool may_need_wide_state() const { return false; }
+  virtual bool needs_wide_state() const { return false; }
+  /// The state as columns, count last; names are given by the caller.
+  virtual std::vector<table::Column> state_columns(bool with_wide) const = 0;
+  virtual int num_state_columns(bool with_wide) const = 0;
   std::vector<table::Column> state_columns() const { return state_columns(needs_wide_state()); }
-  int num_state_columns(bool with_wide) const;
   int num_state_columns() const { return num_state_columns(needs_wide_state()); }
-  /// Merge: folds partial state row i (columns as produced by state_columns(), with or without
-  /// the wide column) into group group_of_row[i].
-  void merge(std::span<const table::Column> partial, std::span<const std::int32_t> group_of_row);
-  /// Finalize: the output column (one row per group). An integer sum outside int64 is reported
-  /// in `*overflow` (the first such group, when `overflow` is given and empty), never wrapped;
-  /// the caller must then fail.
-  table::Column finalize(std::string* overflow = nullptr) const;
-
- private:
-  bool is_float_sum() const;
-  AggKind kind_;
-  table::DataType input_;
-  bool plain_;
-  bool star_;
-  table::DictionaryPtr dictionary_;
-  table::Buffer<std::int64_t> count_;
-  table::Buffer<__int128> isum_;
-  ExactSums fsum_;
-  table::Column extreme_;                 // min/max of fixed-width and dictionary columns
-  std::vector<std::string> extreme_str_;  // min/max of plain strings
+  /// Merge: folds partial state row i (columns as produced by state_columns(with_wide)) into
+  /// group group_of_row[i].
+  virtual void merge(std::span<const table::Column> partial,
+                     std::span<const std::int32_t> group_of_row) = 0;
+  /// Finalize: the output column (one row per group). A result the output type cannot hold (an
+  /// integer sum outside int64) is reported in `*overflow` (the first such group, when
+  /// `overflow` is given and empty), never wrapped; the caller must then fail.
+  virtual table::Column finalize(std::string* overflow = nullptr) const = 0;
 };
+
+/// One registry entry.
+struct AggregateFunction {
+  std::string name;                  // canonical, lowercase: the default output suffix
+  std::vector<std::string> aliases;  // other accepted spellings ("avg" for mean)
+  std::string summary;               // one line for the docs
+  bool allows_no_column = false;     // may be applied to "*" (count(*))
+  /// Local: the output type over a column of type `input` (ignored without a column). Throws
+  /// ConfigError naming `column` for a type the function does not take.
+  table::DataType (*output_type)(table::DataType input, std::string_view column) = nullptr;
+  /// Local: a state with no groups.
+  std::unique_ptr<AggregateState> (*make_state)(const AggregateInput& input) = nullptr;
+};
+
+/// All functions, in registry order.
+const std::vector<AggregateFunction>& aggregate_functions();
+/// The entry whose name or alias is `name` (lowercase), or nullptr.
+const AggregateFunction* find_aggregate_function(std::string_view name);
+/// The canonical names, in registry order.
+std::vector<std::string> aggregate_function_names();
+/// "; did you mean 'x'?" for the name or alias closest to an unknown `name`, or "".
+std::string aggregate_function_suggestion(std::string_view name);
+/// The entry for `name`; throws ConfigError "unknown aggregate function 'x' (did you mean
+/// ...?; functions: ...)" otherwise.
+const AggregateFunction& aggregate_function(std::string_view name);
+
+/// Output type of `function` over a column of `input` type (ignored for count(*)). Throws
+/// ConfigError for an unknown function or an input type it does not take (naming `column`).
+table::DataType aggregate_output_type(std::string_view function, table::DataType input,
+                                      std::string_view column);
+
+/// A state for `spec`'s function over `input`. Throws ConfigError for an unknown function, a
+/// function other than count without a column, or an input type the function does not take.
+std::unique_ptr<AggregateState> make_aggregate_state(const AggSpec& spec,
+                                                     const AggregateInput& input);
 
 }  // namespace shardflow::ops

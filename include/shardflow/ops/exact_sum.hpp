@@ -66,6 +66,10 @@ class WideAccumulator {
   bool is_zero() const;
   /// The correctly rounded value of this sum divided by `divisor` (>= 1); +0.0 when zero.
   double round(std::uint64_t divisor = 1) const;
+  /// The sum as (negative ? -1 : 1) * M * 2^low_exponent(): writes M (64-bit digits, least
+  /// significant first) and returns whether it is negative.
+  bool magnitude_words(std::array<std::uint64_t, kLimbs / 2>& words) const;
+  static int low_exponent();
   /// Text form (nonzero normalized limbs as "index:hex" separated by ','), and its inverse;
   /// parse throws RuntimeError on anything serialize() cannot produce.
   std::string serialize() const;
@@ -129,6 +133,11 @@ class ExactSums {
   void state_columns(std::vector<table::Column>& out, bool with_wide) const;
   /// Merge: folds partial state row i (kColumns or kColumns + 1 columns) into group gid[i].
   void merge(std::span<const table::Column> partial, std::span<const std::int32_t> gid);
+
+  /// The exact sum of group g as (negative ? -1 : 1) * M * 2^low, M in `words` (64-bit digits,
+  /// least significant first, no leading zero words; empty for zero). Returns false (and leaves
+  /// the outputs unspecified) when an infinity or NaN was added: the sum is then not finite.
+  bool exact_value(size_t g, std::vector<std::uint64_t>& words, int& low, bool& negative) const;
 
   /// Finalize: the correctly rounded sum of group g, which holds `count` values (nulls aside).
   double value(size_t g, std::int64_t count) const { return finish(g, 1, count); }

@@ -8,6 +8,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/suggest.hpp"
@@ -21,34 +23,67 @@ namespace {
 
 using table::DataType;
 
-const std::vector<std::string> kAggFunctions = {"sum", "count", "mean", "min", "max"};
-
 class GroupByStep final : public StepSpec {
  public:
   std::vector<std::string> keys;
-  /// In the order written; output "<column>_<kind>", or "count" for count(*) (written "*",
-  /// stored as column "").
+  /// In the order written; output "<column>_<function>", or "count" for count(*) (written "*",
+  /// stored as column ""), or the key of a named aggregate ("sd_v3: stddev(v3)").
   std::vector<ops::AggSpec> aggs;
+  /// Per aggregate: the key of `aggs` it was written under (a column, "*", or the output name of
+  /// a named aggregate) and whether it was named.
+  std::vector<std::string> written_under;
+  std::vector<bool> named;
 
   void emit(YAML::Emitter& out) const override {
     out << YAML::BeginMap;
     emit_op_and_inputs(out, *this);
     out << YAML::Key << "keys" << YAML::Value << YAML::Flow << keys;
-    // aggs were written as a map column -> functions; regroup by column in first-seen order.
-    std::vector<std::pair<std::string, std::vector<std::string>>> by_column;
-    for (const auto& agg : aggs) {
-      const std::string column = agg.column.empty() ? std::string("*") : agg.column;
-      auto it = std::find_if(by_column.begin(), by_column.end(),
-                             [&](const auto& entry) { return entry.first == column; });
-      if (it == by_column.end()) it = by_column.insert(by_column.end(), {column, {}});
-      it->second.emplace_back(ops::to_string(agg.kind));
+    // aggs were written as a map column -> functions or output -> "function(column)"; list
+    // entries are regrouped by column, every entry in first-seen order of its key.
+    struct Entry {
+      std::string key;
+      std::vector<std::string> functions;  // list form
+      std::string call;                    // named form
+    };
+    std::vector<Entry> entries;
+    for (size_t i = 0; i < aggs.size(); ++i) {
+      const auto& agg = aggs[i];
+      if (named[i]) {
+        entries.push_back({written_under[i], {}, aggregate_call_text(agg)});
+        continue;
+      }
+      auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) {
+        return e.call.empty() && e.key == written_under[i];
+      });
+      if (it == entries.end()) it = entries.insert(entries.end(), {written_under[i], {}, {}});
+      it->functions.emplace_back(agg.function);
     }
     out << YAML::Key << "aggs" << YAML::Value << YAML::BeginMap;
-    for (const auto& [column, functions] : by_column)
-      out << YAML::Key << column << YAML::Value << YAML::Flow << functions;
+    for (const auto& e : entries) {
+      out << YAML::Key << e.key << YAML::Value;
+      if (e.call.empty())
+        out << YAML::Flow << e.functions;
+      else
+        out << YAML::DoubleQuoted << e.call;
+    }
     out << YAML::EndMap;
     emit_outputs(out, *this);
     out << YAML::EndMap;
+  }
+
+  // "function(column)", the column double-quoted when it is not a plain name.
+  static std::string aggregate_call_text(const ops::AggSpec& agg) {
+    if (agg.column.empty()) return agg.function + "(*)";
+    const bool plain = std::all_of(agg.column.begin(), agg.column.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+    });
+    if (plain) return agg.function + "(" + agg.column + ")";
+    std::string quoted = "\"";
+    for (char c : agg.column) {
+      quoted += c;
+      if (c == '"') quoted += '"';
+    }
+    return agg.function + "(" + quoted + "\")";
   }
 
   std::vector<TableShape> bind(const std::string& label,
@@ -62,9 +97,9 @@ class GroupByStep final : public StepSpec {
     for (const auto& key : keys) {
       if (!input.find(key)) throw error(keys_at, input.not_a_column("key", key));
     }
-    for (const auto& agg : aggs) {
-      const SourceLocation& at =
-          fields.of("aggs." + (agg.column.empty() ? "*" : agg.column), aggs_at);
+    for (size_t i = 0; i < aggs.size(); ++i) {
+      const auto& agg = aggs[i];
+      const SourceLocation& at = fields.of("aggs." + written_under[i], aggs_at);
       if (!agg.column.empty() && !input.find(agg.column)) {
         throw error(at, input.not_a_column("aggregated column", agg.column));
       }
@@ -74,30 +109,49 @@ class GroupByStep final : public StepSpec {
                     fmt::format("aggregate column '{}' has the same name as a key column", output));
       }
     }
-    // Unknown types are stood in for by float64, which every aggregate accepts; outputs that take
-    // the input's type (keys, sum, min, max) stay unknown.
-    table::Schema schema;
-    try {
-      schema =
-          ops::group_by_output_schema(input.schema_with_unknown_as(DataType::kFloat64), keys, aggs);
-    } catch (const ConfigError& e) {
-      throw error(aggs_at, e.what());
-    }
     TableShape t;
-    for (const auto& field : schema.fields())
-      t.columns.push_back({field.name, field.type});
-    for (size_t k = 0; k < keys.size() && k < t.columns.size(); ++k) {
-      if (!input.find(keys[k])->type) t.columns[k].type.reset();
-    }
-    for (const auto& agg : aggs) {
-      if (agg.column.empty() || input.find(agg.column)->type) continue;
-      if (agg.kind == ops::AggKind::kSum || agg.kind == ops::AggKind::kMin ||
-          agg.kind == ops::AggKind::kMax) {
-        const std::string name = ops::output_name(agg);
-        for (auto& c : t.columns) {
-          if (c.name == name) c.type.reset();
+    for (const auto& key : keys)
+      t.columns.push_back({key, input.find(key)->type});
+    for (size_t i = 0; i < aggs.size(); ++i) {
+      const auto& agg = aggs[i];
+      const SourceLocation& at = fields.of("aggs." + written_under[i], aggs_at);
+      const ops::AggregateFunction& f = ops::aggregate_function(agg.function);
+      std::optional<DataType> type;
+      try {
+        if (agg.column.empty()) {
+          type = f.output_type(DataType::kInt64, "");
+        } else if (const auto known = input.find(agg.column)->type) {
+          type = f.output_type(*known, agg.column);
+        } else {
+          // The column's type is known only when the data is read: the output type is known if
+          // every input type the function takes gives the same one (mean: float64), else not
+          // (sum, min, max). A type the function never takes is found when the data is read.
+          for (DataType candidate : {DataType::kInt64, DataType::kFloat64, DataType::kBool,
+                                     DataType::kString, DataType::kTimestamp}) {
+            try {
+              const DataType out = f.output_type(candidate, agg.column);
+              if (!type) {
+                type = out;
+              } else if (*type != out) {
+                type.reset();
+                break;
+              }
+            } catch (const ConfigError&) {
+            }
+          }
+        }
+      } catch (const ConfigError& e) {
+        throw error(at, e.what());
+      }
+      const std::string output = ops::output_name(agg);
+      for (const auto& c : t.columns) {
+        if (c.name == output) {
+          throw error(at, fmt::format("group-by output column '{}' appears twice; give the "
+                                      "aggregates distinct output names",
+                                      output));
         }
       }
+      t.columns.push_back({output, type});
     }
     return {t};
   }
@@ -115,39 +169,137 @@ class GroupByStep final : public StepSpec {
   }
 };
 
-std::vector<ops::AggSpec> read_aggs(const ConfigNode& node, const std::string& path) {
+// The function of a named aggregate "function(column)" (column: a name, "a quoted name" with ""
+// for a quote, or *), checked against the registry; fails at `where` with the column of the
+// problem in `text`.
+ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& path,
+                                  const SourceLocation& where) {
+  auto fail = [&](size_t at, const std::string& what) {
+    fail_at(where, fmt::format("{}: '{}' is not an aggregate call: {} at column {}; write "
+                               "function(column), e.g. \"stddev(v3)\" or \"count(*)\"",
+                               path, text, what, at + 1));
+  };
+  auto is_name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  };
+  size_t i = 0;
+  auto skip_spaces = [&] {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+      ++i;
+  };
+  skip_spaces();
+  const size_t name_start = i;
+  while (i < text.size() && is_name_char(text[i]))
+    ++i;
+  if (i == name_start) fail(i, "expected a function name");
+  std::string function = text.substr(name_start, i - name_start);
+  std::transform(function.begin(), function.end(), function.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  skip_spaces();
+  if (i >= text.size() || text[i] != '(') fail(i, "expected '('");
+  ++i;
+  skip_spaces();
+  std::string column;
+  bool star = false;
+  if (i < text.size() && text[i] == '*') {
+    star = true;
+    ++i;
+  } else if (i < text.size() && text[i] == '"') {
+    const size_t open = i++;
+    bool closed = false;
+    while (i < text.size()) {
+      if (text[i] == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          column += '"';
+          i += 2;
+          continue;
+        }
+        ++i;
+        closed = true;
+        break;
+      }
+      column += text[i++];
+    }
+    if (!closed) fail(open, "unterminated quoted column name");
+    if (column.empty()) fail(open, "empty column name");
+  } else {
+    const size_t column_start = i;
+    while (i < text.size() && is_name_char(text[i]))
+      ++i;
+    if (i == column_start) fail(i, "expected a column name, \"a quoted name\" or *");
+    column = text.substr(column_start, i - column_start);
+  }
+  skip_spaces();
+  if (i >= text.size() || text[i] != ')') {
+    fail(i, i < text.size() && text[i] == ',' ? "aggregate functions here take one column"
+                                              : "expected ')'");
+  }
+  ++i;
+  skip_spaces();
+  if (i != text.size()) fail(i, "unexpected text after ')'");
+  const ops::AggregateFunction* registered = ops::find_aggregate_function(function);
+  if (registered == nullptr) {
+    const std::vector<std::string> names = ops::aggregate_function_names();
+    fail_at(where, fmt::format("{}: unknown aggregate function '{}'{} (functions: {})", path,
+                               function, ops::aggregate_function_suggestion(function), list_names(names)));
+  }
+  if (star && !registered->allows_no_column) {
+    fail_at(where, fmt::format("{}: {}(*) is not an aggregate; only count(*) may omit the column",
+                               path, registered->name));
+  }
+  ops::AggSpec agg;
+  agg.function = registered->name;
+  agg.column = column;
+  return agg;
+}
+
+void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& step) {
   const MapView map(node, path);
   if (node.keys.empty()) {
-    fail_at(
-        node.location,
-        fmt::format("{} must name at least one column to aggregate, e.g. {{amount: [sum]}}", path));
+    fail_at(node.location,
+            fmt::format("{} must name at least one column to aggregate, e.g. {{amount: [sum]}} or "
+                        "{{sd_amount: \"stddev(amount)\"}}",
+                        path));
   }
-  std::vector<ops::AggSpec> aggs;
+  auto& aggs = step.aggs;
   for (size_t i = 0; i < node.keys.size(); ++i) {
-    const std::string& column = node.keys[i];
-    const std::string column_path = fmt::format("{}.{}", path, column);
+    const std::string& key = node.keys[i];
+    const std::string key_path = fmt::format("{}.{}", path, key);
     const ConfigNode& value = node.items[i];
-    const std::vector<std::string> functions = to_string_list(value, column_path, false);
+    if (value.kind == ConfigNode::Kind::kScalar && value.scalar.find('(') != std::string::npos) {
+      // Named: the key is the output column, the value a call.
+      ops::AggSpec agg = parse_aggregate_call(value.scalar, key_path, value.location);
+      agg.output = key;
+      aggs.push_back(std::move(agg));
+      step.written_under.push_back(key);
+      step.named.push_back(true);
+      continue;
+    }
+    // The key is a column ("*": the rows), the value its functions.
+    const std::string& column = key;
+    const std::vector<std::string> functions = to_string_list(value, key_path, false);
     for (size_t f = 0; f < functions.size(); ++f) {
       const std::string& function = functions[f];
       const SourceLocation& function_location =
           value.kind == ConfigNode::Kind::kSequence ? value.items[f].location : value.location;
-      const auto kind = ops::parse_agg_kind(function);
-      if (!kind) {
+      const ops::AggregateFunction* registered = ops::find_aggregate_function(function);
+      if (registered == nullptr) {
+        const std::vector<std::string> names = ops::aggregate_function_names();
         fail_at(function_location,
                 fmt::format("unknown aggregate function '{}' in {}{} (functions: {})", function,
-                            column_path, did_you_mean(function, kAggFunctions),
-                            list_names(kAggFunctions)));
+                            key_path, ops::aggregate_function_suggestion(function), list_names(names)));
       }
-      if (column == "*" && *kind != ops::AggKind::kCount) {
-        fail_at(function_location, fmt::format("{} can only be count (count of rows), got '{}'",
-                                               column_path, function));
+      if (column == "*" && !registered->allows_no_column) {
+        fail_at(function_location,
+                fmt::format("{} can only be count (count of rows), got '{}'", key_path, function));
       }
       ops::AggSpec agg;
-      agg.kind = *kind;
+      agg.function = registered->name;
       agg.column = column == "*" ? std::string() : column;  // ops: empty column = count(*)
       agg.output = ops::output_name(agg);
       aggs.push_back(std::move(agg));
+      step.written_under.push_back(key);
+      step.named.push_back(false);
     }
   }
   for (size_t i = 0; i < aggs.size(); ++i) {
@@ -157,7 +309,6 @@ std::vector<ops::AggSpec> read_aggs(const ConfigNode& node, const std::string& p
       }
     }
   }
-  return aggs;
 }
 
 std::shared_ptr<StepSpec> parse(const MapView& map) {
@@ -165,7 +316,7 @@ std::shared_ptr<StepSpec> parse(const MapView& map) {
   auto step = std::make_shared<GroupByStep>();
   step->keys = to_string_list(map.require("keys"), map.path("keys"), true);
   const ConfigNode& aggs = map.require("aggs");
-  step->aggs = read_aggs(aggs, map.path("aggs"));
+  read_aggs(aggs, map.path("aggs"), *step);
   for (size_t i = 0; i < aggs.keys.size(); ++i)
     step->fields.values["aggs." + aggs.keys[i]] = aggs.key_locations[i];
   read_input_table(map, "input", *step);
@@ -177,7 +328,8 @@ std::shared_ptr<StepSpec> parse(const MapView& map) {
 
 StepType group_by_step_type() {
   return {"group_by",
-          "one row per distinct key with aggregates (sum, count, mean, min, max)",
+          "one row per distinct key with aggregates (count, sum, mean, min, max, var_samp, "
+          "var_pop, stddev_samp, stddev_pop, any, all)",
           {"op", "input", "keys", "aggs", "output"},
           &parse};
 }

@@ -1,0 +1,92 @@
+#pragma once
+// Internal to the aggregate functions (src/ops/aggregates/): the registry entries, one per file,
+// and the small kernels their states share.
+
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "shardflow/common/error.hpp"
+#include "shardflow/ops/aggregate.hpp"
+#include "shardflow/table/column.hpp"
+
+namespace shardflow::ops::aggregates {
+
+// ---- registry entries (one file each; listed in registry.cpp) ----------------------------------
+AggregateFunction count_function();
+AggregateFunction sum_function();
+AggregateFunction mean_function();
+AggregateFunction min_function();
+AggregateFunction max_function();
+AggregateFunction var_samp_function();
+AggregateFunction var_pop_function();
+AggregateFunction stddev_samp_function();
+AggregateFunction stddev_pop_function();
+AggregateFunction any_function();
+AggregateFunction all_function();
+
+// The exact-sum state under sum and mean (sum.cpp).
+std::unique_ptr<AggregateState> make_sum_state(const AggregateInput& input, bool mean);
+// The extreme-value state under min and max (min.cpp).
+std::unique_ptr<AggregateState> make_extreme_state(const AggregateInput& input, bool is_min);
+// The exact moments state under the variances and standard deviations (var_samp.cpp).
+std::unique_ptr<AggregateState> make_variance_state(bool sample, bool sqrt);
+table::DataType variance_output_type(std::string_view function, table::DataType input,
+                                     std::string_view column);  // float64; throws for strings
+// The true/false counting state under any and all (any.cpp).
+std::unique_ptr<AggregateState> make_bool_state(bool any);
+table::DataType bool_output_type(std::string_view function, table::DataType input,
+                                 std::string_view column);  // bool; throws for other types
+
+// ---- shared kernels
+// ------------------------------------------------------------------------------
+
+template <typename V>
+constexpr bool kIsValues = !std::is_same_v<V, table::PlainStrings>;
+
+// Total order for min/max: -0.0 < 0.0 and NaN is greater than every number, so the result does
+// not depend on the order in which values arrive (and hence not on the rank count).
+template <typename T>
+inline bool less_than(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(a)) return false;
+    if (std::isnan(b)) return true;
+    if (a == b) return std::signbit(a) && !std::signbit(b);
+  }
+  return a < b;
+}
+
+// Calls f(i) for every row i < n that is valid (`valid` empty: all rows).
+template <typename F>
+inline void for_valid(size_t n, const std::vector<std::uint8_t>& valid, F&& f) {
+  if (valid.empty()) {
+    for (size_t i = 0; i < n; ++i)
+      f(i);
+  } else {
+    for (size_t i = 0; i < n; ++i)
+      if (valid[i]) f(i);
+  }
+}
+
+table::Column int64_column(table::Buffer<std::int64_t> v);
+table::Column float64_column(table::Buffer<double> v);
+
+// Marks group g of `c` null where count[g] == 0 (an aggregate over no non-null value is null).
+void set_validity_from_count(table::Column& c, const table::Buffer<std::int64_t>& count);
+
+// Adds the count column of a partial state (always its last column) into `count`.
+void merge_counts(table::Buffer<std::int64_t>& count, const table::Column& partial_count,
+                  std::span<const std::int32_t> group_of_row);
+
+// Counts the non-null rows of `input` (every row when `input` is null) per group.
+void update_counts(table::Buffer<std::int64_t>& count, const table::Column* input,
+                   std::span<const std::int32_t> group_of_row);
+
+// Output-type rules shared by several functions.
+table::DataType numeric_input(std::string_view function, table::DataType input,
+                              std::string_view column);  // throws for strings; returns input
+
+}  // namespace shardflow::ops::aggregates

@@ -1,0 +1,191 @@
+// sum(column) and the state under mean: exact sums of each group's non-null values.
+//
+// State: integers, bools, timestamps: [low int64, high int64, count int64] (the low and high 64
+// bits of an exact 128-bit sum); floats: [ExactSums state columns (3, or 4 when written
+// with_wide), count int64]. The output of sum: int64 for integer inputs (an exact sum outside
+// int64 is an error, never wrapped), float64 (correctly rounded) for float inputs; null for a
+// group without non-null values.
+
+#include <fmt/format.h>
+
+#include <limits>
+
+#include "kernels.hpp"
+#include "shardflow/ops/exact_sum.hpp"
+
+namespace shardflow::ops::aggregates {
+
+namespace {
+
+using table::Column;
+using table::DataType;
+
+std::string int128_to_string(__int128 value) {
+  if (value == 0) return "0";
+  const bool negative = value < 0;
+  auto magnitude =
+      negative ? -static_cast<unsigned __int128>(value) : static_cast<unsigned __int128>(value);
+  std::string digits;
+  while (magnitude > 0) {
+    digits.push_back(static_cast<char>('0' + static_cast<int>(magnitude % 10)));
+    magnitude /= 10;
+  }
+  if (negative) digits.push_back('-');
+  return std::string(digits.rbegin(), digits.rend());
+}
+
+class SumState final : public AggregateState {
+ public:
+  SumState(DataType input, bool mean) : float_(is_floating(input)), mean_(mean) {}
+
+  idx_t num_groups() const override { return static_cast<idx_t>(count_.size()); }
+
+  void resize(idx_t groups) override {
+    const auto g = static_cast<size_t>(groups);
+    count_.resize(g, 0);
+    if (float_)
+      fsum_.resize(g);
+    else
+      isum_.resize(g, 0);
+  }
+
+  void update(const Column* input, std::span<const std::int32_t> gid) override {
+    const size_t n = gid.size();
+    const auto& valid = input->validity();
+    auto* cnt = count_.data();
+    input->visit([&](const auto& v) {
+      using V = std::decay_t<decltype(v)>;
+      if constexpr (kIsValues<V>) {
+        if (float_) {
+          if (!fsum_.anchored()) {
+            double max_abs = 0;
+            for_valid(n, valid, [&](size_t i) {
+              const double a = std::fabs(static_cast<double>(v[i]));
+              if (a > max_abs && std::isfinite(a)) max_abs = a;
+            });
+            fsum_.anchor(max_abs);
+          }
+          for_valid(n, valid, [&](size_t i) {
+            const auto g = gid[i];
+            fsum_.add(static_cast<size_t>(g), static_cast<double>(v[i]));
+            ++cnt[g];
+          });
+        } else {
+          // 128 bits cannot overflow: it would take 2^63 values of magnitude 2^63.
+          auto* s = isum_.data();
+          for_valid(n, valid, [&](size_t i) {
+            const auto g = gid[i];
+            s[g] += static_cast<std::int64_t>(v[i]);
+            ++cnt[g];
+          });
+        }
+      }
+    });
+  }
+
+  bool may_need_wide_state() const override { return float_; }
+  bool needs_wide_state() const override { return float_ && fsum_.has_wide(); }
+
+  int num_state_columns(bool with_wide) const override {
+    if (float_) return ExactSums::kColumns + (with_wide ? 1 : 0) + 1;
+    return 3;
+  }
+
+  std::vector<Column> state_columns(bool with_wide) const override {
+    std::vector<Column> out;
+    if (float_) {
+      fsum_.state_columns(out, with_wide);
+    } else {
+      table::Buffer<std::int64_t> low(isum_.size()), high(isum_.size());
+      for (size_t g = 0; g < isum_.size(); ++g) {
+        const auto bits = static_cast<unsigned __int128>(isum_[g]);
+        low[g] = static_cast<std::int64_t>(static_cast<std::uint64_t>(bits));
+        high[g] = static_cast<std::int64_t>(static_cast<std::uint64_t>(bits >> 64));
+      }
+      out.push_back(int64_column(std::move(low)));
+      out.push_back(int64_column(std::move(high)));
+    }
+    out.push_back(int64_column(count_));
+    return out;
+  }
+
+  void merge(std::span<const Column> partial, std::span<const std::int32_t> gid) override {
+    if (float_) {
+      fsum_.merge(partial.first(partial.size() - 1), gid);
+    } else {
+      const auto& low = partial[0].values<std::int64_t>();
+      const auto& high = partial[1].values<std::int64_t>();
+      auto* s = isum_.data();
+      for (size_t i = 0; i < gid.size(); ++i) {
+        const auto bits =
+            (static_cast<unsigned __int128>(static_cast<std::uint64_t>(high[i])) << 64) |
+            static_cast<std::uint64_t>(low[i]);
+        s[gid[i]] += static_cast<__int128>(bits);
+      }
+    }
+    merge_counts(count_, partial.back(), gid);
+  }
+
+  Column finalize(std::string* overflow) const override {
+    Column out;
+    if (float_) {
+      table::Buffer<double> v(count_.size());
+      for (size_t g = 0; g < v.size(); ++g) {
+        if (count_[g] == 0)
+          v[g] = 0.0;  // null
+        else
+          v[g] = mean_ ? fsum_.mean(g, count_[g]) : fsum_.value(g, count_[g]);
+      }
+      out = float64_column(std::move(v));
+    } else if (mean_) {
+      // The exact 128-bit sum divided by the count, rounded once.
+      table::Buffer<double> v(count_.size());
+      for (size_t g = 0; g < v.size(); ++g)
+        v[g] = count_[g] > 0 ? rounded_quotient(isum_[g], count_[g]) : 0.0;
+      out = float64_column(std::move(v));
+    } else {
+      table::Buffer<std::int64_t> v(isum_.size());
+      constexpr auto kMin = static_cast<__int128>(std::numeric_limits<std::int64_t>::min());
+      constexpr auto kMax = static_cast<__int128>(std::numeric_limits<std::int64_t>::max());
+      for (size_t g = 0; g < isum_.size(); ++g) {
+        if ((isum_[g] < kMin || isum_[g] > kMax) && overflow && overflow->empty()) {
+          *overflow =
+              fmt::format("a group's exact sum is {}, which does not fit int64 ({} to {})",
+                          int128_to_string(isum_[g]), std::numeric_limits<std::int64_t>::min(),
+                          std::numeric_limits<std::int64_t>::max());
+        }
+        v[g] = static_cast<std::int64_t>(isum_[g]);  // only read when no overflow was reported
+      }
+      out = int64_column(std::move(v));
+    }
+    set_validity_from_count(out, count_);
+    return out;
+  }
+
+ private:
+  bool float_;
+  bool mean_;
+  table::Buffer<std::int64_t> count_;
+  table::Buffer<__int128> isum_;
+  ExactSums fsum_;
+};
+
+}  // namespace
+
+std::unique_ptr<AggregateState> make_sum_state(const AggregateInput& input, bool mean) {
+  return std::make_unique<SumState>(input.type, mean);
+}
+
+AggregateFunction sum_function() {
+  AggregateFunction f;
+  f.name = "sum";
+  f.summary = "exact sum (int64 for integers, failing on overflow; correctly rounded float64)";
+  f.output_type = [](DataType input, std::string_view column) {
+    numeric_input("sum", input, column);
+    return is_floating(input) ? DataType::kFloat64 : DataType::kInt64;
+  };
+  f.make_state = [](const AggregateInput& input) { return make_sum_state(input, false); };
+  return f;
+}
+
+}  // namespace shardflow::ops::aggregates
