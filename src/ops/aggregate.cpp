@@ -50,9 +50,22 @@ table::DataType aggregate_output_type(std::string_view function, table::DataType
   return aggregate_function(function).output_type(input, column);
 }
 
+void check_aggregate_args(const AggregateFunction& f, const std::vector<double>& args) {
+  if (f.check_args == nullptr) {
+    if (!args.empty())
+      throw ConfigError("{} takes no arguments after the column, got {}", f.name, args.size());
+    return;
+  }
+  const std::string problem = f.check_args(args);
+  if (!problem.empty()) throw ConfigError("{}: {} (arguments: {})", f.name, problem, f.args_help);
+}
+
 std::unique_ptr<AggregateState> make_aggregate_state(const AggSpec& spec,
-                                                     const AggregateInput& input) {
+                                                     const AggregateInput& given) {
   const AggregateFunction& f = aggregate_function(spec.function);
+  check_aggregate_args(f, spec.args);
+  AggregateInput input = given;
+  input.args = spec.args;
   if (input.count_star && !f.allows_no_column) {
     throw ConfigError("{}(*) is not an aggregate; only count(*) may omit the column", f.name);
   }

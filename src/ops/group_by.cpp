@@ -183,6 +183,9 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
   for (const auto& k : keys)
     key_idx.push_back(table.schema().index_of(k, "group-by keys"));
   const int ranks = comm.size();
+  const bool holistic = std::any_of(aggs.begin(), aggs.end(), [](const AggSpec& a) {
+    return aggregate_function(a.function).holistic;
+  });
   const KeyPacking packing = plan_packing(comm, table, key_idx);
 
   if (packing.packable) {
@@ -196,9 +199,11 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()));
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
-    if (est.fraction > 0.9) {
+    if (est.fraction > 0.9 || holistic) {
       // Nearly every key is distinct: pre-aggregation would not shrink the data, so the raw
-      // (packed key, value columns) rows are shuffled and aggregated once.
+      // (packed key, value columns) rows are shuffled and aggregated once. Holistic aggregates
+      // (median, count_distinct) need every value of a group on one rank, so they always go
+      // this way.
       Table raw;
       raw.add_column(kKeyColumn, keys_as_column(packed));
       for (const auto& name : value_columns(aggs))
@@ -285,6 +290,15 @@ Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std:
                const std::vector<AggSpec>& aggs, const GroupByOptions& options) {
   std::string overflow;
   Table out = group_by_unchecked(comm, table, keys, aggs, options, overflow);
+  if (keys.empty() && mpi::allreduce_sum<idx_t>(comm, out.num_rows()) == 0) {
+    // Without keys the result is one row even over no rows (SQL): count 0, the others null.
+    if (comm.rank() == 0) {
+      auto states = make_states(table, aggs);
+      for (auto& st : states)
+        st->resize(1);
+      out = assemble(keys, {}, aggs, states, overflow);
+    }
+  }
   // Groups are finalized on the rank that owns them: agree, so every rank fails alike.
   comm.agree_outcome(ErrorKind::kInputData, overflow, !overflow.empty());
   return out;

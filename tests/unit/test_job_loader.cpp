@@ -451,12 +451,14 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
               "output: o}\n",
        5, 63,
        "unknown aggregate function 'maxx' in steps.0.aggs.v1; did you mean 'max'? (functions: "
-       "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all)"},
+       "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all, "
+       "count_distinct, median, quantile)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {sd: \"stdev(v1)\"}, "
               "output: o}\n",
        5, 57,
        "steps.0.aggs.sd: unknown aggregate function 'stdev'; did you mean 'stddev'? (functions: "
-       "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all)"},
+       "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all, "
+       "count_distinct, median, quantile)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {sd: \"stddev(v1\"}, "
               "output: o}\n",
        5, 57,
@@ -465,8 +467,21 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {c: \"corr(v1, v2)\"}, "
               "output: o}\n",
        5, 56,
-       "steps.0.aggs.c: 'corr(v1, v2)' is not an aggregate call: aggregate functions here take one "
-       "column at column 8; write function(column), e.g. \"stddev(v3)\" or \"count(*)\""},
+       "steps.0.aggs.c: 'corr(v1, v2)' is not an aggregate call: expected a number (an "
+       "aggregate's argument; one column per aggregate) at column 10; write function(column), "
+       "e.g. \"stddev(v3)\" or \"count(*)\""},
+      {head +
+           "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {q: \"quantile(v1, 1.5)\"}, "
+           "output: o}\n",
+       5, 56,
+       "steps.0.aggs.q: quantile: q must be in [0, 1] (arguments: q, a number in [0, 1]: "
+       "quantile(v, 0.9))"},
+      {head +
+           "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [median, quantile]}, "
+           "output: o}\n",
+       5, 66,
+       "quantile in steps.0.aggs.v1 needs arguments (q, a number in [0, 1]: quantile(v, 0.9)); use "
+       "the named form, e.g. {p90_v1: \"quantile(v1, 0.9)\"}"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {s: \"sum(*)\"}, "
               "output: o}\n",
        5, 56, "steps.0.aggs.s: sum(*) is not an aggregate; only count(*) may omit the column"},
@@ -815,14 +830,17 @@ TEST_F(JobLoader, CanonicalYamlRoundTrips) {
 TEST_F(JobLoader, NamedAggregatesHaveACanonicalFormThatRoundTrips) {
   const std::string text =
       "name: j\ninputs:\n  events: {format: csv, path: e.csv}\nsteps:\n"
-      "  - {op: group_by, input: events, keys: [id1], aggs: {v1: [sum, avg], sd_v3: \" STDDEV( v3 ) "
-      "\", n: \"count(*)\", \"odd\": 'var_pop(\"my \"\"col\"\"\")', v2: [max]}, output: o}\n";
+      "  - {op: group_by, input: events, keys: [id1], aggs: {v1: [sum, avg], p9: "
+      "\"quantile(v2,0.9)\", sd_v3: \" STDDEV( v3 ) \", n: \"count(*)\", \"odd\": 'var_pop(\"my "
+      "\"\"col\"\"\")', v2: [max]}, output: o}\n";
   const Job job = load_job(write("named.yaml", text));
   const StepSpec& g = *job.steps[0];
-  EXPECT_EQ(canonical(g),
-            "{op: group_by, input: events, keys: [id1], aggs: {v1: [sum, mean], sd_v3: "
-            "\"stddev_samp(v3)\", n: \"count(*)\", odd: \"var_pop(\\\"my \\\"\\\"col\\\"\\\"\\\")\", v2: "
-            "[max]}, output: o}");
+  EXPECT_EQ(
+      canonical(g),
+      "{op: group_by, input: events, keys: [id1], aggs: {v1: [sum, mean], p9: \"quantile(v2, "
+      "0.9)\", sd_v3: "
+      "\"stddev_samp(v3)\", n: \"count(*)\", odd: \"var_pop(\\\"my \\\"\\\"col\\\"\\\"\\\")\", v2: "
+      "[max]}, output: o}");
   EXPECT_EQ(g.fields.of("aggs.sd_v3", {}).line, 5);
   const Job again = load_job(write("again.yaml", job.canonical_yaml));
   EXPECT_EQ(canonical(*again.steps[0]), canonical(g));

@@ -315,6 +315,7 @@ TEST(Aggregate, MergeOfPartialStatesEqualsOneUpdate) {
       Column col = random_column(type, plain, rng, n);
       for (const std::string& kind : ops::aggregate_function_names()) {
         const auto& f = ops::aggregate_function(kind);
+        if (f.holistic) continue;  // no partial states (Aggregate.HolisticFunctions...)
         try {
           f.output_type(type, "x");
         } catch (const ConfigError&) {

@@ -39,6 +39,7 @@ struct AggSpec {
   std::string function;
   std::string column;
   std::string output;
+  std::vector<double> args = {};  // constant arguments after the column: quantile(v, 0.9)
 };
 
 /// Output name of an aggregate (its `output`, or the default described above).
@@ -50,6 +51,7 @@ struct AggregateInput {
   bool plain_strings = false;       // a string column that is not dictionary-encoded
   table::DictionaryPtr dictionary;  // its dictionary, if encoded
   bool count_star = false;          // no column: the rows themselves
+  std::vector<double> args;         // the spec's constant arguments (checked)
 };
 
 /// Per-rank state of one aggregate over a growing number of groups. Every state keeps the
@@ -89,6 +91,14 @@ struct AggregateFunction {
   std::vector<std::string> aliases;  // other accepted spellings ("avg" for mean)
   std::string summary;               // one line for the docs
   bool allows_no_column = false;     // may be applied to "*" (count(*))
+  /// Holistic: needs every value of a group on one rank (median, count_distinct); its state has
+  /// no partial form (state_columns and merge throw), so the group-by shuffles raw rows to the
+  /// group's rank and updates once. Otherwise partial states are merged.
+  bool holistic = false;
+  /// The constant arguments after the column, e.g. "q, a number in [0, 1]"; empty: none.
+  std::string args_help;
+  /// Local: "" if `args` are valid (count and values), else what is wrong. Null: no arguments.
+  std::string (*check_args)(const std::vector<double>& args) = nullptr;
   /// Local: the output type over a column of type `input` (ignored without a column). Throws
   /// ConfigError naming `column` for a type the function does not take.
   table::DataType (*output_type)(table::DataType input, std::string_view column) = nullptr;
@@ -113,8 +123,12 @@ const AggregateFunction& aggregate_function(std::string_view name);
 table::DataType aggregate_output_type(std::string_view function, table::DataType input,
                                       std::string_view column);
 
+/// Throws ConfigError unless `args` suit `function` (number and values; see check_args).
+void check_aggregate_args(const AggregateFunction& function, const std::vector<double>& args);
+
 /// A state for `spec`'s function over `input`. Throws ConfigError for an unknown function, a
-/// function other than count without a column, or an input type the function does not take.
+/// function other than count without a column, an input type the function does not take, or bad
+/// arguments.
 std::unique_ptr<AggregateState> make_aggregate_state(const AggSpec& spec,
                                                      const AggregateInput& input);
 

@@ -27,6 +27,9 @@ AggregateFunction stddev_samp_function();
 AggregateFunction stddev_pop_function();
 AggregateFunction any_function();
 AggregateFunction all_function();
+AggregateFunction median_function();
+AggregateFunction quantile_function();
+AggregateFunction count_distinct_function();
 
 // The exact-sum state under sum and mean (sum.cpp).
 std::unique_ptr<AggregateState> make_sum_state(const AggregateInput& input, bool mean);
@@ -40,6 +43,11 @@ table::DataType variance_output_type(std::string_view function, table::DataType 
 std::unique_ptr<AggregateState> make_bool_state(bool any);
 table::DataType bool_output_type(std::string_view function, table::DataType input,
                                  std::string_view column);  // bool; throws for other types
+
+// The order-statistics state under median and quantile (median.cpp).
+std::unique_ptr<AggregateState> make_quantile_state(const AggregateInput& input, double q);
+table::DataType quantile_output_type(std::string_view function, table::DataType input,
+                                     std::string_view column);  // float64; numeric columns only
 
 // ---- shared kernels
 // ------------------------------------------------------------------------------

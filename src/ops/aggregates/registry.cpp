@@ -12,7 +12,8 @@ const std::vector<AggregateFunction>& aggregate_functions() {
       aggregates::max_function(),        aggregates::var_samp_function(),
       aggregates::var_pop_function(),    aggregates::stddev_samp_function(),
       aggregates::stddev_pop_function(), aggregates::any_function(),
-      aggregates::all_function(),
+      aggregates::all_function(),        aggregates::count_distinct_function(),
+      aggregates::median_function(),     aggregates::quantile_function(),
   };
   return functions;
 }

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <optional>
 
 #include "shardflow/common/error.hpp"
@@ -74,16 +76,19 @@ class GroupByStep final : public StepSpec {
   // "function(column)", the column double-quoted when it is not a plain name.
   static std::string aggregate_call_text(const ops::AggSpec& agg) {
     if (agg.column.empty()) return agg.function + "(*)";
+    std::string args;
+    for (double a : agg.args)
+      args += fmt::format(", {}", a);
     const bool plain = std::all_of(agg.column.begin(), agg.column.end(), [](char c) {
       return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
     });
-    if (plain) return agg.function + "(" + agg.column + ")";
+    if (plain) return agg.function + "(" + agg.column + args + ")";
     std::string quoted = "\"";
     for (char c : agg.column) {
       quoted += c;
       if (c == '"') quoted += '"';
     }
-    return agg.function + "(" + quoted + "\")";
+    return agg.function + "(" + quoted + "\"" + args + ")";
   }
 
   std::vector<TableShape> bind(const std::string& label,
@@ -230,26 +235,49 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
     column = text.substr(column_start, i - column_start);
   }
   skip_spaces();
-  if (i >= text.size() || text[i] != ')') {
-    fail(i, i < text.size() && text[i] == ',' ? "aggregate functions here take one column"
-                                              : "expected ')'");
+  // Constant arguments: quantile(v, 0.9).
+  std::vector<double> args;
+  while (i < text.size() && text[i] == ',') {
+    ++i;
+    skip_spaces();
+    const size_t arg_start = i;
+    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i])) &&
+           text[i] != ',' && text[i] != ')')
+      ++i;
+    const std::string arg = text.substr(arg_start, i - arg_start);
+    double value = 0;
+    const auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), value);
+    if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size() ||
+        !std::isfinite(value)) {
+      fail(arg_start, "expected a number (an aggregate's argument; one column per aggregate)");
+    }
+    args.push_back(value);
+    skip_spaces();
   }
+  if (i >= text.size() || text[i] != ')') fail(i, "expected ')'");
   ++i;
   skip_spaces();
   if (i != text.size()) fail(i, "unexpected text after ')'");
   const ops::AggregateFunction* registered = ops::find_aggregate_function(function);
   if (registered == nullptr) {
     const std::vector<std::string> names = ops::aggregate_function_names();
-    fail_at(where, fmt::format("{}: unknown aggregate function '{}'{} (functions: {})", path,
-                               function, ops::aggregate_function_suggestion(function), list_names(names)));
+    fail_at(where,
+            fmt::format("{}: unknown aggregate function '{}'{} (functions: {})", path, function,
+                        ops::aggregate_function_suggestion(function), list_names(names)));
   }
   if (star && !registered->allows_no_column) {
     fail_at(where, fmt::format("{}: {}(*) is not an aggregate; only count(*) may omit the column",
                                path, registered->name));
   }
+  try {
+    ops::check_aggregate_args(*registered, args);
+  } catch (const ConfigError& e) {
+    fail_at(where, fmt::format("{}: {}", path, e.what()));
+  }
   ops::AggSpec agg;
   agg.function = registered->name;
   agg.column = column;
+  agg.args = std::move(args);
   return agg;
 }
 
@@ -285,13 +313,21 @@ void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& ste
       const ops::AggregateFunction* registered = ops::find_aggregate_function(function);
       if (registered == nullptr) {
         const std::vector<std::string> names = ops::aggregate_function_names();
-        fail_at(function_location,
-                fmt::format("unknown aggregate function '{}' in {}{} (functions: {})", function,
-                            key_path, ops::aggregate_function_suggestion(function), list_names(names)));
+        fail_at(
+            function_location,
+            fmt::format("unknown aggregate function '{}' in {}{} (functions: {})", function,
+                        key_path, ops::aggregate_function_suggestion(function), list_names(names)));
       }
       if (column == "*" && !registered->allows_no_column) {
         fail_at(function_location,
                 fmt::format("{} can only be count (count of rows), got '{}'", key_path, function));
+      }
+      if (!registered->args_help.empty()) {
+        fail_at(function_location,
+                fmt::format("{} in {} needs arguments ({}); use the named form, e.g. {{p90_{}: "
+                            "\"{}({}, 0.9)\"}}",
+                            registered->name, key_path, registered->args_help, column,
+                            registered->name, column));
       }
       ops::AggSpec agg;
       agg.function = registered->name;
@@ -328,8 +364,9 @@ std::shared_ptr<StepSpec> parse(const MapView& map) {
 
 StepType group_by_step_type() {
   return {"group_by",
-          "one row per distinct key with aggregates (count, sum, mean, min, max, var_samp, "
-          "var_pop, stddev_samp, stddev_pop, any, all)",
+          "one row per distinct key with aggregates (count, sum, mean, min, max, variances, "
+          "standard deviations, any, all, count_distinct, median, quantile)",
+
           {"op", "input", "keys", "aggs", "output"},
           &parse};
 }
