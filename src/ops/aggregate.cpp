@@ -7,9 +7,15 @@
 
 namespace shardflow::ops {
 
+void AggregateState::update_pair(const table::Column&, const table::Column&,
+                                 std::span<const std::int32_t>) {
+  throw RuntimeError("this aggregate takes one column, not two");
+}
+
 std::string output_name(const AggSpec& spec) {
   if (!spec.output.empty()) return spec.output;
   if (spec.column.empty()) return spec.function;
+  if (!spec.column2.empty()) return spec.column + "_" + spec.column2 + "_" + spec.function;
   return spec.column + "_" + spec.function;
 }
 
@@ -70,6 +76,11 @@ std::unique_ptr<AggregateState> make_aggregate_state(const AggSpec& spec,
     throw ConfigError("{}(*) is not an aggregate; only count(*) may omit the column", f.name);
   }
   if (!input.count_star) f.output_type(input.type, spec.column);  // rejects unsupported types
+  if (f.two_columns != !spec.column2.empty()) {
+    if (f.two_columns) throw ConfigError("{} needs two columns: {}(x, y)", f.name, f.name);
+    throw ConfigError("{} takes one column", f.name);
+  }
+  if (f.two_columns) f.output_type(input.type2, spec.column2);
   return f.make_state(input);
 }
 

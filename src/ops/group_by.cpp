@@ -46,6 +46,12 @@ table::Schema group_by_output_schema(const Schema& input, const std::vector<std:
       continue;
     }
     const DataType in = input.field(input.index_of(a.column, "group-by aggregates")).type;
+    if (f.two_columns != !a.column2.empty()) {
+      if (f.two_columns) throw ConfigError("{} needs two columns: {}(x, y)", f.name, f.name);
+      throw ConfigError("{} takes one column", f.name);
+    }
+    if (f.two_columns)
+      f.output_type(input.field(input.index_of(a.column2, "group-by aggregates")).type, a.column2);
     add(output_name(a), f.output_type(in, a.column));
   }
   return Schema(std::move(fields));
@@ -71,6 +77,7 @@ States make_states(const Table& t, const std::vector<AggSpec>& aggs) {
       input.type = c.type();
       input.plain_strings = c.type() == DataType::kString && !c.is_dictionary_encoded();
       input.dictionary = c.dictionary();
+      if (!a.column2.empty()) input.type2 = t.column(a.column2).type();
     }
     states.push_back(make_aggregate_state(a, input));
   }
@@ -81,6 +88,10 @@ void update_states(States& states, const Table& t, const std::vector<AggSpec>& a
                    const std::vector<std::int32_t>& gid, idx_t groups) {
   for (size_t j = 0; j < aggs.size(); ++j) {
     states[j]->resize(groups);
+    if (!aggs[j].column2.empty()) {
+      states[j]->update_pair(t.column(aggs[j].column), t.column(aggs[j].column2), gid);
+      continue;
+    }
     const Column* input = aggs[j].column.empty() ? nullptr : &t.column(aggs[j].column);
     states[j]->update(input, gid);
   }
@@ -88,9 +99,11 @@ void update_states(States& states, const Table& t, const std::vector<AggSpec>& a
 
 std::vector<std::string> value_columns(const std::vector<AggSpec>& aggs) {
   std::vector<std::string> names;
-  for (const auto& a : aggs)
-    if (!a.column.empty() && std::find(names.begin(), names.end(), a.column) == names.end())
-      names.push_back(a.column);
+  for (const auto& a : aggs) {
+    for (const std::string* c : {&a.column, &a.column2})
+      if (!c->empty() && std::find(names.begin(), names.end(), *c) == names.end())
+        names.push_back(*c);
+  }
   return names;
 }
 

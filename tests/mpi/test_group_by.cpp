@@ -291,6 +291,11 @@ TEST(GroupBy, VariancesAreCorrectlyRoundedAtEveryRankCount) {
     x[static_cast<size_t>(r)] = offset + static_cast<std::int64_t>(rng() % 21) - 10;
     flag[static_cast<size_t>(r)] = static_cast<std::uint8_t>(rng() % 7 != 0);
   }
+  // A second column for the covariance: 3x - 7 plus noise, as int64.
+  std::vector<std::int64_t> w(kRows);
+  for (idx_t r = 0; r < kRows; ++r)
+    w[static_cast<size_t>(r)] =
+        3 * x[static_cast<size_t>(r)] - 7 + static_cast<std::int64_t>(rng() % 5);
   g[0] = 0;
   const idx_t lo = kRows * comm.rank() / comm.size(), hi = kRows * (comm.rank() + 1) / comm.size();
   Table local;
@@ -306,12 +311,20 @@ TEST(GroupBy, VariancesAreCorrectlyRoundedAtEveryRankCount) {
   local.add_column("fk", std::move(fk));
   local.add_column("v", std::move(vc));
   local.add_column("b", std::move(bc));
-  const std::vector<AggSpec> aggs = {{"var_samp", "v", ""},    {"var_pop", "v", ""},
-                                     {"stddev_samp", "v", ""}, {"stddev_pop", "v", ""},
-                                     {"any", "b", ""},         {"all", "b", ""}};
+  Column wc(table::DataType::kInt64);
+  wc.values<std::int64_t>().assign(w.begin() + lo, w.begin() + hi);
+  local.add_column("w", std::move(wc));
+  const std::vector<AggSpec> aggs = {{"var_samp", "v", ""},
+                                     {"var_pop", "v", ""},
+                                     {"stddev_samp", "v", ""},
+                                     {"stddev_pop", "v", ""},
+                                     {"any", "b", ""},
+                                     {"all", "b", ""},
+                                     {"covar_samp", "v", "cov", {}, "w"}};
   // The exact reference per group.
   __int128 s1[kGroups] = {}, s2[kGroups] = {};
   std::int64_t n[kGroups] = {}, trues[kGroups] = {};
+  __int128 sw[kGroups] = {}, sxw[kGroups] = {};
   for (idx_t r = 0; r < kRows; ++r) {
     const auto key = static_cast<size_t>(g[static_cast<size_t>(r)]);
     const __int128 v = x[static_cast<size_t>(r)];
@@ -319,6 +332,8 @@ TEST(GroupBy, VariancesAreCorrectlyRoundedAtEveryRankCount) {
     s2[key] += v * v;
     ++n[key];
     trues[key] += flag[static_cast<size_t>(r)];
+    sw[key] += w[static_cast<size_t>(r)];
+    sxw[key] += v * w[static_cast<size_t>(r)];
   }
   for (const char* key : {"g", "fk"}) {
     SCOPED_TRACE(key);
@@ -337,6 +352,12 @@ TEST(GroupBy, VariancesAreCorrectlyRoundedAtEveryRankCount) {
         const double samp = ops::rounded_quotient(d, n[k] * (n[k] - 1));
         EXPECT_EQ(out.column(1).values<double>()[static_cast<size_t>(r)], samp) << "group " << k;
         EXPECT_EQ(out.column(3).values<double>()[static_cast<size_t>(r)], std::sqrt(samp));
+      }
+      if (n[k] >= 2) {
+        const double cov = ops::rounded_quotient(n[k] * sxw[k] - s1[k] * sw[k], n[k] * (n[k] - 1));
+        EXPECT_EQ(out.column(7).values<double>()[static_cast<size_t>(r)], cov) << "group " << k;
+      } else {
+        EXPECT_FALSE(out.column(7).is_valid(r));
       }
       EXPECT_EQ(out.column(5).values<std::uint8_t>()[static_cast<size_t>(r)], trues[k] > 0 ? 1 : 0);
       EXPECT_EQ(out.column(6).values<std::uint8_t>()[static_cast<size_t>(r)],

@@ -452,24 +452,34 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
        5, 63,
        "unknown aggregate function 'maxx' in steps.0.aggs.v1; did you mean 'max'? (functions: "
        "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all, "
-       "count_distinct, median, quantile)"},
+       "count_distinct, median, quantile, covar_samp, covar_pop, corr)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {sd: \"stdev(v1)\"}, "
               "output: o}\n",
        5, 57,
        "steps.0.aggs.sd: unknown aggregate function 'stdev'; did you mean 'stddev'? (functions: "
        "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all, "
-       "count_distinct, median, quantile)"},
+       "count_distinct, median, quantile, covar_samp, covar_pop, corr)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {sd: \"stddev(v1\"}, "
               "output: o}\n",
        5, 57,
        "steps.0.aggs.sd: 'stddev(v1' is not an aggregate call: expected ')' at column 10; write "
        "function(column), e.g. \"stddev(v3)\" or \"count(*)\""},
-      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {c: \"corr(v1, v2)\"}, "
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {c: \"corr(v1)\"}, "
               "output: o}\n",
        5, 56,
-       "steps.0.aggs.c: 'corr(v1, v2)' is not an aggregate call: expected a number (an "
-       "aggregate's argument; one column per aggregate) at column 10; write function(column), "
-       "e.g. \"stddev(v3)\" or \"count(*)\""},
+       "steps.0.aggs.c: 'corr(v1)' is not an aggregate call: expected ',' and a second column "
+       "(corr takes two: corr(x, y)) at column 8; write function(column), e.g. \"stddev(v3)\" or "
+       "\"count(*)\""},
+      {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {c: \"median(v1, v2)\"}, "
+              "output: o}\n",
+       5, 56,
+       "steps.0.aggs.c: 'median(v1, v2)' is not an aggregate call: expected a number (median takes "
+       "one column) at column 12; write function(column), e.g. \"stddev(v3)\" or \"count(*)\""},
+      {head +
+           "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [corr]}, output: o}\n",
+       5, 58,
+       "corr in steps.0.aggs.v1 takes two columns; use the named form, e.g. {r: \"corr(v1, "
+       "other_column)\"}"},
       {head +
            "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {q: \"quantile(v1, 1.5)\"}, "
            "output: o}\n",

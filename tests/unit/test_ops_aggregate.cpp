@@ -315,7 +315,8 @@ TEST(Aggregate, MergeOfPartialStatesEqualsOneUpdate) {
       Column col = random_column(type, plain, rng, n);
       for (const std::string& kind : ops::aggregate_function_names()) {
         const auto& f = ops::aggregate_function(kind);
-        if (f.holistic) continue;  // no partial states (Aggregate.HolisticFunctions...)
+        // Holistic functions have no partial states; two-column ones are tested below.
+        if (f.holistic || f.two_columns) continue;
         try {
           f.output_type(type, "x");
         } catch (const ConfigError&) {
@@ -579,4 +580,87 @@ TEST(Aggregate, AnyAndAllFollowSqlBoolOrAndBoolAnd) {
   EXPECT_EQ(render(any->finalize()), "true,true,false,<null>,");
   EXPECT_EQ(render(all->finalize()), "false,true,false,<null>,");
   EXPECT_THROW(make_state("any", DataType::kInt64, false, nullptr, false), ConfigError);
+}
+
+// Covariances are the correctly rounded exact values (integer data around an offset, reference in
+// 128-bit integers), one update equals partial states merged in reverse order, and corr is within
+// a few ulps of the exact value, exactly +-1 for linear data, NaN for a constant column; pairs
+// with a null are skipped.
+TEST(Aggregate, CovariancesAreExactAndCorrelationIsAccurate) {
+  std::mt19937_64 rng(31);
+  for (int trial = 0; trial < 40; ++trial) {
+    const size_t n = 2 + rng() % 50;
+    const std::int64_t offset = trial % 3 == 0 ? (std::int64_t{1} << 35) : 0;
+    Column x(DataType::kFloat64), y(DataType::kInt64);
+    std::vector<std::int64_t> xs, ys;
+    x.ensure_validity();
+    for (size_t i = 0; i < n; ++i) {
+      const std::int64_t a = offset + static_cast<std::int64_t>(rng() % 201) - 100;
+      const std::int64_t b = trial % 7 == 0 ? 3 * a - 5 : static_cast<std::int64_t>(rng() % 301);
+      const bool valid = rng() % 8 != 0;
+      x.values<double>().push_back(static_cast<double>(a));
+      x.validity().push_back(valid ? 1 : 0);
+      y.values<std::int64_t>().push_back(b);
+      if (valid) {
+        xs.push_back(a);
+        ys.push_back(b);
+      }
+    }
+    const auto m = static_cast<std::int64_t>(xs.size());
+    __int128 sx = 0, sy = 0, sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      sx += xs[i];
+      sy += ys[i];
+      sxy += static_cast<__int128>(xs[i]) * ys[i];
+      sxx += static_cast<__int128>(xs[i]) * xs[i];
+      syy += static_cast<__int128>(ys[i]) * ys[i];
+    }
+    const __int128 dxy = m * sxy - sx * sy, dxx = m * sxx - sx * sx, dyy = m * syy - sy * sy;
+    const std::vector<std::int32_t> zeros(n, 0);
+    for (const char* fn : {"covar_samp", "covar_pop", "corr"}) {
+      const std::string name = fn;
+      ops::AggregateInput input;
+      input.type = DataType::kFloat64;
+      input.type2 = DataType::kInt64;
+      ops::AggSpec spec{name, "x", ""};
+      spec.column2 = "y";
+      auto whole = ops::make_aggregate_state(spec, input);
+      whole->resize(1);
+      whole->update_pair(x, y, zeros);
+      auto merged = ops::make_aggregate_state(spec, input);
+      merged->resize(1);
+      for (size_t i = n; i-- > 0;) {
+        const std::vector<idx_t> one = {static_cast<idx_t>(i)};
+        auto part = ops::make_aggregate_state(spec, input);
+        part->resize(1);
+        part->update_pair(x.take(one), y.take(one), std::span<const std::int32_t>(zeros.data(), 1));
+        merged->merge(part->state_columns(true), std::span<const std::int32_t>(zeros.data(), 1));
+      }
+      const Column a = whole->finalize(), b = merged->finalize();
+      SCOPED_TRACE(fmt::format("{} trial {}", name, trial));
+      ASSERT_EQ(bits_of(a.values<double>()[0]), bits_of(b.values<double>()[0]));
+      const bool defined = m >= (name == "covar_pop" ? 1 : 2);
+      ASSERT_EQ(a.is_valid(0), defined);
+      if (!defined) continue;
+      const double got = a.values<double>()[0];
+      if (name == "covar_samp") {
+        EXPECT_EQ(bits_of(got), bits_of(ops::rounded_quotient(dxy, m * (m - 1))));
+      } else if (name == "covar_pop") {
+        EXPECT_EQ(bits_of(got), bits_of(ops::rounded_quotient(dxy, m * m)));
+      } else if (dxx == 0 || dyy == 0) {
+        EXPECT_TRUE(std::isnan(got));
+      } else {
+        const long double want =
+            static_cast<long double>(dxy) /
+            std::sqrt(static_cast<long double>(dxx) * static_cast<long double>(dyy));
+        EXPECT_NEAR(got, static_cast<double>(want), 8e-16);
+        if (trial % 7 == 0) {
+          EXPECT_EQ(got, 1.0);
+        }
+      }
+    }
+  }
+  // Two-column functions need their second column.
+  ops::AggregateInput input;
+  EXPECT_THROW(ops::make_aggregate_state({"corr", "x", ""}, input), ConfigError);
 }

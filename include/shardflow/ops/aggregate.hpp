@@ -40,6 +40,7 @@ struct AggSpec {
   std::string column;
   std::string output;
   std::vector<double> args = {};  // constant arguments after the column: quantile(v, 0.9)
+  std::string column2 = {};       // the second column of a two-column function: corr(v1, v2)
 };
 
 /// Output name of an aggregate (its `output`, or the default described above).
@@ -52,6 +53,7 @@ struct AggregateInput {
   table::DictionaryPtr dictionary;  // its dictionary, if encoded
   bool count_star = false;          // no column: the rows themselves
   std::vector<double> args;         // the spec's constant arguments (checked)
+  table::DataType type2 = table::DataType::kFloat64;  // the second column's, if any
 };
 
 /// Per-rank state of one aggregate over a growing number of groups. Every state keeps the
@@ -65,6 +67,10 @@ class AggregateState {
   /// Update: folds row i of `input` into group group_of_row[i] (< num_groups()). `input` is
   /// null for count(*).
   virtual void update(const table::Column* input, std::span<const std::int32_t> group_of_row) = 0;
+  /// Update of a two-column function (corr(x, y)): folds the pair (x[i], y[i]) into group
+  /// group_of_row[i]; rows where either is null are skipped. Others throw.
+  virtual void update_pair(const table::Column& x, const table::Column& y,
+                           std::span<const std::int32_t> group_of_row);
   /// Whether some group's state needs the optional wide columns (exact float sums whose values
   /// spread beyond the fast tier; see ExactSums). Ranks exchanging partial states must agree on
   /// with_wide (the OR over all ranks) when may_need_wide_state() is true.
@@ -95,6 +101,8 @@ struct AggregateFunction {
   /// no partial form (state_columns and merge throw), so the group-by shuffles raw rows to the
   /// group's rank and updates once. Otherwise partial states are merged.
   bool holistic = false;
+  /// Takes a second column (corr(x, y)): `output_type` is then called for each column.
+  bool two_columns = false;
   /// The constant arguments after the column, e.g. "q, a number in [0, 1]"; empty: none.
   std::string args_help;
   /// Local: "" if `args` are valid (count and values), else what is wrong. Null: no arguments.

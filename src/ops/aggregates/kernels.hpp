@@ -30,6 +30,9 @@ AggregateFunction all_function();
 AggregateFunction median_function();
 AggregateFunction quantile_function();
 AggregateFunction count_distinct_function();
+AggregateFunction covar_samp_function();
+AggregateFunction covar_pop_function();
+AggregateFunction corr_function();
 
 // The exact-sum state under sum and mean (sum.cpp).
 std::unique_ptr<AggregateState> make_sum_state(const AggregateInput& input, bool mean);
@@ -48,6 +51,9 @@ table::DataType bool_output_type(std::string_view function, table::DataType inpu
 std::unique_ptr<AggregateState> make_quantile_state(const AggregateInput& input, double q);
 table::DataType quantile_output_type(std::string_view function, table::DataType input,
                                      std::string_view column);  // float64; numeric columns only
+
+// The co-moments state under covar_samp (0), covar_pop (1) and corr (2) (covar_samp.cpp).
+std::unique_ptr<AggregateState> make_comoment_state(int kind);
 
 // ---- shared kernels
 // ------------------------------------------------------------------------------

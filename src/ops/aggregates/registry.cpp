@@ -14,6 +14,8 @@ const std::vector<AggregateFunction>& aggregate_functions() {
       aggregates::stddev_pop_function(), aggregates::any_function(),
       aggregates::all_function(),        aggregates::count_distinct_function(),
       aggregates::median_function(),     aggregates::quantile_function(),
+      aggregates::covar_samp_function(), aggregates::covar_pop_function(),
+      aggregates::corr_function(),
   };
   return functions;
 }

@@ -74,21 +74,27 @@ class GroupByStep final : public StepSpec {
   }
 
   // "function(column)", the column double-quoted when it is not a plain name.
-  static std::string aggregate_call_text(const ops::AggSpec& agg) {
-    if (agg.column.empty()) return agg.function + "(*)";
-    std::string args;
-    for (double a : agg.args)
-      args += fmt::format(", {}", a);
-    const bool plain = std::all_of(agg.column.begin(), agg.column.end(), [](char c) {
+  // A column as written in a call: its name, double-quoted ("" for a quote) unless plain.
+  static std::string column_text(const std::string& column) {
+    const bool plain = std::all_of(column.begin(), column.end(), [](char c) {
       return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
     });
-    if (plain) return agg.function + "(" + agg.column + args + ")";
+    if (plain) return column;
     std::string quoted = "\"";
-    for (char c : agg.column) {
+    for (char c : column) {
       quoted += c;
       if (c == '"') quoted += '"';
     }
-    return agg.function + "(" + quoted + "\"" + args + ")";
+    return quoted + "\"";
+  }
+
+  static std::string aggregate_call_text(const ops::AggSpec& agg) {
+    if (agg.column.empty()) return agg.function + "(*)";
+    std::string text = agg.function + "(" + column_text(agg.column);
+    if (!agg.column2.empty()) text += ", " + column_text(agg.column2);
+    for (double a : agg.args)
+      text += fmt::format(", {}", a);
+    return text + ")";
   }
 
   std::vector<TableShape> bind(const std::string& label,
@@ -107,6 +113,9 @@ class GroupByStep final : public StepSpec {
       const SourceLocation& at = fields.of("aggs." + written_under[i], aggs_at);
       if (!agg.column.empty() && !input.find(agg.column)) {
         throw error(at, input.not_a_column("aggregated column", agg.column));
+      }
+      if (!agg.column2.empty() && !input.find(agg.column2)) {
+        throw error(at, input.not_a_column("aggregated column", agg.column2));
       }
       const std::string output = ops::output_name(agg);
       if (std::find(keys.begin(), keys.end(), output) != keys.end()) {
@@ -144,6 +153,10 @@ class GroupByStep final : public StepSpec {
             } catch (const ConfigError&) {
             }
           }
+        }
+        if (!agg.column2.empty()) {
+          if (const auto known = input.find(agg.column2)->type)
+            f.output_type(*known, agg.column2);  // rejects a type the function does not take
         }
       } catch (const ConfigError& e) {
         throw error(at, e.what());
@@ -192,6 +205,42 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
       ++i;
   };
+  // A column: a name or "a quoted name" ("" for a quote); `star` allows *.
+  auto read_column = [&](bool star_allowed, bool& star) {
+    std::string column;
+    star = false;
+    if (star_allowed && i < text.size() && text[i] == '*') {
+      star = true;
+      ++i;
+    } else if (i < text.size() && text[i] == '"') {
+      const size_t open = i++;
+      bool closed = false;
+      while (i < text.size()) {
+        if (text[i] == '"') {
+          if (i + 1 < text.size() && text[i + 1] == '"') {
+            column += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          closed = true;
+          break;
+        }
+        column += text[i++];
+      }
+      if (!closed) fail(open, "unterminated quoted column name");
+      if (column.empty()) fail(open, "empty column name");
+    } else {
+      const size_t column_start = i;
+      while (i < text.size() && is_name_char(text[i]))
+        ++i;
+      if (i == column_start)
+        fail(i, star_allowed ? "expected a column name, \"a quoted name\" or *"
+                             : "expected a column name or \"a quoted name\"");
+      column = text.substr(column_start, i - column_start);
+    }
+    return column;
+  };
   skip_spaces();
   const size_t name_start = i;
   while (i < text.size() && is_name_char(text[i]))
@@ -200,41 +249,31 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
   std::string function = text.substr(name_start, i - name_start);
   std::transform(function.begin(), function.end(), function.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const ops::AggregateFunction* registered = ops::find_aggregate_function(function);
+  if (registered == nullptr) {
+    const std::vector<std::string> names = ops::aggregate_function_names();
+    fail_at(where,
+            fmt::format("{}: unknown aggregate function '{}'{} (functions: {})", path, function,
+                        ops::aggregate_function_suggestion(function), list_names(names)));
+  }
   skip_spaces();
   if (i >= text.size() || text[i] != '(') fail(i, "expected '('");
   ++i;
   skip_spaces();
-  std::string column;
   bool star = false;
-  if (i < text.size() && text[i] == '*') {
-    star = true;
-    ++i;
-  } else if (i < text.size() && text[i] == '"') {
-    const size_t open = i++;
-    bool closed = false;
-    while (i < text.size()) {
-      if (text[i] == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          column += '"';
-          i += 2;
-          continue;
-        }
-        ++i;
-        closed = true;
-        break;
-      }
-      column += text[i++];
-    }
-    if (!closed) fail(open, "unterminated quoted column name");
-    if (column.empty()) fail(open, "empty column name");
-  } else {
-    const size_t column_start = i;
-    while (i < text.size() && is_name_char(text[i]))
-      ++i;
-    if (i == column_start) fail(i, "expected a column name, \"a quoted name\" or *");
-    column = text.substr(column_start, i - column_start);
-  }
+  const std::string column = read_column(true, star);
   skip_spaces();
+  std::string column2;
+  if (registered->two_columns && !star) {
+    if (i >= text.size() || text[i] != ',')
+      fail(i, fmt::format("expected ',' and a second column ({} takes two: {}(x, y))",
+                          registered->name, registered->name));
+    ++i;
+    skip_spaces();
+    bool unused = false;
+    column2 = read_column(false, unused);
+    skip_spaces();
+  }
   // Constant arguments: quantile(v, 0.9).
   std::vector<double> args;
   while (i < text.size() && text[i] == ',') {
@@ -249,7 +288,11 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
     const auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), value);
     if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size() ||
         !std::isfinite(value)) {
-      fail(arg_start, "expected a number (an aggregate's argument; one column per aggregate)");
+      fail(arg_start, fmt::format("expected a number ({} takes {})", registered->name,
+                                  registered->two_columns ? "two columns"
+                                  : registered->args_help.empty()
+                                      ? "one column"
+                                      : "one column and " + registered->args_help));
     }
     args.push_back(value);
     skip_spaces();
@@ -258,13 +301,6 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
   ++i;
   skip_spaces();
   if (i != text.size()) fail(i, "unexpected text after ')'");
-  const ops::AggregateFunction* registered = ops::find_aggregate_function(function);
-  if (registered == nullptr) {
-    const std::vector<std::string> names = ops::aggregate_function_names();
-    fail_at(where,
-            fmt::format("{}: unknown aggregate function '{}'{} (functions: {})", path, function,
-                        ops::aggregate_function_suggestion(function), list_names(names)));
-  }
   if (star && !registered->allows_no_column) {
     fail_at(where, fmt::format("{}: {}(*) is not an aggregate; only count(*) may omit the column",
                                path, registered->name));
@@ -277,6 +313,7 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
   ops::AggSpec agg;
   agg.function = registered->name;
   agg.column = column;
+  agg.column2 = column2;
   agg.args = std::move(args);
   return agg;
 }
@@ -321,6 +358,12 @@ void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& ste
       if (column == "*" && !registered->allows_no_column) {
         fail_at(function_location,
                 fmt::format("{} can only be count (count of rows), got '{}'", key_path, function));
+      }
+      if (registered->two_columns) {
+        fail_at(function_location,
+                fmt::format("{} in {} takes two columns; use the named form, e.g. {{r: "
+                            "\"{}({}, other_column)\"}}",
+                            registered->name, key_path, registered->name, column));
       }
       if (!registered->args_help.empty()) {
         fail_at(function_location,
