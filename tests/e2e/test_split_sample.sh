@@ -108,7 +108,7 @@ grep -q "(split) 'early': reused" reseed.log || { cat reseed.log >&2; fail "the 
 cmp "$TMP/np2/outputs/early.csv" "$TMP/np0/outputs/early.csv" || fail "early changed with the seed"
 # A step's own seed overrides the job's.
 sed 's/stratify_by: label}/stratify_by: label, seed: 11}/' job.yaml > seeded.yaml
-expect_exit 0 300 seeded.np2 2 run seeded.yaml --set "workdir=$TMP/seeded" --set seed=12
+expect_exit 0 300 seeded.np0 0 run seeded.yaml --set "workdir=$TMP/seeded" --set seed=12
 cmp "$TMP/np2/outputs/train.csv" "$TMP/seeded/outputs/train.csv" || fail "seed: 11 on the step did not give the seed-11 split"
 
 # validate rejects bad settings with file:line:column, exit 2, before any data is read.
@@ -138,5 +138,20 @@ check_invalid collide '{op: split, input: t, fractions: {t: 0.5, b: 0.5}}' \
   "bad.yaml:5:39: step 1 (split) writes table 't', which input 't' already produces"
 check_invalid fraction '{op: sample, input: t, fraction: 10, output: s}' \
   "bad.yaml:5:38: steps.0.fraction must be a fraction in (0, 1], got 10"
+
+# Types known only from the data (CSV without schema): a cutoff that does not fit the inferred
+# column type stops the run at 2 ranks with one located message, exit 2.
+cat > inferred.yaml <<YAML
+name: inferred
+inputs:
+  t: {format: csv, path: $TMP/t.csv}
+steps:
+  - {op: split, input: t, by_time: amount, cutoffs: {a: 0}, rest: b}
+  - {op: split, input: t, by_time: id, cutoffs: {c: '2024-01-01'}}
+YAML
+expect_exit 0 60 inferred.validate 0 validate inferred.yaml
+expect_exit 2 120 inferred.np2 2 run inferred.yaml --set "workdir=$TMP/inferred"
+[ "$(count_lines "inferred.yaml:6:53: step 2 (split): cutoff '2024-01-01' for int64 column 'id' must be a number" "$TMP/inferred.np2.err")" = 1 ] \
+  || { cat "$TMP/inferred.np2.err" >&2; fail "the cutoff type error is not reported exactly once"; }
 
 pass "split, sample and rebalance_classes: identical at 1 and 2 ranks, exact, seeded, validated"
