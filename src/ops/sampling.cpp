@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <unordered_map>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/hash.hpp"
@@ -310,21 +311,16 @@ std::vector<Table> split_by_fractions(const mpi::Comm& comm, const Table& table,
   });
   const std::vector<StratumPosition> at =
       stratum_positions(comm, table, strata, seed, purpose, options);
-  // Counts depend only on the stratum size: memoized per size (strata of equal size are common).
-  std::vector<idx_t> sizes;
-  std::vector<std::vector<idx_t>> bounds;  // cumulative counts per size
+  // Counts depend only on the stratum size: computed once per distinct size (distinct sizes add
+  // up to at most the rows, so there are fewer than sqrt(2 * rows) of them).
+  std::unordered_map<idx_t, std::vector<idx_t>> bounds;  // size -> cumulative counts
   auto bounds_of = [&](idx_t size) -> const std::vector<idx_t>& {
-    for (size_t k = 0; k < sizes.size(); ++k)
-      if (sizes[k] == size) return bounds[k];
-    std::vector<idx_t> c = largest_remainder_counts(size, fractions);
-    std::partial_sum(c.begin(), c.end(), c.begin());
-    if (sizes.size() >= 64) {
-      sizes.clear();
-      bounds.clear();
+    auto [it, fresh] = bounds.try_emplace(size);
+    if (fresh) {
+      it->second = largest_remainder_counts(size, fractions);
+      std::partial_sum(it->second.begin(), it->second.end(), it->second.begin());
     }
-    sizes.push_back(size);
-    bounds.push_back(std::move(c));
-    return bounds.back();
+    return it->second;
   };
   std::vector<std::vector<idx_t>> rows(fractions.size());
   for (size_t i = 0; i < at.size(); ++i) {
