@@ -6,6 +6,7 @@
 // validator, runner and did-you-mean lists loop over the registry, so adding an
 // op is one new file and one line in that list (docs/architecture.md, "Adding an op").
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,7 +38,8 @@ struct TableRef {
 struct StepContext {
   const mpi::Comm& comm;
   const RuntimeSpec& runtime;
-  std::string label;  // "step 2 (group_by)", the prefix of the step's messages
+  std::string label;       // "step 2 (group_by)", the prefix of the step's messages
+  std::uint64_t seed = 0;  // the job's seed (steps with random choices derive them from it)
 };
 
 /// A parsed step. Subclasses (one per op) add their typed settings; instances are immutable once
@@ -70,6 +72,10 @@ class StepSpec {
   /// Every failure is agreed (all ranks throw the same error).
   virtual std::vector<table::Table> run(const StepContext& context,
                                         const std::vector<const table::Table*>& inputs) const = 0;
+
+  /// Whether the outputs depend on the job's seed (StepContext::seed), which the canonical form
+  /// does not show: the step's fingerprint then covers the seed too.
+  virtual bool uses_job_seed() const { return false; }
 
   template <typename T>
   const T& as() const {

@@ -15,11 +15,23 @@ StepType asof_join_step_type();
 StepType sort_step_type();
 StepType dedup_step_type();
 StepType union_step_type();
+StepType split_step_type();
+StepType sample_step_type();
+StepType rebalance_classes_step_type();
 
 const std::vector<StepType>& step_types() {
   static const std::vector<StepType> types = {
-      filter_step_type(), group_by_step_type(), join_step_type(),  asof_join_step_type(),
-      sort_step_type(),   dedup_step_type(),    union_step_type(),
+      filter_step_type(),
+      group_by_step_type(),
+      join_step_type(),
+      asof_join_step_type(),
+      sort_step_type(),
+      dedup_step_type(),
+      union_step_type(),
+      // Sampling and splits.
+      split_step_type(),
+      sample_step_type(),
+      rebalance_classes_step_type(),
   };
   return types;
 }
