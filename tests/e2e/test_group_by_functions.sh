@@ -3,6 +3,7 @@
 # population), any/all, beside sum/count/mean/min/max, in the list form (aggs: {v: [var_samp]})
 # and the named form (aggs: {sd: "stddev(v)"}), with nulls, a group of one row, a group of only
 # nulls and a group far from zero (1e9 + small: the textbook formula in doubles fails there).
+# An expression over aggregates (max(v) - min(v)), median and count_distinct beside them.
 # Run as one process and at 2 and 3 ranks: every variance must be the correctly rounded exact
 # value (Python Fractions), every standard deviation its square root, and all runs identical.
 source "$(dirname "$0")/lib.sh"
@@ -37,7 +38,8 @@ steps:
     input: t
     keys: [k]
     aggs: {v: [var_samp, var_pop, count], sd: "stddev(v)", sd_pop: "STDDEV_POP(v)",
-           any_b: "any(b)", all_b: "bool_and(b)", n: "count(*)"}
+           any_b: "any(b)", all_b: "bool_and(b)", n: "count(*)", spread: "max(v) - MIN(v)",
+           med: "median(v)", distinct_b: "count_distinct(b)"}
     output: stats
 outputs:
   - {table: stats, path: stats.csv}
@@ -49,7 +51,7 @@ for np in 0 2 3; do
   sort "$TMP/w$np/outputs/stats.csv" > "$TMP/stats.$np"
   runs+=("$TMP/stats.$np")
 done
-head -1 "$TMP/w0/outputs/stats.csv" | grep -qx "k,v_var_samp,v_var_pop,v_count,sd,sd_pop,any_b,all_b,n" ||
+head -1 "$TMP/w0/outputs/stats.csv" | grep -qx "k,v_var_samp,v_var_pop,v_count,sd,sd_pop,any_b,all_b,n,spread,med,distinct_b" ||
   fail "unexpected header: $(head -1 "$TMP/w0/outputs/stats.csv")"
 $PY - "$TMP/t.csv" "${runs[@]}" <<'PY' || fail "aggregates differ from the exact reference"
 import csv, math, sys
@@ -76,7 +78,14 @@ def same(got, want):
         return got == ("true" if want else "false")
     return got != "" and float(got).hex() == float(want).hex()
 bad = 0
-cols = ["k", "v_var_samp", "v_var_pop", "v_count", "sd", "sd_pop", "any_b", "all_b", "n"]
+cols = ["k", "v_var_samp", "v_var_pop", "v_count", "sd", "sd_pop", "any_b", "all_b", "n",
+        "spread", "med", "distinct_b"]
+def median(v):
+    if not v:
+        return None
+    s = sorted(v)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else float((Fraction(s[m - 1]) + Fraction(s[m])) / 2)
 for path in sys.argv[2:]:
     seen = set()
     for line in open(path):
@@ -92,6 +101,9 @@ for path in sys.argv[2:]:
             "sd_pop": None if vp is None else math.sqrt(vp),
             "any_b": any(g["b"]) if g["b"] else None, "all_b": all(g["b"]) if g["b"] else None,
             "n": g["rows"],
+            "spread": (max(g["v"]) - min(g["v"])) if g["v"] else None,
+            "med": median(g["v"]),
+            "distinct_b": len(set(g["b"])),
         }
         for c, w in want.items():
             ok = same(got[c], w) if not isinstance(w, int) or isinstance(w, bool) else got[c] == str(w)

@@ -857,6 +857,39 @@ TEST_F(JobLoader, NamedAggregatesHaveACanonicalFormThatRoundTrips) {
   EXPECT_EQ(again.fingerprint(), job.fingerprint());
 }
 
+// Expressions over aggregates ("range: max(v1) - min(v2)") keep their written text and their
+// place among the outputs; errors name the key.
+TEST_F(JobLoader, AggregateExpressionsRoundTripAndAreChecked) {
+  const std::string head = "name: j\ninputs:\n  e: {format: csv, path: e.csv}\nsteps:\n";
+  const Job job = load_job(write(
+      "expr.yaml", head +
+                       "  - {op: group_by, input: e, keys: [id1], aggs: {r: \" MAX(v1) - "
+                       "min(v2) \", v1: [sum], q: \"corr(v1, v2) * corr(v1, v2)\"}, output: o}\n"));
+  EXPECT_EQ(canonical(*job.steps[0]),
+            "{op: group_by, input: e, keys: [id1], aggs: {r: \"MAX(v1) - min(v2)\", v1: [sum], q: "
+            "\"corr(v1, v2) * corr(v1, v2)\"}, output: o}");
+  const Job again = load_job(write("again.yaml", job.canonical_yaml));
+  EXPECT_EQ(again.fingerprint(), job.fingerprint());
+  auto error = [&](const std::string& aggs) {
+    try {
+      load_job(write("bad.yaml", head + "  - {op: group_by, input: e, keys: [id1], aggs: " + aggs +
+                                     ", output: o}\n"));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error("{r: \"abs(v1)\"}").find("steps.0.aggs.r: 'abs(v1)' has no aggregate call"),
+            std::string::npos)
+      << error("{r: \"abs(v1)\"}");
+  EXPECT_NE(error("{r: \"max(v1) - - \"}").find("steps.0.aggs.r: in 'max(v1) - - ': "),
+            std::string::npos)
+      << error("{r: \"max(v1) - - \"}");
+  EXPECT_NE(error("{r: \"max(v1) + sum(v2, 3)\"}").find("sum takes no arguments"),
+            std::string::npos)
+      << error("{r: \"max(v1) + sum(v2, 3)\"}");
+}
+
 TEST_F(JobLoader, FingerprintIgnoresFormattingButNotValues) {
   const std::string block = R"(name: fp
 inputs:

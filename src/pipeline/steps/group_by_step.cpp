@@ -11,10 +11,12 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/suggest.hpp"
+#include "shardflow/ops/expression.hpp"
 #include "shardflow/ops/group_by.hpp"
 #include "shardflow/pipeline/job.hpp"
 #include "shardflow/pipeline/step.hpp"
@@ -35,6 +37,38 @@ class GroupByStep final : public StepSpec {
   /// a named aggregate) and whether it was named.
   std::vector<std::string> written_under;
   std::vector<bool> named;
+  /// Per aggregate: computed only for an expression (its output is "__agg<n>__").
+  std::vector<bool> hidden;
+  /// Expressions over aggregates ("range_v1_v2: max(v1) - min(v2)"): the output column, the text
+  /// as written, and the text with each aggregate call replaced by its hidden column.
+  struct Derived {
+    std::string output;
+    std::string text;
+    std::string rewritten;
+  };
+  std::vector<Derived> derived;
+  /// The keys of `aggs` as written, in order: the order of the output columns after the keys.
+  std::vector<std::string> entry_order;
+
+  const Derived* find_derived(const std::string& key) const {
+    for (const auto& d : derived)
+      if (d.output == key) return &d;
+    return nullptr;
+  }
+
+  /// The output columns after the keys, in written order.
+  std::vector<std::string> output_columns() const {
+    std::vector<std::string> names;
+    for (const auto& key : entry_order) {
+      if (find_derived(key) != nullptr) {
+        names.push_back(key);
+        continue;
+      }
+      for (size_t i = 0; i < aggs.size(); ++i)
+        if (!hidden[i] && written_under[i] == key) names.push_back(ops::output_name(aggs[i]));
+    }
+    return names;
+  }
 
   void emit(YAML::Emitter& out) const override {
     out << YAML::BeginMap;
@@ -48,8 +82,12 @@ class GroupByStep final : public StepSpec {
       std::string call;                    // named form
     };
     std::vector<Entry> entries;
+    for (const auto& key : entry_order) {
+      if (const Derived* d = find_derived(key)) entries.push_back({key, {}, d->text});
+    }
     for (size_t i = 0; i < aggs.size(); ++i) {
       const auto& agg = aggs[i];
+      if (hidden[i]) continue;
       if (named[i]) {
         entries.push_back({written_under[i], {}, aggregate_call_text(agg)});
         continue;
@@ -60,6 +98,13 @@ class GroupByStep final : public StepSpec {
       if (it == entries.end()) it = entries.insert(entries.end(), {written_under[i], {}, {}});
       it->functions.emplace_back(agg.function);
     }
+    // In written order.
+    std::stable_sort(entries.begin(), entries.end(), [&](const Entry& x, const Entry& y) {
+      auto at = [&](const std::string& key) {
+        return std::find(entry_order.begin(), entry_order.end(), key) - entry_order.begin();
+      };
+      return at(x.key) < at(y.key);
+    });
     out << YAML::Key << "aggs" << YAML::Value << YAML::BeginMap;
     for (const auto& e : entries) {
       out << YAML::Key << e.key << YAML::Value;
@@ -171,7 +216,45 @@ class GroupByStep final : public StepSpec {
       }
       t.columns.push_back({output, type});
     }
-    return {t};
+    // Expressions over the aggregates: typed over the aggregated columns (an unknown type stands
+    // in as float64, and the result is then unknown too).
+    std::map<std::string, std::optional<DataType>> types;
+    for (const auto& c : t.columns)
+      types[c.name] = c.type;
+    for (const auto& d : derived) {
+      const SourceLocation& at = fields.of("aggs." + d.output, aggs_at);
+      for (const auto& c : t.columns) {
+        if (c.name == d.output) {
+          throw error(at, fmt::format("group-by output column '{}' appears twice; give the "
+                                      "aggregates distinct output names",
+                                      d.output));
+        }
+      }
+      std::optional<DataType> type;
+      try {
+        const ops::Expression e = ops::Expression::parse(d.rewritten);
+        std::vector<table::Field> fields_in;
+        bool unknown = false;
+        for (const auto& c : t.columns) {
+          fields_in.push_back({c.name, c.type.value_or(DataType::kFloat64)});
+          if (!c.type) {
+            const auto refs = e.referenced_columns();
+            unknown = unknown || std::find(refs.begin(), refs.end(), c.name) != refs.end();
+          }
+        }
+        const DataType result = e.result_type(table::Schema(std::move(fields_in)));
+        if (!unknown) type = result;
+      } catch (const ConfigError& e) {
+        throw error(at, fmt::format("in '{}': {}", d.text, e.what()));
+      }
+      types[d.output] = type;
+    }
+    TableShape shape;
+    for (const auto& key : keys)
+      shape.columns.push_back({key, input.find(key)->type});
+    for (const auto& name : output_columns())
+      shape.columns.push_back({name, types[name]});
+    return {shape};
   }
 
   std::vector<table::Table> run(const StepContext& context,
@@ -180,9 +263,25 @@ class GroupByStep final : public StepSpec {
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
     std::vector<table::Table> result;
     // Errors found in the data (an int64 sum that overflows) are agreed inside group_by.
-    result.push_back(run_located(fields.of("aggs", location), context, [&] {
+    table::Table grouped = run_located(fields.of("aggs", location), context, [&] {
       return ops::group_by(context.comm, *inputs.at(0), keys, aggs, options);
-    }));
+    });
+    if (!derived.empty()) {
+      // Local per row; agreed so that an error on one rank's rows (an int64 overflow) stops
+      // every rank alike.
+      run_located(fields.of("aggs", location), context, [&] {
+        context.comm.agree([&] {
+          for (const auto& d : derived)
+            grouped.add_column(d.output, ops::Expression::parse(d.rewritten).evaluate(grouped));
+        });
+        return 0;
+      });
+      std::vector<std::string> names = keys;
+      for (const auto& name : output_columns())
+        names.push_back(name);
+      grouped = grouped.select(names);
+    }
+    result.push_back(std::move(grouped));
     return result;
   }
 };
@@ -318,6 +417,120 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
   return agg;
 }
 
+std::string trimmed(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  const size_t last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
+}
+
+// The hidden output column of aggregate number `n` of a step.
+std::string hidden_name(size_t n) {
+  return fmt::format("\"__agg{}__\"", n);
+}
+
+// `text` with every aggregate call (a registered aggregate name followed by "(...)", outside
+// quotes) replaced by the quoted name of a hidden column, the calls appended to `calls` (numbered
+// from `first`). Fails at `where` when there is no aggregate call or a call is malformed.
+std::string rewrite_aggregate_calls(const std::string& text, const std::string& path,
+                                    const SourceLocation& where, size_t first,
+                                    std::vector<ops::AggSpec>& calls) {
+  std::string out;
+  size_t i = 0;
+  auto skip_quoted = [&](char quote) {  // copies a quoted token ('' or "" escapes) to out
+    const size_t open = i++;
+    while (i < text.size()) {
+      if (text[i] == quote) {
+        if (i + 1 < text.size() && text[i + 1] == quote) {
+          i += 2;
+          continue;
+        }
+        ++i;
+        break;
+      }
+      ++i;
+    }
+    out.append(text, open, i - open);
+  };
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\'' || c == '"') {
+      skip_quoted(c);
+      continue;
+    }
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      const size_t start = i;
+      while (i < text.size() &&
+             (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_'))
+        ++i;
+      std::string name = text.substr(start, i - start);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      size_t j = i;
+      while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j])))
+        ++j;
+      if (j < text.size() && text[j] == '(' && ops::find_aggregate_function(name) != nullptr) {
+        // The matching ')', quotes respected.
+        size_t k = j + 1;
+        int depth = 1;
+        while (k < text.size() && depth > 0) {
+          if (text[k] == '\'' || text[k] == '"') {
+            const char q = text[k++];
+            while (k < text.size() && !(text[k] == q && (k + 1 >= text.size() || text[k + 1] != q)))
+              k += (text[k] == q) ? 2 : 1;
+          } else if (text[k] == '(') {
+            ++depth;
+          } else if (text[k] == ')') {
+            --depth;
+          }
+          ++k;
+        }
+        calls.push_back(parse_aggregate_call(text.substr(start, k - start), path, where));
+        calls.back().output = trimmed(hidden_name(first + calls.size() - 1));
+        calls.back().output = calls.back().output.substr(1, calls.back().output.size() - 2);
+        out += hidden_name(first + calls.size() - 1);
+        i = k;
+        continue;
+      }
+      out.append(text, start, i - start);
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  if (calls.empty()) {
+    // The first call in the text names an unknown aggregate: say which, with a suggestion.
+    for (size_t k = 0; k < text.size(); ++k) {
+      if (!(std::isalpha(static_cast<unsigned char>(text[k])) || text[k] == '_')) continue;
+      size_t e = k;
+      while (e < text.size() &&
+             (std::isalnum(static_cast<unsigned char>(text[e])) || text[e] == '_'))
+        ++e;
+      size_t p = e;
+      while (p < text.size() && std::isspace(static_cast<unsigned char>(text[p])))
+        ++p;
+      if (p < text.size() && text[p] == '(') {
+        std::string name = text.substr(k, e - k);
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        const std::string suggestion = ops::aggregate_function_suggestion(name);
+        if (!suggestion.empty()) {
+          fail_at(where,
+                  fmt::format("{}: unknown aggregate function '{}'{} (functions: {})", path, name,
+                              suggestion, list_names(ops::aggregate_function_names())));
+        }
+        break;
+      }
+      k = e;
+    }
+    fail_at(where, fmt::format("{}: '{}' has no aggregate call; write an aggregate such as "
+                               "\"stddev(v3)\" or an expression over aggregates such as "
+                               "\"max(v1) - min(v2)\" (functions: {})",
+                               path, text, list_names(ops::aggregate_function_names())));
+  }
+  return out;
+}
+
 void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& step) {
   const MapView map(node, path);
   if (node.keys.empty()) {
@@ -331,13 +544,33 @@ void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& ste
     const std::string& key = node.keys[i];
     const std::string key_path = fmt::format("{}.{}", path, key);
     const ConfigNode& value = node.items[i];
+    step.entry_order.push_back(key);
     if (value.kind == ConfigNode::Kind::kScalar && value.scalar.find('(') != std::string::npos) {
-      // Named: the key is the output column, the value a call.
-      ops::AggSpec agg = parse_aggregate_call(value.scalar, key_path, value.location);
-      agg.output = key;
-      aggs.push_back(std::move(agg));
-      step.written_under.push_back(key);
-      step.named.push_back(true);
+      // Named: the key is the output column, the value a call or an expression over calls.
+      std::vector<ops::AggSpec> calls;
+      std::string rewritten =
+          rewrite_aggregate_calls(value.scalar, key_path, value.location, aggs.size(), calls);
+      if (calls.size() == 1 && trimmed(rewritten) == hidden_name(aggs.size())) {
+        ops::AggSpec agg = std::move(calls[0]);
+        agg.output = key;
+        aggs.push_back(std::move(agg));
+        step.written_under.push_back(key);
+        step.named.push_back(true);
+        step.hidden.push_back(false);
+        continue;
+      }
+      for (auto& call : calls) {
+        aggs.push_back(std::move(call));
+        step.written_under.push_back(key);
+        step.named.push_back(true);
+        step.hidden.push_back(true);
+      }
+      try {
+        ops::Expression::parse(rewritten);
+      } catch (const ConfigError& e) {
+        fail_at(value.location, fmt::format("{}: in '{}': {}", key_path, value.scalar, e.what()));
+      }
+      step.derived.push_back({key, trimmed(value.scalar), std::move(rewritten)});
       continue;
     }
     // The key is a column ("*": the rows), the value its functions.
@@ -379,6 +612,7 @@ void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& ste
       aggs.push_back(std::move(agg));
       step.written_under.push_back(key);
       step.named.push_back(false);
+      step.hidden.push_back(false);
     }
   }
   for (size_t i = 0; i < aggs.size(); ++i) {
