@@ -12,6 +12,10 @@ void AggregateState::update_pair(const table::Column&, const table::Column&,
   throw RuntimeError("this aggregate takes one column, not two");
 }
 
+table::Column AggregateState::finalize_rows(std::vector<idx_t>&) const {
+  throw RuntimeError("this aggregate gives one row per group");
+}
+
 std::string output_name(const AggSpec& spec) {
   if (!spec.output.empty()) return spec.output;
   if (spec.column.empty()) return spec.function;

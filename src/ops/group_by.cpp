@@ -35,8 +35,14 @@ table::Schema group_by_output_schema(const Schema& input, const std::vector<std:
   };
   for (const auto& k : keys)
     add(k, input.field(input.index_of(k, "group-by keys")).type);
+  int expanding = 0;
   for (const auto& a : aggs) {
     const AggregateFunction& f = aggregate_function(a.function);
+    if (f.expands_rows && ++expanding > 1) {
+      throw ConfigError(
+          "a group-by may have one aggregate that gives several rows per group ({}), not two",
+          f.name);
+    }
     if (a.column.empty()) {
       if (!f.allows_no_column) {
         throw ConfigError("aggregate {} needs a column; only count may be used without one",
@@ -163,12 +169,28 @@ std::vector<std::uint64_t> keys_from_column(const Column& c) {
 // local: the caller agrees on it) instead of being wrapped.
 Table assemble(const std::vector<std::string>& keys, std::vector<Column> key_columns,
                const std::vector<AggSpec>& aggs, const States& states, std::string& overflow) {
+  // An aggregate with several rows per group (top_k) decides the rows; the group's keys and
+  // other aggregates repeat on them.
+  std::vector<idx_t> rows;
+  Column expanded;
+  size_t expanding = aggs.size();
+  for (size_t j = 0; j < aggs.size(); ++j) {
+    if (aggregate_function(aggs[j].function).expands_rows) {
+      expanding = j;
+      expanded = states[j]->finalize_rows(rows);
+    }
+  }
+  auto per_row = [&](Column c) { return expanding == aggs.size() ? std::move(c) : c.take(rows); };
   Table out;
   for (size_t j = 0; j < keys.size(); ++j)
-    out.add_column(keys[j], std::move(key_columns[j]));
+    out.add_column(keys[j], per_row(std::move(key_columns[j])));
   for (size_t j = 0; j < aggs.size(); ++j) {
     std::string problem;
-    out.add_column(output_name(aggs[j]), states[j]->finalize(&problem));
+    if (j == expanding) {
+      out.add_column(output_name(aggs[j]), std::move(expanded));
+      continue;
+    }
+    out.add_column(output_name(aggs[j]), per_row(states[j]->finalize(&problem)));
     if (!problem.empty() && overflow.empty()) {
       overflow = fmt::format("sum of column '{}' overflows int64: {}; sum a float64 column instead",
                              aggs[j].column, problem);
@@ -303,7 +325,10 @@ Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std:
                const std::vector<AggSpec>& aggs, const GroupByOptions& options) {
   std::string overflow;
   Table out = group_by_unchecked(comm, table, keys, aggs, options, overflow);
-  if (keys.empty() && mpi::allreduce_sum<idx_t>(comm, out.num_rows()) == 0) {
+  const bool expands = std::any_of(aggs.begin(), aggs.end(), [](const AggSpec& a) {
+    return aggregate_function(a.function).expands_rows;
+  });
+  if (keys.empty() && !expands && mpi::allreduce_sum<idx_t>(comm, out.num_rows()) == 0) {
     // Without keys the result is one row even over no rows (SQL): count 0, the others null.
     if (comm.rank() == 0) {
       auto states = make_states(table, aggs);

@@ -41,8 +41,10 @@ steps:
            any_b: "any(b)", all_b: "bool_and(b)", n: "count(*)", spread: "max(v) - MIN(v)",
            med: "median(v)", distinct_b: "count_distinct(b)"}
     output: stats
+  - {op: group_by, input: t, keys: [k], aggs: {top2: "top_k(v, 2)"}, output: top}
 outputs:
   - {table: stats, path: stats.csv}
+  - {table: top, path: top.csv}
 YAML
 expect_exit 0 60 validate 0 validate "$TMP/job.yaml"
 runs=()
@@ -50,6 +52,7 @@ for np in 0 2 3; do
   expect_exit 0 120 "run.$np" "$np" run "$TMP/job.yaml" --no-cache --set "workdir=$TMP/w$np"
   sort "$TMP/w$np/outputs/stats.csv" > "$TMP/stats.$np"
   runs+=("$TMP/stats.$np")
+  sort "$TMP/w$np/outputs/top.csv" > "$TMP/top.$np"
 done
 head -1 "$TMP/w0/outputs/stats.csv" | grep -qx "k,v_var_samp,v_var_pop,v_count,sd,sd_pop,any_b,all_b,n,spread,med,distinct_b" ||
   fail "unexpected header: $(head -1 "$TMP/w0/outputs/stats.csv")"
@@ -116,6 +119,24 @@ for path in sys.argv[2:]:
 print(f"{len(sys.argv) - 2} runs x {len(groups)} groups checked, {bad} wrong")
 sys.exit(1 if bad else 0)
 PY
+# top_k: the two greatest non-null values of each group, one row each; none for a group of nulls.
+$PY - "$TMP/t.csv" "$TMP/top.0" <<'PY' || fail "top_k differs from the reference"
+import csv, sys
+want = {}
+for row in csv.DictReader(open(sys.argv[1])):
+    if row["v"] != "":
+        want.setdefault(row["k"], []).append(float(row["v"]))
+expected = sorted(f"{k},{v!r}" for k, vs in want.items() for v in sorted(vs, reverse=True)[:2])
+got = sorted(line.strip() for line in open(sys.argv[2]) if not line.startswith("k,"))
+got = sorted(f"{k},{float(v)!r}" for k, v in (g.split(",") for g in got))
+if got != expected:
+    print("got", got[:6], "want", expected[:6])
+    sys.exit(1)
+print(f"top_k: {len(got)} rows as expected")
+PY
+for np in 2 3; do
+  cmp "$TMP/top.0" "$TMP/top.$np" || fail "top_k at $np ranks differs from one process"
+done
 for r in "${runs[@]:1}"; do
   cmp "${runs[0]}" "$r" || fail "$(basename "$r") differs from $(basename "${runs[0]}")"
 done

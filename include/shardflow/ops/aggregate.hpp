@@ -89,6 +89,9 @@ class AggregateState {
   /// integer sum outside int64) is reported in `*overflow` (the first such group, when
   /// `overflow` is given and empty), never wrapped; the caller must then fail.
   virtual table::Column finalize(std::string* overflow = nullptr) const = 0;
+  /// Finalize of a function that gives several rows per group (top_k): the output rows, and in
+  /// `group_of_row` the group of each (groups in order, a group may have none). Others throw.
+  virtual table::Column finalize_rows(std::vector<idx_t>& group_of_row) const;
 };
 
 /// One registry entry.
@@ -103,6 +106,9 @@ struct AggregateFunction {
   bool holistic = false;
   /// Takes a second column (corr(x, y)): `output_type` is then called for each column.
   bool two_columns = false;
+  /// Gives any number of rows per group (top_k): finalize_rows instead of finalize. At most one
+  /// such aggregate per group-by; the group's other columns repeat on its rows.
+  bool expands_rows = false;
   /// The constant arguments after the column, e.g. "q, a number in [0, 1]"; empty: none.
   std::string args_help;
   /// Local: "" if `args` are valid (count and values), else what is wrong. Null: no arguments.

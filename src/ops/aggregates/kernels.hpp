@@ -33,6 +33,7 @@ AggregateFunction count_distinct_function();
 AggregateFunction covar_samp_function();
 AggregateFunction covar_pop_function();
 AggregateFunction corr_function();
+AggregateFunction top_k_function();
 
 // The exact-sum state under sum and mean (sum.cpp).
 std::unique_ptr<AggregateState> make_sum_state(const AggregateInput& input, bool mean);

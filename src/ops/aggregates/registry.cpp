@@ -15,7 +15,7 @@ const std::vector<AggregateFunction>& aggregate_functions() {
       aggregates::all_function(),        aggregates::count_distinct_function(),
       aggregates::median_function(),     aggregates::quantile_function(),
       aggregates::covar_samp_function(), aggregates::covar_pop_function(),
-      aggregates::corr_function(),
+      aggregates::corr_function(),       aggregates::top_k_function(),
   };
   return functions;
 }

@@ -168,6 +168,15 @@ class GroupByStep final : public StepSpec {
                     fmt::format("aggregate column '{}' has the same name as a key column", output));
       }
     }
+    int expanding = 0;
+    for (size_t i = 0; i < aggs.size(); ++i) {
+      if (ops::aggregate_function(aggs[i].function).expands_rows && ++expanding > 1) {
+        throw error(fields.of("aggs." + written_under[i], aggs_at),
+                    fmt::format("a group_by may have one aggregate that gives several rows per "
+                                "group ({}), not two",
+                                aggs[i].function));
+      }
+    }
     TableShape t;
     for (const auto& key : keys)
       t.columns.push_back({key, input.find(key)->type});
