@@ -60,6 +60,14 @@ table::DataType aggregate_output_type(std::string_view function, table::DataType
   return aggregate_function(function).output_type(input, column);
 }
 
+void check_second_column(const AggregateFunction& f, table::DataType input,
+                         std::string_view column) {
+  if (f.check_second != nullptr)
+    f.check_second(input, column);
+  else
+    f.output_type(input, column);
+}
+
 void check_aggregate_args(const AggregateFunction& f, const std::vector<double>& args) {
   if (f.check_args == nullptr) {
     if (!args.empty())
@@ -84,7 +92,7 @@ std::unique_ptr<AggregateState> make_aggregate_state(const AggSpec& spec,
     if (f.two_columns) throw ConfigError("{} needs two columns: {}(x, y)", f.name, f.name);
     throw ConfigError("{} takes one column", f.name);
   }
-  if (f.two_columns) f.output_type(input.type2, spec.column2);
+  if (f.two_columns) check_second_column(f, input.type2, spec.column2);
   return f.make_state(input);
 }
 

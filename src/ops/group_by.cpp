@@ -57,7 +57,8 @@ table::Schema group_by_output_schema(const Schema& input, const std::vector<std:
       throw ConfigError("{} takes one column", f.name);
     }
     if (f.two_columns)
-      f.output_type(input.field(input.index_of(a.column2, "group-by aggregates")).type, a.column2);
+      check_second_column(f, input.field(input.index_of(a.column2, "group-by aggregates")).type,
+                          a.column2);
     add(output_name(a), f.output_type(in, a.column));
   }
   return Schema(std::move(fields));

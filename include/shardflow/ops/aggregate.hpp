@@ -106,6 +106,9 @@ struct AggregateFunction {
   bool holistic = false;
   /// Takes a second column (corr(x, y)): `output_type` is then called for each column.
   bool two_columns = false;
+  /// Local: throws ConfigError naming `column` when the second column's type is not taken. Null:
+  /// `output_type` checks it like the first.
+  void (*check_second)(table::DataType input, std::string_view column) = nullptr;
   /// Gives any number of rows per group (top_k): finalize_rows instead of finalize. At most one
   /// such aggregate per group-by; the group's other columns repeat on its rows.
   bool expands_rows = false;
@@ -136,6 +139,10 @@ const AggregateFunction& aggregate_function(std::string_view name);
 /// ConfigError for an unknown function or an input type it does not take (naming `column`).
 table::DataType aggregate_output_type(std::string_view function, table::DataType input,
                                       std::string_view column);
+
+/// Throws ConfigError unless `function` takes a second column of type `input` (see check_second).
+void check_second_column(const AggregateFunction& function, table::DataType input,
+                         std::string_view column);
 
 /// Throws ConfigError unless `args` suit `function` (number and values; see check_args).
 void check_aggregate_args(const AggregateFunction& function, const std::vector<double>& args);

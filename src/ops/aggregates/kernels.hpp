@@ -34,6 +34,8 @@ AggregateFunction covar_samp_function();
 AggregateFunction covar_pop_function();
 AggregateFunction corr_function();
 AggregateFunction top_k_function();
+AggregateFunction first_function();
+AggregateFunction last_function();
 
 // The exact-sum state under sum and mean (sum.cpp).
 std::unique_ptr<AggregateState> make_sum_state(const AggregateInput& input, bool mean);
@@ -55,6 +57,11 @@ table::DataType quantile_output_type(std::string_view function, table::DataType 
 
 // The co-moments state under covar_samp (0), covar_pop (1) and corr (2) (covar_samp.cpp).
 std::unique_ptr<AggregateState> make_comoment_state(int kind);
+
+// The best (order, value) state under first and last (first.cpp); throws ConfigError for an
+// order column that is not a number or a timestamp.
+std::unique_ptr<AggregateState> make_first_last_state(const AggregateInput& input, bool first);
+void check_order_column(table::DataType type, std::string_view column);
 
 // ---- shared kernels
 // ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ const std::vector<AggregateFunction>& aggregate_functions() {
       aggregates::median_function(),     aggregates::quantile_function(),
       aggregates::covar_samp_function(), aggregates::covar_pop_function(),
       aggregates::corr_function(),       aggregates::top_k_function(),
+      aggregates::first_function(),      aggregates::last_function(),
   };
   return functions;
 }

@@ -210,7 +210,7 @@ class GroupByStep final : public StepSpec {
         }
         if (!agg.column2.empty()) {
           if (const auto known = input.find(agg.column2)->type)
-            f.output_type(*known, agg.column2);  // rejects a type the function does not take
+            ops::check_second_column(f, *known, agg.column2);  // rejects a type not taken
         }
       } catch (const ConfigError& e) {
         throw error(at, e.what());
