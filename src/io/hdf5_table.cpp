@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <thread>
@@ -822,6 +823,172 @@ Hdf5TableInfo read_info(hid_t group, const std::string& name, const std::string&
   return info;
 }
 
+// ---- tables written by other tools (see the header) -------------------------------------------
+
+// The names of the 1-D datasets in `group`, in name order, with their lengths.
+std::vector<std::pair<std::string, idx_t>> vector_datasets(hid_t group) {
+  std::vector<std::string> names;
+  auto collect = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+    return 0;
+  };
+  hsize_t index = 0;
+  H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &index, collect, &names);
+  std::vector<std::pair<std::string, idx_t>> out;
+  for (const auto& n : names) {
+    Hid object(H5Oopen(group, n.c_str(), H5P_DEFAULT), H5Oclose);
+    if (!object.valid() || H5Iget_type(object.get()) != H5I_DATASET) continue;
+    Hid space(H5Dget_space(object.get()), H5Sclose);
+    if (!space.valid() || H5Sget_simple_extent_ndims(space.get()) != 1) continue;
+    hsize_t dims[1] = {0};
+    H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+    out.emplace_back(n, static_cast<idx_t>(dims[0]));
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return out;
+}
+
+// The column type of a dataset of HDF5 type `type`, or "" in `why` and nullopt.
+std::optional<DataType> foreign_column_type(hid_t type, std::string& why) {
+  const H5T_class_t cls = H5Tget_class(type);
+  const size_t size = H5Tget_size(type);
+  switch (cls) {
+    case H5T_INTEGER: {
+      const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+      if ((is_signed && size <= 4) || (!is_signed && size <= 2)) return DataType::kInt32;
+      if ((is_signed && size == 8) || (!is_signed && size == 4)) return DataType::kInt64;
+      why = fmt::format("{}-bit {} integers do not fit int64; convert them to int64", 8 * size,
+                        is_signed ? "signed" : "unsigned");
+      return std::nullopt;
+    }
+    case H5T_FLOAT:
+      if (size == 4) return DataType::kFloat32;
+      if (size == 8) return DataType::kFloat64;
+      why = fmt::format("{}-bit floats are not supported; convert them to float32 or float64",
+                        8 * size);
+      return std::nullopt;
+    case H5T_ENUM: {
+      // h5py's bool: an 8-bit enum {FALSE: 0, TRUE: 1}.
+      char name[16] = {};
+      if (H5Tget_nmembers(type) == 2 && size == 1 && H5Tenum_nameof(type, "\x00", name, 16) >= 0 &&
+          std::string(name) == "FALSE")
+        return DataType::kBool;
+      why = "enums other than h5py's bool (FALSE/TRUE) are not supported";
+      return std::nullopt;
+    }
+    case H5T_STRING:
+      return DataType::kString;
+    default:
+      why = "only integer, float, bool and string datasets can be columns";
+      return std::nullopt;
+  }
+}
+
+// A foreign group's table description (`problem` set when it is not a table).
+Hdf5TableInfo read_foreign_info(hid_t group, const std::string& name) {
+  Hdf5TableInfo info;
+  info.name = name;
+  info.complete = true;
+  info.format_version = 0;
+  const auto datasets = vector_datasets(group);
+  if (datasets.empty()) {
+    info.problem = "it holds no 1-D dataset (a table is a group of equal-length 1-D datasets)";
+    return info;
+  }
+  std::vector<table::Field> fields;
+  for (const auto& [dataset, length] : datasets) {
+    if (length != datasets.front().second) {
+      info.problem = fmt::format(
+          "its datasets differ in length ('{}' has {} elements, '{}' has {}); a table is a group "
+          "of equal-length 1-D datasets",
+          datasets.front().first, datasets.front().second, dataset, length);
+      return info;
+    }
+    Hid d(H5Dopen2(group, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+    Hid type(d.valid() ? H5Dget_type(d.get()) : -1, H5Tclose);
+    std::string why = "its type cannot be read";
+    const auto column_type = type.valid() ? foreign_column_type(type.get(), why) : std::nullopt;
+    if (!column_type) {
+      info.problem = fmt::format("dataset '{}': {}", dataset, why);
+      H5Eclear2(H5E_DEFAULT);
+      return info;
+    }
+    fields.push_back({dataset, *column_type});
+  }
+  info.schema = table::Schema(std::move(fields));
+  info.num_rows = datasets.front().second;
+  return info;
+}
+
+// Collective: strings [offset, offset + count) of a variable-length string dataset (read
+// independently: parallel HDF5 reads variable-length data only that way).
+std::vector<std::string> read_vlen_strings(const ReadContext& ctx, hid_t dataset,
+                                           const std::string& name, idx_t offset, idx_t count) {
+  const std::string object = "/" + ctx.table + "/" + name;
+  const auto spaces = select_rows(dataset, offset, count);
+  const Hid& file_space = spaces.first;
+  const Hid& mem_space = spaces.second;
+  Hid file_type(H5Dget_type(dataset), H5Tclose);
+  Hid mem_type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mem_type.get(), H5T_VARIABLE);
+  H5Tset_cset(mem_type.get(), H5Tget_cset(file_type.get()));
+  std::vector<char*> pointers(static_cast<size_t>(std::max<idx_t>(count, 1)), nullptr);
+  std::vector<std::string> out(static_cast<size_t>(count));
+  ctx.comm.agree([&] {
+    check_h5(H5Dread(dataset, mem_type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT,
+                     pointers.data()),
+             "H5Dread of variable-length strings", ctx.path, object);
+    for (size_t i = 0; i < out.size(); ++i)
+      if (pointers[i] != nullptr) out[i] = pointers[i];
+    if (count > 0) H5Dvlen_reclaim(mem_type.get(), mem_space.get(), H5P_DEFAULT, pointers.data());
+  });
+  return out;
+}
+
+// Collective: the columns of a foreign table (see the header).
+table::Table read_foreign_table(const ReadContext& ctx, const Hdf5TableInfo& info, idx_t begin,
+                                idx_t count) {
+  table::Table result;
+  for (const auto& field : info.schema.fields()) {
+    Hid dataset = open_dataset(ctx, field.name, info.num_rows);
+    Column column(field.type);
+    if (field.type == DataType::kString) {
+      column = Column::plain_strings();
+      int variable = 0;
+      ctx.comm.agree([&] {
+        Hid type(H5Dget_type(dataset.get()), H5Tclose);
+        variable = H5Tis_variable_str(type.get()) > 0 ? 1 : 0;
+      });
+      const auto strings =
+          variable
+              ? read_vlen_strings(ctx, dataset.get(), field.name, begin, count)
+              : read_fixed_strings(ctx, dataset.get(), field.name, info.num_rows, begin, count);
+      for (const auto& s : strings)
+        column.plain().push_back(s);
+    } else if (field.type == DataType::kBool) {
+      auto& v = column.values<std::uint8_t>();
+      v.resize(static_cast<size_t>(count));
+      Hid file_type(H5Dget_type(dataset.get()), H5Tclose);
+      Hid mem_type(H5Tget_native_type(file_type.get(), H5T_DIR_ASCEND), H5Tclose);
+      read_rows(ctx, dataset.get(), field.name, mem_type.get(), info.num_rows, begin, count,
+                v.data());
+      for (auto& b : v)
+        b = b != 0 ? 1 : 0;
+    } else {
+      column.visit([&](auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (!std::is_same_v<V, table::PlainStrings>) {
+          v.resize(static_cast<size_t>(count));
+          read_rows(ctx, dataset.get(), field.name, native_type(column), info.num_rows, begin,
+                    count, v.data());
+        }
+      });
+    }
+    result.add_column(field.name, std::move(column));
+  }
+  return result;
+}
+
 }  // namespace
 
 table::Table read_table(const mpi::Comm& comm, const std::string& path, const std::string& name) {
@@ -851,14 +1018,20 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
   Hid group;
   Hdf5TableInfo info;
   comm.agree([&] {
-    if (name.empty() || !link_exists(file.get(), name)) {
+    if (name.empty() || (name != "/" && !link_exists(file.get(), name))) {
       throw InputError(
           "{} has no table '{}' (tables: {}); check the table name or rerun the stage "
           "that produces it",
           path, name, join(root_groups(file.get())));
     }
     group = checked_hid(H5Gopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Gclose,
-                        "opening the group", path, "/" + name);
+                        "opening the group", path, name == "/" ? "/" : "/" + name);
+    if (!has_attribute(group.get(), "format_version")) {
+      info = read_foreign_info(group.get(), name);
+      if (!info.problem.empty())
+        throw InputError("{} cannot be read as a table: {}", where, info.problem);
+      return;
+    }
     info = read_info(group.get(), name, where);
     if (!info.complete) {
       throw InputError(
@@ -877,6 +1050,16 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
   Hid dxpl = collective_transfer();
   const ReadContext ctx{comm, path, name, group.get(), dxpl.get()};
   table::Table result;
+  if (info.format_version == 0) {
+    result = read_foreign_table(ctx, info, begin, count);
+    comm.agree([&] {
+      group.reset();
+      if (!file.reset()) {
+        throw RuntimeError("closing HDF5 file {} failed: {}", path, hdf5_error_detail());
+      }
+    });
+    return result;
+  }
   for (const auto& field : info.schema.fields()) {
     Hid dataset = open_dataset(ctx, field.name, total);
     std::string encoding;
@@ -978,11 +1161,20 @@ std::vector<Hdf5TableInfo> list_tables(const std::string& path) {
                      hdf5_error_detail());
   }
   std::vector<Hdf5TableInfo> out;
+  std::vector<Hdf5TableInfo> foreign;
   for (const auto& name : root_groups(file.get())) {
     Hid group(H5Gopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Gclose);
-    if (!group.valid() || !has_attribute(group.get(), "format_version")) continue;
-    out.push_back(read_info(group.get(), name, "table '" + name + "' in " + path));
+    if (!group.valid()) continue;
+    if (has_attribute(group.get(), "format_version")) {
+      out.push_back(read_info(group.get(), name, "table '" + name + "' in " + path));
+    } else if (!vector_datasets(group.get()).empty()) {
+      foreign.push_back(read_foreign_info(group.get(), name));
+    }
   }
+  Hid root(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose);
+  if (root.valid() && !vector_datasets(root.get()).empty())
+    foreign.push_back(read_foreign_info(root.get(), "/"));
+  out.insert(out.end(), foreign.begin(), foreign.end());
   return out;
 }
 

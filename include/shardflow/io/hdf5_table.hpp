@@ -25,6 +25,14 @@
 // Rows are stored in global order: rank r's rows follow rank r-1's. The whole file is readable with
 // h5py/pandas alone (see README). read_table also reads format_version 1 (strings as fixed-length,
 // null-padded HDF5 strings; encoding=plain).
+//
+// Tables written by other tools: a group (or the root, table name "/") without a format_version
+// attribute whose 1-D datasets all have one length is read as a table of those datasets, in name
+// order (what `h5py` writes with one create_dataset per column). Types come from the datasets:
+// signed integers up to 32 bits and unsigned up to 16 -> int32, 64-bit signed and 32-bit unsigned
+// -> int64, float32, float64, h5py's bool (an enum FALSE/TRUE) -> bool, fixed-length and variable-
+// length strings -> string. Other types (uint64, float16, compound, arrays) are refused naming the
+// dataset; datasets of other ranks are ignored. There are no nulls (NaN stays a float value).
 
 #include <string>
 #include <vector>
@@ -67,7 +75,8 @@ struct Hdf5TableInfo {
   idx_t num_rows = 0;
   bool complete = false;
   std::string fingerprint;
-  std::int64_t format_version = 0;
+  std::int64_t format_version = 0;  // 0: a group written by another tool (see above)
+  std::string problem;              // why a foreign group is not a table ("" when it is)
 };
 
 /// Process-wide counts of the dataset transfers made by write_table/read_table, by the I/O mode
@@ -81,8 +90,10 @@ struct Hdf5TransferStats {
 };
 Hdf5TransferStats transfer_stats();
 
-/// Local (no MPI; serial file access): the shardflow tables (groups with a `format_version`
-/// attribute) at the root of `path`, by name. Throws InputError if the file cannot be opened.
+/// Local (no MPI; serial file access): the tables at the root of `path`, by name: shardflow's
+/// (groups with a `format_version` attribute), then foreign groups with at least one 1-D dataset
+/// (and the root itself, as "/", when it holds 1-D datasets), with `problem` set when such a
+/// group cannot be read as a table. Throws InputError if the file cannot be opened.
 std::vector<Hdf5TableInfo> list_tables(const std::string& path);
 
 }  // namespace shardflow::io

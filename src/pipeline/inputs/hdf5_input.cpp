@@ -53,6 +53,11 @@ class Hdf5Input final : public InputSpec {
         names.push_back(info.name);
         continue;
       }
+      if (!info.problem.empty()) {
+        throw InputError("{}: input '{}': group '{}' in '{}' cannot be read as a table: {}",
+                         fields.of("table", location).to_string(), name, table_name, path,
+                         info.problem);
+      }
       if (!info.complete) {
         throw InputError(
             "{}: input '{}': table '{}' in '{}' is incomplete (its writer was "
@@ -94,8 +99,10 @@ std::shared_ptr<InputSpec> parse(const std::string& name, const SourceLocation&,
 }  // namespace
 
 InputFormat hdf5_input_format() {
-  return {"hdf5", "a table in an HDF5 file of shardflow's layout, read collectively", kKeys,
-          &parse};
+  return {"hdf5",
+          "a table in an HDF5 file: shardflow's layout, or a group of equal-length 1-D datasets "
+          "(h5py), read collectively",
+          kKeys, &parse};
 }
 
 }  // namespace shardflow::pipeline
