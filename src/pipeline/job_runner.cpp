@@ -313,7 +313,7 @@ class Executor {
     std::vector<const table::Table*> inputs;
     for (const auto& input : step.inputs)
       inputs.push_back(&materialize(input.table));
-    StepContext context{comm_, job_.runtime, step_label(index, step)};
+    StepContext context{comm_, job_.runtime, job_.seed, step_label(index, step)};
     Stopwatch compute_timer;
     std::vector<table::Table> outputs = step.run(context, inputs);
     const double compute_seconds = compute_timer.seconds();

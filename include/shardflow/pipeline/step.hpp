@@ -6,6 +6,7 @@
 // validator, runner and did-you-mean lists loop over the registry, so adding an
 // op is one new file and one line in that list (docs/architecture.md, "Adding an op").
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,7 +38,8 @@ struct TableRef {
 struct StepContext {
   const mpi::Comm& comm;
   const RuntimeSpec& runtime;
-  std::string label;  // "step 2 (group_by)", the prefix of the step's messages
+  std::uint64_t seed;  // the job's seed: every random choice derives from it (DESIGN rule 4)
+  std::string label;   // "step 2 (group_by)", the prefix of the step's messages
 };
 
 /// A parsed step. Subclasses (one per op) add their typed settings; instances are immutable once

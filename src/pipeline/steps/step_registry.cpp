@@ -15,11 +15,15 @@ StepType asof_join_step_type();
 StepType sort_step_type();
 StepType dedup_step_type();
 StepType union_step_type();
+StepType derive_step_type();
+StepType select_step_type();
 
 const std::vector<StepType>& step_types() {
   static const std::vector<StepType> types = {
       filter_step_type(), group_by_step_type(), join_step_type(),  asof_join_step_type(),
       sort_step_type(),   dedup_step_type(),    union_step_type(),
+      derive_step_type(),  // issue 9: derived columns
+      select_step_type(),  // issue 9: column selection and renaming
   };
   return types;
 }
