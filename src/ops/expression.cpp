@@ -994,7 +994,7 @@ class Evaluator {
       if (b.kind == VK::kTime) b.kind = VK::kInt;
       return arith(e.op, e.pos, a, b);
     }
-    return compare_vals(e.op, std::move(a), std::move(b), *e.a, *e.b);
+    return compare_vals(e.op, a, b, *e.a, *e.b);
   }
 
  private:
@@ -1015,12 +1015,12 @@ class Evaluator {
     return v;
   }
 
-  Val compare_vals(Op op, Val a, Val b, const ExprNode& na, const ExprNode& nb) const {
+  // A comparison of evaluated operands; a string literal beside a timestamp is read as one.
+  Val compare_vals(Op op, const Val& a, const Val& b, const ExprNode& na,
+                   const ExprNode& nb) const {
     if (a.kind == VK::kNull || b.kind == VK::kNull) return Val{};
-    if (a.kind == VK::kTime && b.kind == VK::kStr) b = time_literal(nb);
-    if (b.kind == VK::kTime && a.kind == VK::kStr) a = time_literal(na);
-    if (a.kind == VK::kTime) a.kind = VK::kInt;
-    if (b.kind == VK::kTime) b.kind = VK::kInt;
+    if (a.kind == VK::kTime && b.kind == VK::kStr) return compare(op, a, time_literal(nb));
+    if (b.kind == VK::kTime && a.kind == VK::kStr) return compare(op, time_literal(na), b);
     return compare(op, a, b);
   }
 
@@ -1370,15 +1370,18 @@ class Evaluator {
     Val r;
     r.kind = VK::kBool;
     r.valid = and_valid(a.valid, b.valid);
-    if (a.kind == VK::kStr) {
+    // Timestamps compare as their int64 microseconds.
+    const VK ak = a.kind == VK::kTime ? VK::kInt : a.kind;
+    const VK bk = b.kind == VK::kTime ? VK::kInt : b.kind;
+    if (ak == VK::kStr) {
       r.b = compare_strings(op, a, b);
-    } else if (a.kind == VK::kInt && b.kind == VK::kInt) {
+    } else if (ak == VK::kInt && bk == VK::kInt) {
       r.b = compare_op(op, a.i, b.i);
-    } else if (a.kind == VK::kBool) {
+    } else if (ak == VK::kBool) {
       r.b = compare_op(op, a.b, b.b);
-    } else if (a.kind == VK::kFloat && b.kind == VK::kFloat) {
+    } else if (ak == VK::kFloat && bk == VK::kFloat) {
       r.b = compare_by_order(op, n_, [&](size_t k) { return order(a.f[k], b.f[k]); });
-    } else if (a.kind == VK::kInt) {
+    } else if (ak == VK::kInt) {
       // int64 against float64 exactly, not through a conversion to double (which rounds above
       // 2^53).
       r.b = compare_by_order(op, n_, [&](size_t k) { return order(a.i[k], b.f[k]); });
