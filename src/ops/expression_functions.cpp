@@ -520,10 +520,13 @@ size_t unit_of(const Val& v) {
   return 0;  // checked by the type rule
 }
 
-// The start of the unit containing `micros` (weeks start on Monday, as ISO and DuckDB).
-std::int64_t trunc_to(size_t unit, std::int64_t micros) {
+// The start of the unit containing `micros` (weeks start on Monday, as ISO and DuckDB), in 128
+// bits: the start of the first day or year of an extreme timestamp is before INT64_MIN.
+__int128 trunc_to(size_t unit, std::int64_t micros) {
   const Civil c = civil(micros);
-  const auto day_start = [&](std::int64_t days) { return days * table::kMicrosPerDay; };
+  const auto day_start = [](std::int64_t days) {
+    return static_cast<__int128>(days) * table::kMicrosPerDay;
+  };
   switch (unit) {
     case 0:
       return day_start(table::days_from_civil(c.year, 1, 1));
@@ -544,6 +547,11 @@ std::int64_t trunc_to(size_t unit, std::int64_t micros) {
   }
 }
 
+bool fits_int64(__int128 v) {
+  return v >= std::numeric_limits<std::int64_t>::min() &&
+         v <= std::numeric_limits<std::int64_t>::max();
+}
+
 VK type_date_trunc(const TypeCall& c) {
   if (!str(c.args[0]) || !is_time(c.args[1])) c.bad_args();
   unit_index(c);
@@ -552,8 +560,17 @@ VK type_date_trunc(const TypeCall& c) {
 Val eval_date_trunc(const CallContext& c, std::vector<Val>& a) {
   const size_t unit = unit_of(a[0]);
   table::Buffer<std::int64_t> r(c.n);
-  for (size_t k = 0; k < c.n; ++k)
-    r[k] = c.arg_valid(k) ? trunc_to(unit, a[1].i[k]) : 0;
+  for (size_t k = 0; k < c.n; ++k) {
+    r[k] = 0;
+    if (!c.arg_valid(k)) continue;
+    const __int128 start = trunc_to(unit, a[1].i[k]);
+    if (fits_int64(start)) {
+      r[k] = static_cast<std::int64_t>(start);
+    } else if (c.matters(k)) {
+      c.fail(fmt::format("the start of the {} of timestamp {} is out of range", kUnits[unit],
+                         a[1].i[k]));
+    }
+  }
   return ints(std::move(r), VK::kTime);
 }
 
@@ -563,6 +580,9 @@ VK type_date_diff(const TypeCall& c) {
   if (!str(c.args[0]) || !is_time(c.args[1]) || !is_time(c.args[2])) c.bad_args();
   unit_index(c);
   return VK::kInt;
+}
+std::int64_t floor_div(std::int64_t x, std::int64_t y) {
+  return x / y - ((x % y != 0) && ((x < 0) != (y < 0)) ? 1 : 0);
 }
 std::int64_t months_of(std::int64_t micros) {
   const Civil c = civil(micros);
@@ -582,20 +602,21 @@ Val eval_date_diff(const CallContext& c, std::vector<Val>& a) {
         r[k] = civil(y).year - civil(x).year;
         break;
       case 1:
-        r[k] = months_of(y) / 3 - months_of(x) / 3;
-        // floor division for dates before year 0 is not needed: months_of >= 0 from year 0 on
+        r[k] = floor_div(months_of(y), 3) - floor_div(months_of(x), 3);
         break;
       case 2:
         r[k] = months_of(y) - months_of(x);
         break;
       case 3:
-        r[k] = (trunc_to(3, y) - trunc_to(3, x)) / (7 * table::kMicrosPerDay);
+        r[k] = static_cast<std::int64_t>((trunc_to(3, y) - trunc_to(3, x)) /
+                                         (7 * table::kMicrosPerDay));
         break;
       default: {
         static constexpr std::int64_t kLength[] = {
             table::kMicrosPerDay, 3600 * table::kMicrosPerSecond, 60 * table::kMicrosPerSecond,
             table::kMicrosPerSecond};
-        r[k] = (trunc_to(unit, y) - trunc_to(unit, x)) / kLength[unit - 4];
+        r[k] =
+            static_cast<std::int64_t>((trunc_to(unit, y) - trunc_to(unit, x)) / kLength[unit - 4]);
         break;
       }
     }

@@ -763,3 +763,47 @@ TEST(ExpressionFunctions, TableListsEveryFunctionOnce) {
         "month", "day",   "hour",   "dayofweek", "date_trunc", "date_diff",   "hash",     "rand"})
     EXPECT_TRUE(names.count(required)) << required;
 }
+
+TEST(ExpressionFunctions, ExtremeTimestampsAndDeepCalls) {
+  Column ts(DataType::kTimestamp);
+  ts.values<std::int64_t>() = {std::numeric_limits<std::int64_t>::min(),
+                               std::numeric_limits<std::int64_t>::max(), 0, -1};
+  Table t;
+  t.add_column("ts", std::move(ts));
+  // 2^63 microseconds is about 292277 years either side of 1970.
+  const Column years = Expression::parse("year(ts)").evaluate(t);
+  EXPECT_EQ(years.values<std::int64_t>()[0], -290308);
+  EXPECT_EQ(years.values<std::int64_t>()[1], 294247);
+  EXPECT_EQ(years.values<std::int64_t>()[3], 1969);
+  const Column seconds =
+      Expression::parse("date_diff('second', ts, cast(0 as timestamp))").evaluate(t);
+  EXPECT_EQ(seconds.values<std::int64_t>()[0], 9223372036855);
+  EXPECT_EQ(seconds.values<std::int64_t>()[1], -9223372036854);
+  EXPECT_EQ(seconds.values<std::int64_t>()[3], 1);
+  // One microsecond before the epoch is in 1969's fourth quarter: one boundary crossed.
+  const Column quarters =
+      Expression::parse("date_diff('quarter', ts, cast(0 as timestamp))").evaluate(t);
+  EXPECT_EQ(quarters.values<std::int64_t>()[3], 1);
+  EXPECT_EQ(quarters.values<std::int64_t>()[2], 0);
+  // INT64_MIN is in December of year -290308: quarter index year * 4 + 3.
+  EXPECT_EQ(quarters.values<std::int64_t>()[0], 1970 * 4 - (-290308 * 4 + 3));
+  // The start of INT64_MIN's day is before INT64_MIN: an error naming it, unless not taken.
+  const std::string e = input_error("date_trunc('day', ts)", t);
+  EXPECT_NE(e.find("date_trunc at column 1: the start of the day of timestamp -9223372036854775808 "
+                   "is out of range"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(input_error("if(ts > 0, date_trunc('day', ts), null)", t), "no error");
+  // Calls, case and in lists nest like parentheses: deeper than the limit is a ConfigError.
+  for (int kind = 0; kind < 3; ++kind) {
+    std::string text;
+    for (int k = 0; k < 5000; ++k)
+      text += kind == 0 ? "abs(" : kind == 1 ? "case when true then " : "1 in (";
+    text += "1";
+    for (int k = 0; k < 5000; ++k)
+      text += kind == 1 ? " end" : ")";
+    const std::string error = config_error(text, t);
+    EXPECT_NE(error.find("the expression nests more than 1000 levels deep"), std::string::npos)
+        << error.substr(0, 300);
+  }
+}
