@@ -437,6 +437,7 @@ class Parser {
     ++at_;
     auto n = make_n(Op::kCase, pos, std::move(args));
     std::const_pointer_cast<ExprNode>(n)->has_else = has_else;
+    std::const_pointer_cast<ExprNode>(n)->str = "case";
     return n;
   }
 
@@ -498,6 +499,7 @@ class Parser {
       arity(3, 3, "if(condition, then, else)");
       auto n = make_n(Op::kCase, pos, std::move(args));
       std::const_pointer_cast<ExprNode>(n)->has_else = true;
+      std::const_pointer_cast<ExprNode>(n)->str = "if";
       return n;
     }
     if (lower == "coalesce") {
@@ -674,7 +676,7 @@ class Typer {
             throw ConfigError(
                 "expression '{}': the condition of {} at column {} must be a "
                 "boolean, got {}",
-                quoted(text_), n.has_else && pairs == 1 ? "if" : "case", n.pos, kind_name(c));
+                quoted(text_), n.str, n.pos, kind_name(c));
           }
           result = unify(n, result, *n.args[2 * k + 1]);
         }
@@ -767,7 +769,7 @@ class Typer {
     throw ConfigError(
         "expression '{}': the values of {} at column {} must have one type, got {} "
         "and {}",
-        quoted(text_), n.op == Op::kCoalesce ? "coalesce" : "case/if", n.pos, kind_name(so_far),
+        quoted(text_), n.op == Op::kCoalesce ? "coalesce" : n.str, n.pos, kind_name(so_far),
         kind_name(v));
   }
 

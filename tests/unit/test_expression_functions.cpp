@@ -718,6 +718,12 @@ TEST(ExpressionFunctions, ParseAndTypeErrorsNameTheColumn) {
   EXPECT_EQ(config_error("if(i, 1, 2)", t),
             "expression 'if(i, 1, 2)': the condition of if at column 1 must be a boolean, got an "
             "integer");
+  EXPECT_EQ(config_error("case when i then 1 end", t),
+            "expression 'case when i then 1 end': the condition of case at column 1 must be a "
+            "boolean, got an integer");
+  EXPECT_EQ(config_error("1 + if(b, 1, 'a')", t),
+            "expression '1 + if(b, 1, 'a')': the values of if at column 5 must have one type, got "
+            "an integer and a string");
   EXPECT_EQ(
       config_error("cast(ts as bool)", t),
       "expression 'cast(ts as bool)': cast at column 1 cannot turn a timestamp into a boolean");
