@@ -1027,11 +1027,41 @@ class Evaluator {
   }
 
   // x in (v1, v2, ...) is x = v1 or x = v2 or ...: true on a match, else null if x or any value
-  // is null, else false. Each literal against a dictionary column is one lookup.
+  // is null, else false. A string column against literals is one set lookup per row (per
+  // dictionary entry for a dictionary column); anything else is a comparison per value.
   Val in(const ExprNode& e) const {
     const Val x = eval(*e.args[0]);
     Val r;
     r.kind = VK::kBool;
+    if (x.kind == VK::kStr && x.str_col != nullptr) {
+      std::vector<std::string_view> set;
+      bool null_item = false, literals = true;
+      for (size_t k = 1; k < e.args.size() && literals; ++k) {
+        const ExprNode& item = *e.args[k];
+        if (item.op != Op::kLiteral) {
+          literals = false;
+        } else if (item.lit_kind == VK::kNull) {
+          null_item = true;
+        } else {
+          set.emplace_back(item.str);
+        }
+      }
+      if (literals) {
+        std::sort(set.begin(), set.end());
+        r.b = detail::per_string<std::uint8_t>(x, n_, [&](std::string_view v) {
+          return static_cast<std::uint8_t>(std::binary_search(set.begin(), set.end(), v));
+        });
+        r.valid = x.valid;
+        if (null_item) {
+          // No match with a null in the list: unknown.
+          if (r.valid.empty()) r.valid.assign(n_, 1);
+          for (size_t k = 0; k < n_; ++k) {
+            if (!r.b[k]) r.valid[k] = 0;
+          }
+        }
+        return e.negated ? negate(std::move(r)) : r;
+      }
+    }
     r.b.assign(n_, 0);
     for (size_t k = 1; k < e.args.size(); ++k) {
       Val eq = compare_vals(Op::kEq, x, eval(*e.args[k]), *e.args[0], *e.args[k]);

@@ -415,6 +415,14 @@ TEST(ExpressionFunctions, StringsMatchScalarReferenceOnDictionaryAndPlainColumns
                                return *r.s() + "-" + std::to_string(*r.i()) + "/" +
                                       (*r.b() ? "true" : "false") + *r.p();
                              });
+  // Strings against a list with a column: the comparison per value.
+  expect_values<bool>(t, "p not in (s, 'apple')", DataType::kBool,
+                      [](const Row& r) -> optional<bool> {
+                        if (!r.p()) return std::nullopt;
+                        if (*r.p() == "apple" || (r.s() && *r.s() == *r.p())) return false;
+                        if (!r.s()) return std::nullopt;
+                        return true;
+                      });
   expect_values<bool>(t, "i in (1, 2, j)", DataType::kBool, [](const Row& r) {
     return map1(r.i(), [&](std::int64_t v) { return v == 1 || v == 2 || v == r.j(); });
   });
