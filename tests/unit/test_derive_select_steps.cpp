@@ -112,6 +112,14 @@ TEST(DeriveStep, ParseErrors) {
   step = "  - {op: derive, input: e, columns: {y: ''}, output: e2}\n";
   EXPECT_TRUE(starts_with(load_error(job(step)), at(step, "''") + "steps.0.columns.y"))
       << load_error(job(step));
+  step = "  - {op: derive, input: e, columns: {a/b: 'f1 / f2'}, output: e2}\n";
+  EXPECT_EQ(load_error(job(step)),
+            at(step, "a/b") +
+                "steps.0.columns: 'a/b' cannot be a column name (empty, '.', '..' "
+                "or containing '/')");
+  step = "  - {op: derive, input: e, columns: {'..': f1}, output: e2}\n";
+  EXPECT_TRUE(starts_with(load_error(job(step)), at(step, "'..'") + "steps.0.columns: '..' cannot"))
+      << load_error(job(step));
   step = "  - {op: derive, input: e, column: {y: 'year(ts)'}, output: e2}\n";
   const std::string e = load_error(job(step));
   EXPECT_TRUE(starts_with(e, at(step, "column:"))) << e;
@@ -167,6 +175,10 @@ TEST(SelectStep, ParseAndBindErrors) {
   step = "  - {op: select, input: g, columns: [id1, v1], rename: {v1: id1}, output: s}\n";
   EXPECT_EQ(load_error(job(step)),
             at(step, "{v1") + "steps.0.rename would give two output columns the name 'id1'");
+  step = "  - {op: select, input: g, columns: [id1, v1], rename: {v1: v/1}, output: s}\n";
+  EXPECT_EQ(load_error(job(step)), at(step, "v/1") +
+                                       "steps.0.rename.v1: 'v/1' cannot be a column "
+                                       "name (empty, '.', '..' or containing '/')");
   step = "  - {op: select, input: g, columns: [id1, id1], output: s}\n";
   EXPECT_EQ(load_error(job(step)), at(step, "[id1") + "steps.0.columns lists 'id1' twice");
   step = "  - {op: select, input: g, columns: [id1], rename: [v1], output: s}\n";

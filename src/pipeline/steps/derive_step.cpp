@@ -157,7 +157,13 @@ std::shared_ptr<StepSpec> parse(const MapView& map) {
   }
   for (size_t i = 0; i < columns.keys.size(); ++i) {
     const std::string& name = columns.keys[i];
-    if (name.empty()) fail_at(columns.key_locations[i], path + " has an empty column name");
+    // Stage files are HDF5, whose dataset names cannot be these (io::write_table checks the same
+    // at run time; here it is an error before any data is read).
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+      fail_at(columns.key_locations[i],
+              fmt::format("{}: '{}' cannot be a column name (empty, '.', '..' or containing '/')",
+                          path, name));
+    }
     for (size_t j = 0; j < i; ++j) {
       if (columns.keys[j] == name) {
         fail_at(columns.key_locations[i], fmt::format("{} computes column '{}' twice", path, name));

@@ -94,7 +94,14 @@ std::shared_ptr<StepSpec> parse(const MapView& map) {
                 fmt::format("{} renames '{}', which is not in columns ({})", path, from,
                             list_names(step->columns)));
       }
-      step->rename.emplace_back(from, to_nonempty_string(rename->items[i], join_path(path, from)));
+      std::string to = to_nonempty_string(rename->items[i], join_path(path, from));
+      // Stage files are HDF5, whose dataset names cannot be these.
+      if (to == "." || to == ".." || to.find('/') != std::string::npos) {
+        fail_at(rename->items[i].location,
+                fmt::format("{}: '{}' cannot be a column name (empty, '.', '..' or containing '/')",
+                            join_path(path, from), to));
+      }
+      step->rename.emplace_back(from, std::move(to));
     }
   }
   // Output names must be distinct.
