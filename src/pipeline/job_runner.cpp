@@ -107,7 +107,7 @@ std::string input_fingerprint(const InputSpec& input, const std::string& data_fi
       .hex();
 }
 
-std::string step_fingerprint(const StepSpec& step, const RuntimeSpec& runtime,
+std::string step_fingerprint(const StepSpec& step, const RuntimeSpec& runtime, std::uint64_t seed,
                              const std::map<std::string, std::string>& tables) {
   Fingerprint fp;
   fp.add(std::string_view("step"))
@@ -115,6 +115,7 @@ std::string step_fingerprint(const StepSpec& step, const RuntimeSpec& runtime,
       .add(emit_yaml([&](YAML::Emitter& out) { step.emit(out); }))
       // The only runtime setting that changes results: which string columns get a dictionary.
       .add(static_cast<std::int64_t>(runtime.max_dictionary_size));
+  if (step.uses_job_seed()) fp.add(std::string_view("seed")).add(static_cast<std::int64_t>(seed));
   for (const auto& input : step.inputs)
     fp.add(input.table).add(tables.at(input.table));
   return fp.hex();
@@ -170,7 +171,7 @@ class Executor {
       fingerprints[name] = t.fingerprint;
     for (size_t i = 0; i < job_.steps.size(); ++i) {
       const StepSpec& step = *job_.steps[i];
-      const std::string fp = step_fingerprint(step, job_.runtime, fingerprints);
+      const std::string fp = step_fingerprint(step, job_.runtime, job_.seed, fingerprints);
       step_fingerprints_.push_back(fp);
       for (const auto& output : step.outputs) {
         TableState& t = tables_[output.table];
@@ -313,7 +314,7 @@ class Executor {
     std::vector<const table::Table*> inputs;
     for (const auto& input : step.inputs)
       inputs.push_back(&materialize(input.table));
-    StepContext context{comm_, job_.runtime, job_.seed, step_label(index, step)};
+    StepContext context{comm_, job_.runtime, step_label(index, step), job_.seed};
     Stopwatch compute_timer;
     std::vector<table::Table> outputs = step.run(context, inputs);
     const double compute_seconds = compute_timer.seconds();

@@ -102,6 +102,23 @@ assert len(buckets) == len({c for c, _ in buckets}), "hash() gives one country t
 print("2500 rows match the reference")
 PY
 
+# Another job seed changes rand() and recomputes the derive step (its fingerprint covers the seed
+# because it calls rand()); the same seed reuses it.
+expect_exit 0 120 reseed 0 run job.yaml --set "workdir=$TMP/np0" --set seed=12
+$PY - "$TMP/np0/metrics.json" "$TMP/np2/outputs/t3.csv" "$TMP/np0/outputs/t3.csv" <<'PY' || fail "reseed"
+import csv, json, sys
+steps = {s["name"]: s for s in json.load(open(sys.argv[1]))["steps"]}
+assert not steps["t2"]["reused"], steps["t2"]
+a = list(csv.DictReader(open(sys.argv[2])))
+b = list(csv.DictReader(open(sys.argv[3])))
+assert all(x["r"] != y["r"] for x, y in zip(a, b)), "rand() did not change with the seed"
+assert all({k: v for k, v in x.items() if k != "r"} == {k: v for k, v in y.items() if k != "r"}
+           for x, y in zip(a, b)), "columns without rand() changed"
+print("another seed: new rand() values, same other columns")
+PY
+expect_exit 0 120 reseed.again 0 run job.yaml --set "workdir=$TMP/np0" --set seed=12
+grep -q '"reused": true' "$TMP/np0/metrics.json" || fail "the same seed reused nothing"
+
 # A column name with a space, quoted in an expression given through --set (shell quoting: the
 # expression is "total for" || ... ; YAML sees a plain scalar).
 expect_exit 0 300 set.np2 2 run job.yaml --set "workdir=$TMP/set" \

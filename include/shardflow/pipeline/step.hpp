@@ -38,8 +38,8 @@ struct TableRef {
 struct StepContext {
   const mpi::Comm& comm;
   const RuntimeSpec& runtime;
-  std::uint64_t seed;  // the job's seed: every random choice derives from it (DESIGN rule 4)
-  std::string label;   // "step 2 (group_by)", the prefix of the step's messages
+  std::string label;       // "step 2 (group_by)", the prefix of the step's messages
+  std::uint64_t seed = 0;  // the job's seed (steps with random choices derive them from it)
 };
 
 /// A parsed step. Subclasses (one per op) add their typed settings; instances are immutable once
@@ -72,6 +72,10 @@ class StepSpec {
   /// Every failure is agreed (all ranks throw the same error).
   virtual std::vector<table::Table> run(const StepContext& context,
                                         const std::vector<const table::Table*>& inputs) const = 0;
+
+  /// Whether the outputs depend on the job's seed (StepContext::seed), which the canonical form
+  /// does not show: the step's fingerprint then covers the seed too.
+  virtual bool uses_job_seed() const { return false; }
 
   template <typename T>
   const T& as() const {

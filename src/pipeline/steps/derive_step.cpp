@@ -60,6 +60,17 @@ class DeriveStep final : public StepSpec {
     return {shape};
   }
 
+  // rand() draws from the job's seed, which the canonical form does not show.
+  bool uses_job_seed() const override {
+    return std::any_of(columns.begin(), columns.end(), [](const DerivedColumn& c) {
+      try {
+        return ops::Expression::parse(c.expression).uses_random();
+      } catch (const ConfigError&) {
+        return true;  // reported by bind; a spec that does not parse never runs
+      }
+    });
+  }
+
   std::vector<table::Table> run(const StepContext& context,
                                 const std::vector<const table::Table*>& inputs) const override {
     const table::Table& input = *inputs.at(0);
