@@ -1,6 +1,7 @@
 #include "shardflow/ops/expression.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,60 +10,29 @@
 #include <cstdlib>
 #include <limits>
 
+#include "expression_internal.hpp"
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/suggest.hpp"
+#include "shardflow/table/timestamp.hpp"
 
 namespace shardflow::ops {
 
-namespace detail {
-
-enum class Op {
-  kLiteral,
-  kColumn,
-  kNeg,
-  kNot,
-  kAdd,
-  kSub,
-  kMul,
-  kDiv,
-  kMod,
-  kEq,
-  kNe,
-  kLt,
-  kLe,
-  kGt,
-  kGe,
-  kAnd,
-  kOr,
-  kIsNull,
-  kIsNotNull
-};
-
-// Value classes of the language; every column type maps onto one.
-enum class VK { kInt, kFloat, kBool, kStr, kNull };
-
-struct ExprNode {
-  Op op = Op::kLiteral;
-  int pos = 1;  // 1-based column of the token that made this node (the operator for operations)
-  // literal
-  VK lit_kind = VK::kNull;
-  std::int64_t lit_int = 0;
-  double lit_float = 0.0;
-  bool lit_bool = false;
-  std::string str;  // string literal or column name
-  std::shared_ptr<const ExprNode> a, b;
-  int depth = 1;  // nodes on the longest path to a leaf, this one included
-};
-
-}  // namespace detail
-
 namespace {
 
+using detail::and_valid;
+using detail::as_double;
 using detail::ExprNode;
+using detail::iequals;
+using detail::kind_name;
+using detail::NodePtr;
 using detail::Op;
+using detail::quoted;
+using detail::row_valid;
+using detail::str_at;
+using detail::Val;
 using detail::VK;
 using table::Column;
 using table::DataType;
-using NodePtr = std::shared_ptr<const ExprNode>;
 
 // =============================================================================================
 // Parser: tokens, then recursive descent
@@ -70,26 +40,11 @@ using NodePtr = std::shared_ptr<const ExprNode>;
 
 enum class Tok { kEnd, kNumber, kString, kIdent, kQuotedIdent, kSym };
 
-// The expression as messages quote it: whole when short, else its start and its length, so a
-// megabyte of hostile input does not become a megabyte of error message.
-std::string quoted(std::string_view text) {
-  constexpr std::size_t kShown = 80;
-  if (text.size() <= kShown) return std::string(text);
-  return std::string(text.substr(0, kShown - 3)) + "...";
-}
-
 struct Token {
   Tok kind = Tok::kEnd;
   std::string text;  // symbol, identifier, number text, or unescaped string
   int pos = 1;
 };
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 class Parser {
  public:
@@ -190,7 +145,7 @@ class Parser {
         }
       }
       if (matched) continue;
-      if (std::string_view("=<>+-*/%()").find(c) != std::string_view::npos) {
+      if (std::string_view("=<>+-*/%(),").find(c) != std::string_view::npos) {
         tokens_.push_back({Tok::kSym, std::string(1, c), pos});
         ++i;
         continue;
@@ -216,6 +171,20 @@ class Parser {
     if (n->depth > kMaxExpressionDepth) too_deep(pos);
     n->a = std::move(a);
     n->b = std::move(b);
+    return n;
+  }
+
+  // A node with any number of children (calls, case, in).
+  NodePtr make_n(Op op, int pos, std::vector<NodePtr> args) const {
+    auto n = std::make_shared<ExprNode>();
+    n->op = op;
+    n->pos = pos;
+    int deepest = 0;
+    for (const auto& arg : args)
+      deepest = std::max(deepest, arg->depth);
+    n->depth = 1 + deepest;
+    if (n->depth > kMaxExpressionDepth) too_deep(pos);
+    n->args = std::move(args);
     return n;
   }
 
@@ -281,6 +250,46 @@ class Parser {
       if (!is_kw("null")) fail(negated ? "'null'" : "'null' or 'not null'");
       ++at_;
       return make(negated ? Op::kIsNotNull : Op::kIsNull, pos, left);
+    }
+    // x [not] in (...), x [not] like p
+    {
+      const size_t start = at_;
+      const int pos = cur().pos;
+      bool negated = false;
+      if (is_kw("not")) {
+        negated = true;
+        ++at_;
+      }
+      if (is_kw("in")) {
+        ++at_;
+        if (!is_sym("(")) fail("'(' starting the list of values");
+        const Nesting nesting(*this, cur().pos);
+        ++at_;
+        std::vector<NodePtr> args{left};
+        for (;;) {
+          args.push_back(parse_or());
+          if (is_sym(",")) {
+            ++at_;
+            continue;
+          }
+          if (!is_sym(")")) fail("',' or ')'");
+          ++at_;
+          break;
+        }
+        auto n = make_n(Op::kIn, pos, std::move(args));
+        std::const_pointer_cast<ExprNode>(n)->negated = negated;
+        return n;
+      }
+      if (is_kw("like")) {
+        ++at_;
+        auto n = make(Op::kLike, pos, left, parse_add());
+        std::const_pointer_cast<ExprNode>(n)->negated = negated;
+        return n;
+      }
+      if (negated) {
+        at_ = start;
+        fail("'in', 'like' or an operator after the value");
+      }
     }
     static const std::pair<const char*, Op> ops[] = {
         {"=", Op::kEq}, {"==", Op::kEq}, {"!=", Op::kNe}, {"<>", Op::kNe},
@@ -372,9 +381,12 @@ class Parser {
         lit->lit_bool = iequals(t.text, "true");
       } else if (iequals(t.text, "null")) {
         lit->lit_kind = VK::kNull;
-      } else if (iequals(t.text, "and") || iequals(t.text, "or") || iequals(t.text, "not") ||
-                 iequals(t.text, "is")) {
+      } else if (is_keyword(t.text)) {
+        if (iequals(t.text, "case")) return parse_case();
         fail("a value (number, 'string', column name, null, true, false or '(')");
+      } else if (at_ + 1 < tokens_.size() && tokens_[at_ + 1].kind == Tok::kSym &&
+                 tokens_[at_ + 1].text == "(") {
+        return parse_call();
       } else {
         lit->op = Op::kColumn;
         lit->str = t.text;
@@ -393,6 +405,126 @@ class Parser {
     fail("a value (number, 'string', column name, null, true, false or '(')");
   }
 
+  static bool is_keyword(std::string_view word) {
+    for (const char* k :
+         {"and", "or", "not", "is", "in", "like", "case", "when", "then", "else", "end", "as"}) {
+      if (iequals(word, k)) return true;
+    }
+    return false;
+  }
+
+  // case when c then v [when c then v]... [else e] end
+  NodePtr parse_case() {
+    const int pos = cur().pos;
+    ++at_;
+    const Nesting nesting(*this, pos);
+    std::vector<NodePtr> args;
+    if (!is_kw("when")) fail("'when'");
+    while (is_kw("when")) {
+      ++at_;
+      args.push_back(parse_or());
+      if (!is_kw("then")) fail("'then'");
+      ++at_;
+      args.push_back(parse_or());
+    }
+    bool has_else = false;
+    if (is_kw("else")) {
+      ++at_;
+      args.push_back(parse_or());
+      has_else = true;
+    }
+    if (!is_kw("end")) fail(has_else ? "'end'" : "'when', 'else' or 'end'");
+    ++at_;
+    auto n = make_n(Op::kCase, pos, std::move(args));
+    std::const_pointer_cast<ExprNode>(n)->has_else = has_else;
+    std::const_pointer_cast<ExprNode>(n)->str = "case";
+    return n;
+  }
+
+  // name(arg, ...), cast(x as type), if(c, a, b), coalesce(a, ...)
+  NodePtr parse_call() {
+    const Token name = cur();
+    const int pos = name.pos;
+    at_ += 2;  // name and '('
+    const Nesting nesting(*this, pos);
+    std::string lower(name.text);
+    for (auto& ch : lower)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::vector<NodePtr> args;
+    if (lower == "cast") {
+      args.push_back(parse_or());
+      if (!is_kw("as")) fail("'as' (cast(x as int64|float64|string|bool|timestamp))");
+      ++at_;
+      static const std::pair<const char*, VK> kTypes[] = {{"int64", VK::kInt},
+                                                          {"float64", VK::kFloat},
+                                                          {"string", VK::kStr},
+                                                          {"bool", VK::kBool},
+                                                          {"timestamp", VK::kTime}};
+      const Token& type = cur();
+      VK to = VK::kNull;
+      for (const auto& [type_name, kind] : kTypes) {
+        if (type.kind == Tok::kIdent && iequals(type.text, type_name)) to = kind;
+      }
+      if (to == VK::kNull) fail("a type: int64, float64, string, bool or timestamp");
+      ++at_;
+      if (!is_sym(")")) fail("')'");
+      ++at_;
+      auto n = make_n(Op::kCast, pos, std::move(args));
+      std::const_pointer_cast<ExprNode>(n)->cast_to = to;
+      return n;
+    }
+    if (!is_sym(")")) {
+      for (;;) {
+        args.push_back(parse_or());
+        if (is_sym(",")) {
+          ++at_;
+          continue;
+        }
+        if (!is_sym(")")) fail("',' or ')'");
+        break;
+      }
+    }
+    ++at_;
+    const auto arity = [&](std::size_t min, std::size_t max, const char* usage) {
+      if (args.size() < min || args.size() > max) {
+        const std::string count = min == max               ? std::to_string(min)
+                                  : max == std::size_t(-1) ? fmt::format("at least {}", min)
+                                                           : fmt::format("{} to {}", min, max);
+        throw ConfigError("expression '{}': {} at column {} takes {} argument{}, got {}",
+                          quoted(text_), usage, pos, count, min == 1 && max == 1 ? "" : "s",
+                          args.size());
+      }
+    };
+    if (lower == "if") {
+      arity(3, 3, "if(condition, then, else)");
+      auto n = make_n(Op::kCase, pos, std::move(args));
+      std::const_pointer_cast<ExprNode>(n)->has_else = true;
+      std::const_pointer_cast<ExprNode>(n)->str = "if";
+      return n;
+    }
+    if (lower == "coalesce") {
+      arity(1, std::size_t(-1), "coalesce(value, ...)");
+      return make_n(Op::kCoalesce, pos, std::move(args));
+    }
+    const detail::Function* function = detail::find_function(lower);
+    if (function == nullptr) {
+      std::vector<std::string> names = {"cast", "if", "coalesce"};
+      for (const auto& f : detail::functions())
+        names.emplace_back(f.name);
+      throw ConfigError("expression '{}': unknown function '{}' at column {}{} (functions: {})",
+                        quoted(text_), name.text, pos, did_you_mean(lower, names),
+                        fmt::join(names, ", "));
+    }
+    arity(static_cast<std::size_t>(function->min_args),
+          function->max_args < 0 ? std::size_t(-1) : static_cast<std::size_t>(function->max_args),
+          function->usage);
+    auto n = make_n(Op::kCall, pos, std::move(args));
+    auto* node = std::const_pointer_cast<ExprNode>(n).get();
+    node->function = function;
+    node->str = function->name;
+    return n;
+  }
+
   std::string_view text_;
   std::vector<Token> tokens_;
   size_t at_ = 0;
@@ -407,8 +539,9 @@ VK kind_of(DataType t) {
   switch (t) {
     case DataType::kInt32:
     case DataType::kInt64:
-    case DataType::kTimestamp:
       return VK::kInt;
+    case DataType::kTimestamp:
+      return VK::kTime;
     case DataType::kFloat32:
     case DataType::kFloat64:
       return VK::kFloat;
@@ -418,22 +551,6 @@ VK kind_of(DataType t) {
       return VK::kStr;
   }
   return VK::kNull;
-}
-
-const char* kind_name(VK k) {
-  switch (k) {
-    case VK::kInt:
-      return "an integer";
-    case VK::kFloat:
-      return "a float";
-    case VK::kBool:
-      return "a boolean";
-    case VK::kStr:
-      return "a string";
-    case VK::kNull:
-      return "null";
-  }
-  return "?";
 }
 
 const char* op_name(Op op) {
@@ -472,6 +589,10 @@ const char* op_name(Op op) {
       return "is null";
     case Op::kIsNotNull:
       return "is not null";
+    case Op::kIn:
+      return "in";
+    case Op::kLike:
+      return "like";
     default:
       return "?";
   }
@@ -479,6 +600,26 @@ const char* op_name(Op op) {
 
 bool is_arith(Op op) {
   return op == Op::kAdd || op == Op::kSub || op == Op::kMul || op == Op::kDiv || op == Op::kMod;
+}
+
+bool is_num(VK k) {
+  return k == VK::kInt || k == VK::kFloat;
+}
+
+bool is_string_literal(const ExprNode& n) {
+  return n.op == Op::kLiteral && n.lit_kind == VK::kStr;
+}
+
+// A string literal where a timestamp is expected: read with the CSV reader's rules.
+std::int64_t timestamp_literal(std::string_view text, const ExprNode& literal) {
+  std::int64_t micros = 0;
+  if (!table::parse_timestamp(literal.str, micros)) {
+    throw ConfigError(
+        "expression '{}': '{}' at column {} is compared with a timestamp but is not one (write "
+        "YYYY-MM-DD or YYYY-MM-DD HH:MM:SS[.ffffff], UTC)",
+        quoted(text), literal.str, literal.pos);
+  }
+  return micros;
 }
 
 class Typer {
@@ -492,7 +633,8 @@ class Typer {
       case Op::kColumn:
         return kind_of(schema_.field(schema_.index_of(n.str, "expression '" + text_ + "'")).type);
       case Op::kNeg: {
-        const VK a = type(*n.a);
+        VK a = type(*n.a);
+        if (a == VK::kTime) a = VK::kInt;
         if (a != VK::kInt && a != VK::kFloat && a != VK::kNull) bad1(n, a, "a number");
         return a;
       }
@@ -512,11 +654,68 @@ class Typer {
           bad2(n, a, b, "booleans");
         return VK::kBool;
       }
+      case Op::kLike: {
+        const VK a = type(*n.a), b = type(*n.b);
+        if ((a != VK::kStr && a != VK::kNull) || (b != VK::kStr && b != VK::kNull))
+          bad2(n, a, b, "a string and a string pattern");
+        return VK::kBool;
+      }
+      case Op::kIn: {
+        const VK x = type(*n.args[0]);
+        for (size_t k = 1; k < n.args.size(); ++k)
+          comparable(n, x, type(*n.args[k]), *n.args[0], *n.args[k]);
+        return VK::kBool;
+      }
+      case Op::kCase: {
+        // args: (condition, value)* [else]
+        const size_t pairs = (n.args.size() - (n.has_else ? 1 : 0)) / 2;
+        VK result = VK::kNull;
+        for (size_t k = 0; k < pairs; ++k) {
+          const VK c = type(*n.args[2 * k]);
+          if (c != VK::kBool && c != VK::kNull) {
+            throw ConfigError(
+                "expression '{}': the condition of {} at column {} must be a "
+                "boolean, got {}",
+                quoted(text_), n.str, n.pos, kind_name(c));
+          }
+          result = unify(n, result, *n.args[2 * k + 1]);
+        }
+        if (n.has_else) result = unify(n, result, *n.args.back());
+        return result;
+      }
+      case Op::kCoalesce: {
+        VK result = VK::kNull;
+        for (const auto& arg : n.args)
+          result = unify(n, result, *arg);
+        return result;
+      }
+      case Op::kCast: {
+        const VK from = type(*n.args[0]);
+        const VK to = n.cast_to;
+        const bool ok = from == VK::kNull || from == to || to == VK::kStr || from == VK::kStr ||
+                        (is_num(from) && (is_num(to) || to == VK::kBool)) ||
+                        (from == VK::kBool && is_num(to)) || (from == VK::kTime && is_num(to)) ||
+                        (from == VK::kInt && to == VK::kTime);
+        if (!ok) {
+          throw ConfigError("expression '{}': cast at column {} cannot turn {} into {}",
+                            quoted(text_), n.pos, kind_name(from), kind_name(to));
+        }
+        return to;
+      }
+      case Op::kCall: {
+        std::vector<VK> kinds;
+        kinds.reserve(n.args.size());
+        for (const auto& arg : n.args)
+          kinds.push_back(type(*arg));
+        return n.function->type(detail::TypeCall{n, kinds, text_});
+      }
       default:
         break;
     }
-    const VK a = type(*n.a), b = type(*n.b);
+    VK a = type(*n.a), b = type(*n.b);
     if (is_arith(n.op)) {
+      if (a == VK::kTime) a = VK::kInt;
+      if (b == VK::kTime) b = VK::kInt;
       const bool na = a == VK::kInt || a == VK::kFloat || a == VK::kNull;
       const bool nb = b == VK::kInt || b == VK::kFloat || b == VK::kNull;
       if (!na || !nb) bad2(n, a, b, "numbers");
@@ -525,15 +724,71 @@ class Typer {
       if (a == VK::kNull && b == VK::kNull) return VK::kNull;
       return VK::kInt;
     }
-    // comparison
-    if (a != VK::kNull && b != VK::kNull) {
-      const bool num = (a == VK::kInt || a == VK::kFloat) && (b == VK::kInt || b == VK::kFloat);
-      if (!num && a != b) bad2(n, a, b, "two numbers, two strings or two booleans");
-    }
+    comparable(n, a, b, *n.a, *n.b);
     return VK::kBool;
   }
 
  private:
+  // Comparisons: numbers (timestamps included) with numbers, strings with strings, bools with
+  // bools, and a timestamp with a string literal that parses as one.
+  void comparable(const ExprNode& n, VK a, VK b, const ExprNode& na, const ExprNode& nb) const {
+    if (a == VK::kNull || b == VK::kNull) return;
+    const bool num_a = is_num(a) || a == VK::kTime, num_b = is_num(b) || b == VK::kTime;
+    if (num_a && num_b) return;
+    if (a == VK::kTime && b == VK::kStr && is_string_literal(nb)) {
+      timestamp_literal(text_, nb);
+      return;
+    }
+    if (b == VK::kTime && a == VK::kStr && is_string_literal(na)) {
+      timestamp_literal(text_, na);
+      return;
+    }
+    if (a != b) {
+      if (n.op == Op::kIn) bad2(n, a, b, "values of one type (numbers, strings, booleans)");
+      if ((a == VK::kTime) != (b == VK::kTime)) {
+        bad2(n, a, b,
+             "two numbers, two strings, two booleans or a timestamp and a 'YYYY-MM-DD' literal "
+             "(for a string column: cast(x as timestamp))");
+      }
+      bad2(n, a, b, "two numbers, two strings or two booleans");
+    }
+  }
+
+  // The common kind of the branches of case/if/coalesce: null fits anything, int and float give
+  // float, and a string literal beside a timestamp is a timestamp.
+  VK unify(const ExprNode& n, VK so_far, const ExprNode& value) const {
+    const VK v = type(value);
+    if (v == VK::kNull) return so_far;
+    if (so_far == VK::kNull || so_far == v) return v;
+    if (is_num(so_far) && is_num(v)) return VK::kFloat;
+    if (so_far == VK::kTime && v == VK::kStr && is_string_literal(value)) {
+      timestamp_literal(text_, value);
+      return VK::kTime;
+    }
+    if (so_far == VK::kStr && v == VK::kTime && only_literal_strings(n, value)) return VK::kTime;
+    throw ConfigError(
+        "expression '{}': the values of {} at column {} must have one type, got {} "
+        "and {}",
+        quoted(text_), n.op == Op::kCoalesce ? "coalesce" : n.str, n.pos, kind_name(so_far),
+        kind_name(v));
+  }
+
+  // Whether every value of `n` before `upto` that is a string is a literal that parses as a
+  // timestamp (then a timestamp branch makes all of them timestamps).
+  bool only_literal_strings(const ExprNode& n, const ExprNode& upto) const {
+    const bool is_case = n.op == Op::kCase;
+    const size_t pairs = is_case ? (n.args.size() - (n.has_else ? 1 : 0)) / 2 : 0;
+    for (size_t k = 0; k < n.args.size(); ++k) {
+      const ExprNode& v = *n.args[k];
+      if (&v == &upto) break;
+      if (is_case && k < 2 * pairs && k % 2 == 0) continue;  // a condition
+      if (type(v) != VK::kStr) continue;
+      if (!is_string_literal(v)) return false;
+      timestamp_literal(text_, v);
+    }
+    return true;
+  }
+
   [[noreturn]] void bad1(const ExprNode& n, VK a, const char* need) const {
     throw ConfigError("expression '{}': operator '{}' at column {} needs {}, got {}", quoted(text_),
                       op_name(n.op), n.pos, need, kind_name(a));
@@ -550,35 +805,6 @@ class Typer {
 // Evaluation: every node becomes a vector over all rows (literals are broadcast), except string
 // operands, which stay references to a column or a scalar literal.
 // =============================================================================================
-
-struct Val {
-  VK kind = VK::kNull;
-  table::Buffer<std::int64_t> i;
-  table::Buffer<double> f;
-  table::Buffer<std::uint8_t> b;
-  std::vector<std::uint8_t> valid;  // empty = all valid; ignored for kNull (all null)
-  const Column* str_col = nullptr;  // kStr from a column
-  std::string str_lit;              // kStr literal
-  const Column* source = nullptr;   // set when the value is exactly a table column
-};
-
-std::vector<std::uint8_t> and_valid(const std::vector<std::uint8_t>& a,
-                                    const std::vector<std::uint8_t>& b) {
-  if (a.empty()) return b;
-  if (b.empty()) return a;
-  std::vector<std::uint8_t> v(a.size());
-  for (size_t k = 0; k < a.size(); ++k)
-    v[k] = a[k] & b[k];
-  return v;
-}
-
-table::Buffer<double> as_double(const Val& v) {
-  if (v.kind == VK::kFloat) return v.f;
-  table::Buffer<double> d(v.i.size());
-  for (size_t k = 0; k < d.size(); ++k)
-    d[k] = static_cast<double>(v.i[k]);
-  return d;
-}
 
 template <typename T, typename F>
 table::Buffer<std::uint8_t> compare_vec(const table::Buffer<T>& a, const table::Buffer<T>& b,
@@ -697,8 +923,12 @@ bool cmp_result(Op op, int c) {  // c = sign of (a - b)
 
 class Evaluator {
  public:
-  Evaluator(const table::Table& t, std::string_view text)
-      : t_(t), n_(static_cast<size_t>(t.num_rows())), text_(text) {}
+  Evaluator(const table::Table& t, const std::string& text, const EvalContext& context)
+      : t_(t),
+        n_(static_cast<size_t>(t.num_rows())),
+        text_(text),
+        context_(context),
+        typer_(text, t.schema()) {}
 
   Val eval(const ExprNode& e) const {
     switch (e.op) {
@@ -709,9 +939,10 @@ class Evaluator {
       case Op::kNeg: {
         Val a = eval(*e.a);
         a.source = nullptr;
+        if (a.kind == VK::kTime) a.kind = VK::kInt;
         for (size_t k = 0; k < a.i.size(); ++k) {
           if (a.i[k] == std::numeric_limits<std::int64_t>::min() &&
-              (a.valid.empty() || a.valid[k])) {
+              (a.valid.empty() || a.valid[k]) && is_active(k)) {
             overflow(e.pos, fmt::format("-({})", a.i[k]));
           }
           a.i[k] = static_cast<std::int64_t>(0ULL - static_cast<std::uint64_t>(a.i[k]));
@@ -720,13 +951,8 @@ class Evaluator {
           x = -x;
         return a;
       }
-      case Op::kNot: {
-        Val a = eval(*e.a);
-        a.source = nullptr;
-        for (auto& x : a.b)
-          x = x ? 0 : 1;
-        return a;
-      }
+      case Op::kNot:
+        return negate(eval(*e.a));
       case Op::kIsNull:
       case Op::kIsNotNull: {
         const Val a = eval(*e.a);
@@ -746,27 +972,275 @@ class Evaluator {
       }
       case Op::kAnd:
       case Op::kOr:
-        return logic(e);
+        return logic(e.op == Op::kAnd, eval(*e.a), eval(*e.b));
+      case Op::kIn:
+        return in(e);
+      case Op::kLike:
+        return like(e);
+      case Op::kCase:
+        return choose(e);
+      case Op::kCoalesce:
+        return choose(e);
+      case Op::kCast:
+        return cast(e);
+      case Op::kCall:
+        return call(e);
       default:
         break;
     }
-    const Val a = eval(*e.a);
-    const Val b = eval(*e.b);
-    if (a.kind == VK::kNull || b.kind == VK::kNull) {
-      Val r;
-      r.kind = VK::kNull;
-      return r;
+    Val a = eval(*e.a);
+    Val b = eval(*e.b);
+    if (a.kind == VK::kNull || b.kind == VK::kNull) return Val{};
+    if (is_arith(e.op)) {
+      if (a.kind == VK::kTime) a.kind = VK::kInt;
+      if (b.kind == VK::kTime) b.kind = VK::kInt;
+      return arith(e.op, e.pos, a, b);
     }
-    if (is_arith(e.op)) return arith(e.op, e.pos, a, b);
-    return compare(e.op, a, b);
+    return compare_vals(e.op, a, b, *e.a, *e.b);
   }
 
  private:
+  bool is_active(size_t k) const { return active_ == nullptr || (*active_)[k] != 0; }
+
+  static Val negate(Val a) {
+    a.source = nullptr;
+    for (auto& x : a.b)
+      x = x ? 0 : 1;
+    return a;
+  }
+
+  // A string literal where a timestamp is compared or chosen: its value broadcast.
+  Val time_literal(const ExprNode& node) const {
+    Val v;
+    v.kind = VK::kTime;
+    v.i.assign(n_, timestamp_literal(text_, node));
+    return v;
+  }
+
+  // A comparison of evaluated operands; a string literal beside a timestamp is read as one.
+  Val compare_vals(Op op, const Val& a, const Val& b, const ExprNode& na,
+                   const ExprNode& nb) const {
+    if (a.kind == VK::kNull || b.kind == VK::kNull) return Val{};
+    if (a.kind == VK::kTime && b.kind == VK::kStr) return compare(op, a, time_literal(nb));
+    if (b.kind == VK::kTime && a.kind == VK::kStr) return compare(op, time_literal(na), b);
+    return compare(op, a, b);
+  }
+
+  // x in (v1, v2, ...) is x = v1 or x = v2 or ...: true on a match, else null if x or any value
+  // is null, else false. A string column against literals is one set lookup per row (per
+  // dictionary entry for a dictionary column); anything else is a comparison per value.
+  Val in(const ExprNode& e) const {
+    const Val x = eval(*e.args[0]);
+    Val r;
+    r.kind = VK::kBool;
+    if (x.kind == VK::kStr && x.str_col != nullptr) {
+      std::vector<std::string_view> set;
+      bool null_item = false, literals = true;
+      for (size_t k = 1; k < e.args.size() && literals; ++k) {
+        const ExprNode& item = *e.args[k];
+        if (item.op != Op::kLiteral) {
+          literals = false;
+        } else if (item.lit_kind == VK::kNull) {
+          null_item = true;
+        } else {
+          set.emplace_back(item.str);
+        }
+      }
+      if (literals) {
+        std::sort(set.begin(), set.end());
+        r.b = detail::per_string<std::uint8_t>(x, n_, [&](std::string_view v) {
+          return static_cast<std::uint8_t>(std::binary_search(set.begin(), set.end(), v));
+        });
+        r.valid = x.valid;
+        if (null_item) {
+          // No match with a null in the list: unknown.
+          if (r.valid.empty()) r.valid.assign(n_, 1);
+          for (size_t k = 0; k < n_; ++k) {
+            if (!r.b[k]) r.valid[k] = 0;
+          }
+        }
+        return e.negated ? negate(std::move(r)) : r;
+      }
+    }
+    r.b.assign(n_, 0);
+    for (size_t k = 1; k < e.args.size(); ++k) {
+      Val eq = compare_vals(Op::kEq, x, eval(*e.args[k]), *e.args[0], *e.args[k]);
+      r = logic(false, std::move(r), std::move(eq));
+    }
+    return e.negated ? negate(std::move(r)) : r;
+  }
+
+  Val like(const ExprNode& e) const {
+    const Val s = eval(*e.a);
+    const Val p = eval(*e.b);
+    if (s.kind == VK::kNull || p.kind == VK::kNull) return Val{};
+    Val r;
+    r.kind = VK::kBool;
+    r.valid = and_valid(s.valid, p.valid);
+    if (detail::is_literal_string(p)) {
+      r.b = detail::per_string<std::uint8_t>(s, n_, [&](std::string_view x) {
+        return static_cast<std::uint8_t>(detail::like_match(x, p.str_lit));
+      });
+    } else {
+      r.b.assign(n_, 0);
+      for (size_t k = 0; k < n_; ++k) {
+        if (row_valid(r, k)) r.b[k] = detail::like_match(str_at(s, k), str_at(p, k)) ? 1 : 0;
+      }
+    }
+    if (e.negated) {
+      for (auto& x : r.b)
+        x = x ? 0 : 1;
+    }
+    return r;
+  }
+
+  // `v` as the kind `to` chosen for the branches of case/if/coalesce.
+  Val coerce(Val v, VK to, const ExprNode& node) const {
+    if (v.kind == VK::kNull || v.kind == to) return v;
+    if (to == VK::kFloat && v.kind == VK::kInt) {
+      Val f;
+      f.kind = VK::kFloat;
+      f.f = as_double(v);
+      f.valid = std::move(v.valid);
+      return f;
+    }
+    if (to == VK::kTime && v.kind == VK::kStr) return time_literal(node);
+    throw RuntimeError("expression '{}': cannot use {} as {} at column {}", quoted(text_),
+                       kind_name(v.kind), kind_name(to), node.pos);
+  }
+
+  // case/if and coalesce: each row takes the first branch that applies. A branch is evaluated
+  // with only the rows that may take it active, so its errors (overflow, domain) concern only
+  // those rows; a branch no row can take is not evaluated.
+  Val choose(const ExprNode& e) const {
+    const VK kind = typer_.type(e);
+    const bool is_case = e.op == Op::kCase;
+    Val r;
+    r.kind = kind == VK::kNull ? VK::kBool : kind;
+    r.valid.assign(n_, 0);
+    switch (r.kind) {
+      case VK::kInt:
+      case VK::kTime:
+        r.i.assign(n_, 0);
+        break;
+      case VK::kFloat:
+        r.f.assign(n_, 0.0);
+        break;
+      case VK::kBool:
+        r.b.assign(n_, 0);
+        break;
+      default:
+        break;
+    }
+    std::vector<Val> strings;                // kStr: the branches' values
+    std::vector<std::int32_t> from(n_, -1);  // kStr: which of them each row takes
+    std::vector<std::uint8_t> remaining(n_, 1);
+    if (active_ != nullptr) remaining = *active_;
+    std::vector<std::uint8_t> taken(n_, 0);
+    const auto* saved = active_;
+    auto take = [&](const ExprNode& node) {
+      bool any = false;
+      for (size_t k = 0; k < n_ && !any; ++k)
+        any = taken[k] != 0;
+      if (!any) return;
+      active_ = &taken;
+      Val v = coerce(eval(node), kind, node);
+      active_ = saved;
+      if (v.kind == VK::kNull) return;
+      if (r.kind == VK::kStr) strings.push_back(std::move(v));
+      const Val& w = r.kind == VK::kStr ? strings.back() : v;
+      for (size_t k = 0; k < n_; ++k) {
+        if (!taken[k] || !row_valid(w, k)) continue;
+        r.valid[k] = 1;
+        switch (r.kind) {
+          case VK::kInt:
+          case VK::kTime:
+            r.i[k] = w.i[k];
+            break;
+          case VK::kFloat:
+            r.f[k] = w.f[k];
+            break;
+          case VK::kBool:
+            r.b[k] = w.b[k];
+            break;
+          default:
+            from[k] = static_cast<std::int32_t>(strings.size() - 1);
+            break;
+        }
+      }
+    };
+    if (is_case) {
+      const size_t pairs = (e.args.size() - (e.has_else ? 1 : 0)) / 2;
+      for (size_t p = 0; p < pairs; ++p) {
+        active_ = &remaining;
+        const Val c = eval(*e.args[2 * p]);
+        active_ = saved;
+        for (size_t k = 0; k < n_; ++k) {
+          taken[k] = remaining[k] && c.kind != VK::kNull && row_valid(c, k) && c.b[k] ? 1 : 0;
+          if (taken[k]) remaining[k] = 0;
+        }
+        take(*e.args[2 * p + 1]);
+      }
+      if (e.has_else) {
+        taken = remaining;
+        take(*e.args.back());
+      }
+    } else {
+      for (const auto& arg : e.args) {
+        // A row takes this argument where it is valid; which rows those are is known only after
+        // evaluating it (under the rows still open).
+        taken = remaining;
+        take(*arg);
+        for (size_t k = 0; k < n_; ++k) {
+          if (r.valid[k]) remaining[k] = 0;
+        }
+      }
+    }
+    if (kind == VK::kNull) return Val{};
+    if (r.kind == VK::kStr) {
+      table::PlainStrings out;
+      for (size_t k = 0; k < n_; ++k)
+        out.push_back(from[k] >= 0 ? str_at(strings[static_cast<size_t>(from[k])], k)
+                                   : std::string_view());
+      Val v = detail::make_strings(std::move(out));
+      v.valid = std::move(r.valid);
+      r = std::move(v);
+    }
+    bool all = true;
+    for (size_t k = 0; k < n_ && all; ++k)
+      all = r.valid[k] != 0;
+    if (all) r.valid.clear();
+    return r;
+  }
+
+  Val cast(const ExprNode& e) const {
+    Val v = eval(*e.args[0]);
+    if (v.kind == VK::kNull || v.kind == e.cast_to) return v;
+    detail::CallContext call{e, n_, context_, text_, active_, v.valid};
+    return detail::cast_value(call, std::move(v), e.cast_to);
+  }
+
+  Val call(const ExprNode& e) const {
+    std::vector<Val> args;
+    args.reserve(e.args.size());
+    std::vector<std::uint8_t> valid;
+    for (const auto& arg : e.args) {
+      args.push_back(eval(*arg));
+      if (args.back().kind == VK::kNull) return Val{};
+      valid = and_valid(valid, args.back().valid);
+    }
+    detail::CallContext call{e, n_, context_, text_, active_, std::move(valid)};
+    Val r = e.function->eval(call, args);
+    r.valid = and_valid(call.valid, r.valid);
+    return r;
+  }
+
   Val literal(const ExprNode& e) const {
     Val v;
     v.kind = e.lit_kind;
     switch (e.lit_kind) {
       case VK::kInt:
+      case VK::kTime:
         v.i.assign(n_, e.lit_int);
         break;
       case VK::kFloat:
@@ -818,10 +1292,7 @@ class Evaluator {
   }
 
   // SQL three-valued and/or: a definite false (and) or true (or) wins over null.
-  Val logic(const ExprNode& e) const {
-    const Val a = eval(*e.a);
-    const Val b = eval(*e.b);
-    const bool is_and = e.op == Op::kAnd;
+  Val logic(bool is_and, const Val& a, const Val& b) const {
     Val r;
     r.kind = VK::kBool;
     r.b.resize(n_);
@@ -931,15 +1402,18 @@ class Evaluator {
     Val r;
     r.kind = VK::kBool;
     r.valid = and_valid(a.valid, b.valid);
-    if (a.kind == VK::kStr) {
+    // Timestamps compare as their int64 microseconds.
+    const VK ak = a.kind == VK::kTime ? VK::kInt : a.kind;
+    const VK bk = b.kind == VK::kTime ? VK::kInt : b.kind;
+    if (ak == VK::kStr) {
       r.b = compare_strings(op, a, b);
-    } else if (a.kind == VK::kInt && b.kind == VK::kInt) {
+    } else if (ak == VK::kInt && bk == VK::kInt) {
       r.b = compare_op(op, a.i, b.i);
-    } else if (a.kind == VK::kBool) {
+    } else if (ak == VK::kBool) {
       r.b = compare_op(op, a.b, b.b);
-    } else if (a.kind == VK::kFloat && b.kind == VK::kFloat) {
+    } else if (ak == VK::kFloat && bk == VK::kFloat) {
       r.b = compare_by_order(op, n_, [&](size_t k) { return order(a.f[k], b.f[k]); });
-    } else if (a.kind == VK::kInt) {
+    } else if (ak == VK::kInt) {
       // int64 against float64 exactly, not through a conversion to double (which rounds above
       // 2^53).
       r.b = compare_by_order(op, n_, [&](size_t k) { return order(a.i[k], b.f[k]); });
@@ -998,7 +1472,10 @@ class Evaluator {
 
   const table::Table& t_;
   size_t n_;
-  std::string_view text_;
+  const std::string& text_;
+  const EvalContext& context_;
+  Typer typer_;
+  mutable const std::vector<std::uint8_t>* active_ = nullptr;
 };
 
 void collect_columns(const ExprNode& n, std::vector<std::string>& out) {
@@ -1008,6 +1485,8 @@ void collect_columns(const ExprNode& n, std::vector<std::string>& out) {
   }
   if (n.a) collect_columns(*n.a, out);
   if (n.b) collect_columns(*n.b, out);
+  for (const auto& arg : n.args)
+    collect_columns(*arg, out);
 }
 
 DataType to_data_type(VK k) {
@@ -1018,6 +1497,8 @@ DataType to_data_type(VK k) {
       return DataType::kFloat64;
     case VK::kStr:
       return DataType::kString;
+    case VK::kTime:
+      return DataType::kTimestamp;
     case VK::kBool:
     case VK::kNull:
       return DataType::kBool;
@@ -1041,14 +1522,15 @@ table::DataType Expression::result_type(const table::Schema& schema) const {
   return to_data_type(Typer(text_, schema).type(*root_));
 }
 
-table::Column Expression::evaluate(const table::Table& table) const {
+table::Column Expression::evaluate(const table::Table& table, const EvalContext& context) const {
   const DataType type = result_type(table.schema());
   if (root_->op == Op::kColumn) return table.column(root_->str);
   const size_t n = static_cast<size_t>(table.num_rows());
-  Val v = Evaluator(table, text_).eval(*root_);
+  Val v = Evaluator(table, text_, context).eval(*root_);
   Column out(type);
   switch (v.kind) {
     case VK::kInt:
+    case VK::kTime:
       out.values<std::int64_t>() = std::move(v.i);
       break;
     case VK::kFloat:
@@ -1063,18 +1545,49 @@ table::Column Expression::evaluate(const table::Table& table) const {
         using V = std::decay_t<decltype(values)>;
         if constexpr (!std::is_same_v<V, table::PlainStrings>) values.assign(n, {});
       });
+      if (type == DataType::kString) {
+        out = Column::plain_strings();
+        for (size_t k = 0; k < n; ++k)
+          out.plain().push_back({});
+      }
       v.valid.assign(n, 0);
       break;
     case VK::kStr: {
-      // A string literal: a plain column repeating it.
-      out = Column::plain_strings();
-      for (size_t k = 0; k < n; ++k)
-        out.plain().push_back(v.str_lit);
+      if (v.str_col != nullptr) {
+        // A computed column (or a table column chosen by case/coalesce): its strings, with the
+        // expression's nulls.
+        out = *v.str_col;
+      } else {
+        // A string literal: a plain column repeating it.
+        out = Column::plain_strings();
+        for (size_t k = 0; k < n; ++k)
+          out.plain().push_back(v.str_lit);
+      }
       break;
     }
   }
   out.validity() = std::move(v.valid);
   out.compact_validity();
+  return out;
+}
+
+bool Expression::uses_random() const {
+  const auto visit = [](const auto& self, const ExprNode& n) -> bool {
+    if (n.op == Op::kCall && n.str == "rand") return true;
+    if (n.a && self(self, *n.a)) return true;
+    if (n.b && self(self, *n.b)) return true;
+    for (const auto& arg : n.args) {
+      if (self(self, *arg)) return true;
+    }
+    return false;
+  };
+  return visit(visit, *root_);
+}
+
+std::vector<FunctionInfo> expression_functions() {
+  std::vector<FunctionInfo> out;
+  for (const auto& f : detail::functions())
+    out.push_back({f.name, f.usage, f.summary});
   return out;
 }
 

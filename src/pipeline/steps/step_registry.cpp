@@ -18,6 +18,8 @@ StepType union_step_type();
 StepType split_step_type();
 StepType sample_step_type();
 StepType rebalance_classes_step_type();
+StepType derive_step_type();
+StepType select_step_type();
 
 const std::vector<StepType>& step_types() {
   static const std::vector<StepType> types = {
@@ -32,6 +34,9 @@ const std::vector<StepType>& step_types() {
       split_step_type(),
       sample_step_type(),
       rebalance_classes_step_type(),
+      // Derived columns and column selection.
+      derive_step_type(),
+      select_step_type(),
   };
   return types;
 }
