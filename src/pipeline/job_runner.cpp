@@ -261,7 +261,7 @@ class Executor {
                      rows);
       } else {
         spdlog::info(
-            "{} '{}': {} rows in {:.2f} s (compute {:.3f} s, stage write {:.3f} s){}; memory per "
+            "{} '{}': {} rows in {:.3f} s (compute {:.3f} s, stage write {:.3f} s){}; memory per "
             "rank {:.0f} MiB (peak {:.0f} MiB)",
             step_label(i, step), record.name, rows, record.seconds, record.compute_seconds,
             record.stage_seconds, forced[i] ? " (forced)" : "", mib(rss), mib(peak));
