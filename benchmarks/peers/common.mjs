@@ -53,6 +53,20 @@ export async function bestOf(repeats, fn) {
   return { seconds: best, value };
 }
 
+// Times `fn` `repeats` times: the first run (what a job pays) and the best.
+export async function firstAndBest(repeats, fn) {
+  let first = 0;
+  let best = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (i === 0) first = seconds;
+    best = Math.min(best, seconds);
+  }
+  return { first, best };
+}
+
 export function emit(record) {
   process.stdout.write(JSON.stringify(record) + '\n');
 }
