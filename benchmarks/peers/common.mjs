@@ -1,6 +1,7 @@
-// Shared pieces of the peer benchmark drivers (duckdb.mjs, polars.mjs): argument parsing, the
-// db-benchmark groupby schema, best-of-N timing and the JSON-lines output format that
-// run_comparisons.sh collects next to the shardflow drivers' lines.
+// Shared pieces of the peer benchmark drivers (duckdb.mjs, polars.mjs; firstAndBest and emit also
+// for the join and group-by peers): argument parsing, the db-benchmark groupby schema, best-of-N
+// timing and the JSON-lines output format that run_comparisons.sh collects next to the shardflow
+// drivers' lines.
 import fs from 'node:fs';
 
 // Column names and logical types of `shardflow gen groupby` (see include/shardflow/io/synthetic.hpp).
