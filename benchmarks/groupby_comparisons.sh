@@ -145,12 +145,14 @@ done
 for t in $PEER_THREADS; do
   for peer in $PEERS; do
     log=$OUT/logs/groupby_$peer.t$t.log
-    echo "== $peer, $t thread(s)"
     case $peer in
       pandas) [[ $t == "${PEER_THREADS%% *}" ]] || continue # single-threaded: run once
+              echo "== pandas, 1 thread"
               cmd=("$PY" "$SRC/benchmarks/peers/groupby_pandas.py" "$DATA" "$REPEATS") ;;
-      dask) cmd=("$PY" "$SRC/benchmarks/peers/groupby_dask.py" "$DATA" "$REPEATS" "$t") ;;
-      *) cmd=(env SHARDFLOW_PEER_THREADS="$t" POLARS_MAX_THREADS="$t" node "$SRC/benchmarks/peers/groupby_$peer.mjs" "$DATA" "$REPEATS") ;;
+      dask) echo "== dask, $t single-threaded worker process(es)"
+            cmd=("$PY" "$SRC/benchmarks/peers/groupby_dask.py" "$DATA" "$REPEATS" "$t") ;;
+      *) echo "== $peer, $t thread(s)"
+         cmd=(env SHARDFLOW_PEER_THREADS="$t" POLARS_MAX_THREADS="$t" node "$SRC/benchmarks/peers/groupby_$peer.mjs" "$DATA" "$REPEATS") ;;
     esac
     "${cmd[@]}" 2>"$log" | grep '^{' | tee -a "$RESULTS" || die "$peer failed (log: $log)"
   done

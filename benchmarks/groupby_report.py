@@ -18,7 +18,8 @@ load_average = {r["bench"]: r["value"] for r in records if r["bench"].startswith
 def label_of(r):
     if r["impl"] == "shardflow":
         return f"shardflow {r['ranks']} rank{'s' if r['ranks'] > 1 else ''}"
-    return f"{r['impl']} {r['threads']} thread{'s' if r['threads'] > 1 else ''}"
+    unit = "worker" if r["impl"] == "dask" else "thread"  # Dask: single-threaded worker processes
+    return f"{r['impl']} {r['threads']} {unit}{'s' if r['threads'] > 1 else ''}"
 
 
 def value(v):
@@ -95,9 +96,9 @@ for label, steps in peak_step.items():
     top, q = max(steps)
     lines.append(f"{label}: peak memory per rank {top / 2**20:.0f} MiB, reached by {q} (first run).")
 
-# Targets: 2 ranks against the 2-thread peers (pandas: one thread).
+# Targets: 2 ranks against the 2-thread peers (pandas: one thread; Dask: 2 workers).
 two = engines.get("shardflow 2 ranks")
-peers2 = {k: v for k, v in engines.items() if not k.startswith("shardflow") and ("2 threads" in k or k.startswith("pandas"))}
+peers2 = {k: v for k, v in engines.items() if not k.startswith("shardflow") and (k.endswith((" 2 threads", " 2 workers")) or k.startswith("pandas"))}
 if two and peers2:
     lines.append("")
     lines.append("Targets (shardflow 2 ranks, first run, against the 2-thread peers):")

@@ -19,7 +19,6 @@ import warnings
 
 import dask.dataframe as dd
 import numpy as np
-import pandas as pd
 from dask.distributed import Client, LocalCluster
 
 QUESTIONS = [("q1", ["v1"]), ("q2", ["v1"]), ("q3", ["v1", "v3"]), ("q4", ["v1", "v2", "v3"]),

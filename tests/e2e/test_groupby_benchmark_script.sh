@@ -19,7 +19,7 @@ expect_error() {
   SHARDFLOW_BUILD_DIR=$TMP/no-build "$SCRIPT" --out "$TMP/out" "$@" >"$TMP/$name.out" 2>&1 || rc=$?
   [ "$rc" = 1 ] || { cat "$TMP/$name.out"; fail "$name: exit $rc, expected 1"; }
   grep -qF -- "$message" "$TMP/$name.out" || { cat "$TMP/$name.out"; fail "$name: no '$message' in the error"; }
-  [ ! -e "$TMP/no-build" ] && [ ! -e "$TMP/out" ] || fail "$name: built or wrote something before refusing"
+  [[ ! -e $TMP/no-build && ! -e $TMP/out ]] || fail "$name: built or wrote something before refusing"
 }
 expect_error unknown_option "unknown option '--bogus' (options: --rows N --out DIR --repeats R --ranks LIST --peer-threads LIST --peers LIST)" --bogus 1
 expect_error unknown_peer "unknown peer 'spark' (peers: duckdb polars pandas dask)" --peers "duckdb spark"
