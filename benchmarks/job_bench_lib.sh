@@ -1,6 +1,6 @@
 # Shared set-up of the benchmarks that time real `shardflow run` jobs against peers
-# (join_comparisons.sh, sort_asof_comparisons.sh); sourced, not run. Expects SRC and a `die`
-# function; uses SHARDFLOW_BUILD_DIR, MPIEXEC, SHARDFLOW_BUILD_JOBS.
+# (join_comparisons.sh, sort_asof_comparisons.sh, groupby_comparisons.sh); sourced, not run.
+# Expects SRC and a `die` function; uses SHARDFLOW_BUILD_DIR, MPIEXEC, SHARDFLOW_BUILD_JOBS.
 
 # bench_parse_options HELP_LINES USAGE ARGS...: the options every job benchmark takes, with their
 # defaults: --rows N (1e7; 1e7 notation accepted), --out DIR (benchmarks/results), --repeats R (3),

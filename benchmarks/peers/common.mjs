@@ -1,6 +1,7 @@
-// Shared pieces of the peer benchmark drivers (duckdb.mjs, polars.mjs): argument parsing, the
-// db-benchmark groupby schema, best-of-N timing and the JSON-lines output format that
-// run_comparisons.sh collects next to the shardflow drivers' lines.
+// Shared pieces of the peer benchmark drivers (duckdb.mjs, polars.mjs; firstAndBest and emit also
+// for the join and group-by peers): argument parsing, the db-benchmark groupby schema, best-of-N
+// timing and the JSON-lines output format that run_comparisons.sh collects next to the shardflow
+// drivers' lines.
 import fs from 'node:fs';
 
 // Column names and logical types of `shardflow gen groupby` (see include/shardflow/io/synthetic.hpp).
@@ -51,6 +52,20 @@ export async function bestOf(repeats, fn) {
     best = Math.min(best, seconds);
   }
   return { seconds: best, value };
+}
+
+// Times `fn` `repeats` times: the first run (what a job pays) and the best.
+export async function firstAndBest(repeats, fn) {
+  let first = 0;
+  let best = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (i === 0) first = seconds;
+    best = Math.min(best, seconds);
+  }
+  return { first, best };
 }
 
 export function emit(record) {

@@ -37,16 +37,5 @@ export function parseJoinArgs(script) {
   return { dir, repeats };
 }
 
-// Times `fn` `repeats` times: the first run (what a job pays) and the best.
-export async function firstAndBest(repeats, fn) {
-  let first = 0;
-  let best = Infinity;
-  for (let i = 0; i < repeats; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (i === 0) first = seconds;
-    best = Math.min(best, seconds);
-  }
-  return { first, best };
-}
+// Times `fn` `repeats` times: the first run and the best (in common.mjs, shared with the group-by peers).
+export { firstAndBest } from './common.mjs';

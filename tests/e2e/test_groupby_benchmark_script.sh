@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# benchmarks/groupby_comparisons.sh refuses bad options before building or generating anything, and
+# its report (benchmarks/groupby_report.py) checks every engine's answers against DuckDB's: row
+# counts and integer checksums exactly, float checksums within a relative 1e-9, NaN only equal to
+# NaN and a null only to a null. Fast: no build, no data, no peers.
+source "$(dirname "$0")/lib.sh"
+SCRIPT=$SRC/benchmarks/groupby_comparisons.sh
+REPORT=$SRC/benchmarks/groupby_report.py
+
+"$SCRIPT" --help >"$TMP/help.out" || fail "--help exited non-zero"
+grep -q -- '--peers "duckdb polars pandas dask"' "$TMP/help.out" || fail "--help does not show the usage: $(cat "$TMP/help.out")"
+grep -q '^set -euo' "$TMP/help.out" && fail "--help prints past the header comment"
+pass "--help prints the header"
+
+# expect_error NAME MESSAGE ARGS...: the script exits 1 naming the problem, before any build.
+expect_error() {
+  local name=$1 message=$2 rc=0
+  shift 2
+  SHARDFLOW_BUILD_DIR=$TMP/no-build "$SCRIPT" --out "$TMP/out" "$@" >"$TMP/$name.out" 2>&1 || rc=$?
+  [ "$rc" = 1 ] || { cat "$TMP/$name.out"; fail "$name: exit $rc, expected 1"; }
+  grep -qF -- "$message" "$TMP/$name.out" || { cat "$TMP/$name.out"; fail "$name: no '$message' in the error"; }
+  [[ ! -e $TMP/no-build && ! -e $TMP/out ]] || fail "$name: built or wrote something before refusing"
+}
+expect_error unknown_option "unknown option '--bogus' (options: --rows N --out DIR --repeats R --ranks LIST --peer-threads LIST --peers LIST)" --bogus 1
+expect_error unknown_peer "unknown peer 'spark' (peers: duckdb polars pandas dask)" --peers "duckdb spark"
+expect_error bad_rows "--rows must be a non-negative number" --rows lots
+expect_error bad_repeats "--repeats must be a positive integer, got '0'" --repeats 0
+# A Python without dask: dask named in --peers is an error; by default it is left out with a note.
+mkdir -p "$TMP/nodask/dask"
+echo 'raise ImportError("no dask here")' >"$TMP/nodask/dask/__init__.py"
+printf '#!/bin/sh\nPYTHONPATH=%s exec /usr/bin/python3 "$@"\n' "$TMP/nodask" >"$TMP/python-nodask"
+chmod +x "$TMP/python-nodask"
+SHARDFLOW_PYTHON=$TMP/python-nodask expect_error dask_missing "dask is missing for $TMP/python-nodask: install it with 'apt-get install python3-dask'" --peers "duckdb dask"
+pass "bad options are refused before any build, naming the problem"
+
+# ---- the report's answer check --------------------------------------------------------------
+# results LABEL EDIT: a results file with DuckDB's answers, shardflow's at 2 ranks (run 1 and 2)
+# and Polars', where EDIT (python, on the dicts `ref` of DuckDB's and shardflow's answers and `a`
+# of Polars', per question: (rows, checksums)) changes them.
+results() {
+  "$PY" - "$TMP/$1.json" "$2" <<'PY'
+import copy, json, sys
+path, edit = sys.argv[1], sys.argv[2]
+ref = {"q1": (100, {"v1": 3000095}), "q2": (10000, {"v1": 3000095}), "q3": (10000, {"v1": 3000095, "v3": 499693.4244497}),
+       "q4": (100, {"v1": 300.00865076386066, "v2": 800.2957795096336, "v3": 4996.6256820826475}),
+       "q5": (10000, {"v1": 3000095, "v2": 8002921, "v3": 49965973.01552009}),
+       "q6": (10000, {"median_v3": 499255.4546410001, "sd_v3": 288330.10857361497}), "q7": (10000, {"range_v1_v2": 39990}),
+       "q8": (20000, {"largest2_v3": 1969765.1346440096}), "q9": (10000, {"r2": "NaN"}), "q10": (1000000, {"v3": None, "count": 1000000})}
+a = copy.deepcopy(ref)
+# Polars: floats a few ulps away (summation order), integers exact.
+a["q3"][1]["v3"] = 499693.42444970284
+a["q10"][1]["v3"] = None
+exec(edit)
+out = open(path, "w")
+def line(**r): out.write(json.dumps(r) + "\n")
+line(bench="load_average_start", value="1 1 1")
+for impl, answers in (("duckdb", ref), ("polars", a)):
+    line(bench="groupby_load", impl=impl, threads=2, seconds=0.5)
+    for q, (rows, chk) in answers.items():
+        line(bench=f"groupby_{q}", impl=impl, threads=2, first=0.2, best=0.1, rows=rows, chk=chk)
+    line(bench="groupby_peak_memory", impl=impl, threads=2, bytes=2**30)
+for run in (1, 2):
+    line(bench="groupby_load", impl="shardflow", ranks=2, run=run, seconds=0.3)
+    for q, (rows, chk) in ref.items():
+        line(bench=f"groupby_{q}", impl="shardflow", ranks=2, run=run, seconds=0.05 * run, stage_seconds=0.01,
+             peak_bytes=2**27 * (2 if q == "q10" else 1), rows=rows, chk=chk)
+    line(bench="groupby_peak_memory", impl="shardflow", ranks=2, run=run, bytes=2**28)
+line(bench="load_average_end", value="1 1 1")
+PY
+}
+# report NAME CODE: runs the report on $TMP/NAME.json, requires exit CODE.
+report() {
+  local rc=0
+  "$PY" "$REPORT" "$TMP/$1.json" "$TMP/$1.md" 1000000 >"$TMP/$1.out" 2>&1 || rc=$?
+  [ "$rc" = "$2" ] || { cat "$TMP/$1.out"; fail "$1: report exit $rc, expected $2"; }
+}
+
+results equal ''
+report equal 0
+grep -q "Checks against DuckDB (row count, sum of each answer column): all equal" "$TMP/equal.md" || fail "equal: $(cat "$TMP/equal.md")"
+grep -qF "| shardflow 2 ranks | 0.300 / 0.300 | 0.050 / 0.050 |" "$TMP/equal.md" || fail "equal: first/best of shardflow's runs: $(cat "$TMP/equal.md")"
+grep -qF "shardflow 2 ranks: peak memory per rank 256 MiB, reached by q10 (first run)." "$TMP/equal.md" || fail "equal: peak: $(cat "$TMP/equal.md")"
+grep -qF -- "- q1: 0.050 s vs fastest peer duckdb 2 threads 0.200 s: met" "$TMP/equal.md" || fail "equal: targets: $(cat "$TMP/equal.md")"
+pass "answers equal up to summation order, NaN = NaN, null = null: accepted"
+
+results rows 'a["q8"] = (19999, a["q8"][1])'
+report rows 1
+grep -qF "polars 2 threads q8: 19999 rows" "$TMP/rows.md" || fail "rows: $(cat "$TMP/rows.md")"
+results int 'a["q7"][1]["range_v1_v2"] = 39991'
+report int 1
+grep -qF "polars 2 threads q7:" "$TMP/int.md" || fail "int: $(cat "$TMP/int.md")"
+# An integer checksum is exact even where 1e-9 relative would let it pass (a sum near 1e13).
+results bigint 'ref["q5"][1]["v2"] = 8002921000000; a["q5"][1]["v2"] = 8002921000001'
+report bigint 1
+grep -qF "polars 2 threads q5:" "$TMP/bigint.md" || fail "bigint: $(cat "$TMP/bigint.md")"
+results float 'a["q6"][1]["sd_v3"] *= 1 + 1e-8'
+report float 1
+grep -qF "polars 2 threads q6:" "$TMP/float.md" || fail "float: $(cat "$TMP/float.md")"
+results nan 'a["q9"][1]["r2"] = 100.1'
+report nan 1
+results null 'a["q10"][1]["v3"] = 0.0'
+report null 1
+results missing 'del a["q4"]'
+report missing 1
+grep -qF "polars 2 threads: no answer to q4" "$TMP/missing.md" || fail "missing: $(cat "$TMP/missing.md")"
+pass "a different row count, integer checksum, float checksum beyond 1e-9, NaN, null or a missing answer: refused, named"
+echo "4 passed, 0 failed"
