@@ -292,7 +292,7 @@ class Executor {
       }
       t.data = t.input->load(context_);
       t.rows = mpi::allreduce_sum(comm_, t.data->num_rows());
-      spdlog::info("input '{}': {} rows, {} columns ({}) in {:.2f} s", name, t.rows,
+      spdlog::info("input '{}': {} rows, {} columns ({}) in {:.3f} s", name, t.rows,
                    t.data->num_columns(), t.data->schema().to_string(), timer.seconds());
       check_interrupted(comm_, "while reading inputs");
       return *t.data;
