@@ -87,7 +87,7 @@ QUESTIONS=(
   "q6|id4, id5|{median_v3: \"median(v3)\", sd_v3: \"stddev(v3)\"}|median_v3:median_v3 sd_v3:sd_v3"
   "q7|id3|{range_v1_v2: \"max(v1) - min(v2)\"}|range_v1_v2:range_v1_v2"
   "q8|id6|{largest2_v3: \"top_k(v3, 2)\"}|largest2_v3:largest2_v3"
-  "q9|id2, id4|{r2: \"corr(v1, v2) * corr(v1, v2)\"}|r2:r2"
+  "q9|id2, id4|{r2: \"pow(corr(v1, v2), 2)\"}|r2:r2"
   "q10|id1, id2, id3, id4, id5, id6|{v3: [sum], \"*\": [count]}|v3_sum:v3 count:count"
 )
 JOB=$OUT/groupby_q1_q10.yaml
