@@ -43,15 +43,7 @@ std::vector<std::uint64_t> order_words(const Column& c) {
 
 class FirstLastState final : public AggregateState {
  public:
-  FirstLastState(const AggregateInput& input, bool first)
-      : first_(first), plain_(input.plain_strings), best_(input.type) {
-    if (input.type == DataType::kString) {
-      if (plain_)
-        best_ = Column::plain_strings();
-      else
-        best_.set_dictionary(input.dictionary);
-    }
-  }
+  FirstLastState(const AggregateInput& input, bool first) : first_(first), kept_(input) {}
 
   idx_t num_groups() const override { return static_cast<idx_t>(count_.size()); }
 
@@ -59,13 +51,7 @@ class FirstLastState final : public AggregateState {
     const auto g = static_cast<size_t>(groups);
     count_.resize(g, 0);
     order_.resize(g, 0);
-    if (plain_) {
-      strings_.resize(g);
-    } else {
-      best_.visit([&](auto& v) {
-        if constexpr (kIsValues<std::decay_t<decltype(v)>>) v.resize(g, {});
-      });
-    }
+    kept_.resize(g);
   }
 
   void update(const Column*, std::span<const std::int32_t>) override {
@@ -86,14 +72,7 @@ class FirstLastState final : public AggregateState {
 
   std::vector<Column> state_columns(bool) const override {
     std::vector<Column> out;
-    if (plain_) {
-      Column c = Column::plain_strings();
-      for (const auto& s : strings_)
-        c.plain().push_back(s);
-      out.push_back(std::move(c));
-    } else {
-      out.push_back(best_);
-    }
+    out.push_back(kept_.to_column());
     table::Buffer<std::int64_t> order(order_.size());
     for (size_t g = 0; g < order.size(); ++g)
       order[g] = static_cast<std::int64_t>(order_[g]);
@@ -112,14 +91,7 @@ class FirstLastState final : public AggregateState {
   }
 
   Column finalize(std::string*) const override {
-    Column out;
-    if (plain_) {
-      out = Column::plain_strings();
-      for (const auto& s : strings_)
-        out.plain().push_back(s);
-    } else {
-      out = best_;
-    }
+    Column out = kept_.to_column();
     set_validity_from_count(out, count_);
     return out;
   }
@@ -147,12 +119,12 @@ class FirstLastState final : public AggregateState {
         cnt[gid[i]] += w;
       });
     };
-    if (plain_) {
+    if (kept_.plain()) {
       const PlainStrings& s = values.plain();
       each([&](size_t i) {
         const auto g = static_cast<size_t>(gid[i]);
         const auto sv = s.at(static_cast<idx_t>(i));
-        auto& cur = strings_[g];
+        auto& cur = kept_.strings()[g];
         if (better(
                 g, words[i], [&] { return sv < cur; }, [&] { return cur < sv; })) {
           cur.assign(sv);
@@ -164,7 +136,7 @@ class FirstLastState final : public AggregateState {
     values.visit([&](const auto& v) {
       using V = std::decay_t<decltype(v)>;
       if constexpr (kIsValues<V>) {
-        auto* bp = best_.values<typename V::value_type>().data();
+        auto* bp = kept_.column().values<typename V::value_type>().data();
         each([&](size_t i) {
           const auto g = static_cast<size_t>(gid[i]);
           if (better(
@@ -179,11 +151,9 @@ class FirstLastState final : public AggregateState {
   }
 
   bool first_;
-  bool plain_;
   table::Buffer<std::int64_t> count_;
   std::vector<std::uint64_t> order_;
-  Column best_;
-  std::vector<std::string> strings_;
+  ValueSlots kept_;
 };
 
 }  // namespace

@@ -17,6 +17,34 @@ Column float64_column(table::Buffer<double> v) {
   return c;
 }
 
+ValueSlots::ValueSlots(const AggregateInput& input)
+    : plain_(input.plain_strings), column_(input.type) {
+  if (input.type == DataType::kString) {
+    if (plain_)
+      column_ = Column::plain_strings();
+    else
+      column_.set_dictionary(input.dictionary);
+  }
+}
+
+void ValueSlots::resize(size_t groups) {
+  if (plain_) {
+    strings_.resize(groups);
+    return;
+  }
+  column_.visit([&](auto& v) {
+    if constexpr (kIsValues<std::decay_t<decltype(v)>>) v.resize(groups, {});
+  });
+}
+
+Column ValueSlots::to_column() const {
+  if (!plain_) return column_;
+  Column c = Column::plain_strings();
+  for (const auto& s : strings_)
+    c.plain().push_back(s);
+  return c;
+}
+
 void set_validity_from_count(Column& c, const table::Buffer<std::int64_t>& count) {
   bool any_null = false;
   for (auto n : count)

@@ -93,6 +93,40 @@ inline void for_valid(size_t n, const std::vector<std::uint8_t>& valid, F&& f) {
   }
 }
 
+// One value per group, of a column's type and encoding (dictionary kept; plain strings held as
+// std::string so that replacing one is cheap): the kept values of min/max and first/last.
+class ValueSlots {
+ public:
+  explicit ValueSlots(const AggregateInput& input);
+  void resize(size_t groups);
+  bool plain() const { return plain_; }
+  std::vector<std::string>& strings() { return strings_; }  // plain strings
+  table::Column& column() { return column_; }               // everything else
+  // The values as a column (no validity).
+  table::Column to_column() const;
+
+ private:
+  bool plain_;
+  table::Column column_;
+  std::vector<std::string> strings_;
+};
+
+// Regroups (group, value) entries: afterwards group g's values are values[start[g], start[g+1])
+// (a counting sort by group; values of a group keep their order).
+template <typename Entry, typename T>
+void regroup(const std::vector<Entry>& entries, size_t groups, std::vector<idx_t>& start,
+             std::vector<T>& values) {
+  start.assign(groups + 1, 0);
+  for (const auto& e : entries)
+    ++start[static_cast<size_t>(e.group) + 1];
+  for (size_t g = 0; g < groups; ++g)
+    start[g + 1] += start[g];
+  values.resize(entries.size());
+  std::vector<idx_t> cursor(start.begin(), start.end() - 1);
+  for (const auto& e : entries)
+    values[static_cast<size_t>(cursor[static_cast<size_t>(e.group)]++)] = e.value;
+}
+
 table::Column int64_column(table::Buffer<std::int64_t> v);
 table::Column float64_column(table::Buffer<double> v);
 

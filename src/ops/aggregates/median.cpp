@@ -51,17 +51,9 @@ class QuantileState final : public AggregateState {
   Column finalize(std::string*) const override {
     const auto groups = static_cast<size_t>(groups_);
     // Counting sort by group, then a selection per group.
-    std::vector<idx_t> start(groups + 1, 0);
-    for (const auto& e : values_)
-      ++start[static_cast<size_t>(e.group) + 1];
-    for (size_t g = 0; g < groups; ++g)
-      start[g + 1] += start[g];
-    std::vector<T> sorted(values_.size());
-    {
-      std::vector<idx_t> cursor(start.begin(), start.end() - 1);
-      for (const auto& e : values_)
-        sorted[static_cast<size_t>(cursor[static_cast<size_t>(e.group)]++)] = e.value;
-    }
+    std::vector<idx_t> start;
+    std::vector<T> sorted;
+    regroup(values_, groups, start, sorted);
     table::Buffer<double> out(groups, 0.0);
     table::Buffer<std::int64_t> count(groups, 0);
     auto less = [](T a, T b) { return less_than(a, b); };

@@ -15,28 +15,13 @@ using table::PlainStrings;
 
 class ExtremeState final : public AggregateState {
  public:
-  ExtremeState(const AggregateInput& input, bool is_min)
-      : is_min_(is_min), plain_(input.plain_strings), extreme_(input.type) {
-    if (input.type == DataType::kString) {
-      if (plain_)
-        extreme_ = Column::plain_strings();
-      else
-        extreme_.set_dictionary(input.dictionary);
-    }
-  }
+  ExtremeState(const AggregateInput& input, bool is_min) : is_min_(is_min), kept_(input) {}
 
   idx_t num_groups() const override { return static_cast<idx_t>(count_.size()); }
 
   void resize(idx_t groups) override {
-    const auto g = static_cast<size_t>(groups);
-    count_.resize(g, 0);
-    if (plain_) {
-      strings_.resize(g);
-    } else {
-      extreme_.visit([&](auto& v) {
-        if constexpr (kIsValues<std::decay_t<decltype(v)>>) v.resize(g, {});
-      });
-    }
+    count_.resize(static_cast<size_t>(groups), 0);
+    kept_.resize(static_cast<size_t>(groups));
   }
 
   void update(const Column* input, std::span<const std::int32_t> gid) override {
@@ -44,17 +29,7 @@ class ExtremeState final : public AggregateState {
   }
 
   std::vector<Column> state_columns(bool) const override {
-    std::vector<Column> out;
-    if (plain_) {
-      Column c = Column::plain_strings();
-      for (const auto& s : strings_)
-        c.plain().push_back(s);
-      out.push_back(std::move(c));
-    } else {
-      out.push_back(extreme_);
-    }
-    out.push_back(int64_column(count_));
-    return out;
+    return {kept_.to_column(), int64_column(count_)};
   }
   int num_state_columns(bool) const override { return 2; }
 
@@ -63,14 +38,7 @@ class ExtremeState final : public AggregateState {
   }
 
   Column finalize(std::string*) const override {
-    Column out;
-    if (plain_) {
-      out = Column::plain_strings();
-      for (const auto& s : strings_)
-        out.plain().push_back(s);
-    } else {
-      out = extreme_;
-    }
+    Column out = kept_.to_column();
     set_validity_from_count(out, count_);
     return out;
   }
@@ -92,12 +60,12 @@ class ExtremeState final : public AggregateState {
         cnt[gid[i]] += w;
       });
     };
-    if (plain_) {
+    if (kept_.plain()) {
       const PlainStrings& s = values.plain();
       each([&](size_t i) {
         const auto g = gid[i];
         const auto sv = s.at(static_cast<idx_t>(i));
-        auto& cur = strings_[static_cast<size_t>(g)];
+        auto& cur = kept_.strings()[static_cast<size_t>(g)];
         if (cnt[g] == 0 || (is_min_ ? sv < cur : cur < sv)) cur.assign(sv);
       });
       return;
@@ -105,7 +73,7 @@ class ExtremeState final : public AggregateState {
     values.visit([&](const auto& v) {
       using V = std::decay_t<decltype(v)>;
       if constexpr (kIsValues<V>) {
-        auto* ep = extreme_.values<typename V::value_type>().data();
+        auto* ep = kept_.column().values<typename V::value_type>().data();
         if (is_min_) {
           each([&](size_t i) {
             const auto g = gid[i];
@@ -122,10 +90,8 @@ class ExtremeState final : public AggregateState {
   }
 
   bool is_min_;
-  bool plain_;
   table::Buffer<std::int64_t> count_;
-  Column extreme_;                    // fixed-width and dictionary columns
-  std::vector<std::string> strings_;  // plain strings
+  ValueSlots kept_;
 };
 
 }  // namespace

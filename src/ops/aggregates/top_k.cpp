@@ -42,17 +42,9 @@ class TopKState final : public AggregateState {
 
   Column finalize_rows(std::vector<idx_t>& group_of_row) const override {
     const auto groups = static_cast<size_t>(groups_);
-    std::vector<idx_t> start(groups + 1, 0);
-    for (const auto& e : values_)
-      ++start[static_cast<size_t>(e.group) + 1];
-    for (size_t g = 0; g < groups; ++g)
-      start[g + 1] += start[g];
-    std::vector<T> by_group(values_.size());
-    {
-      std::vector<idx_t> cursor(start.begin(), start.end() - 1);
-      for (const auto& e : values_)
-        by_group[static_cast<size_t>(cursor[static_cast<size_t>(e.group)]++)] = e.value;
-    }
+    std::vector<idx_t> start;
+    std::vector<T> by_group;
+    regroup(values_, groups, start, by_group);
     auto greater = [](T a, T b) { return less_than(b, a); };
     Column out(type_);
     auto& o = out.values<T>();
