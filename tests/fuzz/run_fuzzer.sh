@@ -12,10 +12,6 @@ seeds="$dir/corpus/$name"
 [ -d "$seeds" ] && [ -n "$(ls -A "$seeds")" ] || { echo "no seeds in $seeds" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-$name.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-# A 64 MiB stack: the parsers' depth limits (1000 nested expression levels, YAML nesting) are sized
-# for optimized builds, where 1000 levels take well under 1 MiB; unoptimized ASan frames are about
-# ten times larger, so CI's -O0 fuzz build overflowed the default 8 MiB on the 1000-level seeds.
-ulimit -s 65536 2>/dev/null || ulimit -s unlimited 2>/dev/null || true
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 common=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$PWD/" -print_final_stats=1)
