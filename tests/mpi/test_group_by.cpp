@@ -314,17 +314,30 @@ TEST(GroupBy, VariancesAreCorrectlyRoundedAtEveryRankCount) {
   Column wc(table::DataType::kInt64);
   wc.values<std::int64_t>().assign(w.begin() + lo, w.begin() + hi);
   local.add_column("w", std::move(wc));
+  // Two small int64 columns (the integer fast path of the co-moments): x without its offset, and
+  // w minus 3x.
+  Column xs(table::DataType::kInt64), ws(table::DataType::kInt64);
+  for (idx_t r = lo; r < hi; ++r) {
+    const auto i = static_cast<size_t>(r);
+    const std::int64_t offset = g[i] == 1 ? (std::int64_t{1} << 45) : 0;
+    xs.values<std::int64_t>().push_back(x[i] - offset);
+    ws.values<std::int64_t>().push_back(w[i] - 3 * x[i]);
+  }
+  local.add_column("xs", std::move(xs));
+  local.add_column("ws", std::move(ws));
   const std::vector<AggSpec> aggs = {{"var_samp", "v", ""},
                                      {"var_pop", "v", ""},
                                      {"stddev_samp", "v", ""},
                                      {"stddev_pop", "v", ""},
                                      {"any", "b", ""},
                                      {"all", "b", ""},
-                                     {"covar_samp", "v", "cov", {}, "w"}};
+                                     {"covar_samp", "v", "cov", {}, "w"},
+                                     {"covar_pop", "xs", "cov_small", {}, "ws"}};
   // The exact reference per group.
   __int128 s1[kGroups] = {}, s2[kGroups] = {};
   std::int64_t n[kGroups] = {}, trues[kGroups] = {};
   __int128 sw[kGroups] = {}, sxw[kGroups] = {};
+  __int128 ss[kGroups] = {}, st[kGroups] = {}, sst[kGroups] = {};
   for (idx_t r = 0; r < kRows; ++r) {
     const auto key = static_cast<size_t>(g[static_cast<size_t>(r)]);
     const __int128 v = x[static_cast<size_t>(r)];
@@ -334,6 +347,11 @@ TEST(GroupBy, VariancesAreCorrectlyRoundedAtEveryRankCount) {
     trues[key] += flag[static_cast<size_t>(r)];
     sw[key] += w[static_cast<size_t>(r)];
     sxw[key] += v * w[static_cast<size_t>(r)];
+    const std::int64_t small = x[static_cast<size_t>(r)] - (key == 1 ? (std::int64_t{1} << 45) : 0);
+    const std::int64_t t = w[static_cast<size_t>(r)] - 3 * x[static_cast<size_t>(r)];
+    ss[key] += small;
+    st[key] += t;
+    sst[key] += static_cast<__int128>(small) * t;
   }
   for (const char* key : {"g", "fk"}) {
     SCOPED_TRACE(key);
@@ -359,6 +377,9 @@ TEST(GroupBy, VariancesAreCorrectlyRoundedAtEveryRankCount) {
       } else {
         EXPECT_FALSE(out.column(7).is_valid(r));
       }
+      EXPECT_EQ(out.column(8).values<double>()[static_cast<size_t>(r)],
+                ops::rounded_quotient(n[k] * sst[k] - ss[k] * st[k], n[k] * n[k]))
+          << "group " << k;
       EXPECT_EQ(out.column(5).values<std::uint8_t>()[static_cast<size_t>(r)], trues[k] > 0 ? 1 : 0);
       EXPECT_EQ(out.column(6).values<std::uint8_t>()[static_cast<size_t>(r)],
                 trues[k] == n[k] ? 1 : 0);

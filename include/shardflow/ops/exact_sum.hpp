@@ -127,6 +127,10 @@ class ExactSums {
     add_slow(g, x);
   }
 
+  /// Update: adds the integer v to group g exactly (an integer fast path that accumulated its
+  /// own 128-bit sums folds them in here; anchor first, as for doubles).
+  void add_integer(size_t g, __int128 v) { add_scaled(g, v, 0); }
+
   /// True if some group has a wide tier (then the state needs the fourth column).
   bool has_wide() const { return !wide_.empty(); }
   /// Appends the state columns (see kColumns) of every group.
