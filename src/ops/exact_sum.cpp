@@ -308,6 +308,54 @@ void ExactSums::anchor(double max_abs) {
   scale_ = std::max(decompose(max_abs).e + 30 - static_cast<int>(kWindow), kMinExponent);
 }
 
+void ExactSums::add_counted(std::span<const double> values, std::span<const std::int32_t> gid,
+                            std::int64_t* count) {
+  const size_t n = gid.size();
+  if (scale_ == kUnanchored) {
+    double max_abs = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double a = std::fabs(values[i]);
+      if (a > max_abs && std::isfinite(a)) max_abs = a;
+    }
+    anchor(max_abs);
+  }
+  if (scale_ == kUnanchored) {  // zeros and non-finite values only: all go the slow way
+    for (size_t i = 0; i < n; ++i) {
+      add(static_cast<size_t>(gid[i]), values[i]);
+      ++count[gid[i]];
+    }
+    return;
+  }
+  // The fast tier of add() with the slot array and the scale in registers (add() reloads them
+  // after every store, since the stores could alias them as far as the compiler knows).
+  Slot* const slots = slot_.data();
+  const int scale = scale_;
+  for (size_t i = 0; i < n; ++i) {
+    const auto g = static_cast<size_t>(gid[i]);
+    const double x = values[i];
+    ++count[g];
+    const auto bits = std::bit_cast<std::uint64_t>(x);
+    const int biased = static_cast<int>((bits >> 52) & 0x7ff);
+    const int d = biased - 1075 - scale;
+    if (biased != 0 && biased != 0x7ff && static_cast<unsigned>(d) <= kWindow) [[likely]] {
+      const unsigned __int128 mag =
+          static_cast<unsigned __int128>((bits & kMantissa) | (std::uint64_t{1} << 52)) << d;
+      const unsigned __int128 neg = -static_cast<unsigned __int128>(bits >> 63);
+      const unsigned __int128 term = (mag ^ neg) - neg;
+      Slot& s = slots[g];
+      const unsigned __int128 sum = ((static_cast<unsigned __int128>(s.hi) << 64) | s.lo) + term;
+      const auto sum_hi = static_cast<std::uint64_t>(sum >> 64);
+      const auto term_hi = static_cast<std::uint64_t>(term >> 64);
+      if (((~(s.hi ^ term_hi) & (s.hi ^ sum_hi)) >> 63) == 0) [[likely]] {
+        s.lo = static_cast<std::uint64_t>(sum);
+        s.hi = sum_hi;
+        continue;
+      }
+    }
+    add_slow(g, x);
+  }
+}
+
 // Adds v * 2^scale to group g: in the fast tier when it fits there exactly, else wide.
 void ExactSums::add_scaled(size_t g, __int128 v, int scale) {
   if (v == 0) return;

@@ -127,6 +127,12 @@ class ExactSums {
     add_slow(g, x);
   }
 
+  /// Update: adds values[i] to group gid[i] exactly and counts it in count[gid[i]], for every i
+  /// (the dense-column loop of sum and mean: one pass, the accumulators and the scale kept in
+  /// registers). Anchors on the batch first when not anchored yet.
+  void add_counted(std::span<const double> values, std::span<const std::int32_t> gid,
+                   std::int64_t* count);
+
   /// Update: adds the integer v to group g exactly (an integer fast path that accumulated its
   /// own 128-bit sums folds them in here; anchor first, as for doubles).
   void add_integer(size_t g, __int128 v) { add_scaled(g, v, 0); }

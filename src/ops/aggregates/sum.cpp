@@ -56,6 +56,12 @@ class SumState final : public AggregateState {
     input->visit([&](const auto& v) {
       using V = std::decay_t<decltype(v)>;
       if constexpr (kIsValues<V>) {
+        if constexpr (std::is_same_v<V, table::Buffer<double>>) {
+          if (float_ && valid.empty()) {
+            fsum_.add_counted(std::span<const double>(v.data(), n), gid, cnt);
+            return;
+          }
+        }
         if (float_) {
           if (!fsum_.anchored()) {
             double max_abs = 0;
