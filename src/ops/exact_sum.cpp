@@ -326,33 +326,11 @@ void ExactSums::add_counted(std::span<const double> values, std::span<const std:
     }
     return;
   }
-  // The fast tier of add() with the slot array and the scale in registers (add() reloads them
-  // after every store, since the stores could alias them as far as the compiler knows).
-  Slot* const slots = slot_.data();
-  const int scale = scale_;
+  FastAdder adder = fast_adder();
   for (size_t i = 0; i < n; ++i) {
     const auto g = static_cast<size_t>(gid[i]);
-    const double x = values[i];
     ++count[g];
-    const auto bits = std::bit_cast<std::uint64_t>(x);
-    const int biased = static_cast<int>((bits >> 52) & 0x7ff);
-    const int d = biased - 1075 - scale;
-    if (biased != 0 && biased != 0x7ff && static_cast<unsigned>(d) <= kWindow) [[likely]] {
-      const unsigned __int128 mag =
-          static_cast<unsigned __int128>((bits & kMantissa) | (std::uint64_t{1} << 52)) << d;
-      const unsigned __int128 neg = -static_cast<unsigned __int128>(bits >> 63);
-      const unsigned __int128 term = (mag ^ neg) - neg;
-      Slot& s = slots[g];
-      const unsigned __int128 sum = ((static_cast<unsigned __int128>(s.hi) << 64) | s.lo) + term;
-      const auto sum_hi = static_cast<std::uint64_t>(sum >> 64);
-      const auto term_hi = static_cast<std::uint64_t>(term >> 64);
-      if (((~(s.hi ^ term_hi) & (s.hi ^ sum_hi)) >> 63) == 0) [[likely]] {
-        s.lo = static_cast<std::uint64_t>(sum);
-        s.hi = sum_hi;
-        continue;
-      }
-    }
-    add_slow(g, x);
+    adder.add(g, values[i]);
   }
 }
 

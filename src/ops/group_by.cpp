@@ -158,12 +158,10 @@ Column keys_as_column(const std::vector<std::uint64_t>& keys) {
     v[i] = static_cast<std::int64_t>(keys[i]);
   return c;
 }
-std::vector<std::uint64_t> keys_from_column(const Column& c) {
+// The packed keys of a shuffled key column, in place (int64 and uint64 may alias).
+std::span<const std::uint64_t> keys_from_column(const Column& c) {
   const auto& v = c.values<std::int64_t>();
-  std::vector<std::uint64_t> keys(v.size());
-  for (size_t i = 0; i < v.size(); ++i)
-    keys[i] = static_cast<std::uint64_t>(v[i]);
-  return keys;
+  return {reinterpret_cast<const std::uint64_t*>(v.data()), v.size()};
 }
 
 // The output table. An integer sum that does not fit int64 is described in `overflow` (rank
@@ -248,7 +246,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       packed = {};
       const Table moved = shuffle_to(comm, raw, dest, options.shuffle);
       raw = Table();
-      const std::vector<std::uint64_t> mk = keys_from_column(moved.column(0));
+      const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
       const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
       auto states = make_states(moved, aggs);
       update_states(states, moved, aggs, g.gid, static_cast<idx_t>(g.keys.size()));
@@ -284,7 +282,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     const Table moved =
         shuffle_to(comm, partial, destinations_of(local.keys, ranks), options.shuffle);
     partial = Table();
-    const std::vector<std::uint64_t> mk = keys_from_column(moved.column(0));
+    const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
     const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
     auto merged = make_states(table, aggs);
     int col = 1;

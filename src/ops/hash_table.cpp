@@ -7,7 +7,7 @@ namespace shardflow::ops {
 
 using table::Table;
 
-PackedGroups group_packed(const std::vector<std::uint64_t>& keys, std::uint64_t domain,
+PackedGroups group_packed(std::span<const std::uint64_t> keys, std::uint64_t domain,
                           idx_t expected_groups) {
   PackedGroups g;
   const size_t n = keys.size();

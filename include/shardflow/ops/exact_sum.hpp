@@ -127,6 +127,47 @@ class ExactSums {
     add_slow(g, x);
   }
 
+ private:
+  struct Slot;
+
+ public:
+  /// For hot loops over many values: add() with the slot array and the scale held in registers
+  /// (add() reloads them after every store, which the compiler must assume may alias them).
+  /// Valid until the next resize(); anchor first, or every value takes the slow way.
+  class FastAdder {
+   public:
+    [[gnu::always_inline]] void add(size_t g, double x) {
+      const auto bits = std::bit_cast<std::uint64_t>(x);
+      const int biased = static_cast<int>((bits >> 52) & 0x7ff);
+      const int d = biased - 1075 - scale_;
+      if (biased != 0 && biased != 0x7ff && static_cast<unsigned>(d) <= kWindow) [[likely]] {
+        const unsigned __int128 mag =
+            static_cast<unsigned __int128>((bits & kMantissa) | (std::uint64_t{1} << 52)) << d;
+        const unsigned __int128 neg = -static_cast<unsigned __int128>(bits >> 63);
+        const unsigned __int128 term = (mag ^ neg) - neg;
+        Slot& s = slots_[g];
+        const unsigned __int128 sum = ((static_cast<unsigned __int128>(s.hi) << 64) | s.lo) + term;
+        const auto sum_hi = static_cast<std::uint64_t>(sum >> 64);
+        const auto term_hi = static_cast<std::uint64_t>(term >> 64);
+        if (((~(s.hi ^ term_hi) & (s.hi ^ sum_hi)) >> 63) == 0) [[likely]] {
+          s.lo = static_cast<std::uint64_t>(sum);
+          s.hi = sum_hi;
+          return;
+        }
+      }
+      owner_->add_slow(g, x);
+    }
+
+   private:
+    friend class ExactSums;
+    FastAdder(ExactSums* owner)
+        : owner_(owner), slots_(owner->slot_.data()), scale_(owner->scale_) {}
+    ExactSums* owner_;
+    Slot* slots_;
+    int scale_;
+  };
+  FastAdder fast_adder() { return FastAdder(this); }
+
   /// Update: adds values[i] to group gid[i] exactly and counts it in count[gid[i]], for every i
   /// (the dense-column loop of sum and mean: one pass, the accumulators and the scale kept in
   /// registers). Anchors on the batch first when not anchored yet.

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "shardflow/common/error.hpp"
@@ -135,7 +136,7 @@ struct PackedGroups {
 
 /// Local: groups packed keys: a direct-indexed array when the domain is small, a PackedKeyTable
 /// (sized for `expected_groups`) otherwise. keys.size() must be below 2^31.
-PackedGroups group_packed(const std::vector<std::uint64_t>& keys, std::uint64_t domain,
+PackedGroups group_packed(std::span<const std::uint64_t> keys, std::uint64_t domain,
                           idx_t expected_groups);
 
 /// Group ids of rows with arbitrary key columns.

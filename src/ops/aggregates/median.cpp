@@ -10,7 +10,9 @@
 // values keep their 64 bits until the interpolation. Null for a group without non-null values.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <limits>
 
 #include "kernels.hpp"
 
@@ -21,6 +23,34 @@ namespace {
 using table::Column;
 using table::DataType;
 
+// Values are kept as unsigned keys in the total order of min/max (order_key), so the selection
+// compares plain integers: doubles with the sign bit flipped (negatives all bits flipped), every
+// NaN one key above +inf; int64 with the sign bit flipped.
+template <typename T>
+struct OrderKey;
+template <>
+struct OrderKey<double> {
+  static constexpr std::uint64_t kNaN = ~std::uint64_t{0};
+  static std::uint64_t encode(double x) {
+    if (std::isnan(x)) return kNaN;
+    const auto b = std::bit_cast<std::uint64_t>(x);
+    return (b >> 63) != 0 ? ~b : b | (std::uint64_t{1} << 63);
+  }
+  static double decode(std::uint64_t k) {
+    if (k == kNaN) return std::numeric_limits<double>::quiet_NaN();
+    return std::bit_cast<double>((k >> 63) != 0 ? k & ~(std::uint64_t{1} << 63) : ~k);
+  }
+};
+template <>
+struct OrderKey<std::int64_t> {
+  static std::uint64_t encode(std::int64_t x) {
+    return static_cast<std::uint64_t>(x) ^ (std::uint64_t{1} << 63);
+  }
+  static std::int64_t decode(std::uint64_t k) {
+    return static_cast<std::int64_t>(k ^ (std::uint64_t{1} << 63));
+  }
+};
+
 template <typename T>
 class QuantileState final : public AggregateState {
  public:
@@ -29,15 +59,29 @@ class QuantileState final : public AggregateState {
   idx_t num_groups() const override { return groups_; }
   void resize(idx_t groups) override { groups_ = std::max(groups_, groups); }
 
+  // Each update is counting-sorted by group straight away (one pass to count, one to place):
+  // no per-row (group, value) entries are built, which at 1e7 rows saved a quarter of the
+  // median's time, most of it first-touch page faults.
   void update(const Column* input, std::span<const std::int32_t> gid) override {
+    const auto groups = static_cast<size_t>(groups_);
+    const auto& valid = input->validity();
+    Batch b;
+    b.start.assign(groups + 1, 0);
+    for_valid(gid.size(), valid, [&](size_t i) { ++b.start[static_cast<size_t>(gid[i]) + 1]; });
+    for (size_t g = 0; g < groups; ++g)
+      b.start[g + 1] += b.start[g];
+    b.keys.resize(static_cast<size_t>(b.start[groups]));
+    std::vector<idx_t> cursor(b.start.begin(), b.start.end() - 1);
     input->visit([&](const auto& v) {
       using V = std::decay_t<decltype(v)>;
       if constexpr (kIsValues<V>) {
-        for_valid(gid.size(), input->validity(), [&](size_t i) {
-          values_.push_back({gid[i], static_cast<T>(v[i])});
+        for_valid(gid.size(), valid, [&](size_t i) {
+          b.keys[static_cast<size_t>(cursor[static_cast<size_t>(gid[i])]++)] =
+              OrderKey<T>::encode(static_cast<T>(v[i]));
         });
       }
     });
+    batches_.push_back(std::move(b));
   }
 
   std::vector<Column> state_columns(bool) const override {
@@ -50,29 +94,39 @@ class QuantileState final : public AggregateState {
 
   Column finalize(std::string*) const override {
     const auto groups = static_cast<size_t>(groups_);
-    // Counting sort by group, then a selection per group.
-    std::vector<idx_t> start;
-    std::vector<T> sorted;
-    regroup(values_, groups, start, sorted);
     table::Buffer<double> out(groups, 0.0);
     table::Buffer<std::int64_t> count(groups, 0);
-    auto less = [](T a, T b) { return less_than(a, b); };
+    std::vector<std::uint64_t> gathered;  // a group's keys when several updates hold some
     for (size_t g = 0; g < groups; ++g) {
-      const auto first = static_cast<size_t>(start[g]);
-      const auto n = static_cast<size_t>(start[g + 1]) - first;
+      std::uint64_t* x = nullptr;
+      size_t n = 0;
+      if (batches_.size() == 1) {
+        Batch& b = batches_[0];
+        if (g + 1 < b.start.size()) {
+          x = b.keys.data() + b.start[g];
+          n = static_cast<size_t>(b.start[g + 1] - b.start[g]);
+        }
+      } else {
+        gathered.clear();
+        for (const Batch& b : batches_)
+          if (g + 1 < b.start.size())
+            gathered.insert(gathered.end(), b.keys.begin() + b.start[g],
+                            b.keys.begin() + b.start[g + 1]);
+        x = gathered.data();
+        n = gathered.size();
+      }
       count[g] = static_cast<std::int64_t>(n);
       if (n == 0) continue;
-      T* x = sorted.data() + first;
       const long double position = static_cast<long double>(q_) * static_cast<long double>(n - 1);
       const auto lo = static_cast<size_t>(std::floor(position));
       const long double fraction = position - static_cast<long double>(lo);
-      std::nth_element(x, x + lo, x + n, less);
-      const T low = x[lo];
+      std::nth_element(x, x + lo, x + n);
+      const T low = OrderKey<T>::decode(x[lo]);
       if (fraction == 0 || lo + 1 >= n) {
         out[g] = static_cast<double>(low);
         continue;
       }
-      const T high = *std::min_element(x + lo + 1, x + n, less);
+      const T high = OrderKey<T>::decode(*std::min_element(x + lo + 1, x + n));
       const long double a = static_cast<long double>(low);
       const long double b = static_cast<long double>(high);
       out[g] = static_cast<double>(a + (b - a) * fraction);
@@ -83,13 +137,15 @@ class QuantileState final : public AggregateState {
   }
 
  private:
-  struct Entry {
-    std::int32_t group;
-    T value;
+  // One update's values, grouped: group g's keys are keys[start[g], start[g + 1]) (groups added
+  // by a later resize have no entry in `start`).
+  struct Batch {
+    std::vector<idx_t> start;
+    table::Buffer<std::uint64_t> keys;
   };
   double q_;
   idx_t groups_ = 0;
-  std::vector<Entry> values_;
+  mutable std::vector<Batch> batches_;  // finalize selects in place
 };
 
 }  // namespace

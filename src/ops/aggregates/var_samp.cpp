@@ -66,14 +66,17 @@ class MomentsState final : public AggregateState {
           // The low part of x^2 is at most half an ulp of its high part.
           square_lo_.anchor(max_abs * max_abs * std::numeric_limits<double>::epsilon());
         }
+        auto sum = sum_.fast_adder();
+        auto square_hi = square_hi_.fast_adder();
+        auto square_lo = square_lo_.fast_adder();
         for_valid(n, valid, [&](size_t i) {
           const auto g = static_cast<size_t>(gid[i]);
           const double x = value(i);
           const double hi = x * x;
           const double lo = std::fma(x, x, -hi);
-          sum_.add(g, x);
-          square_hi_.add(g, hi);
-          if (lo != 0) square_lo_.add(g, lo);
+          sum.add(g, x);
+          square_hi.add(g, hi);
+          if (lo != 0) square_lo.add(g, lo);
           ++cnt[g];
         });
       }
