@@ -856,3 +856,295 @@ TEST(GroupBy, HashTableGrowsWhenTheSampleUnderestimatesGroups) {
     }
   }
 }
+
+namespace {
+
+// One aggregate of the registry-wide test and its brute-force reference.
+struct RegistryCase {
+  AggSpec spec;
+  bool float_result;  // compared within a relative 1e-9 (exactness is tested function by function)
+};
+
+// Every registry function over the columns of random_piece, by name. A function missing here
+// fails the test: a new function needs its brute-force reference below.
+std::map<std::string, std::vector<AggSpec>> registry_cases() {
+  auto one = [](const char* f, const char* c, std::vector<double> args = {}) {
+    return AggSpec{f, c, "", std::move(args)};
+  };
+  auto two = [](const char* f, const char* c, const char* c2) { return AggSpec{f, c, "", {}, c2}; };
+  return {
+      {"count", {one("count", ""), one("count", "x"), one("count", "p")}},
+      {"sum", {one("sum", "i"), one("sum", "x")}},
+      {"mean", {one("mean", "i"), one("mean", "x")}},
+      {"min", {one("min", "i"), one("min", "s"), one("min", "p")}},
+      {"max", {one("max", "x"), one("max", "s")}},
+      {"var_samp", {one("var_samp", "x"), one("var_samp", "i")}},
+      {"var_pop", {one("var_pop", "x")}},
+      {"stddev_samp", {one("stddev_samp", "i")}},
+      {"stddev_pop", {one("stddev_pop", "x")}},
+      {"any", {one("any", "b")}},
+      {"all", {one("all", "b")}},
+      {"count_distinct",
+       {one("count_distinct", "s"), one("count_distinct", "i"), one("count_distinct", "p")}},
+      {"median", {one("median", "x"), one("median", "i")}},
+      {"quantile", {one("quantile", "x", {0.25}), one("quantile", "i", {0.9})}},
+      {"covar_samp", {two("covar_samp", "i", "x")}},
+      // (i, i): two small int64 columns, the integer fast path.
+      {"covar_pop", {two("covar_pop", "x", "i"), two("covar_pop", "i", "i")}},
+      {"corr", {two("corr", "i", "x"), two("corr", "i", "i")}},
+      {"first", {two("first", "x", "t"), two("first", "s", "t")}},
+      {"last", {two("last", "i", "t"), two("last", "p", "t")}},
+      {"top_k", {one("top_k", "x", {2}), one("top_k", "i", {3})}},
+  };
+}
+
+// The reference value (rendered as cell() renders, floats with 17 digits) of `a` over the rows
+// `rows` of `t`; several values for top_k.
+std::vector<std::string> reference_values(const Table& t, const std::vector<idx_t>& rows,
+                                          const AggSpec& a) {
+  using LD = long double;
+  const std::string f = a.function;
+  auto num = [](LD v) { return fmt::format("{:.17g}", static_cast<double>(v)); };
+  if (a.column.empty()) return {std::to_string(rows.size())};
+  const Column& c = t.column(a.column);
+  std::vector<idx_t> valid;
+  for (idx_t r : rows)
+    if (c.is_valid(r) && (a.column2.empty() || t.column(a.column2).is_valid(r))) valid.push_back(r);
+  const size_t n = valid.size();
+  if (f == "count") return {std::to_string(n)};
+  if (f == "count_distinct") {
+    std::set<std::string> distinct;
+    for (idx_t r : valid)
+      distinct.insert(cell(c, r));
+    return {std::to_string(distinct.size())};
+  }
+  const bool text = c.type() == table::DataType::kString;
+  // Order of min/max: strings by value, numbers by value (no NaN in these columns).
+  auto less = [&](idx_t x, idx_t y) {
+    return text ? c.string_at(x) < c.string_at(y) : c.numeric_at(x) < c.numeric_at(y);
+  };
+  if (f == "top_k") {
+    std::vector<idx_t> sorted = valid;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](idx_t x, idx_t y) { return less(y, x); });
+    std::vector<std::string> out;
+    for (size_t j = 0; j < sorted.size() && j < static_cast<size_t>(a.args[0]); ++j)
+      out.push_back(c.type() == table::DataType::kFloat64 ? num(c.numeric_at(sorted[j]))
+                                                          : cell(c, sorted[j]));
+    return out;
+  }
+  if (n == 0) return {"<null>"};
+  if (f == "min" || f == "max") {
+    idx_t best = valid[0];
+    for (idx_t r : valid)
+      if (f == "min" ? less(r, best) : less(best, r)) best = r;
+    return {c.type() == table::DataType::kFloat64 ? num(c.numeric_at(best)) : cell(c, best)};
+  }
+  if (f == "first" || f == "last") {
+    const Column& order = t.column(a.column2);
+    idx_t best = valid[0];
+    for (idx_t r : valid) {
+      const double o = order.numeric_at(r), ob = order.numeric_at(best);
+      const bool better = f == "first" ? (o < ob || (o == ob && less(r, best)))
+                                       : (o > ob || (o == ob && less(best, r)));
+      if (better) best = r;
+    }
+    return {c.type() == table::DataType::kFloat64 ? num(c.numeric_at(best)) : cell(c, best)};
+  }
+  if (f == "any" || f == "all") {
+    size_t trues = 0;
+    for (idx_t r : valid)
+      trues += c.numeric_at(r) != 0 ? 1 : 0;
+    return {(f == "any" ? trues > 0 : trues == n) ? "true" : "false"};
+  }
+  std::vector<LD> x;
+  for (idx_t r : valid)
+    x.push_back(static_cast<LD>(c.numeric_at(r)));
+  if (f == "sum") {
+    if (c.type() != table::DataType::kFloat64) {
+      std::int64_t s = 0;
+      for (idx_t r : valid)
+        s += static_cast<std::int64_t>(c.numeric_at(r));
+      return {std::to_string(s)};
+    }
+    LD s = 0;
+    for (LD v : x)
+      s += v;
+    return {num(s)};
+  }
+  LD mean = 0;
+  for (LD v : x)
+    mean += v;
+  mean /= static_cast<LD>(n);
+  if (f == "mean") return {num(mean)};
+  if (f == "median" || f == "quantile") {
+    std::sort(x.begin(), x.end());
+    const LD q = f == "median" ? 0.5L : static_cast<LD>(a.args[0]);
+    const LD position = q * static_cast<LD>(n - 1);
+    const auto lo = static_cast<size_t>(std::floor(position));
+    const LD fraction = position - static_cast<LD>(lo);
+    if (fraction == 0 || lo + 1 >= n) return {num(x[lo])};
+    return {num(x[lo] + (x[lo + 1] - x[lo]) * fraction)};
+  }
+  if (f.starts_with("var") || f.starts_with("stddev")) {
+    const bool sample = f.ends_with("samp");
+    if (sample && n < 2) return {"<null>"};
+    LD ss = 0;
+    for (LD v : x)
+      ss += (v - mean) * (v - mean);
+    const LD var = ss / static_cast<LD>(sample ? n - 1 : n);
+    return {num(f.starts_with("var") ? var : std::sqrt(var))};
+  }
+  // covar_samp, covar_pop, corr over the pairs.
+  const Column& c2 = t.column(a.column2);
+  std::vector<LD> y;
+  LD mean2 = 0;
+  for (idx_t r : valid) {
+    y.push_back(static_cast<LD>(c2.numeric_at(r)));
+    mean2 += y.back();
+  }
+  mean2 /= static_cast<LD>(n);
+  if (f != "covar_pop" && n < 2) return {"<null>"};
+  LD sxy = 0, sxx = 0, syy = 0;
+  for (size_t j = 0; j < n; ++j) {
+    sxy += (x[j] - mean) * (y[j] - mean2);
+    sxx += (x[j] - mean) * (x[j] - mean);
+    syy += (y[j] - mean2) * (y[j] - mean2);
+  }
+  if (f == "covar_samp") return {num(sxy / static_cast<LD>(n - 1))};
+  if (f == "covar_pop") return {num(sxy / static_cast<LD>(n))};
+  if (sxx == 0 || syy == 0) return {"nan"};
+  return {num(sxy / std::sqrt(sxx * syy))};
+}
+
+bool close_enough(const std::string& got, const std::string& want) {
+  if (got == want) return true;
+  char* end = nullptr;
+  const double g = std::strtod(got.c_str(), &end);
+  if (end == got.c_str() || *end != '\0') return false;
+  const double w = std::strtod(want.c_str(), &end);
+  if (std::isnan(g) || std::isnan(w)) return std::isnan(g) && std::isnan(w);
+  return std::fabs(g - w) <= 1e-9 * std::max(1.0, std::fabs(w));
+}
+
+// A group-by output row: keys, then aggregates, floats with 17 digits.
+std::string render_row(const Table& out, idx_t r) {
+  std::string s;
+  for (int j = 0; j < out.num_columns(); ++j) {
+    const Column& c = out.column(j);
+    s += c.type() == table::DataType::kFloat64 && c.is_valid(r)
+             ? fmt::format("{:.17g}", c.values<double>()[static_cast<size_t>(r)])
+             : cell(c, r);
+    s += '\x1f';
+  }
+  return s;
+}
+
+}  // namespace
+
+// Every function of the aggregate registry (a function without a reference here fails) at every
+// rank count, against a brute-force reference over the whole table, and bit-identical to the
+// same group-by on one rank: nulls, empty ranks, one group (skew), many groups, int / dictionary
+// string / bool / plain string / no keys, tiny shuffle rounds.
+TEST(GroupBy, EveryRegistryFunctionMatchesABruteForceReferenceAndOneRank) {
+  mpi::Comm comm;
+  mpi::Comm self(MPI_COMM_SELF);
+  const auto cases = registry_cases();
+  for (const std::string& name : ops::aggregate_function_names())
+    ASSERT_TRUE(cases.count(name) != 0) << "no brute-force reference for aggregate " << name;
+  struct Scenario {
+    const char* what;
+    bool empty_others;
+    ops_test::PieceOptions options;
+  };
+  const Scenario scenarios[] = {{"plain", false, {}},
+                                {"empty ranks", true, {}},
+                                {"one group", false, {.key_range = 10, .skew = true}},
+                                {"many groups", false, {.key_range = 100000}}};
+  const std::vector<std::vector<std::string>> key_sets = {{"k"}, {"s", "b"}, {"p"}, {}};
+  for (const Scenario& sc : scenarios) {
+    const Table local = random_piece(
+        31, comm.rank(), rows_of(comm.rank(), comm.size(), 150, sc.empty_others), sc.options);
+    const Table global = global_table(31, comm.size(), 150, sc.empty_others, sc.options);
+    for (const auto& keys : key_sets) {
+      // All functions but top_k in one group-by, top_k in one each (one row-expanding aggregate
+      // per group-by).
+      std::vector<std::vector<AggSpec>> runs(1);
+      int numbered = 0;
+      for (const auto& [name, specs] : cases)
+        for (const AggSpec& spec : specs) {
+          AggSpec a = spec;
+          a.output = fmt::format("a{}", numbered++);
+          if (ops::aggregate_function(name).expands_rows)
+            runs.push_back({a});
+          else
+            runs.front().push_back(a);
+        }
+      for (const auto& aggs : runs) {
+        SCOPED_TRACE(fmt::format("{}, keys [{}], {} ({} aggregates)", sc.what, fmt::join(keys, ","),
+                                 aggs.front().function, aggs.size()));
+        const Table out =
+            ops::group_by(comm, local, keys, aggs, ops::GroupByOptions{{.round_bytes = 256}});
+        std::vector<std::string> mine;
+        for (idx_t r = 0; r < out.num_rows(); ++r)
+          mine.push_back(render_row(out, r));
+        std::vector<std::string> all = allgather_strings(comm, mine);
+        std::sort(all.begin(), all.end());
+        // Bit-identical to one rank over the whole table.
+        const Table whole = ops::group_by(self, global, keys, aggs);
+        std::vector<std::string> one;
+        for (idx_t r = 0; r < whole.num_rows(); ++r)
+          one.push_back(render_row(whole, r));
+        std::sort(one.begin(), one.end());
+        ASSERT_EQ(all, one);
+        // Against the brute force: the expected rows of every group, keys and values.
+        std::map<std::string, std::vector<idx_t>> groups;
+        for (idx_t r = 0; r < global.num_rows(); ++r)
+          groups[render(global, r, keys)].push_back(r);
+        if (keys.empty() && groups.empty()) groups[""] = {};
+        std::multiset<std::string> produced(all.begin(), all.end());
+        size_t expected_rows = 0;
+        for (const auto& [key, rows] : groups) {
+          std::vector<std::vector<std::string>> values;
+          size_t height = 1;
+          for (const AggSpec& a : aggs) {
+            values.push_back(reference_values(global, rows, a));
+            if (ops::aggregate_function(a.function).expands_rows) height = values.back().size();
+          }
+          expected_rows += height;
+          // The produced rows of this group (keys render the same way in both).
+          std::vector<std::vector<std::string>> got;
+          for (const std::string& row : produced)
+            if (row.starts_with(key)) {
+              std::vector<std::string> cells = split(row);
+              if (cells.size() != keys.size() + aggs.size()) continue;
+              std::string k;
+              for (size_t j = 0; j < keys.size(); ++j)
+                k += cells[j] + '\x1f';
+              if (k == key) got.push_back(cells);
+            }
+          ASSERT_EQ(got.size(), height) << "rows of group " << key;
+          for (size_t row = 0; row < height; ++row) {
+            for (size_t j = 0; j < aggs.size(); ++j) {
+              const auto& want =
+                  values[j].size() == 1 && height > 1 ? values[j][0] : values[j][row];
+              // top_k rows come in any order across the gathered output: match as a set.
+              if (ops::aggregate_function(aggs[j].function).expands_rows) {
+                const bool found = std::any_of(got.begin(), got.end(), [&](const auto& cells) {
+                  return close_enough(cells[keys.size() + j], want);
+                });
+                EXPECT_TRUE(found) << aggs[j].function << "(" << aggs[j].column << ") of group "
+                                   << key << ": no row with " << want;
+                continue;
+              }
+              EXPECT_TRUE(close_enough(got[row][keys.size() + j], want))
+                  << aggs[j].function << "(" << aggs[j].column
+                  << (aggs[j].column2.empty() ? "" : ", " + aggs[j].column2) << ") of group " << key
+                  << ": got " << got[row][keys.size() + j] << ", want " << want;
+            }
+          }
+        }
+        EXPECT_EQ(all.size(), expected_rows);
+      }
+    }
+  }
+}
