@@ -92,7 +92,7 @@ States make_states(const Table& t, const std::vector<AggSpec>& aggs) {
 }
 
 void update_states(States& states, const Table& t, const std::vector<AggSpec>& aggs,
-                   const std::vector<std::int32_t>& gid, idx_t groups) {
+                   std::span<const std::int32_t> gid, idx_t groups) {
   for (size_t j = 0; j < aggs.size(); ++j) {
     states[j]->resize(groups);
     if (!aggs[j].column2.empty()) {
@@ -119,7 +119,7 @@ struct DistinctEstimate {
   double fraction = 1.0;
   idx_t local_distinct = 0;
 };
-DistinctEstimate estimate_distinct(const mpi::Comm& comm, const std::vector<std::uint64_t>& keys) {
+DistinctEstimate estimate_distinct(const mpi::Comm& comm, std::span<const std::uint64_t> keys) {
   constexpr size_t kSample = 1 << 16;
   const size_t n = keys.size();
   const size_t step = std::max<size_t>(1, n / kSample);
@@ -143,14 +143,14 @@ idx_t expected_groups(const DistinctEstimate& e, idx_t rows) {
   return std::min<idx_t>(rows, std::max<idx_t>(1024, 4 * e.local_distinct));
 }
 
-std::vector<int> destinations_of(const std::vector<std::uint64_t>& keys, int ranks) {
+std::vector<int> destinations_of(std::span<const std::uint64_t> keys, int ranks) {
   std::vector<int> dest(keys.size());
   for (size_t i = 0; i < keys.size(); ++i)
     dest[i] = rank_of_hash(hash_u64(keys[i]), ranks);
   return dest;
 }
 
-Column keys_as_column(const std::vector<std::uint64_t>& keys) {
+Column keys_as_column(std::span<const std::uint64_t> keys) {
   Column c(DataType::kInt64);
   auto& v = c.values<std::int64_t>();
   v.resize(keys.size());
@@ -223,7 +223,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
   const KeyPacking packing = plan_packing(comm, table, key_idx);
 
   if (packing.packable) {
-    std::vector<std::uint64_t> packed = pack_keys(table, packing);
+    table::Buffer<std::uint64_t> packed = pack_keys(table, packing);
     const DistinctEstimate est = estimate_distinct(comm, packed);
     if (ranks == 1) {
       const PackedGroups g =

@@ -130,7 +130,7 @@ class PackedKeyTable {
 
 /// Group ids of packed keys (keys in [0, domain)).
 struct PackedGroups {
-  std::vector<std::int32_t> gid;
+  table::Buffer<std::int32_t> gid;
   std::vector<std::uint64_t> keys;  // packed key of each group, in group-id order
 };
 

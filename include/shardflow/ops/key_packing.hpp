@@ -46,7 +46,7 @@ KeyPacking plan_packing(const mpi::Comm& comm, const table::Table& t,
                         const std::vector<int>& key_idx);
 
 /// Local: the packed key of every row of `t` (`p` from plan_packing on this table, packable).
-std::vector<std::uint64_t> pack_keys(const table::Table& t, const KeyPacking& p);
+table::Buffer<std::uint64_t> pack_keys(const table::Table& t, const KeyPacking& p);
 
 /// Local: the key columns (types, dictionaries and nulls as in the packed table) of packed keys.
 std::vector<table::Column> unpack_keys(const std::vector<std::uint64_t>& keys, const KeyPacking& p);
