@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -114,10 +115,12 @@ std::vector<std::string> value_columns(const std::vector<AggSpec>& aggs) {
   return names;
 }
 
-// Fraction of distinct packed keys in a strided sample, over all ranks (collective).
+// The local and global numbers of groups, estimated from a strided sample of the packed keys of
+// every rank (collective; see estimated_distinct).
 struct DistinctEstimate {
-  double fraction = 1.0;
-  idx_t local_distinct = 0;
+  double local_groups = 0;   // on this rank
+  double group_ratio = 1.0;  // (sum of the ranks' local groups) / (all rows): what pre-aggregation
+                             // leaves of the rows to shuffle
 };
 DistinctEstimate estimate_distinct(const mpi::Comm& comm, std::span<const std::uint64_t> keys) {
   constexpr size_t kSample = 1 << 16;
@@ -130,17 +133,21 @@ DistinctEstimate estimate_distinct(const mpi::Comm& comm, std::span<const std::u
   std::sort(sample.begin(), sample.end());
   const auto distinct =
       static_cast<idx_t>(std::unique(sample.begin(), sample.end()) - sample.begin());
-  std::vector<idx_t> sums = {static_cast<idx_t>(sample.size()), distinct};
-  mpi::allreduce_inplace(comm, std::span<idx_t>(sums), mpi::Reduce::kSum);
   DistinctEstimate e;
-  e.fraction = sums[0] > 0 ? static_cast<double>(sums[1]) / static_cast<double>(sums[0]) : 1.0;
-  e.local_distinct = distinct;
+  e.local_groups =
+      estimated_distinct(static_cast<idx_t>(n), static_cast<idx_t>(sample.size()), distinct);
+  // Sums in whole groups and rows (int64 allreduce: the same on every rank).
+  std::vector<idx_t> sums = {static_cast<idx_t>(std::llround(e.local_groups)),
+                             static_cast<idx_t>(n)};
+  mpi::allreduce_inplace(comm, std::span<idx_t>(sums), mpi::Reduce::kSum);
+  e.group_ratio = sums[1] > 0 ? static_cast<double>(sums[0]) / static_cast<double>(sums[1]) : 1.0;
   return e;
 }
 
+// Hash-table size for the local grouping: the estimate with some slack (the table grows if it
+// is short).
 idx_t expected_groups(const DistinctEstimate& e, idx_t rows) {
-  if (e.fraction > 0.5) return rows;
-  return std::min<idx_t>(rows, std::max<idx_t>(1024, 4 * e.local_distinct));
+  return std::min<idx_t>(rows, static_cast<idx_t>(1.25 * e.local_groups) + 1024);
 }
 
 std::vector<int> destinations_of(std::span<const std::uint64_t> keys, int ranks) {
@@ -233,8 +240,9 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()));
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
-    if (est.fraction > 0.9 || holistic) {
-      // Nearly every key is distinct: pre-aggregation would not shrink the data, so the raw
+    if (est.group_ratio > 0.5 || holistic) {
+      // Most keys are distinct on their rank: pre-aggregation would hardly shrink the data (a
+      // partial state is wider than a raw row), so the raw
       // (packed key, value columns) rows are shuffled and aggregated once. Holistic aggregates
       // (median, count_distinct) need every value of a group on one rank, so they always go
       // this way.

@@ -1,11 +1,33 @@
 #include "shardflow/ops/hash_table.hpp"
 
+#include <cmath>
+
 #include "shardflow/ops/key_equality.hpp"
 #include "shardflow/ops/shuffle.hpp"
 
 namespace shardflow::ops {
 
 using table::Table;
+
+double estimated_distinct(idx_t population, idx_t sample, idx_t sample_distinct) {
+  const auto n = static_cast<double>(population);
+  const auto s = static_cast<double>(sample);
+  const auto d = static_cast<double>(sample_distinct);
+  if (sample <= 0 || sample_distinct <= 0) return 0;
+  if (sample >= population) return d;
+  if (sample_distinct >= sample) return n;  // every sampled key distinct: no evidence of repeats
+  // Expected distinct keys in the sample for D groups; increasing in D.
+  auto expected = [&](double groups) {
+    return groups * -std::expm1(s * std::log1p(-1.0 / groups));
+  };
+  double lo = d, hi = n;
+  if (expected(hi) <= d) return n;
+  for (int i = 0; i < 100 && hi - lo > 0.5; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (expected(mid) < d ? lo : hi) = mid;
+  }
+  return std::min(n, 0.5 * (lo + hi));
+}
 
 PackedGroups group_packed(std::span<const std::uint64_t> keys, std::uint64_t domain,
                           idx_t expected_groups) {
