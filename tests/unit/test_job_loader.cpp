@@ -885,6 +885,12 @@ TEST_F(JobLoader, AggregateExpressionsRoundTripAndAreChecked) {
   EXPECT_NE(error("{r: \"max(v1) - - \"}").find("steps.0.aggs.r: in 'max(v1) - - ': "),
             std::string::npos)
       << error("{r: \"max(v1) - - \"}");
+  const std::string end = error("{r: \"max(v1) - min(v2) +\"}");
+  EXPECT_TRUE(
+      end.ends_with("bad.yaml:5:53: steps.0.aggs.r: in 'max(v1) - min(v2) +': unexpected "
+                    "end of expression at column 20; expected a value (number, 'string', "
+                    "column name, null, true, false or '(')"))
+      << end;
   EXPECT_NE(error("{r: \"max(v1) + sum(v2, 3)\"}").find("sum takes no arguments"),
             std::string::npos)
       << error("{r: \"max(v1) + sum(v2, 3)\"}");

@@ -304,6 +304,14 @@ TEST_F(JobValidator, GroupByColumnsAreChecked) {
             at(5, 52) +
                 "step 1 (group_by): aggregate column 'count' has the same name as a key "
                 "column");
+  // An expression over aggregates is reported in its own terms: the calls as written, columns
+  // counted in the written text, no hidden column names.
+  EXPECT_EQ(error<ConfigError>(kJob, {"steps.1.aggs={r: \"max(x1) -  sum( x2 ) * segment\"}"}),
+            "--set steps.1.aggs: step 2 (group_by): in 'max(x1) -  sum( x2 ) * segment': "
+            "operator '*' at column 22 needs numbers, got a float and a string");
+  EXPECT_EQ(error<ConfigError>(kJob, {"steps.1.aggs={r: \"max(segment) + 1\"}"}),
+            "--set steps.1.aggs: step 2 (group_by): in 'max(segment) + 1': operator '+' at column "
+            "14 needs numbers, got a string and an integer");
   // In the file, the aggregated column's own entry is pointed at.
   std::string in_file = kJob;
   in_file.replace(in_file.find("label: [mean]"), 13, "lable: [mean]");

@@ -27,6 +27,65 @@ namespace {
 
 using table::DataType;
 
+std::string trimmed(const std::string& text);
+
+// One aggregate call of an expression over aggregates, replaced by its hidden column: where it
+// sits in the text as written and in the rewritten text (byte offsets), and both spellings.
+struct CallReplacement {
+  size_t written_at = 0;
+  size_t written_size = 0;
+  size_t rewritten_at = 0;
+  size_t rewritten_size = 0;
+};
+
+// An error message about the rewritten text of an expression over aggregates, in the terms of
+// the text as written: hidden column names become the calls they stand for, column positions are
+// mapped back, and the "expression '...': " prefix (the caller names the written text) goes.
+std::string in_written_terms(std::string message, const std::string& text,
+                             const std::string& rewritten,
+                             const std::vector<CallReplacement>& replacements) {
+  const std::string prefix = "expression '" + rewritten + "': ";
+  if (message.starts_with(prefix)) message.erase(0, prefix.size());
+  // "at column N" (1-based, in the rewritten text).
+  auto written_column = [&](size_t column) {
+    const size_t at = column - 1;
+    std::ptrdiff_t shift = 0;
+    for (const auto& r : replacements) {
+      if (at < r.rewritten_at) break;
+      if (at < r.rewritten_at + r.rewritten_size) return r.written_at + 1;
+      shift = static_cast<std::ptrdiff_t>(r.written_at + r.written_size) -
+              static_cast<std::ptrdiff_t>(r.rewritten_at + r.rewritten_size);
+    }
+    return static_cast<size_t>(static_cast<std::ptrdiff_t>(at) + shift) + 1;
+  };
+  const std::string marker = "at column ";
+  for (size_t p = message.find(marker); p != std::string::npos; p = message.find(marker, p)) {
+    const size_t digits = p + marker.size();
+    size_t end = digits;
+    while (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end])))
+      ++end;
+    if (end == digits) {
+      p = digits;
+      continue;
+    }
+    const std::string mapped =
+        std::to_string(written_column(std::stoul(message.substr(digits, end - digits))));
+    message.replace(digits, end - digits, mapped);
+    p = digits + mapped.size();
+  }
+  for (const auto& r : replacements) {
+    const std::string hidden = rewritten.substr(r.rewritten_at, r.rewritten_size);  // "__aggN__"
+    const std::string call = text.substr(r.written_at, r.written_size);
+    for (const std::string& name : {hidden, hidden.substr(1, hidden.size() - 2)}) {
+      for (size_t p = message.find(name); p != std::string::npos; p = message.find(name, p)) {
+        message.replace(p, name.size(), call);
+        p += call.size();
+      }
+    }
+  }
+  return message;
+}
+
 class GroupByStep final : public StepSpec {
  public:
   std::vector<std::string> keys;
@@ -45,6 +104,7 @@ class GroupByStep final : public StepSpec {
     std::string output;
     std::string text;
     std::string rewritten;
+    std::vector<CallReplacement> replacements;  // in text order
   };
   std::vector<Derived> derived;
   /// The keys of `aggs` as written, in order: the order of the output columns after the keys.
@@ -83,7 +143,7 @@ class GroupByStep final : public StepSpec {
     };
     std::vector<Entry> entries;
     for (const auto& key : entry_order) {
-      if (const Derived* d = find_derived(key)) entries.push_back({key, {}, d->text});
+      if (const Derived* d = find_derived(key)) entries.push_back({key, {}, trimmed(d->text)});
     }
     for (size_t i = 0; i < aggs.size(); ++i) {
       const auto& agg = aggs[i];
@@ -254,7 +314,9 @@ class GroupByStep final : public StepSpec {
         const DataType result = e.result_type(table::Schema(std::move(fields_in)));
         if (!unknown) type = result;
       } catch (const ConfigError& e) {
-        throw error(at, fmt::format("in '{}': {}", d.text, e.what()));
+        throw error(at,
+                    fmt::format("in '{}': {}", d.text,
+                                in_written_terms(e.what(), d.text, d.rewritten, d.replacements)));
       }
       types[d.output] = type;
     }
@@ -280,8 +342,14 @@ class GroupByStep final : public StepSpec {
       // every rank alike.
       run_located(fields.of("aggs", location), context, [&] {
         context.comm.agree([&] {
-          for (const auto& d : derived)
-            grouped.add_column(d.output, ops::Expression::parse(d.rewritten).evaluate(grouped));
+          for (const auto& d : derived) {
+            try {
+              grouped.add_column(d.output, ops::Expression::parse(d.rewritten).evaluate(grouped));
+            } catch (const InputError& e) {
+              throw InputError("in '{}': {}", d.text,
+                               in_written_terms(e.what(), d.text, d.rewritten, d.replacements));
+            }
+          }
         });
         return 0;
       });
@@ -443,7 +511,8 @@ std::string hidden_name(size_t n) {
 // from `first`). Fails at `where` when there is no aggregate call or a call is malformed.
 std::string rewrite_aggregate_calls(const std::string& text, const std::string& path,
                                     const SourceLocation& where, size_t first,
-                                    std::vector<ops::AggSpec>& calls) {
+                                    std::vector<ops::AggSpec>& calls,
+                                    std::vector<CallReplacement>& replacements) {
   std::string out;
   size_t i = 0;
   auto skip_quoted = [&](char quote) {  // copies a quoted token ('' or "" escapes) to out
@@ -497,6 +566,8 @@ std::string rewrite_aggregate_calls(const std::string& text, const std::string& 
         calls.push_back(parse_aggregate_call(text.substr(start, k - start), path, where));
         calls.back().output = trimmed(hidden_name(first + calls.size() - 1));
         calls.back().output = calls.back().output.substr(1, calls.back().output.size() - 2);
+        replacements.push_back(
+            {start, k - start, out.size(), hidden_name(first + calls.size() - 1).size()});
         out += hidden_name(first + calls.size() - 1);
         i = k;
         continue;
@@ -557,8 +628,9 @@ void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& ste
     if (value.kind == ConfigNode::Kind::kScalar && value.scalar.find('(') != std::string::npos) {
       // Named: the key is the output column, the value a call or an expression over calls.
       std::vector<ops::AggSpec> calls;
-      std::string rewritten =
-          rewrite_aggregate_calls(value.scalar, key_path, value.location, aggs.size(), calls);
+      std::vector<CallReplacement> replacements;
+      std::string rewritten = rewrite_aggregate_calls(value.scalar, key_path, value.location,
+                                                      aggs.size(), calls, replacements);
       if (calls.size() == 1 && trimmed(rewritten) == hidden_name(aggs.size())) {
         ops::AggSpec agg = std::move(calls[0]);
         agg.output = key;
@@ -577,9 +649,11 @@ void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& ste
       try {
         ops::Expression::parse(rewritten);
       } catch (const ConfigError& e) {
-        fail_at(value.location, fmt::format("{}: in '{}': {}", key_path, value.scalar, e.what()));
+        fail_at(value.location,
+                fmt::format("{}: in '{}': {}", key_path, value.scalar,
+                            in_written_terms(e.what(), value.scalar, rewritten, replacements)));
       }
-      step.derived.push_back({key, trimmed(value.scalar), std::move(rewritten)});
+      step.derived.push_back({key, value.scalar, std::move(rewritten), std::move(replacements)});
       continue;
     }
     // The key is a column ("*": the rows), the value its functions.
