@@ -157,6 +157,7 @@ void check_range(const WindowFeature& f, DataType order, const std::string& orde
         "a rows frame (over rows 3 preceding)",
         f.output, order_by, table::to_string(order));
   }
+  if (fr.unbounded) return;
   if (order == DataType::kTimestamp && !fr.duration) {
     throw ConfigError(
         "{}: range {} is a plain number but order_by '{}' is a timestamp; write a duration such "
@@ -239,11 +240,14 @@ std::string window_feature_text(const WindowFeature& f) {
       break;
     case FrameKind::kRange:
       text += " over range " +
-              (f.frame.duration ? duration_text(f.frame.micros) : number_text(f.frame.number)) +
+              (f.frame.unbounded  ? std::string("unbounded")
+               : f.frame.duration ? duration_text(f.frame.micros)
+                                  : number_text(f.frame.number)) +
               " preceding";
       break;
     case FrameKind::kRows:
-      text += fmt::format(" over rows {} preceding", f.frame.rows);
+      text += f.frame.unbounded ? std::string(" over rows unbounded preceding")
+                                : fmt::format(" over rows {} preceding", f.frame.rows);
       break;
   }
   if (f.frame.exclude_current) text += " exclude current";
@@ -497,7 +501,8 @@ Frames build_frames(const Layout& L, const WindowFrame& fr, const Column* order)
       return F;
     case FrameKind::kRows:
       for (size_t i = 0; i < n; ++i) {
-        F.lo[i] = std::max<idx_t>(L.part_start[i], static_cast<idx_t>(i) - fr.rows);
+        F.lo[i] = fr.unbounded ? L.part_start[i]
+                               : std::max<idx_t>(L.part_start[i], static_cast<idx_t>(i) - fr.rows);
         F.hi[i] = static_cast<idx_t>(i) - (fr.exclude_current ? 1 : 0);
       }
       return F;
@@ -540,7 +545,9 @@ Frames build_frames(const Layout& L, const WindowFrame& fr, const Column* order)
     } else {
       while (special[static_cast<size_t>(p)])
         ++p;  // nulls first: skip them (p <= i)
-      if (floating) {
+      if (fr.unbounded) {
+        // Every order value <= t: from the partition's first non-null one.
+      } else if (floating) {
         const double bound = dv[i] - doff;
         while (dv[static_cast<size_t>(p)] < bound)
           ++p;

@@ -2,7 +2,7 @@
 # op: window through a job (issue 9): trailing range and rows frames (exclude current), lag/lead,
 # row_number/rank/dense_rank, a holistic aggregate, and tumbling buckets, run as one process and
 # at 2 ranks: the written CSVs must be byte-identical, and the leakage-free 7-day sum, the 7-day
-# count, lag and rank must equal a Python reference (math.fsum: the correctly rounded sum, which
+# count, a cumulative count, lag and rank must equal a Python reference (math.fsum: the correctly rounded sum, which
 # the exact sums give). validate rejects bad features with their file:line:column.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
@@ -31,7 +31,8 @@ steps:
                 rank: "row_number()", peer_rank: "rank()", dense: "dense_rank()",
                 med_3: "median(amount) over rows 3 preceding",
                 max_2d: "MAX(amount) over range 2d preceding",
-                next_country: "lead(country, 1, 'none')", user_mean: "mean(amount)"},
+                next_country: "lead(country, 1, 'none')", user_mean: "mean(amount)",
+                n_before: "count(*) over rows unbounded preceding exclude current"},
      output: feats}
   - {op: window, input: events, partition_by: [country], order_by: ts, bucket: 1d,
      features: {n: "count(*)", total: "sum(amount)", p90: "quantile(amount, 0.9)"},
@@ -41,7 +42,7 @@ outputs:
   - {table: daily, path: daily.csv}
 YAML
 expect_exit 0 60 validate 0 validate job.yaml
-grep -qF "feats from step 1 (window): user_id:int64, ts:timestamp, amount:float64, country:string, amount_7d:float64, n_7d:int64, prev_amount:float64, rank:int64, peer_rank:int64, dense:int64, med_3:float64, max_2d:float64, next_country:string, user_mean:float64" validate.out \
+grep -qF "feats from step 1 (window): user_id:int64, ts:timestamp, amount:float64, country:string, amount_7d:float64, n_7d:int64, prev_amount:float64, rank:int64, peer_rank:int64, dense:int64, med_3:float64, max_2d:float64, next_country:string, user_mean:float64, n_before:int64" validate.out \
   || { cat validate.out; fail "validate shows the window's shape"; }
 grep -qF "daily from step 2 (window): country:string, ts_bucket:timestamp, n:int64, total:float64, p90:float64" validate.out \
   || { cat validate.out; fail "validate shows the bucket shape"; }
@@ -84,6 +85,7 @@ for rows in parts.values():
         prev = src[rows[pos - 1]]["amount"] if pos > 0 else ""
         assert o["prev_amount"] == "" if prev == "" else float(o["prev_amount"]) == float(prev), (i, o["prev_amount"], prev)
         assert int(o["rank"]) == pos + 1
+        assert int(o["n_before"]) == pos
         peers_before = sum(1 for j in rows if key(j)[:2] < key(i)[:2])
         assert int(o["peer_rank"]) == peers_before + 1, (i, o["peer_rank"], peers_before)
         nxt = src[rows[pos + 1]]["country"] if pos + 1 < len(rows) else "none"

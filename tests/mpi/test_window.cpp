@@ -145,6 +145,11 @@ WindowFeature agg(std::string out, std::string fn, std::string col,
   return f;
 }
 
+WindowFeature unbounded(WindowFeature f) {
+  f.frame.unbounded = true;
+  return f;
+}
+
 WindowFeature simple(std::string out, WindowFunction fn) {
   WindowFeature f;
   f.output = std::move(out);
@@ -199,6 +204,9 @@ std::vector<WindowFeature> all_features(bool ordered) {
       agg("r_q_iv", "quantile", "iv", FrameKind::kRows, 3, false, {0.25}),
       agg("r_any_b", "any", "b", FrameKind::kRows, 0),
       agg("r_sum_w", "sum", "v", FrameKind::kRows, 0, true),  // always empty: null
+      unbounded(agg("u_sum_v", "sum", "v", FrameKind::kRows, 0, true)),
+      unbounded(agg("u_max_iv", "max", "iv", FrameKind::kRows)),
+      unbounded(agg("u_cd_pv", "count_distinct", "pv", FrameKind::kRows)),
   };
   if (ordered) {
     const std::vector<WindowFeature> more = {
@@ -218,6 +226,9 @@ std::vector<WindowFeature> all_features(bool ordered) {
         agg("g_var_v", "var_samp", "v", FrameKind::kRange, 6),
         agg("g_first", "first", "iv", FrameKind::kRange, 3, false, {}, "ti"),
         agg("g_all_b", "all", "b", FrameKind::kRange, 1, true),
+        unbounded(agg("ug_n", "count", "", FrameKind::kRange, 0, true)),
+        unbounded(agg("ug_mean_v", "mean", "v", FrameKind::kRange)),
+        unbounded(agg("ug_min_iv", "min", "iv", FrameKind::kRange)),
     };
     f.insert(f.end(), more.begin(), more.end());
   }
@@ -264,6 +275,7 @@ int cmp(const OrderValue& a, const OrderValue& b) {
 bool in_range(const OrderValue& t, const OrderValue& o, const WindowFeature& f) {
   if (t.null || t.nan) return cmp(t, o) == 0;
   if (o.null || o.nan) return false;
+  if (f.frame.unbounded) return t.floating ? o.d <= t.d : o.i <= t.i;
   if (t.floating) return o.d >= t.d - f.frame.number && o.d <= t.d;
   const std::int64_t d =
       f.frame.duration ? f.frame.micros : static_cast<std::int64_t>(f.frame.number);
@@ -362,7 +374,8 @@ std::vector<std::string> reference(const Table& g, const WindowSpec& spec) {
                   in = true;
                   break;
                 case FrameKind::kRows:
-                  in = q <= pos && pos - q <= static_cast<size_t>(f.frame.rows);
+                  in = q <= pos &&
+                       (f.frame.unbounded || pos - q <= static_cast<size_t>(f.frame.rows));
                   break;
                 case FrameKind::kRange:
                   in = in_range(t, order_of(g, spec.order_by, j), f);

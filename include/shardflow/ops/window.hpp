@@ -15,6 +15,8 @@
 //    order values compare with t - d computed in double. A row with a null (or NaN) order value
 //    has its peers as frame: the rows of its partition with a null (NaN) order value.
 //  - rows n preceding: the n rows before row i and row i.
+//  - range / rows unbounded preceding: every order value <= t (range; a null or NaN order value:
+//    its peers) / every row from the partition's start to row i (rows): cumulative features.
 //  - exclude current: row i is left out of either frame (its peers stay).
 //  - no frame: the whole partition.
 // An empty frame gives what the aggregate gives for a group without rows: count 0, else null.
@@ -49,6 +51,8 @@ struct WindowFrame {
   std::int64_t micros = 0;
   double number = 0;
   std::int64_t rows = 0;  // kRows: preceding rows (>= 0)
+  /// `unbounded preceding`: from the partition's start (rows), or every order value <= t (range).
+  bool unbounded = false;
   bool exclude_current = false;
   bool operator==(const WindowFrame&) const = default;
 };

@@ -8,10 +8,10 @@
 //   - {op: window, input: events, partition_by: [user_id], order_by: ts, bucket: 1h,
 //      features: {n: "count(*)", total: "sum(amount)"}, output: hourly}
 //
-// A feature is `function(arguments) [over range <offset> preceding | over rows <n> preceding]
-// [exclude current]`; an aggregate without `over` is over the whole partition. Offsets of range
-// frames and `bucket` are durations (7d, 12h, 30m, 45s, 500ms, 250us) for timestamp order columns
-// and plain numbers otherwise.
+// A feature is `function(arguments) [over range <offset> preceding | over rows <n> preceding |
+// over range|rows unbounded preceding] [exclude current]`; an aggregate without `over` is over the
+// whole partition. Offsets of range frames and `bucket` are durations (7d, 12h, 30m, 45s, 500ms,
+// 250us) for timestamp order columns and plain numbers otherwise.
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -273,7 +273,10 @@ class FeatureParser {
       skip();
       const size_t off_at = i_;
       const std::string offset = token();
-      if (kind == "range") {
+      if ((kind == "range" || kind == "rows") && lower(offset) == "unbounded") {
+        f.frame.kind = kind == "range" ? ops::FrameKind::kRange : ops::FrameKind::kRows;
+        f.frame.unbounded = true;
+      } else if (kind == "range") {
         f.frame.kind = ops::FrameKind::kRange;
         std::optional<std::int64_t> micros;
         try {
