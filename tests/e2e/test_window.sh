@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# op: window through a job (issue 9): trailing range and rows frames (exclude current), lag/lead,
-# row_number/rank/dense_rank, a holistic aggregate, and tumbling buckets, run as one process and
-# at 2 ranks: the written CSVs must be byte-identical, and the leakage-free 7-day sum, the 7-day
-# count, a cumulative count, lag and rank must equal a Python reference (math.fsum: the correctly rounded sum, which
-# the exact sums give). validate rejects bad features with their file:line:column.
+# op: window through a job (issue 9): trailing range and rows frames (exclude current), a
+# cumulative frame, lag/lead, row_number/rank/dense_rank, a holistic aggregate, and tumbling
+# buckets, run as one process and at 2 ranks: the written CSVs must be byte-identical, and the
+# leakage-free 7-day sum, the 7-day count, the cumulative count, lag, lead and the ranks must
+# equal a Python reference (math.fsum: the correctly rounded sum, which the exact sums give).
+# validate rejects bad features with their file:line:column.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
 $PY - "$TMP" <<'PY'
