@@ -497,7 +497,9 @@ Frames build_frames(const Layout& L, const WindowFrame& fr, const Column* order)
       for (size_t i = 0; i < n; ++i) {
         F.lo[i] = L.part_start[i];
         F.hi[i] = L.part_end[i] - 1;
+        if (fr.exclude_current) F.excl[i] = static_cast<idx_t>(i);  // leave one out
       }
+      F.contiguous = !fr.exclude_current;
       return F;
     case FrameKind::kRows:
       for (size_t i = 0; i < n; ++i) {
@@ -882,7 +884,8 @@ Column fast_extreme(const Column& c, const Frames& F, bool is_min) {
 
 Column aggregate_feature(const WindowFeature& f, const Column* c, const Column* c2, const Layout& L,
                          const Column* order, idx_t batch_rows) {
-  if (f.frame.kind == FrameKind::kPartition) return partition_aggregate(f, c, c2, L);
+  if (f.frame.kind == FrameKind::kPartition && !f.frame.exclude_current)
+    return partition_aggregate(f, c, c2, L);
   const Frames F = build_frames(L, f.frame, order);
   const std::string& fn = f.agg.function;
   if (fn == "count") return fast_count(c, F);
@@ -936,6 +939,7 @@ Column shift_feature(const WindowFeature& f, const Column& c, const Layout& L) {
   const auto n = static_cast<size_t>(L.n);
   std::vector<idx_t> src(n, -1);
   for (size_t i = 0; i < n; ++i) {
+    if (f.offset > L.n) continue;  // no such row (and no overflow below)
     const idx_t j = f.function == WindowFunction::kLag ? static_cast<idx_t>(i) - f.offset
                                                        : static_cast<idx_t>(i) + f.offset;
     if (j >= L.part_start[i] && j < L.part_end[i]) src[i] = j;

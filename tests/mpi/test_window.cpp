@@ -191,9 +191,13 @@ std::vector<WindowFeature> all_features(bool ordered) {
       shift("lag_pv", WindowFunction::kLag, "pv", 3, {K::kString, "x"}),
       shift("lag_iv", WindowFunction::kLag, "iv", 2, {K::kNumber, "-7"}),
       shift("lead_b", WindowFunction::kLead, "b", 1, {K::kBool, "true"}),
+      shift("lead_far", WindowFunction::kLead, "iv", INT64_MAX),
       agg("p_sum", "sum", "v"),
       agg("p_n", "count", ""),
       agg("p_med", "median", "iv"),
+      agg("p_loo_mean", "mean", "v", FrameKind::kPartition, 0, true),  // leave one out
+      agg("p_loo_n", "count", "iv", FrameKind::kPartition, 0, true),
+      agg("p_loo_max", "max", "sv", FrameKind::kPartition, 0, true),
       agg("r_n", "count", "", FrameKind::kRows, 3),
       agg("r_sum_v", "sum", "v", FrameKind::kRows, 2, true),
       agg("r_mean_iv", "mean", "iv", FrameKind::kRows, 4),
@@ -354,9 +358,9 @@ std::vector<std::string> reference(const Table& g, const WindowSpec& spec) {
           case WindowFunction::kLag:
           case WindowFunction::kLead: {
             const auto j = f.function == WindowFunction::kLag
-                               ? static_cast<std::int64_t>(pos) - f.offset
-                               : static_cast<std::int64_t>(pos) + f.offset;
-            if (j >= 0 && j < static_cast<std::int64_t>(rows.size()))
+                               ? static_cast<__int128>(pos) - f.offset
+                               : static_cast<__int128>(pos) + f.offset;
+            if (j >= 0 && j < static_cast<__int128>(rows.size()))
               v = cell(g.column(f.column), rows[static_cast<size_t>(j)]);
             else if (f.default_value.kind == ops::WindowLiteral::Kind::kNone)
               v = "<null>";

@@ -88,7 +88,7 @@ TEST_F(WindowStep, CanonicalFormLoadsBackToItself) {
            {"steps.0.features={q: \"quantile(f1, 0.25) over rows 0 preceding exclude current\", "
             "c: \"corr(f1, f2)\", f: \"first(f1, ts) over range 90m preceding\", "
             "u: \"sum(f1) over range UNBOUNDED preceding exclude current\", "
-            "v: \"max(f2) over rows unbounded preceding\"}"},
+            "v: \"max(f2) over rows unbounded preceding\", w: \"mean(f3) EXCLUDE current\"}"},
            {"steps.0.bucket=1d", "steps.0.features={n: \"count(*)\"}"}}) {
     const Job job = load(kJob, overrides);
     write_file(path_, job.canonical_yaml);

@@ -18,7 +18,7 @@
 //  - range / rows unbounded preceding: every order value <= t (range; a null or NaN order value:
 //    its peers) / every row from the partition's start to row i (rows): cumulative features.
 //  - exclude current: row i is left out of either frame (its peers stay).
-//  - no frame: the whole partition.
+//  - no frame: the whole partition (with exclude current: all of it but row i, "leave one out").
 // An empty frame gives what the aggregate gives for a group without rows: count 0, else null.
 // Nulls in the aggregated column are skipped as in group_by. Results equal group_by's over the
 // frame's rows bit for bit: count, sum and mean slide over the frame with exact sums (integers in

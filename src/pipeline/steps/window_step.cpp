@@ -264,7 +264,15 @@ class FeatureParser {
     skip();
     if (i_ < text_.size()) {
       const size_t over_at = i_;
-      if (lower(word()) != "over") fail(over_at, "unexpected text; expected 'over' or the end");
+      const std::string first = lower(word());
+      if (first == "exclude" && f.function == ops::WindowFunction::kAggregate) {
+        // A whole-partition aggregate without the current row (leave one out).
+        i_ = over_at;
+        exclude_current(f);
+        return f;
+      }
+      if (first != "over")
+        fail(over_at, "unexpected text; expected 'over', 'exclude current' or the end");
       if (f.function != ops::WindowFunction::kAggregate)
         fail(over_at, fmt::format("{}() takes no frame ('over ...'); only aggregates do", name));
       skip();
@@ -312,21 +320,24 @@ class FeatureParser {
       const size_t prec_at = i_;
       if (lower(word()) != "preceding") fail(prec_at, "expected 'preceding'");
       skip();
-      if (i_ < text_.size()) {
-        const size_t ex_at = i_;
-        if (lower(word()) != "exclude") fail(ex_at, "expected 'exclude current' or the end");
-        skip();
-        const size_t cur_at = i_;
-        if (lower(word()) != "current") fail(cur_at, "expected 'current' after 'exclude'");
-        f.frame.exclude_current = true;
-        skip();
-        if (i_ < text_.size()) fail(i_, "unexpected text after 'exclude current'");
-      }
+      if (i_ < text_.size()) exclude_current(f);
     }
     return f;
   }
 
  private:
+  // `exclude current` and the end of the text.
+  void exclude_current(ops::WindowFeature& f) {
+    const size_t ex_at = i_;
+    if (lower(word()) != "exclude") fail(ex_at, "expected 'exclude current' or the end");
+    skip();
+    const size_t cur_at = i_;
+    if (lower(word()) != "current") fail(cur_at, "expected 'current' after 'exclude'");
+    f.frame.exclude_current = true;
+    skip();
+    if (i_ < text_.size()) fail(i_, "unexpected text after 'exclude current'");
+  }
+
   [[noreturn]] void fail(size_t at, const std::string& what) const {
     fail_at(where_, fmt::format("{}: '{}' is not a window feature: {} at column {}; write e.g. "
                                 "\"sum(amount) over range 7d preceding exclude current\", "
