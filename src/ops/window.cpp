@@ -848,23 +848,33 @@ Column fast_float_sum(const Column& c, const Frames& F, bool mean) {
 }
 
 // min / max over contiguous frames of a non-string column: a monotonic deque of row indexes.
+// min / max over numbers, timestamps, bools and dictionary strings (code order is string order):
+// a monotonic deque of row indexes over [lo, hi]; a frame without the current row i is
+// [lo, i - 1] (the deque) plus [i + 1, hi] (the rest of i's peer group or partition: a suffix
+// best computed backwards), so every frame is O(1) amortized per row.
 Column fast_extreme(const Column& c, const Frames& F, bool is_min) {
-  std::vector<idx_t> best(F.lo.size(), -1);
+  const size_t n = F.lo.size();
+  std::vector<idx_t> best(n, -1);
   c.visit([&](const auto& v) {
     using V = std::decay_t<decltype(v)>;
     if constexpr (aggregates::kIsValues<V>) {
       using T = std::decay_t<decltype(v[0])>;
       std::deque<idx_t> dq;
-      auto better_or_equal = [&](idx_t a, idx_t b) {  // value a at least as good as value b
+      auto better = [&](idx_t a, idx_t b) {  // value a strictly better than value b
         const T va = v[static_cast<size_t>(a)], vb = v[static_cast<size_t>(b)];
-        return is_min ? !aggregates::less_than<T>(vb, va) : !aggregates::less_than<T>(va, vb);
+        return is_min ? aggregates::less_than<T>(va, vb) : aggregates::less_than<T>(vb, va);
       };
+      Frames left = F;  // [lo, hi] or, without the current row, [lo, i - 1]
+      if (!F.contiguous) {
+        for (size_t i = 0; i < n; ++i)
+          if (F.excl[i] >= 0) left.hi[i] = std::min(F.hi[i], F.excl[i] - 1);
+      }
       idx_t lo = 0;
       slide(
-          F,
+          left,
           [&](idx_t j) {
             if (!c.is_valid(j)) return;
-            while (!dq.empty() && better_or_equal(j, dq.back()))
+            while (!dq.empty() && !better(dq.back(), j))
               dq.pop_back();
             dq.push_back(j);
           },
@@ -877,6 +887,24 @@ Column fast_extreme(const Column& c, const Frames& F, bool is_min) {
           [&](size_t i) {
             if (!dq.empty()) best[i] = dq.front();
           });
+      if (F.contiguous) return;
+      // suffix[i]: the best valid row of [i + 1, hi[i]] (rows of one group share hi).
+      std::vector<idx_t> suffix(n, -1);
+      for (size_t k = n; k-- > 0;) {
+        const auto i = static_cast<idx_t>(k);
+        if (i + 1 > F.hi[k]) continue;
+        idx_t b = c.is_valid(i + 1) ? i + 1 : -1;
+        if (k + 1 < n && F.hi[k + 1] == F.hi[k]) {
+          const idx_t rest = suffix[k + 1];
+          if (rest >= 0 && (b < 0 || better(rest, b))) b = rest;
+        }
+        suffix[k] = b;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (F.excl[i] < 0) continue;
+        const idx_t s = suffix[i];
+        if (s >= 0 && (best[i] < 0 || better(s, best[i]))) best[i] = s;
+      }
     }
   });
   return take_or_null(c, best);
@@ -893,8 +921,8 @@ Column aggregate_feature(const WindowFeature& f, const Column* c, const Column* 
     if (table::is_floating(c->type())) return fast_float_sum(*c, F, fn == "mean");
     if (table::is_integer_like(c->type())) return fast_int_sum(f, *c, F, fn == "mean");
   }
-  if ((fn == "min" || fn == "max") && c != nullptr && F.contiguous &&
-      c->type() != DataType::kString) {
+  if ((fn == "min" || fn == "max") && c != nullptr &&
+      (c->type() != DataType::kString || c->is_dictionary_encoded())) {
     return fast_extreme(*c, F, fn == "min");
   }
   return generic_frames(f, c, c2, F, batch_rows);
