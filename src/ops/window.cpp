@@ -312,9 +312,13 @@ std::optional<DataType> window_feature_type(const WindowSpec& spec, const Window
     throw ConfigError("{}: rows frame must be >= 0 preceding rows", f.output);
   }
   if (f.frame.kind == FrameKind::kRange && order) check_range(f, *order, spec.order_by);
-  if (column2 && fn.two_columns) check_second_column(fn, *column2, f.agg.column2);
-  if (f.agg.column.empty()) return fn.output_type(DataType::kInt64, "");
-  if (column) return fn.output_type(*column, f.agg.column);
+  try {  // the registry's type errors, named after the feature
+    if (column2 && fn.two_columns) check_second_column(fn, *column2, f.agg.column2);
+    if (f.agg.column.empty()) return fn.output_type(DataType::kInt64, "");
+    if (column) return fn.output_type(*column, f.agg.column);
+  } catch (const ConfigError& e) {
+    throw ConfigError("{}: {}", f.output, e.what());
+  }
   // Unknown input type: known output only when every type it takes gives the same one.
   std::optional<DataType> type;
   for (DataType candidate : {DataType::kInt64, DataType::kFloat64, DataType::kBool,
