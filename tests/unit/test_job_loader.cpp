@@ -443,10 +443,10 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
        "inputs.e.bad_rows must be one of fail, skip, quarantine, got 'skp'; did you mean 'skip'?"},
       {head + "steps:\n  - {op: fliter, input: events, where: x, output: o}\n", 5, 10,
        "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by, join, "
-       "asof_join, sort, dedup, union, split, sample, rebalance_classes, derive, select)"},
-      {head + "steps:\n  - {op: window, input: events, output: o}\n", 5, 10,
-       "unknown op 'window' in steps.0 (supported: filter, group_by, join, asof_join, sort, dedup, "
-       "union, split, sample, rebalance_classes, derive, select)"},
+       "asof_join, sort, dedup, union, split, sample, rebalance_classes, derive, select, window)"},
+      {head + "steps:\n  - {op: pivot, input: events, output: o}\n", 5, 10,
+       "unknown op 'pivot' in steps.0 (supported: filter, group_by, join, asof_join, sort, dedup, "
+       "union, split, sample, rebalance_classes, derive, select, window)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, maxx]}, "
               "output: o}\n",
        5, 63,

@@ -20,6 +20,7 @@ StepType sample_step_type();
 StepType rebalance_classes_step_type();
 StepType derive_step_type();
 StepType select_step_type();
+StepType window_step_type();
 
 const std::vector<StepType>& step_types() {
   static const std::vector<StepType> types = {
@@ -37,6 +38,7 @@ const std::vector<StepType>& step_types() {
       // Derived columns and column selection.
       derive_step_type(),
       select_step_type(),
+      window_step_type(),
   };
   return types;
 }
