@@ -31,10 +31,6 @@ using table::DataType;
 using table::Table;
 
 /// Duration units, largest first (as asof_join's tolerance).
-const std::vector<std::pair<std::string, std::int64_t>> kUnits = {
-    {"d", 86'400'000'000LL}, {"h", 3'600'000'000LL}, {"m", 60'000'000LL},
-    {"s", 1'000'000LL},      {"ms", 1'000LL},        {"us", 1LL}};
-
 std::string number_text(double v) {
   if (v == std::floor(v) && std::fabs(v) < 1e15)
     return fmt::format("{}", static_cast<long long>(v));
@@ -179,36 +175,6 @@ void check_range(const WindowFeature& f, DataType order, const std::string& orde
 }  // namespace
 
 // ---- parsing helpers --------------------------------------------------------------------------
-
-std::optional<std::int64_t> parse_duration_micros(std::string_view text) {
-  std::vector<std::pair<std::string, std::int64_t>> units = kUnits;
-  std::sort(units.begin(), units.end(),
-            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-  for (const auto& [unit, scale] : units) {
-    if (text.size() <= unit.size() || !text.ends_with(unit)) continue;
-    std::string_view number = text.substr(0, text.size() - unit.size());
-    while (!number.empty() && number.back() == ' ')
-      number.remove_suffix(1);
-    const auto value = parse_double(number);
-    if (!value) return std::nullopt;
-    if (!std::isfinite(*value) || *value < 0 || *value * static_cast<double>(scale) > 9.0e18) {
-      throw ConfigError("duration '{}' must be >= 0 and below about 290000 years", text);
-    }
-    const double micros = *value * static_cast<double>(scale);
-    if (micros != std::floor(micros)) {
-      throw ConfigError("duration '{}' must be a whole number of microseconds", text);
-    }
-    return static_cast<std::int64_t>(micros);
-  }
-  return std::nullopt;
-}
-
-std::string duration_text(std::int64_t micros) {
-  for (const auto& [unit, scale] : kUnits) {
-    if (micros % scale == 0) return fmt::format("{}{}", micros / scale, unit);
-  }
-  return fmt::format("{}us", micros);
-}
 
 std::string window_feature_text(const WindowFeature& f) {
   std::string text;

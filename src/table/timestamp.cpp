@@ -2,8 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "shardflow/common/error.hpp"
+
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <iterator>
+#include <system_error>
+#include <utility>
+#include <vector>
 
 namespace shardflow::table {
 
@@ -110,6 +117,47 @@ void append_timestamp(std::int64_t micros, std::string& out) {
   fmt::format_to(std::back_inserter(out), "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}", y, m, d,
                  secs / 3600, (secs / 60) % 60, secs % 60);
   if (frac != 0) fmt::format_to(std::back_inserter(out), ".{:06d}", frac);
+}
+
+namespace {
+
+// Duration units, largest first.
+const std::vector<std::pair<std::string, std::int64_t>> kUnits = {
+    {"d", 86'400'000'000LL}, {"h", 3'600'000'000LL}, {"m", 60'000'000LL},
+    {"s", 1'000'000LL},      {"ms", 1'000LL},        {"us", 1LL}};
+
+}  // namespace
+
+std::optional<std::int64_t> parse_duration_micros(std::string_view text) {
+  std::vector<std::pair<std::string, std::int64_t>> units = kUnits;
+  std::sort(units.begin(), units.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [unit, scale] : units) {
+    if (text.size() <= unit.size() || !text.ends_with(unit)) continue;
+    std::string_view number = text.substr(0, text.size() - unit.size());
+    while (!number.empty() && number.back() == ' ')
+      number.remove_suffix(1);
+    double value = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (ec != std::errc() || end != number.data() + number.size() || number.empty())
+      return std::nullopt;
+    if (!std::isfinite(value) || value < 0 || value * static_cast<double>(scale) > 9.0e18) {
+      throw ConfigError("duration '{}' must be >= 0 and below about 290000 years", text);
+    }
+    const double micros = value * static_cast<double>(scale);
+    if (micros != std::floor(micros)) {
+      throw ConfigError("duration '{}' must be a whole number of microseconds", text);
+    }
+    return static_cast<std::int64_t>(micros);
+  }
+  return std::nullopt;
+}
+
+std::string duration_text(std::int64_t micros) {
+  for (const auto& [unit, scale] : kUnits) {
+    if (micros % scale == 0) return fmt::format("{}{}", micros / scale, unit);
+  }
+  return fmt::format("{}us", micros);
 }
 
 }  // namespace shardflow::table

@@ -37,6 +37,7 @@
 #include "shardflow/ops/shuffle.hpp"
 #include "shardflow/table/schema.hpp"
 #include "shardflow/table/table.hpp"
+#include "shardflow/table/timestamp.hpp"
 
 namespace shardflow::ops {
 
@@ -94,9 +95,9 @@ struct WindowOptions {
 /// Local: a duration "7d", "12h", "30m", "45s", "500ms", "250us" (a number, optional spaces, a
 /// unit) in microseconds; nullopt if `text` is not one; throws ConfigError for a negative,
 /// fractional-microsecond or too large one.
-std::optional<std::int64_t> parse_duration_micros(std::string_view text);
+using table::parse_duration_micros;
 /// Local: canonical text of a duration (the largest unit that divides it).
-std::string duration_text(std::int64_t micros);
+using table::duration_text;
 
 /// Local: canonical text of a feature ("sum(amount) over range 7d preceding exclude current").
 std::string window_feature_text(const WindowFeature& feature);

@@ -20,6 +20,7 @@
 #include "shardflow/ops/asof_join.hpp"
 #include "shardflow/pipeline/job.hpp"
 #include "shardflow/pipeline/step.hpp"
+#include "shardflow/table/timestamp.hpp"
 
 namespace shardflow::pipeline {
 
@@ -31,21 +32,13 @@ const std::vector<std::string> kKeys = {"op",        "left",       "right",     
                                         "left_time", "right_time", "direction", "tolerance",
                                         "suffix",    "output"};
 
-/// Duration units, largest first (canonical form uses the largest that divides exactly).
-const std::vector<std::pair<std::string, std::int64_t>> kUnits = {
-    {"d", 86'400'000'000LL}, {"h", 3'600'000'000LL}, {"m", 60'000'000LL},
-    {"s", 1'000'000LL},      {"ms", 1'000LL},        {"us", 1LL}};
-
 struct Tolerance {
   enum class Kind { kNone, kNumber, kDuration } kind = Kind::kNone;
   double number = 0;        // kNumber
   std::int64_t micros = 0;  // kDuration
   std::string text() const {
     if (kind == Kind::kNumber) return canonical_number(number);
-    for (const auto& [unit, scale] : kUnits) {
-      if (micros % scale == 0) return fmt::format("{}{}", micros / scale, unit);
-    }
-    return fmt::format("{}us", micros);
+    return table::duration_text(micros);
   }
 };
 
@@ -59,28 +52,18 @@ Tolerance parse_tolerance(const ConfigNode& node, const std::string& path) {
   if (node.kind != ConfigNode::Kind::kScalar) bad();
   std::string_view text = node.scalar;
   Tolerance t;
-  // A duration: a number followed by a unit (longest unit names tried first: "ms" before "m").
-  std::vector<std::pair<std::string, std::int64_t>> units = kUnits;
-  std::sort(units.begin(), units.end(),
-            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-  for (const auto& [unit, scale] : units) {
-    if (text.size() <= unit.size() || !text.ends_with(unit)) continue;
-    std::string_view number = text.substr(0, text.size() - unit.size());
-    while (!number.empty() && number.back() == ' ')
-      number.remove_suffix(1);
-    double value = 0;
-    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-    if (ec != std::errc() || end != number.data() + number.size() || number.empty() ||
-        !std::isfinite(value) || value < 0 || value * static_cast<double>(scale) > 9.0e18) {
-      bad();
-    }
-    const double micros = value * static_cast<double>(scale);
-    if (micros != std::floor(micros)) {
-      fail_at(node.location,
-              fmt::format("{} must be a whole number of microseconds, got '{}'", path, text));
-    }
+  // A duration: a number followed by a unit (table::parse_duration_micros).
+  std::optional<std::int64_t> micros;
+  try {
+    micros = table::parse_duration_micros(text);
+  } catch (const ConfigError&) {
+    fail_at(node.location, fmt::format("{} must be a duration of whole microseconds from 0 to "
+                                       "about 290000 years, got '{}'",
+                                       path, text));
+  }
+  if (micros) {
     t.kind = Tolerance::Kind::kDuration;
-    t.micros = static_cast<std::int64_t>(micros);
+    t.micros = *micros;
     return t;
   }
   if (!text.empty() && std::isalpha(static_cast<unsigned char>(text.back()))) bad();
