@@ -89,6 +89,8 @@ void compact_dictionaries(table::Table& t) {
       remap[c] = static_cast<std::int32_t>(used.size());
       used.push_back(dict.at(static_cast<std::int32_t>(c)));
     }
+    // Only nulls: null rows still need a valid code, so keep one (deterministic) value.
+    if (used.empty() && dict.size() > 0 && col.size() > 0) used.push_back(dict.at(0));
     for (idx_t i = 0; i < col.size(); ++i) {
       auto& code = codes[static_cast<size_t>(i)];
       code = col.is_valid(i) ? remap[static_cast<size_t>(code)] : 0;
