@@ -99,6 +99,81 @@ void compact_dictionaries(table::Table& t) {
   }
 }
 
+// The directory names of one partition column: `ids[row]` indexes `names`, one entry per
+// distinct name. Each distinct value is formatted and escaped once (dictionary codes, integer
+// values and plain strings are looked up; floats by their text, so all NaNs are one name and
+// -0.0 another than 0.0, as the names say).
+struct ColumnNames {
+  std::vector<std::uint32_t> ids;
+  std::vector<std::string> names;
+  std::vector<idx_t> first_row;  // per name: the first row that has it
+};
+
+ColumnNames column_names(const table::Table& t, int k) {
+  const table::Column& col = t.column(k);
+  const std::string& column = t.schema().field(k).name;
+  ColumnNames out;
+  const auto n = static_cast<size_t>(t.num_rows());
+  out.ids.resize(n);
+  std::unordered_map<std::string, std::uint32_t> by_name;
+  auto id_of_row = [&](idx_t i) {
+    std::string name = partition_component(column, partition_value_text(col, i));
+    auto [it, inserted] = by_name.try_emplace(std::move(name), out.names.size());
+    if (inserted) {
+      out.names.push_back(it->first);
+      out.first_row.push_back(i);
+    }
+    return it->second;
+  };
+  constexpr std::uint32_t kUnset = UINT32_MAX;
+  std::uint32_t null_id = kUnset;
+  auto null_or = [&](idx_t i, auto&& valid_id) {
+    if (col.is_valid(i)) return valid_id();
+    if (null_id == kUnset) null_id = id_of_row(i);
+    return null_id;
+  };
+  if (col.type() == DataType::kString && col.is_dictionary_encoded()) {
+    std::vector<std::uint32_t> of_code(static_cast<size_t>(col.dictionary()->size()), kUnset);
+    for (size_t i = 0; i < n; ++i) {
+      const auto r = static_cast<idx_t>(i);
+      out.ids[i] = null_or(r, [&] {
+        auto& id = of_code[static_cast<size_t>(col.codes()[i])];
+        if (id == kUnset) id = id_of_row(r);
+        return id;
+      });
+    }
+  } else if (col.type() == DataType::kInt32 || col.type() == DataType::kInt64 ||
+             col.type() == DataType::kTimestamp || col.type() == DataType::kBool) {
+    std::unordered_map<std::int64_t, std::uint32_t> of_value;
+    for (size_t i = 0; i < n; ++i) {
+      const auto r = static_cast<idx_t>(i);
+      out.ids[i] = null_or(r, [&] {
+        const std::int64_t v = col.type() == DataType::kInt32 ? col.values<std::int32_t>()[i]
+                               : col.type() == DataType::kBool
+                                   ? std::int64_t{col.values<std::uint8_t>()[i]}
+                                   : col.values<std::int64_t>()[i];
+        auto [it, inserted] = of_value.try_emplace(v, 0);
+        if (inserted) it->second = id_of_row(r);
+        return it->second;
+      });
+    }
+  } else if (col.type() == DataType::kString) {
+    std::unordered_map<std::string_view, std::uint32_t> of_value;
+    for (size_t i = 0; i < n; ++i) {
+      const auto r = static_cast<idx_t>(i);
+      out.ids[i] = null_or(r, [&] {
+        auto [it, inserted] = of_value.try_emplace(col.string_at(r), 0);
+        if (inserted) it->second = id_of_row(r);
+        return it->second;
+      });
+    }
+  } else {  // floats: by their text
+    for (size_t i = 0; i < n; ++i)
+      out.ids[i] = id_of_row(static_cast<idx_t>(i));
+  }
+  return out;
+}
+
 // Swaps the complete tree `tmp` into place as `final_dir` (see the header) and fsyncs the parent.
 void publish_directory(const fs::path& tmp, const fs::path& final_dir) {
   const fs::path parent = final_dir.has_parent_path() ? final_dir.parent_path() : fs::path(".");
@@ -226,7 +301,6 @@ void check_partition_names(const mpi::Comm& comm, const table::Table& t,
   const idx_t first_row = mpi::exscan_sum(comm, t.num_rows());
   comm.agree([&] {
     for (const int k : partition_columns) {
-      const table::Column& col = t.column(k);
       const std::string& name = t.schema().field(k).name;
       const std::size_t prefix = escaped_size(name) + 1;
       if (prefix > kMaxPartitionComponentBytes) {
@@ -235,28 +309,22 @@ void check_partition_names(const mpi::Comm& comm, const table::Table& t,
             "directory name ({} bytes at most); rename the column",
             excerpt(name), prefix, kMaxPartitionComponentBytes);
       }
-      const bool dictionary = col.type() == DataType::kString && col.is_dictionary_encoded();
-      std::vector<std::int8_t> code_ok;  // per dictionary code: -1 unknown, 0 too long, 1 fits
-      if (dictionary) code_ok.assign(static_cast<size_t>(col.dictionary()->size()), -1);
-      for (idx_t i = 0; i < t.num_rows(); ++i) {
-        if (!col.is_valid(i)) continue;
-        std::int8_t* cached = nullptr;
-        if (dictionary) {
-          cached = &code_ok[static_cast<size_t>(col.codes()[static_cast<size_t>(i)])];
-          if (*cached == 1) continue;
-        }
-        const std::optional<std::string> value = partition_value_text(col, i);
-        const std::size_t size = prefix + escape_value(value).size();
-        if (size <= kMaxPartitionComponentBytes) {
-          if (cached) *cached = 1;
-          continue;
-        }
-        throw InputError(
-            "partition column '{}', row {} (0-based, in table order): the value '{}' ({} bytes) "
-            "gives a directory name of {} bytes, longer than the {}-byte limit of a file name; "
-            "partition by a shorter column (e.g. derive substr(...) or hash(...) of it first)",
-            name, first_row + i, excerpt(*value), value->size(), size, kMaxPartitionComponentBytes);
+      const ColumnNames names = column_names(t, k);
+      // The first row (in table order) whose name is too long.
+      idx_t bad = -1;
+      for (size_t id = 0; id < names.names.size(); ++id) {
+        if (names.names[id].size() > kMaxPartitionComponentBytes &&
+            (bad < 0 || names.first_row[id] < bad))
+          bad = names.first_row[id];
       }
+      if (bad < 0) continue;
+      const std::string value = *partition_value_text(t.column(k), bad);
+      throw InputError(
+          "partition column '{}', row {} (0-based, in table order): the value '{}' ({} bytes) "
+          "gives a directory name of {} bytes, longer than the {}-byte limit of a file name; "
+          "partition by a shorter column (e.g. derive substr(...) or hash(...) of it first)",
+          name, first_row + bad, excerpt(value), value.size(),
+          names.names[names.ids[static_cast<size_t>(bad)]].size(), kMaxPartitionComponentBytes);
     }
   });
 }
@@ -318,20 +386,37 @@ PartitionedWriteResult write_partitioned(const mpi::Comm& comm, const table::Tab
   try {
     comm.agree([&] {
       maybe_inject_fault("partition_write:" + options.table_name, comm.rank());
-      // Rows by partition directory, each in table order.
+      // Rows by partition directory, each in table order: rows are grouped by their tuple of
+      // per-column name ids, and each group's path built once.
+      std::vector<ColumnNames> names;
+      for (const int k : partition_columns)
+        names.push_back(column_names(t, k));
       std::unordered_map<std::string, std::vector<idx_t>> rows_of;
       std::vector<std::string> order;
-      std::string rel;
-      for (idx_t i = 0; i < t.num_rows(); ++i) {
-        rel.clear();
-        for (const int k : partition_columns) {
-          if (!rel.empty()) rel.push_back('/');
-          rel +=
-              partition_component(t.schema().field(k).name, partition_value_text(t.column(k), i));
+      {
+        std::unordered_map<std::string, size_t> group_of_key;
+        std::vector<std::vector<idx_t>> groups;
+        std::string key;
+        for (idx_t i = 0; i < t.num_rows(); ++i) {
+          key.clear();
+          for (const auto& c : names) {
+            const std::uint32_t id = c.ids[static_cast<size_t>(i)];
+            key.append(reinterpret_cast<const char*>(&id), sizeof id);
+          }
+          auto [it, inserted] = group_of_key.try_emplace(key, groups.size());
+          if (inserted) {
+            std::string path;
+            for (size_t c = 0; c < names.size(); ++c) {
+              if (c > 0) path.push_back('/');
+              path += names[c].names[names[c].ids[static_cast<size_t>(i)]];
+            }
+            order.push_back(std::move(path));
+            groups.emplace_back();
+          }
+          groups[it->second].push_back(i);
         }
-        auto [it, inserted] = rows_of.try_emplace(rel);
-        if (inserted) order.push_back(rel);
-        it->second.push_back(i);
+        for (size_t g = 0; g < groups.size(); ++g)
+          rows_of.emplace(order[g], std::move(groups[g]));
       }
       std::sort(order.begin(), order.end());
       std::unique_ptr<mpi::Comm> self;

@@ -211,5 +211,13 @@ sed 's#path: by_seg/#path: by_seg.h5#' job.yaml > bad2.yaml
 expect_exit 2 60 bad2 0 validate bad2.yaml
 grep -q "bad2.yaml:8:22: outputs.1.path 'by_seg.h5' names a file" "$TMP/bad2.err" \
   || { cat "$TMP/bad2.err"; fail "file path message"; }
+sed 's/schema: {month: int32}/schema: {mnth: int32}/' back.yaml > bad3.yaml
+expect_exit 2 60 bad3 0 validate bad3.yaml
+grep -q "bad3.yaml:3:.*input 'ym': schema column 'mnth' is not a partition column of '$TMP/w1/outputs/by_ym/'; did you mean 'month'?" "$TMP/bad3.err" \
+  || { cat "$TMP/bad3.err"; fail "partitioned input schema message"; }
+sed "s#$TMP/w1/outputs/by_seg#$TMP/nowhere#" back.yaml > bad4.yaml
+expect_exit 3 60 bad4 0 validate bad4.yaml
+grep -q "bad4.yaml:4:.*partitioned input directory '$TMP/nowhere' does not exist" "$TMP/bad4.err" \
+  || { cat "$TMP/bad4.err"; fail "missing partitioned input message"; }
 pass "validate errors"
 echo "7 passed, 0 failed"
