@@ -177,7 +177,7 @@ pass "fault on one rank: clean agreed failure"
 
 # A full disk (root only: a tiny tmpfs): the message names the rank and the file; nothing left.
 if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/small" && mount -t tmpfs -o size=64k tmpfs "$TMP/small" 2>/dev/null; then
-  trap 'umount "$TMP/small" 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
+  trap 'umount "$TMP/small" 2>/dev/null || true; [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
   cat > full.yaml <<YAML
 name: full
 inputs:

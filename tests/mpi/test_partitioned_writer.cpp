@@ -153,9 +153,9 @@ TEST(PartitionedWriter, TreeEqualsReferenceAtEveryRankCount) {
       {2, 50, false, false, {"s", "b"}, "csv", 64},
       {3, 80, true, false, {"p"}, "hdf5", 256},
       {4, 40, false, true, {"k", "s", "fk"}, "hdf5", 64},
-      {5, 45, false, false, {"t", "b", "fk"}, "csv", 128},
-      {6, 30, false, false, {"i"}, "hdf5", 1 << 20},
-      {7, 0, false, false, {"k"}, "csv", 64},  // rank 0 empty at base 0
+      {5, 12, false, false, {"t", "b", "fk"}, "csv", 128},  // ~1 row per partition
+      {6, 8, false, false, {"i"}, "hdf5", 1 << 20},         // ~1 row per partition
+      {7, 0, false, false, {"k"}, "csv", 64},               // rank 0 empty at base 0
   };
   int n = 0;
   for (const Case& c : cases) {
@@ -169,7 +169,9 @@ TEST(PartitionedWriter, TreeEqualsReferenceAtEveryRankCount) {
     const Table all = global_table(c.seed, comm.size(), c.base, c.empty_others, o);
     const fs::path dir = tmp.path() / fmt::format("out{}", n++);
     write(comm, local, c.by, dir, c.format, c.round_bytes);
-    check_tree(all, c.by, dir, c.format);
+    // One rank checks: MPI-IO opens of the HDF5 files may leave short-lived lock-test files
+    // next to them, which another rank's directory listing would see.
+    if (comm.is_root()) check_tree(all, c.by, dir, c.format);
     comm.barrier();
   }
 }
@@ -301,7 +303,8 @@ TEST(PartitionedWriter, RerunReplacesTheWholeTree) {
       random_piece(12, comm.rank(), rows_of(comm.rank(), comm.size(), 40, false), o);
   write(comm, second, {"k"}, dir, "hdf5", 1 << 20);
   comm.barrier();
-  check_tree(global_table(12, comm.size(), 40, false, o), {"k"}, dir, "hdf5");
+  if (comm.is_root()) check_tree(global_table(12, comm.size(), 40, false, o), {"k"}, dir, "hdf5");
+  comm.barrier();
   EXPECT_FALSE(fs::exists(dir.string() + ".old.tmp"));
 }
 
