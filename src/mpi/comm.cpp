@@ -29,6 +29,10 @@ Comm::Comm(MPI_Comm base) {
   MPI_Comm_size(comm_, &size_);
 }
 
+Comm Comm::self() {
+  return Comm(MPI_COMM_SELF);
+}
+
 Comm::~Comm() {
   staging_.reset();
   node_.reset();

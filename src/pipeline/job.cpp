@@ -81,6 +81,8 @@ std::string to_canonical_yaml(const Job& job) {
     out << YAML::Key << "path" << YAML::Value << o.path;
     out << YAML::Key << "format" << YAML::Value << o.format;
     if (o.allow_outside_workdir) out << YAML::Key << "allow_outside_workdir" << YAML::Value << true;
+    if (!o.partition_by.empty())
+      out << YAML::Key << "partition_by" << YAML::Value << YAML::Flow << o.partition_by;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;

@@ -346,19 +346,46 @@ std::shared_ptr<const StepSpec> read_step(const Node& node, std::size_t index) {
 
 OutputSpec read_output(const Node& node, std::size_t index) {
   const MapView map(node, fmt::format("outputs.{}", index));
-  map.allow_only({"table", "path", "format", "allow_outside_workdir"});
+  map.allow_only({"table", "path", "format", "allow_outside_workdir", "partition_by"});
   OutputSpec out;
   out.location = node.location;
   out.fields = map.field_locations();
   out.table = to_nonempty_string(map.require("table"), map.path("table"));
+  if (const Node* partition_by = map.find("partition_by")) {
+    out.partition_by = to_string_list(*partition_by, map.path("partition_by"), false);
+    for (size_t i = 0; i < out.partition_by.size(); ++i) {
+      out.fields.values[fmt::format("partition_by.{}", i)] =
+          partition_by->kind == Node::Kind::kSequence ? partition_by->items[i].location
+                                                      : partition_by->location;
+    }
+  }
   const Node* path = map.find("path");
   if (path) out.path = to_nonempty_string(*path, map.path("path"));
   if (const Node* format = map.find("format")) {
     out.format = to_choice(*format, map.path("format"), {"hdf5", "csv"});
   } else {
-    out.format = out.path.ends_with(".csv") ? "csv" : "hdf5";
+    out.format = out.path.ends_with(".csv") && out.partition_by.empty() ? "csv" : "hdf5";
   }
-  if (!path) out.path = out.table + (out.format == "csv" ? ".csv" : ".h5");
+  if (!path) {
+    out.path = out.partition_by.empty() ? out.table + (out.format == "csv" ? ".csv" : ".h5")
+                                        : out.table + "/";
+  }
+  if (!out.partition_by.empty()) {
+    // A partitioned output is a directory of part files; a file name here is a mistake.
+    std::string name = out.path;
+    while (name.size() > 1 && name.ends_with('/'))
+      name.pop_back();
+    for (const char* ext : {".csv", ".h5", ".hdf5", ".hdf", ".parquet"}) {
+      if (name.ends_with(ext)) {
+        fail_at(path ? path->location : node.location,
+                fmt::format("{} '{}' names a file, but an output with partition_by writes a "
+                            "directory (<path>/<column>=<value>/part-00000.{}); write a directory "
+                            "path such as '{}/'",
+                            map.path("path"), out.path, out.format == "csv" ? "csv" : "h5",
+                            name.substr(0, name.size() - std::string_view(ext).size())));
+      }
+    }
+  }
   if (const Node* allow = map.find("allow_outside_workdir")) {
     out.allow_outside_workdir = to_bool(*allow, map.path("allow_outside_workdir"));
   }

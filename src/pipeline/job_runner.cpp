@@ -21,6 +21,7 @@
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/csv_writer.hpp"
 #include "shardflow/io/hdf5_table.hpp"
+#include "shardflow/io/partitioned_writer.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
 #include "shardflow/ml/metric.hpp"
@@ -29,6 +30,7 @@
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
+#include "shardflow/ops/shuffle.hpp"
 #include "shardflow/pipeline/signals.hpp"
 #include "shardflow/pipeline/stage_cache.hpp"
 #include "shardflow/pipeline/workdir_lock.hpp"
@@ -350,7 +352,8 @@ class Executor {
 
   void publish_outputs() {
     for (const auto& output : job_.outputs) {
-      const fs::path path = workdir_ / "outputs" / output.path;
+      fs::path path = workdir_ / "outputs" / output.path;
+      if (!path.has_filename()) path = path.parent_path();  // a directory written "events/"
       comm_.agree([&] {
         if (comm_.is_root()) fs::create_directories(path.parent_path());
       });
@@ -359,7 +362,9 @@ class Executor {
       // is recomputed) before its bytes are published.
       const table::Table& data = materialize(output.table);
       maybe_inject_fault("output_write:" + output.table, comm_.rank());
-      if (output.format == "csv") {
+      if (!output.partition_by.empty()) {
+        publish_partitioned(output, t, data, path);
+      } else if (output.format == "csv") {
         io::write_csv(comm_, data, path.string());
       } else if (t.producer >= 0) {
         // The committed stage file is this output, byte for byte.
@@ -385,6 +390,39 @@ class Executor {
       maybe_inject_fault("output_published:" + output.table, comm_.rank());
     }
     free_after(publish_position());
+  }
+
+  // A partitioned output (io/partitioned_writer.hpp): rows are hash-shuffled by the partition
+  // values so that each partition lives whole on one rank (shuffle_to keeps the source-rank
+  // order, so its rows stay in the table's global order), then every rank writes its partitions
+  // with local writers into <path>.tmp, which rank 0 swaps into place.
+  void publish_partitioned(const OutputSpec& output, const TableState& t, const table::Table& data,
+                           const fs::path& path) {
+    std::vector<int> columns;
+    for (const auto& name : output.partition_by)
+      columns.push_back(data.schema().index_of(name));
+    io::check_partition_names(comm_, data, columns);
+    std::vector<int> destination;
+    if (comm_.size() > 1) {
+      const std::vector<std::uint64_t> hashes = ops::hash_rows(data, columns);
+      destination.resize(hashes.size());
+      for (size_t i = 0; i < hashes.size(); ++i)
+        destination[i] = ops::rank_of_hash(hashes[i], comm_.size());
+    }
+    ops::ShuffleOptions shuffle;
+    shuffle.round_bytes = job_.runtime.shuffle_round_bytes;
+    const table::Table shuffled =
+        comm_.size() > 1 ? ops::shuffle_to(comm_, data, destination, shuffle) : table::Table();
+    io::PartitionedWriteOptions options;
+    options.format = output.format;
+    options.table_name = output.table;
+    options.chunk_rows = job_.runtime.hdf5_chunk_rows;
+    options.fingerprint = t.fingerprint;
+    const io::PartitionedWriteResult written = io::write_partitioned(
+        comm_, comm_.size() > 1 ? shuffled : data, columns, path.string(), options);
+    const idx_t partitions = mpi::allreduce_sum(comm_, written.partitions);
+    spdlog::info("table '{}': {} partition(s) by [{}]", output.table, partitions,
+                 fmt::join(output.partition_by, ", "));
   }
 
   void log_published(const OutputSpec& output, const TableState& t, const fs::path& path) {

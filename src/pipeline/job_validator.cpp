@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "shardflow/common/error.hpp"
@@ -17,6 +18,19 @@ namespace {
 
 std::string step_label(const Job& job, std::size_t i) {
   return fmt::format("step {} ({})", i + 1, job.steps[i]->op);
+}
+
+// Whether `inner` names `dir` itself or a path below it (both relative to outputs/).
+bool path_within(const std::string& inner, const std::string& dir) {
+  auto parts = [](const std::string& p) {
+    std::vector<std::string> out;
+    for (const auto& part : std::filesystem::path(p).lexically_normal())
+      if (!part.empty()) out.push_back(part.string());
+    return out;
+  };
+  const auto a = parts(inner);
+  const auto d = parts(dir);
+  return a.size() >= d.size() && std::equal(d.begin(), d.end(), a.begin());
 }
 
 // ============================================================================================
@@ -82,6 +96,18 @@ void check_table_graph(const Job& job) {
       if (job.outputs[j].path == out.path) {
         throw ConfigError("{}: outputs {} and {} both write '{}'; give them different paths",
                           out.fields.of("path", out.location).to_string(), j + 1, i + 1, out.path);
+      }
+      // A partitioned output replaces its whole directory: nothing else may live inside it.
+      const OutputSpec& other = job.outputs[j];
+      for (const auto& [dir, inner] : {std::pair{&other, &out}, std::pair{&out, &other}}) {
+        if (dir->partition_by.empty()) continue;
+        if (path_within(inner->path, dir->path)) {
+          throw ConfigError(
+              "{}: outputs {} and {} overlap: '{}' is inside '{}', the directory that the "
+              "partitioned output {} replaces as a whole; give them separate paths",
+              out.fields.of("path", out.location).to_string(), j + 1, i + 1, inner->path, dir->path,
+              dir == &out ? i + 1 : j + 1);
+        }
       }
     }
   }
@@ -158,6 +184,26 @@ std::vector<TableShape> validate_job_tables(const Job& job) {
       outputs[k].name = step.outputs[k].table;
       outputs[k].produced_by = step_label(job, i);
       tables.push_back(std::move(outputs[k]));
+    }
+  }
+
+  for (size_t i = 0; i < job.outputs.size(); ++i) {
+    const OutputSpec& out = job.outputs[i];
+    if (out.partition_by.empty()) continue;
+    const TableShape& t = table_named(out.table);
+    for (size_t k = 0; k < out.partition_by.size(); ++k) {
+      const SourceLocation& at = out.fields.of(fmt::format("partition_by.{}", k),
+                                               out.fields.of("partition_by", out.location));
+      if (!t.find(out.partition_by[k])) {
+        throw ConfigError("{}: output {}: {}", at.to_string(), i + 1,
+                          t.not_a_column("partition_by column", out.partition_by[k]));
+      }
+    }
+    if (out.partition_by.size() >= t.columns.size()) {
+      throw ConfigError(
+          "{}: output {}: partition_by lists every column of table '{}', so the part files would "
+          "have no columns; leave at least one column out of partition_by",
+          out.fields.of("partition_by", out.location).to_string(), i + 1, out.table);
     }
   }
 

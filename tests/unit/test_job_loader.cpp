@@ -431,7 +431,8 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
   };
   const std::vector<Case> cases = {
       {"name: j\ninputs:\n  e: {format: cs, path: a.csv}\n", 3, 15,
-       "inputs.e.format must be one of csv, hdf5, generate, got 'cs'; did you mean 'csv'?"},
+       "inputs.e.format must be one of csv, hdf5, generate, partitioned, got 'cs'; did you mean "
+       "'csv'?"},
       {"name: j\ninputs:\n  e: {format: generate, kind: clasification, rows: 3}\n", 3, 31,
        "inputs.e.kind must be one of classification, events, groupby, labels, got 'clasification'; "
        "did you mean "

@@ -39,6 +39,8 @@
 //                            before the rename (outputs of input tables; outputs of steps are
 //                            copies of their stage files)
 //     output_published:<T>   every rank, after T is published under outputs/
+//     partition_write:<T>    every rank, before it writes its partitions of the partitioned
+//                            output T (into <path>.tmp)
 
 #include <string_view>
 

@@ -27,6 +27,9 @@ class Comm {
   Comm();
   /// Collective over `base`: duplicates it.
   explicit Comm(MPI_Comm base);
+  /// Local: a communicator of this process alone (a duplicate of MPI_COMM_SELF), for a rank's
+  /// own files written through collective APIs (e.g. io::write_table for one partition).
+  static Comm self();
   ~Comm();
   Comm(Comm&& other) noexcept;
   Comm& operator=(Comm&& other) noexcept;

@@ -27,6 +27,10 @@ struct OutputSpec {
   std::string
       format;  // hdf5 (default; csv when the path ends in .csv and no format is given) | csv
   bool allow_outside_workdir = false;
+  /// Hive-style partitioned output (io/partitioned_writer.hpp): `path` is a directory written as
+  /// <path>/<c1>=<v1>/.../part-00000.<csv|h5>; empty = one file. Locations of the entries are in
+  /// `fields` as "partition_by.<i>".
+  std::vector<std::string> partition_by;
   SourceLocation location;
   FieldLocations fields;
 };

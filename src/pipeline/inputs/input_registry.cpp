@@ -14,12 +14,14 @@ namespace shardflow::pipeline {
 InputFormat csv_input_format();
 InputFormat hdf5_input_format();
 InputFormat generate_input_format();
+InputFormat partitioned_input_format();
 
 const std::vector<InputFormat>& input_formats() {
   static const std::vector<InputFormat> formats = {
       csv_input_format(),
       hdf5_input_format(),
       generate_input_format(),
+      partitioned_input_format(),
   };
   return formats;
 }
