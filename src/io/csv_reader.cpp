@@ -897,10 +897,12 @@ class ColumnBuilder {
       plain_.push_back(s);
     } else {
       i32_.push_back(dict_.insert(s));
-      if (dict_.count() > max_dictionary_) to_plain();
     }
     if (!valid_.empty()) valid_.push_back(1);
     ++size_;
+    // After the row's validity is in place: to_plain() reads it for every code (it read past the
+    // end here, and turned the value that overflowed the dictionary into "" after a null).
+    if (!plain_mode_ && dict_.count() > max_dictionary_) to_plain();
   }
 
   /// More distinct values on this rank alone than a dictionary may hold: switch to plain

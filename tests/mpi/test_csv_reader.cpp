@@ -475,6 +475,13 @@ TEST_F(CsvReader, RandomFilesMatchReference) {
     EXPECT_EQ(t.column("ts").type(), DataType::kTimestamp);
     EXPECT_EQ(t.column("b").type(), DataType::kBool);
     EXPECT_TRUE(t.column("s").is_dictionary_encoded());
+    // String columns that overflow a tiny dictionary limit on the way (nulls before the value
+    // that overflows it) read the same values as plain strings.
+    o.max_dictionary_size = 2 + seed % 3;
+    const table::Table small = io::read_csv(comm, o);
+    EXPECT_FALSE(small.column("s").is_dictionary_encoded());
+    check_against_reference(comm, small, ref);
+    expect_identical_metadata(comm, small);
   }
 }
 
@@ -748,7 +755,25 @@ TEST_F(CsvReader, HighCardinalityStringsStayPlain) {
   EXPECT_EQ(t.column("c").dictionary()->size(), 4);
   expect_identical_metadata(comm, t);
   check_against_reference(comm, t, make_reference({path}, true));
-  // Each rank alone may fit the limit (at 2+ ranks) while the union does not.
+  // The value that overflows the dictionary, after a null, keeps its text (it was read as "").
+  if (comm.is_root())
+    testing_util::write_file(path, "id,seg\n5,\n93,t\n102,k\n142,a\n148,x\n172,k\n207,zz\n");
+  comm.barrier();
+  o.max_dictionary_size = 4;
+  const table::Table overflow = io::read_csv(comm, o);
+  check_against_reference(comm, overflow, make_reference({path}, true));
+  if (comm.size() == 1) {
+    EXPECT_EQ(overflow.column("seg").string_at(6), "zz");
+  }
+  // Back to the 1000-row file: each rank alone may fit the limit (at 2+ ranks) while the union
+  // does not.
+  if (comm.is_root()) {
+    std::string text = "u,c\n";
+    for (int r = 0; r < 1000; ++r)
+      text += "user" + std::to_string(r) + ",c" + std::to_string(r % 4) + "\n";
+    testing_util::write_file(path, text);
+  }
+  comm.barrier();
   o.max_dictionary_size = 600;
   const table::Table t2 = io::read_csv(comm, o);
   EXPECT_FALSE(t2.column("u").is_dictionary_encoded());
