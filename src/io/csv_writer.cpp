@@ -73,11 +73,41 @@ void append_csv_header(const table::Schema& schema, char delimiter, std::string&
   out.push_back('\n');
 }
 
+void append_value_text(const table::Column& col, idx_t i, std::string& out) {
+  const auto row = static_cast<size_t>(i);
+  switch (col.type()) {
+    case DataType::kInt32:
+      fmt::format_to(std::back_inserter(out), "{}", col.values<std::int32_t>()[row]);
+      break;
+    case DataType::kInt64:
+      fmt::format_to(std::back_inserter(out), "{}", col.values<std::int64_t>()[row]);
+      break;
+    case DataType::kFloat32: {
+      const size_t start = out.size();
+      fmt::format_to(std::back_inserter(out), "{}", col.values<float>()[row]);
+      if (std::string_view(out).substr(start).find_first_of(".eEna") == std::string::npos)
+        out.append(".0");
+      break;
+    }
+    case DataType::kFloat64:
+      csv::append_float64(col.values<double>()[row], out);
+      break;
+    case DataType::kBool:
+      out.append(col.values<std::uint8_t>()[row] ? "true" : "false");
+      break;
+    case DataType::kTimestamp:
+      csv::append_timestamp(col.values<std::int64_t>()[row], out);
+      break;
+    case DataType::kString:
+      out.append(col.string_at(i));
+      break;
+  }
+}
+
 void append_csv_rows(const table::Table& table, idx_t first, idx_t count, char delimiter,
                      std::string& out) {
   const int ncols = table.num_columns();
   for (idx_t i = first; i < first + count; ++i) {
-    const auto row = static_cast<size_t>(i);
     for (int k = 0; k < ncols; ++k) {
       if (k > 0) out.push_back(delimiter);
       const table::Column& col = table.column(k);
@@ -86,33 +116,10 @@ void append_csv_rows(const table::Table& table, idx_t first, idx_t count, char d
         if (ncols == 1) out.append("\"\"");
         continue;
       }
-      switch (col.type()) {
-        case DataType::kInt32:
-          fmt::format_to(std::back_inserter(out), "{}", col.values<std::int32_t>()[row]);
-          break;
-        case DataType::kInt64:
-          fmt::format_to(std::back_inserter(out), "{}", col.values<std::int64_t>()[row]);
-          break;
-        case DataType::kFloat32: {
-          const size_t start = out.size();
-          fmt::format_to(std::back_inserter(out), "{}", col.values<float>()[row]);
-          if (std::string_view(out).substr(start).find_first_of(".eEna") == std::string::npos)
-            out.append(".0");
-          break;
-        }
-        case DataType::kFloat64:
-          csv::append_float64(col.values<double>()[row], out);
-          break;
-        case DataType::kBool:
-          out.append(col.values<std::uint8_t>()[row] ? "true" : "false");
-          break;
-        case DataType::kTimestamp:
-          csv::append_timestamp(col.values<std::int64_t>()[row], out);
-          break;
-        case DataType::kString:
-          csv::append_string_field(col.string_at(i), delimiter, out);
-          break;
-      }
+      if (col.type() == DataType::kString)
+        csv::append_string_field(col.string_at(i), delimiter, out);
+      else
+        append_value_text(col, i, out);
     }
     out.push_back('\n');
   }

@@ -251,32 +251,8 @@ std::string unescape_partition_text(std::string_view text) {
 
 std::optional<std::string> partition_value_text(const table::Column& col, idx_t i) {
   if (!col.is_valid(i)) return std::nullopt;
-  const auto row = static_cast<size_t>(i);
   std::string out;
-  switch (col.type()) {
-    case DataType::kInt32:
-      fmt::format_to(std::back_inserter(out), "{}", col.values<std::int32_t>()[row]);
-      break;
-    case DataType::kInt64:
-      fmt::format_to(std::back_inserter(out), "{}", col.values<std::int64_t>()[row]);
-      break;
-    case DataType::kFloat32:
-      fmt::format_to(std::back_inserter(out), "{}", col.values<float>()[row]);
-      if (out.find_first_of(".eEna") == std::string::npos) out.append(".0");
-      break;
-    case DataType::kFloat64:
-      csv::append_float64(col.values<double>()[row], out);
-      break;
-    case DataType::kBool:
-      out = col.values<std::uint8_t>()[row] ? "true" : "false";
-      break;
-    case DataType::kTimestamp:
-      csv::append_timestamp(col.values<std::int64_t>()[row], out);
-      break;
-    case DataType::kString:
-      out = std::string(col.string_at(i));
-      break;
-  }
+  append_value_text(col, i, out);
   return out;
 }
 

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/suggest.hpp"
 
@@ -21,6 +24,28 @@ std::string output_name(const AggSpec& spec) {
   if (spec.column.empty()) return spec.function;
   if (!spec.column2.empty()) return spec.column + "_" + spec.column2 + "_" + spec.function;
   return spec.column + "_" + spec.function;
+}
+
+std::string call_column_text(const std::string& column) {
+  const bool plain = !column.empty() && std::all_of(column.begin(), column.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  });
+  if (plain) return column;
+  std::string quoted = "\"";
+  for (char c : column) {
+    quoted += c;
+    if (c == '"') quoted += '"';
+  }
+  return quoted + "\"";
+}
+
+std::string aggregate_call_text(const AggSpec& spec) {
+  if (spec.column.empty()) return spec.function + "(*)";
+  std::string text = spec.function + "(" + call_column_text(spec.column);
+  if (!spec.column2.empty()) text += ", " + call_column_text(spec.column2);
+  for (double a : spec.args)
+    text += fmt::format(", {}", a);
+  return text + ")";
 }
 
 const AggregateFunction* find_aggregate_function(std::string_view name) {

@@ -37,19 +37,6 @@ std::string number_text(double v) {
   return fmt::format("{}", v);
 }
 
-std::string column_text(const std::string& column) {
-  const bool plain = !column.empty() && std::all_of(column.begin(), column.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
-  });
-  if (plain) return column;
-  std::string quoted = "\"";
-  for (char c : column) {
-    quoted += c;
-    if (c == '"') quoted += '"';
-  }
-  return quoted + "\"";
-}
-
 std::string literal_text(const WindowLiteral& l) {
   switch (l.kind) {
     case WindowLiteral::Kind::kNone:
@@ -185,22 +172,15 @@ std::string window_feature_text(const WindowFeature& f) {
       return std::string(function_name(f.function)) + "()";
     case WindowFunction::kLag:
     case WindowFunction::kLead:
-      text = fmt::format("{}({}, {}", function_name(f.function), column_text(f.column), f.offset);
+      text =
+          fmt::format("{}({}, {}", function_name(f.function), call_column_text(f.column), f.offset);
       if (f.default_value.kind != WindowLiteral::Kind::kNone)
         text += ", " + literal_text(f.default_value);
       return text + ")";
     case WindowFunction::kAggregate:
       break;
   }
-  if (f.agg.column.empty()) {
-    text = f.agg.function + "(*)";
-  } else {
-    text = f.agg.function + "(" + column_text(f.agg.column);
-    if (!f.agg.column2.empty()) text += ", " + column_text(f.agg.column2);
-    for (double a : f.agg.args)
-      text += ", " + number_text(a);
-    text += ")";
-  }
+  text = aggregate_call_text(f.agg);
   switch (f.frame.kind) {
     case FrameKind::kPartition:
       break;

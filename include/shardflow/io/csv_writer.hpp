@@ -29,6 +29,9 @@ void append_csv_rows(const table::Table& table, idx_t first, idx_t count, char d
                      std::string& out);
 /// Local: appends the header line (column names, quoted when needed).
 void append_csv_header(const table::Schema& schema, char delimiter, std::string& out);
+/// Appends the text of the valid value at row `i` of `col` as the CSV writer writes it, strings
+/// unquoted (the CSV writer quotes them; partitioned outputs name directories with it).
+void append_value_text(const table::Column& col, idx_t i, std::string& out);
 
 /// Collective: writes the distributed table to one CSV file: header, then every rank's rows in
 /// rank order. The schema must be equal on all ranks; `path` too.

@@ -46,6 +46,13 @@ struct AggSpec {
 /// Output name of an aggregate (its `output`, or the default described above).
 std::string output_name(const AggSpec& spec);
 
+/// A column as written inside a call: its name when plain (letters, digits, '_', '.'), else
+/// double-quoted with "" for a quote.
+std::string call_column_text(const std::string& column);
+/// The canonical text of an aggregate call: "function(column[, column2][, args...])", or
+/// "function(*)" without a column (group_by's named aggregates, window features).
+std::string aggregate_call_text(const AggSpec& spec);
+
 /// What a state aggregates: the column's type and encoding.
 struct AggregateInput {
   table::DataType type = table::DataType::kInt64;

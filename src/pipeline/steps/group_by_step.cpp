@@ -149,7 +149,7 @@ class GroupByStep final : public StepSpec {
       const auto& agg = aggs[i];
       if (hidden[i]) continue;
       if (named[i]) {
-        entries.push_back({written_under[i], {}, aggregate_call_text(agg)});
+        entries.push_back({written_under[i], {}, ops::aggregate_call_text(agg)});
         continue;
       }
       auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) {
@@ -176,30 +176,6 @@ class GroupByStep final : public StepSpec {
     out << YAML::EndMap;
     emit_outputs(out, *this);
     out << YAML::EndMap;
-  }
-
-  // "function(column)", the column double-quoted when it is not a plain name.
-  // A column as written in a call: its name, double-quoted ("" for a quote) unless plain.
-  static std::string column_text(const std::string& column) {
-    const bool plain = std::all_of(column.begin(), column.end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
-    });
-    if (plain) return column;
-    std::string quoted = "\"";
-    for (char c : column) {
-      quoted += c;
-      if (c == '"') quoted += '"';
-    }
-    return quoted + "\"";
-  }
-
-  static std::string aggregate_call_text(const ops::AggSpec& agg) {
-    if (agg.column.empty()) return agg.function + "(*)";
-    std::string text = agg.function + "(" + column_text(agg.column);
-    if (!agg.column2.empty()) text += ", " + column_text(agg.column2);
-    for (double a : agg.args)
-      text += fmt::format(", {}", a);
-    return text + ")";
   }
 
   std::vector<TableShape> bind(const std::string& label,
