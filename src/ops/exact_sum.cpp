@@ -308,17 +308,33 @@ void ExactSums::anchor(double max_abs) {
   scale_ = std::max(decompose(max_abs).e + 30 - static_cast<int>(kWindow), kMinExponent);
 }
 
+double largest_finite_magnitude(std::span<const double> values) {
+  // Branch-free, in four independent maxima: the loop runs at the max instruction's throughput
+  // (it was a compare-and-branch chain, a fifth of a float mean's time). NaN and infinities
+  // compare false against infinity and count as 0.
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  double m[4] = {0, 0, 0, 0};
+  const size_t n = values.size();
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (size_t k = 0; k < 4; ++k) {
+      double a = std::fabs(values[i + k]);
+      a = a < kInf ? a : 0.0;
+      m[k] = a > m[k] ? a : m[k];
+    }
+  }
+  for (; i < n; ++i) {
+    double a = std::fabs(values[i]);
+    a = a < kInf ? a : 0.0;
+    m[0] = a > m[0] ? a : m[0];
+  }
+  return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+}
+
 void ExactSums::add_counted(std::span<const double> values, std::span<const std::int32_t> gid,
                             std::int64_t* count) {
   const size_t n = gid.size();
-  if (scale_ == kUnanchored) {
-    double max_abs = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const double a = std::fabs(values[i]);
-      if (a > max_abs && std::isfinite(a)) max_abs = a;
-    }
-    anchor(max_abs);
-  }
+  if (scale_ == kUnanchored) anchor(largest_finite_magnitude(values.first(n)));
   if (scale_ == kUnanchored) {  // zeros and non-finite values only: all go the slow way
     for (size_t i = 0; i < n; ++i) {
       add(static_cast<size_t>(gid[i]), values[i]);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "shardflow/common/hash.hpp"
@@ -122,6 +123,17 @@ struct DistinctEstimate {
   double group_ratio = 1.0;  // (sum of the ranks' local groups) / (all rows): what pre-aggregation
                              // leaves of the rows to shuffle
 };
+// Collective: the estimate from this rank's `local_groups` among `n` rows.
+DistinctEstimate distinct_from(const mpi::Comm& comm, double local_groups, size_t n) {
+  DistinctEstimate e;
+  e.local_groups = local_groups;
+  // Sums in whole groups and rows (int64 allreduce: the same on every rank).
+  std::vector<idx_t> sums = {static_cast<idx_t>(std::llround(e.local_groups)),
+                             static_cast<idx_t>(n)};
+  mpi::allreduce_inplace(comm, std::span<idx_t>(sums), mpi::Reduce::kSum);
+  e.group_ratio = sums[1] > 0 ? static_cast<double>(sums[0]) / static_cast<double>(sums[1]) : 1.0;
+  return e;
+}
 DistinctEstimate estimate_distinct(const mpi::Comm& comm, std::span<const std::uint64_t> keys) {
   constexpr size_t kSample = 1 << 16;
   const size_t n = keys.size();
@@ -133,15 +145,9 @@ DistinctEstimate estimate_distinct(const mpi::Comm& comm, std::span<const std::u
   std::sort(sample.begin(), sample.end());
   const auto distinct =
       static_cast<idx_t>(std::unique(sample.begin(), sample.end()) - sample.begin());
-  DistinctEstimate e;
-  e.local_groups =
-      estimated_distinct(static_cast<idx_t>(n), static_cast<idx_t>(sample.size()), distinct);
-  // Sums in whole groups and rows (int64 allreduce: the same on every rank).
-  std::vector<idx_t> sums = {static_cast<idx_t>(std::llround(e.local_groups)),
-                             static_cast<idx_t>(n)};
-  mpi::allreduce_inplace(comm, std::span<idx_t>(sums), mpi::Reduce::kSum);
-  e.group_ratio = sums[1] > 0 ? static_cast<double>(sums[0]) / static_cast<double>(sums[1]) : 1.0;
-  return e;
+  return distinct_from(
+      comm, estimated_distinct(static_cast<idx_t>(n), static_cast<idx_t>(sample.size()), distinct),
+      n);
 }
 
 // Hash-table size for the local grouping: the estimate with some slack (the table grows if it
@@ -230,12 +236,29 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
   const KeyPacking packing = plan_packing(comm, table, key_idx);
 
   if (packing.packable) {
-    table::Buffer<std::uint64_t> packed = pack_keys(table, packing);
-    const DistinctEstimate est = estimate_distinct(comm, packed);
-    if (ranks == 1) {
-      const PackedGroups g =
-          group_packed(packed, packing.domain, expected_groups(est, table.num_rows()));
+    // A small key domain (equal on all ranks) is grouped by direct indexing, block by block,
+    // which also gives the exact local group count; otherwise the packed keys of the whole
+    // table are hashed, with the table sized from a sample.
+    const bool direct = packing.domain <= kDirectGroupDomain;
+    table::Buffer<std::uint64_t> packed;
+    std::optional<PackedGroups> direct_groups;
+    DistinctEstimate est;
+    if (direct) {
+      direct_groups = group_direct(table, packing);
+      est = distinct_from(comm, static_cast<double>(direct_groups->keys.size()),
+                          static_cast<size_t>(table.num_rows()));
+    } else {
+      packed = pack_keys(table, packing);
+      est = estimate_distinct(comm, packed);
+    }
+    auto local_groups = [&] {
+      if (direct) return std::move(*direct_groups);
+      PackedGroups g = group_packed(packed, packing.domain, expected_groups(est, table.num_rows()));
       packed = {};
+      return g;
+    };
+    if (ranks == 1) {
+      const PackedGroups g = local_groups();
       auto states = make_states(table, aggs);
       update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()));
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
@@ -246,6 +269,12 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       // (packed key, value columns) rows are shuffled and aggregated once. Holistic aggregates
       // (median, count_distinct) need every value of a group on one rank, so they always go
       // this way.
+      if (direct) {
+        packed = table::Buffer<std::uint64_t>(direct_groups->gid.size());
+        for (size_t i = 0; i < packed.size(); ++i)
+          packed[i] = direct_groups->keys[static_cast<size_t>(direct_groups->gid[i])];
+        direct_groups.reset();
+      }
       Table raw;
       raw.add_column(kKeyColumn, keys_as_column(packed));
       for (const auto& name : value_columns(aggs))
@@ -261,9 +290,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     // Keys repeat: aggregate locally, shuffle the partial states, merge.
-    PackedGroups local =
-        group_packed(packed, packing.domain, expected_groups(est, table.num_rows()));
-    packed = {};
+    PackedGroups local = local_groups();
     auto states = make_states(table, aggs);
     update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()));
     local.gid = {};

@@ -24,7 +24,24 @@ KeyPacking plan_packing(const mpi::Comm& comm, const Table& t, const std::vector
     const auto& valid = c.validity();
     auto scan = [&](const auto& v) {
       std::int64_t lo = INT64_MAX, hi = INT64_MIN;
-      for (size_t i = 0; i < v.size(); ++i) {
+      const size_t n = v.size();
+      size_t i = 0;
+      if (valid.empty()) {
+        // Four independent (min, max) chains: the loop runs at the throughput of the compare
+        // instead of its latency (a sixth of db-benchmark q4's time went here).
+        std::int64_t l[4] = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+        std::int64_t h[4] = {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN};
+        for (; i + 4 <= n; i += 4) {
+          for (size_t k = 0; k < 4; ++k) {
+            const auto x = static_cast<std::int64_t>(v[i + k]);
+            l[k] = x < l[k] ? x : l[k];
+            h[k] = x > h[k] ? x : h[k];
+          }
+        }
+        lo = std::min(std::min(l[0], l[1]), std::min(l[2], l[3]));
+        hi = std::max(std::max(h[0], h[1]), std::max(h[2], h[3]));
+      }
+      for (; i < n; ++i) {
         if (!valid.empty() && !valid[i]) continue;
         const auto x = static_cast<std::int64_t>(v[i]);
         lo = std::min(lo, x);
@@ -112,19 +129,19 @@ KeyPacking plan_packing(const mpi::Comm& comm, const Table& t, const std::vector
   return p;
 }
 
-// Local: packed key of every row.
-table::Buffer<std::uint64_t> pack_keys(const Table& t, const KeyPacking& p) {
-  const size_t n = static_cast<size_t>(t.num_rows());
+void pack_keys_into(const Table& t, const KeyPacking& p, idx_t begin, idx_t end,
+                    std::uint64_t* key) {
+  const auto first_row = static_cast<size_t>(begin);
+  const size_t n = static_cast<size_t>(end - begin);
   // Not zeroed: the first column's fold assigns (a memset of 8 bytes per row saved).
-  table::Buffer<std::uint64_t> key(n);
-  if (p.columns.empty()) std::fill(key.begin(), key.end(), 0);
+  if (p.columns.empty()) std::fill(key, key + n, 0);
   bool first = true;
   for (const auto& pc : p.columns) {
     const Column& c = t.column(pc.column);
-    const auto& valid = c.validity();
+    const std::uint8_t* valid = c.validity().empty() ? nullptr : c.validity().data() + first_row;
     const std::uint64_t mult = pc.mult;
     const std::uint64_t shift = pc.nullable ? 1 : 0;
-    auto fold = [&](const auto& v, std::int64_t base) {
+    auto fold = [&](const auto* v, std::int64_t base) {
       auto fold_into = [&](auto assign) {
         auto put = [&](size_t i, std::uint64_t code) {
           if constexpr (decltype(assign)::value)
@@ -132,7 +149,7 @@ table::Buffer<std::uint64_t> pack_keys(const Table& t, const KeyPacking& p) {
           else
             key[i] += code * mult;
         };
-        if (valid.empty()) {
+        if (valid == nullptr) {
           for (size_t i = 0; i < n; ++i)
             put(i, static_cast<std::uint64_t>(static_cast<std::int64_t>(v[i]) - base) + shift);
         } else {
@@ -149,24 +166,29 @@ table::Buffer<std::uint64_t> pack_keys(const Table& t, const KeyPacking& p) {
     };
     switch (c.type()) {
       case DataType::kInt32:
-        fold(c.values<std::int32_t>(), pc.min);
+        fold(c.values<std::int32_t>().data() + first_row, pc.min);
         break;
       case DataType::kInt64:
       case DataType::kTimestamp:
-        fold(c.values<std::int64_t>(), pc.min);
+        fold(c.values<std::int64_t>().data() + first_row, pc.min);
         break;
       case DataType::kBool:
-        fold(c.values<std::uint8_t>(), 0);
+        fold(c.values<std::uint8_t>().data() + first_row, 0);
         break;
       case DataType::kString:
-        fold(c.codes(), 0);
+        fold(c.codes().data() + first_row, 0);
         break;
       default:
-        if (first) std::fill(key.begin(), key.end(), 0);
+        if (first) std::fill(key, key + n, 0);
         break;
     }
     first = false;
   }
+}
+
+table::Buffer<std::uint64_t> pack_keys(const Table& t, const KeyPacking& p) {
+  table::Buffer<std::uint64_t> key(static_cast<size_t>(t.num_rows()));
+  pack_keys_into(t, p, 0, t.num_rows(), key.data());
   return key;
 }
 

@@ -392,23 +392,6 @@ TEST(GroupBy, VariancesAreCorrectlyRoundedAtEveryRankCount) {
   EXPECT_NE(naive, ops::rounded_quotient(n[1] * s2[1] - s1[1] * s1[1], n[1] * n[1]));
 }
 
-namespace {
-
-// Continuous quantile q of `v` (sorted here; non-empty), as DuckDB's quantile_cont: linear
-// interpolation in long double, rounded once.
-template <typename T>
-double quantile_reference(std::vector<T> v, double q) {
-  std::sort(v.begin(), v.end());
-  const long double position = static_cast<long double>(q) * static_cast<long double>(v.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(position));
-  const long double fraction = position - static_cast<long double>(lo);
-  if (fraction == 0 || lo + 1 >= v.size()) return static_cast<double>(v[lo]);
-  const auto a = static_cast<long double>(v[lo]), b = static_cast<long double>(v[lo + 1]);
-  return static_cast<double>(a + (b - a) * fraction);
-}
-
-}  // namespace
-
 // Holistic aggregates (median, quantile, count_distinct) at every rank count equal a brute-force
 // reference on the whole table: through the packed-key path (which must shuffle raw rows for
 // them even when keys repeat), the general path (plain string key), and without keys (one row;
@@ -475,10 +458,14 @@ TEST(GroupBy, HolisticAggregatesMatchABruteForceReferenceAtEveryRankCount) {
     }
     std::vector<std::string> cells;
     auto num = [](std::optional<double> x) { return x ? fmt::format("{}", *x) : "null"; };
-    cells.push_back(num(is.empty() ? std::nullopt : std::optional(quantile_reference(is, 0.5))));
-    cells.push_back(num(fs.empty() ? std::nullopt : std::optional(quantile_reference(fs, 0.5))));
-    cells.push_back(num(fs.empty() ? std::nullopt : std::optional(quantile_reference(fs, 0.9))));
-    cells.push_back(num(is.empty() ? std::nullopt : std::optional(quantile_reference(is, 0.0))));
+    cells.push_back(
+        num(is.empty() ? std::nullopt : std::optional(test::quantile_reference(is, 0.5))));
+    cells.push_back(
+        num(fs.empty() ? std::nullopt : std::optional(test::quantile_reference(fs, 0.5))));
+    cells.push_back(
+        num(fs.empty() ? std::nullopt : std::optional(test::quantile_reference(fs, 0.9))));
+    cells.push_back(
+        num(is.empty() ? std::nullopt : std::optional(test::quantile_reference(is, 0.0))));
     cells.push_back(std::to_string(ss.size()));
     cells.push_back(std::to_string(fset.size()));
     cells.push_back(std::to_string(rows.size()));

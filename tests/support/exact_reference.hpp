@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace shardflow::test {
@@ -132,5 +133,26 @@ class ExactReference {
 
   std::vector<std::uint32_t> pos_, neg_;
 };
+
+/// The continuous quantile q (0 <= q <= 1) of non-empty `v`, as the definition says (DuckDB's
+/// quantile_cont): sort in the total order of min/max (-0.0 < 0.0, NaN greatest), interpolate
+/// linearly in long double, round once.
+template <typename T>
+double quantile_reference(std::vector<T> v, double q) {
+  std::sort(v.begin(), v.end(), [](T a, T b) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(a)) return false;
+      if (std::isnan(b)) return true;
+      if (a == b) return std::signbit(a) && !std::signbit(b);
+    }
+    return a < b;
+  });
+  const long double position = static_cast<long double>(q) * static_cast<long double>(v.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(position));
+  const long double fraction = position - static_cast<long double>(lo);
+  if (fraction == 0 || lo + 1 >= v.size()) return static_cast<double>(v[lo]);
+  const auto a = static_cast<long double>(v[lo]), b = static_cast<long double>(v[lo + 1]);
+  return static_cast<double>(a + (b - a) * fraction);
+}
 
 }  // namespace shardflow::test

@@ -792,30 +792,6 @@ TEST(Aggregate, IntegerCoMomentsFastPathGivesTheBitsOfTheDoublePath) {
   }
 }
 
-namespace {
-
-// The continuous quantile of `v` in the total order of min/max (-0.0 < 0.0, NaN greatest), as
-// the definition says: sort, interpolate in long double, round once.
-template <typename T>
-double quantile_by_sorting(std::vector<T> v, double q) {
-  std::sort(v.begin(), v.end(), [](T a, T b) {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (std::isnan(a)) return false;
-      if (std::isnan(b)) return true;
-      if (a == b) return std::signbit(a) && !std::signbit(b);
-    }
-    return a < b;
-  });
-  const long double position = static_cast<long double>(q) * static_cast<long double>(v.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(position));
-  const long double fraction = position - static_cast<long double>(lo);
-  if (fraction == 0 || lo + 1 >= v.size()) return static_cast<double>(v[lo]);
-  const auto a = static_cast<long double>(v[lo]), b = static_cast<long double>(v[lo + 1]);
-  return static_cast<double>(a + (b - a) * fraction);
-}
-
-}  // namespace
-
 // median and quantile over special values (NaN, infinities, -0.0 beside 0.0, int64 extremes),
 // fed in several updates (several shuffled batches), equal the sort-based definition bit for bit.
 TEST(Aggregate, QuantilesOfSpecialValuesFollowTheTotalOrder) {
@@ -871,7 +847,7 @@ TEST(Aggregate, QuantilesOfSpecialValuesFollowTheTotalOrder) {
       ASSERT_EQ(out.is_valid(static_cast<idx_t>(g)), n > 0);
       if (n == 0) continue;
       const double want =
-          floats ? quantile_by_sorting(fref[g], q) : quantile_by_sorting(iref[g], q);
+          floats ? test::quantile_reference(fref[g], q) : test::quantile_reference(iref[g], q);
       const double got = out.values<double>()[g];
       if (std::isnan(want)) {
         EXPECT_TRUE(std::isnan(got));
@@ -912,4 +888,99 @@ TEST(Aggregate, GroupCountEstimateFromASample) {
   EXPECT_LT(ops::estimated_distinct(kPopulation, kSample, 63'500) / kPopulation, 0.05);
   // q10 at 1e7 on 2 ranks: 5e6 rows per rank, nearly all distinct.
   EXPECT_GT(ops::estimated_distinct(5'000'000, kSample, 65'300) / 5e6, 0.5);
+}
+
+// The fast tier's word arithmetic at every shift of the window (0..73 bits above the scale), both
+// signs, carries between the 64-bit words, sums that overflow 128 bits (which must move to the
+// wide tier) and values just outside the window, through add, FastAdder and add_counted, against
+// the independent reference.
+TEST(ExactFloatSum, FastTierAtEveryShiftAndSignMatchesTheReference) {
+  std::mt19937_64 rng(7301);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int top = static_cast<int>(rng() % 200) - 100;  // exponent of the anchoring value
+    std::vector<double> v = {std::ldexp(1.0, top)};
+    const int n = 1 + static_cast<int>(rng() % 300);
+    for (int i = 0; i < n; ++i) {
+      // Shift d = exponent - scale over the window and 3 past each end. Anchored on 2^top
+      // (mantissa 2^52, exponent top - 52), the scale is (top - 52) + 30 - 73.
+      const int scale = top - 52 + 30 - 73;
+      const int d = static_cast<int>(rng() % 80) - 3;
+      const int exponent = scale + d;  // of the value's least significant mantissa bit
+      const std::uint64_t m = (rng() >> 11) | (std::uint64_t{1} << 52);
+      double x = std::ldexp(static_cast<double>(m), exponent);
+      // The largest fast-tier terms: a few of them overflow the 128-bit accumulator.
+      if (trial % 3 == 0 && rng() % 2) x = std::ldexp(static_cast<double>(m), scale + 73);
+      v.push_back(rng() % 2 ? -x : x);
+    }
+    // Cancel most of the sum in some trials, so that carries and borrows cross the words.
+    if (trial % 4 == 1) {
+      const size_t half = v.size();
+      for (size_t i = 1; i < half; i += 2)
+        v.push_back(-v[i]);
+    }
+    test::ExactReference ref;
+    for (double x : v)
+      ref.add(x);
+    const auto count = static_cast<std::int64_t>(v.size());
+    const double want_sum = ref.value();
+    const double want_mean = ref.value(static_cast<std::uint64_t>(count));
+
+    ops::ExactSums one;
+    one.resize(1);
+    one.anchor(std::ldexp(1.0, top));
+    for (double x : v)
+      one.add(0, x);
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(one.value(0, count)),
+              std::bit_cast<std::uint64_t>(want_sum))
+        << "add, trial " << trial;
+
+    ops::ExactSums fast;
+    fast.resize(1);
+    fast.anchor(std::ldexp(1.0, top));
+    auto adder = fast.fast_adder();
+    for (double x : v)
+      adder.add(0, x);
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(fast.value(0, count)),
+              std::bit_cast<std::uint64_t>(want_sum))
+        << "FastAdder, trial " << trial;
+
+    ops::ExactSums counted;
+    counted.resize(1);
+    std::vector<std::int32_t> gid(v.size(), 0);
+    std::int64_t n_counted = 0;
+    counted.add_counted(v, gid, &n_counted);
+    EXPECT_EQ(n_counted, count);
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(counted.mean(0, count)),
+              std::bit_cast<std::uint64_t>(want_mean))
+        << "add_counted, trial " << trial;
+  }
+}
+
+// What ExactSums anchors on: the largest finite magnitude, NaN and infinities ignored, at every
+// length (the loop runs four lanes and a tail).
+TEST(ExactFloatSum, LargestFiniteMagnitudeIgnoresNanAndInfinities) {
+  std::mt19937_64 rng(11);
+  const double specials[] = {std::numeric_limits<double>::quiet_NaN(),
+                             -std::numeric_limits<double>::quiet_NaN(),
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             -0.0,
+                             0.0,
+                             std::numeric_limits<double>::denorm_min()};
+  for (size_t n = 0; n < 40; ++n) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<double> v(n);
+      double want = 0;
+      for (auto& x : v) {
+        if (rng() % 3 == 0) {
+          x = specials[rng() % std::size(specials)];
+        } else {
+          x = std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 200) - 100) *
+              (rng() % 2 ? -1 : 1);
+        }
+        if (std::isfinite(x)) want = std::max(want, std::fabs(x));
+      }
+      EXPECT_EQ(ops::largest_finite_magnitude(v), want) << "n " << n;
+    }
+  }
 }

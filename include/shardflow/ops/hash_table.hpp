@@ -24,6 +24,8 @@
 
 namespace shardflow::ops {
 
+struct KeyPacking;
+
 /// A zero-filled array of trivially copyable T on 2 MiB-aligned memory advised to use transparent
 /// huge pages: a hash table of hundreds of MB probed at random otherwise pays a TLB miss (and, when
 /// fresh, a page fault per 4 KiB) on nearly every probe.
@@ -147,6 +149,14 @@ double estimated_distinct(idx_t population, idx_t sample, idx_t sample_distinct)
 /// (sized for `expected_groups`) otherwise. keys.size() must be below 2^31.
 PackedGroups group_packed(std::span<const std::uint64_t> keys, std::uint64_t domain,
                           idx_t expected_groups);
+
+/// Packed key domains up to this size are grouped by direct indexing (group_direct).
+inline constexpr std::uint64_t kDirectGroupDomain = std::uint64_t{1} << 20;
+
+/// Local: group_packed(pack_keys(t, p), p.domain, ...) for a packing whose domain is at most
+/// kDirectGroupDomain (else RuntimeError), without the whole-table array of packed keys: groups
+/// are numbered in order of first appearance, keys[g] is group g's packed key.
+PackedGroups group_direct(const table::Table& t, const KeyPacking& p);
 
 /// Group ids of rows with arbitrary key columns.
 struct RowGroups {

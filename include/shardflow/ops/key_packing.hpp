@@ -47,6 +47,9 @@ KeyPacking plan_packing(const mpi::Comm& comm, const table::Table& t,
 
 /// Local: the packed key of every row of `t` (`p` from plan_packing on this table, packable).
 table::Buffer<std::uint64_t> pack_keys(const table::Table& t, const KeyPacking& p);
+/// Local: the packed keys of rows [begin, end) of `t` into key[0, end - begin).
+void pack_keys_into(const table::Table& t, const KeyPacking& p, idx_t begin, idx_t end,
+                    std::uint64_t* key);
 
 /// Local: the key columns (types, dictionaries and nulls as in the packed table) of packed keys.
 std::vector<table::Column> unpack_keys(const std::vector<std::uint64_t>& keys, const KeyPacking& p);
