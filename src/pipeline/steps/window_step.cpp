@@ -218,7 +218,8 @@ class FeatureParser {
       }
       if (registered->expands_rows) {
         fail_at(where_, fmt::format("{}: {} gives several rows per group and cannot be a window "
-                                    "feature (any aggregate but top_k or histogram)",
+                                    "feature (any aggregate of the registry, not top_k or "
+                                    "histogram)",
                                     path_, registered->name));
       }
       f.function = ops::WindowFunction::kAggregate;
