@@ -2,7 +2,8 @@
 # The histogram aggregate through a job (issue 9): histogram(v, n) (equal width over each group's
 # finite values) and histogram(v, [edges]) (explicit edges), per key and without keys, over a
 # float column with nulls, NaN, +-inf, -0.0/0.0, values on the edges, a group of only nulls, a
-# group of one repeated value, and an int64 column (one value above 2^53), with count(*) and
+# group of one repeated value, a group of tenths (0.3 lies below linspace's 3 * 0.1, so numpy
+# corrects its index), and an int64 column (one value above 2^53), with count(*) and
 # mean repeating on the bin rows. Run as one process and at 2 ranks: the (sorted) outputs must be
 # byte-identical, and every count and every edge must equal numpy.histogram's on the same CSV
 # (edges compared exactly, as hex). Then `shardflow validate` must reject bad arguments with the
@@ -25,6 +26,8 @@ for g in range(30):
             v = "3.75"                  # one repeated value: [3.25, 4.25]
         elif g == 2:
             v = rng.choice(["-0.0", "0.0"])
+        elif g == 3:
+            v = repr(rng.randrange(0, 11) / 10)  # 0.3 is below linspace's 3 * 0.1: index corrected
         elif r < 0.5:
             v = repr(rng.randrange(-24, 48) * 0.25)   # on many bin edges
         else:
@@ -33,6 +36,7 @@ for g in range(30):
         if g == 5 and rng.random() < 0.2:
             i = "9007199254740993"       # 2^53 + 1: not a double
         rows.append((f"k{g}", v, i))
+rows += [("k3", "0.0", ""), ("k3", "1.0", ""), ("k3", "0.3", "")]
 rng.shuffle(rows)
 with open(f"{tmp}/t.csv", "w") as f:
     f.write("k,v,i\n")
@@ -55,6 +59,8 @@ steps:
     keys: [k]
     aggs: {h: "histogram(v, [-5, -1, 0, 0.5, 2.25, 10])", n: "count(v)"}
     output: ed
+  - {op: group_by, input: t, keys: [k], aggs: {h: "histogram(v, 10)"}, output: eq10}
+  - {op: sort, input: eq10, by: [k, h_lower], output: eq10_sorted}
   - {op: group_by, input: t, keys: [], aggs: {h: "histogram(i, 4)"}, output: ieq}
   - {op: group_by, input: t, keys: [], aggs: {h: "histogram(v, [0, 1e-3, 3.75, 50])"}, output: ied}
   - {op: sort, input: eq, by: [k, h_lower], output: eq_sorted}
@@ -62,6 +68,7 @@ steps:
 outputs:
   - {table: eq_sorted, path: eq.csv}
   - {table: ed_sorted, path: ed.csv}
+  - {table: eq10_sorted, path: eq10.csv}
   - {table: ieq, path: ieq.csv}
   - {table: ied, path: ied.csv}
 YAML
@@ -71,7 +78,7 @@ grep -q "table eq from step 1 (group_by): k:string, n:int64, h_lower:float64, h_
 for np in 0 2; do
   expect_exit 0 120 "run.$np" "$np" run "$TMP/job.yaml" --no-cache --set "workdir=$TMP/w$np"
 done
-for t in eq ed ieq ied; do
+for t in eq ed eq10 ieq ied; do
   cmp "$TMP/w0/outputs/$t.csv" "$TMP/w2/outputs/$t.csv" || fail "$t at 2 ranks differs from one process"
 done
 $PY - "$TMP/t.csv" "$TMP/w0/outputs" <<'PY' || fail "histograms differ from numpy.histogram"
@@ -130,6 +137,7 @@ out = sys.argv[2]
 check(f"{out}/eq.csv", 1, {(k,): [b + (str(g["rows"]), mean_text(g["i"]))
                                   for b in numpy_bins(finite(g["v"]), 7)]
                            for k, g in groups.items()})
+check(f"{out}/eq10.csv", 1, {(k,): numpy_bins(finite(g["v"]), 10) for k, g in groups.items()})
 # Explicit edges per group, over every non-null value (numpy itself leaves NaN/inf out).
 edges = np.array([-5, -1, 0, 0.5, 2.25, 10], dtype=np.float64)
 check(f"{out}/ed.csv", 1, {(k,): [b + (str(len(g["v"])),)
