@@ -15,7 +15,8 @@ void AggregateState::update_pair(const table::Column&, const table::Column&,
   throw RuntimeError("this aggregate takes one column, not two");
 }
 
-table::Column AggregateState::finalize_rows(std::vector<idx_t>&) const {
+table::Column AggregateState::finalize_rows(std::vector<idx_t>&,
+                                            std::vector<table::Column>&) const {
   throw RuntimeError("this aggregate gives one row per group");
 }
 
@@ -24,6 +25,16 @@ std::string output_name(const AggSpec& spec) {
   if (spec.column.empty()) return spec.function;
   if (!spec.column2.empty()) return spec.column + "_" + spec.column2 + "_" + spec.function;
   return spec.column + "_" + spec.function;
+}
+
+std::vector<std::string> output_names(const AggSpec& spec) {
+  std::vector<std::string> names;
+  const std::string name = output_name(spec);
+  if (const AggregateFunction* f = find_aggregate_function(spec.function))
+    for (const auto& leading : f->leading_outputs)
+      names.push_back(name + leading.name);
+  names.push_back(name);
+  return names;
 }
 
 std::string call_column_text(const std::string& column) {
@@ -43,6 +54,7 @@ std::string aggregate_call_text(const AggSpec& spec) {
   if (spec.column.empty()) return spec.function + "(*)";
   std::string text = spec.function + "(" + call_column_text(spec.column);
   if (!spec.column2.empty()) text += ", " + call_column_text(spec.column2);
+  if (spec.list_args) return text + fmt::format(", [{}])", fmt::join(spec.args, ", "));
   for (double a : spec.args)
     text += fmt::format(", {}", a);
   return text + ")";
@@ -93,7 +105,17 @@ void check_second_column(const AggregateFunction& f, table::DataType input,
     f.output_type(input, column);
 }
 
-void check_aggregate_args(const AggregateFunction& f, const std::vector<double>& args) {
+void check_aggregate_args(const AggregateFunction& f, const std::vector<double>& args,
+                          bool list_args) {
+  if (list_args) {
+    if (f.check_list == nullptr) {
+      throw ConfigError("{} takes no list argument{}", f.name,
+                        f.args_help.empty() ? "" : " (arguments: " + f.args_help + ")");
+    }
+    const std::string problem = f.check_list(args);
+    if (!problem.empty()) throw ConfigError("{}: {} (arguments: {})", f.name, problem, f.args_help);
+    return;
+  }
   if (f.check_args == nullptr) {
     if (!args.empty())
       throw ConfigError("{} takes no arguments after the column, got {}", f.name, args.size());
@@ -103,12 +125,18 @@ void check_aggregate_args(const AggregateFunction& f, const std::vector<double>&
   if (!problem.empty()) throw ConfigError("{}: {} (arguments: {})", f.name, problem, f.args_help);
 }
 
+bool is_holistic(const AggSpec& spec) {
+  const AggregateFunction& f = aggregate_function(spec.function);
+  return f.holistic && !(spec.list_args && f.list_mergeable);
+}
+
 std::unique_ptr<AggregateState> make_aggregate_state(const AggSpec& spec,
                                                      const AggregateInput& given) {
   const AggregateFunction& f = aggregate_function(spec.function);
-  check_aggregate_args(f, spec.args);
+  check_aggregate_args(f, spec.args, spec.list_args);
   AggregateInput input = given;
   input.args = spec.args;
+  input.list_args = spec.list_args;
   if (input.count_star && !f.allows_no_column) {
     throw ConfigError("{}(*) is not an aggregate; only count(*) may omit the column", f.name);
   }

@@ -37,13 +37,17 @@ table::Schema group_by_output_schema(const Schema& input, const std::vector<std:
   };
   for (const auto& k : keys)
     add(k, input.field(input.index_of(k, "group-by keys")).type);
-  int expanding = 0;
+  const AggregateFunction* expanding = nullptr;
   for (const auto& a : aggs) {
     const AggregateFunction& f = aggregate_function(a.function);
-    if (f.expands_rows && ++expanding > 1) {
-      throw ConfigError(
-          "a group-by may have one aggregate that gives several rows per group ({}), not two",
-          f.name);
+    if (f.expands_rows) {
+      if (expanding != nullptr) {
+        throw ConfigError(
+            "a group-by may have one aggregate that gives several rows per group ({} and {}), "
+            "not two",
+            expanding->name, f.name);
+      }
+      expanding = &f;
     }
     if (a.column.empty()) {
       if (!f.allows_no_column) {
@@ -61,7 +65,10 @@ table::Schema group_by_output_schema(const Schema& input, const std::vector<std:
     if (f.two_columns)
       check_second_column(f, input.field(input.index_of(a.column2, "group-by aggregates")).type,
                           a.column2);
-    add(output_name(a), f.output_type(in, a.column));
+    const DataType out = f.output_type(in, a.column);
+    for (const auto& leading : f.leading_outputs)
+      add(output_name(a) + leading.name, leading.type);
+    add(output_name(a), out);
   }
   return Schema(std::move(fields));
 }
@@ -185,11 +192,12 @@ Table assemble(const std::vector<std::string>& keys, std::vector<Column> key_col
   // other aggregates repeat on them.
   std::vector<idx_t> rows;
   Column expanded;
+  std::vector<Column> leading;  // its leading columns (histogram's bin edges)
   size_t expanding = aggs.size();
   for (size_t j = 0; j < aggs.size(); ++j) {
     if (aggregate_function(aggs[j].function).expands_rows) {
       expanding = j;
-      expanded = states[j]->finalize_rows(rows);
+      expanded = states[j]->finalize_rows(rows, leading);
     }
   }
   auto per_row = [&](Column c) { return expanding == aggs.size() ? std::move(c) : c.take(rows); };
@@ -199,7 +207,10 @@ Table assemble(const std::vector<std::string>& keys, std::vector<Column> key_col
   for (size_t j = 0; j < aggs.size(); ++j) {
     std::string problem;
     if (j == expanding) {
-      out.add_column(output_name(aggs[j]), std::move(expanded));
+      const std::vector<std::string> names = output_names(aggs[j]);
+      for (size_t c = 0; c < leading.size(); ++c)
+        out.add_column(names[c], std::move(leading[c]));
+      out.add_column(names.back(), std::move(expanded));
       continue;
     }
     out.add_column(output_name(aggs[j]), per_row(states[j]->finalize(&problem)));
@@ -230,9 +241,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
   for (const auto& k : keys)
     key_idx.push_back(table.schema().index_of(k, "group-by keys"));
   const int ranks = comm.size();
-  const bool holistic = std::any_of(aggs.begin(), aggs.end(), [](const AggSpec& a) {
-    return aggregate_function(a.function).holistic;
-  });
+  const bool holistic = std::any_of(aggs.begin(), aggs.end(), is_holistic);
   const KeyPacking packing = plan_packing(comm, table, key_idx);
 
   if (packing.packable) {
@@ -359,11 +368,10 @@ Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std:
                const std::vector<AggSpec>& aggs, const GroupByOptions& options) {
   std::string overflow;
   Table out = group_by_unchecked(comm, table, keys, aggs, options, overflow);
-  const bool expands = std::any_of(aggs.begin(), aggs.end(), [](const AggSpec& a) {
-    return aggregate_function(a.function).expands_rows;
-  });
-  if (keys.empty() && !expands && mpi::allreduce_sum<idx_t>(comm, out.num_rows()) == 0) {
-    // Without keys the result is one row even over no rows (SQL): count 0, the others null.
+  if (keys.empty() && mpi::allreduce_sum<idx_t>(comm, out.num_rows()) == 0) {
+    // Without keys the result is one row even over no rows (SQL): count 0, the others null. An
+    // aggregate with several rows per group decides them: none for top_k, a histogram's bins
+    // with count 0.
     if (comm.rank() == 0) {
       auto states = make_states(table, aggs);
       for (auto& st : states)

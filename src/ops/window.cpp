@@ -246,8 +246,10 @@ std::optional<DataType> window_feature_type(const WindowSpec& spec, const Window
   }
   const AggregateFunction& fn = aggregate_function(f.agg.function);
   if (fn.expands_rows) {
-    throw ConfigError("{}: {} gives several rows per group and cannot be a window feature",
-                      f.output, fn.name);
+    throw ConfigError(
+        "{}: {} gives several rows per group and cannot be a window feature (any aggregate of the "
+        "registry, not top_k or histogram)",
+        f.output, fn.name);
   }
   if (f.agg.column.empty() && !fn.allows_no_column) {
     throw ConfigError("{}: {}(*) is not an aggregate; only count(*) may omit the column", f.output,

@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 
+#include "histogram_reference.hpp"
 #include "ops_test_support.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/ops/exact_sum.hpp"
@@ -882,6 +883,9 @@ std::map<std::string, std::vector<AggSpec>> registry_cases() {
       {"first", {two("first", "x", "t"), two("first", "s", "t")}},
       {"last", {two("last", "i", "t"), two("last", "p", "t")}},
       {"top_k", {one("top_k", "x", {2}), one("top_k", "i", {3})}},
+      {"histogram",
+       {one("histogram", "x", {4}),
+        AggSpec{"histogram", "i", "", {-500, 0, 250.5, 1000}, "", true}}},
   };
 }
 
@@ -910,6 +914,18 @@ std::vector<std::string> reference_values(const Table& t, const std::vector<idx_
   auto less = [&](idx_t x, idx_t y) {
     return text ? c.string_at(x) < c.string_at(y) : c.numeric_at(x) < c.numeric_at(y);
   };
+  if (f == "histogram") {  // one "lower\x1fupper\x1fcount" per bin, as render_row renders them
+    std::vector<double> values;
+    for (idx_t r : valid)
+      values.push_back(c.numeric_at(r));
+    const auto bins =
+        a.list_args ? histogram_test::bins_over(values, a.args)
+                    : histogram_test::equal_width_reference(values, static_cast<int>(a.args[0]));
+    std::vector<std::string> out;
+    for (const auto& b : bins)
+      out.push_back(fmt::format("{:.17g}\x1f{:.17g}\x1f{}", b.lower, b.upper, b.count));
+    return out;
+  }
   if (f == "top_k") {
     std::vector<idx_t> sorted = valid;
     std::stable_sort(sorted.begin(), sorted.end(), [&](idx_t x, idx_t y) { return less(y, x); });
@@ -1089,6 +1105,20 @@ TEST(GroupBy, EveryRegistryFunctionMatchesABruteForceReferenceAndOneRank) {
           groups[render(global, r, keys)].push_back(r);
         if (keys.empty() && groups.empty()) groups[""] = {};
         std::multiset<std::string> produced(all.begin(), all.end());
+        // The output columns of each aggregate (histogram: its edges, then its count).
+        std::vector<size_t> first_cell, width;
+        size_t cells_per_row = keys.size();
+        for (const AggSpec& a : aggs) {
+          first_cell.push_back(cells_per_row);
+          width.push_back(ops::output_names(a).size());
+          cells_per_row += width.back();
+        }
+        auto cells_of = [&](const std::vector<std::string>& cells, size_t j) {
+          std::string joined;
+          for (size_t w = 0; w < width[j]; ++w)
+            joined += (w > 0 ? "\x1f" : "") + cells[first_cell[j] + w];
+          return joined;
+        };
         size_t expected_rows = 0;
         for (const auto& [key, rows] : groups) {
           std::vector<std::vector<std::string>> values;
@@ -1103,7 +1133,7 @@ TEST(GroupBy, EveryRegistryFunctionMatchesABruteForceReferenceAndOneRank) {
           for (const std::string& row : produced)
             if (row.starts_with(key)) {
               std::vector<std::string> cells = split(row);
-              if (cells.size() != keys.size() + aggs.size()) continue;
+              if (cells.size() != cells_per_row) continue;
               std::string k;
               for (size_t j = 0; j < keys.size(); ++j)
                 k += cells[j] + '\x1f';
@@ -1117,16 +1147,16 @@ TEST(GroupBy, EveryRegistryFunctionMatchesABruteForceReferenceAndOneRank) {
               // top_k rows come in any order across the gathered output: match as a set.
               if (ops::aggregate_function(aggs[j].function).expands_rows) {
                 const bool found = std::any_of(got.begin(), got.end(), [&](const auto& cells) {
-                  return close_enough(cells[keys.size() + j], want);
+                  return close_enough(cells_of(cells, j), want);
                 });
                 EXPECT_TRUE(found) << aggs[j].function << "(" << aggs[j].column << ") of group "
                                    << key << ": no row with " << want;
                 continue;
               }
-              EXPECT_TRUE(close_enough(got[row][keys.size() + j], want))
+              EXPECT_TRUE(close_enough(cells_of(got[row], j), want))
                   << aggs[j].function << "(" << aggs[j].column
                   << (aggs[j].column2.empty() ? "" : ", " + aggs[j].column2) << ") of group " << key
-                  << ": got " << got[row][keys.size() + j] << ", want " << want;
+                  << ": got " << cells_of(got[row], j) << ", want " << want;
             }
           }
         }

@@ -453,13 +453,15 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
        5, 63,
        "unknown aggregate function 'maxx' in steps.0.aggs.v1; did you mean 'max'? (functions: "
        "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all, "
-       "count_distinct, median, quantile, covar_samp, covar_pop, corr, top_k, first, last)"},
+       "count_distinct, median, quantile, covar_samp, covar_pop, corr, top_k, first, last, "
+       "histogram)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {sd: \"stdev(v1)\"}, "
               "output: o}\n",
        5, 57,
        "steps.0.aggs.sd: unknown aggregate function 'stdev'; did you mean 'stddev'? (functions: "
        "count, sum, mean, min, max, var_samp, var_pop, stddev_samp, stddev_pop, any, all, "
-       "count_distinct, median, quantile, covar_samp, covar_pop, corr, top_k, first, last)"},
+       "count_distinct, median, quantile, covar_samp, covar_pop, corr, top_k, first, last, "
+       "histogram)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {sd: \"stddev(v1\"}, "
               "output: o}\n",
        5, 57,

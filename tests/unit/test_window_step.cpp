@@ -123,6 +123,10 @@ TEST_F(WindowStep, ErrorsAtTheFeature) {
   expect("lag(f1, 1, 'x')", "does not fit column 'f1'");
   expect("sum(*) over rows 1 preceding", "only count(*) may omit the column");
   expect("top_k(f1, 2) over rows 1 preceding", "several rows");
+  expect("histogram(f1, 10) over rows 1 preceding",
+         "histogram gives several rows per group and cannot be a window feature (any aggregate "
+         "of the registry, not top_k or histogram)");
+  expect("histogram(f1, [0, 1, 2]) over rows 1 preceding", "not top_k or histogram");
   expect("quantile(f1) over rows 1 preceding", "quantile");
   expect("corr(f1) over rows 1 preceding", "second column");
   expect("rank() over rows 1 preceding", "takes no frame");

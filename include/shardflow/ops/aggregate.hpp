@@ -28,6 +28,7 @@
 
 #include "shardflow/common/types.hpp"
 #include "shardflow/table/column.hpp"
+#include "shardflow/table/schema.hpp"
 
 namespace shardflow::ops {
 
@@ -41,10 +42,15 @@ struct AggSpec {
   std::string output;
   std::vector<double> args = {};  // constant arguments after the column: quantile(v, 0.9)
   std::string column2 = {};       // the second column of a two-column function: corr(v1, v2)
+  bool list_args = false;         // `args` were written as one list: histogram(v, [0, 10, 20])
 };
 
 /// Output name of an aggregate (its `output`, or the default described above).
 std::string output_name(const AggSpec& spec);
+/// All output columns of an aggregate, in order: the leading columns of a function that has them
+/// ("<output>_lower", "<output>_upper" of histogram, see AggregateFunction::leading_outputs),
+/// then output_name(spec).
+std::vector<std::string> output_names(const AggSpec& spec);
 
 /// A column as written inside a call: its name when plain (letters, digits, '_', '.'), else
 /// double-quoted with "" for a quote.
@@ -60,6 +66,7 @@ struct AggregateInput {
   table::DictionaryPtr dictionary;  // its dictionary, if encoded
   bool count_star = false;          // no column: the rows themselves
   std::vector<double> args;         // the spec's constant arguments (checked)
+  bool list_args = false;           // written as one list (see AggSpec::list_args)
   table::DataType type2 = table::DataType::kFloat64;  // the second column's, if any
 };
 
@@ -97,8 +104,11 @@ class AggregateState {
   /// `overflow` is given and empty), never wrapped; the caller must then fail.
   virtual table::Column finalize(std::string* overflow = nullptr) const = 0;
   /// Finalize of a function that gives several rows per group (top_k): the output rows, and in
-  /// `group_of_row` the group of each (groups in order, a group may have none). Others throw.
-  virtual table::Column finalize_rows(std::vector<idx_t>& group_of_row) const;
+  /// `group_of_row` the group of each (groups in order, a group may have none); `leading` gets
+  /// the function's leading output columns, one per AggregateFunction::leading_outputs, of the
+  /// same rows (histogram's bin edges). Others throw.
+  virtual table::Column finalize_rows(std::vector<idx_t>& group_of_row,
+                                      std::vector<table::Column>& leading) const;
 };
 
 /// One registry entry.
@@ -119,10 +129,21 @@ struct AggregateFunction {
   /// Gives any number of rows per group (top_k): finalize_rows instead of finalize. At most one
   /// such aggregate per group-by; the group's other columns repeat on its rows.
   bool expands_rows = false;
+  /// Columns an expands_rows function gives before its own, as (suffix, type): the output is then
+  /// "<output><suffix>"... followed by "<output>" (histogram: "_lower", "_upper", both float64).
+  std::vector<table::Field> leading_outputs;
   /// The constant arguments after the column, e.g. "q, a number in [0, 1]"; empty: none.
   std::string args_help;
   /// Local: "" if `args` are valid (count and values), else what is wrong. Null: no arguments.
   std::string (*check_args)(const std::vector<double>& args) = nullptr;
+  /// Local: like check_args for the arguments written as one list (histogram(v, [0, 1, 2])).
+  /// Null: the function takes no list.
+  std::string (*check_list)(const std::vector<double>& list) = nullptr;
+  /// With a list argument the function is not holistic (histogram with explicit edges: counts
+  /// per bin merge).
+  bool list_mergeable = false;
+  /// Arguments for the example in the error of the list form (aggs: {v: [top_k]}): "2".
+  std::string example_args;
   /// Local: the output type over a column of type `input` (ignored without a column). Throws
   /// ConfigError naming `column` for a type the function does not take.
   table::DataType (*output_type)(table::DataType input, std::string_view column) = nullptr;
@@ -151,8 +172,13 @@ table::DataType aggregate_output_type(std::string_view function, table::DataType
 void check_second_column(const AggregateFunction& function, table::DataType input,
                          std::string_view column);
 
-/// Throws ConfigError unless `args` suit `function` (number and values; see check_args).
-void check_aggregate_args(const AggregateFunction& function, const std::vector<double>& args);
+/// Throws ConfigError unless `args` suit `function` (number and values; see check_args and, for
+/// arguments written as one list, check_list).
+void check_aggregate_args(const AggregateFunction& function, const std::vector<double>& args,
+                          bool list_args = false);
+
+/// Whether `spec` needs every value of a group on one rank (see AggregateFunction::holistic).
+bool is_holistic(const AggSpec& spec);
 
 /// A state for `spec`'s function over `input`. Throws ConfigError for an unknown function, a
 /// function other than count without a column, an input type the function does not take, or bad

@@ -36,6 +36,7 @@ AggregateFunction corr_function();
 AggregateFunction top_k_function();
 AggregateFunction first_function();
 AggregateFunction last_function();
+AggregateFunction histogram_function();
 
 // The exact-sum state under sum and mean (sum.cpp).
 std::unique_ptr<AggregateState> make_sum_state(const AggregateInput& input, bool mean);

@@ -17,6 +17,7 @@ const std::vector<AggregateFunction>& aggregate_functions() {
       aggregates::covar_samp_function(), aggregates::covar_pop_function(),
       aggregates::corr_function(),       aggregates::top_k_function(),
       aggregates::first_function(),      aggregates::last_function(),
+      aggregates::histogram_function(),
   };
   return functions;
 }

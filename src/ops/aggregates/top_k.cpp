@@ -40,7 +40,7 @@ class TopKState final : public AggregateState {
     throw RuntimeError("top_k gives several rows per group: finalize_rows");
   }
 
-  Column finalize_rows(std::vector<idx_t>& group_of_row) const override {
+  Column finalize_rows(std::vector<idx_t>& group_of_row, std::vector<Column>&) const override {
     const auto groups = static_cast<size_t>(groups_);
     std::vector<idx_t> start;
     std::vector<T> by_group;
@@ -82,6 +82,7 @@ AggregateFunction top_k_function() {
   f.holistic = true;
   f.expands_rows = true;
   f.args_help = "k, a whole number from 1 to 1000000: top_k(v, 2)";
+  f.example_args = "2";
   f.check_args = [](const std::vector<double>& args) -> std::string {
     if (args.size() != 1) return "expected one argument after the column, the count k";
     if (!(args[0] >= 1 && args[0] <= 1e6) || std::floor(args[0]) != args[0])

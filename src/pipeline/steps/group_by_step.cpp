@@ -125,7 +125,9 @@ class GroupByStep final : public StepSpec {
         continue;
       }
       for (size_t i = 0; i < aggs.size(); ++i)
-        if (!hidden[i] && written_under[i] == key) names.push_back(ops::output_name(aggs[i]));
+        if (!hidden[i] && written_under[i] == key)
+          for (auto& name : ops::output_names(aggs[i]))
+            names.push_back(std::move(name));
     }
     return names;
   }
@@ -198,20 +200,24 @@ class GroupByStep final : public StepSpec {
       if (!agg.column2.empty() && !input.find(agg.column2)) {
         throw error(at, input.not_a_column("aggregated column", agg.column2));
       }
-      const std::string output = ops::output_name(agg);
-      if (std::find(keys.begin(), keys.end(), output) != keys.end()) {
-        throw error(at,
-                    fmt::format("aggregate column '{}' has the same name as a key column", output));
+      for (const std::string& output : ops::output_names(agg)) {
+        if (std::find(keys.begin(), keys.end(), output) != keys.end()) {
+          throw error(
+              at, fmt::format("aggregate column '{}' has the same name as a key column", output));
+        }
       }
     }
-    int expanding = 0;
+    const ops::AggSpec* expanding = nullptr;
     for (size_t i = 0; i < aggs.size(); ++i) {
-      if (ops::aggregate_function(aggs[i].function).expands_rows && ++expanding > 1) {
-        throw error(fields.of("aggs." + written_under[i], aggs_at),
-                    fmt::format("a group_by may have one aggregate that gives several rows per "
-                                "group ({}), not two",
-                                aggs[i].function));
+      if (!ops::aggregate_function(aggs[i].function).expands_rows) continue;
+      if (expanding != nullptr) {
+        throw error(
+            fields.of("aggs." + written_under[i], aggs_at),
+            fmt::format("a group_by may have one aggregate that gives several rows per "
+                        "group (top_k or histogram), not two: {} and {}",
+                        ops::aggregate_call_text(*expanding), ops::aggregate_call_text(aggs[i])));
       }
+      expanding = &aggs[i];
     }
     TableShape t;
     for (const auto& key : keys)
@@ -251,15 +257,19 @@ class GroupByStep final : public StepSpec {
       } catch (const ConfigError& e) {
         throw error(at, e.what());
       }
-      const std::string output = ops::output_name(agg);
-      for (const auto& c : t.columns) {
-        if (c.name == output) {
-          throw error(at, fmt::format("group-by output column '{}' appears twice; give the "
-                                      "aggregates distinct output names",
-                                      output));
+      const std::vector<std::string> outputs = ops::output_names(agg);
+      for (size_t o = 0; o < outputs.size(); ++o) {
+        for (const auto& c : t.columns) {
+          if (c.name == outputs[o]) {
+            throw error(at, fmt::format("group-by output column '{}' appears twice; give the "
+                                        "aggregates distinct output names",
+                                        outputs[o]));
+          }
         }
+        t.columns.push_back({outputs[o], o + 1 < outputs.size()
+                                             ? std::optional<DataType>(f.leading_outputs[o].type)
+                                             : type});
       }
-      t.columns.push_back({output, type});
     }
     // Expressions over the aggregates: typed over the aggregated columns (an unknown type stands
     // in as float64, and the result is then unknown too).
@@ -426,11 +436,48 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
     column2 = read_column(false, unused);
     skip_spaces();
   }
-  // Constant arguments: quantile(v, 0.9).
+  // Constant arguments: quantile(v, 0.9), or one list of them: histogram(v, [0, 10, 100]).
   std::vector<double> args;
+  bool list_args = false;
+  size_t list_at = 0;
   while (i < text.size() && text[i] == ',') {
     ++i;
     skip_spaces();
+    if (i < text.size() && text[i] == '[') {
+      if (registered->check_list == nullptr)
+        fail(i, fmt::format(
+                    "{} takes no list argument ({} takes {})", registered->name, registered->name,
+                    registered->args_help.empty() ? "one column"
+                                                  : "one column and " + registered->args_help));
+      if (!args.empty() || list_args) fail(i, "a list must be the only argument after the column");
+      list_args = true;
+      list_at = i++;
+      skip_spaces();
+      while (i < text.size() && text[i] != ']') {
+        if (!args.empty()) {
+          if (text[i] != ',') fail(i, "expected ',' or ']' in the list");
+          ++i;
+          skip_spaces();
+        }
+        const size_t item_start = i;
+        while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i])) &&
+               text[i] != ',' && text[i] != ']' && text[i] != ')')
+          ++i;
+        const std::string item = text.substr(item_start, i - item_start);
+        double value = 0;
+        const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+        if (item.empty() || ec != std::errc() || end != item.data() + item.size() ||
+            !std::isfinite(value))
+          fail(item_start, "expected a finite number in the list");
+        args.push_back(value);
+        skip_spaces();
+      }
+      if (i >= text.size()) fail(list_at, "unterminated list: expected ']'");
+      ++i;
+      skip_spaces();
+      continue;
+    }
+    if (list_args) fail(i, "a list must be the only argument after the column");
     const size_t arg_start = i;
     while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i])) &&
            text[i] != ',' && text[i] != ')')
@@ -458,7 +505,7 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
                                path, registered->name));
   }
   try {
-    ops::check_aggregate_args(*registered, args);
+    ops::check_aggregate_args(*registered, args, list_args);
   } catch (const ConfigError& e) {
     fail_at(where, fmt::format("{}: {}", path, e.what()));
   }
@@ -467,6 +514,7 @@ ops::AggSpec parse_aggregate_call(const std::string& text, const std::string& pa
   agg.column = column;
   agg.column2 = column2;
   agg.args = std::move(args);
+  agg.list_args = list_args;
   return agg;
 }
 
@@ -656,6 +704,13 @@ void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& ste
                 fmt::format("{} in {} takes two columns; use the named form, e.g. {{r: "
                             "\"{}({}, other_column)\"}}",
                             registered->name, key_path, registered->name, column));
+      }
+      if (!registered->example_args.empty()) {
+        fail_at(function_location,
+                fmt::format("{} in {} needs arguments ({}), so it has no list form; use the "
+                            "named form, e.g. {{{}_{}: \"{}({}, {})\"}}",
+                            registered->name, key_path, registered->args_help, column,
+                            registered->name, registered->name, column, registered->example_args));
       }
       if (!registered->args_help.empty()) {
         fail_at(function_location,

@@ -216,6 +216,12 @@ class FeatureParser {
         fail_at(where_, fmt::format("{}: unknown window function '{}'{} (functions: {})", path_,
                                     name, did_you_mean(name, names), list_names(names)));
       }
+      if (registered->expands_rows) {
+        fail_at(where_, fmt::format("{}: {} gives several rows per group and cannot be a window "
+                                    "feature (any aggregate of the registry, not top_k or "
+                                    "histogram)",
+                                    path_, registered->name));
+      }
       f.function = ops::WindowFunction::kAggregate;
       f.agg.function = registered->name;
       skip();
