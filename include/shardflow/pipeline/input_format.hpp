@@ -86,6 +86,11 @@ const std::vector<InputFormat>& input_formats();
 const InputFormat* find_input_format(std::string_view format);
 std::vector<std::string> input_format_names();
 
+/// Local: the `schema:` map of a file input ({column: type, ...}, in order), recording where each
+/// column was written as fields["schema.<column>"]. Throws ConfigError at the offending place
+/// for an empty map, an empty column name or an unknown type (with the list of types).
+table::Schema parse_schema_map(const MapView& input, FieldLocations& fields);
+
 /// Reads `fingerprint: content|stat` of a file input (default content).
 FileIdentity read_file_identity(const MapView& map);
 std::string_view to_string(FileIdentity identity);

@@ -137,31 +137,7 @@ std::shared_ptr<InputSpec> parse(const std::string& name, const SourceLocation&,
   map.allow_only(kKeys, " (a csv input)");
   auto in = std::make_shared<CsvInput>();
   in->paths = to_string_list(map.require("path"), map.path("path"), false);
-  if (const ConfigNode* schema = map.find("schema")) {
-    const MapView columns(*schema, map.path("schema"));
-    if (schema->keys.empty()) {
-      fail_at(schema->location, fmt::format("{} must name at least one column", columns.path()));
-    }
-    std::vector<table::Field> fields;
-    const std::vector<std::string> types = {"int32", "int64",  "float32",  "float64",
-                                            "bool",  "string", "timestamp"};
-    for (size_t i = 0; i < schema->keys.size(); ++i) {
-      const std::string& column = schema->keys[i];
-      const std::string path = columns.path(column);
-      const std::string type_name = to_string(schema->items[i], path);
-      const auto type = table::parse_data_type(type_name);
-      if (!type) {
-        fail_at(
-            schema->items[i].location,
-            fmt::format("unknown type '{}' for column '{}' in {}{} (types: {})", type_name, column,
-                        columns.path(), did_you_mean(type_name, types), list_names(types)));
-      }
-      if (column.empty()) fail_at(schema->key_locations[i], "a column name must not be empty");
-      fields.push_back({column, *type});
-      in->fields.values["schema." + column] = schema->key_locations[i];
-    }
-    in->schema = table::Schema(std::move(fields));
-  }
+  if (map.find("schema")) in->schema = parse_schema_map(map, in->fields);
   if (const ConfigNode* header = map.find("header"))
     in->header = to_bool(*header, map.path("header"));
   if (const ConfigNode* delimiter = map.find("delimiter")) {

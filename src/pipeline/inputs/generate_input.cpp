@@ -117,8 +117,9 @@ std::shared_ptr<InputSpec> parse(const std::string&, const SourceLocation&, cons
 
 InputFormat generate_input_format() {
   return {"generate",
-          "synthetic data (classification, groupby, events, labels), generated once per (kind, rows, seed)", kKeys,
-          &parse};
+          "synthetic data (classification, groupby, events, labels), generated once per (kind, "
+          "rows, seed)",
+          kKeys, &parse};
 }
 
 }  // namespace shardflow::pipeline

@@ -1,10 +1,12 @@
 // The table of input formats. Adding a format: write src/pipeline/inputs/<format>_input.cpp with
 // an `InputFormat <format>_input_format()` and add it to the two lists below.
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/registry.hpp"
+#include "shardflow/common/suggest.hpp"
 #include "shardflow/io/file_fingerprint.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/pipeline/input_format.hpp"
@@ -32,6 +34,32 @@ const InputFormat* find_input_format(std::string_view format) {
 
 std::vector<std::string> input_format_names() {
   return entry_names(input_formats(), &InputFormat::format);
+}
+
+table::Schema parse_schema_map(const MapView& input, FieldLocations& fields) {
+  const ConfigNode& schema = input.require("schema");
+  const MapView columns(schema, input.path("schema"));
+  if (schema.keys.empty()) {
+    fail_at(schema.location, fmt::format("{} must name at least one column", columns.path()));
+  }
+  const std::vector<std::string> types = {"int32", "int64",  "float32",  "float64",
+                                          "bool",  "string", "timestamp"};
+  std::vector<table::Field> out;
+  for (size_t i = 0; i < schema.keys.size(); ++i) {
+    const std::string& column = schema.keys[i];
+    const std::string type_name = to_string(schema.items[i], columns.path(column));
+    const auto type = table::parse_data_type(type_name);
+    if (!type) {
+      fail_at(
+          schema.items[i].location,
+          fmt::format("unknown type '{}' for column '{}' in {}{} (types: {})", type_name, column,
+                      columns.path(), did_you_mean(type_name, types), list_names(types)));
+    }
+    if (column.empty()) fail_at(schema.key_locations[i], "a column name must not be empty");
+    out.push_back({column, *type});
+    fields.values["schema." + column] = schema.key_locations[i];
+  }
+  return table::Schema(std::move(out));
 }
 
 FileIdentity read_file_identity(const MapView& map) {

@@ -406,26 +406,7 @@ std::shared_ptr<InputSpec> parse(const std::string& name, const SourceLocation&,
   in->table_name = name;
   if (const ConfigNode* t = map.find("table"))
     in->table_name = to_nonempty_string(*t, map.path("table"));
-  if (const ConfigNode* schema = map.find("schema")) {
-    const MapView columns(*schema, map.path("schema"));
-    std::vector<table::Field> fields;
-    const std::vector<std::string> types = {"int32", "int64",  "float32",  "float64",
-                                            "bool",  "string", "timestamp"};
-    for (size_t i = 0; i < schema->keys.size(); ++i) {
-      const std::string& column = schema->keys[i];
-      const std::string type_name = to_string(schema->items[i], columns.path(column));
-      const auto type = table::parse_data_type(type_name);
-      if (!type) {
-        fail_at(
-            schema->items[i].location,
-            fmt::format("unknown type '{}' for column '{}' in {}{} (types: {})", type_name, column,
-                        columns.path(), did_you_mean(type_name, types), list_names(types)));
-      }
-      fields.push_back({column, *type});
-      in->fields.values["schema." + column] = schema->key_locations[i];
-    }
-    in->schema = table::Schema(std::move(fields));
-  }
+  if (map.find("schema")) in->schema = parse_schema_map(map, in->fields);
   in->identity = read_file_identity(map);
   return in;
 }
