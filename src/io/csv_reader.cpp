@@ -1133,7 +1133,12 @@ struct ParseResult {
 std::string clip(std::string_view text) {
   constexpr size_t kMax = 80;
   if (text.size() <= kMax) return std::string(text);
-  return std::string(text.substr(0, kMax)) + "...";
+  // Built by append, not `std::string(...) + "..."`: GCC 12 gives a false -Warray-bounds on the
+  // inlined operator+ when the standard headers are precompiled.
+  std::string clipped;
+  clipped.reserve(kMax + 3);
+  clipped.append(text.substr(0, kMax)).append("...");
+  return clipped;
 }
 
 class SegmentParser {

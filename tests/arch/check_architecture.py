@@ -168,6 +168,8 @@ def parse_modules(cmake_path: Path) -> tuple[dict[str, Module], list[str]]:
                 errors.append(f"{cmake_path.name}:{line}: shardflow_module({name} ...): expected "
                               f"DEPS, got '{rest[0]}'")
             for dep in rest[1:]:
+                if dep == "PCH":  # the precompiled headers that follow are not modules
+                    break
                 dm = re.fullmatch(r"(?:sf_|shardflow::)(\w+)", dep)
                 if dm:
                     deps.append(dm.group(1))
