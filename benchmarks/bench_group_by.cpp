@@ -9,6 +9,8 @@
 //   all6: sum(v3), count(*) by id1, id2, id3, id4, id5, id6
 //   v3_id1, v3_id3: sum(v3), mean(v3) by id1 (K groups) and by id3 (N/K groups): the cost of
 //         exact float sums per row and per group
+//   q4:   mean(v1), mean(v2), mean(v3) by id4 (K integer values): direct-indexed grouping
+//         (ops::group_direct) and the exact float adds on 64-bit words (ExactSums::add_fast)
 // and prints on rank 0, one JSON line each:
 //   {"bench":"groupby_q1","impl":"shardflow","ranks":R,"rows":N,"groups":G,"seconds":S}
 //   {"bench":"groupby_all6","impl":"shardflow","ranks":R,"rows":N,"groups":G,"seconds":S}
@@ -94,6 +96,8 @@ int run(int argc, char** argv) {
   const std::vector<ops::AggSpec> v3 = {{"sum", "v3", ""}, {"mean", "v3", ""}};
   const Result v3_id1 = time_query(comm, t, {"id1"}, v3, repeats);
   const Result v3_id3 = time_query(comm, t, {"id3"}, v3, repeats);
+  const Result q4 = time_query(comm, t, {"id4"},
+                               {{"mean", "v1", ""}, {"mean", "v2", ""}, {"mean", "v3", ""}}, repeats);
   if (comm.is_root()) {
     std::fprintf(stderr, "bench_group_by: ingest %.3f s for %lld rows\n", ingest_seconds,
                  static_cast<long long>(stats.rows));
@@ -105,7 +109,8 @@ int run(int argc, char** argv) {
         "{\"bench\":\"groupby_all6\",\"impl\":\"shardflow\",\"ranks\":%d,\"rows\":%lld,\"groups\":"
         "%lld,\"seconds\":%.6f}\n",
         p, static_cast<long long>(stats.rows), static_cast<long long>(all6.groups), all6.seconds);
-    for (const auto& [name, r] : {std::pair{"v3_id1", v3_id1}, std::pair{"v3_id3", v3_id3}}) {
+    for (const auto& [name, r] : {std::pair{"v3_id1", v3_id1}, std::pair{"v3_id3", v3_id3},
+                                  std::pair{"q4", q4}}) {
       std::printf(
           "{\"bench\":\"groupby_%s\",\"impl\":\"shardflow\",\"ranks\":%d,\"rows\":%lld,"
           "\"groups\":%lld,\"seconds\":%.6f}\n",
