@@ -984,3 +984,36 @@ TEST(ExactFloatSum, LargestFiniteMagnitudeIgnoresNanAndInfinities) {
     }
   }
 }
+
+// add_counted anchors long columns on a strided sample: values far beyond it (and far below)
+// that the sample missed still add exactly, through the slow path.
+TEST(ExactFloatSum, SampledAnchorMissingTheLargestValuesStaysExact) {
+  std::mt19937_64 rng(4096);
+  const size_t n = 100003;
+  for (int trial = 0; trial < 4; ++trial) {
+    std::vector<double> v(n);
+    for (auto& x : v)
+      x = static_cast<double>(rng() % 1000000) / 1e4 * (rng() % 2 ? 1 : -1);
+    // Off the sample's positions (multiples of n / 4096 = 24, and the last row).
+    v[1] = std::ldexp(1.0, 200) * (trial % 2 ? -1 : 1);
+    v[n - 2] = -std::ldexp(3.0, 60);
+    v[7] = std::ldexp(1.0, -300);
+    if (trial >= 2) v[13] = -v[1];  // cancels the giant: the small values decide the result
+    EXPECT_LT(ops::anchor_magnitude(v), 1e3);
+    test::ExactReference ref;
+    for (double x : v)
+      ref.add(x);
+    const std::vector<std::int32_t> gid(n, 0);
+    ops::ExactSums sums;
+    sums.resize(1);
+    std::int64_t count = 0;
+    sums.add_counted(v, gid, &count);
+    ASSERT_EQ(count, static_cast<std::int64_t>(n));
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(sums.value(0, count)),
+              std::bit_cast<std::uint64_t>(ref.value()))
+        << "trial " << trial;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(sums.mean(0, count)),
+              std::bit_cast<std::uint64_t>(ref.value(n)))
+        << "trial " << trial;
+  }
+}

@@ -53,6 +53,9 @@ double rounded_quotient(__int128 numerator, std::int64_t divisor);
 
 /// The largest |x| over the finite values (0 if there is none): what ExactSums anchors on.
 double largest_finite_magnitude(std::span<const double> values);
+/// What add_counted anchors on: largest_finite_magnitude of all of `values` up to 16 Ki of them,
+/// else of a strided sample of 4 Ki and the last value.
+double anchor_magnitude(std::span<const double> values);
 
 /// Exact fixed-point accumulator over the whole double range (the wide tier described above).
 class WideAccumulator {
@@ -164,7 +167,7 @@ class ExactSums {
 
   /// Update: adds values[i] to group gid[i] exactly and counts it in count[gid[i]], for every i
   /// (the dense-column loop of sum and mean: one pass, the accumulators and the scale kept in
-  /// registers). Anchors on the batch first when not anchored yet.
+  /// registers). Anchors on anchor_magnitude(values) first when not anchored yet.
   void add_counted(std::span<const double> values, std::span<const std::int32_t> gid,
                    std::int64_t* count);
 
