@@ -88,7 +88,9 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   return 0;
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+namespace {
+
+int test_one_input(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const table::Table& table = fixed_table();
   std::shared_ptr<ops::Expression> expression;
@@ -109,5 +111,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!fuzz::expect_clean("evaluate", [&] { result = expression->evaluate(table); })) return 0;
   if (result.size() != table.num_rows()) fuzz::fail("evaluate() returned the wrong row count");
   if (result.type() != type) fuzz::fail("evaluate() returned a type other than result_type()");
+  return 0;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  fuzz::run_on_large_stack([&] { test_one_input(data, size); });
   return 0;
 }

@@ -47,7 +47,9 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   return 0;
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+namespace {
+
+int test_one_input(const std::uint8_t* data, std::size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   std::vector<std::string> profiles;
   if (const auto at = text.find("\n#profile\n"); at != std::string::npos) {
@@ -83,5 +85,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                "\n--- reloaded as ---\n" + again.canonical_yaml);
   }
   fuzz::expect_clean("validate_job_tables", [&] { pipeline::validate_job_tables(job); });
+  return 0;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  fuzz::run_on_large_stack([&] { test_one_input(data, size); });
   return 0;
 }
