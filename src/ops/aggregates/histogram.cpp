@@ -41,6 +41,30 @@ void for_each_value(const Column& input, std::span<const std::int32_t> gid, F&& 
   });
 }
 
+// The output of finalize_rows: one row per bin of each group, with the bin's edges as the two
+// leading columns.
+struct BinRows {
+  table::Buffer<double> lower, upper;
+  table::Buffer<std::int64_t> counts;
+
+  // Appends group g's bins: edges[0..bins], counts[0..bins).
+  void add_group(size_t g, const double* edges, const std::int64_t* bin_counts, size_t bins,
+                 std::vector<idx_t>& group_of_row) {
+    for (size_t i = 0; i < bins; ++i) {
+      lower.push_back(edges[i]);
+      upper.push_back(edges[i + 1]);
+      counts.push_back(bin_counts[i]);
+      group_of_row.push_back(static_cast<idx_t>(g));
+    }
+  }
+  Column finish(std::vector<Column>& leading) {
+    leading.clear();
+    leading.push_back(float64_column(std::move(lower)));
+    leading.push_back(float64_column(std::move(upper)));
+    return int64_column(std::move(counts));
+  }
+};
+
 // Equal-width bins: the finite values of every group, binned at finalize.
 class EqualWidthState final : public AggregateState {
  public:
@@ -73,8 +97,7 @@ class EqualWidthState final : public AggregateState {
     std::vector<idx_t> start;
     std::vector<double> by_group;
     regroup(values_, groups, start, by_group);
-    table::Buffer<double> lower, upper;
-    table::Buffer<std::int64_t> counts;
+    BinRows rows;
     group_of_row.clear();
     std::vector<double> edge(n + 1);
     std::vector<std::int64_t> count(n);
@@ -118,17 +141,9 @@ class EqualWidthState final : public AggregateState {
         if (x >= edge[i + 1] && i != n - 1) ++i;
         ++count[i];
       }
-      for (size_t i = 0; i < n; ++i) {
-        lower.push_back(edge[i]);
-        upper.push_back(edge[i + 1]);
-        counts.push_back(count[i]);
-        group_of_row.push_back(static_cast<idx_t>(g));
-      }
+      rows.add_group(g, edge.data(), count.data(), n, group_of_row);
     }
-    leading.clear();
-    leading.push_back(float64_column(std::move(lower)));
-    leading.push_back(float64_column(std::move(upper)));
-    return int64_column(std::move(counts));
+    return rows.finish(leading);
   }
 
  private:
@@ -198,21 +213,11 @@ class EdgesState final : public AggregateState {
 
   Column finalize_rows(std::vector<idx_t>& group_of_row,
                        std::vector<Column>& leading) const override {
-    table::Buffer<double> lower, upper;
-    table::Buffer<std::int64_t> counts;
+    BinRows rows;
     group_of_row.clear();
-    for (size_t g = 0; g < total_.size(); ++g) {
-      for (size_t i = 0; i < bins_; ++i) {
-        lower.push_back(edges_[i]);
-        upper.push_back(edges_[i + 1]);
-        counts.push_back(counts_[g * bins_ + i]);
-        group_of_row.push_back(static_cast<idx_t>(g));
-      }
-    }
-    leading.clear();
-    leading.push_back(float64_column(std::move(lower)));
-    leading.push_back(float64_column(std::move(upper)));
-    return int64_column(std::move(counts));
+    for (size_t g = 0; g < total_.size(); ++g)
+      rows.add_group(g, edges_.data(), counts_.data() + g * bins_, bins_, group_of_row);
+    return rows.finish(leading);
   }
 
  private:
