@@ -164,6 +164,7 @@ bad_job one_edge '{h: "histogram(v, [1])"}' "a list of bin edges needs 2 to 1000
 bad_job string '{h: "histogram(k, 5)"}' "cannot compute histogram of string column 'k'"
 bad_job two '{h: "histogram(v, 5)", t: "top_k(v, 2)"}' "one aggregate that gives several rows per group (top_k or histogram), not two"
 bad_job list_form '{v: [histogram]}' "histogram in steps.0.aggs.v needs arguments"
+bad_job in_expression '{h: "histogram(v, 5) * 2"}' "histogram(v, 5) gives each bin's edges as columns of their own (h_lower, h_upper), so it cannot be part of an expression"
 cat > "$TMP/window.yaml" <<YAML
 name: histogram_window
 workdir: $TMP/ww

@@ -103,9 +103,9 @@ class AggregateState {
   /// integer sum outside int64) is reported in `*overflow` (the first such group, when
   /// `overflow` is given and empty), never wrapped; the caller must then fail.
   virtual table::Column finalize(std::string* overflow = nullptr) const = 0;
-  /// Finalize of a function that gives several rows per group (top_k): the output rows, and in
-  /// `group_of_row` the group of each (groups in order, a group may have none); `leading` gets
-  /// the function's leading output columns, one per AggregateFunction::leading_outputs, of the
+  /// Finalize of a function that gives several rows per group (top_k, histogram): the output rows,
+  /// and in `group_of_row` the group of each (groups in order, a group may have none); `leading`
+  /// gets the function's leading output columns, one per AggregateFunction::leading_outputs, of the
   /// same rows (histogram's bin edges). Others throw.
   virtual table::Column finalize_rows(std::vector<idx_t>& group_of_row,
                                       std::vector<table::Column>& leading) const;
@@ -117,8 +117,8 @@ struct AggregateFunction {
   std::vector<std::string> aliases;  // other accepted spellings ("avg" for mean)
   std::string summary;               // one line for the docs
   bool allows_no_column = false;     // may be applied to "*" (count(*))
-  /// Holistic: needs every value of a group on one rank (median, count_distinct); its state has
-  /// no partial form (state_columns and merge throw), so the group-by shuffles raw rows to the
+  /// Holistic: needs every value of a group on one rank (median, count_distinct, top_k); its state
+  /// has no partial form (state_columns and merge throw), so the group-by shuffles raw rows to the
   /// group's rank and updates once. Otherwise partial states are merged.
   bool holistic = false;
   /// Takes a second column (corr(x, y)): `output_type` is then called for each column.
@@ -126,8 +126,8 @@ struct AggregateFunction {
   /// Local: throws ConfigError naming `column` when the second column's type is not taken. Null:
   /// `output_type` checks it like the first.
   void (*check_second)(table::DataType input, std::string_view column) = nullptr;
-  /// Gives any number of rows per group (top_k): finalize_rows instead of finalize. At most one
-  /// such aggregate per group-by; the group's other columns repeat on its rows.
+  /// Gives any number of rows per group (top_k, histogram): finalize_rows instead of finalize. At
+  /// most one such aggregate per group-by; the group's other columns repeat on its rows.
   bool expands_rows = false;
   /// Columns an expands_rows function gives before its own, as (suffix, type): the output is then
   /// "<output><suffix>"... followed by "<output>" (histogram: "_lower", "_upper", both float64).

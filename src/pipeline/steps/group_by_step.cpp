@@ -665,6 +665,18 @@ void read_aggs(const ConfigNode& node, const std::string& path, GroupByStep& ste
         continue;
       }
       for (auto& call : calls) {
+        // Its edge columns would be hidden with it: the expression would give bin rows
+        // without their edges.
+        const ops::AggregateFunction* f = ops::find_aggregate_function(call.function);
+        if (f != nullptr && !f->leading_outputs.empty()) {
+          fail_at(value.location,
+                  fmt::format("{}: {} gives each bin's edges as columns of their own "
+                              "({}_lower, {}_upper), so it cannot be part of an expression: "
+                              "write it alone ({}: \"{}\") and compute from its columns in a "
+                              "later derive step",
+                              key_path, ops::aggregate_call_text(call), key, key, key,
+                              ops::aggregate_call_text(call)));
+        }
         aggs.push_back(std::move(call));
         step.written_under.push_back(key);
         step.named.push_back(true);
@@ -756,7 +768,8 @@ std::shared_ptr<StepSpec> parse(const MapView& map) {
 StepType group_by_step_type() {
   return {"group_by",
           "one row per distinct key with aggregates (count, sum, mean, min, max, variances, "
-          "standard deviations, any, all, count_distinct, median, quantile)",
+          "standard deviations, any, all, count_distinct, median, quantile, first, last, corr, "
+          "covariances; top_k and histogram give several rows per group)",
 
           {"op", "input", "keys", "aggs", "output"},
           &parse};
