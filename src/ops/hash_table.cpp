@@ -55,6 +55,35 @@ PackedGroups group_packed(std::span<const std::uint64_t> keys, std::uint64_t dom
   return g;
 }
 
+GroupSliceOrder order_by_group_slice(std::span<const std::int32_t> gid, idx_t groups,
+                                     idx_t groups_per_slice) {
+  GroupSliceOrder out;
+  if (groups <= groups_per_slice || groups <= 1) return out;
+  if (gid.size() >= (std::uint64_t{1} << 32))
+    throw RuntimeError("order_by_group_slice: {} rows exceed the limit of 2^32", gid.size());
+  int shift = 0;
+  while ((idx_t{1} << shift) < groups_per_slice ||
+         ((groups - 1) >> shift) + 1 > kMaxGroupSlices)
+    ++shift;
+  const auto slices = static_cast<size_t>(((groups - 1) >> shift) + 1);
+  out.slices = static_cast<idx_t>(slices);
+  const size_t n = gid.size();
+  std::vector<std::uint32_t> next(slices + 1, 0);
+  for (size_t i = 0; i < n; ++i)
+    ++next[(static_cast<std::uint32_t>(gid[i]) >> shift) + 1];
+  for (size_t s = 1; s <= slices; ++s)
+    next[s] += next[s - 1];
+  out.dest.resize(n);
+  out.gid.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const std::int32_t g = gid[i];
+    const std::uint32_t d = next[static_cast<std::uint32_t>(g) >> shift]++;
+    out.dest[i] = d;
+    out.gid[d] = g;
+  }
+  return out;
+}
+
 PackedGroups group_direct(const Table& t, const KeyPacking& p) {
   if (!p.packable || p.domain > kDirectGroupDomain) {
     throw RuntimeError("group_direct: the packed key domain {} is not direct-indexable (limit {})",

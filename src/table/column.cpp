@@ -191,6 +191,38 @@ Column Column::take(std::span<const idx_t> rows) const {
   return out;
 }
 
+Column Column::scatter(std::span<const std::uint32_t> dest) const {
+  const size_t n = dest.size();
+  if (static_cast<idx_t>(n) != size())
+    throw RuntimeError("scatter: {} destinations for a column of {} rows", n, size());
+  if (std::holds_alternative<PlainStrings>(storage_)) {
+    // Strings have no fixed slot to write to: gather through the inverse permutation.
+    std::vector<idx_t> rows(n);
+    for (size_t i = 0; i < n; ++i)
+      rows[dest[i]] = static_cast<idx_t>(i);
+    return take(rows);
+  }
+  Column out(type_);
+  out.dictionary_ = dictionary_;
+  std::visit(
+      [&](const auto& src) {
+        using V = std::decay_t<decltype(src)>;
+        if constexpr (!std::is_same_v<V, PlainStrings>) {
+          V dst(n);
+          for (size_t i = 0; i < n; ++i)
+            dst[dest[i]] = src[i];
+          out.storage_ = std::move(dst);
+        }
+      },
+      storage_);
+  if (!validity_.empty()) {
+    out.validity_.resize(n);
+    for (size_t i = 0; i < n; ++i)
+      out.validity_[dest[i]] = validity_[i];
+  }
+  return out;
+}
+
 void Column::append(const Column& other) {
   if (other.type_ != type_ || other.storage_.index() != storage_.index()) {
     throw RuntimeError("cannot append a {} column to a {} column (or string encodings differ)",

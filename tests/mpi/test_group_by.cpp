@@ -205,7 +205,7 @@ TEST(GroupBy, SkewTinyRoundsAndHighCardinality) {
     check_group_by(comm, local, global, {"k", "t"}, all_aggs(),
                    ops::GroupByOptions{{.round_bytes = 64}});
     check_group_by(comm, local, global, {"k"}, all_aggs(),
-                   ops::GroupByOptions{{.round_bytes = 256}});
+                   ops::GroupByOptions{.shuffle = {.round_bytes = 256}, .groups_per_slice = 16});
   }
 }
 
@@ -1047,7 +1047,8 @@ std::string render_row(const Table& out, idx_t r) {
 // Every function of the aggregate registry (a function without a reference here fails) at every
 // rank count, against a brute-force reference over the whole table, and bit-identical to the
 // same group-by on one rank: nulls, empty ranks, one group (skew), many groups, int / dictionary
-// string / bool / plain string / no keys, tiny shuffle rounds.
+// string / bool / plain string / no keys, tiny shuffle rounds, states updated in slices of two
+// groups (the one-rank run: in row order).
 TEST(GroupBy, EveryRegistryFunctionMatchesABruteForceReferenceAndOneRank) {
   mpi::Comm comm;
   mpi::Comm self(MPI_COMM_SELF);
@@ -1086,7 +1087,8 @@ TEST(GroupBy, EveryRegistryFunctionMatchesABruteForceReferenceAndOneRank) {
         SCOPED_TRACE(fmt::format("{}, keys [{}], {} ({} aggregates)", sc.what, fmt::join(keys, ","),
                                  aggs.front().function, aggs.size()));
         const Table out =
-            ops::group_by(comm, local, keys, aggs, ops::GroupByOptions{{.round_bytes = 256}});
+            ops::group_by(comm, local, keys, aggs,
+                          ops::GroupByOptions{.shuffle = {.round_bytes = 256}, .groups_per_slice = 2});
         std::vector<std::string> mine;
         for (idx_t r = 0; r < out.num_rows(); ++r)
           mine.push_back(render_row(out, r));

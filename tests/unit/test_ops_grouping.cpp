@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <random>
 #include <string>
@@ -112,4 +113,79 @@ TEST(Grouping, GroupDirectRefusesALargeDomain) {
   const ops::KeyPacking p = ops::plan_packing(self, t, {0});
   ASSERT_TRUE(p.packable);
   EXPECT_THROW(ops::group_direct(t, p), RuntimeError);
+}
+
+// order_by_group_slice: a stable partition by slice of group id (a power-of-two width of at least
+// the asked number of groups, at most kMaxGroupSlices slices), checked against a brute-force stable
+// sort; Column::scatter moves every row (values and nulls, every storage) to its destination.
+TEST(Grouping, GroupSliceOrderIsAStablePartitionBySlice) {
+  std::mt19937_64 rng(7);
+  struct Case {
+    idx_t groups, per_slice;
+    size_t rows;
+  };
+  for (const Case c : {Case{1, 1, 10}, Case{5, 8, 100}, Case{9, 8, 1000}, Case{100, 3, 5000},
+                       Case{100000, 16, 20000}, Case{3000, 1, 777}, Case{2, 1, 0}}) {
+    SCOPED_TRACE(fmt::format("groups {} per slice {} rows {}", c.groups, c.per_slice, c.rows));
+    std::vector<std::int32_t> gid(c.rows);
+    for (auto& g : gid)
+      g = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(c.groups));
+    const ops::GroupSliceOrder order = ops::order_by_group_slice(gid, c.groups, c.per_slice);
+    if (c.groups <= c.per_slice) {
+      EXPECT_TRUE(order.dest.empty());
+      continue;
+    }
+    // The width the contract names: the smallest power of two >= per_slice giving at most
+    // kMaxGroupSlices slices.
+    idx_t width = 1;
+    while (width < c.per_slice || (c.groups + width - 1) / width > ops::kMaxGroupSlices)
+      width *= 2;
+    EXPECT_EQ(order.slices, (c.groups + width - 1) / width);
+    std::vector<size_t> expected(c.rows);
+    for (size_t i = 0; i < c.rows; ++i)
+      expected[i] = i;
+    std::stable_sort(expected.begin(), expected.end(),
+                     [&](size_t a, size_t b) { return gid[a] / width < gid[b] / width; });
+    ASSERT_EQ(order.dest.size(), c.rows);
+    ASSERT_EQ(order.gid.size(), c.rows);
+    for (size_t k = 0; k < c.rows; ++k) {
+      ASSERT_EQ(order.dest[expected[k]], k) << "row " << expected[k];
+      ASSERT_EQ(order.gid[k], gid[expected[k]]);
+    }
+  }
+}
+
+TEST(Grouping, ColumnScatterMovesValuesAndNullsOfEveryStorage) {
+  std::mt19937_64 rng(11);
+  const size_t n = 1000;
+  std::vector<std::uint32_t> dest(n);
+  for (size_t i = 0; i < n; ++i)
+    dest[i] = static_cast<std::uint32_t>(i);
+  std::shuffle(dest.begin(), dest.end(), rng);
+  std::vector<Column> columns;
+  for (DataType t : {DataType::kInt32, DataType::kInt64, DataType::kBool, DataType::kString})
+    columns.push_back(random_key(t, 50, true, n, rng));
+  Column floats(DataType::kFloat64);
+  for (size_t i = 0; i < n; ++i)
+    floats.values<double>().push_back(static_cast<double>(rng() % 1000) / 8.0);
+  columns.push_back(std::move(floats));  // no nulls
+  Column plain = Column::plain_strings();
+  for (size_t i = 0; i < n; ++i)
+    plain.plain().push_back(fmt::format("row{}", i * 7));
+  plain.validity().assign(n, 1);
+  plain.validity()[3] = 0;
+  columns.push_back(std::move(plain));
+  for (const Column& c : columns) {
+    SCOPED_TRACE(table::to_string(c.type()));
+    const Column moved = c.scatter(dest);
+    ASSERT_EQ(moved.size(), c.size());
+    EXPECT_EQ(moved.dictionary(), c.dictionary());
+    EXPECT_EQ(moved.has_nulls(), c.has_nulls());
+    for (size_t i = 0; i < n; ++i)
+      ASSERT_EQ(moved.to_string_at(dest[i]), c.to_string_at(static_cast<idx_t>(i))) << i;
+    for (size_t i = 0; i < n; ++i)
+      ASSERT_EQ(moved.is_valid(dest[i]), c.is_valid(static_cast<idx_t>(i))) << i;
+  }
+  EXPECT_THROW(columns.front().scatter(std::span<const std::uint32_t>(dest.data(), n - 1)),
+               RuntimeError);
 }

@@ -27,6 +27,10 @@ namespace shardflow::ops {
 
 struct GroupByOptions {
   ShuffleOptions shuffle;
+  /// Aggregate states are updated in slices of this many groups (order_by_group_slice) once a
+  /// rank has more groups; an aggregate's state takes up to 32 bytes per group, so the default
+  /// slice of 8 Ki groups is 256 KiB, half an L2. Tests set it small to take the sliced path.
+  idx_t groups_per_slice = idx_t{1} << 13;
 };
 
 /// Local: output schema of a group-by: the key columns (input types) then one column per

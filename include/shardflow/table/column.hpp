@@ -104,6 +104,10 @@ class Column {
   // ---- bulk operations ----------------------------------------------------------------------
   /// A new column with rows `rows` in that order (same type, encoding and dictionary).
   Column take(std::span<const idx_t> rows) const;
+  /// A new column in which row i of this column is row dest[i]; `dest` must be a permutation of
+  /// 0..size()-1 (not checked). Reads this column in order and writes wherever dest points, so it
+  /// beats take() when dest sends the rows to a few hundred sequential runs (a partitioning).
+  Column scatter(std::span<const std::uint32_t> dest) const;
   /// Appends all rows of `other`, which must have the same type and encoding; dictionary columns
   /// must share the same dictionary contents.
   void append(const Column& other);
