@@ -101,14 +101,17 @@ States make_states(const Table& t, const std::vector<AggSpec>& aggs) {
   return states;
 }
 
-// With more groups than `groups_per_slice`, the rows are taken in slice order
-// (order_by_group_slice) so that each aggregate's updates stay in cache. db-benchmark at 1e8 rows,
-// 2 ranks: q3 (1e6 groups) went from 6.7 s to 2.3 s, q5 from 7.8 s to 2.4 s.
+// With many groups (GroupByOptions), the rows are taken in slice order (order_by_group_slice) so
+// that each aggregate's updates stay in cache. db-benchmark at 1e8 rows, 2 ranks: q3 (1e6 groups)
+// went from 6.7 s to 2.3 s, q5 from 7.8 s to 2.4 s; q2 (1e4 groups, whose states fit in cache
+// anyway) went from 0.35 s to 1.3 s when sliced, hence the threshold.
 void update_states(States& states, const Table& t, const std::vector<AggSpec>& aggs,
-                   std::span<const std::int32_t> gid, idx_t groups, idx_t groups_per_slice) {
+                   std::span<const std::int32_t> gid, idx_t groups, const GroupByOptions& options) {
   for (auto& st : states)
     st->resize(groups);
-  const GroupSliceOrder order = order_by_group_slice(gid, groups, groups_per_slice);
+  const GroupSliceOrder order = groups > options.slice_above_groups
+                                    ? order_by_group_slice(gid, groups, options.groups_per_slice)
+                                    : GroupSliceOrder{};
   if (order.dest.empty()) {
     for (size_t j = 0; j < aggs.size(); ++j) {
       if (!aggs[j].column2.empty()) {
@@ -299,8 +302,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     if (ranks == 1) {
       const PackedGroups g = local_groups();
       auto states = make_states(table, aggs);
-      update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()),
-                    options.groups_per_slice);
+      update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()), options);
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     if (est.group_ratio > 0.5 || holistic) {
@@ -326,15 +328,13 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
       const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
       auto states = make_states(moved, aggs);
-      update_states(states, moved, aggs, g.gid, static_cast<idx_t>(g.keys.size()),
-                    options.groups_per_slice);
+      update_states(states, moved, aggs, g.gid, static_cast<idx_t>(g.keys.size()), options);
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     // Keys repeat: aggregate locally, shuffle the partial states, merge.
     PackedGroups local = local_groups();
     auto states = make_states(table, aggs);
-    update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()),
-                  options.groups_per_slice);
+    update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()), options);
     local.gid = {};
     // Exact float sums whose values spread beyond the fast tier carry an extra (string) column;
     // every rank must send the same columns, so the ranks agree on it. Aggregates and schema are
@@ -374,26 +374,35 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
   }
 
   // General keys (floats, plain strings, wide integer ranges): shuffle the needed columns by key
-  // hash, then aggregate once.
-  auto aggregate_rows = [&](const Table& t) {
+  // hash, then aggregate once. When the table is the shuffled copy (`owned`), each column is
+  // released once used, so that with nearly as many groups as rows (db-benchmark q10) the input
+  // and the output do not both stay whole.
+  auto aggregate_rows = [&](const Table& t, Table* owned) {
     std::vector<int> idx;
     for (const auto& k : keys)
       idx.push_back(t.schema().index_of(k, "group-by keys"));
-    const RowGroups g = group_rows(t, idx);
+    RowGroups g = group_rows(t, idx);
     auto states = make_states(t, aggs);
-    update_states(states, t, aggs, g.gid, static_cast<idx_t>(g.first_row.size()),
-                  options.groups_per_slice);
+    update_states(states, t, aggs, g.gid, static_cast<idx_t>(g.first_row.size()), options);
+    std::vector<std::int32_t>().swap(g.gid);
+    if (owned != nullptr) {
+      for (int c = 0; c < t.num_columns(); ++c)
+        if (std::find(idx.begin(), idx.end(), c) == idx.end()) owned->column(c) = Column();
+    }
     std::vector<Column> key_cols;
-    for (int k : idx)
+    for (int k : idx) {
       key_cols.push_back(t.column(k).take(g.first_row));
+      if (owned != nullptr) owned->column(k) = Column();
+    }
+    std::vector<idx_t>().swap(g.first_row);
     return assemble(keys, std::move(key_cols), aggs, states, overflow);
   };
-  if (ranks == 1) return aggregate_rows(table);
+  if (ranks == 1) return aggregate_rows(table, nullptr);
   std::vector<std::string> needed = keys;
   for (const auto& name : value_columns(aggs))
     if (std::find(needed.begin(), needed.end(), name) == needed.end()) needed.push_back(name);
-  const Table moved = hash_shuffle(comm, table.select(needed), keys, options.shuffle);
-  return aggregate_rows(moved);
+  Table moved = hash_shuffle(comm, table.select(needed), keys, options.shuffle);
+  return aggregate_rows(moved, &moved);
 }
 
 }  // namespace

@@ -204,8 +204,10 @@ TEST(GroupBy, SkewTinyRoundsAndHighCardinality) {
     SCOPED_TRACE(key_range);
     check_group_by(comm, local, global, {"k", "t"}, all_aggs(),
                    ops::GroupByOptions{{.round_bytes = 64}});
-    check_group_by(comm, local, global, {"k"}, all_aggs(),
-                   ops::GroupByOptions{.shuffle = {.round_bytes = 256}, .groups_per_slice = 16});
+    check_group_by(
+        comm, local, global, {"k"}, all_aggs(),
+        ops::GroupByOptions{
+            .shuffle = {.round_bytes = 256}, .slice_above_groups = 16, .groups_per_slice = 16});
   }
 }
 
@@ -1086,9 +1088,10 @@ TEST(GroupBy, EveryRegistryFunctionMatchesABruteForceReferenceAndOneRank) {
       for (const auto& aggs : runs) {
         SCOPED_TRACE(fmt::format("{}, keys [{}], {} ({} aggregates)", sc.what, fmt::join(keys, ","),
                                  aggs.front().function, aggs.size()));
-        const Table out =
-            ops::group_by(comm, local, keys, aggs,
-                          ops::GroupByOptions{.shuffle = {.round_bytes = 256}, .groups_per_slice = 2});
+        const Table out = ops::group_by(
+            comm, local, keys, aggs,
+            ops::GroupByOptions{
+                .shuffle = {.round_bytes = 256}, .slice_above_groups = 2, .groups_per_slice = 2});
         std::vector<std::string> mine;
         for (idx_t r = 0; r < out.num_rows(); ++r)
           mine.push_back(render_row(out, r));

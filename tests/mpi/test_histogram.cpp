@@ -158,9 +158,10 @@ TEST(Histogram, MatchesABruteForceNumpyHistogramAtEveryRankCount) {
       for (const auto& keys : key_sets) {
         SCOPED_TRACE(fmt::format("{}, {}, keys [{}]", sc.what, ops::aggregate_call_text(h),
                                  fmt::join(keys, ",")));
-        const Table out =
-            ops::group_by(comm, local, keys, aggs,
-                          ops::GroupByOptions{.shuffle = {.round_bytes = 64}, .groups_per_slice = 3});
+        const Table out = ops::group_by(
+            comm, local, keys, aggs,
+            ops::GroupByOptions{
+                .shuffle = {.round_bytes = 64}, .slice_above_groups = 3, .groups_per_slice = 3});
         std::vector<std::string> names = keys;
         for (const char* c : {"n", "h_lower", "h_upper", "h", "m"})
           names.push_back(c);

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -188,4 +190,53 @@ TEST(Grouping, ColumnScatterMovesValuesAndNullsOfEveryStorage) {
   }
   EXPECT_THROW(columns.front().scatter(std::span<const std::uint32_t>(dest.data(), n - 1)),
                RuntimeError);
+}
+
+// group_rows over enough groups to be partitioned by hash (more than one partition's table):
+// rows get the same group id exactly when their keys are equal (null equals null, -0.0 equals 0.0,
+// NaN equals NaN), ids are dense, and first_row is each group's first row.
+TEST(Grouping, GroupRowsPartitionedByHashMatchesABruteForceGrouping) {
+  std::mt19937_64 rng(5);
+  for (const size_t n : {size_t{300000}, size_t{5000}}) {
+    SCOPED_TRACE(n);
+    const auto range = static_cast<std::uint64_t>(n / 3);
+    Table t;
+    Column k(DataType::kInt64), f(DataType::kFloat64);
+    Column s = Column::plain_strings();
+    for (size_t i = 0; i < n; ++i) {
+      const std::uint64_t r = rng() % range;
+      k.values<std::int64_t>().push_back(static_cast<std::int64_t>(r / 4));
+      const double special[] = {0.0, -0.0, std::nan(""), 1.5};
+      f.values<double>().push_back(special[r % 4]);
+      s.plain().push_back(fmt::format("s{}", rng() % 2));
+    }
+    k.validity().assign(n, 1);
+    for (size_t i = 0; i < n; i += 97)
+      k.validity()[i] = 0;
+    t.add_column("k", std::move(k));
+    t.add_column("f", std::move(f));
+    t.add_column("s", std::move(s));
+    const ops::RowGroups g = ops::group_rows(t, {0, 1, 2});
+    ASSERT_EQ(g.gid.size(), n);
+    std::map<std::string, std::int32_t> id_of;
+    std::vector<idx_t> first(g.first_row.size(), -1);
+    for (size_t i = 0; i < n; ++i) {
+      const auto r = static_cast<idx_t>(i);
+      const double fv = t.column(1).values<double>()[i];
+      const std::string key =
+          fmt::format("{}|{}|{}", t.column(0).to_string_at(r),
+                      std::isnan(fv) ? std::string("nan") : fmt::format("{}", fv == 0.0 ? 0.0 : fv),
+                      t.column(2).to_string_at(r));
+      const std::int32_t gid = g.gid[i];
+      ASSERT_GE(gid, 0);
+      ASSERT_LT(static_cast<size_t>(gid), g.first_row.size());
+      const auto [it, added] = id_of.emplace(key, gid);
+      ASSERT_EQ(it->second, gid) << "row " << i << " key " << key;
+      if (first[static_cast<size_t>(gid)] < 0) first[static_cast<size_t>(gid)] = r;
+    }
+    // Distinct keys have distinct ids, and every id is used.
+    EXPECT_EQ(id_of.size(), g.first_row.size());
+    for (size_t id = 0; id < first.size(); ++id)
+      ASSERT_EQ(g.first_row[id], first[id]) << "group " << id;
+  }
 }

@@ -27,9 +27,11 @@ namespace shardflow::ops {
 
 struct GroupByOptions {
   ShuffleOptions shuffle;
-  /// Aggregate states are updated in slices of this many groups (order_by_group_slice) once a
-  /// rank has more groups; an aggregate's state takes up to 32 bytes per group, so the default
-  /// slice of 8 Ki groups is 256 KiB, half an L2. Tests set it small to take the sliced path.
+  /// With more than `slice_above_groups` groups on a rank, aggregate states are updated in
+  /// slices of `groups_per_slice` groups (order_by_group_slice). An aggregate's state takes up to
+  /// 32 bytes per group: 128 Ki groups (4 MiB) still update fast enough in row order, and a
+  /// slice of 8 Ki groups is 256 KiB, half an L2. Tests set both small to take the sliced path.
+  idx_t slice_above_groups = idx_t{1} << 17;
   idx_t groups_per_slice = idx_t{1} << 13;
 };
 

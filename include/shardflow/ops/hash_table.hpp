@@ -5,7 +5,7 @@
 //  - PackedKeyTable / group_packed: group ids for packed 64-bit keys (ops/key_packing.hpp).
 //  - group_rows: group ids for arbitrary key columns, by row hash (hash_rows) with column-wise
 //    equality (ops/key_equality.hpp).
-// Group ids are dense, in order of first appearance.
+// Group ids are dense, in order of first appearance (group_rows: within each hash partition).
 
 #include <sys/mman.h>
 
@@ -184,7 +184,9 @@ struct RowGroups {
 };
 
 /// Local: groups the rows of `t` by the key columns `key_idx` (null equals null; floats compare as
-/// double_key_bits). t.num_rows() must be below 2^31.
+/// double_key_bits). t.num_rows() must be below 2^31. Group ids are dense; with many groups the
+/// rows are partitioned by hash so that each partition's table fits in cache, and ids are given
+/// partition by partition, in order of first appearance within each (deterministic for a table).
 RowGroups group_rows(const table::Table& t, const std::vector<int>& key_idx);
 
 }  // namespace shardflow::ops
