@@ -104,4 +104,22 @@ results missing 'del a["q4"]'
 report missing 1
 grep -qF "polars 2 threads: no answer to q4" "$TMP/missing.md" || fail "missing: $(cat "$TMP/missing.md")"
 pass "a different row count, integer checksum, float checksum beyond 1e-9, NaN, null or a missing answer: refused, named"
-echo "4 passed, 0 failed"
+
+# A peer that failed (the script records why: Polars is killed for memory at 1e8 rows here) is
+# reported as failed with what it answered; its missing answers fail no check, and the targets
+# are taken against the peers that answered.
+results failed 'for q in ["q4", "q5", "q6", "q7", "q8", "q9", "q10"]: del a[q]'
+echo '{"bench":"groupby_failed","impl":"polars","threads":2,"reason":"killed by signal 9 (SIGKILL)"}' >>"$TMP/failed.json"
+echo '{"bench":"groupby_failed","impl":"dask","threads":2,"reason":"exit status 1"}' >>"$TMP/failed.json"
+report failed 0
+grep -qF "polars 2 threads failed: killed by signal 9 (SIGKILL); its missing answers are left out" "$TMP/failed.md" || fail "failed: $(cat "$TMP/failed.md")"
+grep -qF "| dask 2 workers | - | - |" "$TMP/failed.md" || fail "failed: no row for dask: $(cat "$TMP/failed.md")"
+grep -qF "| polars 2 threads | 0.500 / 0.500 | 0.200 / 0.100 |" "$TMP/failed.md" || fail "failed: polars' answers: $(cat "$TMP/failed.md")"
+grep -qF -- "- q4: 0.050 s vs fastest peer duckdb 2 threads 0.200 s: met" "$TMP/failed.md" || fail "failed: targets: $(cat "$TMP/failed.md")"
+# A wrong answer given before failing is still refused.
+results failed_wrong 'a["q2"] = (9999, a["q2"][1]); del a["q10"]'
+echo '{"bench":"groupby_failed","impl":"polars","threads":2,"reason":"exit status 1"}' >>"$TMP/failed_wrong.json"
+report failed_wrong 1
+grep -qF "polars 2 threads q2: 9999 rows" "$TMP/failed_wrong.md" || fail "failed_wrong: $(cat "$TMP/failed_wrong.md")"
+pass "a failed peer is reported with its reason; the answers it gave are checked, the missing ones are not"
+echo "5 passed, 0 failed"
