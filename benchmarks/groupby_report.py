@@ -90,9 +90,10 @@ lines = [f"db-benchmark group-by q1-q10 on `shardflow gen groupby --rows {rows}`
          "| engine | " + " | ".join(columns) + " | total q1-q10 (first) | peak memory |",
          "|---|" + "---|" * (len(columns) + 2)]
 for label, e in engines.items():
-    total = sum(e[q]["first"] for q in questions if q in e)
+    missing = [q for q in questions if q not in e or e[q]["first"] is None]
+    total = f"{sum(e[q]['first'] for q in questions):.3f}" if not missing else f"- (no {', '.join(missing)})"
     memory = f"{peak[label] / 2**20:.0f} MiB{' per rank' if label.startswith('shardflow') else ''}" if label in peak else "-"
-    lines.append(f"| {label} | " + " | ".join(cell(e, q) for q in columns) + f" | {total:.3f} | {memory} |")
+    lines.append(f"| {label} | " + " | ".join(cell(e, q) for q in columns) + f" | {total} | {memory} |")
 for label, reason in failed.items():
     if label not in engines:
         lines.append(f"| {label} | " + " | ".join("-" for _ in columns) + " | failed | - |")

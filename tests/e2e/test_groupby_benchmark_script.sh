@@ -115,6 +115,7 @@ report failed 0
 grep -qF "polars 2 threads failed: killed by signal 9 (SIGKILL); its missing answers are left out" "$TMP/failed.md" || fail "failed: $(cat "$TMP/failed.md")"
 grep -qF "| dask 2 workers | - | - |" "$TMP/failed.md" || fail "failed: no row for dask: $(cat "$TMP/failed.md")"
 grep -qF "| polars 2 threads | 0.500 / 0.500 | 0.200 / 0.100 |" "$TMP/failed.md" || fail "failed: polars' answers: $(cat "$TMP/failed.md")"
+grep -qF "| - (no q4, q5, q6, q7, q8, q9, q10) | 1024 MiB |" "$TMP/failed.md" || fail "failed: a total over some questions: $(cat "$TMP/failed.md")"
 grep -qF -- "- q4: 0.050 s vs fastest peer duckdb 2 threads 0.200 s: met" "$TMP/failed.md" || fail "failed: targets: $(cat "$TMP/failed.md")"
 # A wrong answer given before failing is still refused.
 results failed_wrong 'a["q2"] = (9999, a["q2"][1]); del a["q10"]'

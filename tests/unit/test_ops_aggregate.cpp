@@ -1017,3 +1017,47 @@ TEST(ExactFloatSum, SampledAnchorMissingTheLargestValuesStaysExact) {
         << "trial " << trial;
   }
 }
+
+// Holistic states (every row of a group on one rank) count their groups like the others but have
+// no partial form: asking for one, or merging, is a programming error that names the function.
+TEST(Aggregate, HolisticStatesHaveNoPartialFormAndSayWhichFunction) {
+  struct Case {
+    const char* function;
+    std::vector<double> args;
+    const char* named;
+  };
+  const Case cases[] = {{"median", {}, "quantile"},
+                        {"quantile", {0.25}, "quantile"},
+                        {"top_k", {2}, "top_k"},
+                        {"count_distinct", {}, "count_distinct"},
+                        {"histogram", {4}, "histogram(v, n)"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.function);
+    ops::AggSpec spec{c.function, "x", ""};
+    spec.args = c.args;
+    ASSERT_TRUE(ops::is_holistic(spec));
+    ops::AggregateInput input;
+    input.type = DataType::kFloat64;
+    auto state = ops::make_aggregate_state(spec, input);
+    state->resize(3);
+    state->resize(2);  // never shrinks
+    EXPECT_EQ(state->num_groups(), 3);
+    EXPECT_EQ(state->num_state_columns(true), 0);
+    auto message_of = [](auto&& call) -> std::string {
+      try {
+        call();
+      } catch (const RuntimeError& e) {
+        return e.what();
+      }
+      return "no error";
+    };
+    EXPECT_NE(message_of([&] {
+                (void)state->state_columns(false);
+              }).find(std::string(c.named) + " states are holistic: they have no partial form"),
+              std::string::npos);
+    EXPECT_NE(message_of([&] {
+                state->merge({}, {});
+              }).find(std::string(c.named) + " states are holistic: they cannot be merged"),
+              std::string::npos);
+  }
+}

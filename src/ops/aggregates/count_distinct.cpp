@@ -31,12 +31,9 @@ std::uint64_t value_bits(T v) {
   }
 }
 
-class CountDistinctState final : public AggregateState {
+class CountDistinctState final : public HolisticState {
  public:
-  explicit CountDistinctState(bool plain) : plain_(plain) {}
-
-  idx_t num_groups() const override { return groups_; }
-  void resize(idx_t groups) override { groups_ = std::max(groups_, groups); }
+  explicit CountDistinctState(bool plain) : HolisticState("count_distinct"), plain_(plain) {}
 
   void update(const Column* input, std::span<const std::int32_t> gid) override {
     const auto& valid = input->validity();
@@ -57,14 +54,6 @@ class CountDistinctState final : public AggregateState {
     });
   }
 
-  std::vector<Column> state_columns(bool) const override {
-    throw RuntimeError("count_distinct states are holistic: they have no partial form");
-  }
-  int num_state_columns(bool) const override { return 0; }
-  void merge(std::span<const Column>, std::span<const std::int32_t>) override {
-    throw RuntimeError("count_distinct states are holistic: they cannot be merged");
-  }
-
   Column finalize(std::string*) const override {
     table::Buffer<std::int64_t> out(static_cast<size_t>(groups_), 0);
     auto count_runs = [&](auto entries) {
@@ -81,7 +70,6 @@ class CountDistinctState final : public AggregateState {
 
  private:
   bool plain_;
-  idx_t groups_ = 0;
   std::vector<std::pair<std::int32_t, std::uint64_t>> values_;
   std::vector<std::pair<std::int32_t, std::string>> strings_;
 };

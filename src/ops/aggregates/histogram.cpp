@@ -66,12 +66,9 @@ struct BinRows {
 };
 
 // Equal-width bins: the finite values of every group, binned at finalize.
-class EqualWidthState final : public AggregateState {
+class EqualWidthState final : public HolisticState {
  public:
-  explicit EqualWidthState(idx_t bins) : bins_(bins) {}
-
-  idx_t num_groups() const override { return groups_; }
-  void resize(idx_t groups) override { groups_ = std::max(groups_, groups); }
+  explicit EqualWidthState(idx_t bins) : HolisticState("histogram(v, n)"), bins_(bins) {}
 
   void update(const Column* input, std::span<const std::int32_t> gid) override {
     for_each_value(*input, gid, [&](std::int32_t g, double x) {
@@ -79,13 +76,6 @@ class EqualWidthState final : public AggregateState {
     });
   }
 
-  std::vector<Column> state_columns(bool) const override {
-    throw RuntimeError("histogram(v, n) states are holistic: they have no partial form");
-  }
-  int num_state_columns(bool) const override { return 0; }
-  void merge(std::span<const Column>, std::span<const std::int32_t>) override {
-    throw RuntimeError("histogram(v, n) states are holistic: they cannot be merged");
-  }
   Column finalize(std::string*) const override {
     throw RuntimeError("histogram gives several rows per group: finalize_rows");
   }
@@ -152,7 +142,6 @@ class EqualWidthState final : public AggregateState {
     double value;
   };
   idx_t bins_;
-  idx_t groups_ = 0;
   std::vector<Entry> values_;
 };
 

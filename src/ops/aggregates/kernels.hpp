@@ -2,6 +2,7 @@
 // Internal to the aggregate functions (src/ops/aggregates/): the registry entries, one per file,
 // and the small kernels their states share.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -93,6 +94,29 @@ inline void for_valid(size_t n, const std::vector<std::uint8_t>& valid, F&& f) {
       if (valid[i]) f(i);
   }
 }
+
+// Base of a holistic aggregate's state (ops::is_holistic): every row of a group is brought to
+// one rank, so there is no partial form and nothing to merge; those calls throw, naming `what`.
+// Derived states count their groups in groups_.
+class HolisticState : public AggregateState {
+ public:
+  explicit HolisticState(const char* what) : what_(what) {}
+  idx_t num_groups() const final { return groups_; }
+  void resize(idx_t groups) final { groups_ = std::max(groups_, groups); }
+  std::vector<table::Column> state_columns(bool) const final {
+    throw RuntimeError("{} states are holistic: they have no partial form", what_);
+  }
+  int num_state_columns(bool) const final { return 0; }
+  void merge(std::span<const table::Column>, std::span<const std::int32_t>) final {
+    throw RuntimeError("{} states are holistic: they cannot be merged", what_);
+  }
+
+ protected:
+  idx_t groups_ = 0;
+
+ private:
+  const char* what_;
+};
 
 // One value per group, of a column's type and encoding (dictionary kept; plain strings held as
 // std::string so that replacing one is cheap): the kept values of min/max and first/last.

@@ -52,12 +52,9 @@ struct OrderKey<std::int64_t> {
 };
 
 template <typename T>
-class QuantileState final : public AggregateState {
+class QuantileState final : public HolisticState {
  public:
-  explicit QuantileState(double q) : q_(q) {}
-
-  idx_t num_groups() const override { return groups_; }
-  void resize(idx_t groups) override { groups_ = std::max(groups_, groups); }
+  explicit QuantileState(double q) : HolisticState("quantile"), q_(q) {}
 
   // Each update is counting-sorted by group straight away (one pass to count, one to place):
   // no per-row (group, value) entries are built, which at 1e7 rows saved a quarter of the
@@ -82,14 +79,6 @@ class QuantileState final : public AggregateState {
       }
     });
     batches_.push_back(std::move(b));
-  }
-
-  std::vector<Column> state_columns(bool) const override {
-    throw RuntimeError("quantile states are holistic: they have no partial form");
-  }
-  int num_state_columns(bool) const override { return 0; }
-  void merge(std::span<const Column>, std::span<const std::int32_t>) override {
-    throw RuntimeError("quantile states are holistic: they cannot be merged");
   }
 
   Column finalize(std::string*) const override {
@@ -144,7 +133,6 @@ class QuantileState final : public AggregateState {
     table::Buffer<std::uint64_t> keys;
   };
   double q_;
-  idx_t groups_ = 0;
   mutable std::vector<Batch> batches_;  // finalize selects in place
 };
 

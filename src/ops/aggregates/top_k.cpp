@@ -17,25 +17,15 @@ using table::Column;
 using table::DataType;
 
 template <typename T>
-class TopKState final : public AggregateState {
+class TopKState final : public HolisticState {
  public:
-  TopKState(DataType type, idx_t k) : type_(type), k_(k) {}
-
-  idx_t num_groups() const override { return groups_; }
-  void resize(idx_t groups) override { groups_ = std::max(groups_, groups); }
+  TopKState(DataType type, idx_t k) : HolisticState("top_k"), type_(type), k_(k) {}
 
   void update(const Column* input, std::span<const std::int32_t> gid) override {
     const auto& v = input->values<T>();
     for_valid(gid.size(), input->validity(), [&](size_t i) { values_.push_back({gid[i], v[i]}); });
   }
 
-  std::vector<Column> state_columns(bool) const override {
-    throw RuntimeError("top_k states are holistic: they have no partial form");
-  }
-  int num_state_columns(bool) const override { return 0; }
-  void merge(std::span<const Column>, std::span<const std::int32_t>) override {
-    throw RuntimeError("top_k states are holistic: they cannot be merged");
-  }
   Column finalize(std::string*) const override {
     throw RuntimeError("top_k gives several rows per group: finalize_rows");
   }
@@ -69,7 +59,6 @@ class TopKState final : public AggregateState {
   };
   DataType type_;
   idx_t k_;
-  idx_t groups_ = 0;
   std::vector<Entry> values_;
 };
 
