@@ -112,34 +112,26 @@ void update_states(States& states, const Table& t, const std::vector<AggSpec>& a
   const GroupSliceOrder order = groups > options.slice_above_groups
                                     ? order_by_group_slice(gid, groups, options.groups_per_slice)
                                     : GroupSliceOrder{};
-  if (order.dest.empty()) {
-    for (size_t j = 0; j < aggs.size(); ++j) {
-      if (!aggs[j].column2.empty()) {
-        states[j]->update_pair(t.column(aggs[j].column), t.column(aggs[j].column2), gid);
-        continue;
-      }
-      const Column* input = aggs[j].column.empty() ? nullptr : &t.column(aggs[j].column);
-      states[j]->update(input, gid);
-    }
-    return;
-  }
-  // The value columns in slice order, each scattered once and dropped after its last use.
+  const bool sliced_order = !order.dest.empty();
+  const std::span<const std::int32_t> rows_gid =
+      sliced_order ? std::span<const std::int32_t>(order.gid.data(), order.gid.size()) : gid;
+  // In slice order, each value column is scattered once and dropped after its last use.
   std::map<std::string, size_t> last_use;
   for (size_t j = 0; j < aggs.size(); ++j)
     for (const std::string* c : {&aggs[j].column, &aggs[j].column2})
       if (!c->empty()) last_use[*c] = j;
   std::map<std::string, Column> sliced;
   auto column = [&](const std::string& name) -> const Column& {
+    if (!sliced_order) return t.column(name);
     auto it = sliced.find(name);
     if (it == sliced.end()) it = sliced.emplace(name, t.column(name).scatter(order.dest)).first;
     return it->second;
   };
-  const std::span<const std::int32_t> sgid(order.gid.data(), order.gid.size());
   for (size_t j = 0; j < aggs.size(); ++j) {
     if (!aggs[j].column2.empty()) {
-      states[j]->update_pair(column(aggs[j].column), column(aggs[j].column2), sgid);
+      states[j]->update_pair(column(aggs[j].column), column(aggs[j].column2), rows_gid);
     } else {
-      states[j]->update(aggs[j].column.empty() ? nullptr : &column(aggs[j].column), sgid);
+      states[j]->update(aggs[j].column.empty() ? nullptr : &column(aggs[j].column), rows_gid);
     }
     for (const std::string* c : {&aggs[j].column, &aggs[j].column2})
       if (!c->empty() && last_use[*c] == j) sliced.erase(*c);
