@@ -72,34 +72,41 @@ std::vector<double> reproducible_sum(const mpi::Comm& comm, std::span<const doub
     });
   }
 
-  // Phase 2: exact fixed-point accumulation. The last slot counts contributions.
-  std::vector<int> exponents(w, 0);
-  std::vector<double> scale(w, 0.0);  // 2^(kFractionBits - E_j); 0 for an all-zero component
-  bool multiply_ok = true;
-  for (size_t j = 0; j < w; ++j) {
-    if (maxima[j] == 0.0) continue;
-    exponents[j] = std::ilogb(maxima[j]);
+  // Phases 2-4.
+  FixedPointSums sums(
+      std::vector<double>(maxima.begin(), maxima.begin() + static_cast<std::ptrdiff_t>(w)));
+  for (idx_t r = 0; r < rows; ++r)
+    sums.add_row(contributions.data() + static_cast<size_t>(r) * w);
+  return sums.finish(comm, what);
+}
+
+FixedPointSums::FixedPointSums(std::vector<double> global_maxima)
+    : maxima_(std::move(global_maxima)),
+      exponents_(maxima_.size(), 0),
+      shift_(maxima_.size(), 0),
+      scale_(maxima_.size(), 0.0),
+      ldexp_(maxima_.size(), 0),
+      acc_(maxima_.size(), 0) {
+  for (size_t j = 0; j < maxima_.size(); ++j) {
+    if (maxima_[j] == 0.0) continue;  // every contribution is zero: scale 0 adds nothing
+    exponents_[j] = std::ilogb(maxima_[j]);
+    shift_[j] = kFractionBits - exponents_[j];
     // Multiplying by a power of two is exact unless the product is subnormal, and a subnormal
     // product is far below 1/2 and rounds to 0 either way. The factor itself overflows only for
     // components whose largest value is below 2^-962; those take the ldexp path.
-    if (kFractionBits - exponents[j] > std::numeric_limits<double>::max_exponent - 1) {
-      multiply_ok = false;
+    if (shift_[j] > std::numeric_limits<double>::max_exponent - 1) {
+      ldexp_[j] = 1;
     } else {
-      scale[j] = std::ldexp(1.0, kFractionBits - exponents[j]);
+      scale_[j] = std::ldexp(1.0, shift_[j]);
     }
   }
-  std::vector<int128> acc(w + 1, 0);
-  for (idx_t r = 0; r < rows; ++r) {
-    const double* row = contributions.data() + static_cast<size_t>(r) * w;
-    for (size_t j = 0; j < w; ++j) {
-      // llrint rounds to nearest-even (the default rounding mode); |q| <= 2^62 fits int64.
-      const double scaled = multiply_ok || scale[j] != 0.0 || maxima[j] == 0.0
-                                ? row[j] * scale[j]
-                                : std::ldexp(row[j], kFractionBits - exponents[j]);
-      acc[j] += std::llrint(scaled);
-    }
-  }
-  acc[w] = rows;
+}
+
+std::vector<double> FixedPointSums::finish(const mpi::Comm& comm, std::string_view what) {
+  // Phase 3: one allreduce of the accumulators; the last slot counts contributions.
+  const size_t w = maxima_.size();
+  std::vector<int128> acc(acc_.begin(), acc_.end());
+  acc.push_back(rows_);
   mpi::allreduce_inplace(comm, std::span<int128>(acc), kInt128Sum);
   if (acc[w] > static_cast<int128>(kReproducibleSumMaxTerms)) {
     throw RuntimeError(
@@ -107,10 +114,11 @@ std::vector<double> reproducible_sum(const mpi::Comm& comm, std::span<const doub
         "data into smaller batches",
         what, static_cast<long long>(acc[w]), kReproducibleSumMaxTerms);
   }
+  // Phase 4: back to double, once.
   std::vector<double> out(w, 0.0);
   for (size_t j = 0; j < w; ++j) {
-    if (maxima[j] == 0.0) continue;
-    out[j] = std::ldexp(static_cast<double>(acc[j]), exponents[j] - kFractionBits);
+    if (maxima_[j] == 0.0) continue;
+    out[j] = std::ldexp(static_cast<double>(acc[j]), exponents_[j] - kFractionBits);
   }
   return out;
 }

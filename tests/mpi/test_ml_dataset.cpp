@@ -11,8 +11,10 @@
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/ml/dataset.hpp"
+#include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
+#include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "support/test_util.hpp"
@@ -273,6 +275,74 @@ TEST(StandardScaler, MatchesBruteForceAndSingleProcessBits) {
                   (expected_row(g)[j] - ref.mean[j]) / ref.scale[j]);
       }
     }
+  }
+}
+
+// The scaler computes its sums without storing the contributions (the largest squared deviation
+// comes from each feature's minimum and maximum). It must give the bits of the stored form:
+// reproducible_sum over x, then over every (x - mean)^2. Random features of very different
+// magnitudes, including ones below 2^-962 (whose fixed-point factor overflows) and negative ones.
+TEST(StandardScaler, StreamedSumsGiveTheBitsOfStoredContributions) {
+  mpi::Comm comm;
+  constexpr idx_t kN = 997;
+  const std::vector<double> magnitudes = {1.0, 1e-300, 3e150, 1e-5, 7.5e12};
+  const int d = static_cast<int>(magnitudes.size());
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kN, comm.rank(), comm.size(), mode);
+    ml::Dataset data;
+    data.features.resize(e - b, d);
+    data.labels = Eigen::VectorXd::Zero(e - b);
+    data.global_offset = b;
+    data.global_rows = kN;
+    for (idx_t g = b; g < e; ++g)
+      for (int j = 0; j < d; ++j)
+        data.features(g - b, j) =
+            (value(g, j) - 0.3) * magnitudes[static_cast<size_t>(j)] + (j == 3 ? 2e-5 : 0.0);
+    ml::StandardScaler scaler;
+    scaler.fit(comm, data);
+
+    const auto& x = data.features;
+    const std::vector<double> sums = ml::reproducible_sum(
+        comm, std::span<const double>(x.data(), static_cast<size_t>(x.size())), d, "x");
+    std::vector<double> squares;
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      for (int j = 0; j < d; ++j) {
+        const double dev = x(i, j) - sums[static_cast<size_t>(j)] / kN;
+        squares.push_back(dev * dev);
+      }
+    }
+    const std::vector<double> ss = ml::reproducible_sum(comm, squares, d, "squares");
+    for (int j = 0; j < d; ++j) {
+      const auto k = static_cast<size_t>(j);
+      EXPECT_EQ(scaler.mean[k], sums[k] / kN) << "feature " << j << ", split " << mode;
+      const double sd = std::sqrt(ss[k] / kN);  // 0 (squares below 2^-1074) gives scale 1
+      EXPECT_EQ(scaler.scale[k], sd > 0.0 ? sd : 1.0) << "feature " << j << ", split " << mode;
+    }
+  }
+}
+
+// make_dataset rejects non-finite features, but the scaler takes any Dataset: a NaN is reported by
+// the reproducible sum (value, component, row, rank), on every rank alike.
+TEST(StandardScaler, NonFiniteValueInAHandBuiltDatasetIsAgreedError) {
+  mpi::Comm comm;
+  ml::Dataset data;
+  const idx_t rows = comm.rank() == comm.size() - 1 ? 3 : 2;
+  data.features =
+      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>::Ones(rows, 2);
+  data.global_rows = mpi::allreduce_sum(comm, rows);
+  if (comm.rank() == comm.size() - 1) data.features(2, 1) = std::nan("");
+  ml::StandardScaler scaler;
+  try {
+    scaler.fit(comm, data);
+    ADD_FAILURE() << "expected an error";
+  } catch (const RuntimeError& err) {
+    const int last = comm.size() - 1;
+    EXPECT_EQ(std::string(err.what()),
+              prefix(comm, last) +
+                  "standard scaler mean: non-finite value nan in component 1 of "
+                  "local row 2 on rank " +
+                  std::to_string(last));
+    expect_same_message_everywhere(comm, err.what());
   }
 }
 

@@ -89,6 +89,42 @@ TEST(ReproducibleSum, IdenticalBitsForEverySplitAndRankCount) {
   }
 }
 
+// FixedPointSums given the global maxima (the streaming form) adds up to reproducible_sum's bits,
+// for every split, whether contributions come by row or by component.
+TEST(ReproducibleSum, FixedPointSumsMatchReproducibleSum) {
+  mpi::Comm comm;
+  const std::vector<double> ref = self_reference(comm);
+  std::vector<double> maxima(kWidth, 0.0);
+  for (idx_t g = 0; g < kRows; ++g)
+    for (idx_t j = 0; j < kWidth; ++j)
+      maxima[static_cast<size_t>(j)] = std::max(maxima[static_cast<size_t>(j)],
+                                                std::fabs(global_row(g)[static_cast<size_t>(j)]));
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+    ml::FixedPointSums by_row(maxima);
+    ml::FixedPointSums by_component(maxima);
+    for (idx_t g = b; g < e; ++g)
+      by_row.add_row(global_row(g).data());
+    for (idx_t j = 0; j < kWidth; ++j)
+      for (idx_t g = e - 1; g >= b; --g)
+        by_component.add(static_cast<size_t>(j), global_row(g)[static_cast<size_t>(j)]);
+    by_component.count_rows(e - b);
+    const std::vector<double> rows_sum = by_row.finish(comm, "by row");
+    const std::vector<double> components_sum = by_component.finish(comm, "by component");
+    EXPECT_EQ(std::memcmp(rows_sum.data(), ref.data(), ref.size() * sizeof(double)), 0) << mode;
+    EXPECT_EQ(std::memcmp(components_sum.data(), ref.data(), ref.size() * sizeof(double)), 0)
+        << mode;
+  }
+}
+
+// The inline rounding is llrint's: to nearest, ties to even, both signs, up to 2^62.
+TEST(ReproducibleSum, RoundToInt64IsLlrint) {
+  for (double x : {0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, 1e18 + 0.5, -4e18, 0x1p62,
+                   -0x1p62, 123456789.5, 3.0, -0.0}) {
+    EXPECT_EQ(ml::FixedPointSums::round_to_int64(x), std::llrint(x)) << x;
+  }
+}
+
 TEST(ReproducibleSum, AccurateAndExactWhereRepresentable) {
   mpi::Comm comm;
   const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
