@@ -1,6 +1,7 @@
 #include "shardflow/ml/metrics.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <span>
 #include <vector>
@@ -8,6 +9,8 @@
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
+#include "shardflow/mpi/alltoallv.hpp"
+#include "shardflow/mpi/op.hpp"
 
 namespace shardflow::ml {
 namespace {
@@ -65,38 +68,226 @@ double accuracy(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eige
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
+namespace {
+
+// The evaluation set as distinct scores with their label counts, sorted by score across the ranks:
+// every distinct score is held by exactly one rank, and rank r's scores are all below rank r+1's.
+// Rows never leave their rank as rows: each rank collapses its own (score, label) pairs first, so
+// a model with few distinct scores moves few entries, and a range partition by value (splitters
+// from a sample of every rank's distinct scores) keeps equal scores together.
+struct ScoreCount {
+  double score = 0;
+  idx_t positives = 0;
+  idx_t negatives = 0;
+};
+
+// Sorted by score, equal scores merged.
+std::vector<ScoreCount> collapse(std::vector<ScoreCount> entries) {
+  std::sort(entries.begin(), entries.end(),
+            [](const ScoreCount& a, const ScoreCount& b) { return a.score < b.score; });
+  std::vector<ScoreCount> out;
+  for (const ScoreCount& e : entries) {
+    if (!out.empty() && out.back().score == e.score) {
+      out.back().positives += e.positives;
+      out.back().negatives += e.negatives;
+    } else {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+std::vector<ScoreCount> sorted_score_counts(const mpi::Comm& comm, const Eigen::VectorXd& labels,
+                                            const Eigen::VectorXd& p) {
+  std::vector<ScoreCount> local(static_cast<size_t>(p.size()));
+  for (Eigen::Index i = 0; i < p.size(); ++i) {
+    // +0.0 for -0.0, so that equal scores have equal bits for the splitters' comparisons too.
+    local[static_cast<size_t>(i)] = {p(i) + 0.0, labels(i) == 1.0 ? 1 : 0,
+                                     labels(i) == 1.0 ? 0 : 1};
+  }
+  local = collapse(std::move(local));
+  if (comm.size() == 1) return local;
+  // Splitters: kSample evenly spaced distinct scores of every rank, gathered and sorted; the
+  // size - 1 quantiles of that sample split the score range.
+  constexpr size_t kSample = 64;
+  std::vector<double> sample;
+  const size_t step = std::max<size_t>(1, local.size() / kSample);
+  for (size_t i = 0; i < local.size(); i += step)
+    sample.push_back(local[i].score);
+  std::vector<double> all = mpi::allgatherv<double>(comm, sample);
+  std::sort(all.begin(), all.end());
+  std::vector<double> splitters;
+  for (int r = 1; r < comm.size(); ++r) {
+    if (all.empty()) break;
+    splitters.push_back(
+        all[all.size() * static_cast<size_t>(r) / static_cast<size_t>(comm.size())]);
+  }
+  // Entry with score s goes to the number of splitters <= s: equal scores to one rank, and the
+  // local entries (sorted) to ranks in order.
+  // Sent as three 64-bit words per entry (score bits, positives, negatives).
+  std::vector<idx_t> counts(static_cast<size_t>(comm.size()), 0);
+  std::vector<idx_t> words;
+  words.reserve(3 * local.size());
+  for (const ScoreCount& e : local) {
+    const auto dest =
+        std::upper_bound(splitters.begin(), splitters.end(), e.score) - splitters.begin();
+    counts[static_cast<size_t>(dest)] += 3;
+    words.push_back(std::bit_cast<idx_t>(e.score));
+    words.push_back(e.positives);
+    words.push_back(e.negatives);
+  }
+  local = {};
+  const std::vector<idx_t> in = mpi::alltoallv<idx_t>(comm, std::span<const idx_t>(words), counts);
+  words = {};
+  std::vector<ScoreCount> received(in.size() / 3);
+  for (size_t i = 0; i < received.size(); ++i)
+    received[i] = {std::bit_cast<double>(in[3 * i]), in[3 * i + 1], in[3 * i + 2]};
+  return collapse(std::move(received));
+}
+
+// Adds 128-bit integers; unsigned arithmetic wraps instead of overflowing (sums here are far below
+// 2^127: at most 2^63 rows, each adding at most 2^64).
+const mpi::Op<unsigned __int128> kUint128Sum([](const unsigned __int128& a,
+                                                const unsigned __int128& b) { return a + b; },
+                                             /*commutative=*/true);
+
+struct ClassTotals {
+  idx_t positives = 0;
+  idx_t negatives = 0;
+  idx_t positives_below = 0;  // on lower ranks
+  idx_t negatives_below = 0;
+};
+
+ClassTotals class_totals(const mpi::Comm& comm, const std::vector<ScoreCount>& counts) {
+  ClassTotals t;
+  idx_t pos = 0, neg = 0;
+  for (const ScoreCount& c : counts) {
+    pos += c.positives;
+    neg += c.negatives;
+  }
+  t.positives = mpi::allreduce_sum(comm, pos);
+  t.negatives = mpi::allreduce_sum(comm, neg);
+  t.positives_below = mpi::exscan_sum(comm, pos);
+  t.negatives_below = mpi::exscan_sum(comm, neg);
+  return t;
+}
+
+void require_both_classes(const ClassTotals& t, const char* metric, const char* what) {
+  if (t.positives == 0 || t.negatives == 0) {
+    throw MetricNotComputable(fmt::format(
+        "{}: the evaluation data has {} positive and {} negative labels; {} needs both classes",
+        metric, t.positives, t.negatives, what));
+  }
+}
+
+// The confusion counts at a threshold (p >= threshold predicts 1), summed over the ranks.
+struct Confusion {
+  idx_t tp = 0, fp = 0, tn = 0, fn = 0;
+};
+Confusion confusion(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+                    double threshold) {
+  std::vector<idx_t> c(4, 0);
+  for (Eigen::Index i = 0; i < labels.size(); ++i) {
+    const bool predicted = p(i) >= threshold;
+    const bool actual = labels(i) == 1.0;
+    ++c[static_cast<size_t>((predicted ? 2 : 0) + (actual ? 1 : 0))];
+  }
+  mpi::allreduce_inplace(comm, std::span<idx_t>(c), mpi::Reduce::kSum);
+  return {c[3], c[2], c[0], c[1]};
+}
+
+}  // namespace
+
 double roc_auc(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p) {
   check_inputs(comm, labels, p, "roc_auc");
-  std::vector<double> pos_local, neg_local;
-  for (Eigen::Index i = 0; i < labels.size(); ++i)
-    (labels(i) == 1.0 ? pos_local : neg_local).push_back(p(i));
-  std::vector<double> pos = mpi::allgatherv<double>(comm, pos_local);
-  std::vector<double> neg = mpi::allgatherv<double>(comm, neg_local);
-  if (pos.empty() || neg.empty()) {
-    throw MetricNotComputable(fmt::format(
-        "roc_auc: the evaluation data has {} positive and {} negative labels; AUC needs both "
-        "classes",
-        pos.size(), neg.size()));
-  }
-  std::sort(pos.begin(), pos.end());
-  std::sort(neg.begin(), neg.end());
+  const std::vector<ScoreCount> counts = sorted_score_counts(comm, labels, p);
+  const ClassTotals totals = class_totals(comm, counts);
+  require_both_classes(totals, "roc_auc", "AUC");
   // Twice the Mann-Whitney U statistic, as an exact integer: each positive scores 2 per negative
-  // with a lower score and 1 per tied negative. Sorting makes the count independent of the
-  // gathered order, so it is the same at every rank count.
+  // with a lower score and 1 per tied negative. Integer addition makes it independent of how the
+  // scores are split over ranks, so it is the same at every rank count.
   unsigned __int128 twice_u = 0;
-  size_t below = 0;
-  size_t upto = 0;
-  for (const double s : pos) {
-    while (below < neg.size() && neg[below] < s)
-      ++below;
-    upto = std::max(upto, below);
-    while (upto < neg.size() && neg[upto] <= s)
-      ++upto;
-    twice_u += 2 * static_cast<unsigned __int128>(below) + (upto - below);
+  auto below = static_cast<unsigned __int128>(totals.negatives_below);
+  for (const ScoreCount& c : counts) {
+    twice_u += static_cast<unsigned __int128>(c.positives) *
+               (2 * below + static_cast<unsigned __int128>(c.negatives));
+    below += static_cast<unsigned __int128>(c.negatives);
   }
-  const long double denominator =
-      2.0L * static_cast<long double>(pos.size()) * static_cast<long double>(neg.size());
+  twice_u = mpi::allreduce(comm, twice_u, kUint128Sum);
+  const long double denominator = 2.0L * static_cast<long double>(totals.positives) *
+                                  static_cast<long double>(totals.negatives);
   return static_cast<double>(static_cast<long double>(twice_u) / denominator);
+}
+
+double average_precision(const mpi::Comm& comm, const Eigen::VectorXd& labels,
+                         const Eigen::VectorXd& p) {
+  check_inputs(comm, labels, p, "pr_auc");
+  const std::vector<ScoreCount> counts = sorted_score_counts(comm, labels, p);
+  const ClassTotals totals = class_totals(comm, counts);
+  if (totals.positives == 0) {
+    throw MetricNotComputable(fmt::format(
+        "pr_auc: the evaluation data has no positive labels ({} negative); precision-recall needs "
+        "positives",
+        totals.negatives));
+  }
+  // Thresholds at each distinct score, from the highest: a score's positives raise the recall by
+  // positives / P at the precision TP / (TP + FP) of everything scored at or above it. The rows
+  // at or above a score: those on higher ranks, plus this rank's from that score up. Each term
+  // depends only on global counts, and the terms are added with reproducible_sum, so the result
+  // is the same at every rank count.
+  idx_t local_pos = 0, local_neg = 0;
+  for (const ScoreCount& c : counts) {
+    local_pos += c.positives;
+    local_neg += c.negatives;
+  }
+  idx_t tp = totals.positives - totals.positives_below - local_pos;  // on higher ranks
+  idx_t fp = totals.negatives - totals.negatives_below - local_neg;
+  std::vector<double> terms;
+  for (auto it = counts.rbegin(); it != counts.rend(); ++it) {
+    tp += it->positives;
+    fp += it->negatives;
+    if (it->positives == 0) continue;
+    terms.push_back(static_cast<double>(it->positives) *
+                    (static_cast<double>(tp) / static_cast<double>(tp + fp)));
+  }
+  return reproducible_sum(comm, terms, 1, "pr_auc")[0] / static_cast<double>(totals.positives);
+}
+
+double precision(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+                 double threshold) {
+  check_inputs(comm, labels, p, "precision");
+  const Confusion c = confusion(comm, labels, p, threshold);
+  if (c.tp + c.fp == 0) {
+    throw MetricNotComputable(fmt::format(
+        "precision: no row is predicted positive (p >= {}) among {} rows; precision is undefined",
+        threshold, c.tn + c.fn));
+  }
+  return static_cast<double>(c.tp) / static_cast<double>(c.tp + c.fp);
+}
+
+double recall(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+              double threshold) {
+  check_inputs(comm, labels, p, "recall");
+  const Confusion c = confusion(comm, labels, p, threshold);
+  if (c.tp + c.fn == 0) {
+    throw MetricNotComputable(fmt::format(
+        "recall: the evaluation data has no positive labels ({} negative); recall is undefined",
+        c.tn + c.fp));
+  }
+  return static_cast<double>(c.tp) / static_cast<double>(c.tp + c.fn);
+}
+
+double f1(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+          double threshold) {
+  check_inputs(comm, labels, p, "f1");
+  const Confusion c = confusion(comm, labels, p, threshold);
+  if (c.tp + c.fp + c.fn == 0) {
+    throw MetricNotComputable(fmt::format(
+        "f1: no positive label and no positive prediction (p >= {}) among {} rows; F1 is "
+        "undefined",
+        threshold, c.tn));
+  }
+  return static_cast<double>(2 * c.tp) / static_cast<double>(2 * c.tp + c.fp + c.fn);
 }
 
 }  // namespace shardflow::ml

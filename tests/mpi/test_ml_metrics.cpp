@@ -192,7 +192,8 @@ TEST(Metrics, BadInputsAreAgreedErrors) {
 // ---- the metric registry ----------------------------------------------------------------------
 
 TEST(MetricRegistry, ListsEveryMetricWithItsDirection) {
-  EXPECT_EQ(ml::metric_names(), (std::vector<std::string>{"auc", "logloss", "accuracy"}));
+  EXPECT_EQ(ml::metric_names(), (std::vector<std::string>{"auc", "logloss", "accuracy", "pr_auc",
+                                                          "precision", "recall", "f1"}));
   for (const auto& m : ml::metrics()) {
     EXPECT_FALSE(m.summary.empty()) << m.name;
     EXPECT_NE(m.compute, nullptr) << m.name;
@@ -201,7 +202,9 @@ TEST(MetricRegistry, ListsEveryMetricWithItsDirection) {
   EXPECT_TRUE(ml::find_metric("auc")->higher_is_better);
   EXPECT_TRUE(ml::find_metric("accuracy")->higher_is_better);
   EXPECT_FALSE(ml::find_metric("logloss")->higher_is_better);
-  EXPECT_EQ(ml::find_metric("f1"), nullptr);
+  EXPECT_EQ(ml::find_metric("mcc"), nullptr);
+  for (const char* name : {"pr_auc", "precision", "recall", "f1"})
+    EXPECT_TRUE(ml::find_metric(name)->higher_is_better) << name;
   EXPECT_EQ(ml::find_metric("AUC"), nullptr);  // names are case-sensitive, as in job files
 }
 
@@ -217,4 +220,172 @@ TEST(MetricRegistry, ComputesWhatTheMetricFunctionsCompute) {
     EXPECT_TRUE(same_bits(ml::find_metric("accuracy")->compute(comm, l.labels, l.p),
                           ml::accuracy(comm, l.labels, l.p, 0.5)));
   }
+}
+
+// ---- average precision, precision, recall, F1 ------------------------------------------------
+
+namespace {
+
+// scikit-learn's average_precision_score by its definition: thresholds at the distinct scores from
+// the highest; each adds (recall gained) x (precision at that threshold).
+long double brute_average_precision(const std::vector<double>& y, const std::vector<double>& s) {
+  std::vector<double> thresholds = s;
+  std::sort(thresholds.rbegin(), thresholds.rend());
+  thresholds.erase(std::unique(thresholds.begin(), thresholds.end()), thresholds.end());
+  idx_t positives = 0;
+  for (double v : y)
+    positives += v == 1.0;
+  long double ap = 0;
+  for (double t : thresholds) {
+    idx_t tp = 0, fp = 0, at = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] >= t) (y[i] == 1.0 ? tp : fp) += 1;
+      if (s[i] == t && y[i] == 1.0) ++at;
+    }
+    ap += static_cast<long double>(at) / positives * tp / (tp + fp);
+  }
+  return ap;
+}
+
+// Continuous scores (nearly all distinct, so the range partition really splits them), a block of
+// exact ties, and both signs of zero, which must tie.
+struct Scored {
+  std::vector<double> labels, scores;
+};
+Scored continuous(idx_t n) {
+  Scored d;
+  for (idx_t g = 0; g < n; ++g) {
+    const double y = uniform(g, 2) < 0.3 ? 1.0 : 0.0;
+    double s = std::clamp(0.25 * y + 0.75 * uniform(g, 3), 0.0, 1.0);
+    if (g % 17 == 0) s = 0.625;
+    if (g % 29 == 0) s = g % 2 == 0 ? 0.0 : -0.0;
+    d.labels.push_back(y);
+    d.scores.push_back(s);
+  }
+  return d;
+}
+Local part_of(const Scored& d, idx_t b, idx_t e) {
+  Local l{Eigen::VectorXd(e - b), Eigen::VectorXd(e - b)};
+  for (idx_t g = b; g < e; ++g) {
+    l.labels(g - b) = d.labels[static_cast<size_t>(g)];
+    l.p(g - b) = d.scores[static_cast<size_t>(g)];
+  }
+  return l;
+}
+
+}  // namespace
+
+TEST(Metrics, RankingMetricsOnContinuousScoresMatchBruteForceAtEverySplit) {
+  mpi::Comm comm;
+  constexpr idx_t kN = 3001;  // more distinct scores than the splitters' sample
+  const Scored d = continuous(kN);
+  long double auc_num = 0;
+  idx_t pairs = 0;
+  for (idx_t g = 0; g < kN; ++g) {
+    if (d.labels[static_cast<size_t>(g)] != 1.0) continue;
+    for (idx_t h = 0; h < kN; ++h) {
+      if (d.labels[static_cast<size_t>(h)] == 1.0) continue;
+      ++pairs;
+      const double a = d.scores[static_cast<size_t>(g)], b = d.scores[static_cast<size_t>(h)];
+      auc_num += a > b ? 1.0L : a == b ? 0.5L : 0.0L;
+    }
+  }
+  const long double ap = brute_average_precision(d.labels, d.scores);
+  double ref[2] = {0, 0};
+  if (comm.rank() == 0) {
+    mpi::Comm self(MPI_COMM_SELF);
+    const Local all = part_of(d, 0, kN);
+    ref[0] = ml::roc_auc(self, all.labels, all.p);
+    ref[1] = ml::average_precision(self, all.labels, all.p);
+  }
+  mpi::bcast(comm, std::span<double>(ref, 2), 0);
+  EXPECT_EQ(ref[0], static_cast<double>(auc_num / pairs));
+  EXPECT_NEAR(ref[1], static_cast<double>(ap), 1e-15);
+  EXPECT_GT(ref[1], 0.4);
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kN, comm.rank(), comm.size(), mode);
+    const Local l = part_of(d, b, e);
+    EXPECT_TRUE(same_bits(ml::roc_auc(comm, l.labels, l.p), ref[0])) << mode;
+    EXPECT_TRUE(same_bits(ml::average_precision(comm, l.labels, l.p), ref[1])) << mode;
+    EXPECT_TRUE(same_bits(ml::find_metric("pr_auc")->compute(comm, l.labels, l.p), ref[1]));
+  }
+}
+
+TEST(Metrics, OneScoreForEveryRowGivesHalfAucAndThePositiveRate) {
+  mpi::Comm comm;
+  // Every score equal: all entries meet on one rank; AUC 1/2, AP the positive rate.
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+    Local l = local_part(b, e);
+    l.p.setConstant(0.3);
+    idx_t positives = 0;
+    for (idx_t g = 0; g < kRows; ++g)
+      positives += label_of(g) == 1.0;
+    EXPECT_EQ(ml::roc_auc(comm, l.labels, l.p), 0.5);
+    EXPECT_DOUBLE_EQ(ml::average_precision(comm, l.labels, l.p),
+                     static_cast<double>(positives) / kRows);
+  }
+}
+
+TEST(Metrics, PrecisionRecallF1FromCounts) {
+  mpi::Comm comm;
+  idx_t tp = 0, fp = 0, fn = 0;
+  for (idx_t g = 0; g < kRows; ++g) {
+    const bool predicted = score_of(g) >= 0.5, actual = label_of(g) == 1.0;
+    tp += predicted && actual;
+    fp += predicted && !actual;
+    fn += !predicted && actual;
+  }
+  ASSERT_GT(tp, 0);
+  ASSERT_GT(fp, 0);
+  ASSERT_GT(fn, 0);
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+    const Local l = local_part(b, e);
+    EXPECT_EQ(ml::precision(comm, l.labels, l.p), static_cast<double>(tp) / (tp + fp));
+    EXPECT_EQ(ml::recall(comm, l.labels, l.p), static_cast<double>(tp) / (tp + fn));
+    EXPECT_EQ(ml::f1(comm, l.labels, l.p), static_cast<double>(2 * tp) / (2 * tp + fp + fn));
+    EXPECT_EQ(ml::find_metric("precision")->compute(comm, l.labels, l.p),
+              ml::precision(comm, l.labels, l.p));
+    EXPECT_EQ(ml::find_metric("recall")->compute(comm, l.labels, l.p),
+              ml::recall(comm, l.labels, l.p));
+    EXPECT_EQ(ml::find_metric("f1")->compute(comm, l.labels, l.p), ml::f1(comm, l.labels, l.p));
+  }
+}
+
+TEST(Metrics, UndefinedRankingAndCountMetricsAreNotComputableOnEveryRank) {
+  mpi::Comm comm;
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 1);
+  Local l = local_part(b, e);
+  l.labels.setZero();    // no positives
+  l.p.setConstant(0.2);  // no positive predictions
+  const auto message = [&](auto&& metric) {
+    try {
+      metric();
+    } catch (const ml::MetricNotComputable& err) {
+      expect_same_message_everywhere(comm, err.what());
+      return std::string(err.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message([&] { ml::average_precision(comm, l.labels, l.p); }),
+            fmt::format("pr_auc: the evaluation data has no positive labels ({} negative); "
+                        "precision-recall needs positives",
+                        kRows));
+  EXPECT_EQ(message([&] { ml::precision(comm, l.labels, l.p); }),
+            fmt::format("precision: no row is predicted positive (p >= 0.5) among {} rows; "
+                        "precision is undefined",
+                        kRows));
+  EXPECT_EQ(message([&] { ml::recall(comm, l.labels, l.p); }),
+            fmt::format("recall: the evaluation data has no positive labels ({} negative); recall "
+                        "is undefined",
+                        kRows));
+  EXPECT_EQ(message([&] { ml::f1(comm, l.labels, l.p); }),
+            fmt::format("f1: no positive label and no positive prediction (p >= 0.5) among {} "
+                        "rows; F1 is undefined",
+                        kRows));
+  EXPECT_EQ(message([&] { ml::roc_auc(comm, l.labels, l.p); }),
+            fmt::format("roc_auc: the evaluation data has 0 positive and {} negative labels; AUC "
+                        "needs both classes",
+                        kRows));
 }

@@ -153,10 +153,10 @@ TEST_F(JobValidator, OutputTrainAndEvaluateTablesMustExist) {
 TEST_F(JobValidator, UnknownMetricSuggests) {
   EXPECT_EQ(error<ConfigError>(kJob, {"evaluate.metrics=[auc, logloss, acuracy]"}),
             "--set evaluate.metrics: unknown metric 'acuracy' in evaluate.metrics; did you mean "
-            "'accuracy'? (metrics: auc, logloss, accuracy)");
-  EXPECT_EQ(error<ConfigError>(kJob, {"evaluate.metrics=[f1]"}),
-            "--set evaluate.metrics: unknown metric 'f1' in evaluate.metrics (metrics: auc, "
-            "logloss, accuracy)");
+            "'accuracy'? (metrics: auc, logloss, accuracy, pr_auc, precision, recall, f1)");
+  EXPECT_EQ(error<ConfigError>(kJob, {"evaluate.metrics=[mcc]"}),
+            "--set evaluate.metrics: unknown metric 'mcc' in evaluate.metrics (metrics: auc, "
+            "logloss, accuracy, pr_auc, precision, recall, f1)");
 }
 
 TEST_F(JobValidator, GraphErrorsComeBeforeMissingFiles) {

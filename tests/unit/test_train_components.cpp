@@ -88,11 +88,12 @@ TEST(TrainRegistries, ListTheirEntries) {
 }
 
 TEST(TrainRegistries, MetricRegistryListsItsEntries) {
-  EXPECT_EQ(ml::metric_names(), (std::vector<std::string>{"auc", "logloss", "accuracy"}));
+  EXPECT_EQ(ml::metric_names(), (std::vector<std::string>{"auc", "logloss", "accuracy", "pr_auc",
+                                                          "precision", "recall", "f1"}));
   EXPECT_TRUE(ml::find_metric("auc")->higher_is_better);
   EXPECT_FALSE(ml::find_metric("logloss")->higher_is_better);
   EXPECT_TRUE(ml::find_metric("accuracy")->higher_is_better);
-  EXPECT_EQ(ml::find_metric("f1"), nullptr);
+  EXPECT_EQ(ml::find_metric("mcc"), nullptr);
 }
 
 // ---- unknown names: did-you-mean with the location ---------------------------------------------
@@ -119,7 +120,7 @@ TEST(TrainRegistries, UnknownNamesSuggestWithTheirLocation) {
             "job.yaml:8:27: unknown key 'lr' in train.model; did you mean 'l2'?");
   EXPECT_EQ(error_of(job + "evaluate: {input: events, metrics: [auc, acuracy]}\n", {}, true),
             "job.yaml:8:36: unknown metric 'acuracy' in evaluate.metrics; did you mean "
-            "'accuracy'? (metrics: auc, logloss, accuracy)");
+            "'accuracy'? (metrics: auc, logloss, accuracy, pr_auc, precision, recall, f1)");
 }
 
 // ---- canonical forms --------------------------------------------------------------------------

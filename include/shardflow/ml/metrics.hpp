@@ -34,10 +34,32 @@ double accuracy(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eige
                 double threshold = 0.5);
 
 /// Collective: exact area under the ROC curve, ties counted as 1/2 (the Mann-Whitney U
-/// statistic / (positives * negatives)). Gathers every rank's scores (8 bytes per row) on every
-/// rank with allgatherv, so it needs memory for the whole evaluation set on each rank. Errors as
-/// for log_loss, plus MetricNotComputable if all labels are equal (AUC is undefined with one
-/// class).
+/// statistic / (positives * negatives)). No rank gathers the scores: each rank collapses its rows
+/// into (distinct score, positives, negatives), those entries are range-partitioned by score over
+/// the ranks (equal scores meet on one rank), and U is an exact 128-bit integer sum. Memory per
+/// rank is that of its share of the distinct scores. Errors as for log_loss, plus
+/// MetricNotComputable if all labels are equal (AUC is undefined with one class).
 double roc_auc(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p);
+
+/// Collective: area under the precision-recall curve as average precision (scikit-learn's
+/// average_precision_score): the sum over distinct scores, from the highest, of the recall gained
+/// at that score times the precision of every row scored at or above it. Computed from the same
+/// range-partitioned score counts as roc_auc, its terms added with reproducible_sum, so it is the
+/// same at every rank count. Errors as for log_loss, plus MetricNotComputable without positive
+/// labels.
+double average_precision(const mpi::Comm& comm, const Eigen::VectorXd& labels,
+                         const Eigen::VectorXd& p);
+
+/// Collective: TP / (TP + FP) with p >= threshold predicting 1, from exact counts.
+/// MetricNotComputable when no row is predicted positive. Errors otherwise as for log_loss.
+double precision(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+                 double threshold = 0.5);
+/// Collective: TP / (TP + FN) at the threshold. MetricNotComputable without positive labels.
+double recall(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+              double threshold = 0.5);
+/// Collective: 2 TP / (2 TP + FP + FN) at the threshold (the harmonic mean of precision and
+/// recall). MetricNotComputable when there is neither a positive label nor a positive prediction.
+double f1(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+          double threshold = 0.5);
 
 }  // namespace shardflow::ml

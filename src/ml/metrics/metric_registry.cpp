@@ -9,12 +9,15 @@ namespace shardflow::ml {
 Metric auc_metric();
 Metric logloss_metric();
 Metric accuracy_metric();
+Metric pr_auc_metric();
+Metric precision_metric();
+Metric recall_metric();
+Metric f1_metric();
 
 const std::vector<Metric>& metrics() {
   static const std::vector<Metric> entries = {
-      auc_metric(),
-      logloss_metric(),
-      accuracy_metric(),
+      auc_metric(),       logloss_metric(), accuracy_metric(), pr_auc_metric(),
+      precision_metric(), recall_metric(),  f1_metric(),
   };
   return entries;
 }
