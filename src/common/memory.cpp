@@ -1,9 +1,11 @@
 #include "shardflow/common/memory.hpp"
 
 #include <malloc.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <fstream>
 
 namespace shardflow {
@@ -29,6 +31,19 @@ void keep_freed_memory(bool keep) {
   mallopt(M_MMAP_MAX, keep ? 0 : 65536);
   mallopt(M_TRIM_THRESHOLD, keep ? static_cast<int>(kKeptFreeBytes) : 128 * 1024);
   if (!keep) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
+void advise_huge_pages(void* p, std::size_t bytes) {
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
+  const std::uintptr_t last = (begin + bytes) & ~(kHuge - 1);
+#ifdef MADV_HUGEPAGE
+  if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#else
+  (void)first;
+  (void)last;
+#endif
 }
 
 }  // namespace shardflow

@@ -1,6 +1,8 @@
 #pragma once
 // Process memory as the operating system sees it, for the per-step memory report.
 
+#include <cstddef>
+
 #include "shardflow/common/types.hpp"
 
 namespace shardflow {
@@ -21,5 +23,11 @@ idx_t peak_rss_bytes();
 /// to; it affects the whole process.
 void keep_freed_memory(bool keep);
 inline constexpr idx_t kKeptFreeBytes = (idx_t{1} << 31) - 1;
+
+/// Local: asks for transparent huge pages on the 2 MiB-aligned part of [p, p + bytes), before it
+/// is first written: for large buffers read at random (a training matrix), where 4 KiB pages make
+/// nearly every access a TLB miss as well. Advice only: a no-op where THP is off or "always", and
+/// for buffers under 2 MiB.
+void advise_huge_pages(void* p, std::size_t bytes);
 
 }  // namespace shardflow
