@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "shardflow/common/hash.hpp"
 #include "shardflow/ml/epoch_permutation.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
@@ -38,6 +40,8 @@ std::uint64_t inputs_fingerprint(const Dataset& data, const LogisticRegression& 
   std::uint64_t h = hash_u64(0x5347445452414eULL);
   for (std::uint64_t x : {bits_of(o.learning_rate), static_cast<std::uint64_t>(o.batch_size),
                           static_cast<std::uint64_t>(o.epochs), bits_of(o.momentum), o.seed,
+                          static_cast<std::uint64_t>(o.optimizer), bits_of(o.beta1),
+                          bits_of(o.beta2), bits_of(o.epsilon), bits_of(o.weight_decay),
                           bits_of(model.l2), static_cast<std::uint64_t>(model.weights.size()),
                           static_cast<std::uint64_t>(data.global_rows),
                           static_cast<std::uint64_t>(data.num_features()),
@@ -52,7 +56,10 @@ std::uint64_t inputs_fingerprint(const Dataset& data, const LogisticRegression& 
       h = hash_combine(h, x);
     }
     h = hash_vector(h, resume->weights);
-    h = hash_vector(h, resume->velocity);
+    for (const auto& [name, v] : resume->optimizer) {
+      h = hash_combine(h, hash_bytes(name.data(), name.size(), 0));
+      h = hash_vector(h, v);
+    }
   }
   return h;
 }
@@ -65,9 +72,7 @@ void validate_options(const SgdOptions& o, double l2) {
     throw ConfigError("batch size must be at least 1, got {}", o.batch_size);
   }
   if (o.epochs < 0) throw ConfigError("epochs must be 0 or more, got {}", o.epochs);
-  if (!(o.momentum >= 0.0 && o.momentum < 1.0)) {
-    throw ConfigError("momentum must be in [0, 1), got {}", o.momentum);
-  }
+  make_optimizer(o.optimizer_options());  // its settings' checks
   if (!(l2 >= 0.0) || !std::isfinite(l2)) {
     throw ConfigError("l2 penalty must be a finite number >= 0, got {}", l2);
   }
@@ -80,15 +85,32 @@ bool position_fits(const TrainState& s, idx_t n, idx_t batch, idx_t steps) {
 }
 
 // Checks that a checkpointed state continues this exact training run.
-void validate_resume(const TrainState& s, int d, idx_t n, idx_t batch, idx_t steps) {
-  if (s.weights.size() != d + 1 || s.velocity.size() != d + 1) {
-    throw ConfigError(
-        "the checkpoint holds {} weights and {} momentum values but the model has {} features "
-        "(+1 intercept); the feature list changed since it was written; resume from a matching "
-        "checkpoint or start fresh (--resume never)",
-        s.weights.size(), s.velocity.size(), d);
+bool state_finite(const OptimizerState& state) {
+  for (const auto& [name, v] : state)
+    if (!v.allFinite()) return false;
+  return true;
+}
+
+void validate_resume(const TrainState& s, const SgdOptions& o, int d, idx_t n, idx_t batch,
+                     idx_t steps) {
+  const std::vector<std::string> names = optimizer_state_names(o.optimizer);
+  bool sizes_fit = s.weights.size() == d + 1 && s.optimizer.size() == names.size();
+  for (const auto& name : names) {
+    const auto it = s.optimizer.find(name);
+    sizes_fit = sizes_fit && it != s.optimizer.end() && it->second.size() == d + 1;
   }
-  if (!s.weights.allFinite() || !s.velocity.allFinite()) {
+  if (!sizes_fit) {
+    std::string held;
+    for (const auto& [name, v] : s.optimizer)
+      held += fmt::format("{}{} of {}", held.empty() ? "" : ", ", name, v.size());
+    throw ConfigError(
+        "the checkpoint holds {} weights and optimizer state [{}] but the model has {} features "
+        "(+1 intercept) and the {} optimizer keeps [{}] of {} each; the feature list or the "
+        "optimizer changed since it was written; resume from a matching checkpoint or start "
+        "fresh (--resume never)",
+        s.weights.size(), held, d, to_string(o.optimizer), fmt::join(names, ", "), d + 1);
+  }
+  if (!s.weights.allFinite() || !state_finite(s.optimizer)) {
     throw ConfigError(
         "the checkpoint at step {} holds non-finite weights; resume from an earlier checkpoint or "
         "start fresh (--resume never)",
@@ -106,6 +128,18 @@ void validate_resume(const TrainState& s, int d, idx_t n, idx_t batch, idx_t ste
 
 }  // namespace
 
+OptimizerOptions SgdOptions::optimizer_options() const {
+  OptimizerOptions o;
+  o.kind = optimizer;
+  o.learning_rate = learning_rate;
+  o.momentum = momentum;
+  o.beta1 = beta1;
+  o.beta2 = beta2;
+  o.epsilon = epsilon;
+  o.weight_decay = weight_decay;
+  return o;
+}
+
 idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size) {
   if (batch_size < 1) throw ConfigError("batch size must be at least 1, got {}", batch_size);
   if (global_rows <= 0) return 0;
@@ -113,7 +147,7 @@ idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size) {
 }
 
 bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batch_size) {
-  return state.weights.allFinite() && state.velocity.allFinite() &&
+  return state.weights.allFinite() && state_finite(state.optimizer) &&
          position_fits(state, global_rows, batch_size, steps_per_epoch(global_rows, batch_size));
 }
 
@@ -133,6 +167,7 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
   const idx_t n = data.global_rows;
   const idx_t batch = options.batch_size;
   validate_options(options, model.l2);
+  const std::unique_ptr<Optimizer> optimizer = make_optimizer(options.optimizer_options());
   if (model.weights.size() != d + 1) {
     throw RuntimeError("the model has {} weights but the data has {} features (+1 intercept)",
                        model.weights.size(), d);
@@ -156,11 +191,11 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
 
   TrainState state;
   if (resume) {
-    validate_resume(*resume, d, n, batch, steps);
+    validate_resume(*resume, options, d, n, batch, steps);
     state = *resume;
   } else {
     state.weights = Eigen::VectorXd::Zero(d + 1);
-    state.velocity = Eigen::VectorXd::Zero(d + 1);
+    state.optimizer = optimizer->initial_state(d + 1);
   }
 
   const int width = d + 2;  // d coefficient gradients, intercept gradient, log loss
@@ -215,8 +250,7 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
       grad(j) = sums[static_cast<size_t>(j)] / batch_rows;
     for (int j = 0; j < d; ++j)
       grad(j) += model.l2 * state.weights(j);
-    state.velocity = options.momentum * state.velocity + grad;
-    state.weights -= options.learning_rate * state.velocity;
+    optimizer->apply(state.weights, grad, state.step, state.optimizer);
     if (!state.weights.allFinite()) {
       // Every rank holds the same weights, so every rank throws here together.
       throw RuntimeError("the weights became non-finite at step {} (epoch {}); {}", state.step,

@@ -512,8 +512,8 @@ ckpt::Checkpoint to_checkpoint(const mpi::Comm& comm, const ml::TrainState& stat
   c.meta.attributes["last_loss"] = fmt::format("{}", state.last_loss);
   c.arrays["model/weights"].assign(state.weights.data(),
                                    state.weights.data() + state.weights.size());
-  c.arrays["optimizer/velocity"].assign(state.velocity.data(),
-                                        state.velocity.data() + state.velocity.size());
+  for (const auto& [name, v] : state.optimizer)
+    c.arrays["optimizer/" + name].assign(v.data(), v.data() + v.size());
   c.arrays["features/mean"] = scaler.mean;
   c.arrays["features/scale"] = scaler.scale;
   // Batches derive from (seed, epoch, row index): the seed is the whole RNG state.
@@ -522,7 +522,8 @@ ckpt::Checkpoint to_checkpoint(const mpi::Comm& comm, const ml::TrainState& stat
 }
 
 ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
-                               ml::StandardScaler& scaler, const std::string& source) {
+                               ml::OptimizerKind optimizer, ml::StandardScaler& scaler,
+                               const std::string& source) {
   auto array = [&](const std::string& key) -> const std::vector<double>& {
     auto it = c.arrays.find(key);
     if (it == c.arrays.end()) {
@@ -562,16 +563,23 @@ ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
                      source, last_loss);
   }
   const auto& weights = array("model/weights");
-  const auto& velocity = array("optimizer/velocity");
-  if (static_cast<idx_t>(weights.size()) != num_weights ||
-      static_cast<idx_t>(velocity.size()) != num_weights) {
+  if (static_cast<idx_t>(weights.size()) != num_weights) {
     throw InputError(
         "checkpoint {} holds {} weights but the model has {}: it belongs to another "
         "feature set; use --resume never to start over",
         source, weights.size(), num_weights);
   }
   state.weights = Eigen::Map<const Eigen::VectorXd>(weights.data(), num_weights);
-  state.velocity = Eigen::Map<const Eigen::VectorXd>(velocity.data(), num_weights);
+  for (const std::string& name : ml::optimizer_state_names(optimizer)) {
+    const auto& v = array("optimizer/" + name);
+    if (static_cast<idx_t>(v.size()) != num_weights) {
+      throw InputError(
+          "checkpoint {} holds {} values of optimizer/{} but the model has {} weights: it belongs "
+          "to another feature set; use --resume never to start over",
+          source, v.size(), name, num_weights);
+    }
+    state.optimizer[name] = Eigen::Map<const Eigen::VectorXd>(v.data(), num_weights);
+  }
   scaler.mean = array("features/mean");
   scaler.scale = array("features/scale");
   return state;
@@ -639,14 +647,15 @@ void warn_unscaled_features(const mpi::Comm& comm, const ml::Dataset& data) {
 TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                    const RunOptions& options, const fs::path& workdir) {
   const TrainSpec& spec = *job.train;
-  // The trainer below is logistic regression trained by SGD, with optional standard scaling, so
-  // it reads those registry entries by type (today the only ones). Issue 10 ("Training engine")
-  // generalises it: models, optimizers and transforms become pieces (parameters and
-  // per-sample contributions; step and state; fit and apply) that report their own checkpoint
-  // arrays, and this function stops naming LogisticRegression, SgdOptions, StandardScaler and the
-  // checkpoint keys.
+  // The trainer below is logistic regression with optional standard scaling, so it reads the
+  // model and transform entries by type (today the only ones). The optimizer is already a piece:
+  // its spec gives the trainer's options and its state names the checkpoint arrays
+  // (optimizer/<name>). Issue 10 ("Training engine") makes models and transforms pieces too
+  // (parameters and per-sample contributions; fit and apply), and this function stops naming
+  // LogisticRegression, StandardScaler and their checkpoint keys.
   const auto& logistic = spec.model->as<LogisticModelSpec>();
-  const auto& sgd_spec = spec.optimizer->as<SgdOptimizerSpec>();
+  ml::SgdOptions sgd = spec.optimizer->training_options();
+  sgd.seed = job.seed;
   bool standard_scale = false;
   for (const auto& transform : spec.transforms) {
     static_cast<void>(transform->as<StandardScaleTransformSpec>());
@@ -669,14 +678,14 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     // back to an older one, as it does for a damaged file.
     const auto accept = [&](const ckpt::Checkpoint& c, const fs::path& file) {
       ml::StandardScaler scaler;
-      const ml::TrainState state = from_checkpoint(c, d + 1, scaler, file.string());
-      if (source.rows >= 0 && !ml::resume_position_fits(state, source.rows, sgd_spec.batch_size)) {
+      const ml::TrainState state = from_checkpoint(c, d + 1, sgd.optimizer, scaler, file.string());
+      if (source.rows >= 0 && !ml::resume_position_fits(state, source.rows, sgd.batch_size)) {
         throw InputError(
             "checkpoint {} is damaged: its position (step {}, epoch {}, step {} of the epoch, {} "
             "samples seen) or its weights cannot come from this training ({} rows, batch size "
             "{}), which it claims by its fingerprint",
             file.string(), state.step, state.epoch, state.step_in_epoch, state.samples_seen,
-            source.rows, sgd_spec.batch_size);
+            source.rows, sgd.batch_size);
       }
     };
     loaded = store.load_latest(comm, out.fingerprint, accept);
@@ -702,16 +711,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     }
   }
 
-  ml::SgdOptions sgd;
-  sgd.learning_rate = sgd_spec.learning_rate;
-  sgd.batch_size = sgd_spec.batch_size;
-  sgd.epochs = sgd_spec.epochs;
-  sgd.momentum = sgd_spec.momentum;
-  sgd.seed = job.seed;
-
   std::optional<ml::TrainState> resume;
   if (loaded) {
-    comm.agree([&] { resume = from_checkpoint(*loaded, d + 1, out.scaler, loaded_from); });
+    comm.agree(
+        [&] { resume = from_checkpoint(*loaded, d + 1, sgd.optimizer, out.scaler, loaded_from); });
     out.resumed_from = resume->step;
     // A checkpoint at the last step holds the finished model: nothing to train, no data to read.
     if (source.rows >= 0 &&
@@ -738,9 +741,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     const idx_t per_epoch = ml::steps_per_epoch(data.global_rows, sgd.batch_size);
     const idx_t total_steps = per_epoch * sgd.epochs;
     spdlog::info(
-        "training logistic regression on {} rows x {} features: {} epochs x {} steps, "
+        "training logistic regression ({}) on {} rows x {} features: {} epochs x {} steps, "
         "batch {}, checkpoint every {} steps",
-        data.global_rows, d, sgd.epochs, per_epoch, sgd.batch_size, spec.checkpoint_every_steps);
+        ml::to_string(sgd.optimizer), data.global_rows, d, sgd.epochs, per_epoch, sgd.batch_size,
+        spec.checkpoint_every_steps);
 
     idx_t last_saved = resume ? resume->step : -1;
     Stopwatch progress;
@@ -876,7 +880,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
     summary.resumed_from_step = outcome.resumed_from;
     summary.train_reused = outcome.reused;
     train_json = {{"steps", outcome.state.step},
-                  {"epochs", job.train->optimizer->as<SgdOptimizerSpec>().epochs},
+                  {"epochs", job.train->optimizer->training_options().epochs},
                   {"last_batch_loss", number_or_null(outcome.state.last_loss)},
                   {"resumed_from_step", outcome.resumed_from},
                   {"reused", outcome.reused},

@@ -74,15 +74,27 @@ ml::Dataset scaled_data(const mpi::Comm& comm, idx_t begin, idx_t end) {
   return data;
 }
 
-ml::SgdOptions options() {
+ml::SgdOptions options(ml::OptimizerKind kind = ml::OptimizerKind::kSgd) {
   ml::SgdOptions o;
   o.learning_rate = 0.3;
   o.batch_size = 32;  // 601 rows: 19 steps per epoch, the last one partial
   o.epochs = 3;
   o.momentum = 0.9;
   o.seed = 7;
+  o.optimizer = kind;
+  if (kind != ml::OptimizerKind::kSgd) {
+    o.momentum = 0.0;
+    o.learning_rate = 0.05;
+    o.beta2 = 0.99;
+  }
+  if (kind == ml::OptimizerKind::kAdamW) o.weight_decay = 0.1;
   return o;
 }
+
+const ml::OptimizerKind kOptimizers[] = {ml::OptimizerKind::kSgd, ml::OptimizerKind::kAdam,
+                                         ml::OptimizerKind::kAdamW};
+
+bool same_state(const ml::OptimizerState& a, const ml::OptimizerState& b);
 constexpr double kL2 = 1e-3;
 
 bool same_bits(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
@@ -90,8 +102,17 @@ bool same_bits(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
          std::memcmp(a.data(), b.data(), static_cast<size_t>(a.size()) * sizeof(double)) == 0;
 }
 
+bool same_state(const ml::OptimizerState& a, const ml::OptimizerState& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, v] : a) {
+    const auto it = b.find(name);
+    if (it == b.end() || !same_bits(v, it->second)) return false;
+  }
+  return true;
+}
+
 // Broadcasts a TrainState from rank 0.
-void bcast_state(const mpi::Comm& comm, ml::TrainState& s) {
+void bcast_state(const mpi::Comm& comm, ml::TrainState& s, ml::OptimizerKind kind) {
   idx_t header[4] = {s.step, s.epoch, s.step_in_epoch, s.samples_seen};
   mpi::bcast(comm, std::span<idx_t>(header, 4), 0);
   s.step = header[0];
@@ -99,15 +120,18 @@ void bcast_state(const mpi::Comm& comm, ml::TrainState& s) {
   s.step_in_epoch = header[2];
   s.samples_seen = header[3];
   s.weights.resize(kFeatures + 1);
-  s.velocity.resize(kFeatures + 1);
   mpi::bcast(comm, std::span<double>(s.weights.data(), kFeatures + 1), 0);
-  mpi::bcast(comm, std::span<double>(s.velocity.data(), kFeatures + 1), 0);
+  for (const auto& name : ml::optimizer_state_names(kind)) {
+    s.optimizer[name].resize(kFeatures + 1);
+    mpi::bcast(comm, std::span<double>(s.optimizer[name].data(), kFeatures + 1), 0);
+  }
   s.last_loss = mpi::bcast_value(comm, s.last_loss, 0);
 }
 
 // The single-process reference: rank 0 trains on all rows over MPI_COMM_SELF; `stop_after`
 // (if > 0) stops it after that many steps. The state is broadcast to all ranks.
-ml::TrainState reference(const mpi::Comm& comm, idx_t stop_after = 0) {
+ml::TrainState reference(const mpi::Comm& comm, idx_t stop_after = 0,
+                         ml::OptimizerKind kind = ml::OptimizerKind::kSgd) {
   ml::TrainState s;
   if (comm.rank() == 0) {
     mpi::Comm self(MPI_COMM_SELF);
@@ -117,9 +141,9 @@ ml::TrainState reference(const mpi::Comm& comm, idx_t stop_after = 0) {
     ml::TrainCallbacks cb;
     cb.after_step = [&](const ml::TrainState& st) { steps = st.step; };
     cb.stop_requested = [&] { return stop_after > 0 && steps >= stop_after; };
-    s = ml::train_logistic_sgd(self, data, model, options(), std::nullopt, cb);
+    s = ml::train_logistic_sgd(self, data, model, options(kind), std::nullopt, cb);
   }
-  bcast_state(comm, s);
+  bcast_state(comm, s, kind);
   return s;
 }
 
@@ -139,103 +163,175 @@ TEST(Train, StepsPerEpoch) {
   EXPECT_THROW(ml::steps_per_epoch(5, 0), ConfigError);
 }
 
-TEST(Train, BitIdenticalToSingleProcessForEverySplit) {
+TEST(Train, BitIdenticalToSingleProcessForEverySplitAndOptimizer) {
   mpi::Comm comm;
-  const ml::TrainState ref = reference(comm);
-  EXPECT_EQ(ref.step, 3 * 19);
-  EXPECT_EQ(ref.epoch, 3);
-  EXPECT_EQ(ref.step_in_epoch, 0);
-  EXPECT_EQ(ref.samples_seen, 3 * kRows);
-  for (int mode : {0, 1, 2}) {
-    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
-    const ml::Dataset data = scaled_data(comm, b, e);
-    ml::LogisticRegression model(kFeatures, kL2);
-    idx_t calls = 0;
-    ml::TrainCallbacks cb;
-    cb.after_step = [&](const ml::TrainState& s) {
-      ++calls;
-      EXPECT_EQ(s.step, calls);
-    };
-    bool stopped = true;
-    const ml::TrainState s =
-        ml::train_logistic_sgd(comm, data, model, options(), std::nullopt, cb, &stopped);
-    EXPECT_FALSE(stopped);
-    EXPECT_EQ(calls, 3 * 19);
-    EXPECT_TRUE(same_bits(s.weights, ref.weights)) << "mode " << mode << "\n"
-                                                   << s.weights.transpose() << "\n"
-                                                   << ref.weights.transpose();
-    EXPECT_TRUE(same_bits(s.velocity, ref.velocity));
-    EXPECT_TRUE(same_bits(model.weights, ref.weights));
-    EXPECT_EQ(std::memcmp(&s.last_loss, &ref.last_loss, sizeof(double)), 0);
-    EXPECT_EQ(s.samples_seen, ref.samples_seen);
+  for (const ml::OptimizerKind kind : kOptimizers) {
+    SCOPED_TRACE(ml::to_string(kind));
+    const ml::TrainState ref = reference(comm, 0, kind);
+    EXPECT_EQ(ref.step, 3 * 19);
+    EXPECT_EQ(ref.epoch, 3);
+    EXPECT_EQ(ref.step_in_epoch, 0);
+    EXPECT_EQ(ref.samples_seen, 3 * kRows);
+    for (int mode : {0, 1, 2}) {
+      const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+      const ml::Dataset data = scaled_data(comm, b, e);
+      ml::LogisticRegression model(kFeatures, kL2);
+      idx_t calls = 0;
+      ml::TrainCallbacks cb;
+      cb.after_step = [&](const ml::TrainState& s) {
+        ++calls;
+        EXPECT_EQ(s.step, calls);
+      };
+      bool stopped = true;
+      const ml::TrainState s =
+          ml::train_logistic_sgd(comm, data, model, options(kind), std::nullopt, cb, &stopped);
+      EXPECT_FALSE(stopped);
+      EXPECT_EQ(calls, 3 * 19);
+      EXPECT_TRUE(same_bits(s.weights, ref.weights)) << "mode " << mode << "\n"
+                                                     << s.weights.transpose() << "\n"
+                                                     << ref.weights.transpose();
+      EXPECT_TRUE(same_state(s.optimizer, ref.optimizer));
+      EXPECT_TRUE(same_bits(model.weights, ref.weights));
+      EXPECT_EQ(std::memcmp(&s.last_loss, &ref.last_loss, sizeof(double)), 0);
+      EXPECT_EQ(s.samples_seen, ref.samples_seen);
+    }
   }
 }
 
-TEST(Train, LearnsTheSyntheticData) {
+TEST(Train, LearnsTheSyntheticDataWithEveryOptimizer) {
   mpi::Comm comm;
-  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
-  const ml::Dataset data = scaled_data(comm, b, e);
-  ml::LogisticRegression model(kFeatures, kL2);
-  ml::TrainCallbacks cb;
-  std::vector<double> losses;
-  cb.after_step = [&](const ml::TrainState& s) { losses.push_back(s.last_loss); };
-  ml::train_logistic_sgd(comm, data, model, options(), std::nullopt, cb);
-  const Eigen::VectorXd p = model.predict_proba(data);
-  EXPECT_GT(ml::accuracy(comm, data.labels, p), 0.8);
-  EXPECT_GT(ml::roc_auc(comm, data.labels, p), 0.9);
-  EXPECT_LT(ml::log_loss(comm, data.labels, p), 0.45);
-  EXPECT_NEAR(losses.front(), std::log(2.0), 1e-12);  // zero weights: p = 1/2 for every row
-  // The coefficients recover the signs of the generating rule.
-  EXPECT_GT(model.weights(0), 0);
-  EXPECT_LT(model.weights(1), 0);
-  EXPECT_GT(model.weights(2), 0);
+  for (const ml::OptimizerKind kind : kOptimizers) {
+    SCOPED_TRACE(ml::to_string(kind));
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+    const ml::Dataset data = scaled_data(comm, b, e);
+    ml::LogisticRegression model(kFeatures, kL2);
+    ml::TrainCallbacks cb;
+    std::vector<double> losses;
+    cb.after_step = [&](const ml::TrainState& s) { losses.push_back(s.last_loss); };
+    ml::train_logistic_sgd(comm, data, model, options(kind), std::nullopt, cb);
+    const Eigen::VectorXd p = model.predict_proba(data);
+    EXPECT_GT(ml::accuracy(comm, data.labels, p), 0.8);
+    EXPECT_GT(ml::roc_auc(comm, data.labels, p), 0.9);
+    EXPECT_LT(ml::log_loss(comm, data.labels, p), 0.45);
+    EXPECT_NEAR(losses.front(), std::log(2.0), 1e-12);  // zero weights: p = 1/2 for every row
+    // The coefficients recover the signs of the generating rule.
+    EXPECT_GT(model.weights(0), 0);
+    EXPECT_LT(model.weights(1), 0);
+    EXPECT_GT(model.weights(2), 0);
+  }
 }
 
 TEST(Train, StopAndResumeGivesTheUninterruptedWeights) {
   mpi::Comm comm;
-  const ml::TrainState full = reference(comm);
-  for (idx_t stop_at : {idx_t{1}, idx_t{19}, idx_t{25}}) {  // first step, epoch end, mid-epoch
-    for (int mode : {0, 2}) {
-      const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
-      const ml::Dataset data = scaled_data(comm, b, e);
-      ml::LogisticRegression model(kFeatures, kL2);
-      // Only the last rank asks to stop: the trainer must stop every rank at the same step.
-      idx_t steps = 0;
-      ml::TrainCallbacks cb;
-      cb.after_step = [&](const ml::TrainState& s) { steps = s.step; };
-      cb.stop_requested = [&] { return comm.rank() == comm.size() - 1 && steps >= stop_at; };
-      bool stopped = false;
-      const ml::TrainState partial =
-          ml::train_logistic_sgd(comm, data, model, options(), std::nullopt, cb, &stopped);
-      EXPECT_TRUE(stopped);
-      EXPECT_EQ(partial.step, stop_at);
-      EXPECT_EQ(partial.epoch, stop_at / 19);
-      EXPECT_EQ(partial.step_in_epoch, stop_at % 19);
-      EXPECT_TRUE(same_bits(model.weights, partial.weights));
+  for (const ml::OptimizerKind kind : kOptimizers) {
+    SCOPED_TRACE(ml::to_string(kind));
+    const ml::TrainState full = reference(comm, 0, kind);
+    for (idx_t stop_at : {idx_t{1}, idx_t{19}, idx_t{25}}) {  // first step, epoch end, mid-epoch
+      for (int mode : {0, 2}) {
+        const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+        const ml::Dataset data = scaled_data(comm, b, e);
+        ml::LogisticRegression model(kFeatures, kL2);
+        // Only the last rank asks to stop: the trainer must stop every rank at the same step.
+        idx_t steps = 0;
+        ml::TrainCallbacks cb;
+        cb.after_step = [&](const ml::TrainState& s) { steps = s.step; };
+        cb.stop_requested = [&] { return comm.rank() == comm.size() - 1 && steps >= stop_at; };
+        bool stopped = false;
+        const ml::TrainState partial =
+            ml::train_logistic_sgd(comm, data, model, options(kind), std::nullopt, cb, &stopped);
+        EXPECT_TRUE(stopped);
+        EXPECT_EQ(partial.step, stop_at);
+        EXPECT_EQ(partial.epoch, stop_at / 19);
+        EXPECT_EQ(partial.step_in_epoch, stop_at % 19);
+        EXPECT_TRUE(same_bits(model.weights, partial.weights));
 
-      ml::LogisticRegression resumed(kFeatures, kL2);
-      bool stopped_again = true;
-      const ml::TrainState done =
-          ml::train_logistic_sgd(comm, data, resumed, options(), partial, {}, &stopped_again);
-      EXPECT_FALSE(stopped_again);
-      EXPECT_EQ(done.step, full.step);
-      EXPECT_EQ(done.samples_seen, full.samples_seen);
-      EXPECT_TRUE(same_bits(done.weights, full.weights)) << "stop at " << stop_at;
-      EXPECT_TRUE(same_bits(resumed.weights, full.weights));
+        ml::LogisticRegression resumed(kFeatures, kL2);
+        bool stopped_again = true;
+        const ml::TrainState done =
+            ml::train_logistic_sgd(comm, data, resumed, options(kind), partial, {}, &stopped_again);
+        EXPECT_FALSE(stopped_again);
+        EXPECT_EQ(done.step, full.step);
+        EXPECT_EQ(done.samples_seen, full.samples_seen);
+        EXPECT_TRUE(same_bits(done.weights, full.weights)) << "stop at " << stop_at;
+        EXPECT_TRUE(same_bits(resumed.weights, full.weights));
+        EXPECT_TRUE(same_state(done.optimizer, full.optimizer));
+      }
     }
   }
 }
 
 TEST(Train, ResumeAtAnotherRankCount) {
   mpi::Comm comm;
-  const ml::TrainState full = reference(comm);
-  const ml::TrainState partial = reference(comm, 30);  // one process, stopped after step 30
-  ASSERT_EQ(partial.step, 30);
-  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 2);
+  for (const ml::OptimizerKind kind : kOptimizers) {
+    SCOPED_TRACE(ml::to_string(kind));
+    const ml::TrainState full = reference(comm, 0, kind);
+    const ml::TrainState partial = reference(comm, 30, kind);  // one process, stopped at step 30
+    ASSERT_EQ(partial.step, 30);
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), 2);
+    const ml::Dataset data = scaled_data(comm, b, e);
+    ml::LogisticRegression model(kFeatures, kL2);
+    const ml::TrainState done =
+        ml::train_logistic_sgd(comm, data, model, options(kind), partial, {});
+    EXPECT_TRUE(same_bits(done.weights, full.weights));
+  }
+}
+
+// Adam's first step from zero has a closed form in the first gradient g: m = (1 - b1) g,
+// s = (1 - b2) g^2, w = -lr (m / (1 - b1)) / (sqrt(s / (1 - b2)) + eps). g itself is what one SGD
+// step with learning rate 1 and no momentum subtracts from zero weights.
+TEST(Train, AdamFirstStepHasItsClosedForm) {
+  mpi::Comm comm;
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 1);
   const ml::Dataset data = scaled_data(comm, b, e);
-  ml::LogisticRegression model(kFeatures, kL2);
-  const ml::TrainState done = ml::train_logistic_sgd(comm, data, model, options(), partial, {});
-  EXPECT_TRUE(same_bits(done.weights, full.weights));
+  ml::TrainCallbacks stop_after_one;
+  stop_after_one.stop_requested = [] { return true; };
+  ml::SgdOptions plain = options();
+  plain.learning_rate = 1.0;
+  plain.momentum = 0.0;
+  ml::LogisticRegression sgd_model(kFeatures, kL2);
+  const Eigen::VectorXd g =
+      -ml::train_logistic_sgd(comm, data, sgd_model, plain, std::nullopt, stop_after_one).weights;
+  const ml::SgdOptions adam = options(ml::OptimizerKind::kAdam);
+  ml::LogisticRegression adam_model(kFeatures, kL2);
+  const ml::TrainState s =
+      ml::train_logistic_sgd(comm, data, adam_model, adam, std::nullopt, stop_after_one);
+  ASSERT_EQ(s.step, 1);
+  for (int j = 0; j <= kFeatures; ++j) {
+    const double m = (1.0 - adam.beta1) * g(j);
+    const double v = (1.0 - adam.beta2) * g(j) * g(j);
+    const double expected =
+        0.0 - adam.learning_rate * (m / (1.0 - std::pow(adam.beta1, 1.0))) /
+                  (std::sqrt(v / (1.0 - std::pow(adam.beta2, 1.0))) + adam.epsilon);
+    EXPECT_EQ(s.weights(j), expected) << j;
+    EXPECT_EQ(s.optimizer.at("m")(j), m) << j;
+    EXPECT_EQ(s.optimizer.at("s")(j), v) << j;
+  }
+}
+
+// AdamW decays the coefficients, not the intercept, before the Adam step: from the same state,
+// one AdamW step differs from one Adam step by -lr * weight_decay * w on the coefficients only.
+TEST(Train, AdamWDecaysCoefficientsButNotTheIntercept) {
+  mpi::Comm comm;
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  const ml::Dataset data = scaled_data(comm, b, e);
+  ml::TrainState start;
+  start.weights = Eigen::VectorXd::LinSpaced(kFeatures + 1, -1.0, 1.5);
+  start.optimizer = {{"m", Eigen::VectorXd::Zero(kFeatures + 1)},
+                     {"s", Eigen::VectorXd::Zero(kFeatures + 1)}};
+  ml::TrainCallbacks stop_after_one;
+  stop_after_one.stop_requested = [] { return true; };
+  ml::SgdOptions adam = options(ml::OptimizerKind::kAdam);
+  ml::SgdOptions adamw = options(ml::OptimizerKind::kAdamW);
+  ml::LogisticRegression m1(kFeatures, kL2), m2(kFeatures, kL2);
+  const Eigen::VectorXd a =
+      ml::train_logistic_sgd(comm, data, m1, adam, start, stop_after_one).weights;
+  const Eigen::VectorXd w =
+      ml::train_logistic_sgd(comm, data, m2, adamw, start, stop_after_one).weights;
+  for (int j = 0; j < kFeatures; ++j) {
+    EXPECT_NEAR(w(j) - a(j), -adamw.learning_rate * adamw.weight_decay * start.weights(j), 1e-15)
+        << j;
+  }
+  EXPECT_EQ(w(kFeatures), a(kFeatures));  // the intercept
 }
 
 TEST(Train, GradientMatchesFiniteDifferences) {
@@ -265,7 +361,7 @@ TEST(Train, GradientMatchesFiniteDifferences) {
   // One full-batch step with learning rate 1 from w0: w1 = w0 - grad(w0).
   ml::TrainState start;
   start.weights = w0;
-  start.velocity = Eigen::VectorXd::Zero(kFeatures + 1);
+  start.optimizer = {{"velocity", Eigen::VectorXd::Zero(kFeatures + 1)}};
   ml::SgdOptions o;
   o.learning_rate = 1.0;
   o.batch_size = n;
@@ -336,9 +432,21 @@ TEST(Train, InvalidOptionsAndResumeStates) {
   o.momentum = 1.0;
   EXPECT_EQ(error_of(o, std::nullopt), "momentum must be in [0, 1), got 1");
 
+  o = options(ml::OptimizerKind::kAdam);
+  o.beta1 = 1.0;
+  EXPECT_EQ(error_of(o, std::nullopt), "beta1 must be in [0, 1), got 1");
+  o = options(ml::OptimizerKind::kAdam);
+  o.epsilon = 0.0;
+  EXPECT_EQ(error_of(o, std::nullopt), "epsilon must be a positive finite number, got 0");
+  o = options(ml::OptimizerKind::kAdam);
+  o.weight_decay = 0.1;
+  EXPECT_EQ(error_of(o, std::nullopt),
+            "weight decay applies to adamw only; use the adamw optimizer, or the model's l2 "
+            "penalty with adam");
+
   ml::TrainState bad;
   bad.weights = Eigen::VectorXd::Zero(kFeatures + 1);
-  bad.velocity = Eigen::VectorXd::Zero(kFeatures + 1);
+  bad.optimizer = {{"velocity", Eigen::VectorXd::Zero(kFeatures + 1)}};
   bad.step = 40;
   bad.epoch = 1;
   bad.step_in_epoch = 21;  // only 19 steps per epoch at batch size 32
@@ -350,8 +458,16 @@ TEST(Train, InvalidOptionsAndResumeStates) {
             "checkpoint or start fresh (--resume never)");
   bad = ml::TrainState{};
   bad.weights = Eigen::VectorXd::Zero(3);
-  bad.velocity = Eigen::VectorXd::Zero(3);
+  bad.optimizer = {{"velocity", Eigen::VectorXd::Zero(3)}};
   EXPECT_NE(error_of(options(), bad).find("the checkpoint holds 3 weights"), std::string::npos);
+  // An sgd state resumed by adam: the optimizer changed.
+  bad.weights = Eigen::VectorXd::Zero(kFeatures + 1);
+  bad.optimizer = {{"velocity", Eigen::VectorXd::Zero(kFeatures + 1)}};
+  EXPECT_EQ(error_of(options(ml::OptimizerKind::kAdam), bad),
+            "the checkpoint holds 5 weights and optimizer state [velocity of 5] but the model has "
+            "4 features (+1 intercept) and the adam optimizer keeps [m, s] of 5 each; the feature "
+            "list or the optimizer changed since it was written; resume from a matching "
+            "checkpoint or start fresh (--resume never)");
 
   ml::LogisticRegression wrong(kFeatures + 1);
   EXPECT_THROW(ml::train_logistic_sgd(comm, data, wrong, options(), std::nullopt, {}),

@@ -513,7 +513,7 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {head + train + "  model: {type: linear}\n", 8, 17,
        "train.model.type must be one of logistic, got 'linear'"},
       {head + train + "  optimizer: {type: sgdd}\n", 8, 21,
-       "train.optimizer.type must be one of sgd, got 'sgdd'; did you mean 'sgd'?"},
+       "train.optimizer.type must be one of sgd, adam, adamw, got 'sgdd'; did you mean 'sgd'?"},
       {head + train + "  transforms: [{impute: median}]\n", 8, 17,
        "unknown key 'impute' in train.transforms.0 (supported transforms: {scale: standard}) "
        "(valid keys: scale)"},

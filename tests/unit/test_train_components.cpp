@@ -58,7 +58,7 @@ std::string train_section(const std::string& canonical_yaml) {
 
 TEST(TrainRegistries, ListTheirEntries) {
   EXPECT_EQ(model_type_names(), (std::vector<std::string>{"logistic"}));
-  EXPECT_EQ(optimizer_type_names(), (std::vector<std::string>{"sgd"}));
+  EXPECT_EQ(optimizer_type_names(), (std::vector<std::string>{"sgd", "adam", "adamw"}));
   EXPECT_EQ(transform_type_names(), (std::vector<std::string>{"scale"}));
 
   for (const auto& t : model_types()) {
@@ -76,7 +76,7 @@ TEST(TrainRegistries, ListTheirEntries) {
     EXPECT_EQ(find_transform_type(t.name), &t);
   }
   EXPECT_EQ(find_model_type("linear"), nullptr);
-  EXPECT_EQ(find_optimizer_type("adam"), nullptr);
+  EXPECT_EQ(find_optimizer_type("lbfgs"), nullptr);
   EXPECT_EQ(find_transform_type("impute"), nullptr);
 
   EXPECT_EQ(default_model_type().name, "logistic");
@@ -104,10 +104,20 @@ TEST(TrainRegistries, UnknownNamesSuggestWithTheirLocation) {
             "job.yaml:8:17: train.model.type must be one of logistic, got 'logistc'; did you mean "
             "'logistic'?");
   EXPECT_EQ(error_of(job + "  optimizer:\n    type: sgdd\n"),
-            "job.yaml:9:11: train.optimizer.type must be one of sgd, got 'sgdd'; did you mean "
-            "'sgd'?");
-  EXPECT_EQ(error_of(job, {"train.optimizer.type=adam"}),
-            "--set train.optimizer.type: train.optimizer.type must be one of sgd, got 'adam'");
+            "job.yaml:9:11: train.optimizer.type must be one of sgd, adam, adamw, got 'sgdd'; did "
+            "you mean 'sgd'?");
+  EXPECT_EQ(error_of(job, {"train.optimizer.type=lbfgs"}),
+            "--set train.optimizer.type: train.optimizer.type must be one of sgd, adam, adamw, got "
+            "'lbfgs'");
+  // Keys are checked per type: momentum is sgd's, weight_decay adamw's.
+  EXPECT_EQ(error_of(job + "  optimizer: {type: adam, momentum: 0.9}\n"),
+            "job.yaml:8:27: unknown key 'momentum' in train.optimizer (an adam optimizer) (valid "
+            "keys: type, lr, batch_size, epochs, beta1, beta2, eps)");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: adam, weight_decay: 0.1}\n"),
+            "job.yaml:8:41: train.optimizer.weight_decay applies to adamw only (decoupled weight "
+            "decay); use type: adamw, or train.model.l2 for an L2 penalty with adam");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: adamw, beta2: 1}\n"),
+            "job.yaml:8:35: train.optimizer.beta2 must be in [0, 1), got 1");
   EXPECT_EQ(error_of(job + "  transforms: [{scael: standard}]\n"),
             "job.yaml:8:17: unknown key 'scael' in train.transforms.0 (supported transforms: "
             "{scale: standard}); did you mean 'scale'?");

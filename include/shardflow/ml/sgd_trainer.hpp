@@ -18,6 +18,7 @@
 
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
+#include "shardflow/ml/optimizer.hpp"
 
 namespace shardflow::ml {
 
@@ -25,8 +26,16 @@ struct SgdOptions {
   double learning_rate = 0.1;
   idx_t batch_size = 256;
   int epochs = 5;
-  double momentum = 0.0;  // v = momentum * v + g; w -= learning_rate * v
+  double momentum = 0.0;  // sgd: v = momentum * v + g; w -= learning_rate * v
   std::uint64_t seed = 42;
+  OptimizerKind optimizer = OptimizerKind::kSgd;  // the update rule (ml/optimizer.hpp)
+  double beta1 = 0.9;                             // adam, adamw
+  double beta2 = 0.999;                           // adam, adamw
+  double epsilon = 1e-8;                          // adam, adamw
+  double weight_decay = 0.0;                      // adamw
+
+  /// The optimizer's part of these options.
+  OptimizerOptions optimizer_options() const;
 };
 
 /// Everything needed to continue training exactly: model, optimizer state, position.
@@ -36,7 +45,7 @@ struct TrainState {
   idx_t step_in_epoch = 0;  // steps completed in that epoch
   idx_t samples_seen = 0;   // global sample cursor
   Eigen::VectorXd weights;
-  Eigen::VectorXd velocity;  // momentum buffer
+  OptimizerState optimizer;  // the optimizer's vectors ("velocity" for sgd, "m" and "s" for adam)
   double last_loss = 0.0;    // mean logloss of the last batch (reproducible)
 };
 
@@ -54,14 +63,14 @@ struct TrainCallbacks {
 idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size);
 
 /// True if `state`'s position (step, epoch, step of the epoch, samples seen) is one that training
-/// on `global_rows` rows with `batch_size` reaches, and its weights and velocity are finite.
+/// on `global_rows` rows with `batch_size` reaches, and its weights and optimizer state are finite.
 bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batch_size);
 
 /// Collective: trains `model` with mini-batch SGD on the gradient of
 ///   mean log loss over the batch + l2/2 * ||coefficients||^2   (intercept not penalized, l2 =
 ///   model.l2),
 /// allreducing the gradient every step. Starts from `resume` if given (a state from a checkpoint,
-/// possibly written at another rank count), else from zero weights and velocity. Runs until
+/// possibly written at another rank count), else from zero weights and optimizer state. Runs until
 /// `options.epochs` epochs are complete or stop_requested fires; returns the final state and sets
 /// model.weights to its weights; *stopped_early (if given) tells whether stop_requested fired.
 /// Must be equal on all ranks: options, model.weights.size() and model.l2, data.global_rows, the

@@ -52,6 +52,16 @@ void SgdOptimizerSpec::emit(YAML::Emitter& out) const {
   out << YAML::EndMap;
 }
 
+ml::SgdOptions SgdOptimizerSpec::training_options() const {
+  ml::SgdOptions o;
+  o.optimizer = ml::OptimizerKind::kSgd;
+  o.learning_rate = learning_rate;
+  o.batch_size = batch_size;
+  o.epochs = epochs;
+  o.momentum = momentum;
+  return o;
+}
+
 OptimizerType sgd_optimizer_type() {
   return {std::string(SgdOptimizerSpec::kType),
           "mini-batch SGD with momentum; gradients summed reproducibly across ranks", kKeys,

@@ -1,0 +1,65 @@
+#pragma once
+// First-order optimizers for the data-parallel trainer (ml/sgd_trainer.hpp). Each step's gradient
+// is the same on every rank (an exact allreduce), and an optimizer is a pure function of the
+// gradients it has seen, so every rank holds the same state and applies the same arithmetic:
+// weights stay bit-identical on every rank, at every rank count and across a resume from the
+// state saved in a checkpoint.
+//
+//   sgd:   v = momentum * v + g;  w -= lr * v
+//   adam:  m = b1 m + (1 - b1) g;  s = b2 s + (1 - b2) g^2;  t = step + 1;
+//          w -= lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)          (Kingma & Ba)
+//   adamw: adam, with the coefficients (not the intercept, the last weight) first decayed:
+//          w_j -= lr * weight_decay * w_j                          (Loshchilov & Hutter, decoupled)
+
+#include <Eigen/Core>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shardflow/common/types.hpp"
+
+namespace shardflow::ml {
+
+enum class OptimizerKind { kSgd, kAdam, kAdamW };
+
+/// The optimizer's settings (the rest of training's options live in SgdOptions).
+struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::kSgd;
+  double learning_rate = 0.1;
+  double momentum = 0.0;      // sgd: in [0, 1)
+  double beta1 = 0.9;         // adam(w): in [0, 1)
+  double beta2 = 0.999;       // adam(w): in [0, 1)
+  double epsilon = 1e-8;      // adam(w): > 0
+  double weight_decay = 0.0;  // adamw: >= 0
+};
+
+/// Optimizer state: named vectors, one entry per weight each ("velocity" for sgd; "m" and "s" for
+/// adam and adamw). Checkpoints store them as optimizer/<name>.
+using OptimizerState = std::map<std::string, Eigen::VectorXd>;
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  /// The names of the state vectors, sorted.
+  virtual std::vector<std::string> state_names() const = 0;
+  /// Zeroed state for `n` weights: a fresh start.
+  OptimizerState initial_state(Eigen::Index n) const;
+  /// One update of `weights` (intercept last) by `grad`, the gradient of the objective there;
+  /// `step` counts the steps before this one (0 for the first). Updates `state` in place.
+  virtual void apply(Eigen::VectorXd& weights, const Eigen::VectorXd& grad, idx_t step,
+                     OptimizerState& state) const = 0;
+};
+
+/// The optimizer for `options`. Throws ConfigError for settings outside the ranges above, naming
+/// the setting ("momentum must be in [0, 1), got 1").
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& options);
+
+/// The state vector names of `kind` (what a checkpoint of such training holds).
+std::vector<std::string> optimizer_state_names(OptimizerKind kind);
+
+/// The name of `kind` as written in a job file's train.optimizer.type.
+const char* to_string(OptimizerKind kind);
+
+}  // namespace shardflow::ml
