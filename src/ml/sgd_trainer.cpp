@@ -38,11 +38,23 @@ std::uint64_t hash_vector(std::uint64_t h, const Eigen::VectorXd& v) {
 std::uint64_t inputs_fingerprint(const Dataset& data, const LogisticRegression& model,
                                  const SgdOptions& o, const std::optional<TrainState>& resume) {
   std::uint64_t h = hash_u64(0x5347445452414eULL);
-  for (std::uint64_t x : {bits_of(o.learning_rate), static_cast<std::uint64_t>(o.batch_size),
-                          static_cast<std::uint64_t>(o.epochs), bits_of(o.momentum), o.seed,
-                          static_cast<std::uint64_t>(o.optimizer), bits_of(o.beta1),
-                          bits_of(o.beta2), bits_of(o.epsilon), bits_of(o.weight_decay),
-                          bits_of(model.l2), static_cast<std::uint64_t>(model.weights.size()),
+  for (std::uint64_t x : {bits_of(o.learning_rate),
+                          static_cast<std::uint64_t>(o.batch_size),
+                          static_cast<std::uint64_t>(o.epochs),
+                          bits_of(o.momentum),
+                          o.seed,
+                          static_cast<std::uint64_t>(o.optimizer),
+                          bits_of(o.beta1),
+                          bits_of(o.beta2),
+                          bits_of(o.epsilon),
+                          bits_of(o.weight_decay),
+                          static_cast<std::uint64_t>(o.schedule.kind),
+                          static_cast<std::uint64_t>(o.schedule.warmup_steps),
+                          static_cast<std::uint64_t>(o.schedule.every_steps),
+                          bits_of(o.schedule.factor),
+                          bits_of(o.schedule.min_lr),
+                          bits_of(model.l2),
+                          static_cast<std::uint64_t>(model.weights.size()),
                           static_cast<std::uint64_t>(data.global_rows),
                           static_cast<std::uint64_t>(data.num_features()),
                           static_cast<std::uint64_t>(resume.has_value())}) {
@@ -137,6 +149,7 @@ OptimizerOptions SgdOptions::optimizer_options() const {
   o.beta2 = beta2;
   o.epsilon = epsilon;
   o.weight_decay = weight_decay;
+  o.schedule = schedule;
   return o;
 }
 
@@ -167,7 +180,10 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
   const idx_t n = data.global_rows;
   const idx_t batch = options.batch_size;
   validate_options(options, model.l2);
-  const std::unique_ptr<Optimizer> optimizer = make_optimizer(options.optimizer_options());
+  OptimizerOptions optimizer_options = options.optimizer_options();
+  optimizer_options.total_steps = steps_per_epoch(n, std::max<idx_t>(options.batch_size, 1)) *
+                                  static_cast<idx_t>(std::max(options.epochs, 0));
+  const std::unique_ptr<Optimizer> optimizer = make_optimizer(optimizer_options);
   if (model.weights.size() != d + 1) {
     throw RuntimeError("the model has {} weights but the data has {} features (+1 intercept)",
                        model.weights.size(), d);

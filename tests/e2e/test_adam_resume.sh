@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# adam and adamw through a job: training crashed by an injected fault after a checkpoint, then
-# resumed with --resume auto, at 2 ranks and at 1, ends with the uninterrupted run's weights bit
-# for bit (the checkpoint carries optimizer/m and optimizer/s). A checkpoint of one optimizer is
+# adam, and adamw with a cosine learning-rate schedule after a warm-up, through a job: training
+# crashed by an injected fault after a checkpoint, then resumed with --resume auto, at 2 ranks and
+# at 1, ends with the uninterrupted run's weights bit for bit (the checkpoint carries optimizer/m
+# and optimizer/s; the schedule is a function of the step). A checkpoint of one optimizer is
 # not resumed by another: the fingerprint covers the train section, so training starts over.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
 for opt in "{type: adam, lr: 0.01, batch_size: 2000, epochs: 3}" \
-           "{type: adamw, lr: 0.01, batch_size: 2000, epochs: 3, weight_decay: 0.05}"; do
-  name=$(echo "$opt" | sed 's/{type: \([a-z]*\).*/\1/')
+  "{type: adamw, lr: 0.01, batch_size: 2000, epochs: 3, weight_decay: 0.05,
+    schedule: {type: cosine, warmup_steps: 10, min_lr: 0.001}}"; do
+  name=$(echo "$opt" | head -n 1 | sed 's/{type: \([a-z]*\).*/\1/')
   ARGS=(run jobs/quickstart.yaml --set "train.optimizer=$opt" --set train.checkpoint.every_steps=20)
   expect_exit 0 300 "$name-straight" 2 "${ARGS[@]}" --set "workdir=$TMP/$name-straight"
   grep -q "training logistic regression ($name)" "$TMP/$name-straight.err" \

@@ -87,7 +87,18 @@ ml::SgdOptions options(ml::OptimizerKind kind = ml::OptimizerKind::kSgd) {
     o.learning_rate = 0.05;
     o.beta2 = 0.99;
   }
-  if (kind == ml::OptimizerKind::kAdamW) o.weight_decay = 0.1;
+  // The schedules ride along, so that every bit-identity and resume test covers them too.
+  if (kind == ml::OptimizerKind::kAdam) {
+    o.schedule.kind = ml::LearningRateSchedule::Kind::kCosine;
+    o.schedule.warmup_steps = 5;
+    o.schedule.min_lr = 0.001;
+  }
+  if (kind == ml::OptimizerKind::kAdamW) {
+    o.weight_decay = 0.1;
+    o.schedule.kind = ml::LearningRateSchedule::Kind::kStep;
+    o.schedule.every_steps = 10;
+    o.schedule.factor = 0.5;
+  }
   return o;
 }
 
@@ -291,7 +302,8 @@ TEST(Train, AdamFirstStepHasItsClosedForm) {
   ml::LogisticRegression sgd_model(kFeatures, kL2);
   const Eigen::VectorXd g =
       -ml::train_logistic_sgd(comm, data, sgd_model, plain, std::nullopt, stop_after_one).weights;
-  const ml::SgdOptions adam = options(ml::OptimizerKind::kAdam);
+  ml::SgdOptions adam = options(ml::OptimizerKind::kAdam);
+  adam.schedule = {};  // constant
   ml::LogisticRegression adam_model(kFeatures, kL2);
   const ml::TrainState s =
       ml::train_logistic_sgd(comm, data, adam_model, adam, std::nullopt, stop_after_one);
@@ -308,6 +320,39 @@ TEST(Train, AdamFirstStepHasItsClosedForm) {
   }
 }
 
+// The schedule's learning rate per step, from its formulas; warm-up first.
+TEST(Train, LearningRateSchedules) {
+  ml::OptimizerOptions o;
+  o.learning_rate = 0.2;
+  o.total_steps = 110;
+  EXPECT_EQ(ml::scheduled_learning_rate(o, 0), 0.2);
+  EXPECT_EQ(ml::scheduled_learning_rate(o, 109), 0.2);
+  o.schedule.warmup_steps = 10;
+  EXPECT_DOUBLE_EQ(ml::scheduled_learning_rate(o, 0), 0.02);
+  EXPECT_DOUBLE_EQ(ml::scheduled_learning_rate(o, 4), 0.1);
+  EXPECT_EQ(ml::scheduled_learning_rate(o, 10), 0.2);
+  o.schedule.kind = ml::LearningRateSchedule::Kind::kStep;
+  o.schedule.every_steps = 30;
+  o.schedule.factor = 0.5;
+  EXPECT_EQ(ml::scheduled_learning_rate(o, 39), 0.2);  // 29 steps after the warm-up
+  EXPECT_EQ(ml::scheduled_learning_rate(o, 40), 0.1);
+  EXPECT_EQ(ml::scheduled_learning_rate(o, 100), 0.2 * 0.125);
+  o.schedule.kind = ml::LearningRateSchedule::Kind::kCosine;
+  o.schedule.min_lr = 0.02;
+  EXPECT_EQ(ml::scheduled_learning_rate(o, 10), 0.2);
+  EXPECT_DOUBLE_EQ(ml::scheduled_learning_rate(o, 60), 0.11);  // half-way: the mean
+  EXPECT_DOUBLE_EQ(ml::scheduled_learning_rate(o, 110), 0.02);
+  EXPECT_DOUBLE_EQ(ml::scheduled_learning_rate(o, 500), 0.02);  // past the end: stays at min_lr
+
+  ml::OptimizerOptions bad = o;
+  bad.schedule.min_lr = 0.3;
+  EXPECT_THROW(ml::make_optimizer(bad), ConfigError);
+  bad = o;
+  bad.schedule.kind = ml::LearningRateSchedule::Kind::kStep;
+  bad.schedule.every_steps = 0;
+  EXPECT_THROW(ml::make_optimizer(bad), ConfigError);
+}
+
 // AdamW decays the coefficients, not the intercept, before the Adam step: from the same state,
 // one AdamW step differs from one Adam step by -lr * weight_decay * w on the coefficients only.
 TEST(Train, AdamWDecaysCoefficientsButNotTheIntercept) {
@@ -322,6 +367,8 @@ TEST(Train, AdamWDecaysCoefficientsButNotTheIntercept) {
   stop_after_one.stop_requested = [] { return true; };
   ml::SgdOptions adam = options(ml::OptimizerKind::kAdam);
   ml::SgdOptions adamw = options(ml::OptimizerKind::kAdamW);
+  adam.schedule = {};
+  adamw.schedule = {};
   ml::LogisticRegression m1(kFeatures, kL2), m2(kFeatures, kL2);
   const Eigen::VectorXd a =
       ml::train_logistic_sgd(comm, data, m1, adam, start, stop_after_one).weights;

@@ -82,8 +82,9 @@ TEST(TrainRegistries, ListTheirEntries) {
   EXPECT_EQ(default_model_type().name, "logistic");
   EXPECT_EQ(default_optimizer_type().name, "sgd");
   EXPECT_EQ(find_model_type("logistic")->keys, (std::vector<std::string>{"type", "l2"}));
-  EXPECT_EQ(find_optimizer_type("sgd")->keys,
-            (std::vector<std::string>{"type", "lr", "batch_size", "epochs", "momentum"}));
+  EXPECT_EQ(
+      find_optimizer_type("sgd")->keys,
+      (std::vector<std::string>{"type", "lr", "batch_size", "epochs", "momentum", "schedule"}));
   EXPECT_EQ(find_transform_type("scale")->example, "{scale: standard}");
 }
 
@@ -112,12 +113,24 @@ TEST(TrainRegistries, UnknownNamesSuggestWithTheirLocation) {
   // Keys are checked per type: momentum is sgd's, weight_decay adamw's.
   EXPECT_EQ(error_of(job + "  optimizer: {type: adam, momentum: 0.9}\n"),
             "job.yaml:8:27: unknown key 'momentum' in train.optimizer (an adam optimizer) (valid "
-            "keys: type, lr, batch_size, epochs, beta1, beta2, eps)");
+            "keys: type, lr, batch_size, epochs, beta1, beta2, eps, schedule)");
   EXPECT_EQ(error_of(job + "  optimizer: {type: adam, weight_decay: 0.1}\n"),
             "job.yaml:8:41: train.optimizer.weight_decay applies to adamw only (decoupled weight "
             "decay); use type: adamw, or train.model.l2 for an L2 penalty with adam");
   EXPECT_EQ(error_of(job + "  optimizer: {type: adamw, beta2: 1}\n"),
             "job.yaml:8:35: train.optimizer.beta2 must be in [0, 1), got 1");
+  // Schedules: type, keys per type, ranges, each at its value.
+  EXPECT_EQ(error_of(job + "  optimizer: {type: sgd, schedule: {type: cosin}}\n"),
+            "job.yaml:8:43: train.optimizer.schedule.type must be one of constant, step, cosine, "
+            "got 'cosin'; did you mean 'cosine'?");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: sgd, schedule: {type: step}}\n"),
+            "job.yaml:8:36: missing required key 'every_steps' in train.optimizer.schedule");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: sgd, schedule: {type: cosine, factor: 0.5}}\n"),
+            "job.yaml:8:51: unknown key 'factor' in train.optimizer.schedule (a cosine schedule) "
+            "(valid keys: type, warmup_steps, min_lr)");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: adam, lr: 0.01, schedule: {type: cosine, min_lr: "
+                           "0.1}}\n"),
+            "job.yaml:8:70: train.optimizer.schedule.min_lr must be in [0, lr = 0.01], got 0.1");
   EXPECT_EQ(error_of(job + "  transforms: [{scael: standard}]\n"),
             "job.yaml:8:17: unknown key 'scael' in train.transforms.0 (supported transforms: "
             "{scale: standard}); did you mean 'scale'?");
@@ -153,6 +166,17 @@ TEST(TrainRegistries, CanonicalTrainSectionIsPinned) {
             "  model: {type: logistic, l2: 0.0001}\n"
             "  optimizer: {type: sgd, lr: 0.1, batch_size: 1024, epochs: 5, momentum: 0.9}\n"
             "  checkpoint: {every_steps: 50, keep: 2}\n");
+
+  // A schedule is written only when it is not the default (so the texts above stay pinned).
+  const Job scheduled = load(std::string(kJob) +
+                             "  optimizer: {type: adamw, lr: 0.01, schedule: {type: cosine, "
+                             "warmup_steps: 20, min_lr: 0.001}}\n");
+  EXPECT_NE(scheduled.canonical_yaml.find(
+                "  optimizer: {type: adamw, lr: 0.01, batch_size: 256, epochs: 5, beta1: 0.9, "
+                "beta2: 0.999, eps: 1e-08, weight_decay: 0.01, schedule: {type: cosine, "
+                "warmup_steps: 20, min_lr: 0.001}}\n"),
+            std::string::npos)
+      << scheduled.canonical_yaml;
 
   const Job defaults = load(kJob);
   EXPECT_EQ(train_section(defaults.canonical_yaml),

@@ -5,6 +5,7 @@
 // weights stay bit-identical on every rank, at every rank count and across a resume from the
 // state saved in a checkpoint.
 //
+// lr is the step's learning rate from the schedule (LearningRateSchedule below).
 //   sgd:   v = momentum * v + g;  w -= lr * v
 //   adam:  m = b1 m + (1 - b1) g;  s = b2 s + (1 - b2) g^2;  t = step + 1;
 //          w -= lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)          (Kingma & Ba)
@@ -24,6 +25,21 @@ namespace shardflow::ml {
 
 enum class OptimizerKind { kSgd, kAdam, kAdamW };
 
+/// How the learning rate moves over the steps (t = steps before this one, T = all steps of the
+/// training): after `warmup_steps` steps that ramp it linearly to lr (lr * (t + 1) / warmup),
+///   constant: lr
+///   step:     lr * factor^floor((t - warmup) / every_steps)
+///   cosine:   min_lr + (lr - min_lr) * (1 + cos(pi * (t - warmup) / (T - warmup))) / 2
+/// A function of t and T only, so a resumed run continues the same sequence.
+struct LearningRateSchedule {
+  enum class Kind { kConstant, kStep, kCosine };
+  Kind kind = Kind::kConstant;
+  idx_t warmup_steps = 0;  // >= 0
+  idx_t every_steps = 1;   // step: >= 1
+  double factor = 0.1;     // step: in (0, 1]
+  double min_lr = 0.0;     // cosine: in [0, lr]
+};
+
 /// The optimizer's settings (the rest of training's options live in SgdOptions).
 struct OptimizerOptions {
   OptimizerKind kind = OptimizerKind::kSgd;
@@ -33,7 +49,12 @@ struct OptimizerOptions {
   double beta2 = 0.999;       // adam(w): in [0, 1)
   double epsilon = 1e-8;      // adam(w): > 0
   double weight_decay = 0.0;  // adamw: >= 0
+  LearningRateSchedule schedule;
+  idx_t total_steps = 0;  // T of the schedule: epochs x steps per epoch (set by the trainer)
 };
+
+/// The learning rate of the step after `step` steps (see LearningRateSchedule).
+double scheduled_learning_rate(const OptimizerOptions& options, idx_t step);
 
 /// Optimizer state: named vectors, one entry per weight each ("velocity" for sgd; "m" and "s" for
 /// adam and adamw). Checkpoints store them as optimizer/<name>.
@@ -58,6 +79,9 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& options);
 
 /// The state vector names of `kind` (what a checkpoint of such training holds).
 std::vector<std::string> optimizer_state_names(OptimizerKind kind);
+
+/// The name of `kind` as written in a job file's train.optimizer.schedule.type.
+const char* to_string(LearningRateSchedule::Kind kind);
 
 /// The name of `kind` as written in a job file's train.optimizer.type.
 const char* to_string(OptimizerKind kind);

@@ -33,6 +33,7 @@ struct SgdOptions {
   double beta2 = 0.999;                           // adam, adamw
   double epsilon = 1e-8;                          // adam, adamw
   double weight_decay = 0.0;                      // adamw
+  LearningRateSchedule schedule;                  // the learning rate over the steps
 
   /// The optimizer's part of these options.
   OptimizerOptions optimizer_options() const;

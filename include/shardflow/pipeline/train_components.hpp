@@ -99,6 +99,15 @@ struct OptimizerType {
   std::shared_ptr<OptimizerSpec> (*parse)(const MapView& map);
 };
 
+/// `schedule:` of any optimizer type (src/pipeline/optimizers/learning_rate_schedule.cpp): parses
+/// the map at `path` ("train.optimizer.schedule"); `learning_rate` is the optimizer's lr, which
+/// bounds a cosine schedule's min_lr. Errors carry the value's file:line:column.
+ml::LearningRateSchedule parse_schedule(const ConfigNode& node, const std::string& path,
+                                        double learning_rate);
+/// Emits `schedule: {...}` into an optimizer's canonical map, or nothing for the default (constant,
+/// no warm-up), so that jobs written before schedules keep their training fingerprint.
+void emit_schedule(YAML::Emitter& out, const ml::LearningRateSchedule& schedule);
+
 const std::vector<OptimizerType>& optimizer_types();
 const OptimizerType* find_optimizer_type(std::string_view name);
 std::vector<std::string> optimizer_type_names();
@@ -168,6 +177,7 @@ class SgdOptimizerSpec final : public OptimizerSpec {
   idx_t batch_size = 256;      // global rows per step; >= 1
   int epochs = 5;              // >= 1
   double momentum = 0.0;       // in [0, 1)
+  ml::LearningRateSchedule schedule;
 
   void emit(YAML::Emitter& out) const override;
   ml::SgdOptions training_options() const override;

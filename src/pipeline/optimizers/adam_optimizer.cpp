@@ -24,6 +24,7 @@ class AdamOptimizerSpec final : public OptimizerSpec {
   double beta2 = 0.999;
   double epsilon = 1e-8;
   double weight_decay = 0.01;  // adamw only; PyTorch's default
+  ml::LearningRateSchedule schedule;
 
   void emit(YAML::Emitter& out) const override {
     out << YAML::BeginMap;
@@ -37,6 +38,7 @@ class AdamOptimizerSpec final : public OptimizerSpec {
     if (decoupled) {
       out << YAML::Key << "weight_decay" << YAML::Value << canonical_number(weight_decay);
     }
+    emit_schedule(out, schedule);
     out << YAML::EndMap;
   }
 
@@ -50,14 +52,15 @@ class AdamOptimizerSpec final : public OptimizerSpec {
     o.beta2 = beta2;
     o.epsilon = epsilon;
     o.weight_decay = decoupled ? weight_decay : 0.0;
+    o.schedule = schedule;
     return o;
   }
 };
 
 const std::vector<std::string> kAdamKeys = {"type",  "lr",    "batch_size", "epochs",
-                                            "beta1", "beta2", "eps"};
-const std::vector<std::string> kAdamWKeys = {"type",  "lr",    "batch_size", "epochs",
-                                             "beta1", "beta2", "eps",        "weight_decay"};
+                                            "beta1", "beta2", "eps",        "schedule"};
+const std::vector<std::string> kAdamWKeys = {"type",  "lr",  "batch_size",   "epochs",  "beta1",
+                                             "beta2", "eps", "weight_decay", "schedule"};
 
 double positive(const ConfigNode& node, const std::string& path) {
   const double v = to_double(node, path);
@@ -99,6 +102,9 @@ std::shared_ptr<OptimizerSpec> parse_common(const MapView& map, bool decoupled) 
       fail_at(wd->location,
               fmt::format("{} must be >= 0, got {}", map.path("weight_decay"), adam->weight_decay));
     }
+  }
+  if (const ConfigNode* schedule = map.find("schedule")) {
+    adam->schedule = parse_schedule(*schedule, map.path("schedule"), adam->learning_rate);
   }
   return adam;
 }

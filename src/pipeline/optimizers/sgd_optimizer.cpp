@@ -12,7 +12,8 @@ namespace shardflow::pipeline {
 
 namespace {
 
-const std::vector<std::string> kKeys = {"type", "lr", "batch_size", "epochs", "momentum"};
+const std::vector<std::string> kKeys = {"type",   "lr",       "batch_size",
+                                        "epochs", "momentum", "schedule"};
 
 std::shared_ptr<OptimizerSpec> parse(const MapView& map) {
   map.allow_only(kKeys, " (an sgd optimizer)");
@@ -37,6 +38,9 @@ std::shared_ptr<OptimizerSpec> parse(const MapView& map) {
               fmt::format("{} must be in [0, 1), got {}", map.path("momentum"), sgd->momentum));
     }
   }
+  if (const ConfigNode* schedule = map.find("schedule")) {
+    sgd->schedule = parse_schedule(*schedule, map.path("schedule"), sgd->learning_rate);
+  }
   return sgd;
 }
 
@@ -49,6 +53,7 @@ void SgdOptimizerSpec::emit(YAML::Emitter& out) const {
   out << YAML::Key << "batch_size" << YAML::Value << batch_size;
   out << YAML::Key << "epochs" << YAML::Value << epochs;
   out << YAML::Key << "momentum" << YAML::Value << canonical_number(momentum);
+  emit_schedule(out, schedule);
   out << YAML::EndMap;
 }
 
@@ -59,6 +64,7 @@ ml::SgdOptions SgdOptimizerSpec::training_options() const {
   o.batch_size = batch_size;
   o.epochs = epochs;
   o.momentum = momentum;
+  o.schedule = schedule;
   return o;
 }
 
