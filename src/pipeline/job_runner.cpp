@@ -26,6 +26,7 @@
 #include "shardflow/ml/logistic_regression.hpp"
 #include "shardflow/ml/metric.hpp"
 #include "shardflow/ml/metrics.hpp"
+#include "shardflow/ml/scoring.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -887,10 +888,10 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                   {"fingerprint", outcome.fingerprint},
                   {"seconds", timer.seconds()}};
     if (job.evaluate) {
-      ml::Dataset eval = ml::make_dataset(comm, executor.materialize(job.evaluate->input),
-                                          job.train->numeric_features, job.train->label);
-      if (!outcome.scaler.mean.empty()) outcome.scaler.transform(eval);
-      const Eigen::VectorXd p = outcome.model.predict_proba(eval);
+      const ml::ScoredRows eval = ml::score_table(comm, executor.materialize(job.evaluate->input),
+                                                  job.train->numeric_features, job.train->label,
+                                                  outcome.scaler, outcome.model);
+      const Eigen::VectorXd& p = eval.probabilities;
       for (const auto& name : job.evaluate->metrics) {
         const ml::Metric* metric = ml::find_metric(name);
         if (!metric) {

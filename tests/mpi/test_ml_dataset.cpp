@@ -12,6 +12,7 @@
 #include "shardflow/common/hash.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
+#include "shardflow/ml/scoring.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -404,4 +405,54 @@ TEST(StandardScaler, OverflowingVarianceIsAgreedError) {
             others);
     expect_same_message_everywhere(comm, err.what());
   }
+}
+
+// score_table gives predict_proba's bits on make_dataset (+ the scaler's transform) without the
+// matrix, for every split, with and without scaling; and make_dataset's errors.
+TEST(ScoreTable, SameBitsAsTheMatrixPathForEverySplit) {
+  mpi::Comm comm;
+  ml::LogisticRegression model(static_cast<int>(kFeatures.size()));
+  for (Eigen::Index j = 0; j < model.weights.size(); ++j)
+    model.weights(j) = (value(j, 7) - 0.5) * (j == 1 || j == 5 ? 1e-9 : 2.0);
+  for (const bool scaled : {false, true}) {
+    for (int mode : {0, 1, 2}) {
+      const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+      const table::Table t = make_table(b, e);
+      ml::Dataset data = ml::make_dataset(comm, t, kFeatures, "label");
+      ml::StandardScaler scaler;
+      if (scaled) {
+        scaler.fit(comm, data);
+        scaler.transform(data);
+      }
+      const Eigen::VectorXd expected = model.predict_proba(data);
+      const ml::ScoredRows scored = ml::score_table(comm, t, kFeatures, "label", scaler, model);
+      ASSERT_EQ(scored.probabilities.size(), expected.size());
+      EXPECT_EQ(std::memcmp(scored.probabilities.data(), expected.data(),
+                            static_cast<size_t>(expected.size()) * sizeof(double)),
+                0)
+          << "scaled " << scaled << ", split " << mode;
+      EXPECT_EQ(scored.labels, data.labels);
+    }
+  }
+  // The checks are make_dataset's: a null feature is named with its rows.
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  table::Table t = make_table(b, e);
+  if (comm.rank() == comm.size() - 1) {
+    t.column("f64").ensure_validity();
+    t.column("f64").validity()[0] = 0;
+  }
+  std::string scored_error, dataset_error_text;
+  try {
+    ml::score_table(comm, t, kFeatures, "label", ml::StandardScaler{}, model);
+  } catch (const InputError& err) {
+    scored_error = err.what();
+  }
+  try {
+    ml::make_dataset(comm, t, kFeatures, "label");
+  } catch (const InputError& err) {
+    dataset_error_text = err.what();
+  }
+  EXPECT_NE(scored_error.find("feature column 'f64' is null at row 0 of rank"), std::string::npos)
+      << scored_error;
+  EXPECT_EQ(scored_error, dataset_error_text);
 }

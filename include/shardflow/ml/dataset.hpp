@@ -41,4 +41,17 @@ struct Dataset {
 Dataset make_dataset(const mpi::Comm& comm, const table::Table& table,
                      const std::vector<std::string>& features, const std::string& label);
 
+/// The columns make_dataset reads, checked, and the labels.
+struct CheckedColumns {
+  std::vector<const table::Column*> features;  // in `features` order
+  Eigen::VectorXd labels;                      // 0/1, every row of the table
+};
+/// Local: make_dataset's checks (every error listed there, in the same order, with global rows
+/// numbered from `global_offset`) without building the matrix; call it inside comm.agree.
+CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table& table,
+                                      const std::vector<std::string>& features,
+                                      const std::string& label, idx_t global_offset);
+/// Local: rows [begin, end) of one numeric column as doubles into out[0, end - begin).
+void copy_column_block(const table::Column& column, idx_t begin, idx_t end, double* out);
+
 }  // namespace shardflow::ml
