@@ -55,7 +55,8 @@ void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
   // matrix: each feature's global minimum and maximum give the largest |x| that the sum of x
   // scales by, and also the largest squared deviation, since rounding is monotonic and so the
   // largest computed (x - mean)^2 is that of the minimum or the maximum. Same sums as
-  // reproducible_sum over stored contributions; 1.6e6 x 64 at 2 ranks went from 1.9 s to ~0.1 s.
+  // reproducible_sum over stored contributions. 1.6e6 x 64 at 2 ranks: 1.87 s with a stored
+  // 410 MB squares copy, 0.69 s streamed, 0.39 s with FixedPointSums' inline rounding.
   // Local minima and maxima as one max-allreduce: [max_j..., -min_j..., non-finite flag].
   std::vector<double> extremes(2 * w + 1, -std::numeric_limits<double>::infinity());
   int finite = 1;

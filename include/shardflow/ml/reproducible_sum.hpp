@@ -68,8 +68,9 @@ class FixedPointSums {
     acc_[j] += round_to_int64(ldexp_[j] ? std::ldexp(v, shift_[j]) : v * scale_[j]);
   }
   /// std::llrint for |x| < 2^63: to nearest, ties to even (the default rounding mode). On x86-64
-  /// one cvtsd2si instead of a call into libm, which GCC makes unless -fno-math-errno; the call
-  /// was a third of a training step's gradient sum.
+  /// one cvtsd2si instead of a call into libm, which GCC makes unless -fno-math-errno: at 1.6e6
+  /// x 64 and 2 ranks the scaler's fit went from 0.69 to 0.39 s and an SGD epoch from about 1.1
+  /// to 0.93 s.
   static std::int64_t round_to_int64(double x) {
 #ifdef __SSE2__
     return _mm_cvtsd_si64(_mm_set_sd(x));
