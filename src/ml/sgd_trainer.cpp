@@ -76,18 +76,21 @@ std::uint64_t inputs_fingerprint(const Dataset& data, const LogisticRegression& 
   return h;
 }
 
-void validate_options(const SgdOptions& o, double l2) {
-  if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate)) {
-    throw ConfigError("learning rate must be a positive finite number, got {}", o.learning_rate);
-  }
+// Checks the options and returns the optimizer they describe, its schedule spanning the whole
+// training (`global_rows` rows); make_optimizer checks the learning rate and the optimizer's own
+// settings.
+std::unique_ptr<Optimizer> validated_optimizer(const SgdOptions& o, double l2, idx_t global_rows) {
   if (o.batch_size < 1) {
     throw ConfigError("batch size must be at least 1, got {}", o.batch_size);
   }
   if (o.epochs < 0) throw ConfigError("epochs must be 0 or more, got {}", o.epochs);
-  make_optimizer(o.optimizer_options());  // its settings' checks
+  OptimizerOptions optimizer = o.optimizer_options();
+  optimizer.total_steps = steps_per_epoch(global_rows, o.batch_size) * o.epochs;
+  std::unique_ptr<Optimizer> out = make_optimizer(optimizer);
   if (!(l2 >= 0.0) || !std::isfinite(l2)) {
     throw ConfigError("l2 penalty must be a finite number >= 0, got {}", l2);
   }
+  return out;
 }
 
 bool position_fits(const TrainState& s, idx_t n, idx_t batch, idx_t steps) {
@@ -179,11 +182,7 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
   const int d = data.num_features();
   const idx_t n = data.global_rows;
   const idx_t batch = options.batch_size;
-  validate_options(options, model.l2);
-  OptimizerOptions optimizer_options = options.optimizer_options();
-  optimizer_options.total_steps = steps_per_epoch(n, std::max<idx_t>(options.batch_size, 1)) *
-                                  static_cast<idx_t>(std::max(options.epochs, 0));
-  const std::unique_ptr<Optimizer> optimizer = make_optimizer(optimizer_options);
+  const std::unique_ptr<Optimizer> optimizer = validated_optimizer(options, model.l2, n);
   if (model.weights.size() != d + 1) {
     throw RuntimeError("the model has {} weights but the data has {} features (+1 intercept)",
                        model.weights.size(), d);
