@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <yaml-cpp/yaml.h>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <chrono>
@@ -45,6 +46,8 @@ usage:
   shardflow run JOB.yaml [--profile P.yaml]... [--set key.path=value]... [--resume auto|never|PATH]
                         [--rerun STEP]... [--no-cache]
   shardflow validate JOB.yaml [--profile P.yaml]... [--set key.path=value]...
+  shardflow predict --model MODEL.h5 --input DATA.csv|DATA.h5 [--table T] --output OUT.csv|OUT.h5
+                        [--keep COLUMN]... [--workdir DIR]   (DIR: runs/predict)
   shardflow cache list|clear (JOB.yaml [--profile P.yaml]... [--set k=v]... | --workdir DIR)
                         [--table T]...
   shardflow inspect FILE.h5 [--json]
@@ -66,7 +69,8 @@ exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 input dat
             75 stopped by a signal after writing a checkpoint (Slurm requeues it)
 )";
 
-const std::vector<std::string> kCommands = {"run", "validate", "inspect", "gen", "cache", "launch"};
+const std::vector<std::string> kCommands = {"run", "validate", "predict", "inspect",
+                                            "gen", "cache",    "launch"};
 
 struct Context {
   int rank = 0;
@@ -217,6 +221,96 @@ int command_run(const Context& ctx, const std::vector<std::string>& argv) {
   run_options.rerun = rerun;
   run_options.no_cache = vm["no-cache"].as<bool>();
   pipeline::run_job(comm, job, run_options);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// shardflow predict
+// ---------------------------------------------------------------------------------------------
+
+// The one-step job `shardflow predict` runs: the input file, an `op: predict` step with the model,
+// and the output file (outside the workdir, where the user named it).
+std::string predict_job_yaml(const std::string& model, const std::string& input,
+                             const std::string& table, const std::string& output,
+                             const std::vector<std::string>& keep, const std::string& workdir) {
+  const auto lower_extension = [](const std::string& path) {
+    std::string e = std::filesystem::path(path).extension().string();
+    std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+    return e;
+  };
+  const std::string in_ext = lower_extension(input);
+  const bool in_hdf5 = in_ext == ".h5" || in_ext == ".hdf5";
+  if (!in_hdf5 && in_ext != ".csv") {
+    usage_error("shardflow predict: --input '{}': expected a .csv or .h5 file", input);
+  }
+  if (in_hdf5 && table.empty()) {
+    usage_error(
+        "shardflow predict: --input '{}' is an HDF5 file: name the table to score with --table "
+        "(shardflow inspect {} lists its tables; '/' reads datasets at the file's root)",
+        input, input);
+  }
+  if (!in_hdf5 && !table.empty()) {
+    usage_error("shardflow predict: --table applies to HDF5 inputs only, not '{}'", input);
+  }
+  const std::string out_ext = lower_extension(output);
+  if (out_ext != ".csv" && out_ext != ".h5" && out_ext != ".hdf5") {
+    usage_error("shardflow predict: --output '{}': expected a .csv or .h5 path", output);
+  }
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << "predict";
+  out << YAML::Key << "workdir" << YAML::Value << workdir;
+  out << YAML::Key << "inputs" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "format" << YAML::Value << (in_hdf5 ? "hdf5" : "csv");
+  out << YAML::Key << "path" << YAML::Value << input;
+  if (in_hdf5) out << YAML::Key << "table" << YAML::Value << table;
+  out << YAML::EndMap << YAML::EndMap;
+  out << YAML::Key << "steps" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "op" << YAML::Value << "predict";
+  out << YAML::Key << "input" << YAML::Value << "data";
+  out << YAML::Key << "model" << YAML::Value << model;
+  if (!keep.empty()) out << YAML::Key << "keep" << YAML::Value << YAML::Flow << keep;
+  out << YAML::Key << "output" << YAML::Value << "predictions";
+  out << YAML::EndMap << YAML::EndSeq;
+  out << YAML::Key << "outputs" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "table" << YAML::Value << "predictions";
+  out << YAML::Key << "path" << YAML::Value << std::filesystem::absolute(output).string();
+  out << YAML::Key << "format" << YAML::Value << (out_ext == ".csv" ? "csv" : "hdf5");
+  out << YAML::Key << "allow_outside_workdir" << YAML::Value << true;
+  out << YAML::EndMap << YAML::EndSeq;
+  out << YAML::EndMap;
+  return out.c_str();
+}
+
+int command_predict(const Context& ctx, const std::vector<std::string>& argv) {
+  std::string model, input, table, output, workdir = "runs/predict";
+  std::vector<std::string> keep;
+  po::options_description options = logging_options();
+  options.add_options()("model", po::value<std::string>(&model)->required(), "model file")(
+      "input", po::value<std::string>(&input)->required(), "data to score")(
+      "table", po::value<std::string>(&table), "HDF5 table")(
+      "output", po::value<std::string>(&output)->required(), "output file")(
+      "keep", po::value<std::vector<std::string>>(&keep)->composing(), "input column to keep")(
+      "workdir", po::value<std::string>(&workdir), "workdir");
+  const auto vm = parse("predict", argv, options, {});
+  mpi::Comm comm;
+  configure_logging(ctx, vm, "info", false);
+  pipeline::Job job;
+  comm.agree([&] {
+    job = pipeline::load_job_from_string(
+        predict_job_yaml(model, input, table, output, keep, workdir), "shardflow predict");
+    pipeline::validate_job(job);
+  });
+  configure_logging(ctx, vm, job.runtime.log_level, job.runtime.log_all_ranks);
+  pipeline::SignalGuard signals;
+  pipeline::RunOptions run_options;
+  const pipeline::RunSummary summary = pipeline::run_job(comm, job, run_options);
+  if (comm.is_root()) {
+    spdlog::info("predictions for {} rows written to {}",
+                 summary.table_rows.count("predictions") ? summary.table_rows.at("predictions") : 0,
+                 output);
+  }
   return 0;
 }
 
@@ -514,6 +608,7 @@ int dispatch(const Context& ctx, int argc, char** argv) {
   }
   if (command == "run") return command_run(ctx, rest);
   if (command == "validate") return command_validate(ctx, rest);
+  if (command == "predict") return command_predict(ctx, rest);
   if (command == "inspect") return command_inspect(ctx, rest);
   if (command == "gen") return command_gen(ctx, rest);
   if (command == "cache") return command_cache(ctx, rest);

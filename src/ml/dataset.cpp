@@ -4,8 +4,10 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <span>
 
 #include "shardflow/common/memory.hpp"
+#include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 
 namespace shardflow::ml {
@@ -72,11 +74,22 @@ bool has_bad_value(const table::Column& column) {
   return bad;
 }
 
+// The classes for a message: all of a short list, the first ones of a long one.
+std::string class_list(const std::vector<double>& classes) {
+  constexpr size_t kShown = 10;
+  std::string out;
+  for (size_t i = 0; i < std::min(classes.size(), kShown); ++i)
+    out += fmt::format("{}{}", i == 0 ? "" : ", ", classes[i]);
+  if (classes.size() > kShown) out += fmt::format(", ... ({} more)", classes.size() - kShown);
+  return out;
+}
+
 }  // namespace
 
 CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table& table,
                                       const std::vector<std::string>& features,
-                                      const std::string& label, idx_t global_offset) {
+                                      const std::string& label, idx_t global_offset,
+                                      const LabelEncoding& encoding) {
   if (features.empty()) {
     throw ConfigError(
         "no feature columns given for training; list at least one numeric column under "
@@ -106,7 +119,8 @@ CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table&
   CheckedColumns out;
   for (const auto& name : features)
     out.features.push_back(&table.column(check_numeric(name, "feature")));
-  const int label_index = check_numeric(label, "label");
+  // No label: scoring data to predict (predict_table); only the features are read.
+  const int label_index = label.empty() ? -1 : check_numeric(label, "label");
   // A column with a null or non-finite value is walked row by row to name the first one; the
   // rest are copied without per-value tests.
   for (size_t j = 0; j < features.size(); ++j) {
@@ -116,7 +130,7 @@ CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table&
       if (!column.is_valid(i)) {
         throw InputError(
             "feature column '{}' is null at row {} of rank {} (global row {}); impute or filter "
-            "nulls before training",
+            "nulls first (a filter or a derive with coalesce)",
             features[j], i, comm.rank(), global_offset + i);
       }
       if (!std::isfinite(v)) {
@@ -127,6 +141,7 @@ CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table&
       }
     });
   }
+  if (label_index < 0) return out;
   const table::Column& labels = table.column(label_index);
   out.labels.resize(static_cast<Eigen::Index>(table.num_rows()));
   for_each_value(labels, [&](idx_t i, double v) {
@@ -136,11 +151,38 @@ CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table&
           "before training",
           label, i, comm.rank(), global_offset + i);
     }
-    if (v != 0.0 && v != 1.0) {
-      throw InputError(
-          "label column '{}' holds {} at row {} of rank {} (global row {}); labels must be 0 or "
-          "1 (or bool)",
-          label, labels.to_string_at(i), i, comm.rank(), global_offset + i);
+    switch (encoding.task) {
+      case Task::kBinary:
+        if (v != 0.0 && v != 1.0) {
+          throw InputError(
+              "label column '{}' holds {} at row {} of rank {} (global row {}); a binary model "
+              "needs labels 0 or 1 (or bool); for more classes use model type softmax, for a "
+              "numeric target type linear",
+              label, labels.to_string_at(i), i, comm.rank(), global_offset + i);
+        }
+        break;
+      case Task::kRegression:
+        if (!std::isfinite(v)) {
+          throw InputError(
+              "label column '{}' holds {} at row {} of rank {} (global row {}); a regression "
+              "target must be a finite number; filter such rows",
+              label, labels.to_string_at(i), i, comm.rank(), global_offset + i);
+        }
+        break;
+      case Task::kMulticlass: {
+        const auto& classes = encoding.classes;
+        const auto it = std::lower_bound(classes.begin(), classes.end(), v);
+        if (it == classes.end() || *it != v) {
+          throw InputError(
+              "label column '{}' holds {} at row {} of rank {} (global row {}), which is not one "
+              "of the model's {} classes (the labels of the training data: {}); filter rows of "
+              "unknown classes",
+              label, labels.to_string_at(i), i, comm.rank(), global_offset + i, classes.size(),
+              class_list(classes));
+        }
+        v = static_cast<double>(it - classes.begin());
+        break;
+      }
     }
     out.labels(static_cast<Eigen::Index>(i)) = v;
   });
@@ -153,7 +195,8 @@ void copy_column_block(const table::Column& column, idx_t begin, idx_t end, doub
 }
 
 Dataset make_dataset(const mpi::Comm& comm, const table::Table& table,
-                     const std::vector<std::string>& features, const std::string& label) {
+                     const std::vector<std::string>& features, const std::string& label,
+                     const LabelEncoding& labels) {
   Dataset data;
   const idx_t rows = table.num_rows();
   // Collectives first, on every rank: the global position of this rank's rows.
@@ -163,7 +206,7 @@ Dataset make_dataset(const mpi::Comm& comm, const table::Table& table,
 
   comm.agree([&] {
     CheckedColumns checked =
-        check_training_columns(comm, table, features, label, data.global_offset);
+        check_training_columns(comm, table, features, label, data.global_offset, labels);
     const auto d = static_cast<Eigen::Index>(features.size());
     data.features.resize(static_cast<Eigen::Index>(rows), d);
     data.labels = std::move(checked.labels);
@@ -191,6 +234,44 @@ Dataset make_dataset(const mpi::Comm& comm, const table::Table& table,
     }
   });
   return data;
+}
+
+std::vector<double> distinct_label_values(const mpi::Comm& comm, const table::Table& table,
+                                          const std::string& label, size_t max_classes) {
+  std::vector<double> local;
+  const auto too_many = [&](size_t count) {
+    return InputError(
+        "label column '{}' has more than {} distinct values ({} seen); a classification model "
+        "needs class labels; for a numeric target use model type linear",
+        label, max_classes, count);
+  };
+  comm.agree([&] {
+    const int index = table.schema().index_of(label, "the training table");
+    const table::Column& column = table.column(index);
+    if (!table::is_numeric(table.schema().field(index).type)) {
+      throw InputError(
+          "label column '{}' has type {}; class labels must be numeric (int, bool or float); "
+          "encode it first",
+          label, table::to_string(table.schema().field(index).type));
+    }
+    std::set<double> seen;
+    for_each_value(column, [&](idx_t i, double v) {
+      if (!column.is_valid(i)) return;
+      if (!std::isfinite(v)) {
+        throw InputError("label column '{}' holds {} at row {} of rank {}; labels must be finite",
+                         label, v, i, comm.rank());
+      }
+      if (seen.insert(v + 0.0).second && seen.size() > max_classes) throw too_many(seen.size());
+    });
+    local.assign(seen.begin(), seen.end());
+  });
+  std::vector<double> all = mpi::allgatherv(comm, std::span<const double>(local));
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  comm.agree([&] {
+    if (all.size() > max_classes) throw too_many(all.size());
+  });
+  return all;
 }
 
 }  // namespace shardflow::ml

@@ -40,8 +40,16 @@ class Adam final : public Optimizer {
     const double lr = scheduled_learning_rate(o_, step);
     if (o_.kind == OptimizerKind::kAdamW) {
       const double keep = 1.0 - lr * o_.weight_decay;
-      for (Eigen::Index j = 0; j + 1 < n; ++j)  // coefficients only, as the L2 term
-        weights(j) *= keep;
+      if (o_.decayed.empty()) {
+        for (Eigen::Index j = 0; j + 1 < n; ++j)  // coefficients only, as the L2 term
+          weights(j) *= keep;
+      } else {
+        if (o_.decayed.size() != static_cast<size_t>(n)) {
+          throw RuntimeError("adamw: {} weights but a decay mask of {}", n, o_.decayed.size());
+        }
+        for (Eigen::Index j = 0; j < n; ++j)
+          if (o_.decayed[static_cast<size_t>(j)] != 0) weights(j) *= keep;
+      }
     }
     for (Eigen::Index j = 0; j < n; ++j) {
       m(j) = o_.beta1 * m(j) + (1.0 - o_.beta1) * grad(j);

@@ -9,7 +9,9 @@
 #include <fmt/format.h>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/timer.hpp"
 #include "shardflow/ml/epoch_permutation.hpp"
+#include "shardflow/ml/linear_models.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 
@@ -35,8 +37,8 @@ std::uint64_t hash_vector(std::uint64_t h, const Eigen::VectorXd& v) {
 // Every input that must be equal on all ranks, folded into one hash. Ranks compare the minimum
 // and maximum of it: a mismatch is a caller bug that would otherwise desynchronize the collectives
 // (different step counts) or silently train different models per rank.
-std::uint64_t inputs_fingerprint(const Dataset& data, const LogisticRegression& model,
-                                 const SgdOptions& o, const std::optional<TrainState>& resume) {
+std::uint64_t inputs_fingerprint(const Dataset& data, const Model& model, const SgdOptions& o,
+                                 const std::optional<TrainState>& resume) {
   std::uint64_t h = hash_u64(0x5347445452414eULL);
   for (std::uint64_t x : {bits_of(o.learning_rate),
                           static_cast<std::uint64_t>(o.batch_size),
@@ -53,8 +55,8 @@ std::uint64_t inputs_fingerprint(const Dataset& data, const LogisticRegression& 
                           static_cast<std::uint64_t>(o.schedule.every_steps),
                           bits_of(o.schedule.factor),
                           bits_of(o.schedule.min_lr),
-                          bits_of(model.l2),
-                          static_cast<std::uint64_t>(model.weights.size()),
+                          model.settings_hash(),
+                          static_cast<std::uint64_t>(model.num_parameters()),
                           static_cast<std::uint64_t>(data.global_rows),
                           static_cast<std::uint64_t>(data.num_features()),
                           static_cast<std::uint64_t>(resume.has_value())}) {
@@ -79,18 +81,16 @@ std::uint64_t inputs_fingerprint(const Dataset& data, const LogisticRegression& 
 // Checks the options and returns the optimizer they describe, its schedule spanning the whole
 // training (`global_rows` rows); make_optimizer checks the learning rate and the optimizer's own
 // settings.
-std::unique_ptr<Optimizer> validated_optimizer(const SgdOptions& o, double l2, idx_t global_rows) {
+std::unique_ptr<Optimizer> validated_optimizer(const SgdOptions& o, const Model& model,
+                                               idx_t global_rows) {
   if (o.batch_size < 1) {
     throw ConfigError("batch size must be at least 1, got {}", o.batch_size);
   }
   if (o.epochs < 0) throw ConfigError("epochs must be 0 or more, got {}", o.epochs);
   OptimizerOptions optimizer = o.optimizer_options();
   optimizer.total_steps = steps_per_epoch(global_rows, o.batch_size) * o.epochs;
-  std::unique_ptr<Optimizer> out = make_optimizer(optimizer);
-  if (!(l2 >= 0.0) || !std::isfinite(l2)) {
-    throw ConfigError("l2 penalty must be a finite number >= 0, got {}", l2);
-  }
-  return out;
+  optimizer.decayed = model.penalized();
+  return make_optimizer(optimizer);
 }
 
 bool position_fits(const TrainState& s, idx_t n, idx_t batch, idx_t steps) {
@@ -106,24 +106,26 @@ bool state_finite(const OptimizerState& state) {
   return true;
 }
 
-void validate_resume(const TrainState& s, const SgdOptions& o, int d, idx_t n, idx_t batch,
-                     idx_t steps) {
+void validate_resume(const TrainState& s, const SgdOptions& o, const Model& model, idx_t n,
+                     idx_t batch, idx_t steps) {
   const std::vector<std::string> names = optimizer_state_names(o.optimizer);
-  bool sizes_fit = s.weights.size() == d + 1 && s.optimizer.size() == names.size();
+  const Eigen::Index p = model.num_parameters();
+  bool sizes_fit = s.weights.size() == p && s.optimizer.size() == names.size();
   for (const auto& name : names) {
     const auto it = s.optimizer.find(name);
-    sizes_fit = sizes_fit && it != s.optimizer.end() && it->second.size() == d + 1;
+    sizes_fit = sizes_fit && it != s.optimizer.end() && it->second.size() == p;
   }
   if (!sizes_fit) {
     std::string held;
     for (const auto& [name, v] : s.optimizer)
       held += fmt::format("{}{} of {}", held.empty() ? "" : ", ", name, v.size());
     throw ConfigError(
-        "the checkpoint holds {} weights and optimizer state [{}] but the model has {} features "
-        "(+1 intercept) and the {} optimizer keeps [{}] of {} each; the feature list or the "
-        "optimizer changed since it was written; resume from a matching checkpoint or start "
-        "fresh (--resume never)",
-        s.weights.size(), held, d, to_string(o.optimizer), fmt::join(names, ", "), d + 1);
+        "the checkpoint holds {} weights and optimizer state [{}] but the {} model has {} "
+        "parameters ({} features) and the {} optimizer keeps [{}] of {} each; the feature list, "
+        "the classes or the optimizer changed since it was written; resume from a matching "
+        "checkpoint or start fresh (--resume never)",
+        s.weights.size(), held, model.type(), p, model.num_features(), to_string(o.optimizer),
+        fmt::join(names, ", "), p);
   }
   if (!s.weights.allFinite() || !state_finite(s.optimizer)) {
     throw ConfigError(
@@ -167,25 +169,26 @@ bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batc
          position_fits(state, global_rows, batch_size, steps_per_epoch(global_rows, batch_size));
 }
 
-TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, LogisticRegression& model,
-                              const SgdOptions& options, const std::optional<TrainState>& resume,
-                              const TrainCallbacks& callbacks, bool* stopped_early) {
+TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& model,
+                     const SgdOptions& options, const std::optional<TrainState>& resume,
+                     const TrainCallbacks& callbacks, bool* stopped_early, double* sum_seconds) {
   if (stopped_early != nullptr) *stopped_early = false;
+  if (sum_seconds != nullptr) *sum_seconds = 0.0;
   const std::uint64_t fp = inputs_fingerprint(data, model, options, resume);
   if (mpi::allreduce_min(comm, fp) != mpi::allreduce_max(comm, fp)) {
     throw RuntimeError(
-        "train_logistic_sgd: options, model size, dataset size or resume state differ between "
-        "ranks; this is a shardflow bug");
+        "train_sgd: options, model settings, dataset size or resume state differ between ranks; "
+        "this is a shardflow bug");
   }
   // From here on every check sees identical inputs on every rank, so every rank throws the same
   // error at the same point and no collective is left waiting.
   const int d = data.num_features();
   const idx_t n = data.global_rows;
   const idx_t batch = options.batch_size;
-  const std::unique_ptr<Optimizer> optimizer = validated_optimizer(options, model.l2, n);
-  if (model.weights.size() != d + 1) {
-    throw RuntimeError("the model has {} weights but the data has {} features (+1 intercept)",
-                       model.weights.size(), d);
+  const std::unique_ptr<Optimizer> optimizer = validated_optimizer(options, model, n);
+  if (model.num_features() != d) {
+    throw RuntimeError("the {} model has {} features but the data has {}", model.type(),
+                       model.num_features(), d);
   }
   if (n == 0) {
     throw InputError(
@@ -204,16 +207,19 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
     }
   });
 
+  const Eigen::Index p = model.num_parameters();
   TrainState state;
   if (resume) {
-    validate_resume(*resume, options, d, n, batch, steps);
+    validate_resume(*resume, options, model, n, batch, steps);
     state = *resume;
   } else {
-    state.weights = Eigen::VectorXd::Zero(d + 1);
-    state.optimizer = optimizer->initial_state(d + 1);
+    state.weights = model.initial_parameters(options.seed);
+    state.optimizer = optimizer->initial_state(p);
   }
 
-  const int width = d + 2;  // d coefficient gradients, intercept gradient, log loss
+  const auto width = static_cast<size_t>(p) + 1;  // the gradient, then the loss
+  const std::vector<std::uint8_t> penalized = model.penalized();
+  const double l2 = model.l2();
   const idx_t local_rows = data.rows();
   // This epoch's local rows as (position in the epoch order, local row), sorted by position: the
   // rows of step k are then one contiguous run.
@@ -221,7 +227,9 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
   idx_t order_epoch = -1;
   size_t cursor = 0;
   std::vector<double> contributions;
-  Eigen::VectorXd grad(d + 1);
+  std::vector<const double*> rows;
+  std::vector<double> labels;
+  Eigen::VectorXd grad(p);
 
   while (state.epoch < options.epochs) {
     const idx_t k = state.step_in_epoch;
@@ -240,38 +248,37 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
     }
 
     // ---- local per-sample contributions -------------------------------------------------------
-    contributions.clear();
-    const double* w = state.weights.data();
+    rows.clear();
+    labels.clear();
     for (; cursor < order.size() && order[cursor].first < end; ++cursor) {
-      const idx_t i = order[cursor].second;
-      const double* x = data.features.row(static_cast<Eigen::Index>(i)).data();
-      const double y = data.labels(static_cast<Eigen::Index>(i));
-      const double z = LogisticRegression::margin(x, w, d);
-      const double r = LogisticRegression::sigmoid(z) - y;
-      for (int j = 0; j < d; ++j)
-        contributions.push_back(r * x[j]);
-      contributions.push_back(r);
-      contributions.push_back(LogisticRegression::sample_log_loss(z, y));
+      const auto i = static_cast<Eigen::Index>(order[cursor].second);
+      rows.push_back(data.features.row(i).data());
+      labels.push_back(data.labels(i));
     }
+    contributions.resize(rows.size() * width);
+    model.sample_gradients(rows.data(), labels.data(), rows.size(), state.weights.data(),
+                           contributions.data());
 
     // ---- exact global sum and the update (identical on every rank) ----------------------------
+    const Stopwatch sum_timer;
     const std::vector<double> sums =
-        reproducible_sum(comm, contributions, width,
+        reproducible_sum(comm, contributions, static_cast<int>(width),
                          fmt::format("gradient at step {} (epoch {}, step {} of the epoch)",
                                      state.step, state.epoch, k),
                          kDivergenceHint);
+    if (sum_seconds != nullptr) *sum_seconds += sum_timer.seconds();
     const auto batch_rows = static_cast<double>(end - begin);
-    for (int j = 0; j <= d; ++j)
+    for (Eigen::Index j = 0; j < p; ++j)
       grad(j) = sums[static_cast<size_t>(j)] / batch_rows;
-    for (int j = 0; j < d; ++j)
-      grad(j) += model.l2 * state.weights(j);
+    for (Eigen::Index j = 0; j < p; ++j)
+      if (penalized[static_cast<size_t>(j)] != 0) grad(j) += l2 * state.weights(j);
     optimizer->apply(state.weights, grad, state.step, state.optimizer);
     if (!state.weights.allFinite()) {
       // Every rank holds the same weights, so every rank throws here together.
       throw RuntimeError("the weights became non-finite at step {} (epoch {}); {}", state.step,
                          state.epoch, kDivergenceHint);
     }
-    state.last_loss = sums[static_cast<size_t>(d) + 1] / batch_rows;
+    state.last_loss = sums[width - 1] / batch_rows;
     state.step += 1;
     state.step_in_epoch += 1;
     state.samples_seen += end - begin;
@@ -279,7 +286,6 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
       state.epoch += 1;
       state.step_in_epoch = 0;
     }
-    model.weights = state.weights;
 
     if (callbacks.after_step) callbacks.after_step(state);
     const int stop = callbacks.stop_requested && callbacks.stop_requested() ? 1 : 0;
@@ -288,6 +294,14 @@ TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, Logist
       break;
     }
   }
+  return state;
+}
+
+TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, LogisticRegression& model,
+                              const SgdOptions& options, const std::optional<TrainState>& resume,
+                              const TrainCallbacks& callbacks, bool* stopped_early) {
+  const LinearModel logistic(LinearKind::kLogistic, model.num_features(), model.l2);
+  TrainState state = train_sgd(comm, data, logistic, options, resume, callbacks, stopped_early);
   model.weights = state.weights;
   return state;
 }

@@ -446,6 +446,21 @@ auto read_typed_component(const MapView& train, std::string_view key,
   return spec;
 }
 
+}  // namespace
+
+std::shared_ptr<const ModelSpec> load_model_spec(const std::string& yaml,
+                                                 const std::string& source_name) {
+  Node train;
+  train.kind = Node::Kind::kMap;
+  train.keys = {"model"};
+  train.key_locations = {SourceLocation{source_name, 0, 0}};
+  train.items = {from_yaml(load_without_aliases(yaml, source_name), source_name, "model")};
+  return read_typed_component(MapView(train, "train"), "model", model_types(),
+                              default_model_type());
+}
+
+namespace {
+
 // The canonical text of a transform (to recognise one listed twice).
 std::string canonical_text(const TransformSpec& transform) {
   YAML::Emitter out;

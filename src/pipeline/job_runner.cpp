@@ -20,6 +20,7 @@
 #include "shardflow/common/suggest.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/csv_writer.hpp"
+#include "shardflow/io/file_fingerprint.hpp"
 #include "shardflow/io/hdf5_table.hpp"
 #include "shardflow/io/partitioned_writer.hpp"
 #include "shardflow/ml/dataset.hpp"
@@ -29,6 +30,7 @@
 #include "shardflow/ml/scoring.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
+#include "shardflow/ml/task_metrics.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/ops/shuffle.hpp"
@@ -110,7 +112,8 @@ std::string input_fingerprint(const InputSpec& input, const std::string& data_fi
       .hex();
 }
 
-std::string step_fingerprint(const StepSpec& step, const RuntimeSpec& runtime, std::uint64_t seed,
+std::string step_fingerprint(const mpi::Comm& comm, const StepSpec& step,
+                             const RuntimeSpec& runtime, std::uint64_t seed,
                              const std::map<std::string, std::string>& tables) {
   Fingerprint fp;
   fp.add(std::string_view("step"))
@@ -119,6 +122,9 @@ std::string step_fingerprint(const StepSpec& step, const RuntimeSpec& runtime, s
       // The only runtime setting that changes results: which string columns get a dictionary.
       .add(static_cast<std::int64_t>(runtime.max_dictionary_size));
   if (step.uses_job_seed()) fp.add(std::string_view("seed")).add(static_cast<std::int64_t>(seed));
+  if (const std::vector<std::string> files = step.file_dependencies(); !files.empty()) {
+    fp.add(std::string_view("files")).add(io::content_fingerprint(comm, files));
+  }
   for (const auto& input : step.inputs)
     fp.add(input.table).add(tables.at(input.table));
   return fp.hex();
@@ -174,7 +180,8 @@ class Executor {
       fingerprints[name] = t.fingerprint;
     for (size_t i = 0; i < job_.steps.size(); ++i) {
       const StepSpec& step = *job_.steps[i];
-      const std::string fp = step_fingerprint(step, job_.runtime, job_.seed, fingerprints);
+      const std::string fp =
+          step_fingerprint(context_.comm, step, job_.runtime, job_.seed, fingerprints);
       step_fingerprints_.push_back(fp);
       for (const auto& output : step.outputs) {
         TableState& t = tables_[output.table];
@@ -499,10 +506,32 @@ void check_rerun_names(const Job& job, const RunOptions& options) {
 // Training
 // ---------------------------------------------------------------------------------------------
 
+// What a checkpoint says about the model beside its arrays, so that model.h5 describes itself:
+// type, task, label and features (a JSON list), as /meta attributes.
+struct ModelDescription {
+  const ml::Model* model = nullptr;
+  const ModelSpec* spec = nullptr;
+  std::string label;
+  std::vector<std::string> features;
+};
+
 ckpt::Checkpoint to_checkpoint(const mpi::Comm& comm, const ml::TrainState& state,
                                const ml::StandardScaler& scaler, const std::string& fingerprint,
-                               std::uint64_t seed) {
+                               std::uint64_t seed, const ModelDescription& description) {
   ckpt::Checkpoint c;
+  const ml::Model& model = *description.model;
+  c.meta.attributes["model_type"] = std::string(model.type());
+  // The model's settings as the job wrote them (canonical YAML), so that a reader rebuilds the
+  // same model (an mlp's layers) through the model registry.
+  YAML::Emitter spec;
+  spec << YAML::Flow;
+  description.spec->emit(spec);
+  c.meta.attributes["model_spec"] = spec.c_str();
+  c.meta.attributes["task"] = std::string(ml::to_string(model.task()));
+  c.meta.attributes["label"] = description.label;
+  c.meta.attributes["features"] = nlohmann::json(description.features).dump();
+  if (model.task() == ml::Task::kMulticlass)
+    c.arrays["model/classes"] = model.label_encoding().classes;
   c.meta.step = state.step;
   c.meta.epoch = state.epoch;
   c.meta.sample_cursor = state.samples_seen;
@@ -520,6 +549,12 @@ ckpt::Checkpoint to_checkpoint(const mpi::Comm& comm, const ml::TrainState& stat
   // Batches derive from (seed, epoch, row index): the seed is the whole RNG state.
   c.uint_arrays["rng/seed"] = {seed};
   return c;
+}
+
+// The classes a multiclass model's checkpoint holds (model/classes; empty if absent).
+std::vector<double> checkpoint_classes(const ckpt::Checkpoint& c) {
+  const auto it = c.arrays.find("model/classes");
+  return it == c.arrays.end() ? std::vector<double>{} : it->second;
 }
 
 ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
@@ -587,12 +622,17 @@ ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
 }
 
 struct TrainOutcome {
-  ml::LogisticRegression model;
+  std::unique_ptr<ml::Model> model;
   ml::StandardScaler scaler;
   ml::TrainState state;
   idx_t resumed_from = -1;
   bool reused = false;
   std::string fingerprint;
+  // Where the time went (metrics.json "train"): from the start of train() to the first step, each
+  // epoch this run completed (the first may be partial after a resume), the gradient sums.
+  double setup_seconds = 0.0;
+  std::vector<double> epoch_seconds;
+  double gradient_sum_seconds = 0.0;
 };
 
 // Moves every checkpoint in `store` aside (checkpoints.old-<time>), so that checkpoints of other
@@ -647,14 +687,12 @@ void warn_unscaled_features(const mpi::Comm& comm, const ml::Dataset& data) {
 
 TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                    const RunOptions& options, const fs::path& workdir) {
+  const Stopwatch train_timer;
   const TrainSpec& spec = *job.train;
-  // The trainer below is logistic regression with optional standard scaling, so it reads the
-  // model and transform entries by type (today the only ones). The optimizer is already a piece:
-  // its spec gives the trainer's options and its state names the checkpoint arrays
-  // (optimizer/<name>). Issue 10 ("Training engine") makes models and transforms pieces too
-  // (parameters and per-sample contributions; fit and apply), and this function stops naming
-  // LogisticRegression, StandardScaler and their checkpoint keys.
-  const auto& logistic = spec.model->as<LogisticModelSpec>();
+  // The model is a piece built from its spec (ModelSpec::build); the optimizer's spec gives the
+  // trainer's options and its state names the checkpoint arrays (optimizer/<name>). The transform
+  // is still read by type: standard scaling is the only one.
+  const ModelSpec& model_spec = *spec.model;
   ml::SgdOptions sgd = spec.optimizer->training_options();
   sgd.seed = job.seed;
   bool standard_scale = false;
@@ -666,7 +704,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   TrainOutcome out;
   out.fingerprint = training_fingerprint(job, source.fingerprint);
   const int d = static_cast<int>(spec.numeric_features.size());
-  out.model = ml::LogisticRegression(d, logistic.l2);
+  const auto describe = [&] {
+    return ModelDescription{out.model.get(), &model_spec, spec.label, spec.numeric_features};
+  };
+
   ckpt::CheckpointStore store(workdir / "checkpoints", spec.checkpoint_keep);
   store.remove_temporaries(comm);
 
@@ -679,7 +720,9 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     // back to an older one, as it does for a damaged file.
     const auto accept = [&](const ckpt::Checkpoint& c, const fs::path& file) {
       ml::StandardScaler scaler;
-      const ml::TrainState state = from_checkpoint(c, d + 1, sgd.optimizer, scaler, file.string());
+      const std::unique_ptr<ml::Model> model = model_spec.build(d, checkpoint_classes(c));
+      const ml::TrainState state =
+          from_checkpoint(c, model->num_parameters(), sgd.optimizer, scaler, file.string());
       if (source.rows >= 0 && !ml::resume_position_fits(state, source.rows, sgd.batch_size)) {
         throw InputError(
             "checkpoint {} is damaged: its position (step {}, epoch {}, step {} of the epoch, {} "
@@ -714,14 +757,18 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
 
   std::optional<ml::TrainState> resume;
   if (loaded) {
-    comm.agree(
-        [&] { resume = from_checkpoint(*loaded, d + 1, sgd.optimizer, out.scaler, loaded_from); });
+    comm.agree([&] {
+      // A multiclass model's classes come with its checkpoint: the data they were found in is
+      // this data (the fingerprint says so), and a finished model is reused without reading it.
+      out.model = model_spec.build(d, checkpoint_classes(*loaded));
+      resume = from_checkpoint(*loaded, out.model->num_parameters(), sgd.optimizer, out.scaler,
+                               loaded_from);
+    });
     out.resumed_from = resume->step;
     // A checkpoint at the last step holds the finished model: nothing to train, no data to read.
     if (source.rows >= 0 &&
         resume->step == ml::steps_per_epoch(source.rows, sgd.batch_size) * sgd.epochs) {
       out.state = *resume;
-      out.model.weights = out.state.weights;
       out.reused = true;
       spdlog::info("training: reused the finished model of {} (step {}, fingerprint {})",
                    loaded_from, resume->step, out.fingerprint.substr(0, 16));
@@ -732,8 +779,18 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   }
 
   if (!out.reused) {
-    ml::Dataset data =
-        ml::make_dataset(comm, executor.materialize(spec.input), spec.numeric_features, spec.label);
+    const table::Table& table = executor.materialize(spec.input);
+    if (!out.model) {
+      std::vector<double> classes;
+      if (model_spec.task() == ml::Task::kMulticlass) {
+        classes = ml::distinct_label_values(comm, table, spec.label);
+        spdlog::info("training '{}': {} classes in label '{}': {}", model_spec.type, classes.size(),
+                     spec.label, fmt::join(classes, ", "));
+      }
+      comm.agree([&] { out.model = model_spec.build(d, std::move(classes)); });
+    }
+    ml::Dataset data = ml::make_dataset(comm, table, spec.numeric_features, spec.label,
+                                        out.model->label_encoding());
     if (!standard_scale) warn_unscaled_features(comm, data);
     if (!loaded && standard_scale) out.scaler.fit(comm, data);
     // Fitted just now, or restored from the checkpoint (empty when the job does not scale).
@@ -742,8 +799,9 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     const idx_t per_epoch = ml::steps_per_epoch(data.global_rows, sgd.batch_size);
     const idx_t total_steps = per_epoch * sgd.epochs;
     spdlog::info(
-        "training logistic regression ({}) on {} rows x {} features: {} epochs x {} steps, "
+        "training {} ({}, {} parameters) with {} on {} rows x {} features: {} epochs x {} steps, "
         "batch {}, checkpoint every {} steps",
+        out.model->type(), ml::to_string(out.model->task()), out.model->num_parameters(),
         ml::to_string(sgd.optimizer), data.global_rows, d, sgd.epochs, per_epoch, sgd.batch_size,
         spec.checkpoint_every_steps);
 
@@ -753,8 +811,13 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     // The first batch loss of this run, the yardstick for divergence. The loss is the same on
     // every rank (an allreduced sum), so every rank stops at the same step.
     double first_loss = -1;
+    Stopwatch epoch_timer;
     callbacks.after_step = [&](const ml::TrainState& state) {
       maybe_inject_fault("train_step:" + std::to_string(state.step), comm.rank());
+      if (state.step_in_epoch == 0) {
+        out.epoch_seconds.push_back(epoch_timer.seconds());
+        epoch_timer.reset();
+      }
       if (first_loss < 0) first_loss = state.last_loss;
       if (!std::isfinite(state.last_loss) ||
           state.last_loss > kDivergenceFactor * std::max(first_loss, 1e-6)) {
@@ -768,7 +831,8 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
         throw error;
       }
       if (spec.checkpoint_every_steps > 0 && state.step % spec.checkpoint_every_steps == 0) {
-        store.save(comm, to_checkpoint(comm, state, out.scaler, out.fingerprint, job.seed));
+        store.save(comm,
+                   to_checkpoint(comm, state, out.scaler, out.fingerprint, job.seed, describe()));
         last_saved = state.step;
         spdlog::debug("checkpoint written at step {}", state.step);
       }
@@ -780,9 +844,13 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     };
     callbacks.stop_requested = [] { return stop_signal_received(); };
     bool stopped = false;
-    out.state = ml::train_logistic_sgd(comm, data, out.model, sgd, resume, callbacks, &stopped);
+    out.setup_seconds = train_timer.seconds();
+    epoch_timer.reset();
+    out.state = ml::train_sgd(comm, data, *out.model, sgd, resume, callbacks, &stopped,
+                              &out.gradient_sum_seconds);
     if (out.state.step != last_saved) {
-      store.save(comm, to_checkpoint(comm, out.state, out.scaler, out.fingerprint, job.seed));
+      store.save(comm,
+                 to_checkpoint(comm, out.state, out.scaler, out.fingerprint, job.seed, describe()));
     }
     if (stopped) {
       InterruptedError error(
@@ -792,7 +860,6 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
       error.set_agreed(true);
       throw error;
     }
-    out.model.weights = out.state.weights;
     spdlog::info("training finished at step {}, last batch loss {:.6f}", out.state.step,
                  out.state.last_loss);
   }
@@ -872,6 +939,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
 
   // ---- train and evaluate -------------------------------------------------------------------
   nlohmann::json train_json = nullptr;
+  nlohmann::json evaluate_json = nullptr;
   std::vector<std::string> not_computable;  // metrics undefined on the evaluation data
   if (job.train) {
     Stopwatch timer;
@@ -886,27 +954,38 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                   {"resumed_from_step", outcome.resumed_from},
                   {"reused", outcome.reused},
                   {"fingerprint", outcome.fingerprint},
-                  {"seconds", timer.seconds()}};
+                  {"model", outcome.model->type()},
+                  {"task", ml::to_string(outcome.model->task())},
+                  {"parameters", outcome.model->num_parameters()},
+                  {"seconds", timer.seconds()},
+                  {"setup_seconds", outcome.setup_seconds},
+                  {"epoch_seconds", outcome.epoch_seconds},
+                  {"gradient_sum_seconds", outcome.gradient_sum_seconds}};
     if (job.evaluate) {
-      const ml::ScoredRows eval = ml::score_table(comm, executor.materialize(job.evaluate->input),
-                                                  job.train->numeric_features, job.train->label,
-                                                  outcome.scaler, outcome.model);
-      const Eigen::VectorXd& p = eval.probabilities;
+      const Stopwatch evaluate_timer;
+      ml::ScoredRows scored = ml::score_table(
+          comm, executor.materialize(job.evaluate->input), job.train->numeric_features,
+          job.train->label, outcome.scaler, *outcome.model, outcome.state.weights);
+      ml::Predictions predictions;
+      predictions.task = outcome.model->task();
+      predictions.labels = std::move(scored.labels);
+      predictions.outputs = std::move(scored.outputs);
+      predictions.num_outputs = scored.num_outputs;
       for (const auto& name : job.evaluate->metrics) {
         const ml::Metric* metric = ml::find_metric(name);
-        if (!metric) {
+        if (!metric || !metric->supports(predictions.task)) {
           // validate_job rejects unknown names before any work; the names are equal on all
           // ranks, so every rank stops here alike.
-          ConfigError error(
-              fmt::format("{}: unknown metric '{}' in evaluate.metrics (metrics: {})",
-                          job.evaluate->fields.of("metrics", job.evaluate->location).to_string(),
-                          name, list_names(ml::metric_names())));
+          ConfigError error(fmt::format(
+              "{}: metric '{}' in evaluate.metrics is not one for {} (metrics for it: {})",
+              job.evaluate->fields.of("metrics", job.evaluate->location).to_string(), name,
+              ml::to_string(predictions.task), list_names(ml::metric_names(predictions.task))));
           error.set_agreed(true);
           throw error;
         }
         double value = std::numeric_limits<double>::quiet_NaN();
         try {
-          value = metric->compute(comm, eval.labels, p);
+          value = metric->compute(comm, predictions);
           spdlog::info("evaluate on '{}': {} = {:.6f}", job.evaluate->input, name, value);
         } catch (const ml::MetricNotComputable& e) {
           // Undefined on this data (every rank knows it alike): say so, keep the other metrics.
@@ -919,7 +998,22 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
         }
         summary.metrics[name] = value;
       }
+      evaluate_json = {{"input", job.evaluate->input}};
+      if (predictions.task == ml::Task::kMulticlass) {
+        // Rows: the true class; columns: the predicted (most probable) class; in class order.
+        const std::vector<std::int64_t> counts = ml::confusion_matrix(
+            comm, predictions.labels, predictions.outputs, predictions.num_outputs);
+        const auto k = static_cast<size_t>(predictions.num_outputs);
+        nlohmann::json matrix = nlohmann::json::array();
+        for (size_t t = 0; t < k; ++t)
+          matrix.push_back(
+              std::vector<std::int64_t>(counts.begin() + static_cast<long>(t * k),
+                                        counts.begin() + static_cast<long>((t + 1) * k)));
+        evaluate_json["confusion_matrix"] = {{"classes", outcome.model->label_encoding().classes},
+                                             {"counts", matrix}};
+      }
       executor.free_after(executor.evaluate_position());
+      evaluate_json["seconds"] = evaluate_timer.seconds();
     }
   }
 
@@ -978,6 +1072,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                  {"steps", steps},
                                  {"tables", tables},
                                  {"train", train_json},
+                                 {"evaluate", evaluate_json},
                                  {"metrics", metrics},
                                  {"metrics_not_computable", not_computable},
                                  {"memory",

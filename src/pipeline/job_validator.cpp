@@ -119,11 +119,24 @@ void check_table_graph(const Job& job) {
     const EvaluateSpec& e = *job.evaluate;
     require_table(e.input, e.fields.of("input", e.location), "the evaluate input");
     for (const auto& metric : e.metrics) {
+      const ml::Task task = job.train->model->task();
       if (!ml::find_metric(metric)) {
-        const auto known = ml::metric_names();
-        throw ConfigError("{}: unknown metric '{}' in evaluate.metrics{} (metrics: {})",
+        // Suggest among the metrics that fit the model, list those.
+        const auto known = ml::metric_names(task);
+        throw ConfigError("{}: unknown metric '{}' in evaluate.metrics{} (metrics for {}: {})",
                           e.fields.of("metrics", e.location).to_string(), metric,
-                          did_you_mean(metric, known), list_names(known));
+                          did_you_mean(metric, known), ml::to_string(task), list_names(known));
+      }
+      const ml::Metric& m = *ml::find_metric(metric);
+      if (!m.supports(task)) {
+        std::vector<std::string> tasks;
+        for (const ml::Task t : m.tasks)
+          tasks.emplace_back(ml::to_string(t));
+        throw ConfigError(
+            "{}: metric '{}' is for {}, but the model (type {}) does {}; metrics for {}: {}",
+            e.fields.of("metrics", e.location).to_string(), metric, fmt::join(tasks, " and "),
+            job.train->model->type, ml::to_string(task), ml::to_string(task),
+            list_names(ml::metric_names(task)));
       }
     }
   }

@@ -12,7 +12,7 @@ for opt in "{type: adam, lr: 0.01, batch_size: 2000, epochs: 3}" \
   name=$(echo "$opt" | head -n 1 | sed 's/{type: \([a-z]*\).*/\1/')
   ARGS=(run jobs/quickstart.yaml --set "train.optimizer=$opt" --set train.checkpoint.every_steps=20)
   expect_exit 0 300 "$name-straight" 2 "${ARGS[@]}" --set "workdir=$TMP/$name-straight"
-  grep -q "training logistic regression ($name)" "$TMP/$name-straight.err" \
+  grep -q "training logistic (binary classification, 5 parameters) with $name on" "$TMP/$name-straight.err" \
     "$TMP/$name-straight.out" || fail "$name: the log does not name the optimizer"
   $PY - "$TMP/$name-straight/model.h5" <<'PY' || fail "$name: model.h5 lacks the optimizer state"
 import h5py, sys

@@ -10,7 +10,7 @@
 #     is 127 with a hint.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
-ARGS=(run jobs/quickstart.yaml --set train.optimizer.epochs=20 --set train.checkpoint.every_steps=25)
+ARGS=(run jobs/quickstart.yaml --set train.optimizer.epochs=60 --set train.checkpoint.every_steps=25)
 LAUNCH=("$SHARDFLOW_BIN" launch -np 2 --oversubscribe --)
 
 expect_exit 0 600 straight 2 "${ARGS[@]}" --set "workdir=$TMP/straight"

@@ -16,7 +16,7 @@ expect_exit 0 300 reference 2 run "$TMP/job.yaml" "${LONG[@]}" --set "workdir=$T
 first=$!
 # Wait until the first run is training (it holds the lock from its start to its end).
 for _ in $(seq 1 600); do
-  grep -q "training logistic regression" "$TMP/first.err" 2>/dev/null && break
+  grep -q "training logistic (" "$TMP/first.err" 2>/dev/null && break
   [ -f "$TMP/first.rc" ] && break
   sleep 0.05
 done
@@ -38,7 +38,7 @@ pass "a second run on a busy workdir exits 2 at once; the first is unaffected"
 ( sf 2 run "$TMP/job.yaml" "${LONG[@]}" --no-cache >"$TMP/killed.out" 2>"$TMP/killed.err" ) &
 launcher=$!
 for _ in $(seq 1 600); do
-  grep -q "training logistic regression" "$TMP/killed.err" 2>/dev/null && break
+  grep -q "training logistic (" "$TMP/killed.err" 2>/dev/null && break
   sleep 0.05
 done
 pkill -9 -f -- "run $TMP/job.yaml" || true

@@ -153,7 +153,7 @@ TEST(MakeDataset, NullFeatureNamesColumnRowsAndRank) {
     EXPECT_EQ(dataset_error<InputError>(comm, t, kFeatures, "label"),
               prefix(comm, r) + "feature column 'f64' is null at row " + std::to_string(local) +
                   " of rank " + std::to_string(r) + " (global row " + std::to_string(bad) +
-                  "); impute or filter nulls before training");
+                  "); impute or filter nulls first (a filter or a derive with coalesce)");
   }
 }
 
@@ -181,8 +181,8 @@ TEST(MakeDataset, LabelOtherThanZeroOrOne) {
     EXPECT_EQ(dataset_error<InputError>(comm, t, kFeatures, "label"),
               prefix(comm, r) + "label column 'label' holds 2 at row " + std::to_string(local) +
                   " of rank " + std::to_string(r) +
-                  " (global row 100); labels must be 0 or 1 (or "
-                  "bool)");
+                  " (global row 100); a binary model needs labels 0 or 1 (or bool); for more "
+                  "classes use model type softmax, for a numeric target type linear");
   }
 }
 
@@ -426,8 +426,8 @@ TEST(ScoreTable, SameBitsAsTheMatrixPathForEverySplit) {
       }
       const Eigen::VectorXd expected = model.predict_proba(data);
       const ml::ScoredRows scored = ml::score_table(comm, t, kFeatures, "label", scaler, model);
-      ASSERT_EQ(scored.probabilities.size(), expected.size());
-      EXPECT_EQ(std::memcmp(scored.probabilities.data(), expected.data(),
+      ASSERT_EQ(scored.outputs.size(), expected.size());
+      EXPECT_EQ(std::memcmp(scored.outputs.data(), expected.data(),
                             static_cast<size_t>(expected.size()) * sizeof(double)),
                 0)
           << "scaled " << scaled << ", split " << mode;

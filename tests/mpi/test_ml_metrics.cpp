@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,6 +15,7 @@
 #include "shardflow/common/hash.hpp"
 #include "shardflow/ml/metric.hpp"
 #include "shardflow/ml/metrics.hpp"
+#include "shardflow/ml/task_metrics.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/mpi/comm.hpp"
@@ -192,8 +195,17 @@ TEST(Metrics, BadInputsAreAgreedErrors) {
 // ---- the metric registry ----------------------------------------------------------------------
 
 TEST(MetricRegistry, ListsEveryMetricWithItsDirection) {
-  EXPECT_EQ(ml::metric_names(), (std::vector<std::string>{"auc", "logloss", "accuracy", "pr_auc",
-                                                          "precision", "recall", "f1"}));
+  EXPECT_EQ(ml::metric_names(),
+            (std::vector<std::string>{"auc", "logloss", "accuracy", "pr_auc", "precision", "recall",
+                                      "f1", "macro_f1", "rmse", "mae", "r2"}));
+  // Each task's metrics, in registry order.
+  EXPECT_EQ(ml::metric_names(ml::Task::kRegression),
+            (std::vector<std::string>{"rmse", "mae", "r2"}));
+  EXPECT_EQ(ml::metric_names(ml::Task::kMulticlass),
+            (std::vector<std::string>{"logloss", "accuracy", "macro_f1"}));
+  EXPECT_EQ(ml::metric_names(ml::Task::kBinary),
+            (std::vector<std::string>{"auc", "logloss", "accuracy", "pr_auc", "precision", "recall",
+                                      "f1"}));
   for (const auto& m : ml::metrics()) {
     EXPECT_FALSE(m.summary.empty()) << m.name;
     EXPECT_NE(m.compute, nullptr) << m.name;
@@ -213,13 +225,58 @@ TEST(MetricRegistry, ComputesWhatTheMetricFunctionsCompute) {
   for (int mode : {0, 1, 2}) {
     const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
     const Local l = local_part(b, e);
-    EXPECT_TRUE(same_bits(ml::find_metric("auc")->compute(comm, l.labels, l.p),
-                          ml::roc_auc(comm, l.labels, l.p)));
-    EXPECT_TRUE(same_bits(ml::find_metric("logloss")->compute(comm, l.labels, l.p),
-                          ml::log_loss(comm, l.labels, l.p)));
-    EXPECT_TRUE(same_bits(ml::find_metric("accuracy")->compute(comm, l.labels, l.p),
-                          ml::accuracy(comm, l.labels, l.p, 0.5)));
+    EXPECT_TRUE(
+        same_bits(ml::find_metric("auc")->compute(comm, ml::binary_predictions(l.labels, l.p)),
+                  ml::roc_auc(comm, l.labels, l.p)));
+    EXPECT_TRUE(
+        same_bits(ml::find_metric("logloss")->compute(comm, ml::binary_predictions(l.labels, l.p)),
+                  ml::log_loss(comm, l.labels, l.p)));
+    EXPECT_TRUE(
+        same_bits(ml::find_metric("accuracy")->compute(comm, ml::binary_predictions(l.labels, l.p)),
+                  ml::accuracy(comm, l.labels, l.p, 0.5)));
   }
+}
+
+// The registry dispatches accuracy and logloss by task, and the regression and multiclass
+// entries compute what their functions (ml/task_metrics.hpp) compute.
+TEST(MetricRegistry, DispatchesByTask) {
+  mpi::Comm comm;
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 1);
+  ml::Predictions multi;
+  multi.task = ml::Task::kMulticlass;
+  multi.num_outputs = 3;
+  multi.labels.resize(e - b);
+  multi.outputs.resize((e - b) * 3);
+  ml::Predictions reg;
+  reg.task = ml::Task::kRegression;
+  reg.labels.resize(e - b);
+  reg.outputs.resize(e - b);
+  for (idx_t g = b; g < e; ++g) {
+    const auto i = static_cast<Eigen::Index>(g - b);
+    multi.labels(i) = static_cast<double>(g % 3);
+    const double a = static_cast<double>((g * 7) % 5) + 1, c = static_cast<double>(g % 4) + 1;
+    multi.outputs.segment(i * 3, 3) << a / (a + c + 2), c / (a + c + 2), 2 / (a + c + 2);
+    reg.labels(i) = static_cast<double>(g % 11) * 0.5;
+    reg.outputs(i) = static_cast<double>(g % 7) * 0.75;
+  }
+  const auto bits = [](double x) { return std::bit_cast<std::uint64_t>(x); };
+  EXPECT_EQ(bits(ml::find_metric("accuracy")->compute(comm, multi)),
+            bits(ml::multiclass_accuracy(comm, multi.labels, multi.outputs, 3)));
+  EXPECT_EQ(bits(ml::find_metric("logloss")->compute(comm, multi)),
+            bits(ml::multiclass_log_loss(comm, multi.labels, multi.outputs, 3)));
+  EXPECT_EQ(bits(ml::find_metric("macro_f1")->compute(comm, multi)),
+            bits(ml::macro_f1(comm, multi.labels, multi.outputs, 3)));
+  EXPECT_EQ(bits(ml::find_metric("rmse")->compute(comm, reg)),
+            bits(ml::root_mean_squared_error(comm, reg.labels, reg.outputs)));
+  EXPECT_EQ(bits(ml::find_metric("mae")->compute(comm, reg)),
+            bits(ml::mean_absolute_error(comm, reg.labels, reg.outputs)));
+  EXPECT_EQ(bits(ml::find_metric("r2")->compute(comm, reg)),
+            bits(ml::r2_score(comm, reg.labels, reg.outputs)));
+  EXPECT_TRUE(ml::find_metric("auc")->supports(ml::Task::kBinary));
+  EXPECT_FALSE(ml::find_metric("auc")->supports(ml::Task::kMulticlass));
+  EXPECT_FALSE(ml::find_metric("rmse")->supports(ml::Task::kBinary));
+  EXPECT_FALSE(ml::find_metric("r2")->higher_is_better == false);
+  EXPECT_FALSE(ml::find_metric("rmse")->higher_is_better);
 }
 
 // ---- average precision, precision, recall, F1 ------------------------------------------------
@@ -307,7 +364,8 @@ TEST(Metrics, RankingMetricsOnContinuousScoresMatchBruteForceAtEverySplit) {
     const Local l = part_of(d, b, e);
     EXPECT_TRUE(same_bits(ml::roc_auc(comm, l.labels, l.p), ref[0])) << mode;
     EXPECT_TRUE(same_bits(ml::average_precision(comm, l.labels, l.p), ref[1])) << mode;
-    EXPECT_TRUE(same_bits(ml::find_metric("pr_auc")->compute(comm, l.labels, l.p), ref[1]));
+    EXPECT_TRUE(same_bits(
+        ml::find_metric("pr_auc")->compute(comm, ml::binary_predictions(l.labels, l.p)), ref[1]));
   }
 }
 
@@ -345,11 +403,12 @@ TEST(Metrics, PrecisionRecallF1FromCounts) {
     EXPECT_EQ(ml::precision(comm, l.labels, l.p), static_cast<double>(tp) / (tp + fp));
     EXPECT_EQ(ml::recall(comm, l.labels, l.p), static_cast<double>(tp) / (tp + fn));
     EXPECT_EQ(ml::f1(comm, l.labels, l.p), static_cast<double>(2 * tp) / (2 * tp + fp + fn));
-    EXPECT_EQ(ml::find_metric("precision")->compute(comm, l.labels, l.p),
+    EXPECT_EQ(ml::find_metric("precision")->compute(comm, ml::binary_predictions(l.labels, l.p)),
               ml::precision(comm, l.labels, l.p));
-    EXPECT_EQ(ml::find_metric("recall")->compute(comm, l.labels, l.p),
+    EXPECT_EQ(ml::find_metric("recall")->compute(comm, ml::binary_predictions(l.labels, l.p)),
               ml::recall(comm, l.labels, l.p));
-    EXPECT_EQ(ml::find_metric("f1")->compute(comm, l.labels, l.p), ml::f1(comm, l.labels, l.p));
+    EXPECT_EQ(ml::find_metric("f1")->compute(comm, ml::binary_predictions(l.labels, l.p)),
+              ml::f1(comm, l.labels, l.p));
   }
 }
 

@@ -511,10 +511,10 @@ TEST(Train, InvalidOptionsAndResumeStates) {
   bad.weights = Eigen::VectorXd::Zero(kFeatures + 1);
   bad.optimizer = {{"velocity", Eigen::VectorXd::Zero(kFeatures + 1)}};
   EXPECT_EQ(error_of(options(ml::OptimizerKind::kAdam), bad),
-            "the checkpoint holds 5 weights and optimizer state [velocity of 5] but the model has "
-            "4 features (+1 intercept) and the adam optimizer keeps [m, s] of 5 each; the feature "
-            "list or the optimizer changed since it was written; resume from a matching "
-            "checkpoint or start fresh (--resume never)");
+            "the checkpoint holds 5 weights and optimizer state [velocity of 5] but the logistic "
+            "model has 5 parameters (4 features) and the adam optimizer keeps [m, s] of 5 each; "
+            "the feature list, the classes or the optimizer changed since it was written; resume "
+            "from a matching checkpoint or start fresh (--resume never)");
 
   ml::LogisticRegression wrong(kFeatures + 1);
   EXPECT_THROW(ml::train_logistic_sgd(comm, data, wrong, options(), std::nullopt, {}),

@@ -444,10 +444,11 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
        "inputs.e.bad_rows must be one of fail, skip, quarantine, got 'skp'; did you mean 'skip'?"},
       {head + "steps:\n  - {op: fliter, input: events, where: x, output: o}\n", 5, 10,
        "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by, join, "
-       "asof_join, sort, dedup, union, split, sample, rebalance_classes, derive, select, window)"},
+       "asof_join, sort, dedup, union, split, sample, rebalance_classes, derive, select, window, "
+       "predict)"},
       {head + "steps:\n  - {op: pivot, input: events, output: o}\n", 5, 10,
        "unknown op 'pivot' in steps.0 (supported: filter, group_by, join, asof_join, sort, dedup, "
-       "union, split, sample, rebalance_classes, derive, select, window)"},
+       "union, split, sample, rebalance_classes, derive, select, window, predict)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, maxx]}, "
               "output: o}\n",
        5, 63,
@@ -510,8 +511,15 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {}, output: o}\n", 5, 52,
        "steps.0.aggs must name at least one column to aggregate, e.g. {amount: [sum]} or "
        "{sd_amount: \"stddev(amount)\"}"},
-      {head + train + "  model: {type: linear}\n", 8, 17,
-       "train.model.type must be one of logistic, got 'linear'"},
+      {head + train + "  model: {type: ridge}\n", 8, 17,
+       "train.model.type must be one of logistic, linear, softmax, mlp, got 'ridge'"},
+      {head + train + "  model: {type: mlp, hidden: [4]}\n", 8, 10,
+       "train.model needs task: binary (a 0/1 label), multiclass (class labels) or regression (a "
+       "numeric target)"},
+      {head + train + "  model: {type: mlp, task: binary, hidden: []}\n", 8, 44,
+       "train.model.hidden must list at least one hidden layer's units, e.g. [32]"},
+      {head + train + "  model: {type: linear, hidden: [4]}\n", 8, 25,
+       "unknown key 'hidden' in train.model (a linear model) (valid keys: type, l2)"},
       {head + train + "  optimizer: {type: sgdd}\n", 8, 21,
        "train.optimizer.type must be one of sgd, adam, adamw, got 'sgdd'; did you mean 'sgd'?"},
       {head + train + "  transforms: [{impute: median}]\n", 8, 17,

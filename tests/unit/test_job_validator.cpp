@@ -153,10 +153,11 @@ TEST_F(JobValidator, OutputTrainAndEvaluateTablesMustExist) {
 TEST_F(JobValidator, UnknownMetricSuggests) {
   EXPECT_EQ(error<ConfigError>(kJob, {"evaluate.metrics=[auc, logloss, acuracy]"}),
             "--set evaluate.metrics: unknown metric 'acuracy' in evaluate.metrics; did you mean "
-            "'accuracy'? (metrics: auc, logloss, accuracy, pr_auc, precision, recall, f1)");
+            "'accuracy'? (metrics for binary classification: auc, logloss, accuracy, pr_auc, "
+            "precision, recall, f1)");
   EXPECT_EQ(error<ConfigError>(kJob, {"evaluate.metrics=[mcc]"}),
-            "--set evaluate.metrics: unknown metric 'mcc' in evaluate.metrics (metrics: auc, "
-            "logloss, accuracy, pr_auc, precision, recall, f1)");
+            "--set evaluate.metrics: unknown metric 'mcc' in evaluate.metrics (metrics for binary "
+            "classification: auc, logloss, accuracy, pr_auc, precision, recall, f1)");
 }
 
 TEST_F(JobValidator, GraphErrorsComeBeforeMissingFiles) {

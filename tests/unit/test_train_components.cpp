@@ -57,7 +57,7 @@ std::string train_section(const std::string& canonical_yaml) {
 // ---- the registries ---------------------------------------------------------------------------
 
 TEST(TrainRegistries, ListTheirEntries) {
-  EXPECT_EQ(model_type_names(), (std::vector<std::string>{"logistic"}));
+  EXPECT_EQ(model_type_names(), (std::vector<std::string>{"logistic", "linear", "softmax", "mlp"}));
   EXPECT_EQ(optimizer_type_names(), (std::vector<std::string>{"sgd", "adam", "adamw"}));
   EXPECT_EQ(transform_type_names(), (std::vector<std::string>{"scale"}));
 
@@ -75,13 +75,15 @@ TEST(TrainRegistries, ListTheirEntries) {
     EXPECT_FALSE(t.summary.empty()) << t.name;
     EXPECT_EQ(find_transform_type(t.name), &t);
   }
-  EXPECT_EQ(find_model_type("linear"), nullptr);
+  EXPECT_EQ(find_model_type("ridge"), nullptr);
   EXPECT_EQ(find_optimizer_type("lbfgs"), nullptr);
   EXPECT_EQ(find_transform_type("impute"), nullptr);
 
   EXPECT_EQ(default_model_type().name, "logistic");
   EXPECT_EQ(default_optimizer_type().name, "sgd");
   EXPECT_EQ(find_model_type("logistic")->keys, (std::vector<std::string>{"type", "l2"}));
+  EXPECT_EQ(find_model_type("mlp")->keys,
+            (std::vector<std::string>{"type", "task", "hidden", "activation", "l2"}));
   EXPECT_EQ(
       find_optimizer_type("sgd")->keys,
       (std::vector<std::string>{"type", "lr", "batch_size", "epochs", "momentum", "schedule"}));
@@ -89,8 +91,9 @@ TEST(TrainRegistries, ListTheirEntries) {
 }
 
 TEST(TrainRegistries, MetricRegistryListsItsEntries) {
-  EXPECT_EQ(ml::metric_names(), (std::vector<std::string>{"auc", "logloss", "accuracy", "pr_auc",
-                                                          "precision", "recall", "f1"}));
+  EXPECT_EQ(ml::metric_names(),
+            (std::vector<std::string>{"auc", "logloss", "accuracy", "pr_auc", "precision", "recall",
+                                      "f1", "macro_f1", "rmse", "mae", "r2"}));
   EXPECT_TRUE(ml::find_metric("auc")->higher_is_better);
   EXPECT_FALSE(ml::find_metric("logloss")->higher_is_better);
   EXPECT_TRUE(ml::find_metric("accuracy")->higher_is_better);
@@ -102,8 +105,8 @@ TEST(TrainRegistries, MetricRegistryListsItsEntries) {
 TEST(TrainRegistries, UnknownNamesSuggestWithTheirLocation) {
   const std::string job = kJob;
   EXPECT_EQ(error_of(job + "  model: {type: logistc}\n"),
-            "job.yaml:8:17: train.model.type must be one of logistic, got 'logistc'; did you mean "
-            "'logistic'?");
+            "job.yaml:8:17: train.model.type must be one of logistic, linear, softmax, mlp, got "
+            "'logistc'; did you mean 'logistic'?");
   EXPECT_EQ(error_of(job + "  optimizer:\n    type: sgdd\n"),
             "job.yaml:9:11: train.optimizer.type must be one of sgd, adam, adamw, got 'sgdd'; did "
             "you mean 'sgd'?");
@@ -143,7 +146,8 @@ TEST(TrainRegistries, UnknownNamesSuggestWithTheirLocation) {
             "job.yaml:8:27: unknown key 'lr' in train.model; did you mean 'l2'?");
   EXPECT_EQ(error_of(job + "evaluate: {input: events, metrics: [auc, acuracy]}\n", {}, true),
             "job.yaml:8:36: unknown metric 'acuracy' in evaluate.metrics; did you mean "
-            "'accuracy'? (metrics: auc, logloss, accuracy, pr_auc, precision, recall, f1)");
+            "'accuracy'? (metrics for binary classification: auc, logloss, accuracy, pr_auc, "
+            "precision, recall, f1)");
 }
 
 // ---- canonical forms --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #pragma once
-// The training matrix of one rank: numeric feature columns and a 0/1 label, as dense doubles.
+// The training matrix of one rank: numeric feature columns and the label, as dense doubles.
 // Rows keep their global order (input order), so rank r holds global rows
 // [global_offset, global_offset + rows) and the concatenation over ranks is the whole table. The
 // trainer identifies rows by that global index, which is what makes training independent of the
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shardflow/common/types.hpp"
+#include "shardflow/ml/model.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/table/table.hpp"
 
@@ -19,7 +20,7 @@ namespace shardflow::ml {
 /// Features and labels of this rank's rows, in global order.
 struct Dataset {
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> features;  // rows x d
-  Eigen::VectorXd labels;                                                           // 0/1
+  Eigen::VectorXd labels;   // as the LabelEncoding says: 0/1, a class index, or the value
   idx_t global_offset = 0;  // global index of local row 0
   idx_t global_rows = 0;    // N over all ranks
   std::vector<std::string> feature_names;
@@ -30,27 +31,40 @@ struct Dataset {
 
 /// Collective: builds the dataset from the numeric columns `features` (int32, int64, float32,
 /// float64, bool, timestamp as microseconds) and the `label` column of this rank's part of
-/// `table`. The schema, `features` and `label` must be equal on all ranks; rows are taken in local
-/// order, and the global order is rank order (global_offset = rows on lower ranks).
-/// Errors, agreed so that every rank throws the same one (the lowest failing rank's):
+/// `table`, the label read as `labels` says (binary by default). The schema, `features` and `label`
+/// must be equal on all ranks; rows are taken in local order, and the global order is rank order
+/// (global_offset = rows on lower ranks). Errors, agreed so that every rank throws the same one
+/// (the lowest failing rank's):
 ///   ConfigError: no features, a feature or label column that does not exist (did-you-mean), a
 ///     duplicated feature, the label listed as a feature;
 ///   InputError: a non-numeric (string) feature or label column; a null or non-finite feature
-///     value; a null label or a label other than 0/1 — naming the column, the row on that rank
-///     and the global row.
+///     value; a null label, or a label that does not fit the task (binary: other than 0/1;
+///     regression: not finite; multiclass: not one of the classes) — naming the column, the row
+///     on that rank and the global row.
 Dataset make_dataset(const mpi::Comm& comm, const table::Table& table,
-                     const std::vector<std::string>& features, const std::string& label);
+                     const std::vector<std::string>& features, const std::string& label,
+                     const LabelEncoding& labels = {});
+
+/// Collective: the distinct values of the numeric column `label` over all ranks' rows, ascending
+/// (nulls skipped; -0.0 counts as 0.0): the classes of a multiclass model. Errors, agreed:
+/// ConfigError if the column does not exist; InputError if it is not numeric, holds a non-finite
+/// value, or has more than `max_classes` distinct values (naming the column and suggesting a
+/// regression model).
+std::vector<double> distinct_label_values(const mpi::Comm& comm, const table::Table& table,
+                                          const std::string& label, size_t max_classes = 1000);
 
 /// The columns make_dataset reads, checked, and the labels.
 struct CheckedColumns {
   std::vector<const table::Column*> features;  // in `features` order
-  Eigen::VectorXd labels;                      // 0/1, every row of the table
+  Eigen::VectorXd labels;                      // every row of the table, encoded
 };
 /// Local: make_dataset's checks (every error listed there, in the same order, with global rows
-/// numbered from `global_offset`) without building the matrix; call it inside comm.agree.
+/// numbered from `global_offset`) without building the matrix; call it inside comm.agree. An
+/// empty `label` checks the features only (labels stay empty).
 CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table& table,
                                       const std::vector<std::string>& features,
-                                      const std::string& label, idx_t global_offset);
+                                      const std::string& label, idx_t global_offset,
+                                      const LabelEncoding& labels = {});
 /// Local: rows [begin, end) of one numeric column as doubles into out[0, end - begin).
 void copy_column_block(const table::Column& column, idx_t begin, idx_t end, double* out);
 

@@ -9,11 +9,13 @@
 //   sgd:   v = momentum * v + g;  w -= lr * v
 //   adam:  m = b1 m + (1 - b1) g;  s = b2 s + (1 - b2) g^2;  t = step + 1;
 //          w -= lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)          (Kingma & Ba)
-//   adamw: adam, with the coefficients (not the intercept, the last weight) first decayed:
+//   adamw: adam, with the coefficients (not the intercepts: OptimizerOptions::decayed) first
+//   decayed:
 //          w_j -= lr * weight_decay * w_j                          (Loshchilov & Hutter, decoupled)
 
 #include <Eigen/Core>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -51,6 +53,9 @@ struct OptimizerOptions {
   double weight_decay = 0.0;  // adamw: >= 0
   LearningRateSchedule schedule;
   idx_t total_steps = 0;  // T of the schedule: epochs x steps per epoch (set by the trainer)
+  /// adamw: 1 for each weight the decay applies to (the model's coefficients, Model::penalized);
+  /// empty: every weight but the last (one intercept, last).
+  std::vector<std::uint8_t> decayed;
 };
 
 /// The learning rate of the step after `step` steps (see LearningRateSchedule).

@@ -1,5 +1,5 @@
 #pragma once
-// Scoring a table with a trained logistic regression, straight from its columns.
+// Scoring a table with a trained model, straight from its columns.
 
 #include <Eigen/Core>
 
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shardflow/ml/logistic_regression.hpp"
+#include "shardflow/ml/model.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/table/table.hpp"
@@ -14,16 +15,35 @@
 namespace shardflow::ml {
 
 struct ScoredRows {
-  Eigen::VectorXd labels;         // 0/1
-  Eigen::VectorXd probabilities;  // P(label = 1)
+  Eigen::VectorXd labels;  // encoded as the model's LabelEncoding (0/1, class index, value)
+  /// Model::predict's values, num_outputs per row, row-major: P(label = 1) for a binary model,
+  /// the prediction for regression, the class probabilities for multiclass.
+  Eigen::VectorXd outputs;
+  int num_outputs = 1;
 };
 
-/// Collective: the labels and predicted probabilities of this rank's rows of `table`, with the
-/// features standardized by `scaler` unless its mean is empty. The same checks and errors as
-/// make_dataset, and the same bits as predict_proba on make_dataset + StandardScaler::transform,
-/// but without the rows x features matrix: features are read a block of rows at a time, column
-/// by column, and each row's margin is summed in feature order as LogisticRegression::margin
-/// does. Must be equal on all ranks: features, label, scaler, model.
+/// Collective: the labels and predictions of this rank's rows of `table` by `model` with
+/// parameters `weights`, the features standardized by `scaler` unless its mean is empty. The same
+/// checks and errors as make_dataset (the label read as model.label_encoding() says), and the same
+/// bits as Model::predict on make_dataset + StandardScaler::transform, but without the rows x
+/// features matrix: features are copied a tile of rows at a time into a small row-major block
+/// (standardized there with StandardScaler::transform's expression) that predict() reads. Must be
+/// equal on all ranks: features, label, scaler, model, weights.
+ScoredRows score_table(const mpi::Comm& comm, const table::Table& table,
+                       const std::vector<std::string>& features, const std::string& label,
+                       const StandardScaler& scaler, const Model& model,
+                       const Eigen::VectorXd& weights);
+
+/// Collective: the predictions (Model::predict's values, num_outputs() per row, row-major) for
+/// this rank's rows of `table`, which need no label: score_table without the label. The feature
+/// errors of make_dataset (a missing or non-numeric column, a null or non-finite value, naming the
+/// column, the row and the global row).
+Eigen::VectorXd predict_table(const mpi::Comm& comm, const table::Table& table,
+                              const std::vector<std::string>& features,
+                              const StandardScaler& scaler, const Model& model,
+                              const Eigen::VectorXd& weights);
+
+/// score_table for a binary logistic regression.
 ScoredRows score_table(const mpi::Comm& comm, const table::Table& table,
                        const std::vector<std::string>& features, const std::string& label,
                        const StandardScaler& scaler, const LogisticRegression& model);

@@ -1,14 +1,15 @@
 #pragma once
-// Data-parallel mini-batch SGD for logistic regression, bitwise reproducible across rank counts
-// and restarts.
+// Data-parallel mini-batch training of any ml::Model (ml/model.hpp) by a first-order optimizer
+// (ml/optimizer.hpp), bitwise reproducible across rank counts and restarts.
 //
 // Batches: epoch e visits the global rows in the order of EpochPermutation(N, seed, e); step k of
 // the epoch uses the rows whose position is in [k*B, min((k+1)*B, N)). Every rank buckets its own
 // rows by step once per epoch; no data moves. Gradients: each rank computes the per-sample
-// gradient of the log loss for its rows of the batch, and reproducible_sum adds them exactly over
-// all ranks, so every rank applies the same update and the weights after every step depend only on
-// (data, options, seed) — not on the rank count or the row split. A run stopped after step k and
-// resumed from its TrainState reproduces the uninterrupted run exactly.
+// gradient of the model's loss for its rows of the batch (Model::sample_gradients), and
+// reproducible_sum adds them exactly over all ranks, so every rank applies the same update and the
+// weights after every step depend only on (data, options, seed) — not on the rank count or the row
+// split. A run stopped after step k and resumed from its TrainState reproduces the uninterrupted
+// run exactly.
 
 #include <Eigen/Core>
 
@@ -18,6 +19,7 @@
 
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
+#include "shardflow/ml/model.hpp"
 #include "shardflow/ml/optimizer.hpp"
 
 namespace shardflow::ml {
@@ -47,7 +49,7 @@ struct TrainState {
   idx_t samples_seen = 0;   // global sample cursor
   Eigen::VectorXd weights;
   OptimizerState optimizer;  // the optimizer's vectors ("velocity" for sgd, "m" and "s" for adam)
-  double last_loss = 0.0;    // mean logloss of the last batch (reproducible)
+  double last_loss = 0.0;    // mean loss of the last batch (reproducible)
 };
 
 struct TrainCallbacks {
@@ -67,20 +69,28 @@ idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size);
 /// on `global_rows` rows with `batch_size` reaches, and its weights and optimizer state are finite.
 bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batch_size);
 
-/// Collective: trains `model` with mini-batch SGD on the gradient of
-///   mean log loss over the batch + l2/2 * ||coefficients||^2   (intercept not penalized, l2 =
-///   model.l2),
-/// allreducing the gradient every step. Starts from `resume` if given (a state from a checkpoint,
-/// possibly written at another rank count), else from zero weights and optimizer state. Runs until
-/// `options.epochs` epochs are complete or stop_requested fires; returns the final state and sets
-/// model.weights to its weights; *stopped_early (if given) tells whether stop_requested fired.
-/// Must be equal on all ranks: options, model.weights.size() and model.l2, data.global_rows, the
-/// feature count and `resume` (checked: RuntimeError if they differ).
-/// Errors (thrown on every rank): ConfigError for invalid options (learning_rate <= 0, batch_size
-/// < 1, epochs < 0, momentum outside [0, 1), l2 < 0) or a resume state that does not fit the
-/// data (weights size, step position); InputError if the data has no rows; RuntimeError if the
-/// model's feature count differs from the data's, or if a gradient becomes non-finite (training
-/// diverged), naming the step.
+/// Collective: trains `model` with mini-batch steps of the optimizer on the gradient of
+///   mean loss over the batch + l2/2 * ||penalized parameters||^2   (Model::l2, Model::penalized),
+/// summing the per-sample gradients exactly across ranks every step. Starts from `resume` if given
+/// (a state from a checkpoint, possibly written at another rank count), else from the model's
+/// initial parameters (Model::initial_parameters(options.seed)) and zero optimizer state. Runs
+/// until `options.epochs` epochs are complete or stop_requested fires and returns the final state;
+/// *stopped_early (if given) tells whether stop_requested fired; *sum_seconds (if given) is the
+/// time spent in the gradient sums (the allreduce and its exact accumulation). The data's labels
+/// must be encoded as model.label_encoding() says (make_dataset does that). Must be equal on all
+/// ranks: options, the model's settings, data.global_rows, the feature count and `resume` (checked:
+/// RuntimeError if they differ). Errors (thrown on every rank): ConfigError for invalid options
+/// (learning_rate <= 0, batch_size < 1, epochs < 0, momentum outside [0, 1)) or a resume state that
+/// does not fit the data (parameter count, step position); InputError if the data has no rows;
+/// RuntimeError if the model's feature count differs from the data's, or if a gradient becomes
+/// non-finite (training diverged), naming the step.
+TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& model,
+                     const SgdOptions& options, const std::optional<TrainState>& resume,
+                     const TrainCallbacks& callbacks, bool* stopped_early = nullptr,
+                     double* sum_seconds = nullptr);
+
+/// train_sgd for binary logistic regression with model.l2 (ConfigError if l2 < 0); sets
+/// model.weights to the final weights (d coefficients, then the intercept).
 TrainState train_logistic_sgd(const mpi::Comm& comm, const Dataset& data, LogisticRegression& model,
                               const SgdOptions& options, const std::optional<TrainState>& resume,
                               const TrainCallbacks& callbacks, bool* stopped_early = nullptr);

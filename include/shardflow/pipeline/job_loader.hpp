@@ -39,4 +39,9 @@ Job load_job_from_string(const std::string& yaml, const std::string& source_name
                          const std::vector<std::string>& profiles = {},
                          const std::vector<std::string>& overrides = {});
 
+/// Local: a model spec from the YAML text of a model map (`{type: mlp, hidden: [32]}`; a model
+/// file's model_spec attribute), parsed and checked as `train.model` is in a job file.
+std::shared_ptr<const ModelSpec> load_model_spec(const std::string& yaml,
+                                                 const std::string& source_name);
+
 }  // namespace shardflow::pipeline

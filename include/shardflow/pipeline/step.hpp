@@ -77,6 +77,10 @@ class StepSpec {
   /// does not show: the step's fingerprint then covers the seed too.
   virtual bool uses_job_seed() const { return false; }
 
+  /// Files outside the job's tables whose content the outputs depend on (a model file): the
+  /// step's fingerprint covers their content fingerprint, so changing one reruns the step.
+  virtual std::vector<std::string> file_dependencies() const { return {}; }
+
   template <typename T>
   const T& as() const {
     return dynamic_cast<const T&>(*this);

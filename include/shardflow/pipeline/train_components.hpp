@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "shardflow/common/types.hpp"
+#include "shardflow/ml/linear_models.hpp"
+#include "shardflow/ml/model.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/pipeline/config_node.hpp"
 
@@ -39,6 +41,11 @@ class ModelSpec {
   /// Local: emits the model as a canonical YAML map (`type` first, every default written, fixed
   /// key order) that loads back to an equal spec. The training fingerprint covers this text.
   virtual void emit(YAML::Emitter& out) const = 0;
+  /// What the model predicts (decides how the label is read and which metrics apply).
+  virtual ml::Task task() const = 0;
+  /// The model for `num_features` features; `classes` (multiclass only) are the label values of
+  /// the training data, ascending. Throws as the model's constructor does.
+  virtual std::unique_ptr<ml::Model> build(int num_features, std::vector<double> classes) const = 0;
 
   template <typename T>
   const T& as() const {
@@ -153,19 +160,35 @@ std::vector<std::string> transform_type_names();
 // ============================================================================================
 // The entries the trainer reads by type
 // ============================================================================================
-// The runner's train() is still logistic regression with optional standard scaling, and reads the
-// model and transform specs by type (as<T>()); optimizers it reads through training_options(), so
-// adam and adamw keep their class inside their own file, like the steps do. Issue 10 ("Training
-// engine") makes models and transforms pieces the trainer drives without naming them too. The
-// SGD spec stays here because tests read its settings by type.
+// The runner builds the model through ModelSpec::build and reads optimizers through
+// training_options(), so adam and adamw keep their class inside their own file, like the steps
+// do; it still reads the transform specs by type (as<T>()). The SGD and logistic specs stay here
+// because tests read their settings by type.
 
-/// `model: {type: logistic, l2: 0}` (src/pipeline/models/logistic_model.cpp).
-class LogisticModelSpec final : public ModelSpec {
+/// `model: {type: linear|logistic|softmax, l2: 0}`: the generalized linear models
+/// (ml/linear_models.hpp), one file per type (src/pipeline/models/<type>_model.cpp) sharing this
+/// class (src/pipeline/models/linear_model_spec.cpp).
+class LinearModelSpec : public ModelSpec {
  public:
-  static constexpr std::string_view kType = "logistic";
-  double l2 = 0.0;  // L2 penalty l2/2 * ||coefficients||^2 (intercept not penalized); >= 0
+  ml::LinearKind kind = ml::LinearKind::kLogistic;
+  double l2 = 0.0;  // L2 penalty l2/2 * ||coefficients||^2 (intercepts not penalized); >= 0
 
   void emit(YAML::Emitter& out) const override;
+  ml::Task task() const override;
+  std::unique_ptr<ml::Model> build(int num_features, std::vector<double> classes) const override;
+};
+
+/// Parses a linear model's map into `spec` (its kind set): the keys `type` and `l2`.
+std::shared_ptr<ModelSpec> parse_linear_model(const MapView& map,
+                                              std::shared_ptr<LinearModelSpec> spec);
+/// The keys of a linear model's map.
+const std::vector<std::string>& linear_model_keys();
+
+/// `model: {type: logistic, l2: 0}` (src/pipeline/models/logistic_model.cpp).
+class LogisticModelSpec final : public LinearModelSpec {
+ public:
+  static constexpr std::string_view kType = "logistic";
+  LogisticModelSpec() { kind = ml::LinearKind::kLogistic; }
 };
 
 /// `optimizer: {type: sgd, lr: 0.1, batch_size: 256, epochs: 5, momentum: 0}`

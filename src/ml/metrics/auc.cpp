@@ -8,7 +8,13 @@
 namespace shardflow::ml {
 
 Metric auc_metric() {
-  return {"auc", "area under the ROC curve (exact, ties count 1/2)", true, &roc_auc};
+  return {"auc",
+          "area under the ROC curve (exact, ties count 1/2)",
+          true,
+          {Task::kBinary},
+          [](const mpi::Comm& comm, const Predictions& p) {
+            return roc_auc(comm, p.labels, p.outputs);
+          }};
 }
 
 }  // namespace shardflow::ml

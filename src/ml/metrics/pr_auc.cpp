@@ -9,8 +9,13 @@
 namespace shardflow::ml {
 
 Metric pr_auc_metric() {
-  return {"pr_auc", "area under the precision-recall curve (average precision)", true,
-          &average_precision};
+  return {"pr_auc",
+          "area under the precision-recall curve (average precision)",
+          true,
+          {Task::kBinary},
+          [](const mpi::Comm& comm, const Predictions& p) {
+            return average_precision(comm, p.labels, p.outputs);
+          }};
 }
 
 }  // namespace shardflow::ml

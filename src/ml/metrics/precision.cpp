@@ -7,18 +7,14 @@
 
 namespace shardflow::ml {
 
-namespace {
-
-// ml::precision's threshold is a parameter with a default; the registry's signature has none.
-double precision_at_half(const mpi::Comm& comm, const Eigen::VectorXd& labels,
-                         const Eigen::VectorXd& probabilities) {
-  return precision(comm, labels, probabilities);
-}
-
-}  // namespace
-
 Metric precision_metric() {
-  return {"precision", "TP / (TP + FP) at threshold 0.5", true, &precision_at_half};
+  return {"precision",
+          "TP / (TP + FP) at threshold 0.5",
+          true,
+          {Task::kBinary},
+          [](const mpi::Comm& comm, const Predictions& p) {
+            return precision(comm, p.labels, p.outputs);
+          }};
 }
 
 }  // namespace shardflow::ml

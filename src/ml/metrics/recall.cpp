@@ -7,18 +7,14 @@
 
 namespace shardflow::ml {
 
-namespace {
-
-// ml::recall's threshold is a parameter with a default; the registry's signature has none.
-double recall_at_half(const mpi::Comm& comm, const Eigen::VectorXd& labels,
-                      const Eigen::VectorXd& probabilities) {
-  return recall(comm, labels, probabilities);
-}
-
-}  // namespace
-
 Metric recall_metric() {
-  return {"recall", "TP / (TP + FN) at threshold 0.5", true, &recall_at_half};
+  return {"recall",
+          "TP / (TP + FN) at threshold 0.5",
+          true,
+          {Task::kBinary},
+          [](const mpi::Comm& comm, const Predictions& p) {
+            return recall(comm, p.labels, p.outputs);
+          }};
 }
 
 }  // namespace shardflow::ml

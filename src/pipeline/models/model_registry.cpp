@@ -7,10 +7,16 @@
 namespace shardflow::pipeline {
 
 ModelType logistic_model_type();
+ModelType linear_model_type();
+ModelType softmax_model_type();
+ModelType mlp_model_type();
 
 const std::vector<ModelType>& model_types() {
   static const std::vector<ModelType> types = {
       logistic_model_type(),
+      linear_model_type(),
+      softmax_model_type(),
+      mlp_model_type(),
   };
   return types;
 }

@@ -21,6 +21,7 @@ StepType rebalance_classes_step_type();
 StepType derive_step_type();
 StepType select_step_type();
 StepType window_step_type();
+StepType predict_step_type();
 
 const std::vector<StepType>& step_types() {
   static const std::vector<StepType> types = {
@@ -39,6 +40,7 @@ const std::vector<StepType>& step_types() {
       derive_step_type(),
       select_step_type(),
       window_step_type(),
+      predict_step_type(),
   };
   return types;
 }

@@ -1,0 +1,84 @@
+#pragma once
+// A trainable model, as the data-parallel trainer (ml/sgd_trainer.hpp) and scoring
+// (ml/scoring.hpp) see it: a shape and settings, with its parameters kept apart as one flat vector
+// (TrainState::weights, model/weights in a checkpoint). The model gives each sample's loss and
+// gradient, the penalty's gradient, and predictions; the trainer owns batching, the exact sums
+// across ranks and the optimizer. Each of those functions is a fixed function of one row and the
+// parameters, with no reduction whose order could depend on where the row is stored, so that
+// training is bit-identical at every rank count.
+//
+// The models: ml/linear_models.hpp (linear, logistic, softmax), ml/mlp.hpp (mlp).
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shardflow/common/types.hpp"
+
+namespace shardflow::ml {
+
+/// What a model predicts, which decides how its label column is read and which metrics apply.
+enum class Task {
+  kRegression,  // a real number per row; the label is any finite number
+  kBinary,      // P(label = 1); the label is 0 or 1 (or bool)
+  kMulticlass,  // a probability per class; the label is one of the classes seen in training
+};
+
+/// "regression", "binary classification", "multiclass classification".
+std::string_view to_string(Task task);
+
+/// How a label column is read into Dataset::labels (make_dataset, score_table).
+struct LabelEncoding {
+  Task task = Task::kBinary;
+  /// kMulticlass only: the label values, ascending and distinct; Dataset::labels then holds each
+  /// row's index into this list (0 .. classes.size() - 1).
+  std::vector<double> classes;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  /// The model's `type:` in a job file ("logistic").
+  virtual std::string_view type() const = 0;
+  virtual Task task() const = 0;
+  virtual int num_features() const = 0;
+  /// Values predict() writes per row: 1 for regression (the value) and binary (P(1)); one per
+  /// class for multiclass.
+  virtual int num_outputs() const = 0;
+  virtual Eigen::Index num_parameters() const = 0;
+  virtual LabelEncoding label_encoding() const = 0;
+  /// A hash of everything that changes what training computes (type, shape, classes, penalties),
+  /// which the trainer compares across ranks.
+  virtual std::uint64_t settings_hash() const = 0;
+  /// 1 for each parameter the L2 penalty and decoupled weight decay apply to (coefficients), 0
+  /// for the others (intercepts).
+  virtual std::vector<std::uint8_t> penalized() const = 0;
+  /// The L2 penalty l2/2 * ||penalized parameters||^2 added to the mean loss.
+  virtual double l2() const = 0;
+
+  /// The parameters training starts from: zeros (the linear models), or a function of `seed`
+  /// and the parameter's index only (an MLP's random weights), so every rank and every rank count
+  /// starts alike.
+  virtual Eigen::VectorXd initial_parameters(std::uint64_t seed) const {
+    static_cast<void>(seed);
+    return Eigen::VectorXd::Zero(num_parameters());
+  }
+
+  /// Local: for each of the `n` rows (`rows[i]` points at its num_features() values, `labels[i]`
+  /// is its label as LabelEncoding stores it), writes num_parameters() values of the gradient of
+  /// its loss at parameters `w`, then its loss, to out[i * (P + 1) ...]. Each row's values are a
+  /// fixed function of that row, its label and w.
+  virtual void sample_gradients(const double* const* rows, const double* labels, size_t n,
+                                const double* w, double* out) const = 0;
+
+  /// Local: predictions for `n` rows stored row-major at `x` (num_features() values per row):
+  /// num_outputs() values per row to out[i * num_outputs() ...]. Each row's values are a fixed
+  /// function of that row and w (the same bits as the margin the trainer computes).
+  virtual void predict(const double* x, size_t n, const double* w, double* out) const = 0;
+};
+
+}  // namespace shardflow::ml

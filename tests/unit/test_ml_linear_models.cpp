@@ -1,0 +1,147 @@
+// The generalized linear models (ml/linear_models.hpp) on their own: each sample's gradient
+// against central finite differences of its loss, losses and predictions against their
+// definitions, the parameter layout and the penalty mask, and the constructor's errors.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "shardflow/common/error.hpp"
+#include "shardflow/ml/linear_models.hpp"
+
+using namespace shardflow;
+using ml::LinearKind;
+using ml::LinearModel;
+
+namespace {
+
+constexpr int kFeatures = 5;
+
+// One sample's loss and gradient (the model's sample_gradients for a single row).
+double loss_and_gradient(const LinearModel& m, const std::vector<double>& x, double y,
+                         const std::vector<double>& w, std::vector<double>* gradient = nullptr) {
+  std::vector<double> out(static_cast<size_t>(m.num_parameters()) + 1);
+  const double* row = x.data();
+  m.sample_gradients(&row, &y, 1, w.data(), out.data());
+  if (gradient) gradient->assign(out.begin(), out.end() - 1);
+  return out.back();
+}
+
+LinearModel model_of(LinearKind kind) {
+  return kind == LinearKind::kSoftmax ? LinearModel(kind, kFeatures, 0.0, {-2.0, 0.5, 4.0, 9.0})
+                                      : LinearModel(kind, kFeatures, 0.0);
+}
+
+}  // namespace
+
+TEST(LinearModels, GradientsMatchFiniteDifferences) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (const LinearKind kind : {LinearKind::kLinear, LinearKind::kLogistic, LinearKind::kSoftmax}) {
+    const LinearModel m = model_of(kind);
+    SCOPED_TRACE(std::string(m.type()));
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<double> x(kFeatures), w(static_cast<size_t>(m.num_parameters()));
+      for (double& v : x)
+        v = normal(rng) * 2;
+      for (double& v : w)
+        v = normal(rng);
+      double y = 0;
+      if (kind == LinearKind::kLinear) y = normal(rng) * 3;
+      if (kind == LinearKind::kLogistic) y = trial % 2;
+      if (kind == LinearKind::kSoftmax) y = trial % 4;  // a class index
+      std::vector<double> g;
+      loss_and_gradient(m, x, y, w, &g);
+      ASSERT_EQ(g.size(), w.size());
+      for (size_t j = 0; j < w.size(); ++j) {
+        const double h = 1e-6 * std::max(1.0, std::fabs(w[j]));
+        std::vector<double> up = w, down = w;
+        up[j] += h;
+        down[j] -= h;
+        const double numeric =
+            (loss_and_gradient(m, x, y, up) - loss_and_gradient(m, x, y, down)) / (2 * h);
+        EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
+            << "parameter " << j << " trial " << trial;
+      }
+    }
+  }
+}
+
+TEST(LinearModels, LossesAndPredictionsFollowTheirDefinitions) {
+  const std::vector<double> x = {0.5, -1.0, 2.0, 0.0, 1.5};
+  // Linear: the prediction is the margin, the loss half its squared error.
+  {
+    const LinearModel m(LinearKind::kLinear, kFeatures, 0.0);
+    const std::vector<double> w = {1, 2, 3, 4, 5, -0.5};
+    const double z = 0.5 - 2.0 + 6.0 + 0.0 + 7.5 - 0.5;
+    double prediction = 0;
+    m.predict(x.data(), 1, w.data(), &prediction);
+    EXPECT_DOUBLE_EQ(prediction, z);
+    EXPECT_DOUBLE_EQ(loss_and_gradient(m, x, 3.0, w), 0.5 * (z - 3.0) * (z - 3.0));
+  }
+  // Softmax: probabilities sum to 1, the loss is -log of the label's probability, and shifting
+  // every class's margin by the same amount changes nothing (only differences matter).
+  {
+    const LinearModel m = model_of(LinearKind::kSoftmax);
+    std::vector<double> w(static_cast<size_t>(m.num_parameters()));
+    for (size_t j = 0; j < w.size(); ++j)
+      w[j] = std::sin(static_cast<double>(j));
+    std::vector<double> p(4);
+    m.predict(x.data(), 1, w.data(), p.data());
+    EXPECT_NEAR(p[0] + p[1] + p[2] + p[3], 1.0, 1e-15);
+    for (int c = 0; c < 4; ++c)
+      EXPECT_NEAR(loss_and_gradient(m, x, c, w), -std::log(p[static_cast<size_t>(c)]), 1e-12);
+    std::vector<double> shifted = w;
+    for (int c = 0; c < 4; ++c)
+      shifted[static_cast<size_t>(c) * (kFeatures + 1) + kFeatures] += 1000.0;  // all intercepts
+    std::vector<double> q(4);
+    m.predict(x.data(), 1, shifted.data(), q.data());
+    for (size_t c = 0; c < 4; ++c)
+      EXPECT_NEAR(q[c], p[c], 1e-12);
+    // Margins far apart: no overflow, the loss is the margin gap.
+    std::vector<double> far(w.size(), 0.0);
+    far[kFeatures] = 800;  // class 0's intercept
+    EXPECT_NEAR(loss_and_gradient(m, x, 1, far), 800.0, 1e-9);
+    EXPECT_EQ(loss_and_gradient(m, x, 0, far), 0.0);
+  }
+}
+
+TEST(LinearModels, ShapeTaskAndPenaltyMask) {
+  const LinearModel linear(LinearKind::kLinear, 3, 0.5);
+  EXPECT_EQ(linear.type(), "linear");
+  EXPECT_EQ(linear.task(), ml::Task::kRegression);
+  EXPECT_EQ(linear.num_parameters(), 4);
+  EXPECT_EQ(linear.num_outputs(), 1);
+  EXPECT_EQ(linear.l2(), 0.5);
+  EXPECT_EQ(linear.penalized(), (std::vector<std::uint8_t>{1, 1, 1, 0}));
+  const LinearModel softmax(LinearKind::kSoftmax, 2, 0.0, {1.0, 2.0, 5.0});
+  EXPECT_EQ(softmax.task(), ml::Task::kMulticlass);
+  EXPECT_EQ(softmax.num_parameters(), 9);
+  EXPECT_EQ(softmax.num_outputs(), 3);
+  EXPECT_EQ(softmax.penalized(), (std::vector<std::uint8_t>{1, 1, 0, 1, 1, 0, 1, 1, 0}));
+  EXPECT_EQ(softmax.label_encoding().classes, (std::vector<double>{1.0, 2.0, 5.0}));
+  // Settings that change training change the hash.
+  EXPECT_NE(LinearModel(LinearKind::kLinear, 3, 0.5).settings_hash(),
+            LinearModel(LinearKind::kLinear, 3, 0.25).settings_hash());
+  EXPECT_NE(LinearModel(LinearKind::kSoftmax, 2, 0.0, {1.0, 2.0}).settings_hash(),
+            LinearModel(LinearKind::kSoftmax, 2, 0.0, {1.0, 3.0}).settings_hash());
+  EXPECT_NE(LinearModel(LinearKind::kLinear, 3, 0.0).settings_hash(),
+            LinearModel(LinearKind::kLogistic, 3, 0.0).settings_hash());
+}
+
+TEST(LinearModels, ConstructorErrors) {
+  EXPECT_THROW(LinearModel(LinearKind::kLinear, 3, -1.0), ConfigError);
+  EXPECT_THROW(LinearModel(LinearKind::kLinear, 3, std::nan("")), ConfigError);
+  try {
+    LinearModel(LinearKind::kSoftmax, 3, 0.0, {4.0});
+    FAIL() << "a softmax with one class";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs at least 2 classes, but the label has 1"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(LinearModel(LinearKind::kSoftmax, 3, 0.0, {2.0, 1.0}), RuntimeError);
+  EXPECT_THROW(LinearModel(LinearKind::kLinear, -1, 0.0), RuntimeError);
+}
