@@ -96,6 +96,7 @@ void LinearModel::sample_gradients(const double* const* rows, const double* labe
   const auto width = static_cast<size_t>(num_parameters()) + 1;
   if (kind_ != LinearKind::kSoftmax) {
     for (size_t i = 0; i < n; ++i, out += width) {
+      if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
       const double* x = rows[i];
       const double y = labels[i];
       const double z = LogisticRegression::margin(x, w, d);
@@ -120,6 +121,7 @@ void LinearModel::sample_gradients(const double* const* rows, const double* labe
   const auto stride = static_cast<size_t>(d) + 1;
   std::vector<double> z(static_cast<size_t>(k));
   for (size_t i = 0; i < n; ++i, out += width) {
+    if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
     const double* x = rows[i];
     const auto y = static_cast<int>(labels[i]);
     double top = -HUGE_VAL;

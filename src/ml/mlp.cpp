@@ -108,11 +108,9 @@ void Mlp::forward(const double* x, const double* w, double* acts) const {
     const double* biases = weights + units * fan_in;
     const bool hidden = l + 1 < layers;
     for (size_t j = 0; j < units; ++j) {
-      const double* row = weights + j * fan_in;
-      double z = 0.0;
-      for (size_t i = 0; i < fan_in; ++i)
-        z += row[i] * in[i];
-      z += biases[j];
+      double z =
+          LogisticRegression::fixed_order_dot(weights + j * fan_in, in, static_cast<int>(fan_in)) +
+          biases[j];
       if (hidden) z = activation_ == Activation::kRelu ? std::max(z, 0.0) : std::tanh(z);
       out[j] = z;
     }
@@ -126,6 +124,7 @@ void Mlp::sample_gradients(const double* const* rows, const double* labels, size
   std::vector<double> acts(act_size_);
   std::vector<double> delta, previous;
   for (size_t r = 0; r < n; ++r, out += width) {
+    if (r + kPrefetchRows < n) prefetch_row(rows[r + kPrefetchRows], sizes_.front());
     forward(rows[r], w, acts.data());
     const double y = labels[r];
     const auto k = static_cast<size_t>(sizes_.back());

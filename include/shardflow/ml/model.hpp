@@ -11,6 +11,7 @@
 
 #include <Eigen/Core>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,6 +38,20 @@ struct LabelEncoding {
   /// row's index into this list (0 .. classes.size() - 1).
   std::vector<double> classes;
 };
+
+/// Model::sample_gradients gets a random sample of the rows of a matrix far larger than the
+/// caches: each row is a cache miss, and one row's work is too long for the core to reach the
+/// next row's loads on its own. Asking for the row kPrefetchRows ahead keeps several misses in
+/// flight: bench_train's 1.6e6 x 64 logistic epoch at 1 rank went from 1.25-1.39 s to 0.82-1.17 s
+/// (alternating runs on a loaded machine).
+inline constexpr size_t kPrefetchRows = 8;
+
+/// Asks for the cache lines of a row of `d` doubles.
+inline void prefetch_row(const double* row, int d) {
+  const auto* bytes = reinterpret_cast<const char*>(row);
+  for (size_t offset = 0; offset < static_cast<size_t>(d) * sizeof(double); offset += 64)
+    __builtin_prefetch(bytes + offset);
+}
 
 class Model {
  public:
