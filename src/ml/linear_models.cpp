@@ -10,18 +10,6 @@
 
 namespace shardflow::ml {
 
-std::string_view to_string(Task task) {
-  switch (task) {
-    case Task::kRegression:
-      return "regression";
-    case Task::kBinary:
-      return "binary classification";
-    case Task::kMulticlass:
-      return "multiclass classification";
-  }
-  return "?";
-}
-
 LinearModel::LinearModel(LinearKind kind, int num_features, double l2, std::vector<double> classes)
     : kind_(kind), d_(num_features), outputs_(1), l2_(l2), classes_(std::move(classes)) {
   if (num_features < 0) throw RuntimeError("LinearModel: negative feature count {}", num_features);
@@ -29,16 +17,7 @@ LinearModel::LinearModel(LinearKind kind, int num_features, double l2, std::vect
     throw ConfigError("l2 penalty must be a finite number >= 0, got {}", l2);
   }
   if (kind == LinearKind::kSoftmax) {
-    if (classes_.size() < 2) {
-      throw InputError(
-          "a softmax model needs at least 2 classes, but the label has {} distinct value(s) in "
-          "the training data; check the label column and the filters before training",
-          classes_.size());
-    }
-    if (!std::is_sorted(classes_.begin(), classes_.end()) ||
-        std::adjacent_find(classes_.begin(), classes_.end()) != classes_.end()) {
-      throw RuntimeError("LinearModel: softmax classes must be ascending and distinct");
-    }
+    check_classes(classes_, "softmax");
     outputs_ = static_cast<int>(classes_.size());
   } else {
     classes_.clear();
@@ -115,32 +94,21 @@ void LinearModel::sample_gradients(const double* const* rows, const double* labe
     }
     return;
   }
-  // Softmax: the margins of every class, then the probabilities relative to the largest margin
-  // (so no exponential overflows), summed in class order.
+  // Softmax: the margins of every class, then the cross-entropy's gradient per class.
   const int k = outputs_;
   const auto stride = static_cast<size_t>(d) + 1;
   std::vector<double> z(static_cast<size_t>(k));
   for (size_t i = 0; i < n; ++i, out += width) {
     if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
     const double* x = rows[i];
-    const auto y = static_cast<int>(labels[i]);
-    double top = -HUGE_VAL;
+    const auto y = static_cast<size_t>(labels[i]);
     for (int c = 0; c < k; ++c) {
       z[static_cast<size_t>(c)] =
           LogisticRegression::margin(x, w + static_cast<size_t>(c) * stride, d);
-      top = std::max(top, z[static_cast<size_t>(c)]);
     }
-    // loss = log sum_k e^{z_k} - z_y = log(sum) + top - z_y, with sum = sum_k e^{z_k - top} in
-    // [1, K]: finite however far apart the margins are (e^{z_y - top} may underflow to 0).
-    const double gap = top - z[static_cast<size_t>(y)];
-    double sum = 0.0;
+    const double loss = softmax_cross_entropy(z.data(), z.size(), y, z.data());
     for (int c = 0; c < k; ++c) {
-      z[static_cast<size_t>(c)] = std::exp(z[static_cast<size_t>(c)] - top);
-      sum += z[static_cast<size_t>(c)];
-    }
-    const double loss = std::log(sum) + gap;
-    for (int c = 0; c < k; ++c) {
-      const double r = z[static_cast<size_t>(c)] / sum - (c == y ? 1.0 : 0.0);
+      const double r = z[static_cast<size_t>(c)];
       double* g = out + static_cast<size_t>(c) * stride;
       for (int j = 0; j < d; ++j)
         g[j] = r * x[j];
@@ -166,18 +134,9 @@ void LinearModel::predict(const double* x, size_t n, const double* w, double* ou
       const auto k = static_cast<size_t>(outputs_);
       for (size_t i = 0; i < n; ++i) {
         double* p = out + i * k;
-        double top = -HUGE_VAL;
-        for (size_t c = 0; c < k; ++c) {
-          p[c] = LogisticRegression::margin(x + i * dd, w + c * (dd + 1), d);
-          top = std::max(top, p[c]);
-        }
-        double sum = 0.0;
-        for (size_t c = 0; c < k; ++c) {
-          p[c] = std::exp(p[c] - top);
-          sum += p[c];
-        }
         for (size_t c = 0; c < k; ++c)
-          p[c] /= sum;
+          p[c] = LogisticRegression::margin(x + i * dd, w + c * (dd + 1), d);
+        softmax_in_place(p, k);
       }
       return;
     }

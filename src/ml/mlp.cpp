@@ -29,16 +29,7 @@ Mlp::Mlp(Task task, int num_features, std::vector<int> hidden, Activation activa
   }
   int outputs = 1;
   if (task == Task::kMulticlass) {
-    if (classes_.size() < 2) {
-      throw InputError(
-          "a multiclass model needs at least 2 classes, but the label has {} distinct value(s) "
-          "in the training data; check the label column and the filters before training",
-          classes_.size());
-    }
-    if (!std::is_sorted(classes_.begin(), classes_.end()) ||
-        std::adjacent_find(classes_.begin(), classes_.end()) != classes_.end()) {
-      throw RuntimeError("Mlp: classes must be ascending and distinct");
-    }
+    check_classes(classes_, "multiclass mlp");
     outputs = static_cast<int>(classes_.size());
   } else {
     classes_.clear();
@@ -141,19 +132,9 @@ void Mlp::sample_gradients(const double* const* rows, const double* labels, size
         delta[0] = LogisticRegression::sigmoid(z[0]) - y;
         loss = LogisticRegression::sample_log_loss(z[0], y);
         break;
-      case Task::kMulticlass: {
-        const auto label = static_cast<size_t>(y);
-        const double top = *std::max_element(z, z + k);
-        double sum = 0.0;
-        for (size_t c = 0; c < k; ++c) {
-          delta[c] = std::exp(z[c] - top);
-          sum += delta[c];
-        }
-        loss = std::log(sum) + (top - z[label]);
-        for (size_t c = 0; c < k; ++c)
-          delta[c] = delta[c] / sum - (c == label ? 1.0 : 0.0);
+      case Task::kMulticlass:
+        loss = softmax_cross_entropy(z, k, static_cast<size_t>(y), delta.data());
         break;
-      }
     }
     // Backward, from the output layer to the first.
     for (size_t l = layers; l-- > 0;) {
@@ -199,17 +180,10 @@ void Mlp::predict(const double* x, size_t n, const double* w, double* out) const
       case Task::kBinary:
         p[0] = LogisticRegression::sigmoid(z[0]);
         break;
-      case Task::kMulticlass: {
-        const double top = *std::max_element(z, z + k);
-        double sum = 0.0;
-        for (size_t c = 0; c < k; ++c) {
-          p[c] = std::exp(z[c] - top);
-          sum += p[c];
-        }
-        for (size_t c = 0; c < k; ++c)
-          p[c] /= sum;
+      case Task::kMulticlass:
+        std::copy(z, z + k, p);
+        softmax_in_place(p, k);
         break;
-      }
     }
   }
 }

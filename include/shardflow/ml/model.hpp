@@ -31,6 +31,19 @@ enum class Task {
 /// "regression", "binary classification", "multiclass classification".
 std::string_view to_string(Task task);
 
+/// Checks a multiclass model's classes: InputError (naming `model`) for fewer than 2, RuntimeError
+/// unless ascending and distinct.
+void check_classes(const std::vector<double>& classes, std::string_view model);
+
+/// The softmax of `k` margins, in place: p_c = e^{z_c - max} / sum_k e^{z_k - max}, the sum in
+/// class order (no exponential overflows).
+void softmax_in_place(double* z, size_t k);
+
+/// Cross-entropy of `k` margins for class index `label`: returns log sum_c e^{z_c} - z_label
+/// (finite however far apart the margins are) and writes its gradient p_c - [c == label] to
+/// delta[0, k). `z` and `delta` may be the same array.
+double softmax_cross_entropy(const double* z, size_t k, size_t label, double* delta);
+
 /// How a label column is read into Dataset::labels (make_dataset, score_table).
 struct LabelEncoding {
   Task task = Task::kBinary;

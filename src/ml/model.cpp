@@ -1,0 +1,61 @@
+#include "shardflow/ml/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "shardflow/common/error.hpp"
+
+namespace shardflow::ml {
+
+std::string_view to_string(Task task) {
+  switch (task) {
+    case Task::kRegression:
+      return "regression";
+    case Task::kBinary:
+      return "binary classification";
+    case Task::kMulticlass:
+      return "multiclass classification";
+  }
+  return "?";
+}
+
+void check_classes(const std::vector<double>& classes, std::string_view model) {
+  if (classes.size() < 2) {
+    throw InputError(
+        "a {} model needs at least 2 classes, but the label has {} distinct value(s) in the "
+        "training data; check the label column and the filters before training",
+        model, classes.size());
+  }
+  if (!std::is_sorted(classes.begin(), classes.end()) ||
+      std::adjacent_find(classes.begin(), classes.end()) != classes.end()) {
+    throw RuntimeError("{}: the classes must be ascending and distinct", model);
+  }
+}
+
+void softmax_in_place(double* z, size_t k) {
+  const double top = *std::max_element(z, z + k);
+  double sum = 0.0;
+  for (size_t c = 0; c < k; ++c) {
+    z[c] = std::exp(z[c] - top);
+    sum += z[c];
+  }
+  for (size_t c = 0; c < k; ++c)
+    z[c] /= sum;
+}
+
+double softmax_cross_entropy(const double* z, size_t k, size_t label, double* delta) {
+  const double top = *std::max_element(z, z + k);
+  // log sum_c e^{z_c} - z_label = log(sum) + top - z_label with sum = sum_c e^{z_c - top} in
+  // [1, K]: e^{z_label - top} may underflow to 0, this does not.
+  const double gap = top - z[label];
+  double sum = 0.0;
+  for (size_t c = 0; c < k; ++c) {
+    delta[c] = std::exp(z[c] - top);
+    sum += delta[c];
+  }
+  for (size_t c = 0; c < k; ++c)
+    delta[c] = delta[c] / sum - (c == label ? 1.0 : 0.0);
+  return std::log(sum) + gap;
+}
+
+}  // namespace shardflow::ml
