@@ -62,6 +62,8 @@ std::uint64_t inputs_fingerprint(const Dataset& data, const Model& model, const 
                           static_cast<std::uint64_t>(resume.has_value())}) {
     h = hash_combine(h, x);
   }
+  for (const double w : o.class_weights)
+    h = hash_combine(h, bits_of(w));
   if (resume) {
     for (std::uint64_t x :
          {static_cast<std::uint64_t>(resume->step), static_cast<std::uint64_t>(resume->epoch),
@@ -186,6 +188,23 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
   const idx_t n = data.global_rows;
   const idx_t batch = options.batch_size;
   const std::unique_ptr<Optimizer> optimizer = validated_optimizer(options, model, n);
+  const std::vector<double>& class_weights = options.class_weights;
+  if (!class_weights.empty()) {
+    const size_t classes = model.task() == Task::kBinary ? 2
+                           : model.task() == Task::kMulticlass
+                               ? model.label_encoding().classes.size()
+                               : 0;
+    if (class_weights.size() != classes) {
+      throw ConfigError("{} class weights given for a {} model of {} classes{}",
+                        class_weights.size(), model.type(), classes,
+                        classes == 0 ? " (class weights apply to classification models)" : "");
+    }
+    for (const double w : class_weights) {
+      if (!(w > 0.0) || !std::isfinite(w)) {
+        throw ConfigError("class weights must be positive finite numbers, got {}", w);
+      }
+    }
+  }
   if (model.num_features() != d) {
     throw RuntimeError("the {} model has {} features but the data has {}", model.type(),
                        model.num_features(), d);
@@ -258,6 +277,16 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
     contributions.resize(rows.size() * width);
     model.sample_gradients(rows.data(), labels.data(), rows.size(), state.weights.data(),
                            contributions.data());
+    if (!class_weights.empty()) {
+      // A row's loss weighs its class's weight, so do its gradient terms (the same product on
+      // every rank: the weights and the row's values are).
+      for (size_t r = 0; r < rows.size(); ++r) {
+        const double w = class_weights[static_cast<size_t>(labels[r])];
+        double* row = contributions.data() + r * width;
+        for (size_t j = 0; j < width; ++j)
+          row[j] *= w;
+      }
+    }
 
     // ---- exact global sum and the update (identical on every rank) ----------------------------
     const Stopwatch sum_timer;

@@ -46,6 +46,15 @@ void emit_train(YAML::Emitter& out, const TrainSpec& t) {
   out << YAML::Key << "every_steps" << YAML::Value << t.checkpoint_every_steps;
   out << YAML::Key << "keep" << YAML::Value << t.checkpoint_keep;
   out << YAML::EndMap;
+  // Written only when set, so that jobs without it keep their training fingerprint.
+  if (t.class_weight == TrainSpec::ClassWeight::kBalanced) {
+    out << YAML::Key << "class_weight" << YAML::Value << "balanced";
+  } else if (t.class_weight == TrainSpec::ClassWeight::kGiven) {
+    out << YAML::Key << "class_weight" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    for (const auto& [label, weight] : t.class_weights)
+      out << YAML::Key << canonical_number(label) << YAML::Value << canonical_number(weight);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
 }
 

@@ -505,7 +505,8 @@ std::vector<std::shared_ptr<const TransformSpec>> read_transforms(const Node& no
 
 TrainSpec read_train(const Node& node) {
   const MapView map(node, "train");
-  map.allow_only({"input", "label", "features", "transforms", "model", "optimizer", "checkpoint"});
+  map.allow_only({"input", "label", "features", "transforms", "model", "optimizer", "checkpoint",
+                  "class_weight"});
   TrainSpec t;
   t.location = node.location;
   t.fields = map.field_locations();
@@ -529,6 +530,39 @@ TrainSpec read_train(const Node& node) {
     }
     if (const Node* k = c.find("keep")) {
       t.checkpoint_keep = static_cast<int>(to_int(*k, c.path("keep"), 1, 1000000));
+    }
+  }
+  if (const Node* weight = map.find("class_weight")) {
+    const std::string path = map.path("class_weight");
+    if (weight->kind == Node::Kind::kScalar) {
+      to_choice(*weight, path, {"balanced"});
+      t.class_weight = TrainSpec::ClassWeight::kBalanced;
+    } else if (weight->is_map() && !weight->keys.empty()) {
+      t.class_weight = TrainSpec::ClassWeight::kGiven;
+      for (size_t i = 0; i < weight->keys.size(); ++i) {
+        Node key;
+        key.kind = Node::Kind::kScalar;
+        key.scalar = weight->keys[i];
+        key.location = weight->key_locations[i];
+        const double label = to_double(key, path + " (a label value)");
+        const double w = to_double(weight->items[i], join_path(path, weight->keys[i]));
+        if (!(w > 0.0)) {
+          fail_at(weight->items[i].location, fmt::format("{} must be a positive number, got {}",
+                                                         join_path(path, weight->keys[i]), w));
+        }
+        for (const auto& [other, unused] : t.class_weights) {
+          if (other == label) {
+            fail_at(key.location, fmt::format("{} gives label {} twice", path, label));
+          }
+        }
+        t.class_weights.emplace_back(label, w);
+      }
+      std::sort(t.class_weights.begin(), t.class_weights.end());
+    } else {
+      fail_at(weight->location,
+              fmt::format("{} must be balanced or a map from label value to weight, e.g. {{0: 1, "
+                          "1: 5}}, got {}",
+                          path, describe(*weight)));
     }
   }
   return t;

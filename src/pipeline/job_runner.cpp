@@ -685,6 +685,54 @@ void warn_unscaled_features(const mpi::Comm& comm, const ml::Dataset& data) {
       name(smallest), (hi / lo) * (hi / lo));
 }
 
+// Collective: the class weights `train.class_weight` asks for, by label index (empty without
+// it). balanced: n / (classes x rows of the class), from exact global counts; a class without
+// rows keeps weight 1. Given weights: a label value that is not a class is an agreed ConfigError.
+std::vector<double> class_weights_for(const mpi::Comm& comm, const TrainSpec& spec,
+                                      const ml::Model& model, const ml::Dataset& data) {
+  if (spec.class_weight == TrainSpec::ClassWeight::kNone) return {};
+  const std::vector<double> classes = model.task() == ml::Task::kBinary
+                                          ? std::vector<double>{0.0, 1.0}
+                                          : model.label_encoding().classes;
+  std::vector<double> weights(classes.size(), 1.0);
+  if (spec.class_weight == TrainSpec::ClassWeight::kBalanced) {
+    std::vector<idx_t> counts(classes.size(), 0);
+    for (Eigen::Index i = 0; i < data.labels.size(); ++i)
+      ++counts[static_cast<size_t>(data.labels(i))];
+    mpi::allreduce_inplace(comm, std::span<idx_t>(counts), mpi::Reduce::kSum);
+    idx_t n = 0;
+    for (const idx_t c : counts)
+      n += c;
+    for (size_t c = 0; c < classes.size(); ++c) {
+      if (counts[c] > 0) {
+        weights[c] = static_cast<double>(n) /
+                     (static_cast<double>(classes.size()) * static_cast<double>(counts[c]));
+      }
+    }
+  } else {
+    comm.agree([&] {
+      for (const auto& [label, weight] : spec.class_weights) {
+        const auto it = std::find(classes.begin(), classes.end(), label);
+        if (it == classes.end()) {
+          throw ConfigError(
+              "{}: class_weight gives a weight to label {}, which is not a class of the training "
+              "data (classes: {}); remove it or fix the label",
+              spec.fields.of("class_weight", spec.location).to_string(), label,
+              fmt::join(classes, ", "));
+        }
+        weights[static_cast<size_t>(it - classes.begin())] = weight;
+      }
+    });
+  }
+  std::vector<std::string> shown;
+  for (size_t c = 0; c < classes.size(); ++c)
+    shown.push_back(fmt::format("{}: {:.6g}", classes[c], weights[c]));
+  spdlog::info("class weights ({}): {}",
+               spec.class_weight == TrainSpec::ClassWeight::kBalanced ? "balanced" : "given",
+               fmt::join(shown, ", "));
+  return weights;
+}
+
 TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                    const RunOptions& options, const fs::path& workdir) {
   const Stopwatch train_timer;
@@ -796,6 +844,7 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     // Fitted just now, or restored from the checkpoint (empty when the job does not scale).
     if (!out.scaler.mean.empty()) out.scaler.transform(data);
 
+    sgd.class_weights = class_weights_for(comm, spec, *out.model, data);
     const idx_t per_epoch = ml::steps_per_epoch(data.global_rows, sgd.batch_size);
     const idx_t total_steps = per_epoch * sgd.epochs;
     spdlog::info(

@@ -229,6 +229,13 @@ std::vector<TableShape> validate_job_tables(const Job& job) {
           "features",
           train.fields.of("features.numeric", train.location).to_string(), train.label);
     }
+    if (train.class_weight != TrainSpec::ClassWeight::kNone &&
+        train.model->task() == ml::Task::kRegression) {
+      throw ConfigError(
+          "{}: train: class_weight applies to classification models, but the model (type {}) "
+          "does regression; remove class_weight",
+          train.fields.of("class_weight", train.location).to_string(), train.model->type);
+    }
     check_model_columns(train, table_named(train.input), train.location, "train");
     if (job.evaluate) {
       check_model_columns(train, table_named(job.evaluate->input),

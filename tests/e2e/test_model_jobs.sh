@@ -4,7 +4,8 @@
 # metrics at 2 ranks and as one process, and resumes a crashed run to the uninterrupted weights.
 # model.h5 describes itself (type, task, label, features; a softmax's classes). A multiclass
 # evaluation writes its confusion matrix. Labels and metrics that do not fit the model stop the
-# job with a message naming the column or the metric.
+# job with a message naming the column or the metric. Class weights: given ones move recall,
+# balanced ones follow the class counts; refused for a regression or an unknown class.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
 ROWS=(--set inputs.events.rows=40000)
@@ -80,4 +81,34 @@ expect_exit 3 120 softmax-on-real 2 run jobs/regression.yaml "${ROWS[@]}" \
   --set 'evaluate.metrics=[accuracy]'
 grep -q "label column 'target' has more than 1000 distinct values" "$TMP/softmax-on-real.err" ||
   fail "a real target on a softmax model: $(cat "$TMP/softmax-on-real.err")"
+# ---- class weights ------------------------------------------------------------------------------
+# Given weights: class 1 weighing 4 trades precision for recall of that class.
+expect_exit 0 300 unweighted 2 run jobs/quickstart.yaml --set "workdir=$TMP/unweighted" \
+  --set 'evaluate.metrics=[recall, precision]'
+expect_exit 0 300 given 2 run jobs/quickstart.yaml --set "workdir=$TMP/given" \
+  --set 'evaluate.metrics=[recall, precision]' --set 'train.class_weight={1: 4}'
+grep -q "class weights (given): 0: 1, 1: 4" "$TMP/given.err" "$TMP/given.out" ||
+  fail "given class weights are not logged"
+$PY - "$TMP/unweighted/metrics.json" "$TMP/given/metrics.json" <<'PY' || fail "class 1's weight did not raise its recall"
+import json, sys
+u, g = (json.load(open(p))["metrics"] for p in sys.argv[1:])
+assert g["recall"] > u["recall"] + 0.05 and g["precision"] < u["precision"], (u, g)
+PY
+# Balanced weights: n / (classes x rows of the class), from the training rows' exact counts (the
+# multiclass job's tiers are about 30/40/30%).
+expect_exit 0 300 balanced 2 run jobs/multiclass.yaml "${ROWS[@]}" --set "workdir=$TMP/balanced" \
+  --set train.class_weight=balanced
+line=$(grep -ho "class weights (balanced): .*" "$TMP/balanced.err" "$TMP/balanced.out" | head -1)
+$PY - "$line" <<'PY' || fail "balanced class weights: '$line'"
+import sys
+weights = [float(part.split(": ")[1]) for part in sys.argv[1].split("): ")[1].split(", ")]
+assert len(weights) == 3 and weights[1] < 0.9 < 1.05 < weights[0] and weights[2] > 1.05, weights
+PY
+expect_exit 2 60 weight-on-regression 0 validate jobs/regression.yaml --set train.class_weight=balanced
+grep -q "class_weight applies to classification models, but the model (type linear) does regression" \
+  "$TMP/weight-on-regression.err" || fail "class_weight on a regression: $(cat "$TMP/weight-on-regression.err")"
+expect_exit 2 120 weight-unknown-class 2 run jobs/quickstart.yaml --set "workdir=$TMP/wu" \
+  --set 'train.class_weight={7: 2}'
+grep -q "class_weight gives a weight to label 7, which is not a class of the training data (classes: 0, 1)" \
+  "$TMP/weight-unknown-class.err" || fail "an unknown class's weight: $(cat "$TMP/weight-unknown-class.err")"
 pass "regression, multiclass and mlp jobs: learn, bit-identical at 1 and 2 ranks, resume, self-describing model.h5, clear label and metric errors"

@@ -369,3 +369,43 @@ TEST(TrainModels, MlpLearnsWhatALinearModelCannot) {
   EXPECT_LT(linear, 0.7);
   EXPECT_GT(mlp, 0.9) << "logistic " << linear;
 }
+
+// ---- class weights ------------------------------------------------------------------------------
+
+// Weights of 1 change nothing, bit for bit; other weights give the same bits at every split (the
+// weighted contributions are summed exactly like the plain ones) and change the result; weights
+// that do not fit the model are errors on every rank.
+TEST(TrainModels, ClassWeights) {
+  mpi::Comm comm;
+  const ml::LinearModel model = model_of(LinearKind::kSoftmax);
+  ml::SgdOptions plain = options(ml::OptimizerKind::kSgd);
+  ml::SgdOptions ones = plain;
+  ones.class_weights = {1.0, 1.0, 1.0};
+  ml::SgdOptions weighted = plain;
+  weighted.class_weights = {1.0, 2.5, 0.5};
+  const Eigen::VectorXd reference = reference_weights(comm, model, weighted);
+  EXPECT_FALSE(same_bits(reference, reference_weights(comm, model, plain)));
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+    const ml::Dataset data = scaled_data(comm, b, e, model);
+    EXPECT_TRUE(same_bits(ml::train_sgd(comm, data, model, ones, std::nullopt, {}).weights,
+                          ml::train_sgd(comm, data, model, plain, std::nullopt, {}).weights));
+    EXPECT_TRUE(
+        same_bits(ml::train_sgd(comm, data, model, weighted, std::nullopt, {}).weights, reference))
+        << "mode " << mode;
+  }
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  const ml::Dataset data = scaled_data(comm, b, e, model);
+  ml::SgdOptions two = plain;
+  two.class_weights = {1.0, 2.0};
+  EXPECT_THROW(ml::train_sgd(comm, data, model, two, std::nullopt, {}), ConfigError);
+  ml::SgdOptions zero = plain;
+  zero.class_weights = {1.0, 0.0, 1.0};
+  EXPECT_THROW(ml::train_sgd(comm, data, model, zero, std::nullopt, {}), ConfigError);
+  const ml::LinearModel regression = model_of(LinearKind::kLinear);
+  ml::SgdOptions any = plain;
+  any.class_weights = {1.0};
+  EXPECT_THROW(
+      ml::train_sgd(comm, scaled_data(comm, b, e, regression), regression, any, std::nullopt, {}),
+      ConfigError);
+}

@@ -518,6 +518,13 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
        "numeric target)"},
       {head + train + "  model: {type: mlp, task: binary, hidden: []}\n", 8, 44,
        "train.model.hidden must list at least one hidden layer's units, e.g. [32]"},
+      {head + train + "  class_weight: balance\n", 8, 17,
+       "train.class_weight must be one of balanced, got 'balance'; did you mean 'balanced'?"},
+      {head + train + "  class_weight: {0: -1}\n", 8, 21,
+       "train.class_weight.0 must be a positive number, got -1"},
+      {head + train + "  class_weight: [1]\n", 8, 17,
+       "train.class_weight must be balanced or a map from label value to weight, e.g. {0: 1, 1: "
+       "5}, got a list"},
       {head + train + "  model: {type: linear, hidden: [4]}\n", 8, 25,
        "unknown key 'hidden' in train.model (a linear model) (valid keys: type, l2)"},
       {head + train + "  optimizer: {type: sgdd}\n", 8, 21,

@@ -36,6 +36,9 @@ struct SgdOptions {
   double epsilon = 1e-8;                          // adam, adamw
   double weight_decay = 0.0;                      // adamw
   LearningRateSchedule schedule;                  // the learning rate over the steps
+  /// Empty, or one weight per class (by the label's index: 0/1 for a binary model, the class
+  /// index for a multiclass one): each row's loss and gradient are multiplied by its class's.
+  std::vector<double> class_weights;
 
   /// The optimizer's part of these options.
   OptimizerOptions optimizer_options() const;
@@ -80,7 +83,8 @@ bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batc
 /// must be encoded as model.label_encoding() says (make_dataset does that). Must be equal on all
 /// ranks: options, the model's settings, data.global_rows, the feature count and `resume` (checked:
 /// RuntimeError if they differ). Errors (thrown on every rank): ConfigError for invalid options
-/// (learning_rate <= 0, batch_size < 1, epochs < 0, momentum outside [0, 1)) or a resume state that
+/// (learning_rate <= 0, batch_size < 1, epochs < 0, momentum outside [0, 1), class weights that
+/// are not positive or not one per class of a classification model) or a resume state that
 /// does not fit the data (parameter count, step position); InputError if the data has no rows;
 /// RuntimeError if the model's feature count differs from the data's, or if a gradient becomes
 /// non-finite (training diverged), naming the step.

@@ -47,8 +47,15 @@ struct TrainSpec {
   std::shared_ptr<const OptimizerSpec> optimizer;
   idx_t checkpoint_every_steps = 0;  // 0 = only at the end
   int checkpoint_keep = 3;
+  /// `class_weight:` (classification models): each training row's loss is multiplied by its
+  /// class's weight. kBalanced: n / (classes x rows of the class), from the training data;
+  /// kGiven: `class_weights` (label value -> weight > 0; classes not listed weigh 1).
+  enum class ClassWeight { kNone, kBalanced, kGiven };
+  ClassWeight class_weight = ClassWeight::kNone;
+  std::vector<std::pair<double, double>> class_weights;  // kGiven, ascending label value
   SourceLocation location;
-  FieldLocations fields;  // keys: input, label, features, transforms, model, optimizer, checkpoint
+  FieldLocations fields;  // keys: input, label, features, transforms, model, optimizer,
+                          // checkpoint, class_weight
 };
 
 /// `evaluate:` (requires `train:`).
