@@ -36,8 +36,8 @@ std::string_view LinearModel::type() const {
   return "?";
 }
 
-Task LinearModel::task() const {
-  switch (kind_) {
+Task task_of(LinearKind kind) {
+  switch (kind) {
     case LinearKind::kLinear:
       return Task::kRegression;
     case LinearKind::kLogistic:
@@ -46,6 +46,10 @@ Task LinearModel::task() const {
       return Task::kMulticlass;
   }
   return Task::kBinary;
+}
+
+Task LinearModel::task() const {
+  return task_of(kind_);
 }
 
 LabelEncoding LinearModel::label_encoding() const {

@@ -10,6 +10,7 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/ml/linear_models.hpp"
+#include "support/model_test_util.hpp"
 
 using namespace shardflow;
 using ml::LinearKind;
@@ -18,16 +19,6 @@ using ml::LinearModel;
 namespace {
 
 constexpr int kFeatures = 5;
-
-// One sample's loss and gradient (the model's sample_gradients for a single row).
-double loss_and_gradient(const LinearModel& m, const std::vector<double>& x, double y,
-                         const std::vector<double>& w, std::vector<double>* gradient = nullptr) {
-  std::vector<double> out(static_cast<size_t>(m.num_parameters()) + 1);
-  const double* row = x.data();
-  m.sample_gradients(&row, &y, 1, w.data(), out.data());
-  if (gradient) gradient->assign(out.begin(), out.end() - 1);
-  return out.back();
-}
 
 LinearModel model_of(LinearKind kind) {
   return kind == LinearKind::kSoftmax ? LinearModel(kind, kFeatures, 0.0, {-2.0, 0.5, 4.0, 9.0})
@@ -53,7 +44,7 @@ TEST(LinearModels, GradientsMatchFiniteDifferences) {
       if (kind == LinearKind::kLogistic) y = trial % 2;
       if (kind == LinearKind::kSoftmax) y = trial % 4;  // a class index
       std::vector<double> g;
-      loss_and_gradient(m, x, y, w, &g);
+      testing_util::sample_loss(m, x, y, w, &g);
       ASSERT_EQ(g.size(), w.size());
       for (size_t j = 0; j < w.size(); ++j) {
         const double h = 1e-6 * std::max(1.0, std::fabs(w[j]));
@@ -61,7 +52,8 @@ TEST(LinearModels, GradientsMatchFiniteDifferences) {
         up[j] += h;
         down[j] -= h;
         const double numeric =
-            (loss_and_gradient(m, x, y, up) - loss_and_gradient(m, x, y, down)) / (2 * h);
+            (testing_util::sample_loss(m, x, y, up) - testing_util::sample_loss(m, x, y, down)) /
+            (2 * h);
         EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
             << "parameter " << j << " trial " << trial;
       }
@@ -79,7 +71,7 @@ TEST(LinearModels, LossesAndPredictionsFollowTheirDefinitions) {
     double prediction = 0;
     m.predict(x.data(), 1, w.data(), &prediction);
     EXPECT_DOUBLE_EQ(prediction, z);
-    EXPECT_DOUBLE_EQ(loss_and_gradient(m, x, 3.0, w), 0.5 * (z - 3.0) * (z - 3.0));
+    EXPECT_DOUBLE_EQ(testing_util::sample_loss(m, x, 3.0, w), 0.5 * (z - 3.0) * (z - 3.0));
   }
   // Softmax: probabilities sum to 1, the loss is -log of the label's probability, and shifting
   // every class's margin by the same amount changes nothing (only differences matter).
@@ -92,7 +84,8 @@ TEST(LinearModels, LossesAndPredictionsFollowTheirDefinitions) {
     m.predict(x.data(), 1, w.data(), p.data());
     EXPECT_NEAR(p[0] + p[1] + p[2] + p[3], 1.0, 1e-15);
     for (int c = 0; c < 4; ++c)
-      EXPECT_NEAR(loss_and_gradient(m, x, c, w), -std::log(p[static_cast<size_t>(c)]), 1e-12);
+      EXPECT_NEAR(testing_util::sample_loss(m, x, c, w), -std::log(p[static_cast<size_t>(c)]),
+                  1e-12);
     std::vector<double> shifted = w;
     for (int c = 0; c < 4; ++c)
       shifted[static_cast<size_t>(c) * (kFeatures + 1) + kFeatures] += 1000.0;  // all intercepts
@@ -103,8 +96,8 @@ TEST(LinearModels, LossesAndPredictionsFollowTheirDefinitions) {
     // Margins far apart: no overflow, the loss is the margin gap.
     std::vector<double> far(w.size(), 0.0);
     far[kFeatures] = 800;  // class 0's intercept
-    EXPECT_NEAR(loss_and_gradient(m, x, 1, far), 800.0, 1e-9);
-    EXPECT_EQ(loss_and_gradient(m, x, 0, far), 0.0);
+    EXPECT_NEAR(testing_util::sample_loss(m, x, 1, far), 800.0, 1e-9);
+    EXPECT_EQ(testing_util::sample_loss(m, x, 0, far), 0.0);
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/ml/mlp.hpp"
+#include "support/model_test_util.hpp"
 
 using namespace shardflow;
 using ml::Activation;
@@ -19,15 +20,6 @@ using ml::Task;
 namespace {
 
 constexpr int kFeatures = 4;
-
-double loss_and_gradient(const Mlp& m, const std::vector<double>& x, double y,
-                         const std::vector<double>& w, std::vector<double>* gradient = nullptr) {
-  std::vector<double> out(static_cast<size_t>(m.num_parameters()) + 1);
-  const double* row = x.data();
-  m.sample_gradients(&row, &y, 1, w.data(), out.data());
-  if (gradient) gradient->assign(out.begin(), out.end() - 1);
-  return out.back();
-}
 
 Mlp mlp_of(Task task, Activation activation) {
   return Mlp(
@@ -56,14 +48,15 @@ TEST(Mlp, GradientsMatchFiniteDifferences) {
                              ? normal(rng)
                              : static_cast<double>(trial % (task == Task::kMulticlass ? 3 : 2));
         std::vector<double> g;
-        loss_and_gradient(m, x, y, w, &g);
+        testing_util::sample_loss(m, x, y, w, &g);
         for (size_t j = 0; j < w.size(); ++j) {
           const double h = 1e-6;
           std::vector<double> up = w, down = w;
           up[j] += h;
           down[j] -= h;
           const double numeric =
-              (loss_and_gradient(m, x, y, up) - loss_and_gradient(m, x, y, down)) / (2 * h);
+              (testing_util::sample_loss(m, x, y, up) - testing_util::sample_loss(m, x, y, down)) /
+              (2 * h);
           EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
               << "parameter " << j << " trial " << trial;
         }
@@ -81,14 +74,15 @@ TEST(Mlp, PredictionsAgreeWithTheLoss) {
   EXPECT_NEAR(p[0] + p[1] + p[2], 1.0, 1e-15);
   std::vector<double> wv(w.data(), w.data() + w.size());
   for (int c = 0; c < 3; ++c)
-    EXPECT_NEAR(loss_and_gradient(m, x, c, wv), -std::log(p[static_cast<size_t>(c)]), 1e-12);
+    EXPECT_NEAR(testing_util::sample_loss(m, x, c, wv), -std::log(p[static_cast<size_t>(c)]),
+                1e-12);
   const Mlp r = mlp_of(Task::kRegression, Activation::kRelu);
   const Eigen::VectorXd wr = r.initial_parameters(9);
   std::vector<double> wrv(wr.data(), wr.data() + wr.size());
   double prediction = 0;
   r.predict(x.data(), 1, wr.data(), &prediction);
-  EXPECT_NEAR(loss_and_gradient(r, x, 1.5, wrv), 0.5 * (prediction - 1.5) * (prediction - 1.5),
-              1e-15);
+  EXPECT_NEAR(testing_util::sample_loss(r, x, 1.5, wrv),
+              0.5 * (prediction - 1.5) * (prediction - 1.5), 1e-15);
 }
 
 TEST(Mlp, LayoutPenaltyAndInitialWeights) {

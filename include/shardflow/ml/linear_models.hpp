@@ -22,6 +22,9 @@ namespace shardflow::ml {
 
 enum class LinearKind { kLinear, kLogistic, kSoftmax };
 
+/// What a linear model of `kind` predicts: regression, binary, multiclass.
+Task task_of(LinearKind kind);
+
 class LinearModel final : public Model {
  public:
   /// `classes`: softmax only, the label values (ascending, distinct, at least 2). Throws

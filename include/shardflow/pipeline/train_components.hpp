@@ -181,6 +181,8 @@ class LinearModelSpec : public ModelSpec {
 /// Parses a linear model's map into `spec` (its kind set): the keys `type` and `l2`.
 std::shared_ptr<ModelSpec> parse_linear_model(const MapView& map,
                                               std::shared_ptr<LinearModelSpec> spec);
+/// A model map's `l2` (0 when not written): a number >= 0, else a ConfigError at its location.
+double read_l2(const MapView& map);
 /// The keys of a linear model's map.
 const std::vector<std::string>& linear_model_keys();
 

@@ -13,15 +13,19 @@ const std::vector<std::string>& linear_model_keys() {
   return keys;
 }
 
+double read_l2(const MapView& map) {
+  const ConfigNode* l2 = map.find("l2");
+  if (!l2) return 0.0;
+  const double value = to_double(*l2, map.path("l2"));
+  if (!(value >= 0))
+    fail_at(l2->location, fmt::format("{} must be >= 0, got {}", map.path("l2"), value));
+  return value;
+}
+
 std::shared_ptr<ModelSpec> parse_linear_model(const MapView& map,
                                               std::shared_ptr<LinearModelSpec> spec) {
   map.allow_only(linear_model_keys(), " (a linear model)");
-  if (const ConfigNode* l2 = map.find("l2")) {
-    spec->l2 = to_double(*l2, map.path("l2"));
-    if (!(spec->l2 >= 0)) {
-      fail_at(l2->location, fmt::format("{} must be >= 0, got {}", map.path("l2"), spec->l2));
-    }
-  }
+  spec->l2 = read_l2(map);
   return spec;
 }
 
@@ -33,15 +37,7 @@ void LinearModelSpec::emit(YAML::Emitter& out) const {
 }
 
 ml::Task LinearModelSpec::task() const {
-  switch (kind) {
-    case ml::LinearKind::kLinear:
-      return ml::Task::kRegression;
-    case ml::LinearKind::kLogistic:
-      return ml::Task::kBinary;
-    case ml::LinearKind::kSoftmax:
-      return ml::Task::kMulticlass;
-  }
-  return ml::Task::kBinary;
+  return ml::task_of(kind);
 }
 
 std::unique_ptr<ml::Model> LinearModelSpec::build(int num_features,

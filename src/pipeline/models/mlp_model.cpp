@@ -80,12 +80,7 @@ std::shared_ptr<ModelSpec> parse(const MapView& map) {
                            ? ml::Activation::kRelu
                            : ml::Activation::kTanh;
   }
-  if (const ConfigNode* l2 = map.find("l2")) {
-    spec->l2 = to_double(*l2, map.path("l2"));
-    if (!(spec->l2 >= 0)) {
-      fail_at(l2->location, fmt::format("{} must be >= 0, got {}", map.path("l2"), spec->l2));
-    }
-  }
+  spec->l2 = read_l2(map);
   return spec;
 }
 
