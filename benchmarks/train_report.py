@@ -89,6 +89,50 @@ if versions:
     lines.append(f"Peer versions: {', '.join(versions)}.")
 lines.append("")
 
+
+
+def first_best(values, fmt="{:.2f}"):
+    """'first / best': the value of run 1 (what a job pays: each run is a fresh process) and the
+    smallest over the runs."""
+    present = [(n, v) for n, v in values if v is not None]
+    if not present:
+        return "n/a"
+    first = min(present)[1]
+    return f"{fmt.format(first)} / {fmt.format(min(v for _, v in present))}"
+
+
+def mean_epoch(r):
+    e = r.get("epoch_seconds") or []
+    return sum(e) / len(e) if e else None
+
+
+# The summary the README quotes: every figure as first run / best of the runs.
+lines += ["## Summary: first run / best of the runs", "",
+          "Seconds. set-up: data in memory to the first step; s/epoch: the mean of a run's epochs "
+          "(exact solvers: their fit); eval: scoring the test rows and the metrics.", "",
+          "| case, data set | tool | ranks / threads | set-up | s/epoch | eval | objective over the optimum |",
+          "|---|---|---|---|---|---|---|"]
+for (case, dataset) in configs:
+    mine = [r for r in runs if r["case"] == case and r["dataset"] == dataset]
+    optimum = min((value(r["objective"]) for r in mine if exact(r) and r.get("objective") is not None),
+                  default=None)
+    groups = {}
+    for r in mine:
+        groups.setdefault((ORDER.index(r["tool"]), width(r), "ranks" in r), []).append(r)
+    for key in sorted(groups):
+        rs = groups[key]
+        r0 = rs[0]
+        epochs = [(r["run"], mean_epoch(r) if mean_epoch(r) is not None else
+                   (r.get("train_seconds") if exact(r) else None)) for r in rs]
+        objective = value(r0.get("objective"))
+        over = ("the optimum" if exact(r0) else "-" if objective is None or optimum is None
+                else f"{objective - optimum:+.1e}")
+        lines.append(f"| {case}, {dataset} | {tool_name(r0)} | {unit(r0)} | "
+                     f"{first_best([(r['run'], r.get('setup_seconds')) for r in rs])} | "
+                     f"{('fit ' if exact(r0) else '') + first_best(epochs)} | "
+                     f"{first_best([(r['run'], r.get('eval_seconds')) for r in rs])} | {over} |")
+lines.append("")
+
 problems, notes = [], []
 for (case, dataset), cfg in configs.items():
     mine = [r for r in runs if r["case"] == case and r["dataset"] == dataset]
