@@ -289,10 +289,12 @@ def evaluate(case, y, p, classes=None):
 
 def read_shardflow_model(path):
     """A shardflow model.h5 (checkpoint layout): model/weights (the case's layout, see each case's
-    from_shardflow), model/classes (softmax, mlp multiclass: the K class values), features/mean
-    and features/scale = the standard scaler (empty without `scale: standard`); meta's `features`
-    attribute (JSON list; older files have none) names the inputs, `model_type` the model.
-    Returns a dict of those."""
+    from_shardflow), model/classes (softmax, mlp multiclass: the K class values); meta's
+    `feature_pipeline` attribute (JSON: the transforms and their fitted values) gives the standard
+    scaler's means and scales (empty without `scale: standard`; files written before feature
+    pipelines hold them as features/mean and features/scale); meta's `features` attribute (JSON
+    list; older files have none) names the inputs, `model_type` the model. Returns a dict of those."""
+    text = (lambda v: v.decode() if isinstance(v, bytes) else v)
     with h5py.File(path, "r") as f:
         out = {"weights": f["model/weights"][:],
                "classes": f["model/classes"][:] if "model/classes" in f else None,
@@ -301,7 +303,12 @@ def read_shardflow_model(path):
         attrs = f["meta"].attrs if "meta" in f else {}
         names = attrs.get("features")
         model_type = attrs.get("model_type")
-    text = (lambda v: v.decode() if isinstance(v, bytes) else v)
+        pipeline = attrs.get("feature_pipeline")
+    if pipeline is not None:
+        for t in json.loads(text(pipeline))["transforms"]:
+            if t["kind"] != "scale: standard":
+                raise ValueError(f"{path}: the benchmark reads standard scaling only, not {t['kind']}")
+            out["mean"], out["scale"] = np.array(t["offset"]), np.array(t["divisor"])
     out["features"] = json.loads(text(names)) if names is not None else None
     out["model_type"] = text(model_type) if model_type is not None else None
     return out

@@ -121,29 +121,50 @@ CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table&
     out.features.push_back(&table.column(check_numeric(name, "feature")));
   // No label: scoring data to predict (predict_table); only the features are read.
   const int label_index = label.empty() ? -1 : check_numeric(label, "label");
+  for (size_t j = 0; j < features.size(); ++j)
+    check_feature_values(comm.rank(), *out.features[j], features[j], global_offset, false);
+  if (label_index >= 0) out.labels = read_labels(comm, table, label, global_offset, encoding);
+  return out;
+}
+
+void check_feature_values(int rank, const table::Column& column, const std::string& name,
+                          idx_t global_offset, bool missing_allowed) {
   // A column with a null or non-finite value is walked row by row to name the first one; the
   // rest are copied without per-value tests.
-  for (size_t j = 0; j < features.size(); ++j) {
-    const table::Column& column = *out.features[j];
-    if (!has_bad_value(column)) continue;
-    for_each_value(column, [&](idx_t i, double v) {
-      if (!column.is_valid(i)) {
-        throw InputError(
-            "feature column '{}' is null at row {} of rank {} (global row {}); impute or filter "
-            "nulls first (a filter or a derive with coalesce)",
-            features[j], i, comm.rank(), global_offset + i);
-      }
-      if (!std::isfinite(v)) {
-        throw InputError(
-            "feature column '{}' holds {} at row {} of rank {} (global row {}); features must be "
-            "finite numbers; filter or impute such rows",
-            features[j], v, i, comm.rank(), global_offset + i);
-      }
-    });
+  if (!has_bad_value(column)) return;
+  for_each_value(column, [&](idx_t i, double v) {
+    if (missing_allowed && (!column.is_valid(i) || std::isnan(v))) return;
+    if (!column.is_valid(i)) {
+      throw InputError(
+          "feature column '{}' is null at row {} of rank {} (global row {}); impute it (train "
+          "transforms: [{{impute: {{columns: [{}]}}}}]) or filter nulls first",
+          name, i, rank, global_offset + i, name);
+    }
+    if (!std::isfinite(v)) {
+      throw InputError(
+          "feature column '{}' holds {} at row {} of rank {} (global row {}); features must be "
+          "finite numbers; filter such rows{}",
+          name, v, i, rank, global_offset + i,
+          std::isnan(v)
+              ? fmt::format(" or impute them (transforms: [{{impute: {{columns: [{}]}}}}])", name)
+              : std::string());
+    }
+  });
+}
+
+Eigen::VectorXd read_labels(const mpi::Comm& comm, const table::Table& table,
+                            const std::string& label, idx_t global_offset,
+                            const LabelEncoding& encoding) {
+  const int label_index = table.schema().index_of(label, "the training table");
+  const table::DataType type = table.schema().field(label_index).type;
+  if (!table::is_numeric(type)) {
+    throw InputError(
+        "label column '{}' has type {}; only numeric columns (int32, int64, float32, float64, "
+        "bool, timestamp) can be used; encode it first (e.g. one-hot) or drop it",
+        label, table::to_string(type));
   }
-  if (label_index < 0) return out;
   const table::Column& labels = table.column(label_index);
-  out.labels.resize(static_cast<Eigen::Index>(table.num_rows()));
+  Eigen::VectorXd out(static_cast<Eigen::Index>(table.num_rows()));
   for_each_value(labels, [&](idx_t i, double v) {
     if (!labels.is_valid(i)) {
       throw InputError(
@@ -184,7 +205,7 @@ CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table&
         break;
       }
     }
-    out.labels(static_cast<Eigen::Index>(i)) = v;
+    out(static_cast<Eigen::Index>(i)) = v;
   });
   return out;
 }

@@ -15,14 +15,14 @@ namespace {
 
 // The error for a feature whose squared deviation overflows, thrown (agreed) by the rank holding
 // the first such row.
-void throw_square_overflow(const mpi::Comm& comm, const Dataset& data,
+void throw_square_overflow(const mpi::Comm& comm, const Dataset& data, std::span<const int> columns,
                            const std::vector<double>& mean) {
   const auto& x = data.features;
-  const int d = data.num_features();
   comm.agree([&] {
     for (Eigen::Index i = 0; i < x.rows(); ++i) {
-      for (int j = 0; j < d; ++j) {
-        const double dev = x(i, j) - mean[static_cast<size_t>(j)];
+      for (size_t k = 0; k < columns.size(); ++k) {
+        const int j = columns[k];
+        const double dev = x(i, j) - mean[k];
         if (std::isfinite(dev * dev)) continue;
         const std::string name = static_cast<size_t>(j) < data.feature_names.size()
                                      ? data.feature_names[static_cast<size_t>(j)]
@@ -31,7 +31,7 @@ void throw_square_overflow(const mpi::Comm& comm, const Dataset& data,
             "standard scaler: feature '{}' is too large to standardize: at row {} of rank {} "
             "(global row {}) its value {} is so far from the mean {} that the square overflows; "
             "divide that feature by a constant first",
-            name, i, comm.rank(), data.global_offset + i, x(i, j), mean[static_cast<size_t>(j)]);
+            name, i, comm.rank(), data.global_offset + i, x(i, j), mean[k]);
       }
     }
   });
@@ -40,14 +40,22 @@ void throw_square_overflow(const mpi::Comm& comm, const Dataset& data,
 }  // namespace
 
 void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
+  std::vector<int> all(static_cast<size_t>(data.num_features()));
+  for (size_t j = 0; j < all.size(); ++j)
+    all[j] = static_cast<int>(j);
+  fit(comm, data, all);
+}
+
+void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data, std::span<const int> columns) {
   if (data.global_rows == 0) {
     throw InputError(
         "cannot fit the standard scaler: the training data has no rows; check the filters and "
         "the split that produce it");
   }
   const int d = data.num_features();
-  const auto w = static_cast<size_t>(d);
+  const size_t w = columns.size();
   const auto n = static_cast<double>(data.global_rows);
+  const auto col = [&](size_t j) { return static_cast<size_t>(columns[j]); };
   const auto& x = data.features;
   // Two passes (mean, then squared deviations) rather than sum and sum of squares: the latter
   // cancels catastrophically for features far from zero, such as timestamps. Both are
@@ -63,9 +71,10 @@ void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
     const double* row = x.data() + i * d;
     for (size_t j = 0; j < w; ++j) {
-      extremes[j] = std::max(extremes[j], row[j]);
-      extremes[w + j] = std::max(extremes[w + j], -row[j]);
-      finite &= static_cast<int>(std::fabs(row[j]) <= std::numeric_limits<double>::max());
+      const double v = row[col(j)];
+      extremes[j] = std::max(extremes[j], v);
+      extremes[w + j] = std::max(extremes[w + j], -v);
+      finite &= static_cast<int>(std::fabs(v) <= std::numeric_limits<double>::max());
     }
   }
   extremes[2 * w] = finite != 0 ? 0.0 : 1.0;
@@ -83,8 +92,13 @@ void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
   for (size_t j = 0; j < w; ++j)
     largest[j] = std::max(std::fabs(extremes[j]), std::fabs(extremes[w + j]));
   FixedPointSums sums(largest);
-  for (Eigen::Index i = 0; i < x.rows(); ++i)
-    sums.add_row(x.data() + i * d);
+  std::vector<double> picked(w);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double* row = x.data() + i * d;
+    for (size_t j = 0; j < w; ++j)
+      picked[j] = row[col(j)];
+    sums.add_row(picked.data());
+  }
   const std::vector<double> total = sums.finish(comm, "standard scaler mean");
   mean.assign(w, 0.0);
   for (size_t j = 0; j < w; ++j)
@@ -99,7 +113,7 @@ void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
     if (!std::isfinite(largest_square[j])) overflow = true;
   }
   if (overflow) {
-    throw_square_overflow(comm, data, mean);
+    throw_square_overflow(comm, data, columns, mean);
     throw RuntimeError(
         "standard scaler: an overflowing square went unreported; this is a "
         "shardflow bug");
@@ -109,7 +123,7 @@ void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
     const double* row = x.data() + i * d;
     for (size_t j = 0; j < w; ++j) {
-      const double v = row[j] - mean[j];
+      const double v = row[col(j)] - mean[j];
       dev[j] = v * v;
     }
     squares.add_row(dev.data());

@@ -30,6 +30,12 @@ void emit_train(YAML::Emitter& out, const TrainSpec& t) {
   out << YAML::Key << "features" << YAML::Value << YAML::BeginMap << YAML::Key << "numeric"
       << YAML::Value;
   emit_strings(out, t.numeric_features);
+  // Written only when present, so that jobs without categorical features keep their canonical
+  // text.
+  if (!t.categorical_features.empty()) {
+    out << YAML::Key << "categorical" << YAML::Value;
+    emit_strings(out, t.categorical_features);
+  }
   out << YAML::EndMap;
   // The transforms, the model and the optimizer are registry entries; each emits its own map.
   out << YAML::Key << "transforms" << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -127,6 +133,15 @@ std::string to_canonical_yaml(const Job& job) {
                        out.GetLastError());
   }
   return std::string(out.c_str()) + "\n";
+}
+
+ml::FeaturePipeline feature_pipeline_of(const TrainSpec& train) {
+  std::vector<ml::FeatureTransform> transforms;
+  for (const auto& t : train.transforms)
+    transforms.push_back(t->settings);
+  return ml::FeaturePipeline(train.numeric_features, train.categorical_features,
+                             std::move(transforms),
+                             train.fields.of("features", train.location).to_string());
 }
 
 }  // namespace shardflow::pipeline

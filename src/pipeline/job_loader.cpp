@@ -491,6 +491,8 @@ std::vector<std::shared_ptr<const TransformSpec>> read_transforms(const Node& no
     std::shared_ptr<TransformSpec> transform = type.parse(item.items[0], map.path(type.name));
     transform->name = type.name;
     transform->location = item.location;
+    transform->settings.where =
+        fmt::format("{}: {} ({})", item.location.to_string(), path, type.name);
     transform->fields = map.field_locations();
     // A transform listed twice with the same settings is applied once and written once in the
     // canonical form, as before the registry (when each transform was one flag of TrainSpec), so
@@ -514,12 +516,26 @@ TrainSpec read_train(const Node& node) {
   t.label = to_nonempty_string(map.require("label"), map.path("label"));
 
   const MapView features(map.require("features"), map.path("features"));
-  features.allow_only({"numeric"});
-  const Node& numeric = features.require("numeric");
-  t.numeric_features = to_string_list(numeric, features.path("numeric"), false);
-  t.fields.values["features.numeric"] = numeric.location;
+  features.allow_only({"numeric", "categorical"});
+  const Node* numeric = features.find("numeric");
+  const Node* categorical = features.find("categorical");
+  if (!numeric && !categorical) {
+    fail_at(features.location(),
+            "train.features needs numeric: [columns] or categorical: [columns] (or both)");
+  }
+  if (numeric) {
+    t.numeric_features = to_string_list(*numeric, features.path("numeric"), false);
+    t.fields.values["features.numeric"] = numeric->location;
+  }
+  if (categorical) {
+    t.categorical_features = to_string_list(*categorical, features.path("categorical"), false);
+    t.fields.values["features.categorical"] = categorical->location;
+  }
 
   if (const Node* transforms = map.find("transforms")) t.transforms = read_transforms(*transforms);
+  // The pipeline's structure (each column a feature, one encoder per categorical feature, imputes
+  // before their encoders and scalers) is checked now, with the transform's location.
+  feature_pipeline_of(t);
   t.model = read_typed_component(map, "model", model_types(), default_model_type());
   t.optimizer = read_typed_component(map, "optimizer", optimizer_types(), default_optimizer_type());
   if (const Node* checkpoint = map.find("checkpoint")) {

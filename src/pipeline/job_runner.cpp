@@ -24,16 +24,17 @@
 #include "shardflow/io/hdf5_table.hpp"
 #include "shardflow/io/partitioned_writer.hpp"
 #include "shardflow/ml/dataset.hpp"
+#include "shardflow/ml/feature_pipeline.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
 #include "shardflow/ml/metric.hpp"
 #include "shardflow/ml/metrics.hpp"
 #include "shardflow/ml/scoring.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
-#include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/ml/task_metrics.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/ops/shuffle.hpp"
+#include "shardflow/pipeline/saved_model.hpp"
 #include "shardflow/pipeline/signals.hpp"
 #include "shardflow/pipeline/stage_cache.hpp"
 #include "shardflow/pipeline/workdir_lock.hpp"
@@ -516,7 +517,7 @@ struct ModelDescription {
 };
 
 ckpt::Checkpoint to_checkpoint(const mpi::Comm& comm, const ml::TrainState& state,
-                               const ml::StandardScaler& scaler, const std::string& fingerprint,
+                               const ml::FeaturePipeline& features, const std::string& fingerprint,
                                std::uint64_t seed, const ModelDescription& description) {
   ckpt::Checkpoint c;
   const ml::Model& model = *description.model;
@@ -544,8 +545,8 @@ ckpt::Checkpoint to_checkpoint(const mpi::Comm& comm, const ml::TrainState& stat
                                    state.weights.data() + state.weights.size());
   for (const auto& [name, v] : state.optimizer)
     c.arrays["optimizer/" + name].assign(v.data(), v.data() + v.size());
-  c.arrays["features/mean"] = scaler.mean;
-  c.arrays["features/scale"] = scaler.scale;
+  // The fitted transforms, so that a resume and a scoring run use the training's statistics.
+  c.meta.attributes["feature_pipeline"] = feature_pipeline_json(features);
   // Batches derive from (seed, epoch, row index): the seed is the whole RNG state.
   c.uint_arrays["rng/seed"] = {seed};
   return c;
@@ -557,9 +558,23 @@ std::vector<double> checkpoint_classes(const ckpt::Checkpoint& c) {
   return it == c.arrays.end() ? std::vector<double>{} : it->second;
 }
 
+// The job's feature pipeline `features` with the fitted state `c` holds (InputError naming
+// `source` when it has none or it does not fit the job's transforms).
+ml::FeaturePipeline restored_features(const ckpt::Checkpoint& c, ml::FeaturePipeline features,
+                                      const std::string& source) {
+  const auto it = c.meta.attributes.find("feature_pipeline");
+  if (it == c.meta.attributes.end()) {
+    throw InputError(
+        "checkpoint {} lacks the attribute 'feature_pipeline'; it was not written by this job",
+        source);
+  }
+  const ml::FeaturePipeline saved = feature_pipeline_from_json(it->second, "checkpoint " + source);
+  features.restore_fitted(saved.transforms(), "checkpoint " + source);
+  return features;
+}
+
 ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
-                               ml::OptimizerKind optimizer, ml::StandardScaler& scaler,
-                               const std::string& source) {
+                               ml::OptimizerKind optimizer, const std::string& source) {
   auto array = [&](const std::string& key) -> const std::vector<double>& {
     auto it = c.arrays.find(key);
     if (it == c.arrays.end()) {
@@ -616,14 +631,12 @@ ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
     }
     state.optimizer[name] = Eigen::Map<const Eigen::VectorXd>(v.data(), num_weights);
   }
-  scaler.mean = array("features/mean");
-  scaler.scale = array("features/scale");
   return state;
 }
 
 struct TrainOutcome {
   std::unique_ptr<ml::Model> model;
-  ml::StandardScaler scaler;
+  ml::FeaturePipeline features;  // fitted
   ml::TrainState state;
   idx_t resumed_from = -1;
   bool reused = false;
@@ -738,22 +751,21 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   const Stopwatch train_timer;
   const TrainSpec& spec = *job.train;
   // The model is a piece built from its spec (ModelSpec::build); the optimizer's spec gives the
-  // trainer's options and its state names the checkpoint arrays (optimizer/<name>). The transform
-  // is still read by type: standard scaling is the only one.
+  // trainer's options and its state names the checkpoint arrays (optimizer/<name>). The
+  // transforms make the feature pipeline, fitted on the training table (or restored from the
+  // checkpoint), which gives the model its number of features.
   const ModelSpec& model_spec = *spec.model;
   ml::SgdOptions sgd = spec.optimizer->training_options();
   sgd.seed = job.seed;
-  bool standard_scale = false;
-  for (const auto& transform : spec.transforms) {
-    static_cast<void>(transform->as<StandardScaleTransformSpec>());
-    standard_scale = true;
-  }
+  const ml::FeaturePipeline unfitted = feature_pipeline_of(spec);
+  bool scaled = false;
+  for (const auto& name : unfitted.numeric())
+    scaled = scaled || unfitted.is_scaled(name);
   TableState& source = executor.table(spec.input);
   TrainOutcome out;
   out.fingerprint = training_fingerprint(job, source.fingerprint);
-  const int d = static_cast<int>(spec.numeric_features.size());
   const auto describe = [&] {
-    return ModelDescription{out.model.get(), &model_spec, spec.label, spec.numeric_features};
+    return ModelDescription{out.model.get(), &model_spec, spec.label, out.features.input_columns()};
   };
 
   ckpt::CheckpointStore store(workdir / "checkpoints", spec.checkpoint_keep);
@@ -767,10 +779,11 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     // does not parse or whose position this training cannot reach is damaged: the store falls
     // back to an older one, as it does for a damaged file.
     const auto accept = [&](const ckpt::Checkpoint& c, const fs::path& file) {
-      ml::StandardScaler scaler;
-      const std::unique_ptr<ml::Model> model = model_spec.build(d, checkpoint_classes(c));
+      const ml::FeaturePipeline features = restored_features(c, unfitted, file.string());
+      const std::unique_ptr<ml::Model> model =
+          model_spec.build(features.num_outputs(), checkpoint_classes(c));
       const ml::TrainState state =
-          from_checkpoint(c, model->num_parameters(), sgd.optimizer, scaler, file.string());
+          from_checkpoint(c, model->num_parameters(), sgd.optimizer, file.string());
       if (source.rows >= 0 && !ml::resume_position_fits(state, source.rows, sgd.batch_size)) {
         throw InputError(
             "checkpoint {} is damaged: its position (step {}, epoch {}, step {} of the epoch, {} "
@@ -808,9 +821,9 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     comm.agree([&] {
       // A multiclass model's classes come with its checkpoint: the data they were found in is
       // this data (the fingerprint says so), and a finished model is reused without reading it.
-      out.model = model_spec.build(d, checkpoint_classes(*loaded));
-      resume = from_checkpoint(*loaded, out.model->num_parameters(), sgd.optimizer, out.scaler,
-                               loaded_from);
+      out.features = restored_features(*loaded, unfitted, loaded_from);
+      out.model = model_spec.build(out.features.num_outputs(), checkpoint_classes(*loaded));
+      resume = from_checkpoint(*loaded, out.model->num_parameters(), sgd.optimizer, loaded_from);
     });
     out.resumed_from = resume->step;
     // A checkpoint at the last step holds the finished model: nothing to train, no data to read.
@@ -828,21 +841,28 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
 
   if (!out.reused) {
     const table::Table& table = executor.materialize(spec.input);
-    if (!out.model) {
-      std::vector<double> classes;
+    ml::Dataset data;
+    if (out.model) {
+      // Resuming: the pipeline's state comes from the checkpoint.
+      data = out.features.assemble(comm, table, spec.label, out.model->label_encoding());
+    } else {
+      ml::LabelEncoding labels{model_spec.task(), {}};
       if (model_spec.task() == ml::Task::kMulticlass) {
-        classes = ml::distinct_label_values(comm, table, spec.label);
-        spdlog::info("training '{}': {} classes in label '{}': {}", model_spec.type, classes.size(),
-                     spec.label, fmt::join(classes, ", "));
+        labels.classes = ml::distinct_label_values(comm, table, spec.label);
+        spdlog::info("training '{}': {} classes in label '{}': {}", model_spec.type,
+                     labels.classes.size(), spec.label, fmt::join(labels.classes, ", "));
       }
-      comm.agree([&] { out.model = model_spec.build(d, std::move(classes)); });
+      out.features = unfitted;
+      data = out.features.fit(comm, table, spec.label, labels);
+      if (out.features.num_outputs() != static_cast<int>(unfitted.numeric().size())) {
+        spdlog::info("feature pipeline: {} input columns give {} features",
+                     out.features.input_columns().size(), out.features.num_outputs());
+      }
+      comm.agree([&] {
+        out.model = model_spec.build(out.features.num_outputs(), std::move(labels.classes));
+      });
     }
-    ml::Dataset data = ml::make_dataset(comm, table, spec.numeric_features, spec.label,
-                                        out.model->label_encoding());
-    if (!standard_scale) warn_unscaled_features(comm, data);
-    if (!loaded && standard_scale) out.scaler.fit(comm, data);
-    // Fitted just now, or restored from the checkpoint (empty when the job does not scale).
-    if (!out.scaler.mean.empty()) out.scaler.transform(data);
+    if (!scaled) warn_unscaled_features(comm, data);
 
     sgd.class_weights = class_weights_for(comm, spec, *out.model, data);
     const idx_t per_epoch = ml::steps_per_epoch(data.global_rows, sgd.batch_size);
@@ -851,8 +871,8 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
         "training {} ({}, {} parameters) with {} on {} rows x {} features: {} epochs x {} steps, "
         "batch {}, checkpoint every {} steps",
         out.model->type(), ml::to_string(out.model->task()), out.model->num_parameters(),
-        ml::to_string(sgd.optimizer), data.global_rows, d, sgd.epochs, per_epoch, sgd.batch_size,
-        spec.checkpoint_every_steps);
+        ml::to_string(sgd.optimizer), data.global_rows, data.num_features(), sgd.epochs, per_epoch,
+        sgd.batch_size, spec.checkpoint_every_steps);
 
     idx_t last_saved = resume ? resume->step : -1;
     Stopwatch progress;
@@ -874,14 +894,13 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
             "training diverged at step {}: the batch loss is {} (the first batch's was {}); lower "
             "train.optimizer.lr (now {}){}; the last good checkpoint is kept",
             state.step, state.last_loss, first_loss, sgd.learning_rate,
-            spec.transforms.empty() ? " or scale the features (transforms: [{scale: standard}])"
-                                    : ""));
+            scaled ? "" : " or scale the features (transforms: [{scale: standard}])"));
         error.set_agreed(true);
         throw error;
       }
       if (spec.checkpoint_every_steps > 0 && state.step % spec.checkpoint_every_steps == 0) {
         store.save(comm,
-                   to_checkpoint(comm, state, out.scaler, out.fingerprint, job.seed, describe()));
+                   to_checkpoint(comm, state, out.features, out.fingerprint, job.seed, describe()));
         last_saved = state.step;
         spdlog::debug("checkpoint written at step {}", state.step);
       }
@@ -898,8 +917,8 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     out.state = ml::train_sgd(comm, data, *out.model, sgd, resume, callbacks, &stopped,
                               &out.gradient_sum_seconds);
     if (out.state.step != last_saved) {
-      store.save(comm,
-                 to_checkpoint(comm, out.state, out.scaler, out.fingerprint, job.seed, describe()));
+      store.save(comm, to_checkpoint(comm, out.state, out.features, out.fingerprint, job.seed,
+                                     describe()));
     }
     if (stopped) {
       InterruptedError error(
@@ -940,7 +959,7 @@ std::string training_fingerprint(const Job& job, const std::string& train_table_
   YAML::Emitter emitter;
   emitter << root["train"];
   return Fingerprint()
-      .add(std::string_view("train-v2"))
+      .add(std::string_view("train-v3"))
       .add(static_cast<std::int64_t>(job.seed))
       .add(std::string_view(emitter.c_str()))
       .add(train_table_fingerprint)
@@ -1012,9 +1031,9 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                   {"gradient_sum_seconds", outcome.gradient_sum_seconds}};
     if (job.evaluate) {
       const Stopwatch evaluate_timer;
-      ml::ScoredRows scored = ml::score_table(
-          comm, executor.materialize(job.evaluate->input), job.train->numeric_features,
-          job.train->label, outcome.scaler, *outcome.model, outcome.state.weights);
+      ml::ScoredRows scored =
+          ml::score_table(comm, executor.materialize(job.evaluate->input), outcome.features,
+                          job.train->label, *outcome.model, outcome.state.weights);
       ml::Predictions predictions;
       predictions.task = outcome.model->task();
       predictions.labels = std::move(scored.labels);

@@ -142,23 +142,44 @@ void check_table_graph(const Job& job) {
   }
 }
 
-// The train label and features must be numeric columns of `t`.
+// The train label and numeric features must be numeric columns of `t`; the categorical features
+// string, integer or bool columns.
 void check_model_columns(const TrainSpec& train, const TableShape& t, const SourceLocation& at,
                          std::string_view section) {
-  auto check = [&](const std::string& column, std::string_view role, const SourceLocation& where) {
+  auto check = [&](const std::string& column, std::string_view role, const SourceLocation& where,
+                   bool categorical) {
     const ColumnShape* c = t.find(column);
     if (!c)
       throw ConfigError("{}: {}: {}", where.to_string(), section, t.not_a_column(role, column));
-    if (c->type && !table::is_numeric(*c->type)) {
-      throw ConfigError("{}: {}: {} column '{}' of table '{}' is {}, but must be numeric",
-                        where.to_string(), section, role, column, t.name,
-                        table::to_string(*c->type));
+    if (!c->type) return;
+    const table::DataType type = *c->type;
+    if (!categorical && !table::is_numeric(type)) {
+      throw ConfigError(
+          "{}: {}: {} column '{}' of table '{}' is {}, but must be numeric{}", where.to_string(),
+          section, role, column, t.name, table::to_string(type),
+          role == "feature" && type == table::DataType::kString
+              ? fmt::format("; list it under features.categorical with an encoder such as "
+                            "{{one_hot: [{}]}}",
+                            column)
+              : "");
+    }
+    const bool categorical_type = type == table::DataType::kString ||
+                                  type == table::DataType::kInt32 ||
+                                  type == table::DataType::kInt64 || type == table::DataType::kBool;
+    if (categorical && !categorical_type) {
+      throw ConfigError(
+          "{}: {}: categorical feature column '{}' of table '{}' is {}, but must be a string, "
+          "integer or bool column; list it under features.numeric",
+          where.to_string(), section, column, t.name, table::to_string(type));
     }
   };
-  check(train.label, "label", section == "train" ? train.fields.of("label", at) : at);
-  for (const auto& feature : train.numeric_features) {
-    check(feature, "feature", section == "train" ? train.fields.of("features.numeric", at) : at);
-  }
+  const bool in_train = section == "train";
+  check(train.label, "label", in_train ? train.fields.of("label", at) : at, false);
+  for (const auto& feature : train.numeric_features)
+    check(feature, "feature", in_train ? train.fields.of("features.numeric", at) : at, false);
+  for (const auto& feature : train.categorical_features)
+    check(feature, "categorical feature",
+          in_train ? train.fields.of("features.categorical", at) : at, true);
 }
 
 }  // namespace
@@ -222,12 +243,16 @@ std::vector<TableShape> validate_job_tables(const Job& job) {
 
   if (job.train) {
     const TrainSpec& train = *job.train;
-    if (std::find(train.numeric_features.begin(), train.numeric_features.end(), train.label) !=
-        train.numeric_features.end()) {
+    for (const auto* list : {&train.numeric_features, &train.categorical_features}) {
+      if (std::find(list->begin(), list->end(), train.label) == list->end()) continue;
       throw ConfigError(
           "{}: train: the label '{}' is also listed as a feature; remove it from "
           "features",
-          train.fields.of("features.numeric", train.location).to_string(), train.label);
+          train.fields
+              .of(list == &train.numeric_features ? "features.numeric" : "features.categorical",
+                  train.location)
+              .to_string(),
+          train.label);
     }
     if (train.class_weight != TrainSpec::ClassWeight::kNone &&
         train.model->task() == ml::Task::kRegression) {

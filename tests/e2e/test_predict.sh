@@ -121,6 +121,6 @@ printf 'x1,x2,x3,x4\n1,abc,3,4\n' >"$TMP/strings.csv"
 # A CSV column's type is known when it is read: a string feature stops the run (exit 3).
 expect_exit 3 60 string-feature 0 predict --model "$TMP/qs/model.h5" --input "$TMP/strings.csv" \
   --output "$TMP/x.csv" --workdir "$TMP/pw9"
-grep -q "feature column 'x2' has type string; only numeric columns" "$TMP/string-feature.err" ||
+grep -q "feature column 'x2' has type string; a numeric feature must be" "$TMP/string-feature.err" ||
   fail "string feature: $(cat "$TMP/string-feature.err")"
 pass "predict: binary, multiclass, regression reproduce the evaluation at 1 and 2 ranks; op: predict reruns when the model changes; clear errors"

@@ -153,7 +153,8 @@ TEST(MakeDataset, NullFeatureNamesColumnRowsAndRank) {
     EXPECT_EQ(dataset_error<InputError>(comm, t, kFeatures, "label"),
               prefix(comm, r) + "feature column 'f64' is null at row " + std::to_string(local) +
                   " of rank " + std::to_string(r) + " (global row " + std::to_string(bad) +
-                  "); impute or filter nulls first (a filter or a derive with coalesce)");
+                  "); impute it (train transforms: [{impute: {columns: [f64]}}]) or filter nulls "
+                  "first");
   }
 }
 
@@ -166,7 +167,14 @@ TEST(MakeDataset, NonFiniteFeature) {
   EXPECT_EQ(dataset_error<InputError>(comm, t, kFeatures, "label"),
             prefix(comm, 0) +
                 "feature column 'f64' holds inf at row 0 of rank 0 (global row 0); features must "
-                "be finite numbers; filter or impute such rows");
+                "be finite numbers; filter such rows");
+  // NaN is a missing value an imputer would fill: the message says how.
+  if (b <= 0 && 0 < e) t.column("f64").values<double>()[0] = std::nan("");
+  EXPECT_EQ(dataset_error<InputError>(comm, t, kFeatures, "label"),
+            prefix(comm, 0) +
+                "feature column 'f64' holds nan at row 0 of rank 0 (global row 0); features must "
+                "be finite numbers; filter such rows or impute them (transforms: [{impute: "
+                "{columns: [f64]}}])");
 }
 
 TEST(MakeDataset, LabelOtherThanZeroOrOne) {

@@ -529,11 +529,12 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
        "unknown key 'hidden' in train.model (a linear model) (valid keys: type, l2)"},
       {head + train + "  optimizer: {type: sgdd}\n", 8, 21,
        "train.optimizer.type must be one of sgd, adam, adamw, got 'sgdd'; did you mean 'sgd'?"},
-      {head + train + "  transforms: [{impute: median}]\n", 8, 17,
-       "unknown key 'impute' in train.transforms.0 (supported transforms: {scale: standard}) "
-       "(valid keys: scale)"},
-      {head + train + "  transforms: [{scale: minmax}]\n", 8, 24,
-       "train.transforms.0.scale must be one of standard, got 'minmax'"},
+      {head + train + "  transforms: [{normalize: l2}]\n", 8, 17,
+       "unknown key 'normalize' in train.transforms.0 (supported transforms: {impute: median}, "
+       "{scale: standard}, {one_hot: [city]}, {index: [weekday]}, {hash: {columns: [user_agent], "
+       "buckets: 64}}) (valid keys: impute, scale, one_hot, index, hash)"},
+      {head + train + "  transforms: [{scale: robust}]\n", 8, 24,
+       "train.transforms.0.scale must be one of standard, minmax, got 'robust'"},
       {head + "runtime: {log_level: verbose}\n", 4, 22,
        "runtime.log_level must be one of trace, debug, info, warn, error, got 'verbose'"},
       {head + "outputs:\n  - {table: events, format: parquet}\n", 5, 29,
@@ -570,7 +571,7 @@ TEST_F(JobLoader, MissingRequiredKeysPointAtTheParentMap) {
       {head + "train:\n  input: events\n  features: {numeric: [v2]}\n", 5, 3,
        "missing required key 'label' in train"},
       {head + "train: {input: events, label: v1, features: {}}\n", 4, 45,
-       "missing required key 'numeric' in train.features"},
+       "train.features needs numeric: [columns] or categorical: [columns] (or both)"},
       {head + "steps:\n  - {op: filter, input: events, where: '', output: o}\n", 5, 40,
        "steps.0.where must not be empty"},
       {head + "train: {input: events, label: v1, features: {numeric: [v1]}}\n"

@@ -59,7 +59,8 @@ std::string train_section(const std::string& canonical_yaml) {
 TEST(TrainRegistries, ListTheirEntries) {
   EXPECT_EQ(model_type_names(), (std::vector<std::string>{"logistic", "linear", "softmax", "mlp"}));
   EXPECT_EQ(optimizer_type_names(), (std::vector<std::string>{"sgd", "adam", "adamw"}));
-  EXPECT_EQ(transform_type_names(), (std::vector<std::string>{"scale"}));
+  EXPECT_EQ(transform_type_names(),
+            (std::vector<std::string>{"impute", "scale", "one_hot", "index", "hash"}));
 
   for (const auto& t : model_types()) {
     EXPECT_FALSE(t.summary.empty()) << t.name;
@@ -77,7 +78,7 @@ TEST(TrainRegistries, ListTheirEntries) {
   }
   EXPECT_EQ(find_model_type("ridge"), nullptr);
   EXPECT_EQ(find_optimizer_type("lbfgs"), nullptr);
-  EXPECT_EQ(find_transform_type("impute"), nullptr);
+  EXPECT_EQ(find_transform_type("normalize"), nullptr);
 
   EXPECT_EQ(default_model_type().name, "logistic");
   EXPECT_EQ(default_optimizer_type().name, "sgd");
@@ -136,12 +137,13 @@ TEST(TrainRegistries, UnknownNamesSuggestWithTheirLocation) {
             "job.yaml:8:70: train.optimizer.schedule.min_lr must be in [0, lr = 0.01], got 0.1");
   EXPECT_EQ(error_of(job + "  transforms: [{scael: standard}]\n"),
             "job.yaml:8:17: unknown key 'scael' in train.transforms.0 (supported transforms: "
-            "{scale: standard}); did you mean 'scale'?");
+            "{impute: median}, {scale: standard}, {one_hot: [city]}, {index: [weekday]}, {hash: "
+            "{columns: [user_agent], buckets: 64}}); did you mean 'scale'?");
   EXPECT_EQ(error_of(job + "  transforms: [{scale: standrad}]\n"),
-            "job.yaml:8:24: train.transforms.0.scale must be one of standard, got 'standrad'; "
-            "did you mean 'standard'?");
+            "job.yaml:8:24: train.transforms.0.scale must be one of standard, minmax, got "
+            "'standrad'; did you mean 'standard'?");
   EXPECT_EQ(error_of(job + "  transforms: [{scale: standard, onehot: [x1]}]\n"),
-            "job.yaml:8:16: train.transforms.0 must have exactly one key, e.g. {scale: standard}");
+            "job.yaml:8:16: train.transforms.0 must have exactly one key, e.g. {impute: median}");
   EXPECT_EQ(error_of(job + "  model: {type: logistic, lr: 0.1}\n"),
             "job.yaml:8:27: unknown key 'lr' in train.model; did you mean 'l2'?");
   EXPECT_EQ(error_of(job + "evaluate: {input: events, metrics: [auc, acuracy]}\n", {}, true),
@@ -221,6 +223,64 @@ TEST(TrainRegistries, CanonicalFormsLoadBackToTheSameText) {
       EXPECT_EQ(canonical(*t.train->transforms[0]), canonical(*transform));
     }
   }
+}
+
+TEST(TrainRegistries, EveryTransformFormHasACanonicalTextThatLoadsBack) {
+  // Each written form and the canonical text it must give; that text loads back to itself.
+  std::string job = kJob;
+  job.replace(job.find("{numeric: [x1, x2]}"), 19, "{numeric: [x1, x2], categorical: [c, d]}");
+  const std::vector<std::pair<std::string, std::string>> forms = {
+      {"{impute: median}", "{impute: median}"},
+      {"{impute: {strategy: mean, columns: [x1]}}", "{impute: {strategy: mean, columns: [x1]}}"},
+      {"{impute: {strategy: constant, columns: [c], value: none}}",
+       "{impute: {strategy: constant, columns: [c], value: \"none\"}}"},
+      {"{impute: {strategy: constant, value: 0.5}}",
+       "{impute: {strategy: constant, value: \"0.5\"}}"},
+      {"{scale: minmax}", "{scale: minmax}"},
+      {"{scale: {method: standard, columns: [x2]}}", "{scale: {method: standard, columns: [x2]}}"},
+      {"{one_hot: [c, d]}", "{one_hot: {columns: [c, d], unknown: error, max_categories: 1000}}"},
+      {"{index: {columns: [c, d], unknown: ignore, max_categories: 7}}",
+       "{index: {columns: [c, d], unknown: ignore, max_categories: 7}}"},
+      {"{hash: {columns: [c, d], buckets: 8}}", "{hash: {columns: [c, d], buckets: 8}}"},
+  };
+  for (const auto& [written, expected] : forms) {
+    // Categorical features need an encoder: add one unless the form is one.
+    const bool encodes = written.starts_with("{one_hot") || written.starts_with("{index") ||
+                         written.starts_with("{hash");
+    const std::string list =
+        "[" + written + (encodes ? "" : ", {hash: {columns: [c, d], buckets: 2}}") + "]";
+    const Job first = load(job, {"train.transforms=" + list});
+    EXPECT_EQ(canonical(*first.train->transforms.at(0)), expected) << written;
+    const Job again = load(first.canonical_yaml);
+    EXPECT_EQ(again.canonical_yaml, first.canonical_yaml) << written;
+    EXPECT_EQ(canonical(*again.train->transforms.at(0)), expected) << written;
+  }
+  EXPECT_NE(load(job, {"train.transforms=[{one_hot: [c, d]}]"})
+                .canonical_yaml.find("    categorical: [c, d]\n"),
+            std::string::npos);
+  // Wrong settings, with their locations.
+  EXPECT_EQ(error_of(job + "  transforms: [{impute: constant}]\n"),
+            "job.yaml:8:25: train.transforms.0.impute: strategy constant needs a value: write "
+            "{impute: {strategy: constant, value: 0}}");
+  EXPECT_EQ(
+      error_of(job + "  transforms: [{impute: {strategy: mean, value: 3}}, {one_hot: [c, d]}]\n"),
+      "job.yaml:8:49: train.transforms.0.impute.value: value is only for strategy constant "
+      "(the strategy is mean); remove it");
+  EXPECT_EQ(error_of(job + "  transforms: [{hash: {columns: [c, d], buckets: 0}}]\n"),
+            "job.yaml:8:50: train.transforms.0.hash.buckets must be >= 1, got 0");
+  EXPECT_EQ(
+      error_of(job + "  transforms: [{one_hot: {columns: [c], unknown: skip}}, {index: [d]}]\n"),
+      "job.yaml:8:50: train.transforms.0.one_hot.unknown must be one of error, ignore, got "
+      "'skip'");
+  EXPECT_EQ(error_of(job + "  transforms: [{one_hot: [c]}]\n"),
+            "job.yaml:7:13: categorical feature 'd' has no encoder; add one of {one_hot: "
+            "{columns: [d]}}, {index: {columns: [d]}} or {hash: {columns: [d], buckets: 32}} to "
+            "train.transforms");
+  EXPECT_EQ(error_of(job + "  transforms: [{one_hot: [c, d]}, {scale: {method: minmax, columns: "
+                           "[x9]}}]\n"),
+            "job.yaml:8:35: train.transforms.1 (scale): 'x9' is not a feature: transforms apply "
+            "to the columns listed under train.features (numeric: x1, x2; categorical: c, d); "
+            "did you mean 'x1'?");
 }
 
 TEST(TrainRegistries, ATransformListedTwiceIsAppliedAndWrittenOnce) {

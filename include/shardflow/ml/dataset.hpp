@@ -65,6 +65,17 @@ CheckedColumns check_training_columns(const mpi::Comm& comm, const table::Table&
                                       const std::vector<std::string>& features,
                                       const std::string& label, idx_t global_offset,
                                       const LabelEncoding& labels = {});
+/// Local: make_dataset's value errors for the numeric feature column `name`: a null or a
+/// non-finite value, naming the row, `rank` and the global row (rows numbered from
+/// `global_offset`). With `missing_allowed` (an imputer fills them) nulls and NaN pass; infinities
+/// never do.
+void check_feature_values(int rank, const table::Column& column, const std::string& name,
+                          idx_t global_offset, bool missing_allowed);
+/// Local: the `label` column of every row of `table`, encoded as `encoding` says, with
+/// make_dataset's label errors (not numeric, null, a value that does not fit the task).
+Eigen::VectorXd read_labels(const mpi::Comm& comm, const table::Table& table,
+                            const std::string& label, idx_t global_offset,
+                            const LabelEncoding& encoding);
 /// Local: rows [begin, end) of one numeric column as doubles into out[0, end - begin).
 void copy_column_block(const table::Column& column, idx_t begin, idx_t end, double* out);
 

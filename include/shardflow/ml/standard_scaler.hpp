@@ -1,6 +1,7 @@
 #pragma once
 // Standardization of features: x -> (x - mean) / scale, fitted on the training data only.
 
+#include <span>
 #include <vector>
 
 #include "shardflow/ml/dataset.hpp"
@@ -16,6 +17,9 @@ struct StandardScaler {
   /// bit-identical at any rank count and on every rank. Throws InputError (agreed) if the dataset
   /// has no rows on any rank, or if a feature's squared deviation from its mean overflows double.
   void fit(const mpi::Comm& comm, const Dataset& data);
+  /// Collective: fit on the listed feature columns only (mean and scale hold one entry per listed
+  /// column, in that order); the same values fit() gives for those columns.
+  void fit(const mpi::Comm& comm, const Dataset& data, std::span<const int> columns);
 
   /// Local: standardizes `data.features` in place. Throws RuntimeError if the feature count
   /// differs from the fitted one.

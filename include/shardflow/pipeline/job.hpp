@@ -42,6 +42,8 @@ struct TrainSpec {
   std::string input;
   std::string label;
   std::vector<std::string> numeric_features;
+  /// `features.categorical`: string, integer or bool columns, each encoded by a transform.
+  std::vector<std::string> categorical_features;
   std::vector<std::shared_ptr<const TransformSpec>> transforms;  // in the order written
   std::shared_ptr<const ModelSpec> model;
   std::shared_ptr<const OptimizerSpec> optimizer;
@@ -57,6 +59,11 @@ struct TrainSpec {
   FieldLocations fields;  // keys: input, label, features, transforms, model, optimizer,
                           // checkpoint, class_weight
 };
+
+/// Local: the (unfitted) feature pipeline of the train section: its features and transforms.
+/// ConfigError, at the transform's or the features' location, for a pipeline that cannot work
+/// (ml::FeaturePipeline's constructor lists the cases).
+ml::FeaturePipeline feature_pipeline_of(const TrainSpec& train);
 
 /// `evaluate:` (requires `train:`).
 struct EvaluateSpec {

@@ -1,9 +1,11 @@
 #pragma once
 // A trained model read back from the model.h5 a training run writes (a copy of its last
 // checkpoint), for scoring new data: `op: predict` and `shardflow predict`. The file describes
-// itself: /meta attributes model_type, task, label and features (a JSON list), the arrays
-// model/weights, features/mean and features/scale (the standard scaler, empty when the job did
-// not scale) and, for a multiclass model, model/classes.
+// itself: /meta attributes model_type, task, label, features (a JSON list of the input columns)
+// and feature_pipeline (the features, transforms and their fitted state as JSON, see
+// feature_pipeline_json), the array model/weights and, for a multiclass model, model/classes.
+// Files written before feature pipelines hold features/mean and features/scale instead (a
+// standard scaler, empty when the job did not scale); they still load.
 
 #include <Eigen/Core>
 
@@ -12,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "shardflow/ml/feature_pipeline.hpp"
 #include "shardflow/ml/model.hpp"
-#include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/table/schema.hpp"
 
@@ -22,11 +24,20 @@ namespace shardflow::pipeline {
 struct SavedModel {
   std::unique_ptr<ml::Model> model;
   Eigen::VectorXd weights;
-  ml::StandardScaler scaler;  // mean empty when the training did not scale
+  ml::FeaturePipeline pipeline;  // fitted
   std::string label;
-  std::vector<std::string> features;
-  std::string source;  // the file, for messages
+  std::vector<std::string> features;  // the input columns the pipeline reads
+  std::string source;                 // the file, for messages
 };
+
+/// The settings and fitted state of a fitted pipeline as JSON text: {"numeric": [...],
+/// "categorical": [...], "outputs": [...], "transforms": [{"kind", "columns", "strategy", "value",
+/// "unknown", "max_categories", "buckets", "where", "fill", "fill_text", "categories", "offset",
+/// "divisor"}]}. Doubles round-trip exactly.
+std::string feature_pipeline_json(const ml::FeaturePipeline& pipeline);
+/// Local: the fitted pipeline from feature_pipeline_json's text; InputError starting with
+/// `source` ("model file x.h5") when the text does not parse or the state does not fit.
+ml::FeaturePipeline feature_pipeline_from_json(const std::string& text, const std::string& source);
 
 /// Local: reads `file` and builds its model through the model registry. InputError naming the
 /// file and what to do when it is not a valid checkpoint (ckpt::read_checkpoint_file's reasons),

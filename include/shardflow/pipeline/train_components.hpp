@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "shardflow/common/types.hpp"
+#include "shardflow/ml/feature_pipeline.hpp"
 #include "shardflow/ml/linear_models.hpp"
 #include "shardflow/ml/model.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
@@ -126,22 +127,22 @@ const OptimizerType& default_optimizer_type();
 // ============================================================================================
 
 /// One parsed item of `train.transforms`, a map with one key: the transform's name, whose value
-/// holds its settings (`{scale: standard}`). Subclasses (one per name) add their typed settings.
+/// holds its settings (`{scale: standard}`, `{one_hot: {columns: [city]}}`). Every entry parses
+/// into the settings of one ml::FeatureTransform (ml/feature_pipeline.hpp), which does the work;
+/// the canonical form is written from those settings (src/pipeline/transforms/transform_spec.cpp).
 class TransformSpec {
  public:
-  virtual ~TransformSpec() = default;
-
   std::string name;         // the item's key
   SourceLocation location;  // the list item
   FieldLocations fields;    // the location of the value, under `name`
+  /// The transform's settings; `settings.where` names the item for messages
+  /// ("job.yaml:9:7: train.transforms.1 (one_hot)").
+  ml::FeatureTransform settings;
 
-  /// Local: emits the item as a canonical one-key YAML map that loads back to an equal spec.
-  virtual void emit(YAML::Emitter& out) const = 0;
-
-  template <typename T>
-  const T& as() const {
-    return dynamic_cast<const T&>(*this);
-  }
+  /// Local: emits the item as a canonical one-key YAML map that loads back to an equal spec: the
+  /// short form ({scale: standard}, {impute: mean}) when only the kind is set, else the full map
+  /// with every setting of its kind.
+  void emit(YAML::Emitter& out) const;
 };
 
 /// One transform registry entry.
@@ -162,7 +163,7 @@ std::vector<std::string> transform_type_names();
 // ============================================================================================
 // The runner builds the model through ModelSpec::build and reads optimizers through
 // training_options(), so adam and adamw keep their class inside their own file, like the steps
-// do; it still reads the transform specs by type (as<T>()). The SGD and logistic specs stay here
+// do; transforms hand their settings to ml::FeaturePipeline. The SGD and logistic specs stay here
 // because tests read their settings by type.
 
 /// `model: {type: linear|logistic|softmax, l2: 0}`: the generalized linear models
@@ -206,16 +207,6 @@ class SgdOptimizerSpec final : public OptimizerSpec {
 
   void emit(YAML::Emitter& out) const override;
   ml::SgdOptions training_options() const override;
-};
-
-/// `{scale: standard}` (src/pipeline/transforms/standard_scale_transform.cpp): every feature
-/// standardized to mean 0 and standard deviation 1, fitted on the training table only
-/// (ml/standard_scaler.hpp).
-class StandardScaleTransformSpec final : public TransformSpec {
- public:
-  static constexpr std::string_view kName = "scale";
-
-  void emit(YAML::Emitter& out) const override;
 };
 
 }  // namespace shardflow::pipeline

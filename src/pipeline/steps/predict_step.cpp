@@ -57,10 +57,20 @@ class PredictStep final : public StepSpec {
                           model_at.to_string(), label, model, feature,
                           input.unknown_column(feature));
       }
-      if (c->type && !table::is_numeric(*c->type)) {
+      const auto& numeric = saved.pipeline.numeric();
+      const bool is_numeric_feature =
+          std::find(numeric.begin(), numeric.end(), feature) != numeric.end();
+      if (c->type && is_numeric_feature && !table::is_numeric(*c->type)) {
         throw ConfigError(
             "{}: {}: feature '{}' of the model {} is a {} column of table '{}'; it "
             "must be numeric, as in training",
+            model_at.to_string(), label, feature, model, table::to_string(*c->type), input.name);
+      }
+      if (c->type && !is_numeric_feature && !table::is_numeric(*c->type) &&
+          *c->type != table::DataType::kString) {
+        throw ConfigError(
+            "{}: {}: categorical feature '{}' of the model {} is a {} column of table '{}'; it "
+            "must be a string, integer or bool column, as in training",
             model_at.to_string(), label, feature, model, table::to_string(*c->type), input.name);
       }
     }
@@ -90,8 +100,8 @@ class PredictStep final : public StepSpec {
     const table::Table& input = *inputs.at(0);
     return run_located(fields.of("model", location), context, [&] {
       const SavedModel saved = load_saved_model(context.comm, model);
-      const Eigen::VectorXd outputs = ml::predict_table(context.comm, input, saved.features,
-                                                        saved.scaler, *saved.model, saved.weights);
+      const Eigen::VectorXd outputs =
+          ml::predict_table(context.comm, input, saved.pipeline, *saved.model, saved.weights);
       table::Table out;
       for (const auto& name : kept(input.schema().names()))
         out.add_column(name, input.column(name));

@@ -7,11 +7,16 @@
 
 namespace shardflow::pipeline {
 
-TransformType standard_scale_transform_type();
+TransformType impute_transform_type();
+TransformType scale_transform_type();
+TransformType one_hot_transform_type();
+TransformType index_transform_type();
+TransformType hash_transform_type();
 
 const std::vector<TransformType>& transform_types() {
   static const std::vector<TransformType> types = {
-      standard_scale_transform_type(),
+      impute_transform_type(), scale_transform_type(), one_hot_transform_type(),
+      index_transform_type(),  hash_transform_type(),
   };
   return types;
 }
