@@ -554,7 +554,7 @@ FeaturePipeline::Rows::Rows(const FeaturePipeline& pipeline, const table::Table&
     : Rows(pipeline, table, rank, global_offset, true) {}
 
 FeaturePipeline::Rows::Rows(const FeaturePipeline& pipeline, const table::Table& table, int rank,
-                            idx_t global_offset, bool scaled)
+                            idx_t global_offset, bool scaled, bool check_values)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.rank = rank;
@@ -627,7 +627,7 @@ FeaturePipeline::Rows::Rows(const FeaturePipeline& pipeline, const table::Table&
     }
     m.categorical.push_back(std::move(c));
   }
-  for (size_t j = 0; j < m.numeric.size(); ++j)
+  for (size_t j = 0; j < m.numeric.size() && check_values; ++j)
     check_feature_values(rank, *m.numeric[j].column, pipeline.numeric_[j], global_offset,
                          m.numeric[j].imputed);
   m.width = pipeline.num_outputs();
@@ -741,7 +741,8 @@ void FeaturePipeline::fit_column_transforms(const mpi::Comm& comm, const table::
     return std::find(numeric_.begin(), numeric_.end(), c) != numeric_.end();
   };
   // Types first, so that the statistics below read the columns they expect.
-  comm.agree([&] { Rows check(*this, table, comm.rank(), global_offset, false); });
+  // (The values are checked once, when the rows are assembled.)
+  comm.agree([&] { Rows check(*this, table, comm.rank(), global_offset, false, false); });
   // Imputers (the written order puts a column's imputer before its encoder).
   std::map<std::string, std::string> text_fill;  // categorical column -> fill
   for (auto& t : transforms_) {

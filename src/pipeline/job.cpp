@@ -61,6 +61,13 @@ void emit_train(YAML::Emitter& out, const TrainSpec& t) {
       out << YAML::Key << canonical_number(label) << YAML::Value << canonical_number(weight);
     out << YAML::EndMap;
   }
+  if (t.early_stopping) {
+    const EarlyStoppingSpec& e = *t.early_stopping;
+    out << YAML::Key << "early_stopping" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+        << "input" << YAML::Value << e.input << YAML::Key << "metric" << YAML::Value << e.metric
+        << YAML::Key << "patience" << YAML::Value << e.patience << YAML::Key << "min_delta"
+        << YAML::Value << canonical_number(e.min_delta) << YAML::EndMap;
+  }
   out << YAML::EndMap;
 }
 

@@ -508,7 +508,7 @@ std::vector<std::shared_ptr<const TransformSpec>> read_transforms(const Node& no
 TrainSpec read_train(const Node& node) {
   const MapView map(node, "train");
   map.allow_only({"input", "label", "features", "transforms", "model", "optimizer", "checkpoint",
-                  "class_weight"});
+                  "class_weight", "early_stopping"});
   TrainSpec t;
   t.location = node.location;
   t.fields = map.field_locations();
@@ -547,6 +547,25 @@ TrainSpec read_train(const Node& node) {
     if (const Node* k = c.find("keep")) {
       t.checkpoint_keep = static_cast<int>(to_int(*k, c.path("keep"), 1, 1000000));
     }
+  }
+  if (const Node* early = map.find("early_stopping")) {
+    const MapView e(*early, map.path("early_stopping"));
+    e.allow_only({"input", "metric", "patience", "min_delta"});
+    EarlyStoppingSpec es;
+    es.location = early->location;
+    es.fields = e.field_locations();
+    es.input = to_nonempty_string(e.require("input"), e.path("input"));
+    es.metric = to_nonempty_string(e.require("metric"), e.path("metric"));
+    if (const Node* patience = e.find("patience"))
+      es.patience = static_cast<int>(to_int(*patience, e.path("patience"), 1, 1000000));
+    if (const Node* delta = e.find("min_delta")) {
+      es.min_delta = to_double(*delta, e.path("min_delta"));
+      if (es.min_delta < 0) {
+        fail_at(delta->location,
+                fmt::format("{} must be >= 0, got {}", e.path("min_delta"), es.min_delta));
+      }
+    }
+    t.early_stopping = std::move(es);
   }
   if (const Node* weight = map.find("class_weight")) {
     const std::string path = map.path("class_weight");

@@ -212,6 +212,8 @@ class Executor {
     for (const auto& output : job_.outputs)
       reads(output.table, publish_position());
     if (job_.train) reads(job_.train->input, train_position());
+    if (job_.train && job_.train->early_stopping)
+      reads(job_.train->early_stopping->input, train_position());
     if (job_.evaluate) reads(job_.evaluate->input, evaluate_position());
   }
 
@@ -634,6 +636,123 @@ ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
   return state;
 }
 
+// train.early_stopping: the metric after every epoch, the best epoch and its weights; saved in
+// every checkpoint (attribute early_stopping, array early_stopping/best_weights) so that a resumed
+// run continues exactly, and sets the finished model's weights to the best epoch's.
+struct EarlyStopping {
+  const EarlyStoppingSpec* spec = nullptr;  // null: not configured
+  const ml::Metric* metric = nullptr;
+  std::vector<double> history;  // the metric after each completed epoch, in order
+  double best = 0.0;
+  idx_t best_epoch = -1;  // epochs completed when `best` was measured; -1 before any epoch
+  idx_t bad_epochs = 0;   // epochs since then without an improvement of more than min_delta
+  Eigen::VectorXd best_weights;
+  bool stopped = false;  // patience ran out: training is finished
+
+  explicit EarlyStopping(const TrainSpec& train) {
+    if (!train.early_stopping) return;
+    spec = &*train.early_stopping;
+    metric = ml::find_metric(spec->metric);
+  }
+  bool enabled() const { return spec != nullptr; }
+
+  void save(ckpt::Checkpoint& c) const {
+    if (!enabled()) return;
+    c.meta.attributes["early_stopping"] = nlohmann::json{
+        {"history", history},
+        {"best", best},
+        {"best_epoch", best_epoch},
+        {"bad_epochs", bad_epochs},
+        {"stopped", stopped}}.dump();
+    c.arrays["early_stopping/best_weights"].assign(best_weights.data(),
+                                                   best_weights.data() + best_weights.size());
+  }
+
+  // Local: the state `c` holds (InputError naming `source` when it is missing or damaged).
+  void load(const ckpt::Checkpoint& c, idx_t num_weights, const std::string& source) {
+    if (!enabled()) return;
+    const auto it = c.meta.attributes.find("early_stopping");
+    const auto weights = c.arrays.find("early_stopping/best_weights");
+    if (it == c.meta.attributes.end() || weights == c.arrays.end()) {
+      throw InputError("checkpoint {} has no early-stopping state; it was not written by this job",
+                       source);
+    }
+    try {
+      const auto j = nlohmann::json::parse(it->second);
+      history = j.at("history").get<std::vector<double>>();
+      best = j.at("best").get<double>();
+      best_epoch = j.at("best_epoch").get<idx_t>();
+      bad_epochs = j.at("bad_epochs").get<idx_t>();
+      stopped = j.at("stopped").get<bool>();
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError("checkpoint {} is damaged: its early-stopping state does not parse ({})",
+                       source, e.what());
+    }
+    const bool started = best_epoch >= 0;
+    if (static_cast<idx_t>(weights->second.size()) != (started ? num_weights : 0) ||
+        best_epoch > static_cast<idx_t>(history.size()) || bad_epochs < 0) {
+      throw InputError("checkpoint {} is damaged: its early-stopping state does not fit the model",
+                       source);
+    }
+    best_weights = Eigen::Map<const Eigen::VectorXd>(
+        weights->second.data(), static_cast<Eigen::Index>(weights->second.size()));
+  }
+
+  // Collective: the metric of the weights after `epochs` completed epochs on `table`; updates the
+  // best epoch and decides whether patience has run out.
+  void after_epoch(const mpi::Comm& comm, const table::Table& table,
+                   const ml::FeaturePipeline& features, const std::string& label,
+                   const ml::Model& model, const Eigen::VectorXd& weights, idx_t epochs) {
+    ml::ScoredRows scored = ml::score_table(comm, table, features, label, model, weights);
+    ml::Predictions predictions;
+    predictions.task = model.task();
+    predictions.labels = std::move(scored.labels);
+    predictions.outputs = std::move(scored.outputs);
+    predictions.num_outputs = scored.num_outputs;
+    double value = 0;
+    try {
+      value = metric->compute(comm, predictions);
+    } catch (const ml::MetricNotComputable& e) {
+      InputError error(fmt::format(
+          "{}: early stopping cannot compute {} on table '{}' after epoch {}: {}; choose another "
+          "metric or a larger validation table",
+          spec->fields.of("metric", spec->location).to_string(), spec->metric, spec->input, epochs,
+          e.what()));
+      error.set_agreed(true);
+      throw error;
+    }
+    history.push_back(value);
+    const bool improved =
+        best_epoch < 0 || (metric->higher_is_better ? value > best + spec->min_delta
+                                                    : value < best - spec->min_delta);
+    if (improved) {
+      best = value;
+      best_epoch = epochs;
+      best_weights = weights;
+      bad_epochs = 0;
+    } else {
+      ++bad_epochs;
+    }
+    stopped = bad_epochs >= spec->patience;
+    spdlog::info("epoch {}: {} on '{}' = {:.6f} (best {:.6f} after epoch {}{})", epochs,
+                 spec->metric, spec->input, value, best, best_epoch,
+                 improved ? ""
+                          : fmt::format("; {} of {} epochs without improvement", bad_epochs,
+                                        spec->patience));
+    if (stopped) {
+      spdlog::info("early stopping after epoch {}: keeping the weights of epoch {} ({} = {:.6f})",
+                   epochs, best_epoch, spec->metric, best);
+    }
+  }
+
+  nlohmann::json summary() const {
+    if (!enabled()) return nullptr;
+    return {{"input", spec->input},         {"metric", spec->metric}, {"patience", spec->patience},
+            {"min_delta", spec->min_delta}, {"history", history},     {"best_value", best},
+            {"best_epoch", best_epoch},     {"stopped", stopped}};
+  }
+};
+
 struct TrainOutcome {
   std::unique_ptr<ml::Model> model;
   ml::FeaturePipeline features;  // fitted
@@ -646,6 +765,7 @@ struct TrainOutcome {
   double setup_seconds = 0.0;
   std::vector<double> epoch_seconds;
   double gradient_sum_seconds = 0.0;
+  nlohmann::json early_stopping = nullptr;  // EarlyStopping::summary()
 };
 
 // Moves every checkpoint in `store` aside (checkpoints.old-<time>), so that checkpoints of other
@@ -763,7 +883,13 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     scaled = scaled || unfitted.is_scaled(name);
   TableState& source = executor.table(spec.input);
   TrainOutcome out;
-  out.fingerprint = training_fingerprint(job, source.fingerprint);
+  EarlyStopping early(spec);
+  // The validation table decides where training stops: its data is part of the training's
+  // identity too.
+  out.fingerprint = training_fingerprint(
+      job, early.enabled()
+               ? source.fingerprint + "+" + executor.table(early.spec->input).fingerprint
+               : source.fingerprint);
   const auto describe = [&] {
     return ModelDescription{out.model.get(), &model_spec, spec.label, out.features.input_columns()};
   };
@@ -784,6 +910,8 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
           model_spec.build(features.num_outputs(), checkpoint_classes(c));
       const ml::TrainState state =
           from_checkpoint(c, model->num_parameters(), sgd.optimizer, file.string());
+      EarlyStopping check(spec);
+      check.load(c, model->num_parameters(), file.string());
       if (source.rows >= 0 && !ml::resume_position_fits(state, source.rows, sgd.batch_size)) {
         throw InputError(
             "checkpoint {} is damaged: its position (step {}, epoch {}, step {} of the epoch, {} "
@@ -824,11 +952,13 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
       out.features = restored_features(*loaded, unfitted, loaded_from);
       out.model = model_spec.build(out.features.num_outputs(), checkpoint_classes(*loaded));
       resume = from_checkpoint(*loaded, out.model->num_parameters(), sgd.optimizer, loaded_from);
+      early.load(*loaded, out.model->num_parameters(), loaded_from);
     });
     out.resumed_from = resume->step;
     // A checkpoint at the last step holds the finished model: nothing to train, no data to read.
-    if (source.rows >= 0 &&
-        resume->step == ml::steps_per_epoch(source.rows, sgd.batch_size) * sgd.epochs) {
+    if (early.stopped ||
+        (source.rows >= 0 &&
+         resume->step == ml::steps_per_epoch(source.rows, sgd.batch_size) * sgd.epochs)) {
       out.state = *resume;
       out.reused = true;
       spdlog::info("training: reused the finished model of {} (step {}, fingerprint {})",
@@ -875,6 +1005,19 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
         sgd.batch_size, spec.checkpoint_every_steps);
 
     idx_t last_saved = resume ? resume->step : -1;
+    // The checkpoint of `state`. Once training is finished (patience ran out, or the last step)
+    // with early stopping, its model is the best epoch's: the model.h5 a run publishes.
+    const auto checkpoint_of = [&](const ml::TrainState& state) {
+      ml::TrainState published = state;
+      if (early.enabled() && (early.stopped || state.step == total_steps))
+        published.weights = early.best_weights;
+      ckpt::Checkpoint c =
+          to_checkpoint(comm, published, out.features, out.fingerprint, job.seed, describe());
+      early.save(c);
+      return c;
+    };
+    const table::Table* validation =
+        early.enabled() ? &executor.materialize(early.spec->input) : nullptr;
     Stopwatch progress;
     ml::TrainCallbacks callbacks;
     // The first batch loss of this run, the yardstick for divergence. The loss is the same on
@@ -898,9 +1041,13 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
         error.set_agreed(true);
         throw error;
       }
+      // After each epoch, before that step's checkpoint: the checkpoint holds the decision.
+      if (early.enabled() && state.step_in_epoch == 0 && state.step > 0) {
+        early.after_epoch(comm, *validation, out.features, spec.label, *out.model, state.weights,
+                          state.epoch);
+      }
       if (spec.checkpoint_every_steps > 0 && state.step % spec.checkpoint_every_steps == 0) {
-        store.save(comm,
-                   to_checkpoint(comm, state, out.features, out.fingerprint, job.seed, describe()));
+        store.save(comm, checkpoint_of(state));
         last_saved = state.step;
         spdlog::debug("checkpoint written at step {}", state.step);
       }
@@ -910,17 +1057,15 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
         progress.reset();
       }
     };
-    callbacks.stop_requested = [] { return stop_signal_received(); };
+    // early.stopped is equal on every rank (the metric is).
+    callbacks.stop_requested = [&] { return stop_signal_received() || early.stopped; };
     bool stopped = false;
     out.setup_seconds = train_timer.seconds();
     epoch_timer.reset();
     out.state = ml::train_sgd(comm, data, *out.model, sgd, resume, callbacks, &stopped,
                               &out.gradient_sum_seconds);
-    if (out.state.step != last_saved) {
-      store.save(comm, to_checkpoint(comm, out.state, out.features, out.fingerprint, job.seed,
-                                     describe()));
-    }
-    if (stopped) {
+    if (out.state.step != last_saved) store.save(comm, checkpoint_of(out.state));
+    if (stopped && !early.stopped) {
       InterruptedError error(
           stop_message(agreed_stop_cause(comm), fmt::format("at training step {}", out.state.step),
                        fmt::format("checkpoint written to {}; rerun with --resume auto to continue",
@@ -930,7 +1075,9 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     }
     spdlog::info("training finished at step {}, last batch loss {:.6f}", out.state.step,
                  out.state.last_loss);
+    if (early.enabled()) out.state.weights = early.best_weights;
   }
+  out.early_stopping = early.summary();
 
   // The final model, in checkpoint layout, next to the run's other outputs: a copy of the
   // checkpoint of the last step, so a rerun publishes the same bytes.
@@ -1028,7 +1175,8 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                   {"seconds", timer.seconds()},
                   {"setup_seconds", outcome.setup_seconds},
                   {"epoch_seconds", outcome.epoch_seconds},
-                  {"gradient_sum_seconds", outcome.gradient_sum_seconds}};
+                  {"gradient_sum_seconds", outcome.gradient_sum_seconds},
+                  {"early_stopping", outcome.early_stopping}};
     if (job.evaluate) {
       const Stopwatch evaluate_timer;
       ml::ScoredRows scored =

@@ -115,30 +115,38 @@ void check_table_graph(const Job& job) {
     require_table(job.train->input, job.train->fields.of("input", job.train->location),
                   "the train input");
   }
+  // A metric name that is not in the registry or not for the model's task, at `at` in `section`.
+  const auto check_metric = [&](const std::string& metric, const SourceLocation& at,
+                                std::string_view section) {
+    const ml::Task task = job.train->model->task();
+    if (!ml::find_metric(metric)) {
+      // Suggest among the metrics that fit the model, list those.
+      const auto known = ml::metric_names(task);
+      throw ConfigError("{}: unknown metric '{}' in {}{} (metrics for {}: {})", at.to_string(),
+                        metric, section, did_you_mean(metric, known), ml::to_string(task),
+                        list_names(known));
+    }
+    const ml::Metric& m = *ml::find_metric(metric);
+    if (!m.supports(task)) {
+      std::vector<std::string> tasks;
+      for (const ml::Task t : m.tasks)
+        tasks.emplace_back(ml::to_string(t));
+      throw ConfigError(
+          "{}: metric '{}' is for {}, but the model (type {}) does {}; metrics for {}: {}",
+          at.to_string(), metric, fmt::join(tasks, " and "), job.train->model->type,
+          ml::to_string(task), ml::to_string(task), list_names(ml::metric_names(task)));
+    }
+  };
+  if (job.train && job.train->early_stopping) {
+    const EarlyStoppingSpec& e = *job.train->early_stopping;
+    require_table(e.input, e.fields.of("input", e.location), "the early_stopping input");
+    check_metric(e.metric, e.fields.of("metric", e.location), "train.early_stopping.metric");
+  }
   if (job.evaluate) {
     const EvaluateSpec& e = *job.evaluate;
     require_table(e.input, e.fields.of("input", e.location), "the evaluate input");
-    for (const auto& metric : e.metrics) {
-      const ml::Task task = job.train->model->task();
-      if (!ml::find_metric(metric)) {
-        // Suggest among the metrics that fit the model, list those.
-        const auto known = ml::metric_names(task);
-        throw ConfigError("{}: unknown metric '{}' in evaluate.metrics{} (metrics for {}: {})",
-                          e.fields.of("metrics", e.location).to_string(), metric,
-                          did_you_mean(metric, known), ml::to_string(task), list_names(known));
-      }
-      const ml::Metric& m = *ml::find_metric(metric);
-      if (!m.supports(task)) {
-        std::vector<std::string> tasks;
-        for (const ml::Task t : m.tasks)
-          tasks.emplace_back(ml::to_string(t));
-        throw ConfigError(
-            "{}: metric '{}' is for {}, but the model (type {}) does {}; metrics for {}: {}",
-            e.fields.of("metrics", e.location).to_string(), metric, fmt::join(tasks, " and "),
-            job.train->model->type, ml::to_string(task), ml::to_string(task),
-            list_names(ml::metric_names(task)));
-      }
-    }
+    for (const auto& metric : e.metrics)
+      check_metric(metric, e.fields.of("metrics", e.location), "evaluate.metrics");
   }
 }
 
@@ -262,6 +270,11 @@ std::vector<TableShape> validate_job_tables(const Job& job) {
           train.fields.of("class_weight", train.location).to_string(), train.model->type);
     }
     check_model_columns(train, table_named(train.input), train.location, "train");
+    if (train.early_stopping) {
+      check_model_columns(train, table_named(train.early_stopping->input),
+                          train.early_stopping->fields.of("input", train.early_stopping->location),
+                          "early_stopping");
+    }
     if (job.evaluate) {
       check_model_columns(train, table_named(job.evaluate->input),
                           job.evaluate->fields.of("input", job.evaluate->location), "evaluate");

@@ -283,6 +283,28 @@ TEST(TrainRegistries, EveryTransformFormHasACanonicalTextThatLoadsBack) {
             "did you mean 'x1'?");
 }
 
+TEST(TrainRegistries, EarlyStoppingHasACanonicalFormAndLocatedErrors) {
+  const Job job = load(std::string(kJob) + "  early_stopping: {input: valid, metric: auc}\n");
+  ASSERT_TRUE(job.train->early_stopping.has_value());
+  EXPECT_EQ(job.train->early_stopping->patience, 3);
+  EXPECT_NE(job.canonical_yaml.find("  early_stopping: {input: valid, metric: auc, patience: 3, "
+                                    "min_delta: 0}\n"),
+            std::string::npos)
+      << job.canonical_yaml;
+  EXPECT_EQ(load(job.canonical_yaml).canonical_yaml, job.canonical_yaml);
+  // Without it, the canonical text (and so the training fingerprint) does not mention it.
+  EXPECT_EQ(load(kJob).canonical_yaml.find("early_stopping"), std::string::npos);
+  EXPECT_EQ(error_of(std::string(kJob) + "  early_stopping: {input: valid}\n"),
+            "job.yaml:8:19: missing required key 'metric' in train.early_stopping");
+  EXPECT_EQ(error_of(std::string(kJob) +
+                     "  early_stopping: {input: valid, metric: auc, min_delta: -1}\n"),
+            "job.yaml:8:58: train.early_stopping.min_delta must be >= 0, got -1");
+  EXPECT_EQ(error_of(std::string(kJob) + "  early_stopping: {input: valid, metric: auc, "
+                                         "patience: 2, patients: 3}\n"),
+            "job.yaml:8:60: unknown key 'patients' in train.early_stopping; did you mean "
+            "'patience'?");
+}
+
 TEST(TrainRegistries, ATransformListedTwiceIsAppliedAndWrittenOnce) {
   const Job once = load(std::string(kJob) + "  transforms: [{scale: standard}]\n");
   const Job twice =

@@ -124,9 +124,10 @@ class FeaturePipeline {
     /// row of which would fail: null or non-finite without an imputer, unknown categories under
     /// `unknown: error`), naming the column, the row, `rank` and the global row.
     Rows(const FeaturePipeline& pipeline, const table::Table& table, int rank, idx_t global_offset);
-    /// As above; `scaled` false leaves the scalers out (fit assembles before fitting them).
+    /// As above; `scaled` false leaves the scalers out (fit assembles before fitting them), and
+    /// `check_values` false checks the column types only.
     Rows(const FeaturePipeline& pipeline, const table::Table& table, int rank, idx_t global_offset,
-         bool scaled);
+         bool scaled, bool check_values = true);
     Rows(Rows&&) noexcept;
     ~Rows();
     /// Local: rows [begin, end) into out (row-major, num_outputs() per row), scaled.

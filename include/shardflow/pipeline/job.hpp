@@ -35,6 +35,19 @@ struct OutputSpec {
   FieldLocations fields;
 };
 
+/// `train.early_stopping:` after every epoch, `metric` (a registry metric for the model's task) is
+/// computed on table `input` with the epoch's weights; training stops once `patience` epochs in a
+/// row have not improved on the best value by more than `min_delta`, and the model kept is the
+/// best epoch's (also when every epoch runs).
+struct EarlyStoppingSpec {
+  std::string input;
+  std::string metric;
+  int patience = 3;        // >= 1
+  double min_delta = 0.0;  // >= 0
+  SourceLocation location;
+  FieldLocations fields;  // keys: input, metric, patience, min_delta
+};
+
 /// `train:`. The model, the optimizer and the transforms are registry entries
 /// (train_components.hpp); after loading, model and optimizer are never null (the default types
 /// when not written).
@@ -55,9 +68,10 @@ struct TrainSpec {
   enum class ClassWeight { kNone, kBalanced, kGiven };
   ClassWeight class_weight = ClassWeight::kNone;
   std::vector<std::pair<double, double>> class_weights;  // kGiven, ascending label value
+  std::optional<EarlyStoppingSpec> early_stopping;
   SourceLocation location;
   FieldLocations fields;  // keys: input, label, features, transforms, model, optimizer,
-                          // checkpoint, class_weight
+                          // checkpoint, class_weight, early_stopping
 };
 
 /// Local: the (unfitted) feature pipeline of the train section: its features and transforms.
