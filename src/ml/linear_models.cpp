@@ -10,9 +10,22 @@
 
 namespace shardflow::ml {
 
-LinearModel::LinearModel(LinearKind kind, int num_features, double l2, std::vector<double> classes)
-    : kind_(kind), d_(num_features), outputs_(1), l2_(l2), classes_(std::move(classes)) {
+LinearModel::LinearModel(LinearKind kind, int num_features, double l2, std::vector<double> classes,
+                         double focal_gamma)
+    : kind_(kind),
+      d_(num_features),
+      outputs_(1),
+      l2_(l2),
+      classes_(std::move(classes)),
+      focal_gamma_(focal_gamma) {
   if (num_features < 0) throw RuntimeError("LinearModel: negative feature count {}", num_features);
+  check_focal_gamma(focal_gamma);
+  if (focal_gamma != 0.0 && kind != LinearKind::kLogistic) {
+    throw ConfigError(
+        "focal_gamma applies to binary classification (type logistic, or mlp with "
+        "task binary), not to a {} model",
+        kind == LinearKind::kLinear ? "linear" : "softmax");
+  }
   if (!(l2 >= 0.0) || !std::isfinite(l2)) {
     throw ConfigError("l2 penalty must be a finite number >= 0, got {}", l2);
   }
@@ -63,7 +76,13 @@ std::uint64_t LinearModel::settings_hash() const {
   for (std::uint64_t x : {static_cast<std::uint64_t>(kind_), static_cast<std::uint64_t>(d_),
                           static_cast<std::uint64_t>(outputs_), l2_bits})
     h = hash_combine(h, x);
-  return hash_combine(h, hash_bytes(classes_.data(), classes_.size() * sizeof(double), 0));
+  h = hash_combine(h, hash_bytes(classes_.data(), classes_.size() * sizeof(double), 0));
+  if (focal_gamma_ != 0.0) {  // only then, so that log-loss models keep their hash
+    std::uint64_t gamma_bits;
+    std::memcpy(&gamma_bits, &focal_gamma_, sizeof gamma_bits);
+    h = hash_combine(h, gamma_bits);
+  }
+  return h;
 }
 
 std::vector<std::uint8_t> LinearModel::penalized() const {
@@ -85,8 +104,7 @@ void LinearModel::sample_gradients(const double* const* rows, const double* labe
       const double z = LogisticRegression::margin(x, w, d);
       double r, loss;
       if (kind_ == LinearKind::kLogistic) {
-        r = LogisticRegression::sigmoid(z) - y;
-        loss = LogisticRegression::sample_log_loss(z, y);
+        loss = binary_loss(z, y, focal_gamma_, &r);
       } else {
         r = z - y;
         loss = 0.5 * r * r;

@@ -15,9 +15,20 @@ std::string_view to_string(Activation activation) {
 }
 
 Mlp::Mlp(Task task, int num_features, std::vector<int> hidden, Activation activation, double l2,
-         std::vector<double> classes)
-    : task_(task), activation_(activation), l2_(l2), classes_(std::move(classes)) {
+         std::vector<double> classes, double focal_gamma)
+    : task_(task),
+      activation_(activation),
+      l2_(l2),
+      focal_gamma_(focal_gamma),
+      classes_(std::move(classes)) {
   if (num_features < 0) throw RuntimeError("Mlp: negative feature count {}", num_features);
+  check_focal_gamma(focal_gamma);
+  if (focal_gamma != 0.0 && task != Task::kBinary) {
+    throw ConfigError(
+        "focal_gamma applies to binary classification (mlp with task binary), not to "
+        "{}",
+        to_string(task));
+  }
   if (hidden.empty()) {
     throw ConfigError("an mlp needs at least one hidden layer, e.g. hidden: [32]");
   }
@@ -59,7 +70,13 @@ std::uint64_t Mlp::settings_hash() const {
     h = hash_combine(h, x);
   for (const int units : sizes_)
     h = hash_combine(h, static_cast<std::uint64_t>(units));
-  return hash_combine(h, hash_bytes(classes_.data(), classes_.size() * sizeof(double), 0));
+  h = hash_combine(h, hash_bytes(classes_.data(), classes_.size() * sizeof(double), 0));
+  if (focal_gamma_ != 0.0) {  // only then, so that log-loss models keep their hash
+    std::uint64_t gamma_bits;
+    std::memcpy(&gamma_bits, &focal_gamma_, sizeof gamma_bits);
+    h = hash_combine(h, gamma_bits);
+  }
+  return h;
 }
 
 std::vector<std::uint8_t> Mlp::penalized() const {
@@ -129,8 +146,7 @@ void Mlp::sample_gradients(const double* const* rows, const double* labels, size
         loss = 0.5 * delta[0] * delta[0];
         break;
       case Task::kBinary:
-        delta[0] = LogisticRegression::sigmoid(z[0]) - y;
-        loss = LogisticRegression::sample_log_loss(z[0], y);
+        loss = binary_loss(z[0], y, focal_gamma_, &delta[0]);
         break;
       case Task::kMulticlass:
         loss = softmax_cross_entropy(z, k, static_cast<size_t>(y), delta.data());

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "shardflow/common/error.hpp"
+#include "shardflow/ml/logistic_regression.hpp"
 
 namespace shardflow::ml {
 
@@ -56,6 +57,34 @@ double softmax_cross_entropy(const double* z, size_t k, size_t label, double* de
   for (size_t c = 0; c < k; ++c)
     delta[c] = delta[c] / sum - (c == label ? 1.0 : 0.0);
   return std::log(sum) + gap;
+}
+
+double binary_loss(double z, double y, double gamma, double* dz) {
+  if (gamma == 0.0) {
+    *dz = LogisticRegression::sigmoid(z) - y;
+    return LogisticRegression::sample_log_loss(z, y);
+  }
+  const double p = LogisticRegression::sigmoid(z);
+  const double q = LogisticRegression::sigmoid(-z);  // 1 - p, without its cancellation
+  // log(1 + e^z) = -log q, and log p = z - log(1 + e^z).
+  const double softplus = std::fmax(z, 0.0) + std::log1p(std::exp(-std::fabs(z)));
+  const double log_p = z - softplus;
+  const double log_q = -softplus;
+  if (y != 0.0) {
+    // L = -q^g log p; dp/dz = p q, dq/dz = -p q.
+    const double qg = std::pow(q, gamma);
+    *dz = gamma * qg * p * log_p - qg * q;
+    return -qg * log_p;
+  }
+  const double pg = std::pow(p, gamma);
+  *dz = pg * p - gamma * pg * q * log_q;
+  return -pg * log_q;
+}
+
+void check_focal_gamma(double gamma) {
+  if (!(gamma >= 0.0) || !std::isfinite(gamma)) {
+    throw ConfigError("focal_gamma must be a finite number >= 0 (0: the log loss), got {}", gamma);
+  }
 }
 
 }  // namespace shardflow::ml

@@ -67,6 +67,15 @@ r = h5py.File(sys.argv[2], "r")
 assert r["meta"].attrs["model_type"] in (b"linear", "linear") and "model/classes" not in r
 PY
 
+# The focal loss (focal_gamma): the same weights at 2 ranks and as one process, and it still learns.
+for np in 2 0; do
+  expect_exit 0 300 "focal-$np" "$np" run jobs/quickstart.yaml --set "workdir=$TMP/focal-$np" \
+    --set 'train.model={type: logistic, l2: 1.0e-4, focal_gamma: 2}'
+done
+$PY tests/support/compare_runs.py "$TMP/focal-2" "$TMP/focal-0" --across-ranks ||
+  fail "focal loss: 2 ranks and 1 process differ"
+check_json "$TMP/focal-2/metrics.json" "m['metrics']['auc'] > 0.85" "focal loss: the model did not learn"
+
 # ---- labels and metrics that do not fit the model ---------------------------------------------
 expect_exit 2 60 metric-task 0 validate jobs/quickstart.yaml --set 'evaluate.metrics=[auc, rmse]'
 grep -q "metric 'rmse' is for regression, but the model (type logistic) does binary classification; metrics for binary classification: auc, logloss, accuracy" \

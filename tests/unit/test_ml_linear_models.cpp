@@ -10,6 +10,7 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/ml/linear_models.hpp"
+#include "shardflow/ml/logistic_regression.hpp"
 #include "support/model_test_util.hpp"
 
 using namespace shardflow;
@@ -59,6 +60,61 @@ TEST(LinearModels, GradientsMatchFiniteDifferences) {
       }
     }
   }
+}
+
+TEST(LinearModels, FocalLossGradientsMatchFiniteDifferencesAndItsDefinition) {
+  std::mt19937_64 rng(12);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (const double gamma : {0.5, 1.0, 2.0, 5.0}) {
+    const LinearModel m(LinearKind::kLogistic, kFeatures, 0.0, {}, gamma);
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<double> x(kFeatures), w(static_cast<size_t>(m.num_parameters()));
+      for (double& v : x)
+        v = normal(rng) * 2;
+      for (double& v : w)
+        v = normal(rng);
+      const double y = trial % 2;
+      std::vector<double> g;
+      const double loss = testing_util::sample_loss(m, x, y, w, &g);
+      // The definition: -(1 - p_t)^gamma log p_t, p_t the probability of the true label.
+      double z = w[kFeatures];
+      for (int j = 0; j < kFeatures; ++j)
+        z += w[static_cast<size_t>(j)] * x[static_cast<size_t>(j)];
+      const long double p = 1.0L / (1.0L + std::exp(-static_cast<long double>(z)));
+      const long double pt = y == 1.0 ? p : 1.0L - p;
+      const double expected = static_cast<double>(-std::pow(1.0L - pt, gamma) * std::log(pt));
+      EXPECT_NEAR(loss, expected, 1e-12 * std::max(1.0, std::fabs(expected)));
+      for (size_t j = 0; j < w.size(); ++j) {
+        const double h = 1e-6 * std::max(1.0, std::fabs(w[j]));
+        std::vector<double> up = w, down = w;
+        up[j] += h;
+        down[j] -= h;
+        const double numeric =
+            (testing_util::sample_loss(m, x, y, up) - testing_util::sample_loss(m, x, y, down)) /
+            (2 * h);
+        EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
+            << "gamma " << gamma << " parameter " << j << " trial " << trial;
+      }
+    }
+  }
+  // Far from zero the loss and gradient stay finite and tend to the right limits.
+  double dz = 0;
+  EXPECT_EQ(ml::binary_loss(800.0, 1.0, 2.0, &dz), 0.0);
+  EXPECT_EQ(dz, 0.0);
+  EXPECT_NEAR(ml::binary_loss(-800.0, 1.0, 2.0, &dz), 800.0, 1e-9);
+  EXPECT_NEAR(dz, -1.0, 1e-12);
+  // gamma = 0 is the log loss, bit for bit.
+  for (const double z : {-3.5, -0.1, 0.0, 0.7, 12.0}) {
+    for (const double y : {0.0, 1.0}) {
+      double d0 = 0;
+      EXPECT_EQ(ml::binary_loss(z, y, 0.0, &d0), ml::LogisticRegression::sample_log_loss(z, y));
+      EXPECT_EQ(d0, ml::LogisticRegression::sigmoid(z) - y);
+    }
+  }
+  EXPECT_THROW(LinearModel(LinearKind::kLogistic, 3, 0.0, {}, -1.0), ConfigError);
+  EXPECT_THROW(LinearModel(LinearKind::kLinear, 3, 0.0, {}, 2.0), ConfigError);
+  EXPECT_NE(LinearModel(LinearKind::kLogistic, 3, 0.0, {}, 2.0).settings_hash(),
+            LinearModel(LinearKind::kLogistic, 3, 0.0).settings_hash());
 }
 
 TEST(LinearModels, LossesAndPredictionsFollowTheirDefinitions) {

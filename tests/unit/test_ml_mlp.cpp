@@ -65,6 +65,37 @@ TEST(Mlp, GradientsMatchFiniteDifferences) {
   }
 }
 
+TEST(Mlp, FocalLossGradientsMatchFiniteDifferences) {
+  std::mt19937_64 rng(6);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const Mlp m(Task::kBinary, kFeatures, {5, 3}, Activation::kTanh, 0.0, {}, 2.0);
+  const Mlp log_loss(Task::kBinary, kFeatures, {5, 3}, Activation::kTanh, 0.0);
+  for (int trial = 0; trial < 10; ++trial) {
+    std::vector<double> x(kFeatures);
+    for (double& v : x)
+      v = normal(rng);
+    Eigen::VectorXd init = m.initial_parameters(static_cast<std::uint64_t>(trial));
+    std::vector<double> w(init.data(), init.data() + init.size());
+    const double y = trial % 2;
+    std::vector<double> g;
+    const double focal = testing_util::sample_loss(m, x, y, w, &g);
+    // The focal loss is at most the log loss, and below it once p_t > 0.
+    EXPECT_LT(focal, testing_util::sample_loss(log_loss, x, y, w));
+    for (size_t j = 0; j < w.size(); ++j) {
+      const double h = 1e-6;
+      std::vector<double> up = w, down = w;
+      up[j] += h;
+      down[j] -= h;
+      const double numeric =
+          (testing_util::sample_loss(m, x, y, up) - testing_util::sample_loss(m, x, y, down)) /
+          (2 * h);
+      EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
+          << "parameter " << j << " trial " << trial;
+    }
+  }
+  EXPECT_THROW(Mlp(Task::kRegression, 3, {4}, Activation::kRelu, 0.0, {}, 1.0), ConfigError);
+}
+
 TEST(Mlp, PredictionsAgreeWithTheLoss) {
   const Mlp m = mlp_of(Task::kMulticlass, Activation::kTanh);
   const Eigen::VectorXd w = m.initial_parameters(9);

@@ -82,9 +82,11 @@ TEST(TrainRegistries, ListTheirEntries) {
 
   EXPECT_EQ(default_model_type().name, "logistic");
   EXPECT_EQ(default_optimizer_type().name, "sgd");
-  EXPECT_EQ(find_model_type("logistic")->keys, (std::vector<std::string>{"type", "l2"}));
-  EXPECT_EQ(find_model_type("mlp")->keys,
-            (std::vector<std::string>{"type", "task", "hidden", "activation", "l2"}));
+  EXPECT_EQ(find_model_type("logistic")->keys,
+            (std::vector<std::string>{"type", "l2", "focal_gamma"}));
+  EXPECT_EQ(
+      find_model_type("mlp")->keys,
+      (std::vector<std::string>{"type", "task", "hidden", "activation", "l2", "focal_gamma"}));
   EXPECT_EQ(
       find_optimizer_type("sgd")->keys,
       (std::vector<std::string>{"type", "lr", "batch_size", "epochs", "momentum", "schedule"}));
@@ -281,6 +283,22 @@ TEST(TrainRegistries, EveryTransformFormHasACanonicalTextThatLoadsBack) {
             "job.yaml:8:35: train.transforms.1 (scale): 'x9' is not a feature: transforms apply "
             "to the columns listed under train.features (numeric: x1, x2; categorical: c, d); "
             "did you mean 'x1'?");
+}
+
+TEST(TrainRegistries, FocalGammaIsForBinaryModelsAndWrittenOnlyWhenSet) {
+  const Job focal = load(std::string(kJob) + "  model: {type: logistic, focal_gamma: 2}\n");
+  EXPECT_EQ(canonical(*focal.train->model), "{type: logistic, l2: 0, focal_gamma: 2}");
+  EXPECT_EQ(load(focal.canonical_yaml).canonical_yaml, focal.canonical_yaml);
+  const Job mlp = load(std::string(kJob) +
+                       "  model: {type: mlp, task: binary, hidden: [4], focal_gamma: 0.5}\n");
+  EXPECT_EQ(canonical(*mlp.train->model),
+            "{type: mlp, task: binary, hidden: [4], activation: relu, l2: 0, focal_gamma: 0.5}");
+  EXPECT_EQ(canonical(*load(kJob).train->model), "{type: logistic, l2: 0}");
+  EXPECT_EQ(error_of(std::string(kJob) + "  model: {type: softmax, focal_gamma: 2}\n"),
+            "job.yaml:8:39: train.model.focal_gamma: the focal loss is for binary classification "
+            "(type logistic, or mlp with task: binary); remove focal_gamma");
+  EXPECT_EQ(error_of(std::string(kJob) + "  model: {type: logistic, focal_gamma: -1}\n"),
+            "job.yaml:8:40: train.model.focal_gamma must be >= 0 (0: the log loss), got -1");
 }
 
 TEST(TrainRegistries, EarlyStoppingHasACanonicalFormAndLocatedErrors) {

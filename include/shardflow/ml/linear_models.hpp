@@ -27,13 +27,17 @@ Task task_of(LinearKind kind);
 
 class LinearModel final : public Model {
  public:
-  /// `classes`: softmax only, the label values (ascending, distinct, at least 2). Throws
-  /// ConfigError for l2 < 0 or not finite, InputError for a softmax with fewer than 2 classes,
-  /// RuntimeError for a negative feature count or unsorted classes.
-  LinearModel(LinearKind kind, int num_features, double l2, std::vector<double> classes = {});
+  /// `classes`: softmax only, the label values (ascending, distinct, at least 2); `focal_gamma`:
+  /// logistic only, > 0 trains on the focal loss instead of the log loss (binary_loss). Throws
+  /// ConfigError for l2 < 0 or not finite, a focal_gamma that is negative, not finite or given to
+  /// another kind, InputError for a softmax with fewer than 2 classes, RuntimeError for a negative
+  /// feature count or unsorted classes.
+  LinearModel(LinearKind kind, int num_features, double l2, std::vector<double> classes = {},
+              double focal_gamma = 0.0);
 
   LinearKind kind() const { return kind_; }
   const std::vector<double>& classes() const { return classes_; }
+  double focal_gamma() const { return focal_gamma_; }
 
   std::string_view type() const override;
   Task task() const override;
@@ -57,6 +61,7 @@ class LinearModel final : public Model {
   int outputs_;
   double l2_;
   std::vector<double> classes_;
+  double focal_gamma_ = 0.0;
 };
 
 }  // namespace shardflow::ml

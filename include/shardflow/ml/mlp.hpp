@@ -31,8 +31,10 @@ class Mlp final : public Model {
   /// `classes`: multiclass only, as LinearModel's. Throws ConfigError for an empty or
   /// non-positive `hidden` or an invalid l2, InputError for a multiclass model with fewer than 2
   /// classes, RuntimeError for a negative feature count or unsorted classes.
+  /// `focal_gamma` (binary only): > 0 trains on the focal loss (binary_loss); ConfigError when it
+  /// is negative, not finite or given to another task.
   Mlp(Task task, int num_features, std::vector<int> hidden, Activation activation, double l2,
-      std::vector<double> classes = {});
+      std::vector<double> classes = {}, double focal_gamma = 0.0);
 
   const std::vector<int>& layer_sizes() const { return sizes_; }  // input, hidden..., output
   Activation activation() const { return activation_; }
@@ -61,6 +63,7 @@ class Mlp final : public Model {
   std::vector<int> sizes_;
   Activation activation_;
   double l2_;
+  double focal_gamma_ = 0.0;
   std::vector<double> classes_;
   std::vector<size_t> weight_offsets_;  // layer l's weights start here; its biases follow
   std::vector<size_t> act_offsets_;     // layer l's activations in the per-row buffer

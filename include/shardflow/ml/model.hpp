@@ -109,4 +109,14 @@ class Model {
   virtual void predict(const double* x, size_t n, const double* w, double* out) const = 0;
 };
 
+/// The loss of a binary model for margin z (P(1) = sigmoid(z)) and label y (0 or 1), and its
+/// derivative d loss / d z in *dz. gamma = 0: the log loss, log(1 + e^z) - y z, derivative
+/// sigmoid(z) - y (bit for bit LogisticRegression's). gamma > 0: the focal loss (Lin et al.,
+/// 2017), -(1 - p_t)^gamma log p_t with p_t the probability of the true label, which weighs down
+/// the rows the model already gets right; logarithms are computed without cancellation.
+double binary_loss(double z, double y, double gamma, double* dz);
+
+/// Throws ConfigError unless `gamma` is a finite number >= 0 (a focal loss's focusing parameter).
+void check_focal_gamma(double gamma);
+
 }  // namespace shardflow::ml

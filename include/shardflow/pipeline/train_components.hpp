@@ -173,6 +173,7 @@ class LinearModelSpec : public ModelSpec {
  public:
   ml::LinearKind kind = ml::LinearKind::kLogistic;
   double l2 = 0.0;  // L2 penalty l2/2 * ||coefficients||^2 (intercepts not penalized); >= 0
+  double focal_gamma = 0.0;  // logistic only: > 0 trains on the focal loss (ml::binary_loss)
 
   void emit(YAML::Emitter& out) const override;
   ml::Task task() const override;
@@ -184,6 +185,12 @@ std::shared_ptr<ModelSpec> parse_linear_model(const MapView& map,
                                               std::shared_ptr<LinearModelSpec> spec);
 /// A model map's `l2` (0 when not written): a number >= 0, else a ConfigError at its location.
 double read_l2(const MapView& map);
+/// A model map's `focal_gamma` (0 when not written): a number >= 0, for a `binary` model only,
+/// else a ConfigError at its location.
+double read_focal_gamma(const MapView& map, bool binary);
+/// Writes `focal_gamma: g` into a model's canonical map unless g is 0, so that log-loss models
+/// keep their canonical text and training fingerprint.
+void emit_focal_gamma(YAML::Emitter& out, double gamma);
 /// The keys of a linear model's map.
 const std::vector<std::string>& linear_model_keys();
 

@@ -9,7 +9,7 @@
 namespace shardflow::pipeline {
 
 const std::vector<std::string>& linear_model_keys() {
-  static const std::vector<std::string> keys = {"type", "l2"};
+  static const std::vector<std::string> keys = {"type", "l2", "focal_gamma"};
   return keys;
 }
 
@@ -22,10 +22,31 @@ double read_l2(const MapView& map) {
   return value;
 }
 
+double read_focal_gamma(const MapView& map, bool binary) {
+  const ConfigNode* gamma = map.find("focal_gamma");
+  if (!gamma) return 0.0;
+  const double value = to_double(*gamma, map.path("focal_gamma"));
+  if (!binary) {
+    fail_at(gamma->location,
+            fmt::format("{}: the focal loss is for binary classification (type logistic, or mlp "
+                        "with task: binary); remove focal_gamma",
+                        map.path("focal_gamma")));
+  }
+  if (!(value >= 0))
+    fail_at(gamma->location, fmt::format("{} must be >= 0 (0: the log loss), got {}",
+                                         map.path("focal_gamma"), value));
+  return value;
+}
+
+void emit_focal_gamma(YAML::Emitter& out, double gamma) {
+  if (gamma != 0.0) out << YAML::Key << "focal_gamma" << YAML::Value << canonical_number(gamma);
+}
+
 std::shared_ptr<ModelSpec> parse_linear_model(const MapView& map,
                                               std::shared_ptr<LinearModelSpec> spec) {
   map.allow_only(linear_model_keys(), " (a linear model)");
   spec->l2 = read_l2(map);
+  spec->focal_gamma = read_focal_gamma(map, spec->kind == ml::LinearKind::kLogistic);
   return spec;
 }
 
@@ -33,6 +54,7 @@ void LinearModelSpec::emit(YAML::Emitter& out) const {
   out << YAML::BeginMap;
   out << YAML::Key << "type" << YAML::Value << type;
   out << YAML::Key << "l2" << YAML::Value << canonical_number(l2);
+  emit_focal_gamma(out, focal_gamma);
   out << YAML::EndMap;
 }
 
@@ -42,7 +64,7 @@ ml::Task LinearModelSpec::task() const {
 
 std::unique_ptr<ml::Model> LinearModelSpec::build(int num_features,
                                                   std::vector<double> classes) const {
-  return std::make_unique<ml::LinearModel>(kind, num_features, l2, std::move(classes));
+  return std::make_unique<ml::LinearModel>(kind, num_features, l2, std::move(classes), focal_gamma);
 }
 
 }  // namespace shardflow::pipeline

@@ -15,7 +15,8 @@ namespace shardflow::pipeline {
 
 namespace {
 
-const std::vector<std::string> kKeys = {"type", "task", "hidden", "activation", "l2"};
+const std::vector<std::string> kKeys = {"type",       "task", "hidden",
+                                        "activation", "l2",   "focal_gamma"};
 const std::vector<std::string> kTasks = {"binary", "multiclass", "regression"};
 const std::vector<std::string> kActivations = {"relu", "tanh"};
 
@@ -25,6 +26,7 @@ class MlpModelSpec final : public ModelSpec {
   std::vector<int> hidden = {100};  // scikit-learn's default hidden_layer_sizes
   ml::Activation activation = ml::Activation::kRelu;
   double l2 = 0.0;
+  double focal_gamma = 0.0;
 
   void emit(YAML::Emitter& out) const override {
     out << YAML::BeginMap;
@@ -33,12 +35,13 @@ class MlpModelSpec final : public ModelSpec {
     out << YAML::Key << "hidden" << YAML::Value << YAML::Flow << hidden;
     out << YAML::Key << "activation" << YAML::Value << std::string(ml::to_string(activation));
     out << YAML::Key << "l2" << YAML::Value << canonical_number(l2);
+    emit_focal_gamma(out, focal_gamma);
     out << YAML::EndMap;
   }
   ml::Task task() const override { return task_; }
   std::unique_ptr<ml::Model> build(int num_features, std::vector<double> classes) const override {
     return std::make_unique<ml::Mlp>(task_, num_features, hidden, activation, l2,
-                                     std::move(classes));
+                                     std::move(classes), focal_gamma);
   }
 
   static std::string task_name(ml::Task task) {
@@ -81,6 +84,7 @@ std::shared_ptr<ModelSpec> parse(const MapView& map) {
                            : ml::Activation::kTanh;
   }
   spec->l2 = read_l2(map);
+  spec->focal_gamma = read_focal_gamma(map, spec->task_ == ml::Task::kBinary);
   return spec;
 }
 
