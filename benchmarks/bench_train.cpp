@@ -4,6 +4,10 @@
 //     "add locally in double, MPI_Allreduce(MPI_SUM)" that is not reproducible across rank counts.
 //   BM_TrainEpoch: one epoch of mini-batch SGD (rows/s), including the per-step collectives, at
 //     (rows, features, batch size).
+//   BM_SetupMakeDatasetAndScaler vs BM_SetupFeaturePipeline: the training matrix of a table of
+//     (rows, features) float64 columns, standardized: the make_dataset + StandardScaler path
+//     against ml::FeaturePipeline::fit with {scale: standard} (what a job runs), which must not
+//     cost more.
 
 #include <benchmark/benchmark.h>
 
@@ -11,8 +15,11 @@
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/common/memory.hpp"
+#include "shardflow/ml/dataset.hpp"
+#include "shardflow/ml/feature_pipeline.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
+#include "shardflow/ml/standard_scaler.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/mpi/environment.hpp"
@@ -87,6 +94,58 @@ void BM_TrainEpoch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// This rank's rows of a (n, d) table of float64 columns f0.. and a 0/1 label.
+table::Table setup_table(const mpi::Comm& comm, idx_t n, int d) {
+  const idx_t begin = n * comm.rank() / comm.size(), end = n * (comm.rank() + 1) / comm.size();
+  table::Table t;
+  for (int j = 0; j < d; ++j) {
+    table::Column c(table::DataType::kFloat64);
+    for (idx_t g = begin; g < end; ++g)
+      c.values<double>().push_back(uniform(g, j) * 100 - 30);
+    t.add_column("f" + std::to_string(j), std::move(c));
+  }
+  table::Column label(table::DataType::kInt64);
+  for (idx_t g = begin; g < end; ++g)
+    label.values<std::int64_t>().push_back(static_cast<std::int64_t>(g % 2));
+  t.add_column("label", std::move(label));
+  return t;
+}
+
+std::vector<std::string> feature_names(int d) {
+  std::vector<std::string> names;
+  for (int j = 0; j < d; ++j)
+    names.push_back("f" + std::to_string(j));
+  return names;
+}
+
+void BM_SetupMakeDatasetAndScaler(benchmark::State& state) {
+  const mpi::Comm comm;
+  const int d = static_cast<int>(state.range(1));
+  const table::Table t = setup_table(comm, state.range(0), d);
+  for (auto _ : state) {
+    ml::Dataset data = ml::make_dataset(comm, t, feature_names(d), "label");
+    ml::StandardScaler scaler;
+    scaler.fit(comm, data);
+    scaler.transform(data);
+    benchmark::DoNotOptimize(data.features.data());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+void BM_SetupFeaturePipeline(benchmark::State& state) {
+  const mpi::Comm comm;
+  const int d = static_cast<int>(state.range(1));
+  const table::Table t = setup_table(comm, state.range(0), d);
+  for (auto _ : state) {
+    ml::FeatureTransform standard;
+    standard.kind = ml::TransformKind::kStandardScale;
+    ml::FeaturePipeline pipeline(feature_names(d), {}, {standard});
+    ml::Dataset data = pipeline.fit(comm, t, "label", {});
+    benchmark::DoNotOptimize(data.features.data());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
 // Ranks other than 0 run the same collectives but print nothing.
 class QuietReporter : public benchmark::BenchmarkReporter {
  public:
@@ -106,6 +165,16 @@ BENCHMARK(BM_PlainAllreduceSum)->Args({256, 18})->Args({100000, 18});
 BENCHMARK(BM_TrainEpoch)
     ->Args({200000, 16, 256})
     ->Args({1600000, 64, 4096})
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+
+// The 2e6 x 64 training split (1.6e6 rows); fixed iterations, as above.
+BENCHMARK(BM_SetupMakeDatasetAndScaler)
+    ->Args({1600000, 64})
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SetupFeaturePipeline)
+    ->Args({1600000, 64})
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond);
 

@@ -210,6 +210,12 @@ Eigen::VectorXd read_labels(const mpi::Comm& comm, const table::Table& table,
   return out;
 }
 
+NumericColumnReader numeric_reader(const table::Column& column) {
+  const ColumnSource s = source_of(column);
+  if (!s.copy) throw RuntimeError("numeric_reader: a string column has no numeric values");
+  return {s.values, s.copy};
+}
+
 void copy_column_block(const table::Column& column, idx_t begin, idx_t end, double* out) {
   const ColumnSource s = source_of(column);
   s.copy(s.values, begin, end, out, 1);

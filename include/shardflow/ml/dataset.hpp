@@ -79,4 +79,17 @@ Eigen::VectorXd read_labels(const mpi::Comm& comm, const table::Table& table,
 /// Local: rows [begin, end) of one numeric column as doubles into out[0, end - begin).
 void copy_column_block(const table::Column& column, idx_t begin, idx_t end, double* out);
 
+/// One numeric column resolved once (its type's copy loop chosen), for copies in many blocks.
+struct NumericColumnReader {
+  const void* values = nullptr;
+  void (*copy)(const void* values, idx_t begin, idx_t end, double* out,
+               Eigen::Index stride) = nullptr;
+  /// Local: rows [begin, end) as doubles, written `stride` doubles apart from `out`.
+  void read(idx_t begin, idx_t end, double* out, Eigen::Index stride) const {
+    copy(values, begin, end, out, stride);
+  }
+};
+/// Local: the reader of a numeric (not string) column; RuntimeError for a string column.
+NumericColumnReader numeric_reader(const table::Column& column);
+
 }  // namespace shardflow::ml
