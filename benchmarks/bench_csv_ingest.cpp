@@ -4,13 +4,21 @@
 //                                          reads FILE with io::read_csv `repeats` times (default 3)
 //                                          and prints on rank 0 one JSON line per repeat:
 //   {"bench":"csv_ingest","impl":"shardflow","ranks":R,"rows":N,"schema":"explicit","seconds":S}
-//                                          (S = the slowest rank's time; barrier before start).
+//                                          (S = the slowest rank's time; barrier before start),
+//                                          followed by ,"user":U,"sys":K: the largest CPU seconds
+//                                          over ranks of the reading thread in user and kernel
+//                                          mode (getrusage RUSAGE_THREAD). Why: on a shared
+//                                          machine the wall time depends on other work, the CPU
+//                                          split much less; "sys" is mostly the first-touch
+//                                          faults of the new column buffers.
 //                                          --schema groupby (the default) passes the known schema
 //                                          of `shardflow gen groupby` files, as the Polars peer
 //                                          does; --schema infer infers the types (schema
 //                                          "inferred" in the JSON line).
 //   bench_csv_ingest --generate KIND ROWS OUT [seed]
 //                                          writes a synthetic CSV (io::generate_csv) to OUT.
+
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +40,16 @@
 using namespace shardflow;
 
 namespace {
+
+/// CPU seconds of the calling thread: {user, system}.
+std::pair<double, double> thread_cpu() {
+  rusage usage{};
+  if (getrusage(RUSAGE_THREAD, &usage) != 0) return {0.0, 0.0};
+  const auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return {secs(usage.ru_utime), secs(usage.ru_stime)};
+}
 
 int run(const mpi::Comm& comm, int argc, char** argv) {
   const std::string usage =
@@ -77,15 +95,20 @@ int run(const mpi::Comm& comm, int argc, char** argv) {
   const char* schema_label = schema == "groupby" ? "explicit" : "inferred";
   for (int rep = 0; rep < repeats; ++rep) {
     comm.barrier();
+    const auto cpu_before = thread_cpu();
     Stopwatch watch;
     io::CsvReadStats stats;
     table::Table table = io::read_csv(comm, options, &stats);
-    const double seconds = mpi::allreduce_max(comm, watch.seconds());
+    const double wall = watch.seconds();
+    const auto cpu_after = thread_cpu();
+    const double seconds = mpi::allreduce_max(comm, wall);
+    const double user = mpi::allreduce_max(comm, cpu_after.first - cpu_before.first);
+    const double sys = mpi::allreduce_max(comm, cpu_after.second - cpu_before.second);
     if (comm.is_root()) {
       std::printf(
           "{\"bench\":\"csv_ingest\",\"impl\":\"shardflow\",\"ranks\":%d,\"rows\":%lld,"
-          "\"schema\":\"%s\",\"seconds\":%.6f}\n",
-          comm.size(), static_cast<long long>(stats.rows), schema_label, seconds);
+          "\"schema\":\"%s\",\"seconds\":%.6f,\"user\":%.3f,\"sys\":%.3f}\n",
+          comm.size(), static_cast<long long>(stats.rows), schema_label, seconds, user, sys);
       std::fflush(stdout);
     }
   }

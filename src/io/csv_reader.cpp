@@ -32,9 +32,10 @@
 //      (table::unified_dictionary_column), or the column is kept as plain strings when it has too
 //      many distinct values.
 //   Throughput notes (1e7-row db-benchmark file, 2 ranks): plain records go through the bulk
-//   scanner (RecordScanner::scan_simple), the column vectors and the dictionary tables ask for
-//   transparent huge pages (the page-fault path was a third of the time), and the quote/newline
-//   pre-count is skipped by a rank whose range ends at the end of its last file.
+//   scanner (RecordScanner::scan_simple), the column vectors are sized once and their pages
+//   mapped in one call (4 KiB pages: see reserve_populated), the dictionary tables ask for
+//   transparent huge pages, and the quote/newline pre-count is skipped by a rank whose range
+//   ends at the end of its last file.
 
 #include "shardflow/io/csv_reader.hpp"
 
@@ -409,11 +410,9 @@ void broadcast_plan(const mpi::Comm& comm, Plan& plan) {
 // Column builders
 // ================================================================================================
 
-/// vector::reserve, then asks for transparent huge pages on the new buffer. Why: the column
-/// vectors of a large input are hundreds of MB (60 bytes per row for the group-by data) and each
-/// 4 KiB page costs a fault plus zeroing on first touch; a profile of 1e7 rows showed a third of
-/// the time in the kernel's anonymous-page fault path. With THP in "madvise" mode (a common
-/// default) one fault maps 2 MiB. Harmless where THP is off or "always".
+/// vector::reserve, then asks for transparent huge pages on the new buffer: for the dictionary
+/// hash tables, whose random lookups would otherwise also miss the TLB. Not for the column
+/// vectors: see reserve_populated. Harmless where THP is off or "always".
 template <typename T, typename A>
 void reserve_huge(std::vector<T, A>& v, size_t n) {
   v.reserve(n);
@@ -427,6 +426,34 @@ void reserve_huge(std::vector<T, A>& v, size_t n) {
 #else
   (void)first;
   (void)last;
+#endif
+}
+
+/// vector::reserve(capacity), then maps the pages of the next `touch` elements past size() in
+/// one system call (MADV_POPULATE_WRITE, Linux 5.14; elsewhere the pages fault in on first
+/// write as before). Why, for the column vectors (60 bytes per row of the group-by data, 300 MB
+/// per rank at 1e7 rows over 2 ranks), measured on the 2-core KVM development VM on 2026-12-01
+/// in the first read of a process, which is what a job pays:
+///   - 4 KiB pages, not transparent huge pages (which these vectors used to ask for): kernel
+///     time 0.25-0.35 s per rank against 0.7-1.4 s with THP. The likely cause: a fresh huge
+///     page is a whole free 2 MiB block, and the VM's balloon (free page reporting) hands such
+///     blocks back to the host, so the host faults in and zeroes every one again; 4 KiB pages
+///     come mostly from smaller free blocks the host still backs. THP won only on memory freed
+///     moments before (a second read in the same process: 0.06-0.1 s against 0.2-0.3 s).
+///   - populating in one call instead of one page fault per 4 KiB: a further 0.03-0.05 s.
+/// `touch` excludes the margin of the capacity, which is likely never written.
+template <typename T, typename A>
+void reserve_populated(std::vector<T, A>& v, size_t capacity, size_t touch) {
+  v.reserve(capacity);
+#ifdef MADV_POPULATE_WRITE
+  constexpr std::uintptr_t kPage = 4096;
+  const auto begin = reinterpret_cast<std::uintptr_t>(v.data() + v.size());
+  const std::uintptr_t end = begin + std::min(touch, v.capacity() - v.size()) * sizeof(T);
+  const std::uintptr_t first = (begin + kPage - 1) & ~(kPage - 1);
+  const std::uintptr_t last = end & ~(kPage - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
+#else
+  (void)touch;
 #endif
 }
 
@@ -689,7 +716,11 @@ class ColumnBuilder {
   /// are scratch arrays of at least n entries.
   void append_strings(const csv_ns::FieldView* f, size_t n, size_t stride, std::string& scratch,
                       ShortKey* keys, std::uint64_t* hashes) {
-    constexpr size_t kPrefetch = 16;
+    // 32 rows: with 16 the slot loads of the 1e5-value id3 column of the group-by data still
+    // stalled (a fifth of the reader's CPU time in a profile); 32 and 48 took about an eighth
+    // off the user time of a 2-rank read of 1e7 rows (bench_csv_ingest, 2026-12-01), 4, 64 and
+    // 128 less.
+    constexpr size_t kPrefetch = 32;
     for (size_t i = 0; i < n; ++i) {
       const auto& fv = f[i * stride];
       if (fv.size - 1 < kShortKey && !fv.escaped) {  // 1..16 bytes
@@ -717,25 +748,27 @@ class ColumnBuilder {
     }
   }
 
-  /// Reserves room for `n` rows in the vector currently in use.
-  void reserve(idx_t n) {
-    const auto un = static_cast<size_t>(n);
+  /// Reserves room for `capacity` rows in the vector currently in use and maps the pages of the
+  /// next `touch` rows (reserve_populated).
+  void reserve(idx_t capacity, idx_t touch) {
+    const auto cap = static_cast<size_t>(capacity);
+    const auto t = static_cast<size_t>(std::max<idx_t>(touch, 0));
     switch (phys_) {
       case Phys::kI64:
-        reserve_huge(i64_, un);
+        reserve_populated(i64_, cap, t);
         break;
       case Phys::kF64:
-        reserve_huge(f64_, un);
+        reserve_populated(f64_, cap, t);
         break;
       case Phys::kU8:
-        reserve_huge(u8_, un);
+        reserve_populated(u8_, cap, t);
         break;
       case Phys::kI32:
       case Phys::kStr:
-        reserve_huge(i32_, un);
+        reserve_populated(i32_, cap, t);
         break;
       case Phys::kF32:
-        reserve_huge(f32_, un);
+        reserve_populated(f32_, cap, t);
         break;
       case Phys::kNone:
         break;
@@ -1245,10 +1278,10 @@ class SegmentParser {
         reserved = true;
         const double per_row =
             static_cast<double>(p - first) / static_cast<double>(result_.rows - rows_before);
-        const auto expected =
-            static_cast<idx_t>(static_cast<double>(seg_end - first) / per_row * 1.05) + 64;
+        const auto expected = static_cast<idx_t>(static_cast<double>(seg_end - first) / per_row);
+        const idx_t done = result_.rows - rows_before;
         for (auto& builder : builders_)
-          builder.reserve(rows_before + expected);
+          builder.reserve(rows_before + expected + expected / 20 + 64, expected - done);
       }
     }
   }
