@@ -71,12 +71,7 @@ std::uint64_t Mlp::settings_hash() const {
   for (const int units : sizes_)
     h = hash_combine(h, static_cast<std::uint64_t>(units));
   h = hash_combine(h, hash_bytes(classes_.data(), classes_.size() * sizeof(double), 0));
-  if (focal_gamma_ != 0.0) {  // only then, so that log-loss models keep their hash
-    std::uint64_t gamma_bits;
-    std::memcpy(&gamma_bits, &focal_gamma_, sizeof gamma_bits);
-    h = hash_combine(h, gamma_bits);
-  }
-  return h;
+  return with_focal_gamma(h, focal_gamma_);
 }
 
 std::vector<std::uint8_t> Mlp::penalized() const {

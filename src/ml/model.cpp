@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/hash.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
 
 namespace shardflow::ml {
@@ -79,6 +81,13 @@ double binary_loss(double z, double y, double gamma, double* dz) {
   const double pg = std::pow(p, gamma);
   *dz = pg * p - gamma * pg * q * log_q;
   return -pg * log_q;
+}
+
+std::uint64_t with_focal_gamma(std::uint64_t h, double gamma) {
+  if (gamma == 0.0) return h;
+  std::uint64_t bits;
+  std::memcpy(&bits, &gamma, sizeof bits);
+  return hash_combine(h, bits);
 }
 
 void check_focal_gamma(double gamma) {

@@ -47,17 +47,8 @@ TEST(LinearModels, GradientsMatchFiniteDifferences) {
       std::vector<double> g;
       testing_util::sample_loss(m, x, y, w, &g);
       ASSERT_EQ(g.size(), w.size());
-      for (size_t j = 0; j < w.size(); ++j) {
-        const double h = 1e-6 * std::max(1.0, std::fabs(w[j]));
-        std::vector<double> up = w, down = w;
-        up[j] += h;
-        down[j] -= h;
-        const double numeric =
-            (testing_util::sample_loss(m, x, y, up) - testing_util::sample_loss(m, x, y, down)) /
-            (2 * h);
-        EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
-            << "parameter " << j << " trial " << trial;
-      }
+      testing_util::expect_finite_difference_gradient(m, x, y, w, g, true,
+                                                      "trial " + std::to_string(trial));
     }
   }
 }
@@ -84,17 +75,9 @@ TEST(LinearModels, FocalLossGradientsMatchFiniteDifferencesAndItsDefinition) {
       const long double pt = y == 1.0 ? p : 1.0L - p;
       const double expected = static_cast<double>(-std::pow(1.0L - pt, gamma) * std::log(pt));
       EXPECT_NEAR(loss, expected, 1e-12 * std::max(1.0, std::fabs(expected)));
-      for (size_t j = 0; j < w.size(); ++j) {
-        const double h = 1e-6 * std::max(1.0, std::fabs(w[j]));
-        std::vector<double> up = w, down = w;
-        up[j] += h;
-        down[j] -= h;
-        const double numeric =
-            (testing_util::sample_loss(m, x, y, up) - testing_util::sample_loss(m, x, y, down)) /
-            (2 * h);
-        EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
-            << "gamma " << gamma << " parameter " << j << " trial " << trial;
-      }
+      testing_util::expect_finite_difference_gradient(
+          m, x, y, w, g, true,
+          "gamma " + std::to_string(gamma) + " trial " + std::to_string(trial));
     }
   }
   // Far from zero the loss and gradient stay finite and tend to the right limits.

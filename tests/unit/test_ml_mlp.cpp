@@ -49,17 +49,8 @@ TEST(Mlp, GradientsMatchFiniteDifferences) {
                              : static_cast<double>(trial % (task == Task::kMulticlass ? 3 : 2));
         std::vector<double> g;
         testing_util::sample_loss(m, x, y, w, &g);
-        for (size_t j = 0; j < w.size(); ++j) {
-          const double h = 1e-6;
-          std::vector<double> up = w, down = w;
-          up[j] += h;
-          down[j] -= h;
-          const double numeric =
-              (testing_util::sample_loss(m, x, y, up) - testing_util::sample_loss(m, x, y, down)) /
-              (2 * h);
-          EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
-              << "parameter " << j << " trial " << trial;
-        }
+        testing_util::expect_finite_difference_gradient(m, x, y, w, g, false,
+                                                        "trial " + std::to_string(trial));
       }
     }
   }
@@ -81,17 +72,8 @@ TEST(Mlp, FocalLossGradientsMatchFiniteDifferences) {
     const double focal = testing_util::sample_loss(m, x, y, w, &g);
     // The focal loss is at most the log loss, and below it once p_t > 0.
     EXPECT_LT(focal, testing_util::sample_loss(log_loss, x, y, w));
-    for (size_t j = 0; j < w.size(); ++j) {
-      const double h = 1e-6;
-      std::vector<double> up = w, down = w;
-      up[j] += h;
-      down[j] -= h;
-      const double numeric =
-          (testing_util::sample_loss(m, x, y, up) - testing_util::sample_loss(m, x, y, down)) /
-          (2 * h);
-      EXPECT_NEAR(g[j], numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
-          << "parameter " << j << " trial " << trial;
-    }
+    testing_util::expect_finite_difference_gradient(m, x, y, w, g, false,
+                                                    "trial " + std::to_string(trial));
   }
   EXPECT_THROW(Mlp(Task::kRegression, 3, {4}, Activation::kRelu, 0.0, {}, 1.0), ConfigError);
 }

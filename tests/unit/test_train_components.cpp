@@ -295,7 +295,11 @@ TEST(TrainRegistries, FocalGammaIsForBinaryModelsAndWrittenOnlyWhenSet) {
             "{type: mlp, task: binary, hidden: [4], activation: relu, l2: 0, focal_gamma: 0.5}");
   EXPECT_EQ(canonical(*load(kJob).train->model), "{type: logistic, l2: 0}");
   EXPECT_EQ(error_of(std::string(kJob) + "  model: {type: softmax, focal_gamma: 2}\n"),
-            "job.yaml:8:39: train.model.focal_gamma: the focal loss is for binary classification "
+            "job.yaml:8:26: unknown key 'focal_gamma' in train.model (a linear model) (valid "
+            "keys: type, l2)");
+  EXPECT_EQ(error_of(std::string(kJob) +
+                     "  model: {type: mlp, task: regression, hidden: [4], focal_gamma: 2}\n"),
+            "job.yaml:8:66: train.model.focal_gamma: the focal loss is for binary classification "
             "(type logistic, or mlp with task: binary); remove focal_gamma");
   EXPECT_EQ(error_of(std::string(kJob) + "  model: {type: logistic, focal_gamma: -1}\n"),
             "job.yaml:8:40: train.model.focal_gamma must be >= 0 (0: the log loss), got -1");

@@ -118,5 +118,8 @@ double binary_loss(double z, double y, double gamma, double* dz);
 
 /// Throws ConfigError unless `gamma` is a finite number >= 0 (a focal loss's focusing parameter).
 void check_focal_gamma(double gamma);
+/// A model's settings hash `h` with its focal gamma mixed in; unchanged for gamma = 0, so that
+/// log-loss models keep the hash they had before focal losses.
+std::uint64_t with_focal_gamma(std::uint64_t h, double gamma);
 
 }  // namespace shardflow::ml

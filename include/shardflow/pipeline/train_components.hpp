@@ -192,7 +192,7 @@ double read_focal_gamma(const MapView& map, bool binary);
 /// keep their canonical text and training fingerprint.
 void emit_focal_gamma(YAML::Emitter& out, double gamma);
 /// The keys of a linear model's map.
-const std::vector<std::string>& linear_model_keys();
+const std::vector<std::string>& linear_model_keys(ml::LinearKind kind);
 
 /// `model: {type: logistic, l2: 0}` (src/pipeline/models/logistic_model.cpp).
 class LogisticModelSpec final : public LinearModelSpec {

@@ -10,7 +10,7 @@ namespace shardflow::pipeline {
 
 ModelType linear_model_type() {
   return {"linear", "linear regression on squared error, y = w . x + b, optional L2 (ridge)",
-          linear_model_keys(), [](const MapView& map) {
+          linear_model_keys(ml::LinearKind::kLinear), [](const MapView& map) {
             auto spec = std::make_shared<LinearModelSpec>();
             spec->kind = ml::LinearKind::kLinear;
             return parse_linear_model(map, spec);

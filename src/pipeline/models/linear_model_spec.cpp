@@ -8,9 +8,10 @@
 
 namespace shardflow::pipeline {
 
-const std::vector<std::string>& linear_model_keys() {
-  static const std::vector<std::string> keys = {"type", "l2", "focal_gamma"};
-  return keys;
+const std::vector<std::string>& linear_model_keys(ml::LinearKind kind) {
+  static const std::vector<std::string> keys = {"type", "l2"};
+  static const std::vector<std::string> binary_keys = {"type", "l2", "focal_gamma"};
+  return kind == ml::LinearKind::kLogistic ? binary_keys : keys;
 }
 
 double read_l2(const MapView& map) {
@@ -44,7 +45,7 @@ void emit_focal_gamma(YAML::Emitter& out, double gamma) {
 
 std::shared_ptr<ModelSpec> parse_linear_model(const MapView& map,
                                               std::shared_ptr<LinearModelSpec> spec) {
-  map.allow_only(linear_model_keys(), " (a linear model)");
+  map.allow_only(linear_model_keys(spec->kind), " (a linear model)");
   spec->l2 = read_l2(map);
   spec->focal_gamma = read_focal_gamma(map, spec->kind == ml::LinearKind::kLogistic);
   return spec;

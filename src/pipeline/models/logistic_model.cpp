@@ -10,7 +10,7 @@ namespace shardflow::pipeline {
 ModelType logistic_model_type() {
   return {std::string(LogisticModelSpec::kType),
           "binary logistic regression, p(y = 1 | x) = sigmoid(w . x + b), optional L2 penalty",
-          linear_model_keys(), [](const MapView& map) {
+          linear_model_keys(ml::LinearKind::kLogistic), [](const MapView& map) {
             return parse_linear_model(map, std::make_shared<LogisticModelSpec>());
           }};
 }

@@ -12,7 +12,7 @@ namespace shardflow::pipeline {
 ModelType softmax_model_type() {
   return {"softmax",
           "multiclass logistic regression, P(c | x) = softmax(W x + b)_c, optional L2 penalty",
-          linear_model_keys(), [](const MapView& map) {
+          linear_model_keys(ml::LinearKind::kSoftmax), [](const MapView& map) {
             auto spec = std::make_shared<LinearModelSpec>();
             spec->kind = ml::LinearKind::kSoftmax;
             return parse_linear_model(map, spec);
