@@ -103,6 +103,81 @@ std::string_view category_text(const table::Column& column, idx_t i, std::array<
   }
 }
 
+// Whether `s` is UTF-8 text (RFC 3629: no overlong forms, surrogates or code points past
+// U+10FFFF). Categories and fill values are saved as JSON text, which must be UTF-8.
+bool is_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length = 0;
+    std::uint32_t code = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+      code = c & 0x1Fu;
+    } else if ((c & 0xF0) == 0xE0) {
+      length = 3;
+      code = c & 0x0Fu;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      code = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + length > s.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      code = (code << 6) | (cc & 0x3Fu);
+    }
+    if (length == 3 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) return false;
+    if (length == 4 && (code < 0x10000 || code > 0x10FFFF)) return false;
+    i += length;
+  }
+  return true;
+}
+
+// Local (call inside comm.agree): counts the category texts of `column` on this rank into `local`
+// (nulls as `fill` when given, else skipped: assembly names them). InputError, naming the row, for
+// a text that is not UTF-8 (categories are saved as text) and when more than `max_distinct`
+// distinct values are seen.
+void count_categories(const FeatureTransform& t, const std::string& name,
+                      const table::Column& column, int rank, idx_t global_offset,
+                      const std::string* fill, size_t max_distinct,
+                      std::unordered_map<std::string, idx_t>& local) {
+  std::array<char, 24> digits;
+  for (idx_t i = 0; i < column.size(); ++i) {
+    std::string_view text;
+    if (column.is_valid(i)) {
+      text = category_text(column, i, digits);
+    } else if (fill) {
+      text = *fill;
+    } else {
+      continue;
+    }
+    const auto [it, added] = local.try_emplace(std::string(text), 0);
+    ++it->second;
+    if (!added) continue;
+    if (!is_utf8(text)) {
+      throw InputError(
+          "{}: categorical feature column '{}' holds bytes that are not UTF-8 text at row {} of "
+          "rank {} (global row {}); {} saves its categories as text: fix the input, or encode the "
+          "column with {{hash: {{columns: [{}], buckets: N}}}}, which saves none",
+          t.where, name, i, rank, global_offset + i, to_string(t.kind), name);
+    }
+    if (local.size() > max_distinct) {
+      throw InputError(
+          "{}: categorical feature column '{}' has more than {} distinct values on rank {} "
+          "alone; raise max_categories or use {{hash: {{columns: [{}], buckets: N}}}} for a "
+          "column of this many values",
+          t.where, name, max_distinct, rank, name);
+    }
+  }
+}
+
 // Categories in their order: integers by value, other text by bytes.
 void sort_categories(std::vector<std::string>& categories, bool integers) {
   if (!integers) {
@@ -769,9 +844,10 @@ void FeaturePipeline::fit_column_transforms(const mpi::Comm& comm, const table::
       }
       if (t.strategy == ImputeStrategy::kMostFrequent) {
         std::unordered_map<std::string, idx_t> local;
-        std::array<char, 24> digits;
-        for (idx_t i = 0; i < column.size(); ++i)
-          if (column.is_valid(i)) ++local[std::string(category_text(column, i, digits))];
+        comm.agree([&] {
+          count_categories(t, name, column, comm.rank(), global_offset, nullptr,
+                           std::numeric_limits<size_t>::max(), local);
+        });
         const std::map<std::string, idx_t> counts = merge_text_counts(comm, local);
         comm.agree([&] {
           if (counts.empty()) {
@@ -806,25 +882,11 @@ void FeaturePipeline::fit_column_transforms(const mpi::Comm& comm, const table::
     for (const std::string& name : t.columns) {
       const table::Column& column = column_of(name);
       std::unordered_map<std::string, idx_t> local;
-      std::array<char, 24> digits;
       const auto fill = text_fill.find(name);
       comm.agree([&] {
-        for (idx_t i = 0; i < column.size(); ++i) {
-          if (column.is_valid(i)) {
-            ++local[std::string(category_text(column, i, digits))];
-          } else if (fill != text_fill.end()) {
-            ++local[fill->second];
-          } else {
-            continue;  // assembly names the row
-          }
-          if (static_cast<int>(local.size()) > t.max_categories) {
-            throw InputError(
-                "{}: categorical feature column '{}' has more than {} distinct values on rank {} "
-                "alone; raise max_categories or use {{hash: {{columns: [{}], buckets: N}}}} for a "
-                "column of this many values",
-                t.where, name, t.max_categories, comm.rank(), name);
-          }
-        }
+        count_categories(t, name, column, comm.rank(), global_offset,
+                         fill != text_fill.end() ? &fill->second : nullptr,
+                         static_cast<size_t>(t.max_categories), local);
       });
       const std::map<std::string, idx_t> counts = merge_text_counts(comm, local);
       comm.agree([&] {

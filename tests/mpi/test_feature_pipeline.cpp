@@ -420,6 +420,32 @@ TEST(FeaturePipeline, UnknownCategoriesNullsAndTooManyCategoriesAreAgreedErrors)
       error_of<InputError>([&] { too_many.fit(comm, make_table(b, e), "label", {}); });
   EXPECT_NE(many.find("categorical feature column 'small' has "), std::string::npos) << many;
   EXPECT_NE(many.find("hash"), std::string::npos) << many;
+  // Categories are saved as text: bytes that are not UTF-8 stop the fit naming the row (valid
+  // multi-byte text is a category like any other); hash saves none, so it takes them.
+  for (const bool valid : {true, false}) {
+    table::Table t = make_table(b, e);
+    Column text = Column::plain_strings();
+    for (idx_t g = b; g < e; ++g)
+      text.plain().push_back(g == 7 ? (valid ? "\xc3\xa9t\xc3\xa9 \xf0\x9f\x8c\x8d" : "ab\xff")
+                                    : (g % 2 == 0 ? "x" : "\xe6\x97\xa5\xe6\x9c\xac"));
+    t.add_column("text", std::move(text));
+    ml::FeaturePipeline p({}, {"text"}, {transform(ml::TransformKind::kOneHot, {"text"})});
+    const std::string error = error_of<InputError>([&] { p.fit(comm, t, "label", {}); });
+    if (valid) {
+      EXPECT_EQ(error, "");
+      EXPECT_EQ(p.output_names().size(), 3u);
+    } else {
+      EXPECT_NE(error.find("categorical feature column 'text' holds bytes that are not UTF-8 "
+                           "text at row "),
+                std::string::npos)
+          << error;
+      EXPECT_NE(error.find("(global row 7)"), std::string::npos) << error;
+      auto hash = transform(ml::TransformKind::kHash, {"text"});
+      hash.buckets = 4;
+      ml::FeaturePipeline hashed({}, {"text"}, {hash});
+      EXPECT_EQ(error_of<InputError>([&] { hashed.fit(comm, t, "label", {}); }), "");
+    }
+  }
   // A numeric feature with a null and no imputer: make_dataset's message.
   ml::FeaturePipeline raw({"num"}, {}, {});
   idx_t first_bad = 0;
