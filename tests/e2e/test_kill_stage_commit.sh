@@ -12,6 +12,13 @@ ARGS=(run jobs/quickstart.yaml --set train.optimizer.epochs=1)
 W="$TMP/w"
 
 expect_exit 0 300 reference 2 "${ARGS[@]}" --set "workdir=$TMP/ref"
+# Timed kills land at 15-89% of the duration of a run like the trials' (--no-cache in a workdir
+# that already holds the finished model), so that they hit a running job on a fast machine as on
+# a slow one: fixed delays of 0.2-1 s missed a quarter of the runs once the job got faster.
+expect_exit 0 300 timing-first 2 "${ARGS[@]}" --set "workdir=$TMP/timing"
+started=$(date +%s.%N)
+expect_exit 0 300 timing 2 "${ARGS[@]}" --no-cache --set "workdir=$TMP/timing"
+REFERENCE_SECONDS=$($PY -c "print($(date +%s.%N) - $started)")
 TABLES=(clean train_set test_set by_segment)
 POINTS=(stage_write stage_publish stage_committed)
 RANDOM=4242   # reproducible choices
@@ -30,8 +37,8 @@ for trial in $(seq 1 "$TRIALS"); do
     [ "$rc" != 0 ] || { cat "$TMP/kill$trial.err"; fail "trial $trial: the run was not killed $how"; }
     killed=$((killed + 1))
   else
-    delay=$(printf '0.%02d' $((20 + RANDOM % 80)))
-    how="after ${delay}0 s on rank $rank"
+    delay=$($PY -c "print(f'{$REFERENCE_SECONDS * $((15 + RANDOM % 75)) / 100:.3f}')")
+    how="after ${delay} s on rank $rank"
     ( "$MPIEXEC" -np 2 --oversubscribe "$SHARDFLOW_BIN" "${ARGS[@]}" --no-cache --set "workdir=$W" \
         >"$TMP/kill$trial.out" 2>"$TMP/kill$trial.err" ) &
     launcher=$!
