@@ -65,6 +65,18 @@ std::vector<std::int64_t> index_values(const Table& t) {
   return std::vector<std::int64_t>(v.begin(), v.end());
 }
 
+// The rows `rows` of `table`, a column at a time, each column of `table` freed once gathered: the
+// peak is the table plus one column rather than two tables.
+Table take_consuming(Table table, std::span<const idx_t> rows) {
+  Table out;
+  for (int i = 0; i < table.num_columns(); ++i) {
+    Column& c = table.column(i);
+    out.add_column(table.schema().field(i).name, c.take(rows));
+    c = Column(c.type());
+  }
+  return out;
+}
+
 // =============================================================================================
 // Splitters
 // =============================================================================================
@@ -198,20 +210,31 @@ Table sample_sort(const mpi::Comm& comm, const Table& table, std::vector<std::in
       destination[static_cast<size_t>(r)] = lo;
     }
     const double split_s = lap();
+    // Each buffer is freed as soon as it is dead, here and below: memory freed in a step stays
+    // mapped (keep_freed_memory) and is reused by the next allocation, whereas growing the peak
+    // maps fresh pages, whose first touch costs several times a memset on the VMs measured
+    // (README "Sort and as-of join").
+    std::vector<std::int64_t> sent_gidx = std::move(local.global_index);
+    local = EncodedKeys{};
+    sample = Samples{};
     Table moved = shuffle_to(comm, table, destination, options.shuffle);
     std::vector<std::int64_t> moved_gidx;
     if (gidx_in_row_order) {
+      sent_gidx = {};
+      destination = {};
       moved_gidx = iota_from(0, moved.num_rows());
     } else {
-      moved_gidx = index_values(shuffle_to(comm, index_table(std::move(local.global_index)),
-                                           destination, options.shuffle));
+      moved_gidx = index_values(
+          shuffle_to(comm, index_table(std::move(sent_gidx)), destination, options.shuffle));
+      destination = {};
     }
     const double shuffle_s = lap();
     local = encode_sort_keys(layout, moved, std::move(moved_gidx));
     const double reencode_s = lap();
     const std::vector<idx_t> perm = sort_permutation(local);
+    local = EncodedKeys{};  // refers to moved's plain-string columns: dropped before they are
     const double permute_s = lap();
-    Table out = moved.take(perm);
+    Table out = take_consuming(std::move(moved), perm);
     spdlog::debug(
         "sort phases on this rank: keys encoded in {:.3f} s, splitters and destinations in {:.3f} "
         "s, rows shuffled in {:.3f} s, keys re-encoded in {:.3f} s, sorted in {:.3f} s, rows "
