@@ -33,6 +33,8 @@
 #include "shardflow/pipeline/signals.hpp"
 #include "shardflow/pipeline/stage_cache.hpp"
 #include "shardflow/pipeline/workdir_lock.hpp"
+#include "shardflow/track/model_registry.hpp"
+#include "shardflow/track/run_recorder.hpp"
 #include "shardflow/version.hpp"
 
 namespace po = boost::program_options;
@@ -48,6 +50,7 @@ usage:
   shardflow validate JOB.yaml [--profile P.yaml]... [--set key.path=value]...
   shardflow predict --model MODEL.h5 --input DATA.csv|DATA.h5 [--table T] --output OUT.csv|OUT.h5
                         [--keep COLUMN]... [--workdir DIR]   (DIR: runs/predict)
+                    --model registry:NAME@ALIAS|registry:NAME/VERSION [--store DIR] (DIR: mlruns)
   shardflow cache list|clear (JOB.yaml [--profile P.yaml]... [--set k=v]... | --workdir DIR)
                         [--table T]...
   shardflow inspect FILE.h5 [--json]
@@ -220,7 +223,17 @@ int command_run(const Context& ctx, const std::vector<std::string>& argv) {
   run_options.resume = resume;
   run_options.rerun = rerun;
   run_options.no_cache = vm["no-cache"].as<bool>();
-  pipeline::run_job(comm, job, run_options);
+  track::RunRecorder recorder;
+  run_options.observer = &recorder;
+  try {
+    pipeline::run_job(comm, job, run_options);
+  } catch (const InterruptedError&) {
+    recorder.run_failed(comm, true);
+    throw;
+  } catch (...) {
+    recorder.run_failed(comm, false);
+    throw;
+  }
   return 0;
 }
 
@@ -284,7 +297,7 @@ std::string predict_job_yaml(const std::string& model, const std::string& input,
 }
 
 int command_predict(const Context& ctx, const std::vector<std::string>& argv) {
-  std::string model, input, table, output, workdir = "runs/predict";
+  std::string model, input, table, output, workdir = "runs/predict", store = "mlruns";
   std::vector<std::string> keep;
   po::options_description options = logging_options();
   options.add_options()("model", po::value<std::string>(&model)->required(), "model file")(
@@ -292,12 +305,20 @@ int command_predict(const Context& ctx, const std::vector<std::string>& argv) {
       "table", po::value<std::string>(&table), "HDF5 table")(
       "output", po::value<std::string>(&output)->required(), "output file")(
       "keep", po::value<std::vector<std::string>>(&keep)->composing(), "input column to keep")(
-      "workdir", po::value<std::string>(&workdir), "workdir");
+      "workdir", po::value<std::string>(&workdir), "workdir")(
+      "store", po::value<std::string>(&store),
+      "tracking store of --model registry:<name>@<alias> (default mlruns)");
   const auto vm = parse("predict", argv, options, {});
   mpi::Comm comm;
   configure_logging(ctx, vm, "info", false);
   pipeline::Job job;
   comm.agree([&] {
+    // registry:<name>@<alias> or registry:<name>/<version>: the registered version's model.h5.
+    if (model.rfind("registry:", 0) == 0) {
+      const std::string reference = model;
+      model = track::resolve_registry_model(store, reference).string();
+      spdlog::info("model {} is {}", reference, model);
+    }
     job = pipeline::load_job_from_string(
         predict_job_yaml(model, input, table, output, keep, workdir), "shardflow predict");
     pipeline::validate_job(job);

@@ -121,6 +121,24 @@ std::string to_canonical_yaml(const Job& job) {
     out << YAML::EndMap;
   }
 
+  if (job.track) {
+    out << YAML::Key << "track" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "store" << YAML::Value << job.track->store;
+    out << YAML::Key << "experiment" << YAML::Value << job.track->experiment;
+    out << YAML::Key << "run_name" << YAML::Value << job.track->run_name;
+    out << YAML::EndMap;
+  }
+
+  if (job.registration) {
+    const RegisterSpec& reg = *job.registration;
+    out << YAML::Key << "register" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "model" << YAML::Value << reg.model;
+    out << YAML::Key << "metric" << YAML::Value << reg.metric;
+    out << YAML::Key << "mode" << YAML::Value << (reg.higher_is_better ? "max" : "min");
+    out << YAML::Key << "alias" << YAML::Value << reg.alias;
+    out << YAML::EndMap;
+  }
+
   const RuntimeSpec& r = job.runtime;
   out << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "shuffle_round_bytes" << YAML::Value << r.shuffle_round_bytes;

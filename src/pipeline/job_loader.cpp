@@ -1,6 +1,7 @@
 #include "shardflow/pipeline/job_loader.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -17,6 +18,7 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/suggest.hpp"
+#include "shardflow/ml/metric.hpp"
 
 namespace shardflow::pipeline {
 
@@ -614,6 +616,40 @@ EvaluateSpec read_evaluate(const Node& node) {
   return e;
 }
 
+TrackSpec read_track(const Node& node, const std::string& job_name) {
+  const MapView map(node, "track");
+  map.allow_only({"store", "experiment", "run_name"});
+  TrackSpec t;
+  t.location = node.location;
+  t.fields = map.field_locations();
+  if (const Node* n = map.find("store")) t.store = to_nonempty_string(*n, map.path("store"));
+  t.experiment = job_name;
+  if (const Node* n = map.find("experiment"))
+    t.experiment = to_nonempty_string(*n, map.path("experiment"));
+  t.run_name = job_name;
+  if (const Node* n = map.find("run_name"))
+    t.run_name = to_nonempty_string(*n, map.path("run_name"));
+  return t;
+}
+
+RegisterSpec read_register(const Node& node) {
+  const MapView map(node, "register");
+  map.allow_only({"model", "metric", "mode", "alias"});
+  RegisterSpec r;
+  r.location = node.location;
+  r.fields = map.field_locations();
+  r.model = to_nonempty_string(map.require("model"), map.path("model"));
+  r.metric = to_nonempty_string(map.require("metric"), map.path("metric"));
+  const ml::Metric* metric = ml::find_metric(r.metric);
+  r.higher_is_better = metric == nullptr || metric->higher_is_better;
+  if (const Node* n = map.find("mode")) {
+    static const std::vector<std::string> kModes = {"max", "min"};
+    r.higher_is_better = to_choice(*n, map.path("mode"), kModes) == "max";
+  }
+  if (const Node* n = map.find("alias")) r.alias = to_nonempty_string(*n, map.path("alias"));
+  return r;
+}
+
 RuntimeSpec read_runtime(const Node& node) {
   const MapView map(node, "runtime");
   map.allow_only({"shuffle_round_bytes", "hdf5_chunk_rows", "max_dictionary_size", "log_level",
@@ -652,8 +688,8 @@ RuntimeSpec read_runtime(const Node& node) {
 
 Job to_job(const Node& root, const std::string& source_file) {
   const MapView map(root, "");
-  map.allow_only(
-      {"name", "seed", "workdir", "inputs", "steps", "outputs", "train", "evaluate", "runtime"});
+  map.allow_only({"name", "seed", "workdir", "inputs", "steps", "outputs", "train", "evaluate",
+                  "track", "register", "runtime"});
   Job job;
   job.source_file = source_file;
   job.name = to_identifier(map.require("name"), "name", "the job name");
@@ -691,6 +727,29 @@ Job to_job(const Node& root, const std::string& source_file) {
       fail_at(evaluate->location,
               "evaluate needs a train section: there is no model to evaluate; add train: or "
               "remove evaluate:");
+    }
+  }
+  if (const Node* track = map.find("track")) job.track = read_track(*track, job.name);
+  if (const Node* reg = map.find("register")) {
+    job.registration = read_register(*reg);
+    const RegisterSpec& r = *job.registration;
+    if (!job.train || !job.evaluate || !job.track) {
+      fail_at(reg->location,
+              fmt::format("register needs {}: it registers the trained model with an evaluate "
+                          "metric in the tracking store; add {} or remove register:",
+                          !job.train      ? "a train section"
+                          : !job.evaluate ? "an evaluate section"
+                                          : "a track section",
+                          !job.train      ? "train:"
+                          : !job.evaluate ? "evaluate: {input: ..., metrics: [" + r.metric + "]}"
+                                          : "track: {store: mlruns}"));
+    }
+    const auto& metrics = job.evaluate->metrics;
+    if (std::find(metrics.begin(), metrics.end(), r.metric) == metrics.end()) {
+      fail_at(r.fields.of("metric", r.location),
+              fmt::format("register.metric '{}' is not one of evaluate.metrics ({}): the run must "
+                          "compute it; add it to evaluate.metrics",
+                          r.metric, fmt::join(metrics, ", ")));
     }
   }
   if (const Node* runtime = map.find("runtime")) job.runtime = read_runtime(*runtime);

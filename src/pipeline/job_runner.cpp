@@ -1132,6 +1132,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
   const WorkdirLock lock(comm, workdir);
   spdlog::info("job '{}' on {} rank(s), workdir {}", job.name, comm.size(), workdir.string());
   keep_freed_memory(job.runtime.keep_freed_memory);
+  if (options.observer) options.observer->run_started(comm, job);
 
   // A run rebuilds the published results; removing the previous run's first means a run that
   // fails leaves none behind that could pass for its own.
@@ -1298,6 +1299,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
   comm.agree([&] {
     if (comm.is_root()) write_file_atomically(workdir / "metrics.json", record.dump(2) + "\n");
   });
+  if (options.observer) options.observer->run_finished(comm, job, summary, record);
   const auto reused = std::count_if(summary.steps.begin(), summary.steps.end(),
                                     [](const auto& s) { return s.reused; });
   spdlog::info(

@@ -87,6 +87,28 @@ struct EvaluateSpec {
   FieldLocations fields;
 };
 
+/// `track:` records each run in an MLflow file store (track/run_recorder.hpp): experiment
+/// `experiment` under `store`, one MLflow run per shardflow run, continued when a run resumes.
+struct TrackSpec {
+  std::string store = "mlruns";  // a directory; relative to the CWD, like workdir
+  std::string experiment;        // default: the job name
+  std::string run_name;          // default: the job name
+  SourceLocation location;
+  FieldLocations fields;  // keys: store, experiment, run_name
+};
+
+/// `register:` (needs train, evaluate and track): registers each run's model as a new version of
+/// `model` in the tracking store's registry (track/model_registry.hpp); `alias` moves to the new
+/// version only if its `metric` (one of evaluate.metrics) beats the alias's version's.
+struct RegisterSpec {
+  std::string model;
+  std::string metric;
+  bool higher_is_better = true;  // mode: max (true) | min; default: the metric's own direction
+  std::string alias = "champion";
+  SourceLocation location;
+  FieldLocations fields;  // keys: model, metric, mode, alias
+};
+
 /// `runtime:` — usually from a profile (configs/local.yaml, configs/cluster.yaml).
 struct RuntimeSpec {
   idx_t shuffle_round_bytes = idx_t{64} << 20;
@@ -117,6 +139,8 @@ struct Job {
   std::vector<OutputSpec> outputs;
   std::optional<TrainSpec> train;
   std::optional<EvaluateSpec> evaluate;
+  std::optional<TrackSpec> track;
+  std::optional<RegisterSpec> registration;  // `register:`
   RuntimeSpec runtime;
   /// The merged config (profiles + job + overrides) with every default filled in, emitted as YAML
   /// by to_canonical_yaml. It is itself a valid job file that loads back to an equal Job.

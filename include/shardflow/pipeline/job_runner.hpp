@@ -25,10 +25,27 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/pipeline/job.hpp"
 
 namespace shardflow::pipeline {
+
+struct RunSummary;
+
+/// Receives a run's events (the run recorder of track/ implements it; the runner never names a
+/// tracking store). Both calls are collective: every rank calls them alike, and an exception
+/// thrown from them must be agreed (comm.agree), like every error of the runner.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  /// Once the workdir is locked for this run, before any step.
+  virtual void run_started(const mpi::Comm& comm, const Job& job) = 0;
+  /// After metrics.json (`record`, the same JSON) is written.
+  virtual void run_finished(const mpi::Comm& comm, const Job& job, const RunSummary& summary,
+                            const nlohmann::json& record) = 0;
+};
 
 struct RunOptions {
   /// "auto": resume training from the newest valid checkpoint of this training if any;
@@ -39,6 +56,8 @@ struct RunOptions {
   std::vector<std::string> rerun;
   /// Recompute every step (the cache is still written).
   bool no_cache = false;
+  /// Told when the run starts and finishes (not owned; may be null).
+  RunObserver* observer = nullptr;
 };
 
 /// What happened to one step.

@@ -1,0 +1,68 @@
+#pragma once
+// The run recorder: records a job's runs in an MLflow file store (track/mlflow_store.hpp) as the
+// job's `track:` section says. Rank 0 writes; every call is collective (the runner's RunObserver
+// contract) except run_failed.
+//
+// One MLflow run per `shardflow run`, except that a run which did not finish (failed, killed,
+// interrupted, preempted or requeued) is continued by the next run of the same job in the same
+// workdir: same run id, status back to RUNNING, tag shardflow.restarts counting the restarts,
+// metric values appended. Which run a workdir last wrote is kept in <workdir>/tracking.json.
+//
+// What a run holds:
+//   params     the resolved job (canonical YAML), flattened: "train.optimizer.learning_rate",
+//              "steps.0.op", ... (list items by index)
+//   tags       mlflow.runName, mlflow.user, mlflow.source.name (the job file), mlflow.source.type
+//              LOCAL, mlflow.source.git.commit (when the job file is in a git checkout),
+//              shardflow.version, shardflow.job_fingerprint, shardflow.world_size,
+//              shardflow.workdir, shardflow.restarts, shardflow.slurm_job_id and
+//              shardflow.slurm_restart_count (under Slurm), shardflow.input.<name>.fingerprint
+//   metrics    from metrics.json: job.seconds; step.<name>.seconds, .compute_seconds,
+//              .rows.<table>; train.seconds, .setup_seconds, .steps, .last_batch_loss,
+//              train.epoch_seconds (step = epoch); valid.<metric> per epoch (early stopping);
+//              each evaluation metric by name; evaluate.seconds; memory.peak_rss_bytes
+//   artifacts  the job file, job.resolved.yaml, metrics.json, model.h5 (when trained)
+// With `register:`, the finished run's model.h5 artifact becomes a new version in the store's
+// model registry and the alias decision is logged and tagged (shardflow.registry.model,
+// .version, .decision) on the run (track/model_registry.hpp).
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "shardflow/mpi/comm.hpp"
+#include "shardflow/pipeline/job_runner.hpp"
+#include "shardflow/track/mlflow_store.hpp"
+
+namespace shardflow::track {
+
+class RunRecorder final : public pipeline::RunObserver {
+ public:
+  /// Collective: opens (creating) the store and the experiment, then continues the workdir's
+  /// unfinished run of this job or starts a new one, and writes its params, tags and the job
+  /// artifacts. An unwritable store stops the job here, before any work (agreed RuntimeError
+  /// naming the path).
+  void run_started(const mpi::Comm& comm, const pipeline::Job& job) override;
+  /// Collective: metrics and artifacts from the finished run; status FINISHED.
+  void run_finished(const mpi::Comm& comm, const pipeline::Job& job,
+                    const pipeline::RunSummary& summary, const nlohmann::json& record) override;
+  /// Local (rank 0 writes): the run ended with an error: status FAILED, or KILLED when
+  /// `interrupted` (a stop signal). The run stays resumable. Never throws: a failure to record is
+  /// a warning, since the job's own error is what must reach the user.
+  void run_failed(const mpi::Comm& comm, bool interrupted) noexcept;
+
+  /// The run being recorded (rank 0, once started).
+  const std::optional<RunInfo>& run() const { return run_; }
+
+ private:
+  std::optional<MlflowStore> store_;
+  std::optional<RunInfo> run_;
+  std::filesystem::path state_path_;  // <workdir>/tracking.json
+  int restarts_ = 0;
+  std::string job_fingerprint_;
+};
+
+/// Local: the commit checked out in the git work tree holding `path` (its HEAD, resolved through
+/// loose or packed refs), or "" when there is none. Reads .git directly: no git process.
+std::string git_commit_of(const std::filesystem::path& path);
+
+}  // namespace shardflow::track
