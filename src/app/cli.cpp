@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "shardflow/app/launcher.hpp"
 #include "shardflow/ckpt/checkpoint_store.hpp"
@@ -34,6 +35,7 @@
 #include "shardflow/pipeline/stage_cache.hpp"
 #include "shardflow/pipeline/workdir_lock.hpp"
 #include "shardflow/track/model_registry.hpp"
+#include "shardflow/track/run_catalog.hpp"
 #include "shardflow/track/run_recorder.hpp"
 #include "shardflow/version.hpp"
 
@@ -54,6 +56,8 @@ usage:
   shardflow cache list|clear (JOB.yaml [--profile P.yaml]... [--set k=v]... | --workdir DIR)
                         [--table T]...
   shardflow inspect FILE.h5 [--json]
+  shardflow runs list [--experiment NAME] | show RUN_ID | compare RUN_ID RUN_ID  [--store DIR]
+                        (DIR: mlruns; a run id may be shortened to its first 4+ digits)
   shardflow gen KIND --rows N --out PATH [--seed S]      (KIND: groupby, classification)
   shardflow gen join --rows N --out DIR [--seed S]       (DIR/x.csv, small, medium, big)
   shardflow gen events --rows N --out DIR [--seed S]     (DIR/events.csv, DIR/labels.csv)
@@ -73,7 +77,7 @@ exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 input dat
 )";
 
 const std::vector<std::string> kCommands = {"run", "validate", "predict", "inspect",
-                                            "gen", "cache",    "launch"};
+                                            "gen", "cache",    "runs",    "launch"};
 
 struct Context {
   int rank = 0;
@@ -455,6 +459,168 @@ void inspect_file(const std::string& file, bool json) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// shardflow runs
+// ---------------------------------------------------------------------------------------------
+
+std::string_view status_name(track::RunStatus status) {
+  switch (status) {
+    case track::RunStatus::kRunning:
+      return "RUNNING";
+    case track::RunStatus::kScheduled:
+      return "SCHEDULED";
+    case track::RunStatus::kFinished:
+      return "FINISHED";
+    case track::RunStatus::kFailed:
+      return "FAILED";
+    case track::RunStatus::kKilled:
+      return "KILLED";
+  }
+  return "UNKNOWN";
+}
+
+std::string run_seconds(const track::RunInfo& r) {
+  return r.end_time_ms
+             ? fmt::format("{:.2f}", static_cast<double>(*r.end_time_ms - r.start_time_ms) / 1000)
+             : std::string("-");
+}
+
+// Rows of text cells as aligned columns, two spaces apart.
+void print_columns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size(); ++c) {
+      if (width.size() <= c) width.push_back(0);
+      width[c] = std::max(width[c], row[c].size());
+    }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c)
+      line += c + 1 == row.size() ? row[c] : fmt::format("{:<{}}  ", row[c], width[c]);
+    fmt::print("{}\n", line);
+  }
+}
+
+std::string last_value(const track::StoredRun& run, const std::string& metric) {
+  const auto it = run.metrics.find(metric);
+  if (it == run.metrics.end() || it->second.empty()) return "-";
+  return fmt::format("{}", it->second.back().value);
+}
+
+void runs_list(const std::string& store, const std::string& experiment) {
+  const std::vector<track::StoredRun> runs = track::list_runs(store, experiment);
+  std::vector<std::vector<std::string>> rows = {
+      {"RUN ID", "EXPERIMENT", "NAME", "STATUS", "STARTED (UTC)", "SECONDS"}};
+  for (const auto& r : runs)
+    rows.push_back({r.info.run_id, r.experiment_name, r.info.run_name,
+                    std::string(status_name(r.info.status)),
+                    track::format_utc(r.info.start_time_ms), run_seconds(r.info)});
+  print_columns(rows);
+  fmt::print("{} run(s) in {}\n", runs.size(), store);
+}
+
+void runs_show(const std::string& store, const std::string& id) {
+  const track::StoredRun r = track::load_run(store, id);
+  fmt::print("run {} ('{}') of experiment '{}' ({})\n", r.info.run_id, r.info.run_name,
+             r.experiment_name, r.info.experiment_id);
+  fmt::print("  status {}, started {} UTC, {} s, user {}, source {}\n", status_name(r.info.status),
+             track::format_utc(r.info.start_time_ms), run_seconds(r.info), r.info.user,
+             r.info.source_name);
+  fmt::print("params ({}):\n", r.params.size());
+  for (const auto& [k, v] : r.params)
+    fmt::print("  {} = {}\n", k, v);
+  fmt::print("tags ({}):\n", r.tags.size());
+  for (const auto& [k, v] : r.tags)
+    fmt::print("  {} = {}\n", k, v);
+  fmt::print("metrics ({}; the last value, its step, and how many values):\n", r.metrics.size());
+  for (const auto& [k, points] : r.metrics)
+    if (!points.empty())
+      fmt::print("  {} = {} (step {}; {} value{})\n", k, points.back().value, points.back().step,
+                 points.size(), points.size() == 1 ? "" : "s");
+  fmt::print("artifacts ({}):\n", r.artifacts.size());
+  for (const auto& a : r.artifacts)
+    fmt::print("  {}\n", a);
+}
+
+void runs_compare(const std::string& store, const std::string& id_a, const std::string& id_b) {
+  const track::StoredRun a = track::load_run(store, id_a);
+  const track::StoredRun b = track::load_run(store, id_b);
+  fmt::print("A: run {} ('{}', experiment '{}', {}, started {} UTC)\n", a.info.run_id,
+             a.info.run_name, a.experiment_name, status_name(a.info.status),
+             track::format_utc(a.info.start_time_ms));
+  fmt::print("B: run {} ('{}', experiment '{}', {}, started {} UTC)\n", b.info.run_id,
+             b.info.run_name, b.experiment_name, status_name(b.info.status),
+             track::format_utc(b.info.start_time_ms));
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a.params)
+    keys.insert(k);
+  for (const auto& [k, v] : b.params)
+    keys.insert(k);
+  std::vector<std::vector<std::string>> rows = {{"  PARAM", "A", "B"}};
+  for (const auto& k : keys) {
+    const auto ia = a.params.find(k);
+    const auto ib = b.params.find(k);
+    const std::string va = ia == a.params.end() ? "-" : ia->second;
+    const std::string vb = ib == b.params.end() ? "-" : ib->second;
+    if (ia == a.params.end() || ib == b.params.end() || va != vb)
+      rows.push_back({"  " + k, va, vb});
+  }
+  fmt::print("params that differ ({} of {}):\n", rows.size() - 1, keys.size());
+  if (rows.size() > 1) print_columns(rows);
+  keys.clear();
+  for (const auto& [k, v] : a.metrics)
+    keys.insert(k);
+  for (const auto& [k, v] : b.metrics)
+    keys.insert(k);
+  rows = {{"  METRIC", "A", "B", "B - A"}};
+  for (const auto& k : keys) {
+    const std::string va = last_value(a, k);
+    const std::string vb = last_value(b, k);
+    std::string diff = "-";
+    if (va != "-" && vb != "-")
+      diff = fmt::format("{:+.6g}", b.metrics.at(k).back().value - a.metrics.at(k).back().value);
+    rows.push_back({"  " + k, va, vb, diff});
+  }
+  fmt::print("metrics (last values, {}):\n", keys.size());
+  if (rows.size() > 1) print_columns(rows);
+}
+
+int command_runs(const Context& ctx, const std::vector<std::string>& argv) {
+  std::string action, store = "mlruns", experiment;
+  std::vector<std::string> ids;
+  po::options_description options = logging_options();
+  options.add_options()("action", po::value<std::string>(&action)->required(), "list|show|compare")(
+      "id", po::value<std::vector<std::string>>(&ids), "run id")(
+      "store", po::value<std::string>(&store), "tracking store")(
+      "experiment", po::value<std::string>(&experiment), "experiment name");
+  po::positional_options_description positional;
+  positional.add("action", 1).add("id", -1);
+  const auto vm = parse("runs", argv, options, positional);
+  configure_logging(ctx, vm, "warn", false);
+  const std::size_t wanted = action == "list" ? 0 : action == "show" ? 1 : 2;
+  if (action != "list" && action != "show" && action != "compare") {
+    usage_error(
+        "shardflow runs: unknown action '{}' (actions: list, show RUN_ID, compare RUN_ID "
+        "RUN_ID)",
+        action);
+  }
+  if (ids.size() != wanted) {
+    usage_error("shardflow runs {}: expected {} run id(s), got {}", action, wanted, ids.size());
+  }
+  if (!experiment.empty() && action != "list") {
+    usage_error("shardflow runs {}: --experiment applies to list only", action);
+  }
+  // Only rank 0 reads and prints; the outcome is agreed so a failure is reported once.
+  mpi::Comm comm;
+  comm.agree([&] {
+    if (ctx.rank != 0) return;
+    if (action == "list") runs_list(store, experiment);
+    if (action == "show") runs_show(store, ids[0]);
+    if (action == "compare") runs_compare(store, ids[0], ids[1]);
+  });
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // shardflow gen
 // ---------------------------------------------------------------------------------------------
 
@@ -633,6 +799,7 @@ int dispatch(const Context& ctx, int argc, char** argv) {
   if (command == "inspect") return command_inspect(ctx, rest);
   if (command == "gen") return command_gen(ctx, rest);
   if (command == "cache") return command_cache(ctx, rest);
+  if (command == "runs") return command_runs(ctx, rest);
   usage_error("unknown command '{}'{} (commands: {}; see shardflow --help)", command,
               did_you_mean(command, kCommands), fmt::join(kCommands, ", "));
 }

@@ -160,6 +160,37 @@ expect_exit 2 60 no-version 1 predict --model registry:churn/9 --store "$STORE" 
 grep -q "model 'churn' has no version 9 .*(versions: 1, 2, 3, 4)" "$TMP/no-version.err" || { cat "$TMP/no-version.err"; fail "unknown version"; }
 pass "each run registers a version; the champion moves only to a better one, the log says why; predict scores registry:churn@champion"
 
+# ---- shardflow runs list | show | compare ----------------------------------------------------
+expect_exit 0 60 runs-list 0 runs list --store "$STORE" --experiment churn
+n=$(find "$STORE/1" -mindepth 1 -maxdepth 1 -type d | wc -l)
+grep -q "^$n run(s) in $STORE" "$TMP/runs-list.out" || { cat "$TMP/runs-list.out"; fail "runs list count"; }
+[ "$(grep -c FINISHED "$TMP/runs-list.out")" = "$n" ] || fail "runs list: every churn run finished"
+grep -q "^$run3 *churn *tracked *FINISHED" "$TMP/runs-list.out" || { cat "$TMP/runs-list.out"; fail "runs list row of $run3"; }
+v1=$($PY -c "import yaml; print(yaml.safe_load(open('$STORE/models/churn/version-1/meta.yaml'))['run_id'])")
+v2=$($PY -c "import yaml; print(yaml.safe_load(open('$STORE/models/churn/version-2/meta.yaml'))['run_id'])")
+expect_exit 0 60 runs-show 0 runs show "${v1:0:6}" --store "$STORE"
+grep -q "^run $v1 ('tracked') of experiment 'churn' (1)" "$TMP/runs-show.out" || { head -3 "$TMP/runs-show.out"; fail "runs show header"; }
+grep -q "^  train.optimizer.epochs = 5$" "$TMP/runs-show.out" || fail "runs show params"
+grep -q "^  train.epoch_seconds = .* (step 5; 5 values)$" "$TMP/runs-show.out" || fail "runs show metric history"
+grep -q "^  model.h5$" "$TMP/runs-show.out" || fail "runs show artifacts"
+expect_exit 0 60 runs-compare 0 runs compare "${v1:0:8}" "$v2" --store "$STORE"
+grep -q "^params that differ (1 of " "$TMP/runs-compare.out" || { cat "$TMP/runs-compare.out"; fail "runs compare: only the epochs differ"; }
+grep -q "^  train.optimizer.epochs *5 *1$" "$TMP/runs-compare.out" || fail "runs compare params"
+l1=$(cat "$STORE/models/churn/version-1/tags/shardflow.metric.logloss")
+l2=$(cat "$STORE/models/churn/version-2/tags/shardflow.metric.logloss")
+grep -q "^  logloss *$l1 *$l2 *+" "$TMP/runs-compare.out" || { grep logloss "$TMP/runs-compare.out"; fail "runs compare metrics side by side ($l1, $l2)"; }
+expect_exit 2 60 runs-none 0 runs show 0000 --store "$STORE"
+grep -q "no run '0000' in the tracking store" "$TMP/runs-none.err" || fail "runs show unknown id"
+expect_exit 2 60 runs-short 0 runs show ab --store "$STORE"
+grep -q "first 4 or more hex digits" "$TMP/runs-short.err" || fail "runs show too short an id"
+expect_exit 2 60 runs-exp 0 runs list --store "$STORE" --experiment nope
+grep -q "has no experiment 'nope' (experiments: Default, churn, shared)" "$TMP/runs-exp.err" || { cat "$TMP/runs-exp.err"; fail "runs list unknown experiment"; }
+expect_exit 2 60 runs-store 0 runs list --store "$TMP/nowhere"
+grep -q "no tracking store at '$TMP/nowhere'" "$TMP/runs-store.err" || fail "runs list missing store"
+expect_exit 2 60 runs-args 0 runs compare "$v1" --store "$STORE"
+grep -q "expected 2 run id(s), got 1" "$TMP/runs-args.err" || fail "runs compare with one id"
+pass "shardflow runs lists, shows and compares the store's runs, with clear errors"
+
 # ---- no track section, bad settings, an unwritable store --------------------------------------
 grep -v '^track:' "$TMP/job.yaml" >"$TMP/untracked.yaml"
 expect_exit 0 300 untracked 0 run "$TMP/untracked.yaml" --set "workdir=$TMP/w4"
