@@ -764,6 +764,10 @@ struct TrainOutcome {
   // epoch this run completed (the first may be partial after a resume), the gradient sums.
   double setup_seconds = 0.0;
   std::vector<double> epoch_seconds;
+  // The training loss this run saw: each step's batch loss, and the mean batch loss of each epoch
+  // this run completed (the first may be partial after a resume).
+  std::vector<std::pair<idx_t, double>> step_losses;
+  std::vector<double> epoch_losses;
   double gradient_sum_seconds = 0.0;
   nlohmann::json early_stopping = nullptr;  // EarlyStopping::summary()
 };
@@ -1024,11 +1028,19 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     // every rank (an allreduced sum), so every rank stops at the same step.
     double first_loss = -1;
     Stopwatch epoch_timer;
+    double epoch_loss_sum = 0;
+    idx_t epoch_loss_steps = 0;
     callbacks.after_step = [&](const ml::TrainState& state) {
       maybe_inject_fault("train_step:" + std::to_string(state.step), comm.rank());
+      out.step_losses.emplace_back(state.step, state.last_loss);
+      epoch_loss_sum += state.last_loss;
+      ++epoch_loss_steps;
       if (state.step_in_epoch == 0) {
         out.epoch_seconds.push_back(epoch_timer.seconds());
         epoch_timer.reset();
+        out.epoch_losses.push_back(epoch_loss_sum / static_cast<double>(epoch_loss_steps));
+        epoch_loss_sum = 0;
+        epoch_loss_steps = 0;
       }
       if (first_loss < 0) first_loss = state.last_loss;
       if (!std::isfinite(state.last_loss) ||
@@ -1162,6 +1174,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
     TrainOutcome outcome = train(comm, job, executor, options, workdir);
     executor.free_after(executor.train_position());
     summary.train_steps = outcome.state.step;
+    summary.train_losses = outcome.step_losses;
     summary.resumed_from_step = outcome.resumed_from;
     summary.train_reused = outcome.reused;
     train_json = {{"steps", outcome.state.step},
@@ -1176,6 +1189,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                   {"seconds", timer.seconds()},
                   {"setup_seconds", outcome.setup_seconds},
                   {"epoch_seconds", outcome.epoch_seconds},
+                  {"epoch_loss", outcome.epoch_losses},
                   {"gradient_sum_seconds", outcome.gradient_sum_seconds},
                   {"early_stopping", outcome.early_stopping}};
     if (job.evaluate) {

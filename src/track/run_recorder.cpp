@@ -97,6 +97,12 @@ std::vector<MetricPoint> metrics_of(const nlohmann::json& record) {
       for (const auto& seconds : epochs)
         add("train.epoch_seconds", seconds, ++epoch);
     }
+    const nlohmann::json& losses = field(train, "epoch_loss");
+    epoch = 0;
+    if (losses.is_array()) {
+      for (const auto& loss : losses)
+        add("train.epoch_loss", loss, ++epoch);
+    }
     const nlohmann::json& early = field(train, "early_stopping");
     const nlohmann::json& history = field(early, "history");
     const nlohmann::json& metric = field(early, "metric");
@@ -247,7 +253,11 @@ void RunRecorder::run_finished(const mpi::Comm& comm, const pipeline::Job& job,
                           fp.get<std::string>());
       }
     }
-    store_->log_metrics(*run_, metrics_of(record));
+    std::vector<MetricPoint> points = metrics_of(record);
+    const std::int64_t now = now_ms();
+    for (const auto& [step, loss] : summary.train_losses)
+      points.push_back({"train.loss", loss, step, now});
+    store_->log_metrics(*run_, points);
     const fs::path workdir = summary.workdir;
     store_->log_artifact(*run_, workdir / "metrics.json", "metrics.json");
     if (job.train && fs::is_regular_file(workdir / "model.h5"))

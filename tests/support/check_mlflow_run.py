@@ -133,6 +133,19 @@ if status == 3:
         for table, rows in s["rows"].items():
             check(metrics.get(f"step.{safe(s['name'])}.rows.{safe(table)}", [(0, -1, 0)])[-1][1] == rows, f"rows of {table}")
     if record.get("train"):
+        losses = record["train"]["epoch_loss"]
+        got = metrics.get("train.epoch_loss", [])
+        check([(v, st) for _, v, st in got[-len(losses):]] == [(v, i + 1) for i, v in enumerate(losses)],
+              f"train.epoch_loss {got}, metrics.json {losses}")
+        if not record["train"]["reused"] and record["train"]["resumed_from_step"] < 0:
+            steps = [(st, v) for _, v, st in metrics.get("train.loss", [])][-record["train"]["steps"]:]
+            check([st for st, _ in steps] == list(range(1, record["train"]["steps"] + 1)),
+                  f"train.loss steps {[st for st, _ in steps][:5]}..., expected 1..{record['train']['steps']}")
+            check(steps and steps[-1][1] == record["train"]["last_batch_loss"], "the last train.loss != last_batch_loss")
+            per_epoch = len(steps) // max(1, len(losses))
+            for e, mean in enumerate(losses):
+                chunk = [v for _, v in steps[e * per_epoch:(e + 1) * per_epoch]]
+                check(chunk and abs(sum(chunk) / len(chunk) - mean) <= 1e-12 * max(1, abs(mean)), f"epoch {e + 1}: mean train.loss != epoch_loss")
         epochs = record["train"]["epoch_seconds"]
         got = metrics.get("train.epoch_seconds", [])
         check([(v, st) for _, v, st in got[-len(epochs):]] == [(v, i + 1) for i, v in enumerate(epochs)],

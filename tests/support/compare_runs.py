@@ -14,7 +14,8 @@ Checks, with h5py only (no shardflow code):
   * model.h5: dataset /model/weights bit-exactly.
   * metrics.json: job name, rank count (unless --across-ranks), the row counts of the tables both
     runs counted and evaluation metrics exactly; the
-    training summary except timing and resume bookkeeping. The wall time ("seconds") and the job
+    training summary except timing and resume bookkeeping (and epoch_loss unless both runs trained
+    from the first step). The wall time ("seconds") and the job
     fingerprint (it covers the workdir, which differs between the two runs) are ignored.
 Exit 0 when equal, 1 with a description of every difference otherwise, 2 on unreadable input.
 """
@@ -192,7 +193,11 @@ def compare_metrics(a, b, across_ranks, problems):
                     problems.append(f"metrics.json of the run compared with {other} lacks the rows of step output '{name}'")
     ta, tb = ma.get("train"), mb.get("train")
     if isinstance(ta, dict) and isinstance(tb, dict):
-        keep = lambda t: {k: v for k, v in t.items() if not any(s in k for s in IGNORED_TRAIN_KEYS)}
+        # epoch_loss is what a run's own steps saw: partial after a resume, empty when reused;
+        # between two runs that each trained from the start it must be identical.
+        whole = all(t.get("resumed_from_step", -1) < 0 and not t.get("reused") for t in (ta, tb))
+        keep = lambda t: {k: v for k, v in t.items()
+                          if not any(s in k for s in IGNORED_TRAIN_KEYS) and (whole or k != "epoch_loss")}
         ta, tb = keep(ta), keep(tb)
     if ta != tb:
         problems.append(f"metrics.json 'train' differs: {ta!r} vs {tb!r}")

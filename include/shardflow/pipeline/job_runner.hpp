@@ -77,9 +77,12 @@ struct RunSummary {
   std::vector<StepRecord> steps;
   std::map<std::string, double> metrics;  // evaluation metrics
   idx_t train_steps = 0;                  // global training steps completed
-  idx_t resumed_from_step = -1;           // step of the checkpoint resumed from, -1 if none
-  bool train_reused = false;              // training was complete in a checkpoint already
-  idx_t peak_rss_bytes = 0;               // the largest peak resident set size of any rank
+  /// (step, batch loss) of every training step this run took (none when training was reused;
+  /// from the resumed step on after a resume).
+  std::vector<std::pair<idx_t, double>> train_losses;
+  idx_t resumed_from_step = -1;  // step of the checkpoint resumed from, -1 if none
+  bool train_reused = false;     // training was complete in a checkpoint already
+  idx_t peak_rss_bytes = 0;      // the largest peak resident set size of any rank
   std::filesystem::path workdir;
 };
 

@@ -18,7 +18,9 @@
 //              shardflow.slurm_restart_count (under Slurm), shardflow.input.<name>.fingerprint
 //   metrics    from metrics.json: job.seconds; step.<name>.seconds, .compute_seconds,
 //              .rows.<table>; train.seconds, .setup_seconds, .steps, .last_batch_loss,
-//              train.epoch_seconds (step = epoch); valid.<metric> per epoch (early stopping);
+//              train.epoch_seconds and train.epoch_loss (step = epoch), train.loss (each
+//              training step's batch loss, step = training step; from the resumed step on after
+//              a resume); valid.<metric> per epoch (early stopping);
 //              each evaluation metric by name; evaluate.seconds; memory.peak_rss_bytes
 //   artifacts  the job file, job.resolved.yaml, metrics.json, model.h5 (when trained)
 // With `register:`, the finished run's model.h5 artifact becomes a new version in the store's
