@@ -10,14 +10,17 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "shardflow/app/launcher.hpp"
 #include "shardflow/ckpt/checkpoint_store.hpp"
+#include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/logging.hpp"
 #include "shardflow/common/suggest.hpp"
@@ -25,6 +28,7 @@
 #include "shardflow/io/synthetic.hpp"
 #include "shardflow/io/synthetic_join.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
+#include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/mpi/environment.hpp"
 #include "shardflow/mpi/hosts.hpp"
@@ -56,6 +60,9 @@ usage:
   shardflow cache list|clear (JOB.yaml [--profile P.yaml]... [--set k=v]... | --workdir DIR)
                         [--table T]...
   shardflow inspect FILE.h5 [--json]
+  shardflow drift --reference A.csv|A.h5 --current B.csv|B.h5 [--table T] [--features F]...
+                        [--bins 10] [--psi-threshold 0.2] [--ks-threshold 0.1]
+                        [--output drift.csv] [--html drift.html] [--fail-on-drift] [--workdir DIR]
   shardflow runs list [--experiment NAME] | show RUN_ID | compare RUN_ID RUN_ID  [--store DIR]
                         (DIR: mlruns; a run id may be shortened to its first 4+ digits)
   shardflow gen KIND --rows N --out PATH [--seed S]      (KIND: groupby, classification)
@@ -73,6 +80,7 @@ common options:
   --log-all-ranks     log every rank at LEVEL, not only rank 0
 
 exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 input data rejected,
+            4 drift found (drift --fail-on-drift),
             75 stopped by a signal after writing a checkpoint (Slurm requeues it)
 )";
 
@@ -621,6 +629,229 @@ int command_runs(const Context& ctx, const std::vector<std::string>& argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// shardflow drift
+// ---------------------------------------------------------------------------------------------
+
+constexpr int kDriftFoundExitCode = 4;
+
+// One CSV record as shardflow's writer quotes it (RFC 4180: "" inside quotes).
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        out.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// The drift report as one self-contained HTML page (no scripts, no network): the settings, one
+// table row per feature, and SVG bars of PSI and KS against their thresholds.
+std::string drift_html(const std::vector<std::vector<std::string>>& rows,
+                       const std::string& reference, const std::string& current,
+                       double psi_threshold, double ks_threshold) {
+  std::string html = fmt::format(
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>shardflow drift</title>\n"
+      "<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}"
+      "td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:"
+      "left}}.drifted{{background:#fdd}}</style></head><body>\n<h1>Drift report</h1>\n"
+      "<p>reference: <code>{}</code><br>current: <code>{}</code><br>thresholds: PSI &gt; {}, KS "
+      "&gt; {}</p>\n",
+      html_escape(reference), html_escape(current), psi_threshold, ks_threshold);
+  // rows[0] is the header: feature, reference_rows, current_rows, reference_missing,
+  // current_missing, psi, ks, drifted, reason.
+  int drifted = 0;
+  for (size_t i = 1; i < rows.size(); ++i)
+    drifted += rows[i].at(7) == "true" ? 1 : 0;
+  html += fmt::format("<p><b>{} of {} feature(s) drifted.</b></p>\n", drifted, rows.size() - 1);
+  html +=
+      "<table><tr><th>feature</th><th>reference values</th><th>current values</th>"
+      "<th>reference missing</th><th>current missing</th><th>PSI</th><th>KS</th><th>drifted"
+      "</th></tr>\n";
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    html += fmt::format(
+        "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4f}</td>"
+        "<td>{:.4f}</td><td>{}</td></tr>\n",
+        r.at(7) == "true" ? "drifted" : "", html_escape(r.at(0)), r.at(1), r.at(2), r.at(3),
+        r.at(4), std::stod(r.at(5)), std::stod(r.at(6)),
+        r.at(7) == "true" ? html_escape(r.at(8)) : "no");
+  }
+  html += "</table>\n";
+  // Bars: one row per feature, PSI (scaled to the larger of the largest value and twice the
+  // threshold) and KS (on [0, 1]), each with its threshold as a line.
+  const int bar_width = 300, row_height = 22, label_width = 160;
+  for (const auto& [title, column, threshold] :
+       {std::tuple{"PSI", 5, psi_threshold}, std::tuple{"KS", 6, ks_threshold}}) {
+    double scale = title == std::string("KS") ? 1.0 : 2 * threshold;
+    for (size_t i = 1; i < rows.size(); ++i)
+      scale = std::max(scale, std::stod(rows[i].at(column)));
+    if (!(scale > 0)) scale = 1;
+    const int height = static_cast<int>(rows.size() - 1) * row_height + 30;
+    html += fmt::format(
+        "<h2>{}</h2>\n<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
+        "width=\"{}\" height=\"{}\">\n",
+        title, label_width + bar_width + 80, height);
+    for (size_t i = 1; i < rows.size(); ++i) {
+      const double v = std::stod(rows[i].at(column));
+      const int y = static_cast<int>(i - 1) * row_height + 5;
+      html += fmt::format(
+          "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect class=\"bar\" x=\"{}\" "
+          "y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\"/><text x=\"{:.1f}\" y=\"{}\" "
+          "font-size=\"12\">{:.4f}</text>\n",
+          y + 14, html_escape(rows[i].at(0)), label_width, y,
+          std::max(1.0, bar_width * std::min(v / scale, 1.0)), row_height - 6,
+          v > threshold ? "#d33" : "#4a8",
+          label_width + std::max(1.0, bar_width * std::min(v / scale, 1.0)) + 4, y + 14, v);
+    }
+    const double tx = label_width + bar_width * std::min(threshold / scale, 1.0);
+    html += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"0\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#000\" "
+        "stroke-dasharray=\"4\"/><text x=\"{:.1f}\" y=\"{}\" font-size=\"11\">threshold {}</text>\n"
+        "</svg>\n",
+        tx, tx, height - 15, tx + 2, height - 3, threshold);
+  }
+  html += "</body></html>\n";
+  return html;
+}
+
+int command_drift(const Context& ctx, const std::vector<std::string>& argv) {
+  std::string reference, current, table, output = "drift.csv", html, workdir = "runs/drift";
+  std::vector<std::string> features;
+  int bins = 10;
+  double psi_threshold = 0.2, ks_threshold = 0.1;
+  po::options_description options = logging_options();
+  options.add_options()("reference", po::value<std::string>(&reference)->required(), "reference")(
+      "current", po::value<std::string>(&current)->required(), "current")(
+      "table", po::value<std::string>(&table), "HDF5 table")(
+      "features", po::value<std::vector<std::string>>(&features)->composing(), "feature")(
+      "bins", po::value<int>(&bins), "bins")("psi-threshold", po::value<double>(&psi_threshold),
+                                             "PSI threshold")(
+      "ks-threshold", po::value<double>(&ks_threshold), "KS threshold")(
+      "output", po::value<std::string>(&output), "report CSV")(
+      "html", po::value<std::string>(&html), "report HTML")("fail-on-drift", po::bool_switch(),
+                                                            "exit 4 when a feature drifted")(
+      "workdir", po::value<std::string>(&workdir), "workdir");
+  const auto vm = parse("drift", argv, options, {});
+  if (html.empty()) html = std::filesystem::path(output).replace_extension(".html").string();
+  if (std::filesystem::path(output).extension() != ".csv") {
+    usage_error("shardflow drift: --output '{}': expected a .csv path", output);
+  }
+  // Both inputs as one job: two inputs, a drift step, the report as a CSV output.
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << "drift";
+  out << YAML::Key << "workdir" << YAML::Value << workdir;
+  out << YAML::Key << "inputs" << YAML::Value << YAML::BeginMap;
+  for (const auto& [name, path] :
+       {std::pair{"reference", reference}, std::pair{"current", current}}) {
+    const std::string ext = std::filesystem::path(path).extension().string();
+    const bool hdf5 = ext == ".h5" || ext == ".hdf5";
+    if (!hdf5 && ext != ".csv")
+      usage_error("shardflow drift: --{} '{}': expected a .csv or .h5 file", name, path);
+    if (hdf5 && table.empty()) {
+      usage_error(
+          "shardflow drift: --{} '{}' is an HDF5 file: name the table with --table "
+          "(shardflow inspect {} lists its tables)",
+          name, path, path);
+    }
+    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "format" << YAML::Value << (hdf5 ? "hdf5" : "csv");
+    out << YAML::Key << "path" << YAML::Value << path;
+    if (hdf5) out << YAML::Key << "table" << YAML::Value << table;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "steps" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "op" << YAML::Value << "drift";
+  out << YAML::Key << "reference" << YAML::Value << "reference";
+  out << YAML::Key << "current" << YAML::Value << "current";
+  if (!features.empty()) out << YAML::Key << "features" << YAML::Value << YAML::Flow << features;
+  out << YAML::Key << "bins" << YAML::Value << bins;
+  out << YAML::Key << "psi_threshold" << YAML::Value << psi_threshold;
+  out << YAML::Key << "ks_threshold" << YAML::Value << ks_threshold;
+  out << YAML::Key << "output" << YAML::Value << "drift";
+  out << YAML::EndMap << YAML::EndSeq;
+  out << YAML::Key << "outputs" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "table" << YAML::Value << "drift";
+  out << YAML::Key << "path" << YAML::Value << std::filesystem::absolute(output).string();
+  out << YAML::Key << "format" << YAML::Value << "csv";
+  out << YAML::Key << "allow_outside_workdir" << YAML::Value << true;
+  out << YAML::EndMap << YAML::EndSeq;
+  out << YAML::EndMap;
+
+  mpi::Comm comm;
+  configure_logging(ctx, vm, "info", false);
+  pipeline::Job job;
+  comm.agree([&] {
+    job = pipeline::load_job_from_string(out.c_str(), "shardflow drift");
+    pipeline::validate_job(job);
+  });
+  pipeline::SignalGuard signals;
+  pipeline::run_job(comm, job, pipeline::RunOptions{});
+  int drifted = 0;
+  comm.agree([&] {
+    if (!comm.is_root()) return;
+    std::ifstream in(output);
+    std::vector<std::vector<std::string>> rows;
+    std::string line;
+    while (std::getline(in, line))
+      rows.push_back(split_csv_line(line));
+    for (size_t i = 1; i < rows.size(); ++i)
+      drifted += rows[i].size() > 7 && rows[i][7] == "true" ? 1 : 0;
+    write_file_atomically(html, drift_html(rows, reference, current, psi_threshold, ks_threshold));
+    spdlog::info("drift: {} of {} feature(s) drifted; report {} and {}", drifted, rows.size() - 1,
+                 output, html);
+  });
+  drifted = mpi::allreduce_max(comm, drifted);
+  if (vm["fail-on-drift"].as<bool>() && drifted > 0) {
+    if (comm.is_root())
+      std::fprintf(stderr, "shardflow: drift found: %d feature(s) over the thresholds (see %s)\n",
+                   drifted, html.c_str());
+    return kDriftFoundExitCode;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // shardflow gen
 // ---------------------------------------------------------------------------------------------
 
@@ -800,6 +1031,7 @@ int dispatch(const Context& ctx, int argc, char** argv) {
   if (command == "gen") return command_gen(ctx, rest);
   if (command == "cache") return command_cache(ctx, rest);
   if (command == "runs") return command_runs(ctx, rest);
+  if (command == "drift") return command_drift(ctx, rest);
   usage_error("unknown command '{}'{} (commands: {}; see shardflow --help)", command,
               did_you_mean(command, kCommands), fmt::join(kCommands, ", "));
 }

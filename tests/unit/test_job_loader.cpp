@@ -445,10 +445,10 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {head + "steps:\n  - {op: fliter, input: events, where: x, output: o}\n", 5, 10,
        "unknown op 'fliter' in steps.0; did you mean 'filter'? (supported: filter, group_by, join, "
        "asof_join, sort, dedup, union, split, sample, rebalance_classes, derive, select, window, "
-       "predict)"},
+       "predict, drift)"},
       {head + "steps:\n  - {op: pivot, input: events, output: o}\n", 5, 10,
        "unknown op 'pivot' in steps.0 (supported: filter, group_by, join, asof_join, sort, dedup, "
-       "union, split, sample, rebalance_classes, derive, select, window, predict)"},
+       "union, split, sample, rebalance_classes, derive, select, window, predict, drift)"},
       {head + "steps:\n  - {op: group_by, input: events, keys: id1, aggs: {v1: [sum, maxx]}, "
               "output: o}\n",
        5, 63,

@@ -22,6 +22,7 @@ StepType derive_step_type();
 StepType select_step_type();
 StepType window_step_type();
 StepType predict_step_type();
+StepType drift_step_type();
 
 const std::vector<StepType>& step_types() {
   static const std::vector<StepType> types = {
@@ -41,6 +42,7 @@ const std::vector<StepType>& step_types() {
       select_step_type(),
       window_step_type(),
       predict_step_type(),
+      drift_step_type(),
   };
   return types;
 }
