@@ -55,6 +55,7 @@
 
 #include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/progress.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/csv_scanner.hpp"
 #include "shardflow/io/csv_writer.hpp"
@@ -1185,6 +1186,9 @@ class SegmentParser {
         result_(result),
         scanner_(o.delimiter, static_cast<size_t>(o.max_field_bytes)) {}
 
+  /// Reports the bytes parsed so far, over all segments, to `progress` (may be null).
+  void report_to(Progress* progress) { progress_ = progress; }
+
   void parse(const Segment& seg, const char* data, idx_t data_size) {
     const FileInfo& file = plan_.files[static_cast<size_t>(seg.file)];
     // Find the first record that starts in [begin, end): the start of the data region, or the
@@ -1210,6 +1214,7 @@ class SegmentParser {
     bool reserved = false;
     const idx_t rows_before = result_.rows;
     while (p < seg_end) {
+      if (progress_ != nullptr) progress_->update(progress_base_ + (p - (data + seg.begin)));
       // Phase 1: scan up to kBatch well-formed records. A bad record ends the batch, so that
       // bad rows are reported in file order relative to bad values found in phase 2.
       const char* const batch_begin = p;
@@ -1284,6 +1289,7 @@ class SegmentParser {
           builder.reserve(rows_before + expected + expected / 20 + 64, expected - done);
       }
     }
+    progress_base_ += seg.end - seg.begin;
   }
 
  private:
@@ -1461,6 +1467,8 @@ class SegmentParser {
   std::vector<ShortKey> keys_;
   std::string scratch_;
   size_t invalid_column_ = 0;  // the column of the last kInvalidText record
+  Progress* progress_ = nullptr;
+  idx_t progress_base_ = 0;  // bytes of the segments parsed before this one
 };
 
 void validate_options(const CsvOptions& o) {
@@ -1617,6 +1625,12 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
       builders.emplace_back(types[static_cast<size_t>(k)], o.max_dictionary_size);
     result = ParseResult{};
     SegmentParser parser(o, plan, map, builders, result);
+    idx_t my_bytes = 0;
+    for (const auto& seg : segments)
+      my_bytes += seg.end - seg.begin;
+    Progress progress(o.input_name == "<name>" ? "reading CSV" : "reading " + o.input_name,
+                      my_bytes, "bytes", comm.is_root());
+    parser.report_to(&progress);
     for (const auto& seg : segments) {
       const auto& info = plan.files[static_cast<size_t>(seg.file)];
       const MappedFile& file = *maps.at(seg.file);

@@ -1,10 +1,14 @@
 #include "shardflow/io/synthetic.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <numbers>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/progress.hpp"
 #include "shardflow/io/csv_scanner.hpp"
 #include "shardflow/io/csv_writer.hpp"
 
@@ -283,7 +287,14 @@ void generate_csv(const mpi::Comm& comm, std::string_view kind, idx_t rows, std:
   const auto last = static_cast<idx_t>(out_rows * static_cast<__int128>(comm.rank() + 1) / p);
   std::string text;
   if (comm.is_root()) text = synthetic_csv_header(kind);
-  generate_csv_block(kind, seed, rows, first, last - first, text);
+  // In blocks, for progress: every row is a function of its index, so blocks change nothing.
+  constexpr idx_t kBlock = 1 << 18;
+  Progress progress(fmt::format("generating {} data", kind), last - first, "rows", comm.is_root());
+  for (idx_t b = first; b < last; b += kBlock) {
+    generate_csv_block(kind, seed, rows, b, std::min(kBlock, last - b), text);
+    progress.update(b + std::min(kBlock, last - b) - first);
+  }
+  progress.finish();
   write_ordered_text(comm, text, path);
 }
 

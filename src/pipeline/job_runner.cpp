@@ -1023,6 +1023,8 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     const table::Table* validation =
         early.enabled() ? &executor.materialize(early.spec->input) : nullptr;
     Stopwatch progress;
+    const Stopwatch training_clock;
+    const idx_t first_step = resume ? resume->step : 0;
     ml::TrainCallbacks callbacks;
     // The first batch loss of this run, the yardstick for divergence. The loss is the same on
     // every rank (an allreduced sum), so every rank stops at the same step.
@@ -1064,8 +1066,17 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
         spdlog::debug("checkpoint written at step {}", state.step);
       }
       if (progress.seconds() >= 5.0 || state.step == total_steps) {
-        spdlog::info("step {}/{} (epoch {}), batch loss {:.6f}", state.step, total_steps,
-                     state.epoch + (state.step_in_epoch == 0 ? 0 : 1), state.last_loss);
+        // Rate and time left from this run's steps (a resumed run starts its clock anew).
+        const double seconds = training_clock.seconds();
+        const auto steps_done = static_cast<double>(state.step - first_step);
+        const double steps_per_second = seconds > 0 ? steps_done / seconds : 0;
+        spdlog::info("step {}/{} (epoch {}), batch loss {:.6f}, {:.3g} rows/s, ETA {}", state.step,
+                     total_steps, state.epoch + (state.step_in_epoch == 0 ? 0 : 1), state.last_loss,
+                     steps_per_second * static_cast<double>(sgd.batch_size),
+                     steps_per_second > 0
+                         ? fmt::format("{:.0f} s", static_cast<double>(total_steps - state.step) /
+                                                       steps_per_second)
+                         : std::string("?"));
         progress.reset();
       }
     };
