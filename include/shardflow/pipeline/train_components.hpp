@@ -25,6 +25,8 @@ class Emitter;
 
 namespace shardflow::pipeline {
 
+struct TrainSpec;  // pipeline/job.hpp
+
 // ============================================================================================
 // Models
 // ============================================================================================
@@ -92,6 +94,10 @@ class OptimizerSpec {
   /// The trainer's options (ml/sgd_trainer.hpp) this optimizer stands for; the seed is left at
   /// its default for the caller to set from the job.
   virtual ml::SgdOptions training_options() const = 0;
+  /// Local: throws a ConfigError at the offending value's location when this optimizer cannot
+  /// train the rest of `train` (its model, its early stopping); the loader calls it once the
+  /// whole section is read. Accepts everything by default.
+  virtual void check_train(const TrainSpec& train) const { static_cast<void>(train); }
 
   template <typename T>
   const T& as() const {
