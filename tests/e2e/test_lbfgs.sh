@@ -4,8 +4,8 @@
 # 1e-6 relative, and metrics.json's objective is that objective; 2 ranks and 1 process give
 # bit-identical weights; a run crashed after iteration 5 resumes from its checkpoint (at 2 ranks,
 # and at 1) to the uninterrupted weights bit for bit; a rerun reuses the finished model; the
-# linear model reaches scikit-learn's Ridge; validate rejects lbfgs on an mlp and mini-batch
-# settings, naming the line.
+# linear model reaches scikit-learn's Ridge and softmax its multinomial LogisticRegression;
+# validate rejects lbfgs on an mlp and mini-batch settings, naming the line.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
 
@@ -15,14 +15,16 @@ import csv, math, random, sys
 rng = random.Random(7)
 with open(sys.argv[1], "w", newline="") as f:
     w = csv.writer(f)
-    w.writerow(["a", "b", "c", "d", "e", "label", "target"])
+    w.writerow(["a", "b", "c", "d", "e", "label", "target", "klass"])
     for i in range(4000):
         a, b, c = rng.gauss(0, 1), rng.gauss(50, 10), rng.uniform(-3, 3)
         d, e = rng.expovariate(0.2), rng.gauss(0, 1) + 0.5 * a
         z = 0.8 * a - 0.05 * (b - 50) + 0.6 * c + 0.1 * d - 0.7 * e - 0.4
         y = 1 if rng.random() < 1 / (1 + math.exp(-z)) else 0
+        scores = [z + rng.gauss(0, 1), c + rng.gauss(0, 1), -z + 0.3 * d + rng.gauss(0, 1)]
+        k = [2, 5, 7][scores.index(max(scores))]
         w.writerow([f"{a:.6f}", f"{b:.6f}", f"{c:.6f}", f"{d:.6f}", f"{e:.6f}", y,
-                    f"{z + rng.gauss(0, 0.5):.6f}"])
+                    f"{z + rng.gauss(0, 0.5):.6f}", k])
 PY
 
 cat >"$TMP/job.yaml" <<YAML
@@ -32,7 +34,7 @@ workdir: $TMP/run
 inputs:
   data: {format: csv, path: $TMP/data.csv,
          schema: {a: float64, b: float64, c: float64, d: float64, e: float64, label: int64,
-                  target: float64}}
+                  target: float64, klass: int64}}
 outputs:
   - {table: data, path: data.h5}
 train:
@@ -139,6 +141,39 @@ j_sf, j_sk = objective(w[:5], w[5]), objective(sk.coef_, sk.intercept_)
 print(f"ridge objective: shardflow {j_sf:.17g}, scikit-learn {j_sk:.17g}")
 assert abs(j_sf - j_sk) <= 1e-9 * j_sk, (j_sf, j_sk)
 assert np.max(np.abs(w[:5] - sk.coef_)) < 1e-4 and abs(w[5] - sk.intercept_) < 1e-4, (w, sk.coef_)
+PY
+
+# ---- softmax: against scikit-learn's multinomial LogisticRegression (every class penalized) -----
+expect_exit 0 300 softmax 2 run "$TMP/job.yaml" --set "workdir=$TMP/softmax" --set train.label=klass \
+  --set "train.model={type: softmax, l2: 1.0e-3}" --set "evaluate={input: data, metrics: [accuracy]}"
+$PY - "$TMP/softmax" "$TMP/data.csv" <<'PY' || fail "lbfgs does not reach the multinomial optimum"
+import json, sys
+import h5py, numpy as np, pandas as pd
+from scipy.special import logsumexp
+from sklearn.linear_model import LogisticRegression
+run, data = sys.argv[1:]
+f = h5py.File(f"{run}/model.h5", "r")
+get = lambda k: f["meta"].attrs[k].decode() if isinstance(f["meta"].attrs[k], bytes) else str(f["meta"].attrs[k])
+(scale,) = [t for t in json.loads(get("feature_pipeline"))["transforms"] if t["kind"] == "scale: standard"]
+assert list(f["model/classes"][:]) == [2, 5, 7], f["model/classes"][:]
+w = f["model/weights"][:].reshape(3, 6)  # per class: 5 coefficients, then the intercept
+df = pd.read_csv(data)
+x = (df[["a", "b", "c", "d", "e"]].to_numpy() - np.array(scale["offset"])) / np.array(scale["divisor"])
+k = np.searchsorted([2, 5, 7], df["klass"].to_numpy())
+l2, n = 1e-3, len(k)
+
+def objective(coef, intercept):
+    z = x @ coef.T + intercept
+    return np.mean(logsumexp(z, axis=1) - z[np.arange(n), k]) + l2 / 2 * np.sum(coef * coef)
+
+sk = LogisticRegression(multi_class="multinomial", C=1 / (l2 * n), solver="lbfgs", tol=1e-12,
+                        max_iter=100000).fit(x, k)
+j_sk, j_sf = objective(sk.coef_, sk.intercept_), objective(w[:, :5], w[:, 5])
+print(f"softmax objective: shardflow {j_sf:.17g}, scikit-learn {j_sk:.17g}, relative {(j_sf - j_sk) / j_sk:.3g}")
+assert abs(j_sf - j_sk) <= 1e-6 * j_sk, (j_sf, j_sk)
+assert np.max(np.abs(w[:, :5] - sk.coef_)) < 1e-2, (w, sk.coef_)
+lb = json.load(open(f"{run}/metrics.json"))["train"]["lbfgs"]
+assert lb["converged"] and abs(lb["objective"] - j_sf) <= 1e-12 * j_sf, (lb, j_sf)
 PY
 
 # ---- validate: lbfgs trains the convex models only, and takes no mini-batch settings -----------
