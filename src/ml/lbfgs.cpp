@@ -20,6 +20,7 @@ namespace {
 constexpr double kArmijo = 1e-4;    // c1 of the sufficient-decrease condition
 constexpr double kCurvature = 0.9;  // c2 of the strong curvature condition (quasi-Newton value)
 constexpr int kLineSearchEvaluations = 25;
+constexpr int kBacktracks = 40;  // OWL-QN: halvings of the step before giving up
 constexpr int kMaxMemory = 1000;
 constexpr size_t kChunkRows = 1024;  // rows whose per-sample values are computed together
 
@@ -79,14 +80,51 @@ class LineSearch {
         data_(data),
         model_(model),
         class_weights_(class_weights),
-        sum_seconds_(sum_seconds) {}
+        sum_seconds_(sum_seconds),
+        l1_(model.l1()),
+        penalized_(model.penalized()) {}
 
-  // f and g at w.
+  // The objective at w, the L1 term included, and the gradient of its smooth part.
   double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& g) {
     const Stopwatch timer;
-    const double f = full_batch_objective(comm_, data_, model_, class_weights_, w, &g);
+    double f = full_batch_objective(comm_, data_, model_, class_weights_, w, &g);
     if (sum_seconds_ != nullptr) *sum_seconds_ += timer.seconds();
+    if (l1_ != 0.0) {
+      double norm = 0.0;
+      for (Eigen::Index j = 0; j < w.size(); ++j)
+        if (penalized_[static_cast<size_t>(j)] != 0) norm += std::fabs(w(j));
+      f += l1_ * norm;
+    }
     return f;
+  }
+
+  // OWL-QN (Andrew & Gao, 2007): backtracking from `first_step` along d, each trial projected
+  // onto the orthant of `start` (a coefficient that would change sign becomes 0; at 0, the
+  // orthant -pg points to), until F(w') <= F(w) + 1e-4 pg'(w' - w); nullopt after kBacktracks
+  // halvings.
+  std::optional<Trial> backtrack(const Trial& start, const Eigen::VectorXd& d,
+                                 const Eigen::VectorXd& pg, double first_step) {
+    used_ = 0;
+    const Eigen::Index p = start.w.size();
+    double a = first_step;
+    for (int k = 0; k < kBacktracks; ++k, a *= 0.5) {
+      Trial t;
+      t.a = a;
+      t.w.resize(p);
+      for (Eigen::Index j = 0; j < p; ++j) {
+        t.w(j) = start.w(j) + a * d(j);
+        if (penalized_[static_cast<size_t>(j)] == 0) continue;
+        const double orthant = start.w(j) != 0.0 ? start.w(j) : -pg(j);
+        if (!(t.w(j) * orthant > 0.0)) t.w(j) = 0.0;
+      }
+      t.f = evaluate(t.w, t.g);
+      ++used_;
+      double decrease = 0.0;
+      for (Eigen::Index j = 0; j < p; ++j)
+        decrease += pg(j) * (t.w(j) - start.w(j));
+      if (t.f <= start.f + kArmijo * decrease) return t;
+    }
+    return std::nullopt;
   }
 
   // Evaluations of the last search().
@@ -156,7 +194,31 @@ class LineSearch {
   const Eigen::VectorXd* d_ = nullptr;
   std::optional<Trial> best_;
   int used_ = 0;
+  double l1_;
+  std::vector<std::uint8_t> penalized_;
 };
+
+// The pseudo-gradient of f + l1 ||w||_1 (smooth gradient g): for a penalized coefficient, the
+// one-sided derivative that descends, 0 where neither does (0 is optimal in that coordinate).
+Eigen::VectorXd pseudo_gradient(const Eigen::VectorXd& w, const Eigen::VectorXd& g, double l1,
+                                const std::vector<std::uint8_t>& penalized) {
+  Eigen::VectorXd pg = g;
+  for (Eigen::Index j = 0; j < w.size(); ++j) {
+    if (penalized[static_cast<size_t>(j)] == 0) continue;
+    if (w(j) > 0.0) {
+      pg(j) = g(j) + l1;
+    } else if (w(j) < 0.0) {
+      pg(j) = g(j) - l1;
+    } else if (g(j) + l1 < 0.0) {
+      pg(j) = g(j) + l1;
+    } else if (g(j) - l1 > 0.0) {
+      pg(j) = g(j) - l1;
+    } else {
+      pg(j) = 0.0;
+    }
+  }
+  return pg;
+}
 
 // The two-loop recursion: -H g for the `pairs` pairs at s and y (P values each, oldest first).
 Eigen::VectorXd direction(const Eigen::VectorXd& g, const Eigen::VectorXd& s,
@@ -405,29 +467,43 @@ TrainState train_lbfgs(const mpi::Comm& comm, const Dataset& data, const Model& 
   };
 
   if (stopped_early != nullptr) *stopped_early = false;
+  // With an L1 penalty (OWL-QN), the pseudo-gradient stands for the gradient in the direction,
+  // the stopping test and the first step; the pairs still come from the smooth part's gradient.
+  const double l1_penalty = model.l1();
+  const std::vector<std::uint8_t> penalized = model.penalized();
+  const auto steepest = [&](const Trial& t) {
+    return l1_penalty != 0.0 ? pseudo_gradient(t.w, t.g, l1_penalty, penalized) : t.g;
+  };
   while (status == LbfgsStatus::kRunning && state.step < options.epochs) {
-    if (max_abs(current.g) <= options.tolerance) {
+    const Eigen::VectorXd pg = steepest(current);
+    if (max_abs(pg) <= options.tolerance) {
       status = LbfgsStatus::kGradientTolerance;  // at the start: the initial weights are optimal
       break;
     }
     // ---- direction and line search (the same arithmetic on every rank) ----------------------
-    Eigen::VectorXd d = direction(current.g, s_hist, y_hist, pairs);
-    current.slope = dot(current.g, d);
+    Eigen::VectorXd d = direction(pg, s_hist, y_hist, pairs);
+    if (l1_penalty != 0.0) {
+      // OWL-QN: keep only the components that descend along -pg.
+      for (Eigen::Index j = 0; j < p; ++j)
+        if (d(j) * pg(j) >= 0.0) d(j) = 0.0;
+    }
+    current.slope = dot(pg, d);
     if (!(current.slope < 0.0) || !std::isfinite(current.slope)) {
       // Rounding made the quasi-Newton direction useless: start the memory over.
       pairs = 0;
-      d = -current.g;
-      current.slope = dot(current.g, d);
+      d = -pg;
+      current.slope = dot(pg, d);
     }
     double first_step = 1.0;
     if (pairs == 0) {
       double l1 = 0.0;
       for (Eigen::Index j = 0; j < p; ++j)
-        l1 += std::fabs(current.g(j));
+        l1 += std::fabs(pg(j));
       first_step = std::min(1.0, 1.0 / l1);
     }
     current.a = 0.0;
-    std::optional<Trial> next = search.search(current, d, first_step);
+    std::optional<Trial> next = l1_penalty != 0.0 ? search.backtrack(current, d, pg, first_step)
+                                                  : search.search(current, d, first_step);
     evaluations += search.used();
     if (!next) {
       status = LbfgsStatus::kNoProgress;
@@ -462,7 +538,7 @@ TrainState train_lbfgs(const mpi::Comm& comm, const Dataset& data, const Model& 
     state.epoch = state.step;
     state.step_in_epoch = 0;
     state.samples_seen = state.step * n;
-    if (max_abs(current.g) <= options.tolerance) {
+    if (max_abs(steepest(current)) <= options.tolerance) {
       status = LbfgsStatus::kGradientTolerance;
     } else if (f_prev - current.f <= options.objective_tolerance *
                                          std::max({std::fabs(f_prev), std::fabs(current.f), 1.0})) {

@@ -209,6 +209,11 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
   const bool lbfgs = options.optimizer == OptimizerKind::kLbfgs;
   const std::unique_ptr<Optimizer> optimizer =
       lbfgs ? nullptr : validated_optimizer(options, model, n);
+  if (!lbfgs && model.l1() != 0.0) {
+    throw ConfigError(
+        "the {} model's l1 penalty is trained by the lbfgs optimizer (OWL-QN) only, not {}",
+        model.type(), to_string(options.optimizer));
+  }
   const std::vector<double>& class_weights = options.class_weights;
   if (!class_weights.empty()) {
     const size_t classes = model.task() == Task::kBinary ? 2

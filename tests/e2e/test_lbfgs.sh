@@ -4,8 +4,10 @@
 # 1e-6 relative, and metrics.json's objective is that objective; 2 ranks and 1 process give
 # bit-identical weights; a run crashed after iteration 5 resumes from its checkpoint (at 2 ranks,
 # and at 1) to the uninterrupted weights bit for bit; a rerun reuses the finished model; the
-# linear model reaches scikit-learn's Ridge and softmax its multinomial LogisticRegression;
-# validate rejects lbfgs on an mlp and mini-batch settings, naming the line.
+# linear model reaches scikit-learn's Ridge and softmax its multinomial LogisticRegression; with
+# an L1 + L2 penalty (OWL-QN) it reaches saga's elastic-net objective with the same exact zeros,
+# identically at 1 and 2 ranks; validate rejects lbfgs on an mlp and mini-batch settings, naming
+# the line.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
 
@@ -172,6 +174,45 @@ j_sk, j_sf = objective(sk.coef_, sk.intercept_), objective(w[:, :5], w[:, 5])
 print(f"softmax objective: shardflow {j_sf:.17g}, scikit-learn {j_sk:.17g}, relative {(j_sf - j_sk) / j_sk:.3g}")
 assert abs(j_sf - j_sk) <= 1e-6 * j_sk, (j_sf, j_sk)
 assert np.max(np.abs(w[:, :5] - sk.coef_)) < 1e-2, (w, sk.coef_)
+lb = json.load(open(f"{run}/metrics.json"))["train"]["lbfgs"]
+assert lb["converged"] and abs(lb["objective"] - j_sf) <= 1e-12 * j_sf, (lb, j_sf)
+PY
+
+# ---- elastic net (OWL-QN): against scikit-learn's saga ---------------------------------------
+# shardflow: mean log loss + l2/2 ||w||^2 + l1 ||w||_1; scikit-learn: C sum log loss +
+# (1 - r)/2 ||w||^2 + r ||w||_1, the same function times C n for 1/(C n) = l1 + l2, r = l1/(l1 + l2).
+expect_exit 0 300 enet 2 run "$TMP/job.yaml" --set "workdir=$TMP/enet" \
+  --set "train.model={type: logistic, l2: 1.0e-3, l1: 0.08}"
+expect_exit 0 300 enet-1 0 run "$TMP/job.yaml" --set "workdir=$TMP/enet-1" \
+  --set "train.model={type: logistic, l2: 1.0e-3, l1: 0.08}"
+$PY tests/support/compare_runs.py "$TMP/enet" "$TMP/enet-1" --across-ranks ||
+  fail "elastic net: 2 ranks and 1 process differ"
+$PY - "$TMP/enet" "$TMP/data.csv" <<'PY' || fail "OWL-QN does not reach saga's elastic-net optimum"
+import json, sys
+import h5py, numpy as np, pandas as pd
+from sklearn.linear_model import LogisticRegression
+run, data = sys.argv[1:]
+f = h5py.File(f"{run}/model.h5", "r")
+get = lambda k: f["meta"].attrs[k].decode() if isinstance(f["meta"].attrs[k], bytes) else str(f["meta"].attrs[k])
+(scale,) = [t for t in json.loads(get("feature_pipeline"))["transforms"] if t["kind"] == "scale: standard"]
+w = f["model/weights"][:]
+df = pd.read_csv(data)
+x = (df[["a", "b", "c", "d", "e"]].to_numpy() - np.array(scale["offset"])) / np.array(scale["divisor"])
+y = df["label"].to_numpy().astype(float)
+l1, l2, n = 0.08, 1e-3, len(y)
+
+def objective(coef, intercept):
+    z = x @ coef + intercept
+    return np.mean(np.logaddexp(0, z) - y * z) + l2 / 2 * coef @ coef + l1 * np.sum(np.abs(coef))
+
+sk = LogisticRegression(penalty="elasticnet", solver="saga", l1_ratio=l1 / (l1 + l2),
+                        C=1 / ((l1 + l2) * n), tol=1e-12, max_iter=100000).fit(x, y)
+j_sk, j_sf = objective(sk.coef_[0], sk.intercept_[0]), objective(w[:5], w[5])
+print(f"elastic net objective: shardflow {j_sf:.17g}, scikit-learn saga {j_sk:.17g}, "
+      f"relative {(j_sf - j_sk) / j_sk:.3g}; coefficients {w[:5]} vs {sk.coef_[0]}")
+assert abs(j_sf - j_sk) <= 1e-6 * j_sk, (j_sf, j_sk)
+# The same coefficients are exactly zero (saga's zeros are exact too), and there is one.
+assert list(w[:5] == 0) == list(sk.coef_[0] == 0) and (w[:5] == 0).any(), (w, sk.coef_)
 lb = json.load(open(f"{run}/metrics.json"))["train"]["lbfgs"]
 assert lb["converged"] and abs(lb["objective"] - j_sf) <= 1e-12 * j_sf, (lb, j_sf)
 PY

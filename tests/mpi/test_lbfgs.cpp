@@ -5,7 +5,9 @@
 // all-on-one-rank splits, with and without class weights; a run stopped after k iterations and
 // resumed from its state ends with the uninterrupted run's bits; the objective's two evaluation
 // paths (per-sample values kept or computed twice) give the same bits; bad options and resume
-// states are errors that name what is wrong.
+// states are errors that name what is wrong. With an L1 penalty (OWL-QN) the result meets the
+// optimality conditions of L1 + L2 logistic regression in long double, has exact zeros, and is
+// bit-identical across splits and a resume.
 
 #include <gtest/gtest.h>
 
@@ -464,4 +466,73 @@ TEST(Lbfgs, BadOptionsAndResumeStatesAreErrors) {
       << error_of(o, bad);
   // The good state resumes.
   EXPECT_EQ(error_of(o, two), "no error");
+}
+
+// OWL-QN: at the weights lbfgs returns for mean log loss + l2/2 ||w||^2 + l1 ||w||_1, the
+// subgradient optimality conditions hold (computed in long double from every row): the smooth
+// gradient g has g_j = -l1 sign(w_j) where w_j != 0 and |g_j| <= l1 where w_j = 0 (exactly 0),
+// and g = 0 for the intercept. Some coefficients are exactly 0, others not; every split and a
+// resume give the single process's bits.
+TEST(Lbfgs, OwlqnMeetsTheL1OptimalityConditions) {
+  mpi::Comm comm;
+  const double l1 = 0.08, l2 = 1e-3;
+  const ml::LinearModel model(LinearKind::kLogistic, kFeatures, l2, {}, 0.0, l1);
+  ml::SgdOptions o = lbfgs_options();
+  o.lbfgs_memory = 5;
+  const ml::TrainState ref = reference(comm, model, LinearKind::kLogistic, o);
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  const ml::Dataset data = dataset(b, e, LinearKind::kLogistic);
+  const ml::TrainState s = ml::train_sgd(comm, data, model, o, std::nullopt, {});
+  EXPECT_EQ(ml::lbfgs_progress(s).status, ml::LbfgsStatus::kGradientTolerance) << s.step;
+  EXPECT_TRUE(same_bits(s.weights, ref.weights));
+
+  const AllRows rows = gather(comm, data);
+  LVector g;
+  const long double smooth = logistic_objective(rows, l2, to_long(s.weights), &g);
+  long double norm = 0;
+  int zeros = 0;
+  for (int j = 0; j < kFeatures; ++j) {
+    norm += std::fabs(static_cast<long double>(s.weights(j)));
+    if (s.weights(j) == 0.0) {
+      ++zeros;
+      EXPECT_LE(static_cast<double>(std::fabs(g(j))), l1 + 1e-6) << "coefficient " << j;
+    } else {
+      EXPECT_NEAR(static_cast<double>(g(j)), -l1 * (s.weights(j) > 0 ? 1 : -1), 1.01e-6)
+          << "coefficient " << j;
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(g(kFeatures)), 0.0, 1.01e-6);
+  EXPECT_GE(zeros, 1) << s.weights.transpose();
+  EXPECT_LT(zeros, kFeatures) << s.weights.transpose();
+  // The objective reported includes the L1 term.
+  EXPECT_NEAR(s.last_loss, static_cast<double>(smooth + l1 * norm), 1e-14);
+
+  for (int mode : {1, 2}) {
+    const auto [b2, e2] = split(kRows, comm.rank(), comm.size(), mode);
+    EXPECT_TRUE(same_bits(
+        ml::train_sgd(comm, dataset(b2, e2, LinearKind::kLogistic), model, o, std::nullopt, {})
+            .weights,
+        ref.weights))
+        << "mode " << mode;
+  }
+  idx_t steps = 0;
+  ml::TrainCallbacks cb;
+  cb.after_step = [&](const ml::TrainState& t) { steps = t.step; };
+  cb.stop_requested = [&] { return steps >= 3; };
+  bool stopped = false;
+  const ml::TrainState partial = ml::train_sgd(comm, data, model, o, std::nullopt, cb, &stopped);
+  EXPECT_TRUE(stopped);
+  EXPECT_TRUE(same_bits(ml::train_sgd(comm, data, model, o, partial, {}).weights, ref.weights));
+
+  // Only lbfgs trains an L1 penalty.
+  ml::SgdOptions sgd;
+  sgd.batch_size = 100;
+  try {
+    ml::train_sgd(comm, data, model, sgd, std::nullopt, {});
+    ADD_FAILURE() << "sgd trained an l1 penalty";
+  } catch (const ConfigError& error) {
+    EXPECT_STREQ(error.what(),
+                 "the logistic model's l1 penalty is trained by the lbfgs optimizer (OWL-QN) only, "
+                 "not sgd");
+  }
 }

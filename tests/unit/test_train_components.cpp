@@ -84,7 +84,7 @@ TEST(TrainRegistries, ListTheirEntries) {
   EXPECT_EQ(default_model_type().name, "logistic");
   EXPECT_EQ(default_optimizer_type().name, "sgd");
   EXPECT_EQ(find_model_type("logistic")->keys,
-            (std::vector<std::string>{"type", "l2", "focal_gamma"}));
+            (std::vector<std::string>{"type", "l2", "focal_gamma", "l1"}));
   EXPECT_EQ(
       find_model_type("mlp")->keys,
       (std::vector<std::string>{"type", "task", "hidden", "activation", "l2", "focal_gamma"}));
@@ -379,6 +379,20 @@ TEST(TrainRegistries, LbfgsSettingsAndLocatedErrors) {
             "a mini-batch optimizer; lbfgs minimizes the whole objective to its tolerance "
             "instead: remove early_stopping (regularize with train.model.l2), or use sgd, adam or "
             "adamw");
+  // An L1 penalty: logistic only, lbfgs (OWL-QN) only, written only when set.
+  const Job l1 = load(job + "  model: {type: logistic, l1: 0.1}\n  optimizer: {type: lbfgs}\n");
+  EXPECT_EQ(canonical(*l1.train->model), "{type: logistic, l2: 0, l1: 0.1}");
+  EXPECT_EQ(load(l1.canonical_yaml).canonical_yaml, l1.canonical_yaml);
+  EXPECT_EQ(canonical(*load(job + "  model: {type: logistic, l1: 0}\n").train->model),
+            "{type: logistic, l2: 0}");
+  EXPECT_EQ(error_of(job + "  model: {type: logistic, l1: 0.1}\n"),
+            "job.yaml:8:31: train.model.l1: an L1 penalty is trained by optimizer lbfgs (OWL-QN) "
+            "only, not by sgd; use optimizer: {type: lbfgs}, or remove l1");
+  EXPECT_EQ(error_of(job + "  model: {type: logistic, l1: -1}\n  optimizer: {type: lbfgs}\n"),
+            "job.yaml:8:31: train.model.l1 must be >= 0, got -1");
+  EXPECT_EQ(error_of(job + "  model: {type: linear, l1: 0.1}\n  optimizer: {type: lbfgs}\n"),
+            "job.yaml:8:25: unknown key 'l1' in train.model (a linear model); did you mean "
+            "'l2'?");
   for (const char* model : {"linear", "logistic", "softmax"}) {
     EXPECT_NO_THROW(load(job + "  model: {type: " + model + "}\n  optimizer: {type: lbfgs}\n"));
   }

@@ -19,6 +19,14 @@
 // max_j |g_j| <= tolerance, where f fell by at most objective_tolerance * max(|f_prev|, |f|, 1),
 // when no step lowers f (the precision limit), or after `epochs` iterations.
 //
+// With an L1 penalty (Model::l1 > 0: F = f + l1 ||penalized w||_1) it is OWL-QN (Andrew & Gao,
+// 2007): the pseudo-gradient pg (the one-sided derivative of F that descends, 0 where neither
+// does) replaces g in the direction, which keeps only the components that descend along -pg, and
+// in the stopping test (max_j |pg_j| <= tolerance); the line search backtracks (halving, at most
+// 40 times) from the first trial step, each trial projected onto the current orthant (a
+// coefficient that would cross 0 stops at 0), until F(w') <= F(w) + 1e-4 pg'(w' - w); the pairs
+// use the smooth part's gradient. f, last_loss and the reported objective include the L1 term.
+//
 // Cost of the exact path: one evaluation is one pass over the local rows computing per-sample
 // gradients, a max-allreduce and an allreduce of 128-bit sums of P + 1 values. The per-sample
 // values are kept between the two collectives while they fit kLbfgsCacheValues doubles per rank;
