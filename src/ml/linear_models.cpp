@@ -11,13 +11,14 @@
 namespace shardflow::ml {
 
 LinearModel::LinearModel(LinearKind kind, int num_features, double l2, std::vector<double> classes,
-                         double focal_gamma)
+                         double focal_gamma, double l1)
     : kind_(kind),
       d_(num_features),
       outputs_(1),
       l2_(l2),
       classes_(std::move(classes)),
-      focal_gamma_(focal_gamma) {
+      focal_gamma_(focal_gamma),
+      l1_(l1) {
   if (num_features < 0) throw RuntimeError("LinearModel: negative feature count {}", num_features);
   check_focal_gamma(focal_gamma);
   if (focal_gamma != 0.0 && kind != LinearKind::kLogistic) {
@@ -28,6 +29,13 @@ LinearModel::LinearModel(LinearKind kind, int num_features, double l2, std::vect
   }
   if (!(l2 >= 0.0) || !std::isfinite(l2)) {
     throw ConfigError("l2 penalty must be a finite number >= 0, got {}", l2);
+  }
+  if (!(l1 >= 0.0) || !std::isfinite(l1)) {
+    throw ConfigError("l1 penalty must be a finite number >= 0, got {}", l1);
+  }
+  if (l1 != 0.0 && kind != LinearKind::kLogistic) {
+    throw ConfigError("an l1 penalty applies to logistic regression only, not to a {} model",
+                      kind == LinearKind::kLinear ? "linear" : "softmax");
   }
   if (kind == LinearKind::kSoftmax) {
     check_classes(classes_, "softmax");
@@ -77,6 +85,12 @@ std::uint64_t LinearModel::settings_hash() const {
                           static_cast<std::uint64_t>(outputs_), l2_bits})
     h = hash_combine(h, x);
   h = hash_combine(h, hash_bytes(classes_.data(), classes_.size() * sizeof(double), 0));
+  // Mixed in only when set, so that models without it keep their hash.
+  if (l1_ != 0.0) {
+    std::uint64_t l1_bits;
+    std::memcpy(&l1_bits, &l1_, sizeof l1_bits);
+    h = hash_combine(h, hash_combine(0x4c31ULL, l1_bits));
+  }
   return with_focal_gamma(h, focal_gamma_);
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "shardflow/common/error.hpp"
+#include "shardflow/ml/lbfgs.hpp"
 
 namespace shardflow::ml {
 
@@ -135,11 +136,16 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& o) {
             "penalty with adam");
       }
       return std::make_unique<Adam>(o);
+    case OptimizerKind::kLbfgs:
+      throw RuntimeError(
+          "make_optimizer: lbfgs has no per-step update; train_sgd runs it as a whole "
+          "(train_lbfgs)");
   }
   throw RuntimeError("make_optimizer: unknown optimizer kind");
 }
 
 std::vector<std::string> optimizer_state_names(OptimizerKind kind) {
+  if (kind == OptimizerKind::kLbfgs) return lbfgs_state_names();
   OptimizerOptions o;
   o.kind = kind;
   return make_optimizer(o)->state_names();
@@ -165,6 +171,8 @@ const char* to_string(OptimizerKind kind) {
       return "adam";
     case OptimizerKind::kAdamW:
       return "adamw";
+    case OptimizerKind::kLbfgs:
+      return "lbfgs";
   }
   return "?";
 }

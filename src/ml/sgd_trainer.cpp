@@ -11,6 +11,7 @@
 #include "shardflow/common/hash.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/ml/epoch_permutation.hpp"
+#include "shardflow/ml/lbfgs.hpp"
 #include "shardflow/ml/linear_models.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -55,6 +56,9 @@ std::uint64_t inputs_fingerprint(const Dataset& data, const Model& model, const 
                           static_cast<std::uint64_t>(o.schedule.every_steps),
                           bits_of(o.schedule.factor),
                           bits_of(o.schedule.min_lr),
+                          static_cast<std::uint64_t>(o.lbfgs_memory),
+                          bits_of(o.tolerance),
+                          bits_of(o.objective_tolerance),
                           model.settings_hash(),
                           static_cast<std::uint64_t>(model.num_parameters()),
                           static_cast<std::uint64_t>(data.global_rows),
@@ -166,6 +170,20 @@ idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size) {
   return global_rows / batch_size + (global_rows % batch_size != 0 ? 1 : 0);
 }
 
+bool training_finished(const TrainState& state, const SgdOptions& options, idx_t global_rows) {
+  if (options.optimizer == OptimizerKind::kLbfgs) {
+    return state.step >= options.epochs || lbfgs_progress(state).status != LbfgsStatus::kRunning;
+  }
+  return state.step == steps_per_epoch(global_rows, options.batch_size) * options.epochs;
+}
+
+Eigen::Index optimizer_state_size(const SgdOptions& options, const std::string& name,
+                                  Eigen::Index num_parameters) {
+  if (options.optimizer != OptimizerKind::kLbfgs) return num_parameters;
+  if (name == "lbfgs_info") return kLbfgsInfoSize;
+  return static_cast<Eigen::Index>(options.lbfgs_memory) * num_parameters;
+}
+
 bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batch_size) {
   return state.weights.allFinite() && state_finite(state.optimizer) &&
          position_fits(state, global_rows, batch_size, steps_per_epoch(global_rows, batch_size));
@@ -187,7 +205,15 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
   const int d = data.num_features();
   const idx_t n = data.global_rows;
   const idx_t batch = options.batch_size;
-  const std::unique_ptr<Optimizer> optimizer = validated_optimizer(options, model, n);
+  // lbfgs has no per-step rule (and checks its own options once the data is known to fit).
+  const bool lbfgs = options.optimizer == OptimizerKind::kLbfgs;
+  const std::unique_ptr<Optimizer> optimizer =
+      lbfgs ? nullptr : validated_optimizer(options, model, n);
+  if (!lbfgs && model.l1() != 0.0) {
+    throw ConfigError(
+        "the {} model's l1 penalty is trained by the lbfgs optimizer (OWL-QN) only, not {}",
+        model.type(), to_string(options.optimizer));
+  }
   const std::vector<double>& class_weights = options.class_weights;
   if (!class_weights.empty()) {
     const size_t classes = model.task() == Task::kBinary ? 2
@@ -225,6 +251,9 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
           comm.rank(), data.rows(), data.labels.size(), data.global_offset, n);
     }
   });
+  if (lbfgs) {
+    return train_lbfgs(comm, data, model, options, resume, callbacks, stopped_early, sum_seconds);
+  }
 
   const Eigen::Index p = model.num_parameters();
   TrainState state;

@@ -602,6 +602,8 @@ TrainSpec read_train(const Node& node) {
                           path, describe(*weight)));
     }
   }
+  t.model->check_train(t);
+  t.optimizer->check_train(t);
   return t;
 }
 

@@ -25,6 +25,7 @@
 #include "shardflow/io/partitioned_writer.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/feature_pipeline.hpp"
+#include "shardflow/ml/lbfgs.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
 #include "shardflow/ml/metric.hpp"
 #include "shardflow/ml/metrics.hpp"
@@ -576,7 +577,7 @@ ml::FeaturePipeline restored_features(const ckpt::Checkpoint& c, ml::FeaturePipe
 }
 
 ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
-                               ml::OptimizerKind optimizer, const std::string& source) {
+                               const ml::SgdOptions& options, const std::string& source) {
   auto array = [&](const std::string& key) -> const std::vector<double>& {
     auto it = c.arrays.find(key);
     if (it == c.arrays.end()) {
@@ -623,15 +624,17 @@ ml::TrainState from_checkpoint(const ckpt::Checkpoint& c, idx_t num_weights,
         source, weights.size(), num_weights);
   }
   state.weights = Eigen::Map<const Eigen::VectorXd>(weights.data(), num_weights);
-  for (const std::string& name : ml::optimizer_state_names(optimizer)) {
+  for (const std::string& name : ml::optimizer_state_names(options.optimizer)) {
     const auto& v = array("optimizer/" + name);
-    if (static_cast<idx_t>(v.size()) != num_weights) {
+    // One value per weight, except lbfgs's history pairs and counters.
+    const Eigen::Index size = ml::optimizer_state_size(options, name, num_weights);
+    if (static_cast<idx_t>(v.size()) != size) {
       throw InputError(
-          "checkpoint {} holds {} values of optimizer/{} but the model has {} weights: it belongs "
-          "to another feature set; use --resume never to start over",
-          source, v.size(), name, num_weights);
+          "checkpoint {} holds {} values of optimizer/{} but the model's {} weights need {}: it "
+          "belongs to another feature set or optimizer; use --resume never to start over",
+          source, v.size(), name, num_weights, size);
     }
-    state.optimizer[name] = Eigen::Map<const Eigen::VectorXd>(v.data(), num_weights);
+    state.optimizer[name] = Eigen::Map<const Eigen::VectorXd>(v.data(), size);
   }
   return state;
 }
@@ -912,8 +915,7 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
       const ml::FeaturePipeline features = restored_features(c, unfitted, file.string());
       const std::unique_ptr<ml::Model> model =
           model_spec.build(features.num_outputs(), checkpoint_classes(c));
-      const ml::TrainState state =
-          from_checkpoint(c, model->num_parameters(), sgd.optimizer, file.string());
+      const ml::TrainState state = from_checkpoint(c, model->num_parameters(), sgd, file.string());
       EarlyStopping check(spec);
       check.load(c, model->num_parameters(), file.string());
       if (source.rows >= 0 && !ml::resume_position_fits(state, source.rows, sgd.batch_size)) {
@@ -955,14 +957,12 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
       // this data (the fingerprint says so), and a finished model is reused without reading it.
       out.features = restored_features(*loaded, unfitted, loaded_from);
       out.model = model_spec.build(out.features.num_outputs(), checkpoint_classes(*loaded));
-      resume = from_checkpoint(*loaded, out.model->num_parameters(), sgd.optimizer, loaded_from);
+      resume = from_checkpoint(*loaded, out.model->num_parameters(), sgd, loaded_from);
       early.load(*loaded, out.model->num_parameters(), loaded_from);
     });
     out.resumed_from = resume->step;
     // A checkpoint at the last step holds the finished model: nothing to train, no data to read.
-    if (early.stopped ||
-        (source.rows >= 0 &&
-         resume->step == ml::steps_per_epoch(source.rows, sgd.batch_size) * sgd.epochs)) {
+    if (early.stopped || (source.rows >= 0 && ml::training_finished(*resume, sgd, source.rows))) {
       out.state = *resume;
       out.reused = true;
       spdlog::info("training: reused the finished model of {} (step {}, fingerprint {})",
@@ -1001,12 +1001,22 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     sgd.class_weights = class_weights_for(comm, spec, *out.model, data);
     const idx_t per_epoch = ml::steps_per_epoch(data.global_rows, sgd.batch_size);
     const idx_t total_steps = per_epoch * sgd.epochs;
-    spdlog::info(
-        "training {} ({}, {} parameters) with {} on {} rows x {} features: {} epochs x {} steps, "
-        "batch {}, checkpoint every {} steps",
-        out.model->type(), ml::to_string(out.model->task()), out.model->num_parameters(),
-        ml::to_string(sgd.optimizer), data.global_rows, data.num_features(), sgd.epochs, per_epoch,
-        sgd.batch_size, spec.checkpoint_every_steps);
+    if (sgd.optimizer == ml::OptimizerKind::kLbfgs) {
+      spdlog::info(
+          "training {} ({}, {} parameters) with lbfgs on {} rows x {} features: full batch, at "
+          "most {} iterations, memory {}, tolerance {} (gradient) and {} (objective), checkpoint "
+          "every {} iterations",
+          out.model->type(), ml::to_string(out.model->task()), out.model->num_parameters(),
+          data.global_rows, data.num_features(), sgd.epochs, sgd.lbfgs_memory, sgd.tolerance,
+          sgd.objective_tolerance, spec.checkpoint_every_steps);
+    } else {
+      spdlog::info(
+          "training {} ({}, {} parameters) with {} on {} rows x {} features: {} epochs x {} "
+          "steps, batch {}, checkpoint every {} steps",
+          out.model->type(), ml::to_string(out.model->task()), out.model->num_parameters(),
+          ml::to_string(sgd.optimizer), data.global_rows, data.num_features(), sgd.epochs,
+          per_epoch, sgd.batch_size, spec.checkpoint_every_steps);
+    }
 
     idx_t last_saved = resume ? resume->step : -1;
     // The checkpoint of `state`. Once training is finished (patience ran out, or the last step)
@@ -1096,8 +1106,19 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
       error.set_agreed(true);
       throw error;
     }
-    spdlog::info("training finished at step {}, last batch loss {:.6f}", out.state.step,
-                 out.state.last_loss);
+    if (sgd.optimizer == ml::OptimizerKind::kLbfgs) {
+      const ml::LbfgsProgress lbfgs = ml::lbfgs_progress(out.state);
+      spdlog::info(
+          "lbfgs stopped after {} iterations ({} objective and gradient passes over the data): "
+          "{}; objective {:.17g}",
+          out.state.step, lbfgs.evaluations,
+          lbfgs.status == ml::LbfgsStatus::kRunning ? "max_iterations reached"
+                                                    : ml::to_string(lbfgs.status),
+          out.state.last_loss);
+    } else {
+      spdlog::info("training finished at step {}, last batch loss {:.6f}", out.state.step,
+                   out.state.last_loss);
+    }
     if (early.enabled()) out.state.weights = early.best_weights;
   }
   out.early_stopping = early.summary();
@@ -1203,6 +1224,17 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                   {"epoch_loss", outcome.epoch_losses},
                   {"gradient_sum_seconds", outcome.gradient_sum_seconds},
                   {"early_stopping", outcome.early_stopping}};
+    if (job.train->optimizer->training_options().optimizer == ml::OptimizerKind::kLbfgs) {
+      const ml::LbfgsProgress lbfgs = ml::lbfgs_progress(outcome.state);
+      train_json["lbfgs"] = {
+          {"iterations", outcome.state.step},
+          {"evaluations", lbfgs.evaluations},
+          {"pairs", lbfgs.pairs},
+          {"converged", lbfgs.status != ml::LbfgsStatus::kRunning},
+          {"stop_reason", lbfgs.status == ml::LbfgsStatus::kRunning ? "max_iterations reached"
+                                                                    : ml::to_string(lbfgs.status)},
+          {"objective", number_or_null(outcome.state.last_loss)}};
+    }
     if (job.evaluate) {
       const Stopwatch evaluate_timer;
       ml::ScoredRows scored =

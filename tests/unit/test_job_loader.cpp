@@ -528,7 +528,8 @@ TEST_F(JobLoader, UnknownNamesSuggest) {
       {head + train + "  model: {type: linear, hidden: [4]}\n", 8, 25,
        "unknown key 'hidden' in train.model (a linear model) (valid keys: type, l2)"},
       {head + train + "  optimizer: {type: sgdd}\n", 8, 21,
-       "train.optimizer.type must be one of sgd, adam, adamw, got 'sgdd'; did you mean 'sgd'?"},
+       "train.optimizer.type must be one of sgd, adam, adamw, lbfgs, got 'sgdd'; did you mean "
+       "'sgd'?"},
       {head + train + "  transforms: [{normalize: l2}]\n", 8, 17,
        "unknown key 'normalize' in train.transforms.0 (supported transforms: {impute: median}, "
        "{scale: standard}, {one_hot: [city]}, {index: [weekday]}, {hash: {columns: [user_agent], "

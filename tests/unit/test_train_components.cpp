@@ -11,6 +11,7 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/ml/metric.hpp"
+#include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/pipeline/job_loader.hpp"
 #include "shardflow/pipeline/job_validator.hpp"
 #include "support/canonical_yaml.hpp"
@@ -58,7 +59,7 @@ std::string train_section(const std::string& canonical_yaml) {
 
 TEST(TrainRegistries, ListTheirEntries) {
   EXPECT_EQ(model_type_names(), (std::vector<std::string>{"logistic", "linear", "softmax", "mlp"}));
-  EXPECT_EQ(optimizer_type_names(), (std::vector<std::string>{"sgd", "adam", "adamw"}));
+  EXPECT_EQ(optimizer_type_names(), (std::vector<std::string>{"sgd", "adam", "adamw", "lbfgs"}));
   EXPECT_EQ(transform_type_names(),
             (std::vector<std::string>{"impute", "scale", "one_hot", "index", "hash"}));
 
@@ -77,13 +78,13 @@ TEST(TrainRegistries, ListTheirEntries) {
     EXPECT_EQ(find_transform_type(t.name), &t);
   }
   EXPECT_EQ(find_model_type("ridge"), nullptr);
-  EXPECT_EQ(find_optimizer_type("lbfgs"), nullptr);
+  EXPECT_EQ(find_optimizer_type("newton"), nullptr);
   EXPECT_EQ(find_transform_type("normalize"), nullptr);
 
   EXPECT_EQ(default_model_type().name, "logistic");
   EXPECT_EQ(default_optimizer_type().name, "sgd");
   EXPECT_EQ(find_model_type("logistic")->keys,
-            (std::vector<std::string>{"type", "l2", "focal_gamma"}));
+            (std::vector<std::string>{"type", "l2", "focal_gamma", "l1"}));
   EXPECT_EQ(
       find_model_type("mlp")->keys,
       (std::vector<std::string>{"type", "task", "hidden", "activation", "l2", "focal_gamma"}));
@@ -110,12 +111,13 @@ TEST(TrainRegistries, UnknownNamesSuggestWithTheirLocation) {
   EXPECT_EQ(error_of(job + "  model: {type: logistc}\n"),
             "job.yaml:8:17: train.model.type must be one of logistic, linear, softmax, mlp, got "
             "'logistc'; did you mean 'logistic'?");
-  EXPECT_EQ(error_of(job + "  optimizer:\n    type: sgdd\n"),
-            "job.yaml:9:11: train.optimizer.type must be one of sgd, adam, adamw, got 'sgdd'; did "
-            "you mean 'sgd'?");
-  EXPECT_EQ(error_of(job, {"train.optimizer.type=lbfgs"}),
-            "--set train.optimizer.type: train.optimizer.type must be one of sgd, adam, adamw, got "
-            "'lbfgs'");
+  EXPECT_EQ(
+      error_of(job + "  optimizer:\n    type: sgdd\n"),
+      "job.yaml:9:11: train.optimizer.type must be one of sgd, adam, adamw, lbfgs, got 'sgdd'; "
+      "did you mean 'sgd'?");
+  EXPECT_EQ(error_of(job, {"train.optimizer.type=newton"}),
+            "--set train.optimizer.type: train.optimizer.type must be one of sgd, adam, adamw, "
+            "lbfgs, got 'newton'");
   // Keys are checked per type: momentum is sgd's, weight_decay adamw's.
   EXPECT_EQ(error_of(job + "  optimizer: {type: adam, momentum: 0.9}\n"),
             "job.yaml:8:27: unknown key 'momentum' in train.optimizer (an adam optimizer) (valid "
@@ -206,6 +208,7 @@ TEST(TrainRegistries, CanonicalFormsLoadBackToTheSameText) {
            job + "  model: {l2: 2.5e-3}\n  optimizer: {momentum: 0.5, lr: 1e-2}\n",
            job + "  transforms: [{scale: standard}]\n  model:\n  optimizer: {type: sgd}\n",
            job + "  transforms: []\n  optimizer: {epochs: 2, batch_size: 17}\n",
+           job + "  model: {type: softmax, l2: 0.01}\n  optimizer: {type: lbfgs, memory: 5}\n",
        }) {
     const Job first = load(text);
     const Job again = load(first.canonical_yaml);
@@ -325,6 +328,74 @@ TEST(TrainRegistries, EarlyStoppingHasACanonicalFormAndLocatedErrors) {
                                          "patience: 2, patients: 3}\n"),
             "job.yaml:8:60: unknown key 'patients' in train.early_stopping; did you mean "
             "'patience'?");
+}
+
+TEST(TrainRegistries, LbfgsSettingsAndLocatedErrors) {
+  const std::string job = kJob;
+  const Job lbfgs = load(job +
+                         "  optimizer: {type: lbfgs, memory: 5, max_iterations: 50, "
+                         "tolerance: 1.0e-8}\n");
+  EXPECT_EQ(canonical(*lbfgs.train->optimizer),
+            "{type: lbfgs, memory: 5, max_iterations: 50, tolerance: 1e-08, objective_tolerance: "
+            "1e-12}");
+  const ml::SgdOptions o = lbfgs.train->optimizer->training_options();
+  EXPECT_EQ(o.optimizer, ml::OptimizerKind::kLbfgs);
+  EXPECT_EQ(o.batch_size, ml::kFullBatch);
+  EXPECT_EQ(o.epochs, 50);
+  EXPECT_EQ(o.lbfgs_memory, 5);
+  EXPECT_EQ(o.tolerance, 1e-8);
+  EXPECT_EQ(o.objective_tolerance, 1e-12);
+  EXPECT_EQ(canonical(*load(job + "  optimizer: {type: lbfgs}\n").train->optimizer),
+            "{type: lbfgs, memory: 10, max_iterations: 100, tolerance: 1e-06, "
+            "objective_tolerance: 1e-12}");
+
+  // Mini-batch settings are named with the reason they do not apply.
+  EXPECT_EQ(error_of(job + "  optimizer: {type: lbfgs, batch_size: 100}\n"),
+            "job.yaml:8:40: train.optimizer.batch_size: lbfgs is full-batch: every iteration uses "
+            "all training rows; remove batch_size (lbfgs takes type, memory, max_iterations, "
+            "tolerance, objective_tolerance)");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: lbfgs, lr: 0.1}\n"),
+            "job.yaml:8:32: train.optimizer.lr: lbfgs chooses every step by a line search, so it "
+            "takes no learning rate; remove lr (lbfgs takes type, memory, max_iterations, "
+            "tolerance, objective_tolerance)");
+  EXPECT_EQ(error_of(job, {"train.optimizer={type: lbfgs, epochs: 3}"}),
+            "--set train.optimizer: train.optimizer.epochs: lbfgs counts iterations, not epochs; "
+            "bound them with max_iterations; remove epochs (lbfgs takes type, memory, "
+            "max_iterations, tolerance, objective_tolerance)");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: lbfgs, memroy: 5}\n"),
+            "job.yaml:8:28: unknown key 'memroy' in train.optimizer; did you mean 'memory'?");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: lbfgs, memory: 0}\n"),
+            "job.yaml:8:36: train.optimizer.memory must be >= 1, got 0");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: lbfgs, tolerance: -1}\n"),
+            "job.yaml:8:39: train.optimizer.tolerance must be >= 0, got -1");
+  // Only the convex models, and no early stopping.
+  EXPECT_EQ(error_of(job + "  model: {type: mlp, task: binary}\n  optimizer: {type: lbfgs}\n"),
+            "job.yaml:9:21: train.optimizer: lbfgs trains the convex models (linear, logistic, "
+            "softmax), not the mlp model of train.model (job.yaml:8:10); use sgd, adam or adamw "
+            "for it");
+  EXPECT_EQ(error_of(job + "  optimizer: {type: lbfgs}\n  early_stopping: {input: events, "
+                           "metric: logloss}\n"),
+            "job.yaml:9:19: train.early_stopping measures a validation metric after each epoch of "
+            "a mini-batch optimizer; lbfgs minimizes the whole objective to its tolerance "
+            "instead: remove early_stopping (regularize with train.model.l2), or use sgd, adam or "
+            "adamw");
+  // An L1 penalty: logistic only, lbfgs (OWL-QN) only, written only when set.
+  const Job l1 = load(job + "  model: {type: logistic, l1: 0.1}\n  optimizer: {type: lbfgs}\n");
+  EXPECT_EQ(canonical(*l1.train->model), "{type: logistic, l2: 0, l1: 0.1}");
+  EXPECT_EQ(load(l1.canonical_yaml).canonical_yaml, l1.canonical_yaml);
+  EXPECT_EQ(canonical(*load(job + "  model: {type: logistic, l1: 0}\n").train->model),
+            "{type: logistic, l2: 0}");
+  EXPECT_EQ(error_of(job + "  model: {type: logistic, l1: 0.1}\n"),
+            "job.yaml:8:31: train.model.l1: an L1 penalty is trained by optimizer lbfgs (OWL-QN) "
+            "only, not by sgd; use optimizer: {type: lbfgs}, or remove l1");
+  EXPECT_EQ(error_of(job + "  model: {type: logistic, l1: -1}\n  optimizer: {type: lbfgs}\n"),
+            "job.yaml:8:31: train.model.l1 must be >= 0, got -1");
+  EXPECT_EQ(error_of(job + "  model: {type: linear, l1: 0.1}\n  optimizer: {type: lbfgs}\n"),
+            "job.yaml:8:25: unknown key 'l1' in train.model (a linear model); did you mean "
+            "'l2'?");
+  for (const char* model : {"linear", "logistic", "softmax"}) {
+    EXPECT_NO_THROW(load(job + "  model: {type: " + model + "}\n  optimizer: {type: lbfgs}\n"));
+  }
 }
 
 TEST(TrainRegistries, ATransformListedTwiceIsAppliedAndWrittenOnce) {

@@ -30,10 +30,11 @@ class LinearModel final : public Model {
   /// `classes`: softmax only, the label values (ascending, distinct, at least 2); `focal_gamma`:
   /// logistic only, > 0 trains on the focal loss instead of the log loss (binary_loss). Throws
   /// ConfigError for l2 < 0 or not finite, a focal_gamma that is negative, not finite or given to
-  /// another kind, InputError for a softmax with fewer than 2 classes, RuntimeError for a negative
-  /// feature count or unsorted classes.
+  /// another kind, an l1 that is negative, not finite or given to a model other than logistic
+  /// (`l1`: the L1 penalty of Model::l1), InputError for a softmax with fewer than 2 classes,
+  /// RuntimeError for a negative feature count or unsorted classes.
   LinearModel(LinearKind kind, int num_features, double l2, std::vector<double> classes = {},
-              double focal_gamma = 0.0);
+              double focal_gamma = 0.0, double l1 = 0.0);
 
   LinearKind kind() const { return kind_; }
   const std::vector<double>& classes() const { return classes_; }
@@ -50,6 +51,7 @@ class LinearModel final : public Model {
   std::uint64_t settings_hash() const override;
   std::vector<std::uint8_t> penalized() const override;
   double l2() const override { return l2_; }
+  double l1() const override { return l1_; }
 
   void sample_gradients(const double* const* rows, const double* labels, size_t n, const double* w,
                         double* out) const override;
@@ -62,6 +64,7 @@ class LinearModel final : public Model {
   double l2_;
   std::vector<double> classes_;
   double focal_gamma_ = 0.0;
+  double l1_ = 0.0;
 };
 
 }  // namespace shardflow::ml

@@ -87,6 +87,9 @@ class Model {
   virtual std::vector<std::uint8_t> penalized() const = 0;
   /// The L2 penalty l2/2 * ||penalized parameters||^2 added to the mean loss.
   virtual double l2() const = 0;
+  /// The L1 penalty l1 * sum |penalized parameters| added to the objective (0: none). Not
+  /// differentiable at 0: only lbfgs trains it (OWL-QN, ml/lbfgs.hpp); train_sgd refuses it.
+  virtual double l1() const { return 0.0; }
 
   /// The parameters training starts from: zeros (the linear models), or a function of `seed`
   /// and the parameter's index only (an MLP's random weights), so every rank and every rank count

@@ -12,6 +12,9 @@
 //   adamw: adam, with the coefficients (not the intercepts: OptimizerOptions::decayed) first
 //   decayed:
 //          w_j -= lr * weight_decay * w_j                          (Loshchilov & Hutter, decoupled)
+//
+// lbfgs is no per-step rule: it is a full-batch method with a line search (ml/lbfgs.hpp), which
+// train_sgd hands the whole training to; make_optimizer rejects it.
 
 #include <Eigen/Core>
 
@@ -25,7 +28,7 @@
 
 namespace shardflow::ml {
 
-enum class OptimizerKind { kSgd, kAdam, kAdamW };
+enum class OptimizerKind { kSgd, kAdam, kAdamW, kLbfgs };
 
 /// How the learning rate moves over the steps (t = steps before this one, T = all steps of the
 /// training): after `warmup_steps` steps that ramp it linearly to lr (lr * (t + 1) / warmup),
@@ -82,7 +85,8 @@ class Optimizer {
 /// the setting ("momentum must be in [0, 1), got 1").
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& options);
 
-/// The state vector names of `kind` (what a checkpoint of such training holds).
+/// The state vector names of `kind` (what a checkpoint of such training holds); for lbfgs those of
+/// ml/lbfgs.hpp, whose sizes differ from the weights' (optimizer_state_size in sgd_trainer.hpp).
 std::vector<std::string> optimizer_state_names(OptimizerKind kind);
 
 /// The name of `kind` as written in a job file's train.optimizer.schedule.type.

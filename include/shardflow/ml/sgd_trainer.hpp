@@ -10,12 +10,17 @@
 // weights after every step depend only on (data, options, seed) — not on the rank count or the row
 // split. A run stopped after step k and resumed from its TrainState reproduces the uninterrupted
 // run exactly.
+//
+// optimizer = lbfgs (ml/lbfgs.hpp) is full-batch instead: batch_size must be kFullBatch, each
+// iteration is one step and one epoch, and `epochs` bounds the iterations.
 
 #include <Eigen/Core>
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
+#include <string>
 
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
@@ -23,6 +28,10 @@
 #include "shardflow/ml/optimizer.hpp"
 
 namespace shardflow::ml {
+
+/// SgdOptions::batch_size of full-batch training (lbfgs): every step uses every row, so an epoch
+/// is one step.
+inline constexpr idx_t kFullBatch = std::numeric_limits<idx_t>::max();
 
 struct SgdOptions {
   double learning_rate = 0.1;
@@ -39,12 +48,20 @@ struct SgdOptions {
   /// Empty, or one weight per class (by the label's index: 0/1 for a binary model, the class
   /// index for a multiclass one): each row's loss and gradient are multiplied by its class's.
   std::vector<double> class_weights;
+  /// lbfgs only (ml/lbfgs.hpp): the (s, y) pairs kept, in [1, 1000]; the iteration stops once
+  /// the largest |gradient component| is at most `tolerance`, or the objective fell by at most
+  /// objective_tolerance * max(|f_prev|, |f|, 1) in one iteration (both >= 0, finite).
+  int lbfgs_memory = 10;
+  double tolerance = 1e-6;
+  double objective_tolerance = 1e-12;
 
   /// The optimizer's part of these options.
   OptimizerOptions optimizer_options() const;
 };
 
 /// Everything needed to continue training exactly: model, optimizer state, position.
+/// lbfgs: step = iterations completed = epoch, step_in_epoch = 0, samples_seen = step x rows,
+/// last_loss = the full objective (mean loss + penalty) at `weights`.
 struct TrainState {
   idx_t step = 0;           // global steps completed
   idx_t epoch = 0;          // epoch of the next step
@@ -68,6 +85,15 @@ struct TrainCallbacks {
 /// Number of steps in one epoch: ceil(global_rows / batch_size) (0 for no rows).
 idx_t steps_per_epoch(idx_t global_rows, idx_t batch_size);
 
+/// True if `state` is the end of training with `options` on `global_rows` rows: every epoch's
+/// steps done, or (lbfgs) a stopping test met or the iterations used up.
+bool training_finished(const TrainState& state, const SgdOptions& options, idx_t global_rows);
+
+/// The number of values optimizer/<name> holds for a model of `num_parameters` parameters: one
+/// per parameter, except lbfgs's history pairs and counters (ml/lbfgs.hpp).
+Eigen::Index optimizer_state_size(const SgdOptions& options, const std::string& name,
+                                  Eigen::Index num_parameters);
+
 /// True if `state`'s position (step, epoch, step of the epoch, samples seen) is one that training
 /// on `global_rows` rows with `batch_size` reaches, and its weights and optimizer state are finite.
 bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batch_size);
@@ -77,7 +103,8 @@ bool resume_position_fits(const TrainState& state, idx_t global_rows, idx_t batc
 /// summing the per-sample gradients exactly across ranks every step. Starts from `resume` if given
 /// (a state from a checkpoint, possibly written at another rank count), else from the model's
 /// initial parameters (Model::initial_parameters(options.seed)) and zero optimizer state. Runs
-/// until `options.epochs` epochs are complete or stop_requested fires and returns the final state;
+/// until `options.epochs` epochs are complete or stop_requested fires and returns the final state
+/// (lbfgs: runs train_lbfgs, ml/lbfgs.hpp, after the checks below);
 /// *stopped_early (if given) tells whether stop_requested fired; *sum_seconds (if given) is the
 /// time spent in the gradient sums (the allreduce and its exact accumulation). The data's labels
 /// must be encoded as model.label_encoding() says (make_dataset does that). Must be equal on all

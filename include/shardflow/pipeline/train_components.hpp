@@ -25,6 +25,8 @@ class Emitter;
 
 namespace shardflow::pipeline {
 
+struct TrainSpec;  // pipeline/job.hpp
+
 // ============================================================================================
 // Models
 // ============================================================================================
@@ -47,6 +49,10 @@ class ModelSpec {
   /// The model for `num_features` features; `classes` (multiclass only) are the label values of
   /// the training data, ascending. Throws as the model's constructor does.
   virtual std::unique_ptr<ml::Model> build(int num_features, std::vector<double> classes) const = 0;
+  /// Local: throws a ConfigError at the offending value's location when this model cannot be
+  /// trained as the rest of `train` asks (its optimizer); the loader calls it once the whole
+  /// section is read. Accepts everything by default.
+  virtual void check_train(const TrainSpec& train) const { static_cast<void>(train); }
 
   template <typename T>
   const T& as() const {
@@ -92,6 +98,10 @@ class OptimizerSpec {
   /// The trainer's options (ml/sgd_trainer.hpp) this optimizer stands for; the seed is left at
   /// its default for the caller to set from the job.
   virtual ml::SgdOptions training_options() const = 0;
+  /// Local: throws a ConfigError at the offending value's location when this optimizer cannot
+  /// train the rest of `train` (its model, its early stopping); the loader calls it once the
+  /// whole section is read. Accepts everything by default.
+  virtual void check_train(const TrainSpec& train) const { static_cast<void>(train); }
 
   template <typename T>
   const T& as() const {
@@ -174,13 +184,16 @@ class LinearModelSpec : public ModelSpec {
   ml::LinearKind kind = ml::LinearKind::kLogistic;
   double l2 = 0.0;  // L2 penalty l2/2 * ||coefficients||^2 (intercepts not penalized); >= 0
   double focal_gamma = 0.0;  // logistic only: > 0 trains on the focal loss (ml::binary_loss)
+  double l1 = 0.0;           // logistic only: L1 penalty l1 * ||coefficients||_1, lbfgs only
 
   void emit(YAML::Emitter& out) const override;
+  void check_train(const TrainSpec& train) const override;
   ml::Task task() const override;
   std::unique_ptr<ml::Model> build(int num_features, std::vector<double> classes) const override;
 };
 
-/// Parses a linear model's map into `spec` (its kind set): the keys `type` and `l2`.
+/// Parses a linear model's map into `spec` (its kind set): the keys `type` and `l2` (logistic:
+/// also `focal_gamma` and `l1`).
 std::shared_ptr<ModelSpec> parse_linear_model(const MapView& map,
                                               std::shared_ptr<LinearModelSpec> spec);
 /// A model map's `l2` (0 when not written): a number >= 0, else a ConfigError at its location.

@@ -10,12 +10,14 @@ namespace shardflow::pipeline {
 OptimizerType sgd_optimizer_type();
 OptimizerType adam_optimizer_type();
 OptimizerType adamw_optimizer_type();
+OptimizerType lbfgs_optimizer_type();
 
 const std::vector<OptimizerType>& optimizer_types() {
   static const std::vector<OptimizerType> types = {
       sgd_optimizer_type(),
       adam_optimizer_type(),
       adamw_optimizer_type(),
+      lbfgs_optimizer_type(),
   };
   return types;
 }
