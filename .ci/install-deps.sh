@@ -11,7 +11,8 @@ packages=(
   libeigen3-dev libopenblas-dev libboost-program-options-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev libxxhash-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-h5py python3-numpy python3-pandas python3-yaml  # yaml: tests/support/check_mlflow_run.py
+  python3 python3-h5py python3-numpy python3-pandas python3-yaml python3-sklearn
+  # yaml: tests/support/check_mlflow_run.py; sklearn: tests/e2e/test_lbfgs.sh (scikit-learn optima)
   procps hostname util-linux coreutils
   slurm-wlm munge
   iproute2 iputils-ping bc  # tests/multihost: network namespaces, bridges, reachability, timings
