@@ -67,12 +67,9 @@ import json, sys
 import h5py, numpy as np, pandas as pd
 from sklearn.linear_model import LogisticRegression
 run, data = sys.argv[1:]
-f = h5py.File(f"{run}/model.h5", "r")
-get = lambda k: f["meta"].attrs[k].decode() if isinstance(f["meta"].attrs[k], bytes) else str(f["meta"].attrs[k])
-(scale,) = [t for t in json.loads(get("feature_pipeline"))["transforms"] if t["kind"] == "scale: standard"]
-w = f["model/weights"][:]
-df = pd.read_csv(data)
-x = (df[["a", "b", "c", "d", "e"]].to_numpy() - np.array(scale["offset"])) / np.array(scale["divisor"])
+sys.path.insert(0, "tests/support")
+from scaled_model import load
+w, x, df = load(run, data, ["a", "b", "c", "d", "e"])
 y = df["label"].to_numpy().astype(float)
 l2, n = 1e-3, len(y)
 
@@ -129,12 +126,9 @@ import json, sys
 import h5py, numpy as np, pandas as pd
 from sklearn.linear_model import Ridge
 run, data = sys.argv[1:]
-f = h5py.File(f"{run}/model.h5", "r")
-get = lambda k: f["meta"].attrs[k].decode() if isinstance(f["meta"].attrs[k], bytes) else str(f["meta"].attrs[k])
-(scale,) = [t for t in json.loads(get("feature_pipeline"))["transforms"] if t["kind"] == "scale: standard"]
-w = f["model/weights"][:]
-df = pd.read_csv(data)
-x = (df[["a", "b", "c", "d", "e"]].to_numpy() - np.array(scale["offset"])) / np.array(scale["divisor"])
+sys.path.insert(0, "tests/support")
+from scaled_model import load
+w, x, df = load(run, data, ["a", "b", "c", "d", "e"])
 y = df["target"].to_numpy()
 l2, n = 0.01, len(y)
 sk = Ridge(alpha=l2 * n, solver="cholesky").fit(x, y)
@@ -154,13 +148,12 @@ import h5py, numpy as np, pandas as pd
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression
 run, data = sys.argv[1:]
-f = h5py.File(f"{run}/model.h5", "r")
-get = lambda k: f["meta"].attrs[k].decode() if isinstance(f["meta"].attrs[k], bytes) else str(f["meta"].attrs[k])
-(scale,) = [t for t in json.loads(get("feature_pipeline"))["transforms"] if t["kind"] == "scale: standard"]
-assert list(f["model/classes"][:]) == [2, 5, 7], f["model/classes"][:]
-w = f["model/weights"][:].reshape(3, 6)  # per class: 5 coefficients, then the intercept
-df = pd.read_csv(data)
-x = (df[["a", "b", "c", "d", "e"]].to_numpy() - np.array(scale["offset"])) / np.array(scale["divisor"])
+sys.path.insert(0, "tests/support")
+from scaled_model import load
+with h5py.File(f"{run}/model.h5", "r") as f:
+    assert list(f["model/classes"][:]) == [2, 5, 7], f["model/classes"][:]
+w, x, df = load(run, data, ["a", "b", "c", "d", "e"])
+w = w.reshape(3, 6)  # per class: 5 coefficients, then the intercept
 k = np.searchsorted([2, 5, 7], df["klass"].to_numpy())
 l2, n = 1e-3, len(k)
 
@@ -192,12 +185,9 @@ import json, sys
 import h5py, numpy as np, pandas as pd
 from sklearn.linear_model import LogisticRegression
 run, data = sys.argv[1:]
-f = h5py.File(f"{run}/model.h5", "r")
-get = lambda k: f["meta"].attrs[k].decode() if isinstance(f["meta"].attrs[k], bytes) else str(f["meta"].attrs[k])
-(scale,) = [t for t in json.loads(get("feature_pipeline"))["transforms"] if t["kind"] == "scale: standard"]
-w = f["model/weights"][:]
-df = pd.read_csv(data)
-x = (df[["a", "b", "c", "d", "e"]].to_numpy() - np.array(scale["offset"])) / np.array(scale["divisor"])
+sys.path.insert(0, "tests/support")
+from scaled_model import load
+w, x, df = load(run, data, ["a", "b", "c", "d", "e"])
 y = df["label"].to_numpy().astype(float)
 l1, l2, n = 0.08, 1e-3, len(y)
 
