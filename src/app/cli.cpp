@@ -253,27 +253,50 @@ int command_run(const Context& ctx, const std::vector<std::string>& argv) {
 // shardflow predict
 // ---------------------------------------------------------------------------------------------
 
+// A file's extension, lower-cased (".CSV" -> ".csv").
+std::string lower_extension(const std::string& path) {
+  std::string e = std::filesystem::path(path).extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+  return e;
+}
+
+// Emits the input `name` of a job that a command generates, for the data file `path` given as
+// --`flag`: {format, path} with the format from the extension (.csv; .h5/.hdf5, which needs
+// --table: `table`). `purpose` completes "name the table" in the error (" to score"). Returns
+// whether the file is HDF5. Usage errors start with "shardflow `command`:".
+bool emit_file_input(YAML::Emitter& out, std::string_view command, std::string_view flag,
+                     std::string_view name, const std::string& path, const std::string& table,
+                     std::string_view purpose) {
+  const std::string ext = lower_extension(path);
+  const bool hdf5 = ext == ".h5" || ext == ".hdf5";
+  if (!hdf5 && ext != ".csv") {
+    usage_error("shardflow {}: --{} '{}': expected a .csv or .h5 file", command, flag, path);
+  }
+  if (hdf5 && table.empty()) {
+    usage_error(
+        "shardflow {}: --{} '{}' is an HDF5 file: name the table{} with --table "
+        "(shardflow inspect {} lists its tables; '/' reads datasets at the file's root)",
+        command, flag, path, purpose, path);
+  }
+  out << YAML::Key << std::string(name) << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "format" << YAML::Value << (hdf5 ? "hdf5" : "csv");
+  out << YAML::Key << "path" << YAML::Value << path;
+  if (hdf5) out << YAML::Key << "table" << YAML::Value << table;
+  out << YAML::EndMap;
+  return hdf5;
+}
+
 // The one-step job `shardflow predict` runs: the input file, an `op: predict` step with the model,
 // and the output file (outside the workdir, where the user named it).
 std::string predict_job_yaml(const std::string& model, const std::string& input,
                              const std::string& table, const std::string& output,
                              const std::vector<std::string>& keep, const std::string& workdir) {
-  const auto lower_extension = [](const std::string& path) {
-    std::string e = std::filesystem::path(path).extension().string();
-    std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
-    return e;
-  };
-  const std::string in_ext = lower_extension(input);
-  const bool in_hdf5 = in_ext == ".h5" || in_ext == ".hdf5";
-  if (!in_hdf5 && in_ext != ".csv") {
-    usage_error("shardflow predict: --input '{}': expected a .csv or .h5 file", input);
-  }
-  if (in_hdf5 && table.empty()) {
-    usage_error(
-        "shardflow predict: --input '{}' is an HDF5 file: name the table to score with --table "
-        "(shardflow inspect {} lists its tables; '/' reads datasets at the file's root)",
-        input, input);
-  }
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << "predict";
+  out << YAML::Key << "workdir" << YAML::Value << workdir;
+  out << YAML::Key << "inputs" << YAML::Value << YAML::BeginMap;
+  const bool in_hdf5 = emit_file_input(out, "predict", "input", "data", input, table, " to score");
   if (!in_hdf5 && !table.empty()) {
     usage_error("shardflow predict: --table applies to HDF5 inputs only, not '{}'", input);
   }
@@ -281,16 +304,7 @@ std::string predict_job_yaml(const std::string& model, const std::string& input,
   if (out_ext != ".csv" && out_ext != ".h5" && out_ext != ".hdf5") {
     usage_error("shardflow predict: --output '{}': expected a .csv or .h5 path", output);
   }
-  YAML::Emitter out;
-  out << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << "predict";
-  out << YAML::Key << "workdir" << YAML::Value << workdir;
-  out << YAML::Key << "inputs" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "format" << YAML::Value << (in_hdf5 ? "hdf5" : "csv");
-  out << YAML::Key << "path" << YAML::Value << input;
-  if (in_hdf5) out << YAML::Key << "table" << YAML::Value << table;
-  out << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndMap;
   out << YAML::Key << "steps" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   out << YAML::Key << "op" << YAML::Value << "predict";
   out << YAML::Key << "input" << YAML::Value << "data";
@@ -772,7 +786,7 @@ int command_drift(const Context& ctx, const std::vector<std::string>& argv) {
       "workdir", po::value<std::string>(&workdir), "workdir");
   const auto vm = parse("drift", argv, options, {});
   if (html.empty()) html = std::filesystem::path(output).replace_extension(".html").string();
-  if (std::filesystem::path(output).extension() != ".csv") {
+  if (lower_extension(output) != ".csv") {
     usage_error("shardflow drift: --output '{}': expected a .csv path", output);
   }
   // Both inputs as one job: two inputs, a drift step, the report as a CSV output.
@@ -781,24 +795,8 @@ int command_drift(const Context& ctx, const std::vector<std::string>& argv) {
   out << YAML::Key << "name" << YAML::Value << "drift";
   out << YAML::Key << "workdir" << YAML::Value << workdir;
   out << YAML::Key << "inputs" << YAML::Value << YAML::BeginMap;
-  for (const auto& [name, path] :
-       {std::pair{"reference", reference}, std::pair{"current", current}}) {
-    const std::string ext = std::filesystem::path(path).extension().string();
-    const bool hdf5 = ext == ".h5" || ext == ".hdf5";
-    if (!hdf5 && ext != ".csv")
-      usage_error("shardflow drift: --{} '{}': expected a .csv or .h5 file", name, path);
-    if (hdf5 && table.empty()) {
-      usage_error(
-          "shardflow drift: --{} '{}' is an HDF5 file: name the table with --table "
-          "(shardflow inspect {} lists its tables)",
-          name, path, path);
-    }
-    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "format" << YAML::Value << (hdf5 ? "hdf5" : "csv");
-    out << YAML::Key << "path" << YAML::Value << path;
-    if (hdf5) out << YAML::Key << "table" << YAML::Value << table;
-    out << YAML::EndMap;
-  }
+  emit_file_input(out, "drift", "reference", "reference", reference, table, "");
+  emit_file_input(out, "drift", "current", "current", current, table, "");
   out << YAML::EndMap;
   out << YAML::Key << "steps" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   out << YAML::Key << "op" << YAML::Value << "drift";
