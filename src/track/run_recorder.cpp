@@ -203,14 +203,7 @@ void RunRecorder::run_started(const mpi::Comm& comm, const pipeline::Job& job) {
       spdlog::info("tracking: run {} of experiment '{}' ({}) in {}", run_->run_id, spec.experiment,
                    experiment, store_->root().string());
     }
-    write_file_atomically(state_path_, nlohmann::json{{"store", store_->root().string()},
-                                                      {"experiment_id", experiment},
-                                                      {"run_id", run_->run_id},
-                                                      {"job_fingerprint", job_fingerprint_},
-                                                      {"restarts", restarts_},
-                                                      {"finished", false}}
-                                               .dump(2) +
-                                           "\n");
+    write_state(false);
 
     std::vector<std::pair<std::string, std::string>> params;
     flatten(YAML::Load(job.canonical_yaml), "", params);
@@ -278,17 +271,21 @@ void RunRecorder::run_finished(const mpi::Comm& comm, const pipeline::Job& job,
     run_->status = RunStatus::kFinished;
     run_->end_time_ms = now_ms();
     store_->write_run_meta(*run_);
-    write_file_atomically(state_path_, nlohmann::json{{"store", store_->root().string()},
-                                                      {"experiment_id", run_->experiment_id},
-                                                      {"run_id", run_->run_id},
-                                                      {"job_fingerprint", job_fingerprint_},
-                                                      {"restarts", restarts_},
-                                                      {"finished", true}}
-                                               .dump(2) +
-                                           "\n");
+    write_state(true);
     spdlog::info("tracking: run {} finished; {}", run_->run_id,
                  store_->run_directory(*run_).string());
   });
+}
+
+void RunRecorder::write_state(bool finished) const {
+  write_file_atomically(state_path_, nlohmann::json{{"store", store_->root().string()},
+                                                    {"experiment_id", run_->experiment_id},
+                                                    {"run_id", run_->run_id},
+                                                    {"job_fingerprint", job_fingerprint_},
+                                                    {"restarts", restarts_},
+                                                    {"finished", finished}}
+                                             .dump(2) +
+                                         "\n");
 }
 
 void RunRecorder::run_failed(const mpi::Comm& comm, bool interrupted) noexcept {

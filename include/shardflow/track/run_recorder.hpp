@@ -56,6 +56,9 @@ class RunRecorder final : public pipeline::RunObserver {
   const std::optional<RunInfo>& run() const { return run_; }
 
  private:
+  /// Rewrites <workdir>/tracking.json: which run this workdir writes, and whether it finished.
+  void write_state(bool finished) const;
+
   std::optional<MlflowStore> store_;
   std::optional<RunInfo> run_;
   std::filesystem::path state_path_;  // <workdir>/tracking.json
