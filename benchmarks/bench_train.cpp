@@ -4,6 +4,9 @@
 //     "add locally in double, MPI_Allreduce(MPI_SUM)" that is not reproducible across rank counts.
 //   BM_TrainEpoch: one epoch of mini-batch SGD (rows/s), including the per-step collectives, at
 //     (rows, features, batch size).
+//   BM_FullBatchObjective/.../0 vs .../1: one evaluation of lbfgs' objective and gradient over
+//     (rows, features) for logistic regression through Model::add_gradients' default (per-sample
+//     values, then added) against LinearModel's fused loop, which justifies that loop.
 //   BM_SetupMakeDatasetAndScaler vs BM_SetupFeaturePipeline: the training matrix of a table of
 //     (rows, features) float64 columns, standardized: the make_dataset + StandardScaler path
 //     against ml::FeaturePipeline::fit with {scale: standard} (what a job runs), which must not
@@ -17,6 +20,8 @@
 #include "shardflow/common/memory.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/feature_pipeline.hpp"
+#include "shardflow/ml/lbfgs.hpp"
+#include "shardflow/ml/linear_models.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
@@ -94,6 +99,67 @@ void BM_TrainEpoch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// This rank's rows of a (n, d) logistic problem: uniform features in [-1, 1), a 0/1 label.
+ml::Dataset logistic_rows(const mpi::Comm& comm, idx_t n, int d) {
+  const idx_t begin = n * comm.rank() / comm.size(), end = n * (comm.rank() + 1) / comm.size();
+  ml::Dataset data;
+  data.features.resize(end - begin, d);
+  data.labels.resize(end - begin);
+  for (idx_t g = begin; g < end; ++g) {
+    double z = 0;
+    for (int j = 0; j < d; ++j) {
+      data.features(g - begin, j) = uniform(g, j + 1) * 2 - 1;
+      z += data.features(g - begin, j) * (j % 2 == 0 ? 1 : -1);
+    }
+    data.labels(g - begin) = z > 0 ? 1 : 0;
+  }
+  data.global_offset = begin;
+  data.global_rows = n;
+  return data;
+}
+
+// A linear model through Model::add_gradients' default (sample_gradients, then added).
+class PerSampleModel final : public ml::Model {
+ public:
+  explicit PerSampleModel(const ml::LinearModel& m) : m_(m) {}
+  std::string_view type() const override { return m_.type(); }
+  ml::Task task() const override { return m_.task(); }
+  int num_features() const override { return m_.num_features(); }
+  int num_outputs() const override { return m_.num_outputs(); }
+  Eigen::Index num_parameters() const override { return m_.num_parameters(); }
+  ml::LabelEncoding label_encoding() const override { return m_.label_encoding(); }
+  std::uint64_t settings_hash() const override { return m_.settings_hash(); }
+  std::vector<std::uint8_t> penalized() const override { return m_.penalized(); }
+  double l2() const override { return m_.l2(); }
+  void sample_gradients(const double* const* rows, const double* labels, size_t n, const double* w,
+                        double* out) const override {
+    m_.sample_gradients(rows, labels, n, w, out);
+  }
+  void predict(const double* x, size_t n, const double* w, double* out) const override {
+    m_.predict(x, n, w, out);
+  }
+
+ private:
+  const ml::LinearModel& m_;
+};
+
+void BM_FullBatchObjective(benchmark::State& state) {
+  const mpi::Comm comm;
+  const int d = static_cast<int>(state.range(1));
+  const ml::Dataset data = logistic_rows(comm, state.range(0), d);
+  const ml::LinearModel logistic(ml::LinearKind::kLogistic, d, 1e-4);
+  const PerSampleModel per_sample(logistic);
+  const ml::Model& model =
+      state.range(2) == 0 ? static_cast<const ml::Model&>(per_sample) : logistic;
+  Eigen::VectorXd w(logistic.num_parameters());
+  for (Eigen::Index j = 0; j < w.size(); ++j)
+    w(j) = (j % 2 == 0 ? 0.1 : -0.1);
+  Eigen::VectorXd g;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(ml::full_batch_objective(comm, data, model, {}, w, &g));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
 // This rank's rows of a (n, d) table of float64 columns f0.. and a 0/1 label.
 table::Table setup_table(const mpi::Comm& comm, idx_t n, int d) {
   const idx_t begin = n * comm.rank() / comm.size(), end = n * (comm.rank() + 1) / comm.size();
@@ -166,6 +232,13 @@ BENCHMARK(BM_TrainEpoch)
     ->Args({200000, 16, 256})
     ->Args({1600000, 64, 4096})
     ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+
+// (rows, features, 0 per-sample default | 1 fused): the 2e6 x 64 training split.
+BENCHMARK(BM_FullBatchObjective)
+    ->Args({1600000, 64, 0})
+    ->Args({1600000, 64, 1})
+    ->Iterations(10)
     ->Unit(benchmark::kMillisecond);
 
 // The 2e6 x 64 training split (1.6e6 rows); fixed iterations, as above.

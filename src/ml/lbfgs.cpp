@@ -22,7 +22,9 @@ constexpr double kCurvature = 0.9;  // c2 of the strong curvature condition (qua
 constexpr int kLineSearchEvaluations = 25;
 constexpr int kBacktracks = 40;  // OWL-QN: halvings of the step before giving up
 constexpr int kMaxMemory = 1000;
-constexpr size_t kChunkRows = 1024;  // rows whose per-sample values are computed together
+// Rows handed to Model::add_gradients at a time (the default keeps their per-sample values, 64 x
+// (parameters + 1) doubles, in cache: a softmax over 5 classes of 64 features: 166 KB).
+constexpr size_t kChunkRows = 64;
 
 // Every vector operation below runs in index order in plain loops, never through a vectorized
 // reduction whose grouping could depend on alignment: the iteration must be the same arithmetic
@@ -336,66 +338,126 @@ LbfgsProgress lbfgs_progress(const TrainState& state) {
 
 double full_batch_objective(const mpi::Comm& comm, const Dataset& data, const Model& model,
                             std::span<const double> class_weights, const Eigen::VectorXd& w,
-                            Eigen::VectorXd* gradient, idx_t cache_values) {
+                            Eigen::VectorXd* gradient, idx_t block_rows) {
+  if (block_rows < 1) {
+    throw RuntimeError(
+        "full_batch_objective: block_rows must be at least 1, got {}; this is a "
+        "shardflow bug",
+        block_rows);
+  }
   const Eigen::Index p = model.num_parameters();
   const auto width = static_cast<size_t>(p) + 1;  // the gradient, then the loss
-  const auto local_rows = static_cast<size_t>(data.rows());
-  // The sum's scale needs every value's magnitude before the first is added (FixedPointSums), so
-  // the per-sample values are computed once for the maxima and added after the max-allreduce:
-  // from memory when they fit the cache, else computed again (the same bits: a pure function of
-  // the row and w).
-  const bool cached = static_cast<idx_t>(local_rows * width) <= cache_values;
-  std::vector<double> cache(cached ? local_rows * width : 0);
-  std::vector<double> chunk(cached ? 0 : kChunkRows * width);
+  const idx_t local_rows = data.rows();
+  const idx_t first = data.global_offset;  // global index of local row 0
+  const idx_t last = first + local_rows;   // one past this rank's last global row
+  const idx_t total_rows = data.global_rows;
+  const idx_t block = block_rows;
+
+  // Folds local rows [begin, end) into acc, in row order (Model::add_gradients' contract makes
+  // the sum independent of how the rows are chunked).
   std::vector<const double*> rows(kChunkRows);
   std::vector<double> labels(kChunkRows);
-  const auto compute = [&](size_t begin, size_t count) -> double* {
-    for (size_t i = 0; i < count; ++i) {
-      const auto r = static_cast<Eigen::Index>(begin + i);
-      rows[i] = data.features.row(r).data();
-      labels[i] = data.labels(r);
-    }
-    double* out = cached ? cache.data() + begin * width : chunk.data();
-    model.sample_gradients(rows.data(), labels.data(), count, w.data(), out);
-    if (!class_weights.empty()) {
+  std::vector<double> weights(class_weights.empty() ? 0 : kChunkRows);
+  const auto fold = [&](idx_t begin, idx_t end, double* acc) {
+    for (idx_t chunk = begin; chunk < end; chunk += static_cast<idx_t>(kChunkRows)) {
+      const auto count = static_cast<size_t>(std::min<idx_t>(kChunkRows, end - chunk));
       for (size_t i = 0; i < count; ++i) {
-        const double c = class_weights[static_cast<size_t>(labels[i])];
-        for (size_t j = 0; j < width; ++j)
-          out[i * width + j] *= c;
+        const auto r = static_cast<Eigen::Index>(chunk) + static_cast<Eigen::Index>(i);
+        rows[i] = data.features.row(r).data();
+        labels[i] = data.labels(r);
+        if (!weights.empty()) weights[i] = class_weights[static_cast<size_t>(labels[i])];
       }
+      model.add_gradients(rows.data(), labels.data(), weights.empty() ? nullptr : weights.data(),
+                          count, w.data(), acc);
     }
-    return out;
   };
 
-  // Pass 1: the largest magnitude per component, and one slot flagging a non-finite value.
-  std::vector<double> maxima(width + 1, 0.0);
-  for (size_t begin = 0; begin < local_rows; begin += kChunkRows) {
-    const size_t count = std::min(kChunkRows, local_rows - begin);
-    const double* out = compute(begin, count);
-    for (size_t k = 0; k < count * width; ++k) {
-      const double a = std::fabs(out[k]);
-      if (!(a <= std::numeric_limits<double>::max())) {
-        maxima[width] = 1.0;
-      } else if (a > maxima[k % width]) {
-        maxima[k % width] = a;
+  // A block that starts on a lower rank arrives as its running sum (the carry) from the rank
+  // below; one that goes on past this rank's rows leaves as a carry to the rank above. Both
+  // sides of a boundary see the same condition (this rank's `last` is the next rank's `first`).
+  const bool carry_in = first % block != 0 && first < total_rows;
+  const bool carry_out = last % block != 0 && last < total_rows;
+  constexpr int kCarryTag = 0x5f1b;
+  std::vector<double> carry(width, 0.0);
+  MPI_Request send_request = MPI_REQUEST_NULL;
+  std::vector<double> outgoing;
+  const auto send_carry = [&](std::vector<double> sum) {
+    outgoing = std::move(sum);
+    mpi::check(MPI_Isend(outgoing.data(), static_cast<int>(width), MPI_DOUBLE, comm.rank() + 1,
+                         kCarryTag, comm.native(), &send_request),
+               "MPI_Isend (full-batch objective: a block's running sum)");
+  };
+  const auto receive_carry = [&] {
+    mpi::check(MPI_Recv(carry.data(), static_cast<int>(width), MPI_DOUBLE, comm.rank() - 1,
+                        kCarryTag, comm.native(), MPI_STATUS_IGNORE),
+               "MPI_Recv (full-batch objective: a block's running sum)");
+  };
+
+  // The sums of the blocks that end on this rank, row-major.
+  std::vector<double> sums;
+  if (local_rows == 0) {
+    if (carry_in) {
+      receive_carry();
+      send_carry(carry);  // carry_out holds too: last == first
+    }
+  } else {
+    const idx_t head = first / block;
+    const idx_t tail = (last - 1) / block;
+    const auto rows_of = [&](idx_t k) {
+      return std::pair<idx_t, idx_t>{std::max(first, k * block) - first,
+                                     std::min(last, (k + 1) * block) - first};
+    };
+    // The tail's carry first (when it does not also need the head's), so that the rank above
+    // waits for as little as possible.
+    if (carry_out && !(head == tail && carry_in)) {
+      std::vector<double> sum(width, 0.0);
+      const auto [b, e] = rows_of(tail);
+      fold(b, e, sum.data());
+      send_carry(std::move(sum));
+    }
+    sums.reserve(static_cast<size_t>(tail - head + 1) * width);
+    for (idx_t k = head; k <= tail; ++k) {
+      if ((k == head && carry_in) || (k == tail && carry_out)) continue;
+      sums.resize(sums.size() + width, 0.0);
+      const auto [b, e] = rows_of(k);
+      fold(b, e, sums.data() + sums.size() - width);
+    }
+    if (carry_in) {
+      receive_carry();
+      const auto [b, e] = rows_of(head);
+      fold(b, e, carry.data());
+      if (head == tail && carry_out) {
+        send_carry(carry);
+      } else {
+        sums.insert(sums.end(), carry.begin(), carry.end());
       }
+    }
+  }
+  mpi::check(MPI_Wait(&send_request, MPI_STATUS_IGNORE),
+             "MPI_Wait (full-batch objective: a block's running sum)");
+
+  // The block sums' largest magnitudes, and one slot flagging a non-finite sum (a non-finite
+  // per-sample value, or finite values whose sum overflows).
+  std::vector<double> maxima(width + 1, 0.0);
+  for (size_t k = 0; k < sums.size(); ++k) {
+    const double a = std::fabs(sums[k]);
+    if (!(a <= std::numeric_limits<double>::max())) {
+      maxima[width] = 1.0;
+    } else if (a > maxima[k % width]) {
+      maxima[k % width] = a;
     }
   }
   mpi::allreduce_inplace(comm, std::span<double>(maxima), mpi::Reduce::kMax);
-  // A non-finite loss or gradient anywhere: every rank knows it and reports an infinite
-  // objective, which the line search treats as a step too far.
+  // Every rank knows it and reports an infinite objective, which the line search treats as a
+  // step too far.
   if (maxima[width] != 0.0) return std::numeric_limits<double>::infinity();
 
-  // Pass 2: the exact sums.
+  // The block sums, added exactly.
   maxima.pop_back();
-  FixedPointSums sums(std::move(maxima));
-  for (size_t begin = 0; begin < local_rows; begin += kChunkRows) {
-    const size_t count = std::min(kChunkRows, local_rows - begin);
-    const double* out = cached ? cache.data() + begin * width : compute(begin, count);
-    for (size_t i = 0; i < count; ++i)
-      sums.add_row(out + i * width);
-  }
-  const std::vector<double> total = sums.finish(comm, "the full-batch objective and gradient");
+  FixedPointSums exact(std::move(maxima));
+  for (size_t k = 0; k < sums.size(); k += width)
+    exact.add_row(sums.data() + k);
+  const std::vector<double> total = exact.finish(comm, "the full-batch objective and gradient");
 
   const auto n = static_cast<double>(data.global_rows);
   const std::vector<std::uint8_t> penalized = model.penalized();

@@ -149,6 +149,37 @@ void LinearModel::sample_gradients(const double* const* rows, const double* labe
   }
 }
 
+void LinearModel::add_gradients(const double* const* rows, const double* labels,
+                                const double* weights, size_t n, const double* w,
+                                double* acc) const {
+  if (kind_ == LinearKind::kSoftmax) {
+    Model::add_gradients(rows, labels, weights, n, w, acc);
+    return;
+  }
+  const int d = d_;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
+    const double* x = rows[i];
+    const double y = labels[i];
+    const double z = LogisticRegression::margin(x, w, d);
+    double r, loss;
+    if (kind_ == LinearKind::kLogistic) {
+      loss = binary_loss(z, y, focal_gamma_, &r);
+    } else {
+      r = z - y;
+      loss = 0.5 * r * r;
+    }
+    if (weights != nullptr) {
+      r *= weights[i];
+      loss *= weights[i];
+    }
+    for (int j = 0; j < d; ++j)
+      acc[j] += r * x[j];
+    acc[d] += r;
+    acc[d + 1] += loss;
+  }
+}
+
 void LinearModel::predict(const double* x, size_t n, const double* w, double* out) const {
   const int d = d_;
   const auto dd = static_cast<size_t>(d);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/hash.hpp"
@@ -61,15 +62,37 @@ double softmax_cross_entropy(const double* z, size_t k, size_t label, double* de
   return std::log(sum) + gap;
 }
 
+void Model::add_gradients(const double* const* rows, const double* labels, const double* weights,
+                          size_t n, const double* w, double* acc) const {
+  const auto width = static_cast<size_t>(num_parameters()) + 1;
+  thread_local std::vector<double> values;
+  values.resize(n * width);
+  sample_gradients(rows, labels, n, w, values.data());
+  for (size_t i = 0; i < n; ++i) {
+    const double* v = values.data() + i * width;
+    if (weights == nullptr) {
+      for (size_t j = 0; j < width; ++j)
+        acc[j] += v[j];
+    } else {
+      for (size_t j = 0; j < width; ++j)
+        acc[j] += v[j] * weights[i];
+    }
+  }
+}
+
 double binary_loss(double z, double y, double gamma, double* dz) {
   if (gamma == 0.0) {
-    *dz = LogisticRegression::sigmoid(z) - y;
-    return LogisticRegression::sample_log_loss(z, y);
+    // sigmoid(z) - y and sample_log_loss(z, y) share e^-|z|: the same bits as calling both (each
+    // computes exactly this exponential), with one exp instead of two.
+    const double e = std::exp(-std::fabs(z));
+    *dz = (z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e)) - y;
+    return std::fmax(z, 0.0) - y * z + LogisticRegression::log1p_unit(e);
   }
   const double p = LogisticRegression::sigmoid(z);
   const double q = LogisticRegression::sigmoid(-z);  // 1 - p, without its cancellation
   // log(1 + e^z) = -log q, and log p = z - log(1 + e^z).
-  const double softplus = std::fmax(z, 0.0) + std::log1p(std::exp(-std::fabs(z)));
+  const double softplus =
+      std::fmax(z, 0.0) + LogisticRegression::log1p_unit(std::exp(-std::fabs(z)));
   const double log_p = z - softplus;
   const double log_q = -softplus;
   if (y != 0.0) {

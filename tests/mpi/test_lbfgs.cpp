@@ -3,8 +3,9 @@
 // (against the normal equations) and of softmax regression (its gradient, recomputed in long
 // double, vanishes); its weights are bit-identical to a single process's for even, skewed and
 // all-on-one-rank splits, with and without class weights; a run stopped after k iterations and
-// resumed from its state ends with the uninterrupted run's bits; the objective's two evaluation
-// paths (per-sample values kept or computed twice) give the same bits; bad options and resume
+// resumed from its state ends with the uninterrupted run's bits; the objective and gradient are
+// the same bits for every split of the rows (ranks without rows, a block running through several
+// ranks) and block size, and +infinity everywhere when a value overflows; bad options and resume
 // states are errors that name what is wrong. With an L1 penalty (OWL-QN) the result meets the
 // optimality conditions of L1 + L2 logistic regression in long double, has exact zeros, and is
 // bit-identical across splits and a resume.
@@ -15,6 +16,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -397,25 +399,81 @@ TEST(Lbfgs, MaxIterationsAndTolerancesStopIt) {
   EXPECT_LE(limit.last_loss, tight.last_loss);
 }
 
-TEST(Lbfgs, BothEvaluationPathsGiveTheSameBits) {
-  mpi::Comm comm;
-  for (const LinearKind kind : {LinearKind::kLogistic, LinearKind::kSoftmax}) {
-    const ml::LinearModel model = model_of(kind);
-    const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
-    const ml::Dataset data = dataset(b, e, kind);
-    Eigen::VectorXd w(model.num_parameters());
-    for (Eigen::Index j = 0; j < w.size(); ++j)
-      w(j) = uniform(j, 13) - 0.5;
-    Eigen::VectorXd kept, twice;
-    const double f_kept = ml::full_batch_objective(comm, data, model, {}, w, &kept);
-    const double f_twice = ml::full_batch_objective(comm, data, model, {}, w, &twice, 0);
-    EXPECT_EQ(std::memcmp(&f_kept, &f_twice, sizeof(double)), 0);
-    EXPECT_TRUE(same_bits(kept, twice));
-    // And it is the objective: zero weights give log 2 (logistic) or log 3 (softmax).
-    const double f0 = ml::full_batch_objective(
-        comm, data, model, {}, Eigen::VectorXd::Zero(model.num_parameters()), nullptr);
-    EXPECT_NEAR(f0, std::log(kind == LinearKind::kLogistic ? 2.0 : 3.0), 1e-15);
+// [begin, end) of the rows rank `rank` of `size` holds under the splits of testing_util::split
+// (modes 0-2) and two more: 3, rank r < size - 1 holds r + 1 rows and the last rank the rest (so
+// with small blocks, a block runs through several ranks); 4, rank 1 holds none and the others
+// split the rows evenly (a rank without rows between two with rows).
+std::pair<idx_t, idx_t> objective_split(int rank, int size, int mode) {
+  if (mode < 3 || size == 1) return split(kRows, rank, size, mode < 3 ? mode : 0);
+  if (mode == 3) {
+    const idx_t begin = idx_t{rank} * (rank + 1) / 2;
+    return {begin, rank == size - 1 ? kRows : begin + rank + 1};
   }
+  if (rank == 1) return {split(kRows, 0, size - 1, 0).second, split(kRows, 0, size - 1, 0).second};
+  return split(kRows, rank == 0 ? 0 : rank - 1, size - 1, 0);
+}
+
+TEST(Lbfgs, ObjectiveIsTheSameBitsForEverySplitAndBlockSize) {
+  mpi::Comm comm;
+  for (const LinearKind kind : {LinearKind::kLogistic, LinearKind::kLinear, LinearKind::kSoftmax}) {
+    for (const bool weighted : {false, true}) {
+      if (weighted && kind == LinearKind::kLinear) continue;
+      const ml::LinearModel model = model_of(kind);
+      const std::vector<double> class_weights = !weighted ? std::vector<double>{}
+                                                : kind == LinearKind::kLogistic
+                                                    ? std::vector<double>{1.0, 3.0}
+                                                    : std::vector<double>{0.5, 2.0, 1.0};
+      Eigen::VectorXd w(model.num_parameters());
+      for (Eigen::Index j = 0; j < w.size(); ++j)
+        w(j) = uniform(j, 13) - 0.5;
+      for (const idx_t block : {idx_t{1}, idx_t{2}, idx_t{7}, ml::kLbfgsSumBlockRows, 2 * kRows}) {
+        SCOPED_TRACE(std::string(model.type()) + (weighted ? " class-weighted" : "") + ", block " +
+                     std::to_string(block));
+        // The reference: every row in one process.
+        double f_ref = 0;
+        Eigen::VectorXd g_ref = Eigen::VectorXd::Zero(model.num_parameters());
+        if (comm.rank() == 0) {
+          mpi::Comm self(MPI_COMM_SELF);
+          f_ref = ml::full_batch_objective(self, dataset(0, kRows, kind), model, class_weights, w,
+                                           &g_ref, block);
+        }
+        mpi::bcast(comm, std::span<double>(&f_ref, 1), 0);
+        mpi::bcast(comm, std::span<double>(g_ref.data(), static_cast<size_t>(g_ref.size())), 0);
+        for (int mode = 0; mode <= 4; ++mode) {
+          const auto [b, e] = objective_split(comm.rank(), comm.size(), mode);
+          Eigen::VectorXd g;
+          const double f = ml::full_batch_objective(comm, dataset(b, e, kind), model, class_weights,
+                                                    w, &g, block);
+          EXPECT_EQ(std::memcmp(&f, &f_ref, sizeof(double)), 0) << "mode " << mode;
+          EXPECT_TRUE(same_bits(g, g_ref)) << "mode " << mode;
+        }
+      }
+    }
+    // And it is the objective: zero weights give log 2 (logistic) or log 3 (softmax).
+    if (kind == LinearKind::kLinear) continue;
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+    const ml::LinearModel model = model_of(kind);
+    const double f0 =
+        ml::full_batch_objective(comm, dataset(b, e, kind), model, {},
+                                 Eigen::VectorXd::Zero(model.num_parameters()), nullptr);
+    // Within the error bound of a block's double sum: (B - 1) roundings of half an ulp of at most
+    // B times the value.
+    const double expected = std::log(kind == LinearKind::kLogistic ? 2.0 : 3.0);
+    EXPECT_NEAR(f0, expected, static_cast<double>(ml::kLbfgsSumBlockRows) * 0x1p-53 * expected);
+  }
+}
+
+// A non-finite per-sample value anywhere makes the objective +infinity on every rank.
+TEST(Lbfgs, NonFiniteValuesGiveAnInfiniteObjectiveEverywhere) {
+  mpi::Comm comm;
+  const ml::LinearModel model = model_of(LinearKind::kLinear);
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  ml::Dataset data = dataset(b, e, LinearKind::kLinear);
+  if (comm.rank() == comm.size() - 1 && data.rows() > 0) data.labels(data.rows() - 1) = 1e300;
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(model.num_parameters());
+  Eigen::VectorXd g;
+  EXPECT_EQ(ml::full_batch_objective(comm, data, model, {}, w, &g, 7),
+            std::numeric_limits<double>::infinity());
 }
 
 TEST(Lbfgs, BadOptionsAndResumeStatesAreErrors) {

@@ -4,10 +4,10 @@
 //
 // Objective: f(w) = (1/N) sum_i c_i loss_i(w) + l2/2 ||penalized w||^2 over ALL N training rows
 // (c_i: the row's class weight, 1 without), the objective whose mini-batch estimates train_sgd
-// descends. Every evaluation sums the per-sample gradients and losses of every row exactly
-// (128-bit fixed point, ml/reproducible_sum.hpp) across ranks, so f and its gradient are the same
-// bits on every rank and at every rank count, and every decision below (direction, step, which
-// pairs are kept, when to stop) is made identically everywhere.
+// descends. Every evaluation sums the per-sample gradients and losses of every row in a fixed
+// order of global rows (see "Cost" below), so f and its gradient are the same bits on every rank
+// and at every rank count, and every decision below (direction, step, which pairs are kept, when
+// to stop) is made identically everywhere.
 //
 // Iteration k: the direction d = -H g from the two-loop recursion over the last `memory` pairs
 // (s, y) = (w_{k+1} - w_k, g_{k+1} - g_k) with H0 = (s'y / y'y) I (no pairs: d = -g, first trial
@@ -27,11 +27,15 @@
 // coefficient that would cross 0 stops at 0), until F(w') <= F(w) + 1e-4 pg'(w' - w); the pairs
 // use the smooth part's gradient. f, last_loss and the reported objective include the L1 term.
 //
-// Cost of the exact path: one evaluation is one pass over the local rows computing per-sample
-// gradients, a max-allreduce and an allreduce of 128-bit sums of P + 1 values. The per-sample
-// values are kept between the two collectives while they fit kLbfgsCacheValues doubles per rank;
-// beyond that they are computed twice (two passes), which doubles the arithmetic, never the
-// communication.
+// Cost of the exact path: the global rows fall into blocks of kLbfgsSumBlockRows (block k holds
+// rows [k B, (k + 1) B), wherever they are); a block's per-sample values are added in double, in
+// row order, and the block sums are then added exactly (128-bit fixed point,
+// ml/reproducible_sum.hpp). A block split between ranks is continued by the next rank from the
+// running sum the previous one sends it (one message of P + 1 doubles per rank boundary; a rank
+// without rows passes it on). So one evaluation is one pass over the local rows, a max-allreduce
+// and an allreduce of 128-bit sums of P + 1 values. The error of a block sum is that of double
+// addition of 256 terms (at most 255 ulp-scale roundings, typically about 16), far below the
+// line search's needs, and the same at every rank count.
 //
 // State (TrainState::optimizer, checkpointed as optimizer/<name>): lbfgs_s and lbfgs_y, `memory`
 // x P values each (pairs oldest first, unused slots zero), lbfgs_info = {pairs, status,
@@ -52,9 +56,8 @@
 
 namespace shardflow::ml {
 
-/// Per-sample values kept in memory per rank between the two collectives of an evaluation (2^25
-/// doubles: 256 MiB); above, they are computed twice.
-inline constexpr idx_t kLbfgsCacheValues = idx_t{1} << 25;
+/// Global rows per block of the objective's sums (see "Cost of the exact path").
+inline constexpr idx_t kLbfgsSumBlockRows = 256;
 
 /// Why L-BFGS stopped (lbfgs_info[1]); kRunning while it has not.
 enum class LbfgsStatus {
@@ -83,12 +86,14 @@ LbfgsProgress lbfgs_progress(const TrainState& state);
 /// Collective: the objective above at `w` over every rank's rows, and (if `gradient`) its
 /// gradient, identical on every rank and at every rank count. `class_weights`: empty, or one
 /// weight per class index as in SgdOptions. Returns +infinity (on every rank, gradient unset) if
-/// any per-sample value is not finite. `cache_values`: the kLbfgsCacheValues limit (tests lower
-/// it to check that both paths give the same bits). Must be equal on all ranks: w, the model's
-/// settings, class_weights, data.global_rows (> 0).
+/// any per-sample value (or a block's sum) is not finite. `block_rows`: the kLbfgsSumBlockRows of
+/// the sums (tests lower it to put several block boundaries on every rank). Must be equal on all
+/// ranks: w, the model's settings, class_weights, data.global_rows (> 0), block_rows (>= 1). Each
+/// rank holds the global rows [data.global_offset, data.global_offset + data.rows()), in rank
+/// order, as make_dataset builds them.
 double full_batch_objective(const mpi::Comm& comm, const Dataset& data, const Model& model,
                             std::span<const double> class_weights, const Eigen::VectorXd& w,
-                            Eigen::VectorXd* gradient, idx_t cache_values = kLbfgsCacheValues);
+                            Eigen::VectorXd* gradient, idx_t block_rows = kLbfgsSumBlockRows);
 
 /// Collective: L-BFGS on `model`, as train_sgd calls it once it has checked the inputs (equal on
 /// all ranks, data not empty, class weights valid). Starts from `resume` (a state this training

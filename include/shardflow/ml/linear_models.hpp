@@ -55,6 +55,10 @@ class LinearModel final : public Model {
 
   void sample_gradients(const double* const* rows, const double* labels, size_t n, const double* w,
                         double* out) const override;
+  /// Least squares and logistic: one loop per row adding w_i r x_j (r: the loss's derivative in
+  /// the margin) straight into acc; softmax: the default.
+  void add_gradients(const double* const* rows, const double* labels, const double* weights,
+                     size_t n, const double* w, double* acc) const override;
   void predict(const double* x, size_t n, const double* w, double* out) const override;
 
  private:

@@ -106,6 +106,17 @@ class Model {
   virtual void sample_gradients(const double* const* rows, const double* labels, size_t n,
                                 const double* w, double* out) const = 0;
 
+  /// Local: adds the per-sample values sample_gradients would write for the `n` rows, each
+  /// multiplied by its row's weight (`weights[i]`; every weight 1 when `weights` is null), to
+  /// acc[0, P + 1): the gradient's components, then the loss. Contract, which makes a sum over
+  /// rows split anyhow between calls (and ranks) the same bits: component j receives exactly one
+  /// addition per row, in row order, and the value added is a fixed function of that row, its
+  /// label, its weight and w. The default computes sample_gradients and adds its rows; models
+  /// override it with a fused loop (no per-sample buffer) that keeps the contract, whose values
+  /// may then differ from the default's in the last bit.
+  virtual void add_gradients(const double* const* rows, const double* labels, const double* weights,
+                             size_t n, const double* w, double* acc) const;
+
   /// Local: predictions for `n` rows stored row-major at `x` (num_features() values per row):
   /// num_outputs() values per row to out[i * num_outputs() ...]. Each row's values are a fixed
   /// function of that row and w (the same bits as the margin the trainer computes).
