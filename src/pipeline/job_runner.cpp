@@ -1075,18 +1075,24 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
         last_saved = state.step;
         spdlog::debug("checkpoint written at step {}", state.step);
       }
-      if (progress.seconds() >= 5.0 || state.step == total_steps) {
+      if (progress.seconds() >= 5.0 || ml::training_finished(state, sgd, data.global_rows)) {
         // Rate and time left from this run's steps (a resumed run starts its clock anew).
         const double seconds = training_clock.seconds();
         const auto steps_done = static_cast<double>(state.step - first_step);
         const double steps_per_second = seconds > 0 ? steps_done / seconds : 0;
-        spdlog::info("step {}/{} (epoch {}), batch loss {:.6f}, {:.3g} rows/s, ETA {}", state.step,
-                     total_steps, state.epoch + (state.step_in_epoch == 0 ? 0 : 1), state.last_loss,
-                     steps_per_second * static_cast<double>(sgd.batch_size),
+        // A full-batch step (lbfgs) goes over every row, and its loss is the objective; its
+        // iteration count is at most total_steps, so the ETA is an upper bound.
+        const bool full_batch = sgd.batch_size == ml::kFullBatch;
+        spdlog::info("step {}/{} (epoch {}), {} {:.6f}, {:.3g} rows/s, ETA {}{}", state.step,
+                     total_steps, state.epoch + (state.step_in_epoch == 0 ? 0 : 1),
+                     full_batch ? "objective" : "batch loss", state.last_loss,
+                     steps_per_second *
+                         static_cast<double>(full_batch ? data.global_rows : sgd.batch_size),
                      steps_per_second > 0
                          ? fmt::format("{:.0f} s", static_cast<double>(total_steps - state.step) /
                                                        steps_per_second)
-                         : std::string("?"));
+                         : std::string("?"),
+                     full_batch ? " at most" : "");
         progress.reset();
       }
     };

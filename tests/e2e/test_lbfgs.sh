@@ -55,6 +55,13 @@ grep -q "training logistic (binary classification, 6 parameters) with lbfgs on 4
   "$TMP/run-2.err" "$TMP/run-2.out" || fail "the log does not name lbfgs"
 grep -q "lbfgs stopped after [0-9]* iterations ([0-9]* objective and gradient passes over the data): the gradient is within the tolerance" \
   "$TMP/run-2.err" "$TMP/run-2.out" || fail "lbfgs did not converge: $(grep lbfgs "$TMP/run-2.err")"
+# The last iteration's progress line: the objective (not a batch loss), and the rows of a full
+# pass per iteration (4000), not the batch-size sentinel (once 4.79e+18 rows/s).
+line=$(grep -h "step [0-9]*/100 (epoch [0-9]*), objective 0\.[0-9]*, [0-9.e+]* rows/s, ETA [0-9]* s at most" \
+  "$TMP/run-2.err" "$TMP/run-2.out" | tail -1)
+[[ -n $line ]] || fail "no progress line for the last lbfgs iteration: $(grep -h "step " "$TMP/run-2.err")"
+rate=$(sed 's/.*, \([0-9.e+]*\) rows\/s.*/\1/' <<<"$line")
+awk -v r="$rate" 'BEGIN { exit !(r > 0 && r < 1e9) }' || fail "lbfgs progress rate $rate rows/s is not a pass over 4000 rows per iteration"
 expect_exit 0 300 run-1 0 run "$TMP/job.yaml" --set "workdir=$TMP/run-1"
 $PY tests/support/compare_runs.py "$TMP/run-2" "$TMP/run-1" --across-ranks ||
   fail "2 ranks and 1 process differ"
