@@ -6,13 +6,16 @@
 #   benchmarks/train_comparisons.sh [--rows N] [--out DIR] [--repeats R] [--ranks "1 2"]
 #       [--peer-threads "2"] [--cases "logistic linear softmax mlp"]
 #       [--datasets "synthetic breast_cancer diabetes wine digits"] [--peers "sklearn torch"]
-#       [--optimizer sgd|adam] [--epochs E] [--batch-size B] [--lr LR] [--l2 L] [--momentum M]
+#       [--optimizer sgd|adam|lbfgs] [--epochs E] [--batch-size B] [--lr LR] [--l2 L] [--momentum M]
 #
 # Defaults: --rows 2e6 (the synthetic set), --out benchmarks/results, --repeats 3, --ranks "1 2"
 # (shardflow's mpirun ranks and the PyTorch DDP world sizes), --peer-threads 2 (BLAS threads of
 # scikit-learn's exact solvers and MLPClassifier), all cases, data sets and peers; the synthetic
 # set's training (every case on it): --optimizer sgd --epochs 3 --batch-size 4096 --lr 0.1
 # --l2 1e-4 --momentum 0. The small bundled sets train with fixed settings (see case_settings).
+# --optimizer lbfgs: the synthetic set's cases train full-batch with lbfgs at its default stopping
+# tests (--epochs, when given, is its max_iterations); the peers are scikit-learn's lbfgs at tol
+# 1e-10 and at its default tol (logistic) and Ridge (linear); PyTorch DDP is left out.
 # Cases and the data sets they fit (FITS below): logistic (binary logistic regression): synthetic,
 # breast_cancer; linear (least squares / ridge): synthetic, diabetes; softmax (multinomial logistic
 # regression): synthetic, wine, digits; mlp (a multilayer perceptron, hidden [64], relu, softmax
@@ -68,6 +71,7 @@ CASES_GIVEN=0
 DATASETS_GIVEN=0
 OPTIMIZER=sgd
 EPOCHS=3
+EPOCHS_GIVEN=""
 BATCH=4096
 LR=0.1
 L2=1e-4
@@ -92,7 +96,7 @@ bench_extra_option() {
     --datasets) DATASETS=${2?--datasets needs a value} DATASETS_GIVEN=1 ;;
     --peers) PEERS=${2?--peers needs a value} ;;
     --optimizer) OPTIMIZER=${2?--optimizer needs a value} ;;
-    --epochs) EPOCHS=${2?--epochs needs a value} ;;
+    --epochs) EPOCHS=${2?--epochs needs a value} EPOCHS_GIVEN=1 ;;
     --batch-size) BATCH=${2?--batch-size needs a value} ;;
     --lr) LR=${2?--lr needs a value} ;;
     --l2) L2=${2?--l2 needs a value} ;;
@@ -105,7 +109,7 @@ source "$SRC/benchmarks/job_bench_lib.sh"
 has_rows=0
 for arg in "$@"; do [[ $arg != --rows ]] || has_rows=1; done
 ((has_rows)) || set -- --rows 2000000 "$@"
-bench_parse_options 2,48 "--rows N --out DIR --repeats R --ranks LIST --peer-threads LIST --cases LIST --datasets LIST --peers LIST --optimizer sgd|adam --epochs E --batch-size B --lr LR --l2 L --momentum M" "$@"
+bench_parse_options 2,48 "--rows N --out DIR --repeats R --ranks LIST --peer-threads LIST --cases LIST --datasets LIST --peers LIST --optimizer sgd|adam|lbfgs --epochs E --batch-size B --lr LR --l2 L --momentum M" "$@"
 
 in_list() { [[ " $2 " == *" $1 "* ]]; }
 fits() { in_list "$2" "${FITS[$1]}"; } # fits CASE DATASET
@@ -140,7 +144,8 @@ for d in $DATASETS; do
   for c in $CASES; do if fits "$c" "$d"; then any=1; fi; done
   ((any)) || die "data set '$d' fits none of the cases '$CASES' (data sets per case: $(fits_text))"
 done
-[[ $OPTIMIZER == sgd || $OPTIMIZER == adam ]] || die "--optimizer must be sgd or adam, got '$OPTIMIZER'"
+[[ $OPTIMIZER == sgd || $OPTIMIZER == adam || $OPTIMIZER == lbfgs ]] ||
+  die "--optimizer must be sgd, adam or lbfgs, got '$OPTIMIZER'"
 [[ $EPOCHS =~ ^[1-9][0-9]*$ ]] || die "--epochs must be a positive integer, got '$EPOCHS'"
 [[ $BATCH =~ ^[1-9][0-9]*$ ]] || die "--batch-size must be a positive integer, got '$BATCH'"
 number='^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$'
@@ -259,7 +264,12 @@ case_settings() {
     *) die "no training settings for case $1 on $2 (add them to case_settings)" ;;
   esac
   # The optimizer as the job writes it, and the same settings for the peers.
-  if [[ $D_OPT == adam ]]; then
+  if [[ $D_OPT == lbfgs ]]; then
+    # Full batch, to its own stopping tests (the defaults; --epochs is its iteration limit when
+    # given); the batch size, lr and momentum do not apply. The peers run scikit-learn's lbfgs.
+    D_OPT_YAML="{type: lbfgs${EPOCHS_GIVEN:+, max_iterations: $EPOCHS}}"
+    D_OPT_ARGS=(--optimizer lbfgs --lr "$D_LR" --batch-size "$D_BATCH" --epochs "$D_EPOCHS")
+  elif [[ $D_OPT == adam ]]; then
     D_OPT_YAML="{type: adam, lr: $D_LR, beta1: 0.9, beta2: 0.999, eps: 1.0e-8, batch_size: $D_BATCH, epochs: $D_EPOCHS}"
     D_OPT_ARGS=(--optimizer adam --lr "$D_LR" --beta1 0.9 --beta2 0.999 --eps 1e-8 --batch-size "$D_BATCH" --epochs "$D_EPOCHS")
   else
@@ -365,7 +375,9 @@ EOF
         only=(--only-threaded)
       done
     fi
-    if in_list torch "$PEERS"; then
+    if in_list torch "$PEERS" && [[ $D_OPT == lbfgs ]]; then
+      echo "note: PyTorch DDP left out of $case on $ds: it has no full-batch lbfgs to compare with"
+    elif in_list torch "$PEERS"; then
       for np in $RANKS; do
         if ((D_BATCH % np != 0)); then
           echo "note: PyTorch DDP left out at $np ranks on $ds: its batch size $D_BATCH is not a multiple of $np"

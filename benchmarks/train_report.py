@@ -20,7 +20,8 @@ configs = {(r["case"], r["dataset"]): r for r in records if r["bench"] == "train
 failed = [r for r in records if r["bench"] == "train_failed"]
 runs = [r for r in records if r["bench"] == "train"]
 
-TOOLS = {"shardflow": "shardflow", "sklearn_lbfgs": "scikit-learn lbfgs", "sklearn_ridge": "scikit-learn Ridge",
+TOOLS = {"shardflow": "shardflow", "sklearn_lbfgs": "scikit-learn lbfgs",
+         "sklearn_lbfgs_default": "scikit-learn lbfgs, default tol", "sklearn_ridge": "scikit-learn Ridge",
          "sklearn_sgd": "scikit-learn SGD", "sklearn_mlp": "scikit-learn MLPClassifier", "torch_ddp": "PyTorch DDP"}
 ORDER = list(TOOLS)
 METRIC_ORDER = ["auc", "logloss", "accuracy", "macro_f1", "rmse", "mae", "r2"]

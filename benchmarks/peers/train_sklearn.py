@@ -41,8 +41,11 @@ rows; every fit in float64):
       stream, and draws the biases from the same range (shardflow: 0).
 
     train_sklearn.py DATA.h5 --case logistic --l2 L --lr LR --epochs E --threads T --run R
-        [--batch-size B] [--optimizer sgd|adam] [--momentum M] [--beta1 B1] [--beta2 B2]
+        [--batch-size B] [--optimizer sgd|adam|lbfgs] [--momentum M] [--beta1 B1] [--beta2 B2]
         [--eps EPS] [--only-threaded] [--seed S]
+
+`--optimizer lbfgs` (shardflow trains with lbfgs): the exact solvers, plus (logistic)
+LogisticRegression at its default tol, what a user who does not set tol gets; no per-sample SGD.
 
 Prints one JSON line per estimator (`--only-threaded`: only those whose fit uses the T BLAS
 threads, not the single-threaded per-sample SGD: for a second thread count). Times:
@@ -64,7 +67,7 @@ parser.add_argument("--l2", type=float, required=True)
 parser.add_argument("--lr", type=float, required=True)
 parser.add_argument("--epochs", type=int, required=True)
 parser.add_argument("--batch-size", type=int, default=32)
-parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+parser.add_argument("--optimizer", choices=["sgd", "adam", "lbfgs"], default="sgd")
 parser.add_argument("--momentum", type=float, default=0.0)
 parser.add_argument("--beta1", type=float, default=0.9)
 parser.add_argument("--beta2", type=float, default=0.999)
@@ -118,6 +121,15 @@ def logistic_exact(x, y, a, epoch_done):
     return (model.coef_[0], float(model.intercept_[0])), {
         "iterations": int(model.n_iter_[0]), "converged": converged, "exact": True,
         "estimator": "LogisticRegression", "settings": f"lbfgs, C = 1/(l2 n) = {model.C:.6g}, tol 1e-10"}
+
+
+def logistic_default_tol(x, y, a, epoch_done):
+    """What a user who calls LogisticRegression() gets: lbfgs at its default tol (1e-4)."""
+    model = LogisticRegression(solver="lbfgs", C=1.0 / (a.l2 * len(y)), max_iter=100000)
+    converged = fit_recording_convergence(model, x, y)
+    return (model.coef_[0], float(model.intercept_[0])), {
+        "iterations": int(model.n_iter_[0]), "converged": converged,
+        "estimator": "LogisticRegression", "settings": f"lbfgs, C = 1/(l2 n) = {model.C:.6g}, default tol {model.tol:g}"}
 
 
 def logistic_sgd(x, y, a, epoch_done):
@@ -177,7 +189,8 @@ def mlp_adam_or_sgd(x, y, a, epoch_done):
 
 
 SKLEARN_CASES = {
-    "logistic": [("sklearn_lbfgs", True, logistic_exact), ("sklearn_sgd", False, logistic_sgd)],
+    "logistic": [("sklearn_lbfgs", True, logistic_exact), ("sklearn_lbfgs_default", True, logistic_default_tol),
+                 ("sklearn_sgd", False, logistic_sgd)],
     "linear": [("sklearn_ridge", True, linear_exact), ("sklearn_sgd", False, linear_sgd)],
     "softmax": [("sklearn_lbfgs", True, softmax_exact)],
     "mlp": [("sklearn_mlp", True, mlp_adam_or_sgd)],
@@ -217,6 +230,12 @@ def finish(record, params):
 first = time.time() - START
 for tool, threaded, fit in SKLEARN_CASES[args.case]:
     if args.only_threaded and not threaded:
+        continue
+    # Against shardflow's lbfgs: scikit-learn's lbfgs (exact and at its default tol), not its
+    # per-sample SGD; against shardflow's SGD or Adam: not the default-tol lbfgs.
+    if args.optimizer == "lbfgs" and tool in ("sklearn_sgd", "sklearn_mlp"):
+        continue
+    if args.optimizer != "lbfgs" and tool == "sklearn_lbfgs_default":
         continue
     epochs = []
     t = time.perf_counter()

@@ -30,5 +30,6 @@ expect_error misfit "case 'linear' fits none of the data sets 'breast_cancer'" -
 expect_error epochs "--epochs must be a positive integer, got '0'" --epochs 0
 expect_error lr "--lr must be a positive number like 0.1, got '-1'" --lr -1
 expect_error momentum "--momentum must be a number in [0, 1)" --momentum 1.5
+expect_error optimizer "--optimizer must be sgd, adam or lbfgs, got 'newton'" --optimizer newton
 expect_error ddp-batch "--batch-size 4097 is not a multiple of 2 ranks" --batch-size 4097 --ranks "1 2"
 pass "bad options and impossible combinations are refused before any work"
