@@ -1490,8 +1490,15 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                   {{"peak_rss_bytes", summary.peak_rss_bytes},
                                    {"table_liveness", job.runtime.table_liveness},
                                    {"keep_freed_memory", job.runtime.keep_freed_memory}}}};
+  // Column names come from the data (a CSV header may hold any byte) and reach the record
+  // through the input profiles: bytes that are not UTF-8 are written as U+FFFD, as inspect
+  // --json does, instead of failing the run.
   comm.agree([&] {
-    if (comm.is_root()) write_file_atomically(workdir / "metrics.json", record.dump(2) + "\n");
+    if (comm.is_root()) {
+      write_file_atomically(
+          workdir / "metrics.json",
+          record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    }
   });
   if (options.observer) options.observer->run_finished(comm, job, summary, record);
   const auto reused = std::count_if(summary.steps.begin(), summary.steps.end(),
