@@ -449,7 +449,8 @@ std::string steps_section(const nlohmann::json& record) {
   html +=
       "<h3>Timeline per rank</h3>\n<p class=\"small\">Each lane is a rank, each bar a step, "
       "split into compute, communication (time inside MPI calls) and I/O (reading inputs and "
-      "stage files, writing stage files), in the order the steps ran.</p>\n";
+      "stage files, writing stage files), in the order the steps ran. Training and evaluation "
+      "are not on it: their time is train.seconds and evaluate.seconds in metrics.json.</p>\n";
   html += timeline_chart(step_times(steps));
   html += "<h3>Rows in and out per step</h3>\n";
   html += rows_chart(steps);
