@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-h5py python3-numpy python3-pandas python3-yaml python3-sklearn
   # yaml: tests/support/check_mlflow_run.py; sklearn: tests/e2e/test_lbfgs.sh (scikit-learn optima)
+  chromium python3-pil  # tests/e2e/test_run_report.sh: renders report.html headless, reads the PNG
   procps hostname util-linux coreutils
   slurm-wlm munge
   iproute2 iputils-ping bc  # tests/multihost: network namespaces, bridges, reachability, timings

@@ -332,4 +332,49 @@ double f1(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::Vec
   return static_cast<double>(2 * c.tp) / static_cast<double>(2 * c.tp + c.fp + c.fn);
 }
 
+BinaryConfusion binary_confusion(const mpi::Comm& comm, const Eigen::VectorXd& labels,
+                                 const Eigen::VectorXd& p, double threshold) {
+  check_inputs(comm, labels, p, "confusion_matrix");
+  const Confusion c = confusion(comm, labels, p, threshold);
+  return {c.tn, c.fp, c.fn, c.tp};
+}
+
+RocCurve roc_curve(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+                   int bins) {
+  if (bins < 1) throw RuntimeError("roc_curve: {} bins; at least 1 is needed", bins);
+  check_inputs(comm, labels, p, "roc_curve");
+  // Why a fixed grid: the histogram of every rank adds up with one allreduce of 2 x bins
+  // integers, whatever the number of rows or distinct scores, and the curve drawn from it is
+  // indistinguishable from the exact one at chart resolution (the exact AUC is roc_auc's).
+  const auto nb = static_cast<size_t>(bins);
+  std::vector<idx_t> counts(2 * nb, 0);  // [negatives by bin..., positives by bin...]
+  for (Eigen::Index i = 0; i < labels.size(); ++i) {
+    const auto b = std::min(static_cast<size_t>(p(i) * bins), nb - 1);
+    ++counts[(labels(i) == 1.0 ? nb : 0) + b];
+  }
+  mpi::allreduce_inplace(comm, std::span<idx_t>(counts), mpi::Reduce::kSum);
+  RocCurve roc;
+  for (size_t b = 0; b < nb; ++b) {
+    roc.negatives += counts[b];
+    roc.positives += counts[nb + b];
+  }
+  if (roc.positives == 0 || roc.negatives == 0) {
+    throw MetricNotComputable(fmt::format(
+        "roc_curve: the evaluation data has {} positive and {} negative labels; a ROC curve needs "
+        "both classes",
+        roc.positives, roc.negatives));
+  }
+  idx_t fp = 0, tp = 0;
+  roc.fpr.push_back(0.0);
+  roc.tpr.push_back(0.0);
+  for (size_t k = 1; k <= nb; ++k) {
+    fp += counts[nb - k];
+    tp += counts[2 * nb - k];
+    // The last point is exactly (1, 1), not a ratio that could round below it.
+    roc.fpr.push_back(k == nb ? 1.0 : static_cast<double>(fp) / static_cast<double>(roc.negatives));
+    roc.tpr.push_back(k == nb ? 1.0 : static_cast<double>(tp) / static_cast<double>(roc.positives));
+  }
+  return roc;
+}
+
 }  // namespace shardflow::ml

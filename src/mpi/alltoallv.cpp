@@ -1,4 +1,5 @@
 #include "shardflow/mpi/alltoallv.hpp"
+#include "shardflow/mpi/comm_time.hpp"
 
 namespace shardflow::mpi {
 
@@ -7,6 +8,7 @@ std::vector<idx_t> alltoall_counts(const Comm& comm, std::span<const idx_t> send
     throw RuntimeError("alltoall_counts: {} send counts given for {} ranks", send_counts.size(),
                        comm.size());
   }
+  const detail::CommTimer timer;
   std::vector<idx_t> recv(send_counts.size());
   check(
       MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv.data(), 1, MPI_INT64_T, comm.native()),
@@ -32,6 +34,7 @@ bool needs_split(const Comm& comm, std::span<const idx_t> send_counts,
 void alltoallv_p2p(const Comm& comm, const void* send, std::span<const idx_t> send_counts,
                    void* recv, std::span<const idx_t> recv_counts, MPI_Datatype type,
                    std::size_t element_size) {
+  const CommTimer timer;
   // Messages between one pair with one tag are non-overtaking, so pieces arrive in order.
   const idx_t limit = max_message_elements();
   const auto* send_bytes = static_cast<const char*>(send);

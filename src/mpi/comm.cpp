@@ -1,4 +1,5 @@
 #include "shardflow/mpi/comm.hpp"
+#include "shardflow/mpi/comm_time.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -108,6 +109,7 @@ const Comm& Comm::node() const {
 }
 
 void Comm::barrier() const {
+  const detail::CommTimer timer;
   check(MPI_Barrier(comm_), "MPI_Barrier");
 }
 
@@ -134,6 +136,7 @@ void Comm::agree_outcome(ErrorKind kind, const std::string& error, bool failed) 
   // and message, so every rank throws the same sentence.
   const std::uint64_t mine[2] = {
       failed ? 1u : 0u, failed ? hash_string(error, static_cast<std::uint64_t>(kind)) : 0u};
+  const detail::CommTimer timer;
   std::vector<std::uint64_t> all(2 * static_cast<size_t>(size_));
   check(MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, comm_),
         "MPI_Allgather (agree)");

@@ -1,4 +1,5 @@
 #include "shardflow/mpi/exchange.hpp"
+#include "shardflow/mpi/comm_time.hpp"
 
 #include <algorithm>
 
@@ -89,6 +90,7 @@ void Exchange::exchange(int width, std::span<const idx_t> send_counts,
                         std::span<const idx_t> send_displs, void* recv,
                         std::span<const idx_t> recv_counts, std::span<const idx_t> recv_displs,
                         std::span<const idx_t> peer_displs) const {
+  const detail::CommTimer timer;
   const int p = comm_.size();
   const auto up = static_cast<size_t>(p);
   const MPI_Datatype type = unsigned_of_width(width);

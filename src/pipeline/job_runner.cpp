@@ -32,9 +32,12 @@
 #include "shardflow/ml/scoring.hpp"
 #include "shardflow/ml/sgd_trainer.hpp"
 #include "shardflow/ml/task_metrics.hpp"
+#include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
+#include "shardflow/mpi/comm_time.hpp"
 #include "shardflow/ops/shuffle.hpp"
+#include "shardflow/ops/table_profile.hpp"
 #include "shardflow/pipeline/saved_model.hpp"
 #include "shardflow/pipeline/signals.hpp"
 #include "shardflow/pipeline/stage_cache.hpp"
@@ -144,6 +147,10 @@ struct TableState {
   std::optional<table::Table> data;
   idx_t rows = -1;       // global rows, once known
   int last_reader = -1;  // the last position (see Executor) that reads it
+  // Inputs read in this run: the rows the reader rejected (-1: the format rejects none) and the
+  // data-quality profile of the loaded table (the run report's input summary).
+  idx_t rejected_rows = -1;
+  std::optional<ops::TableProfile> profile;
 };
 
 // Runs the job's stages in dependency order. Positions, in order: 0..n-1 the steps, then
@@ -239,12 +246,33 @@ class Executor {
 
   // ---- running ----------------------------------------------------------------------------
 
+  // Times a stretch of I/O (reading an input or a stage file, writing stage files): its wall
+  // time and the communication inside it, which a step's comm_seconds leaves out so that
+  // compute + comm + io adds up to the step's seconds.
+  class IoScope {
+   public:
+    explicit IoScope(Executor& e) : e_(e), comm_(mpi::communication_seconds()) {}
+    ~IoScope() {
+      e_.io_seconds_ += timer_.seconds();
+      e_.io_comm_seconds_ += mpi::communication_seconds() - comm_;
+    }
+    IoScope(const IoScope&) = delete;
+    IoScope& operator=(const IoScope&) = delete;
+
+   private:
+    Executor& e_;
+    Stopwatch timer_;
+    double comm_;
+  };
+
   void run_steps() {
     const std::vector<bool> forced = forced_steps();
     records_.resize(job_.steps.size());
     for (size_t i = 0; i < job_.steps.size(); ++i) {
       const StepSpec& step = *job_.steps[i];
       Stopwatch timer;
+      const double comm_before = mpi::communication_seconds();
+      const double io_before = io_seconds_, io_comm_before = io_comm_seconds_;
       StepRecord& record = records_[i];
       record.name = step.name();
       record.op = step.op;
@@ -253,7 +281,10 @@ class Executor {
       if (!forced[i]) {
         reused = true;
         for (const auto& output : step.outputs) {
-          const auto rows = cache_.probe(comm_, output.table, record.fingerprint);
+          const auto rows = [&] {
+            const IoScope io(*this);
+            return cache_.probe(comm_, output.table, record.fingerprint);
+          }();
           if (!rows) {
             reused = false;
             break;
@@ -264,6 +295,9 @@ class Executor {
       record.reused = reused;
       if (!reused) compute_step(i);
       record.seconds = timer.seconds();
+      record.io_seconds = io_seconds_ - io_before;
+      record.comm_seconds = std::max(
+          0.0, (mpi::communication_seconds() - comm_before) - (io_comm_seconds_ - io_comm_before));
       free_after(static_cast<int>(i));
       const idx_t rss = mpi::allreduce_max(comm_, current_rss_bytes());
       const idx_t peak = mpi::allreduce_max(comm_, peak_rss_bytes());
@@ -284,12 +318,26 @@ class Executor {
     }
   }
 
-  // What happened to each step, with the output row counts as finally known.
+  // Collective: what happened to each step, with the row counts as finally known and every
+  // rank's time split (one allgather of three numbers per step).
   std::vector<StepRecord> step_records() const {
     std::vector<StepRecord> out = records_;
+    std::vector<double> mine;
     for (size_t i = 0; i < out.size(); ++i) {
       for (const auto& output : job_.steps[i]->outputs)
         out[i].rows[output.table] = tables_.at(output.table).rows;
+      for (const auto& input : job_.steps[i]->inputs)
+        out[i].rows_in[input.table] = tables_.at(input.table).rows;
+      mine.insert(mine.end(), {out[i].seconds, out[i].comm_seconds, out[i].io_seconds});
+    }
+    const std::vector<double> all = mpi::allgather_blocks<double>(comm_, mine);
+    for (size_t i = 0; i < out.size(); ++i) {
+      for (int r = 0; r < comm_.size(); ++r) {
+        const size_t at = static_cast<size_t>(r) * mine.size() + 3 * i;
+        out[i].rank_seconds.push_back(all[at]);
+        out[i].rank_comm_seconds.push_back(all[at + 1]);
+        out[i].rank_io_seconds.push_back(all[at + 2]);
+      }
     }
     return out;
   }
@@ -304,14 +352,26 @@ class Executor {
         comm_.agree([&] { maybe_inject_fault("input", comm_.rank()); });
         injected_input_fault_ = true;
       }
-      t.data = t.input->load(context_);
+      {
+        const IoScope io(*this);
+        context_.rejected_rows = &t.rejected_rows;
+        t.data = t.input->load(context_);
+        context_.rejected_rows = nullptr;
+      }
       t.rows = mpi::allreduce_sum(comm_, t.data->num_rows());
+      // One pass and two small allreduces: the report's data-quality summary of this input.
+      t.profile = ops::profile_table(comm_, *t.data);
       spdlog::info("input '{}': {} rows, {} columns ({}) in {:.3f} s", name, t.rows,
                    t.data->num_columns(), t.data->schema().to_string(), timer.seconds());
       check_interrupted(comm_, "while reading inputs");
       return *t.data;
     }
-    if (auto loaded = cache_.load(comm_, name, t.fingerprint)) {
+    std::optional<table::Table> loaded;
+    {
+      const IoScope io(*this);
+      loaded = cache_.load(comm_, name, t.fingerprint);
+    }
+    if (loaded) {
       t.data = std::move(*loaded);
       t.rows = mpi::allreduce_sum(comm_, t.data->num_rows());
       return *t.data;
@@ -337,12 +397,15 @@ class Executor {
       throw RuntimeError("{}: op '{}' produced {} tables but declares {}",
                          step.location.to_string(), step.op, outputs.size(), step.outputs.size());
     }
-    for (size_t k = 0; k < outputs.size(); ++k) {
-      const std::string& name = step.outputs[k].table;
-      TableState& t = tables_.at(name);
-      cache_.commit(comm_, name, t.fingerprint, outputs[k], job_.runtime.hdf5_chunk_rows);
-      t.rows = mpi::allreduce_sum(comm_, outputs[k].num_rows());
-      t.data = std::move(outputs[k]);
+    {
+      const IoScope io(*this);
+      for (size_t k = 0; k < outputs.size(); ++k) {
+        const std::string& name = step.outputs[k].table;
+        TableState& t = tables_.at(name);
+        cache_.commit(comm_, name, t.fingerprint, outputs[k], job_.runtime.hdf5_chunk_rows);
+        t.rows = mpi::allreduce_sum(comm_, outputs[k].num_rows());
+        t.data = std::move(outputs[k]);
+      }
     }
     if (index < records_.size()) {
       records_[index].compute_seconds += compute_seconds;
@@ -469,6 +532,9 @@ class Executor {
   std::vector<std::pair<idx_t, idx_t>> step_memory_;  // (rss, peak) after each step
   std::map<std::string, double> input_fingerprint_seconds_;
   bool injected_input_fault_ = false;
+  // I/O time of this rank so far, and the communication inside it (IoScope).
+  double io_seconds_ = 0;
+  double io_comm_seconds_ = 0;
 };
 
 // Temporary files of generated data (`<input>-<16 hex>.csv.tmp`, see inputs/generate_input.cpp)
@@ -1149,6 +1215,30 @@ nlohmann::json number_or_null(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
 }
 
+// An input's data-quality profile (metrics.json inputs.<name>.profile): integer-like ranges as
+// exact integers (timestamps in microseconds), float ranges as numbers (null if infinite).
+nlohmann::json profile_json(const ops::TableProfile& profile) {
+  nlohmann::json columns = nlohmann::json::array();
+  for (const ops::ColumnProfile& c : profile.columns) {
+    nlohmann::json column = {{"name", c.name},
+                             {"type", table::to_string(c.type)},
+                             {"nulls", c.nulls},
+                             {"min", nullptr},
+                             {"max", nullptr},
+                             {"distinct", c.distinct},
+                             {"distinct_exact", c.distinct_exact}};
+    if (c.has_range && table::is_floating(c.type)) {
+      column["min"] = number_or_null(c.min);
+      column["max"] = number_or_null(c.max);
+    } else if (c.has_range) {
+      column["min"] = c.int_min;
+      column["max"] = c.int_max;
+    }
+    columns.push_back(std::move(column));
+  }
+  return {{"rows", profile.rows}, {"columns", columns}};
+}
+
 }  // namespace
 
 std::string training_fingerprint(const Job& job, const std::string& train_table_fingerprint) {
@@ -1191,6 +1281,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
     fs::remove_all(workdir / "outputs");
     fs::remove(workdir / "model.h5");
     fs::remove(workdir / "metrics.json");
+    fs::remove(workdir / "report.html");
   });
 
   Executor executor(comm, job, options, workdir);
@@ -1278,7 +1369,32 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
         }
         summary.metrics[name] = value;
       }
-      evaluate_json = {{"input", job.evaluate->input}};
+      evaluate_json = {
+          {"input", job.evaluate->input},
+          {"rows", mpi::allreduce_sum(comm, static_cast<idx_t>(predictions.labels.size()))}};
+      if (predictions.task == ml::Task::kBinary) {
+        // For the run report: the confusion matrix at 0.5 (rows: true 0, 1; columns: predicted)
+        // and the ROC curve on a 200-bin grid with the exact AUC beside it. Both are global
+        // counts, so no rank gathers the scores. Undefined without rows or with one class (the
+        // ROC curve): left out.
+        try {
+          const ml::BinaryConfusion c =
+              ml::binary_confusion(comm, predictions.labels, predictions.outputs);
+          evaluate_json["confusion_matrix"] = {
+              {"classes", {0, 1}}, {"threshold", 0.5}, {"counts", {{c.tn, c.fp}, {c.fn, c.tp}}}};
+          const ml::RocCurve roc = ml::roc_curve(comm, predictions.labels, predictions.outputs);
+          const auto auc = summary.metrics.find("auc");
+          evaluate_json["roc"] = {
+              {"bins", roc.fpr.size() - 1},
+              {"fpr", roc.fpr},
+              {"tpr", roc.tpr},
+              {"auc", auc != summary.metrics.end() && std::isfinite(auc->second)
+                          ? auc->second
+                          : ml::roc_auc(comm, predictions.labels, predictions.outputs)}};
+        } catch (const ml::MetricNotComputable& e) {
+          if (comm.is_root()) spdlog::info("evaluate: no ROC curve for the report: {}", e.what());
+        }
+      }
       if (predictions.task == ml::Task::kMulticlass) {
         // Rows: the true class; columns: the predicted (most probable) class; in class order.
         const std::vector<std::int64_t> counts = ml::confusion_matrix(
@@ -1314,13 +1430,30 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
     nlohmann::json rows = nlohmann::json::object();
     for (const auto& [table, n] : s.rows)
       rows[table] = n;
+    nlohmann::json rows_in = nlohmann::json::object();
+    for (const auto& [table, n] : s.rows_in)
+      rows_in[table] = n >= 0 ? nlohmann::json(n) : nlohmann::json(nullptr);
+    // compute = seconds - comm - io on each rank (unlike compute_seconds above, the op's wall
+    // time with its communication).
+    std::vector<double> rank_compute;
+    for (size_t r = 0; r < s.rank_seconds.size(); ++r)
+      rank_compute.push_back(
+          std::max(0.0, s.rank_seconds[r] - s.rank_comm_seconds[r] - s.rank_io_seconds[r]));
+    const nlohmann::json per_rank = {{"seconds", s.rank_seconds},
+                                     {"compute_seconds", rank_compute},
+                                     {"comm_seconds", s.rank_comm_seconds},
+                                     {"io_seconds", s.rank_io_seconds}};
     steps.push_back({{"name", s.name},
                      {"op", s.op},
                      {"reused", s.reused},
                      {"seconds", s.seconds},
                      {"compute_seconds", s.compute_seconds},
                      {"stage_seconds", s.stage_seconds},
+                     {"comm_seconds", s.comm_seconds},
+                     {"io_seconds", s.io_seconds},
+                     {"per_rank", per_rank},
                      {"rows", rows},
+                     {"rows_in", rows_in},
                      {"fingerprint", s.fingerprint},
                      {"rss_bytes", executor.step_memory()[i].first},
                      {"peak_rss_bytes", executor.step_memory()[i].second}});
@@ -1330,9 +1463,13 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
   for (const auto& input : job.inputs) {
     const TableState& t = executor.table(input->name);
     inputs[input->name] = {
+        {"format", input->format},
         {"fingerprint", t.fingerprint},
         {"rows", t.rows >= 0 ? nlohmann::json(t.rows) : nlohmann::json(nullptr)},
-        {"fingerprint_seconds", executor.input_fingerprint_seconds().at(input->name)}};
+        {"rejected_rows",
+         t.rejected_rows >= 0 ? nlohmann::json(t.rejected_rows) : nlohmann::json(nullptr)},
+        {"fingerprint_seconds", executor.input_fingerprint_seconds().at(input->name)},
+        {"profile", t.profile ? profile_json(*t.profile) : nlohmann::json(nullptr)}};
   }
   for (const auto& [name, fp] : executor.fingerprints()) {
     const TableState& t = executor.table(name);
@@ -1359,8 +1496,15 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                   {{"peak_rss_bytes", summary.peak_rss_bytes},
                                    {"table_liveness", job.runtime.table_liveness},
                                    {"keep_freed_memory", job.runtime.keep_freed_memory}}}};
+  // Column names come from the data (a CSV header may hold any byte) and reach the record
+  // through the input profiles: bytes that are not UTF-8 are written as U+FFFD, as inspect
+  // --json does, instead of failing the run.
   comm.agree([&] {
-    if (comm.is_root()) write_file_atomically(workdir / "metrics.json", record.dump(2) + "\n");
+    if (comm.is_root()) {
+      write_file_atomically(
+          workdir / "metrics.json",
+          record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    }
   });
   if (options.observer) options.observer->run_finished(comm, job, summary, record);
   const auto reused = std::count_if(summary.steps.begin(), summary.steps.end(),

@@ -15,6 +15,7 @@
 #include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/error.hpp"
 #include "shardflow/track/model_registry.hpp"
+#include "shardflow/track/run_report.hpp"
 #include "shardflow/version.hpp"
 
 namespace shardflow::track {
@@ -80,6 +81,8 @@ std::vector<MetricPoint> metrics_of(const nlohmann::json& record) {
           "step." + (step_name.is_string() ? step_name.get<std::string>() : std::string("?"));
       add(name + ".seconds", field(s, "seconds"));
       add(name + ".compute_seconds", field(s, "compute_seconds"));
+      add(name + ".comm_seconds", field(s, "comm_seconds"));
+      add(name + ".io_seconds", field(s, "io_seconds"));
       const nlohmann::json& rows = field(s, "rows");
       if (rows.is_object()) {
         for (auto it = rows.begin(); it != rows.end(); ++it)
@@ -234,6 +237,8 @@ void RunRecorder::run_started(const mpi::Comm& comm, const pipeline::Job& job) {
 
 void RunRecorder::run_finished(const mpi::Comm& comm, const pipeline::Job& job,
                                const pipeline::RunSummary& summary, const nlohmann::json& record) {
+  // Every run gets its report, tracked or not; a tracked run keeps it as an artifact too.
+  write_run_report(comm, record, summary);
   if (!job.track) return;
   comm.agree([&] {
     if (!comm.is_root() || !run_) return;
@@ -253,6 +258,7 @@ void RunRecorder::run_finished(const mpi::Comm& comm, const pipeline::Job& job,
     store_->log_metrics(*run_, points);
     const fs::path workdir = summary.workdir;
     store_->log_artifact(*run_, workdir / "metrics.json", "metrics.json");
+    store_->log_artifact(*run_, workdir / "report.html", "report.html");
     if (job.train && fs::is_regular_file(workdir / "model.h5"))
       store_->log_artifact(*run_, workdir / "model.h5", "model.h5");
     if (job.registration && fs::is_regular_file(workdir / "model.h5")) {

@@ -111,6 +111,97 @@ TEST(Metrics, MatchBruteForceAndSingleProcessBits) {
   }
 }
 
+// The ROC points against a brute-force count over the whole data at every threshold of the grid,
+// at every split; with scores on multiples of 1/20 (edges of the 200-bin grid) every tie lands in
+// one bin, so the trapezoid area under the points is the exact AUC.
+TEST(Metrics, RocCurveMatchesBruteForce) {
+  mpi::Comm comm;
+  const auto continuous = [](idx_t g) {
+    return std::clamp(0.3 * label_of(g) + 0.7 * uniform(g, 2), 0.0, 1.0);
+  };
+  for (const int bins : {1, 7, 200}) {
+    for (const bool tied : {false, true}) {
+      const auto score = [&](idx_t g) { return tied ? score_of(g) : continuous(g); };
+      // Brute force: point k is the share of each class at or above the threshold (bins - k) /
+      // bins, a row's bin being min(floor(p * bins), bins - 1).
+      idx_t positives = 0, negatives = 0;
+      for (idx_t g = 0; g < kRows; ++g)
+        (label_of(g) == 1.0 ? positives : negatives) += 1;
+      std::vector<double> fpr, tpr;
+      for (int k = 0; k <= bins; ++k) {
+        idx_t fp = 0, tp = 0;
+        for (idx_t g = 0; g < kRows; ++g) {
+          const int b = std::min(static_cast<int>(std::floor(score(g) * bins)), bins - 1);
+          if (k > 0 && b >= bins - k) (label_of(g) == 1.0 ? tp : fp) += 1;
+        }
+        fpr.push_back(static_cast<double>(fp) / static_cast<double>(negatives));
+        tpr.push_back(static_cast<double>(tp) / static_cast<double>(positives));
+      }
+      for (int mode : {0, 1, 2}) {
+        const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+        Local l = local_part(b, e);
+        for (idx_t g = b; g < e; ++g)
+          l.p(g - b) = score(g);
+        const ml::RocCurve roc = ml::roc_curve(comm, l.labels, l.p, bins);
+        ASSERT_EQ(roc.fpr.size(), static_cast<size_t>(bins) + 1);
+        ASSERT_EQ(roc.tpr.size(), static_cast<size_t>(bins) + 1);
+        EXPECT_EQ(roc.positives, positives);
+        EXPECT_EQ(roc.negatives, negatives);
+        for (int k = 0; k <= bins; ++k) {
+          EXPECT_EQ(roc.fpr[static_cast<size_t>(k)], fpr[static_cast<size_t>(k)])
+              << bins << " " << k;
+          EXPECT_EQ(roc.tpr[static_cast<size_t>(k)], tpr[static_cast<size_t>(k)])
+              << bins << " " << k;
+        }
+        EXPECT_EQ(roc.fpr.front(), 0.0);
+        EXPECT_EQ(roc.tpr.front(), 0.0);
+        EXPECT_EQ(roc.fpr.back(), 1.0);
+        EXPECT_EQ(roc.tpr.back(), 1.0);
+        if (tied && bins == 200) {
+          double area = 0;
+          for (size_t k = 1; k < roc.fpr.size(); ++k)
+            area += (roc.fpr[k] - roc.fpr[k - 1]) * (roc.tpr[k] + roc.tpr[k - 1]) / 2;
+          EXPECT_NEAR(area, ml::roc_auc(comm, l.labels, l.p), 1e-12);
+        }
+      }
+    }
+  }
+}
+
+TEST(Metrics, BinaryConfusionCountsEveryRow) {
+  mpi::Comm comm;
+  idx_t tn = 0, fp = 0, fn = 0, tp = 0;
+  for (idx_t g = 0; g < kRows; ++g) {
+    const bool predicted = score_of(g) >= 0.5, actual = label_of(g) == 1.0;
+    (predicted ? (actual ? tp : fp) : (actual ? fn : tn)) += 1;
+  }
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+    const Local l = local_part(b, e);
+    const ml::BinaryConfusion c = ml::binary_confusion(comm, l.labels, l.p);
+    EXPECT_EQ(c.tn, tn);
+    EXPECT_EQ(c.fp, fp);
+    EXPECT_EQ(c.fn, fn);
+    EXPECT_EQ(c.tp, tp);
+    EXPECT_EQ(c.tn + c.fp + c.fn + c.tp, kRows);
+  }
+}
+
+TEST(Metrics, RocCurveNeedsBothClasses) {
+  mpi::Comm comm;
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  const Eigen::VectorXd zeros = Eigen::VectorXd::Zero(e - b);
+  const Eigen::VectorXd p = Eigen::VectorXd::Constant(e - b, 0.3);
+  try {
+    ml::roc_curve(comm, zeros, p);
+    ADD_FAILURE() << "expected an error";
+  } catch (const ml::MetricNotComputable& err) {
+    EXPECT_EQ(std::string(err.what()), "roc_curve: the evaluation data has 0 positive and " +
+                                           std::to_string(kRows) +
+                                           " negative labels; a ROC curve needs both classes");
+  }
+}
+
 TEST(Metrics, AucEdgeCases) {
   mpi::Comm comm;
   // One positive and one negative on (possibly) different ranks.

@@ -130,6 +130,8 @@ if status == 3:
     check(metrics.get("job.seconds", [(0, 0, 0)])[-1][1] == record["seconds"], "metric job.seconds")
     for s in record["steps"]:
         check(metrics.get(f"step.{safe(s['name'])}.seconds", [(0, -1, 0)])[-1][1] == s["seconds"], f"metric of step {s['name']}")
+        for part in ("comm_seconds", "io_seconds"):
+            check(metrics.get(f"step.{safe(s['name'])}.{part}", [(0, -1, 0)])[-1][1] == s[part], f"metric {part} of step {s['name']}")
         for table, rows in s["rows"].items():
             check(metrics.get(f"step.{safe(s['name'])}.rows.{safe(table)}", [(0, -1, 0)])[-1][1] == rows, f"rows of {table}")
     if record.get("train"):
@@ -151,7 +153,7 @@ if status == 3:
         check([(v, st) for _, v, st in got[-len(epochs):]] == [(v, i + 1) for i, v in enumerate(epochs)],
               f"train.epoch_seconds {got}, metrics.json {epochs}")
     for art, src in (("metrics.json", os.path.join(workdir, "metrics.json")), (os.path.basename(job_file), job_file),
-                     ("model.h5", os.path.join(workdir, "model.h5"))):
+                     ("model.h5", os.path.join(workdir, "model.h5")), ("report.html", os.path.join(workdir, "report.html"))):
         if os.path.exists(src):
             check(open(os.path.join(run_dir, "artifacts", art), "rb").read() == open(src, "rb").read(), f"artifact {art} differs from {src}")
 if errors:

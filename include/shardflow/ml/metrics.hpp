@@ -4,7 +4,7 @@
 // on how rows are split across ranks.
 
 #include <Eigen/Core>
-#include "shardflow/common/error.hpp"
+#include <vector>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/mpi/comm.hpp"
@@ -61,5 +61,34 @@ double recall(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen:
 /// recall). MetricNotComputable when there is neither a positive label nor a positive prediction.
 double f1(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
           double threshold = 0.5);
+
+/// The binary confusion counts at a threshold (p >= threshold predicts 1), summed over the ranks.
+struct BinaryConfusion {
+  idx_t tn = 0, fp = 0, fn = 0, tp = 0;
+};
+
+/// Collective: the confusion counts at `threshold`, exact. Must be equal on all ranks: threshold.
+/// Errors as for log_loss (MetricNotComputable if there are no rows).
+BinaryConfusion binary_confusion(const mpi::Comm& comm, const Eigen::VectorXd& labels,
+                                 const Eigen::VectorXd& p, double threshold = 0.5);
+
+/// A ROC curve as points (fpr[k], tpr[k]), from (0, 0) to (1, 1), both nondecreasing.
+struct RocCurve {
+  std::vector<double> fpr;
+  std::vector<double> tpr;
+  idx_t positives = 0;  // rows labelled 1, over all ranks
+  idx_t negatives = 0;
+};
+
+/// Collective: the ROC curve on a fixed grid of `bins` equal-width score bins over [0, 1], for a
+/// chart (the exact area is roc_auc's). Row i falls in bin b = min(floor(p(i) * bins), bins - 1);
+/// point k (k = 0..bins) holds the shares of negatives (fpr) and of positives (tpr) whose bin is
+/// at least bins - k, i.e. those predicted positive at the threshold (bins - k) / bins, so
+/// bins + 1 points. No rank sees another's scores: each rank counts its rows per bin and class,
+/// and one allreduce of 2 x bins integers adds the counts, so the curve is the same at every rank
+/// count. Must be equal on all ranks: bins (>= 1; RuntimeError otherwise). Errors as for roc_auc
+/// (MetricNotComputable when one class is missing).
+RocCurve roc_curve(const mpi::Comm& comm, const Eigen::VectorXd& labels, const Eigen::VectorXd& p,
+                   int bins = 200);
 
 }  // namespace shardflow::ml

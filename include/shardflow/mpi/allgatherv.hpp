@@ -7,6 +7,7 @@
 
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/comm.hpp"
+#include "shardflow/mpi/comm_time.hpp"
 #include "shardflow/mpi/datatype.hpp"
 #include "shardflow/mpi/limits.hpp"
 
@@ -15,6 +16,7 @@ namespace shardflow::mpi {
 /// Collective: gathers one value from every rank, in rank order.
 template <typename T>
 std::vector<T> allgather(const Comm& comm, T value) {
+  const detail::CommTimer timer;
   std::vector<T> out(static_cast<size_t>(comm.size()));
   check(MPI_Allgather(&value, 1, datatype<T>(), out.data(), 1, datatype<T>(), comm.native()),
         "MPI_Allgather");
@@ -30,6 +32,7 @@ std::vector<T> allgather_blocks(const Comm& comm, std::span<const T> block) {
     throw RuntimeError("allgather_blocks: a block of {} elements exceeds the message limit of {}",
                        count, max_message_elements());
   }
+  const detail::CommTimer timer;
   std::vector<T> out(block.size() * static_cast<size_t>(comm.size()));
   check(MPI_Allgather(block.data(), count, datatype<T>(), out.data(), count, datatype<T>(),
                       comm.native()),
@@ -43,6 +46,7 @@ std::vector<T> allgather_blocks(const Comm& comm, std::span<const T> block) {
 template <typename T>
 std::vector<T> allgatherv(const Comm& comm, std::span<const T> local,
                           std::vector<idx_t>* counts = nullptr) {
+  const detail::CommTimer timer;
   const std::vector<idx_t> sizes = allgather<idx_t>(comm, static_cast<idx_t>(local.size()));
   idx_t total = 0;
   for (idx_t s : sizes)

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shardflow/mpi/comm.hpp"
+#include "shardflow/mpi/comm_time.hpp"
 #include "shardflow/mpi/datatype.hpp"
 #include "shardflow/mpi/limits.hpp"
 #include "shardflow/mpi/op.hpp"
@@ -18,6 +19,7 @@ namespace detail {
 // most max_message_elements().
 inline void allreduce_chunks(const Comm& comm, void* data, idx_t total, std::size_t element_bytes,
                              MPI_Datatype type, MPI_Op op) {
+  const CommTimer timer;
   const idx_t chunk = max_message_elements();
   auto* bytes = static_cast<unsigned char*>(data);
   for (idx_t offset = 0; offset < total; offset += chunk) {
@@ -75,6 +77,7 @@ T allreduce_min(const Comm& comm, T value) {
 
 /// Collective: exclusive prefix sum of `value` over ranks (rank 0 gets 0).
 inline idx_t exscan_sum(const Comm& comm, idx_t value) {
+  const detail::CommTimer timer;
   idx_t result = 0;
   check(MPI_Exscan(&value, &result, 1, MPI_INT64_T, MPI_SUM, comm.native()), "MPI_Exscan");
   return comm.rank() == 0 ? 0 : result;

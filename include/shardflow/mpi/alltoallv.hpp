@@ -7,6 +7,7 @@
 
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/comm.hpp"
+#include "shardflow/mpi/comm_time.hpp"
 #include "shardflow/mpi/datatype.hpp"
 #include "shardflow/mpi/limits.hpp"
 
@@ -32,6 +33,7 @@ bool needs_split(const Comm& comm, std::span<const idx_t> send_counts,
 template <typename T>
 void alltoallv(const Comm& comm, const T* send, std::span<const idx_t> send_counts, T* recv,
                std::span<const idx_t> recv_counts) {
+  const detail::CommTimer timer;
   if (detail::needs_split(comm, send_counts, recv_counts)) {
     detail::alltoallv_p2p(comm, send, send_counts, recv, recv_counts, datatype<T>(), sizeof(T));
     return;
@@ -83,6 +85,7 @@ void alltoallv_displaced(const Comm& comm, const T* send, std::span<const idx_t>
       layout[k * p + r] = checked_int(v, "alltoallv count or displacement");
     }
   }
+  const detail::CommTimer timer;
   check(MPI_Alltoallv(send, layout.data(), layout.data() + p, datatype<T>(), recv,
                       layout.data() + 2 * p, layout.data() + 3 * p, datatype<T>(), comm.native()),
         "MPI_Alltoallv");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shardflow/mpi/comm.hpp"
+#include "shardflow/mpi/comm_time.hpp"
 #include "shardflow/mpi/datatype.hpp"
 #include "shardflow/mpi/limits.hpp"
 
@@ -15,6 +16,7 @@ namespace shardflow::mpi {
 /// Collective: broadcasts `data` from `root`. `data.size()` and `root` must be equal on all ranks.
 template <typename T>
 void bcast(const Comm& comm, std::span<T> data, int root) {
+  const detail::CommTimer timer;
   const idx_t total = static_cast<idx_t>(data.size());
   const idx_t chunk = max_message_elements();
   for (idx_t offset = 0; offset < total; offset += chunk) {

@@ -30,6 +30,9 @@ struct InputContext {
   const RuntimeSpec& runtime;
   std::uint64_t seed;             // the job's seed
   std::filesystem::path workdir;  // the job's workdir (generated data, rejects)
+  /// When set, load() of a format that can reject rows (csv with bad_rows: skip or quarantine)
+  /// stores how many it rejected over all ranks; others leave it alone.
+  idx_t* rejected_rows = nullptr;
 };
 
 /// How a file input's identity is computed (`fingerprint:` of csv and hdf5 inputs).

@@ -6,8 +6,12 @@
 //   <workdir>/outputs/<path>              tables listed under `outputs:`
 //   <workdir>/checkpoints/ckpt-<step>.h5  training checkpoints (+ `latest`)
 //   <workdir>/model.h5                    the final model (same layout as a checkpoint)
-//   <workdir>/metrics.json                steps (reused or not, seconds, rows, memory), training
-//                                         summary and evaluation metrics
+//   <workdir>/metrics.json                steps (reused or not, seconds, rows in and out, memory,
+//                                         per-rank compute/comm/io split), inputs (fingerprint,
+//                                         rows, rejected rows, data-quality profile), training
+//                                         summary and evaluation metrics (binary: ROC points and
+//                                         confusion matrix); see README "Running jobs"
+//   <workdir>/report.html                 the run report (written by track/run_report.hpp)
 //
 // Fingerprints: an input's is its settings plus its data's identity (content hash, stat or
 // generator parameters); a step's covers its canonical spec, its inputs' fingerprints and the
@@ -16,9 +20,9 @@
 // recomputed; training resumes only from a checkpoint carrying its fingerprint.
 //
 // Publication: a run first removes the previous run's published results (outputs/, model.h5,
-// metrics.json), then rebuilds them (from the stage cache when nothing changed, at the cost of a
-// file copy), each written under a temporary name, fsynced and renamed. So a failed run leaves no
-// result that could be mistaken for its own, and a rerun restores everything.
+// metrics.json, report.html), then rebuilds them (from the stage cache when nothing changed, at the
+// cost of a file copy), each written under a temporary name, fsynced and renamed. So a failed run
+// leaves no result that could be mistaken for its own, and a rerun restores everything.
 
 #include <filesystem>
 #include <map>
@@ -68,7 +72,15 @@ struct StepRecord {
   double seconds = 0;          // the whole step: reading inputs, computing, writing its stage
   double compute_seconds = 0;  // the op alone (inputs in memory, outputs not yet written)
   double stage_seconds = 0;    // writing and publishing the outputs' stage files
-  std::map<std::string, idx_t> rows;  // output table -> global rows
+  // The step's wall time on this rank split three ways (seconds = compute + comm + io): io is
+  // reading inputs and stage files and writing stage files; comm the time inside MPI calls
+  // (mpi/comm_time.hpp) outside that I/O; compute the rest. On rank 0 (metrics.json's values).
+  double comm_seconds = 0;
+  double io_seconds = 0;
+  /// The same per rank, index = rank (filled on every rank once the steps are done).
+  std::vector<double> rank_seconds, rank_comm_seconds, rank_io_seconds;
+  std::map<std::string, idx_t> rows;     // output table -> global rows
+  std::map<std::string, idx_t> rows_in;  // input table -> global rows (-1: not known this run)
   std::string fingerprint;
 };
 

@@ -1,7 +1,8 @@
 #pragma once
-// The run recorder: records a job's runs in an MLflow file store (track/mlflow_store.hpp) as the
-// job's `track:` section says. Rank 0 writes; every call is collective (the runner's RunObserver
-// contract) except run_failed.
+// The run recorder: writes every finished run's report (<workdir>/report.html,
+// track/run_report.hpp), and records a job's runs in an MLflow file store
+// (track/mlflow_store.hpp) as the job's `track:` section says. Rank 0 writes; every call is
+// collective (the runner's RunObserver contract) except run_failed.
 //
 // One MLflow run per `shardflow run`, except that a run which did not finish (failed, killed,
 // interrupted, preempted or requeued) is continued by the next run of the same job in the same
@@ -17,12 +18,13 @@
 //              shardflow.workdir, shardflow.restarts, shardflow.slurm_job_id and
 //              shardflow.slurm_restart_count (under Slurm), shardflow.input.<name>.fingerprint
 //   metrics    from metrics.json: job.seconds; step.<name>.seconds, .compute_seconds,
-//              .rows.<table>; train.seconds, .setup_seconds, .steps, .last_batch_loss,
+//              .comm_seconds, .io_seconds, .rows.<table>; train.seconds, .setup_seconds, .steps, .last_batch_loss,
 //              train.epoch_seconds and train.epoch_loss (step = epoch), train.loss (each
 //              training step's batch loss, step = training step; from the resumed step on after
 //              a resume); valid.<metric> per epoch (early stopping);
 //              each evaluation metric by name; evaluate.seconds; memory.peak_rss_bytes
-//   artifacts  the job file, job.resolved.yaml, metrics.json, model.h5 (when trained)
+//   artifacts  the job file, job.resolved.yaml, metrics.json, report.html, model.h5 (when
+//              trained)
 // With `register:`, the finished run's model.h5 artifact becomes a new version in the store's
 // model registry and the alias decision is logged and tagged (shardflow.registry.model,
 // .version, .decision) on the run (track/model_registry.hpp).
@@ -44,7 +46,8 @@ class RunRecorder final : public pipeline::RunObserver {
   /// artifacts. An unwritable store stops the job here, before any work (agreed RuntimeError
   /// naming the path).
   void run_started(const mpi::Comm& comm, const pipeline::Job& job) override;
-  /// Collective: metrics and artifacts from the finished run; status FINISHED.
+  /// Collective: writes <workdir>/report.html (every run, tracked or not); with `track:`, the
+  /// metrics and artifacts of the finished run, status FINISHED.
   void run_finished(const mpi::Comm& comm, const pipeline::Job& job,
                     const pipeline::RunSummary& summary, const nlohmann::json& record) override;
   /// Local (rank 0 writes): the run ended with an error: status FAILED, or KILLED when

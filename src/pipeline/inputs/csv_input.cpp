@@ -128,7 +128,10 @@ class CsvInput final : public InputSpec {
     io::CsvOptions o = options(context.runtime);
     o.quarantine_path = (context.workdir / "rejects" / (name + ".csv")).string();
     // The reader logs skipped or quarantined rows itself (rank 0, with the first examples).
-    return io::read_csv(context.comm, o);
+    io::CsvReadStats stats;
+    table::Table table = io::read_csv(context.comm, o, &stats);
+    if (context.rejected_rows != nullptr) *context.rejected_rows = stats.bad_rows;
+    return table;
   }
 };
 

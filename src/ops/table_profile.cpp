@@ -1,0 +1,195 @@
+#include "shardflow/ops/table_profile.hpp"
+
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <span>
+#include <type_traits>
+
+#include "shardflow/common/hash.hpp"
+#include "shardflow/mpi/allreduce.hpp"
+
+namespace shardflow::ops {
+
+namespace {
+
+using table::Column;
+using table::DataType;
+
+// HyperLogLog with 2^kHllBits registers: each holds the largest "position of the first 1 bit"
+// seen among the hashes routed to it; registers merge by maximum, so every rank's sketch joins
+// the one allreduce of maxima.
+constexpr int kHllBits = 10;
+constexpr size_t kHllRegisters = size_t{1} << kHllBits;
+
+void hll_add(std::span<std::int64_t> registers, std::uint64_t hash) {
+  const auto index = static_cast<size_t>(hash >> (64 - kHllBits));
+  const std::uint64_t rest = hash << kHllBits;
+  const std::int64_t rho = rest == 0 ? 64 - kHllBits + 1 : std::countl_zero(rest) + 1;
+  if (rho > registers[index]) registers[index] = rho;
+}
+
+idx_t hll_estimate(std::span<const std::int64_t> registers) {
+  const auto m = static_cast<double>(registers.size());
+  double sum = 0;
+  idx_t zeros = 0;
+  for (const std::int64_t r : registers) {
+    sum += std::ldexp(1.0, -static_cast<int>(r));
+    zeros += r == 0 ? 1 : 0;
+  }
+  double estimate = 0.7213 / (1.0 + 1.079 / m) * m * m / sum;
+  // Small cardinalities: linear counting over the empty registers is the better estimate.
+  if (estimate <= 2.5 * m && zeros > 0) estimate = m * std::log(m / static_cast<double>(zeros));
+  return static_cast<idx_t>(std::llround(estimate));
+}
+
+// An int64 whose order is the order of the doubles it encodes (NaN is never encoded): flipping
+// every bit but the sign of a negative double's pattern reverses its order.
+std::int64_t ordered_key(double v) {
+  if (v == 0.0) v = 0.0;  // -0.0 and 0.0 are one value
+  const auto bits = std::bit_cast<std::int64_t>(v);
+  return bits >= 0 ? bits : bits ^ std::numeric_limits<std::int64_t>::max();
+}
+double from_ordered_key(std::int64_t key) {
+  return std::bit_cast<double>(key >= 0 ? key : key ^ std::numeric_limits<std::int64_t>::max());
+}
+
+// How one column's distinct values are counted.
+enum class Distinct { kRange, kCodes, kSketch };
+
+Distinct distinct_method(const Column& c) {
+  if (c.type() == DataType::kBool) return Distinct::kRange;  // 0, 1 or 2 from min and max
+  if (c.is_dictionary_encoded() && c.dictionary() && c.dictionary()->size() <= kExactDistinctCodes)
+    return Distinct::kCodes;
+  return Distinct::kSketch;
+}
+
+// Slots of one column in the vector of maxima: [max key, ~min key, has a value, then the used-
+// code flags or the sketch registers].
+size_t max_slots(const Column& c) {
+  switch (distinct_method(c)) {
+    case Distinct::kRange:
+      return 3;
+    case Distinct::kCodes:
+      return 3 + static_cast<size_t>(c.dictionary()->size());
+    case Distinct::kSketch:
+      return 3 + kHllRegisters;
+  }
+  return 3;
+}
+
+void scan_column(const Column& c, std::span<std::int64_t> slots, idx_t& nulls) {
+  const idx_t n = c.size();
+  const Distinct method = distinct_method(c);
+  std::span<std::int64_t> extra = slots.subspan(3);
+  const auto note = [&](std::int64_t key) {
+    if (key > slots[0]) slots[0] = key;
+    if (~key > slots[1]) slots[1] = ~key;
+    slots[2] = 1;
+  };
+  for (idx_t i = 0; i < n; ++i) {
+    if (!c.is_valid(i)) ++nulls;
+  }
+  c.visit([&](const auto& values) {
+    using V = std::decay_t<decltype(values)>;
+    if constexpr (std::is_same_v<V, table::PlainStrings>) {
+      for (idx_t i = 0; i < n; ++i) {
+        if (c.is_valid(i)) hll_add(extra, hash_string(values.at(i)));
+      }
+    } else {
+      for (idx_t i = 0; i < n; ++i) {
+        if (!c.is_valid(i)) continue;
+        const auto v = values[static_cast<size_t>(i)];
+        if (c.type() == DataType::kString) {  // dictionary codes: no range
+          if (method == Distinct::kCodes) {
+            extra[static_cast<size_t>(v)] = 1;
+          } else {
+            hll_add(extra, hash_u64(static_cast<std::uint64_t>(v)));
+          }
+          continue;
+        }
+        if constexpr (std::is_floating_point_v<decltype(v)>) {
+          if (std::isnan(v)) continue;
+          note(ordered_key(static_cast<double>(v)));
+          hll_add(extra, hash_u64(double_key_bits(static_cast<double>(v))));
+        } else {
+          note(static_cast<std::int64_t>(v));
+          if (method == Distinct::kSketch)
+            hll_add(extra, hash_u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(v))));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+TableProfile profile_table(const mpi::Comm& comm, const table::Table& table) {
+  const int k = table.num_columns();
+  std::vector<size_t> offset(static_cast<size_t>(k) + 1, 0);
+  for (int j = 0; j < k; ++j)
+    offset[static_cast<size_t>(j) + 1] =
+        offset[static_cast<size_t>(j)] + max_slots(table.column(j));
+  // Counts add up (rows, then nulls per column); everything else merges by maximum.
+  std::vector<idx_t> sums(static_cast<size_t>(k) + 1, 0);
+  std::vector<std::int64_t> maxima(offset.back(), 0);
+  sums[0] = table.num_rows();
+  for (int j = 0; j < k; ++j) {
+    const auto u = static_cast<size_t>(j);
+    const std::span<std::int64_t> slots(maxima.data() + offset[u], offset[u + 1] - offset[u]);
+    slots[0] = slots[1] = std::numeric_limits<std::int64_t>::min();
+    scan_column(table.column(j), slots, sums[u + 1]);
+  }
+  mpi::allreduce_inplace(comm, std::span<idx_t>(sums), mpi::Reduce::kSum);
+  mpi::allreduce_inplace(comm, std::span<std::int64_t>(maxima), mpi::Reduce::kMax);
+
+  TableProfile profile;
+  profile.rows = sums[0];
+  for (int j = 0; j < k; ++j) {
+    const auto u = static_cast<size_t>(j);
+    const Column& c = table.column(j);
+    const std::span<const std::int64_t> slots(maxima.data() + offset[u], offset[u + 1] - offset[u]);
+    ColumnProfile p;
+    p.name = table.schema().field(j).name;
+    p.type = c.type();
+    p.nulls = sums[u + 1];
+    p.has_range = c.type() != DataType::kString && slots[2] != 0;
+    if (p.has_range) {
+      if (table::is_floating(c.type())) {
+        p.max = from_ordered_key(slots[0]);
+        p.min = from_ordered_key(~slots[1]);
+      } else {
+        p.int_max = slots[0];
+        p.int_min = ~slots[1];
+        p.max = static_cast<double>(p.int_max);
+        p.min = static_cast<double>(p.int_min);
+      }
+    }
+    switch (distinct_method(c)) {
+      case Distinct::kRange:
+        p.distinct = !p.has_range ? 0 : p.int_min == p.int_max ? 1 : 2;
+        break;
+      case Distinct::kCodes:
+        for (size_t s = 3; s < slots.size(); ++s)
+          p.distinct += slots[s] != 0 ? 1 : 0;
+        break;
+      case Distinct::kSketch:
+        p.distinct = hll_estimate(slots.subspan(3));
+        p.distinct_exact = false;
+        // The sketch cannot tell one value from none; the range can.
+        if (p.has_range && p.min == p.max) {
+          p.distinct = 1;
+          p.distinct_exact = true;
+        }
+        if (profile.rows - p.nulls == 0) {
+          p.distinct = 0;
+          p.distinct_exact = true;
+        }
+        break;
+    }
+    profile.columns.push_back(std::move(p));
+  }
+  return profile;
+}
+
+}  // namespace shardflow::ops
