@@ -13,6 +13,7 @@
 #include "shardflow/common/timer.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/mpi/allreduce.hpp"
+#include "shardflow/mpi/point_to_point.hpp"
 
 namespace shardflow::ml {
 namespace {
@@ -379,18 +380,15 @@ double full_batch_objective(const mpi::Comm& comm, const Dataset& data, const Mo
   const bool carry_out = last % block != 0 && last < total_rows;
   constexpr int kCarryTag = 0x5f1b;
   std::vector<double> carry(width, 0.0);
-  MPI_Request send_request = MPI_REQUEST_NULL;
   std::vector<double> outgoing;
+  mpi::PendingSend send;
   const auto send_carry = [&](std::vector<double> sum) {
     outgoing = std::move(sum);
-    mpi::check(MPI_Isend(outgoing.data(), static_cast<int>(width), MPI_DOUBLE, comm.rank() + 1,
-                         kCarryTag, comm.native(), &send_request),
-               "MPI_Isend (full-batch objective: a block's running sum)");
+    send = mpi::PendingSend::start(comm, std::span<const double>(outgoing), comm.rank() + 1,
+                                   kCarryTag);
   };
   const auto receive_carry = [&] {
-    mpi::check(MPI_Recv(carry.data(), static_cast<int>(width), MPI_DOUBLE, comm.rank() - 1,
-                        kCarryTag, comm.native(), MPI_STATUS_IGNORE),
-               "MPI_Recv (full-batch objective: a block's running sum)");
+    mpi::receive(comm, std::span<double>(carry), comm.rank() - 1, kCarryTag);
   };
 
   // The sums of the blocks that end on this rank, row-major.
@@ -433,8 +431,7 @@ double full_batch_objective(const mpi::Comm& comm, const Dataset& data, const Mo
       }
     }
   }
-  mpi::check(MPI_Wait(&send_request, MPI_STATUS_IGNORE),
-             "MPI_Wait (full-batch objective: a block's running sum)");
+  send.wait();
 
   // The block sums' largest magnitudes, and one slot flagging a non-finite sum (a non-finite
   // per-sample value, or finite values whose sum overflows).
