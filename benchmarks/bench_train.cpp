@@ -68,10 +68,8 @@ void BM_PlainAllreduceSum(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * rows * width);
 }
 
-void BM_TrainEpoch(benchmark::State& state) {
-  const mpi::Comm comm;
-  const idx_t n = state.range(0);
-  const int d = static_cast<int>(state.range(1));
+// This rank's rows of a (n, d) logistic problem: uniform features in [-1, 1), a 0/1 label.
+ml::Dataset logistic_rows(const mpi::Comm& comm, idx_t n, int d) {
   const idx_t begin = n * comm.rank() / comm.size(), end = n * (comm.rank() + 1) / comm.size();
   ml::Dataset data;
   data.features.resize(end - begin, d);
@@ -88,6 +86,14 @@ void BM_TrainEpoch(benchmark::State& state) {
   }
   data.global_offset = begin;
   data.global_rows = n;
+  return data;
+}
+
+void BM_TrainEpoch(benchmark::State& state) {
+  const mpi::Comm comm;
+  const idx_t n = state.range(0);
+  const int d = static_cast<int>(state.range(1));
+  const ml::Dataset data = logistic_rows(comm, n, d);
   ml::SgdOptions options;
   options.epochs = 1;
   options.batch_size = state.range(2);
@@ -97,25 +103,6 @@ void BM_TrainEpoch(benchmark::State& state) {
         ml::train_logistic_sgd(comm, data, model, options, std::nullopt, {}).weights);
   }
   state.SetItemsProcessed(state.iterations() * n);
-}
-
-// This rank's rows of a (n, d) logistic problem: uniform features in [-1, 1), a 0/1 label.
-ml::Dataset logistic_rows(const mpi::Comm& comm, idx_t n, int d) {
-  const idx_t begin = n * comm.rank() / comm.size(), end = n * (comm.rank() + 1) / comm.size();
-  ml::Dataset data;
-  data.features.resize(end - begin, d);
-  data.labels.resize(end - begin);
-  for (idx_t g = begin; g < end; ++g) {
-    double z = 0;
-    for (int j = 0; j < d; ++j) {
-      data.features(g - begin, j) = uniform(g, j + 1) * 2 - 1;
-      z += data.features(g - begin, j) * (j % 2 == 0 ? 1 : -1);
-    }
-    data.labels(g - begin) = z > 0 ? 1 : 0;
-  }
-  data.global_offset = begin;
-  data.global_rows = n;
-  return data;
 }
 
 // A linear model through Model::add_gradients' default (sample_gradients, then added).

@@ -22,6 +22,7 @@
 #include "shardflow/ckpt/checkpoint_store.hpp"
 #include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/html.hpp"
 #include "shardflow/common/logging.hpp"
 #include "shardflow/common/suggest.hpp"
 #include "shardflow/io/hdf5_table.hpp"
@@ -669,29 +670,6 @@ std::vector<std::string> split_csv_line(const std::string& line) {
       out.emplace_back();
     } else {
       out.back() += c;
-    }
-  }
-  return out;
-}
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
     }
   }
   return out;

@@ -101,6 +101,18 @@ std::vector<std::uint8_t> LinearModel::penalized() const {
   return mask;
 }
 
+namespace {
+
+// The loss of one row of a least-squares or binary model with margin z and label y, and its
+// derivative in z (*r): what sample_gradients and add_gradients both build on.
+double row_loss(LinearKind kind, double focal_gamma, double z, double y, double* r) {
+  if (kind == LinearKind::kLogistic) return binary_loss(z, y, focal_gamma, r);
+  *r = z - y;
+  return 0.5 * *r * *r;
+}
+
+}  // namespace
+
 void LinearModel::sample_gradients(const double* const* rows, const double* labels, size_t n,
                                    const double* w, double* out) const {
   const int d = d_;
@@ -111,13 +123,8 @@ void LinearModel::sample_gradients(const double* const* rows, const double* labe
       const double* x = rows[i];
       const double y = labels[i];
       const double z = LogisticRegression::margin(x, w, d);
-      double r, loss;
-      if (kind_ == LinearKind::kLogistic) {
-        loss = binary_loss(z, y, focal_gamma_, &r);
-      } else {
-        r = z - y;
-        loss = 0.5 * r * r;
-      }
+      double r;
+      const double loss = row_loss(kind_, focal_gamma_, z, y, &r);
       for (int j = 0; j < d; ++j)
         out[j] = r * x[j];
       out[d] = r;
@@ -162,13 +169,8 @@ void LinearModel::add_gradients(const double* const* rows, const double* labels,
     const double* x = rows[i];
     const double y = labels[i];
     const double z = LogisticRegression::margin(x, w, d);
-    double r, loss;
-    if (kind_ == LinearKind::kLogistic) {
-      loss = binary_loss(z, y, focal_gamma_, &r);
-    } else {
-      r = z - y;
-      loss = 0.5 * r * r;
-    }
+    double r;
+    double loss = row_loss(kind_, focal_gamma_, z, y, &r);
     if (weights != nullptr) {
       r *= weights[i];
       loss *= weights[i];

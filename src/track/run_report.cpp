@@ -10,6 +10,7 @@
 
 #include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/html.hpp"
 #include "shardflow/table/timestamp.hpp"
 
 namespace shardflow::track {
@@ -21,29 +22,6 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
-
-std::string esc(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // j[key] when j is an object holding it, else a null.
 const nlohmann::json& field(const nlohmann::json& j, const char* key) {
@@ -85,7 +63,7 @@ std::string fmt_count(const nlohmann::json& j) {
 }
 
 std::string note(std::string_view name, std::string_view text) {
-  return fmt::format("<p class=\"note\" data-note=\"{}\">{}</p>\n", name, esc(text));
+  return fmt::format("<p class=\"note\" data-note=\"{}\">{}</p>\n", name, html_escape(text));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,7 +134,8 @@ std::string line_chart(std::string_view chart, const Series& s, std::string_view
       "<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">{}</text>"
       "<text x=\"14\" y=\"{}\" class=\"axis\" text-anchor=\"middle\" transform=\"rotate(-90 14 "
       "{})\">{}</text>\n",
-      kLeft + pw / 2, kHeight - 6, esc(x_label), kTop + ph / 2, kTop + ph / 2, esc(y_label));
+      kLeft + pw / 2, kHeight - 6, html_escape(x_label), kTop + ph / 2, kTop + ph / 2,
+      html_escape(y_label));
   svg += extra;
   std::string points, values;
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -166,7 +145,7 @@ std::string line_chart(std::string_view chart, const Series& s, std::string_view
   svg += fmt::format(
       "<polyline class=\"series\" data-series=\"{}\" data-points=\"{}\" data-values=\"{}\" "
       "points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-      esc(s.name), xs.size(), values, points, s.color);
+      html_escape(s.name), xs.size(), values, points, s.color);
   if (s.markers) {
     for (size_t i = 0; i < xs.size(); ++i)
       svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>", px(xs[i]),
@@ -196,9 +175,9 @@ std::string summary_section(const nlohmann::json& record) {
       "<tr><th>steps</th><td>{} ({} reused from the stage cache)</td></tr>"
       "<tr><th>peak memory per rank</th><td>{} MiB</td></tr>"
       "<tr><th>job fingerprint</th><td><code>{}</code></td></tr></table>\n",
-      esc(job.is_string() ? job.get<std::string>() : "?"), fmt_count(field(record, "ranks")),
-      fmt_num(number(field(record, "seconds"))), total, reused, fmt_num(peak / (1024.0 * 1024.0)),
-      esc(fp.is_string() ? fp.get<std::string>() : "?"));
+      html_escape(job.is_string() ? job.get<std::string>() : "?"),
+      fmt_count(field(record, "ranks")), fmt_num(number(field(record, "seconds"))), total, reused,
+      fmt_num(peak / (1024.0 * 1024.0)), html_escape(fp.is_string() ? fp.get<std::string>() : "?"));
 }
 
 // At most this many points of the per-step loss are drawn (evenly strided, the last kept): an
@@ -213,12 +192,13 @@ std::string training_section(const nlohmann::json& record,
   const auto text = [](const nlohmann::json& j) {
     return j.is_string() ? j.get<std::string>() : std::string("?");
   };
-  html += fmt::format("<p>{} model ({}), {} parameters, {} steps{}.</p>\n",
-                      esc(text(field(train, "model"))), esc(text(field(train, "task"))),
-                      fmt_count(field(train, "parameters")), fmt_count(field(train, "steps")),
-                      field(train, "reused").is_boolean() && field(train, "reused").get<bool>()
-                          ? ", reused from a finished checkpoint"
-                          : "");
+  html +=
+      fmt::format("<p>{} model ({}), {} parameters, {} steps{}.</p>\n",
+                  html_escape(text(field(train, "model"))), html_escape(text(field(train, "task"))),
+                  fmt_count(field(train, "parameters")), fmt_count(field(train, "steps")),
+                  field(train, "reused").is_boolean() && field(train, "reused").get<bool>()
+                      ? ", reused from a finished checkpoint"
+                      : "");
   html += "<h3>Batch loss per step</h3>\n";
   if (train_losses.empty()) {
     html += note("loss", "no training step ran in this run (the model was reused)");
@@ -352,15 +332,15 @@ std::string timeline_chart(const std::vector<StepTimes>& steps) {
             "<rect data-part=\"{}\" data-rank=\"{}\" data-step=\"{}\" data-seconds=\"{:.6g}\" "
             "x=\"{:.2f}\" y=\"{:.1f}\" width=\"{:.2f}\" height=\"{}\" fill=\"{}\"><title>{} on "
             "rank {}: {} {:.4g} s</title></rect>\n",
-            names[k], r, esc(s.name), parts[k], kLabel + t / longest * pw, y, w, kLane, colors[k],
-            esc(s.name), r, names[k], parts[k]);
+            names[k], r, html_escape(s.name), parts[k], kLabel + t / longest * pw, y, w, kLane,
+            colors[k], html_escape(s.name), r, names[k], parts[k]);
         t += parts[k];
       }
       // A thin separator marks where each step ends.
       svg += fmt::format(
           "<line x1=\"{0:.2f}\" y1=\"{1:.1f}\" x2=\"{0:.2f}\" y2=\"{2:.1f}\" stroke=\"#fff\" "
           "stroke-width=\"1\"><title>{3}: {4:.4g} s</title></line>\n",
-          kLabel + t / longest * pw, y, y + kLane, esc(s.name), t - step_start);
+          kLabel + t / longest * pw, y, y + kLane, html_escape(s.name), t - step_start);
     }
     svg += "</g>\n";
   }
@@ -422,8 +402,8 @@ std::string rows_chart(const nlohmann::json& steps) {
     const double y = static_cast<double>(i) * kRow + 4;
     const double w = std::max(1.0, b.rows / most * kBar);
     if (b.step != previous) {
-      svg +=
-          fmt::format("<text x=\"0\" y=\"{:.1f}\" class=\"label\">{}</text>", y + 11, esc(b.step));
+      svg += fmt::format("<text x=\"0\" y=\"{:.1f}\" class=\"label\">{}</text>", y + 11,
+                         html_escape(b.step));
     }
     previous = b.step;
     const bool in = std::string_view(b.kind) == "in";
@@ -431,8 +411,9 @@ std::string rows_chart(const nlohmann::json& steps) {
         "<rect data-kind=\"{}\" data-step=\"{}\" data-rows=\"{:.0f}\" x=\"{}\" y=\"{:.1f}\" "
         "width=\"{:.1f}\" height=\"{}\" fill=\"{}\"><title>{} rows {}: {:.0f}</title></rect>"
         "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tick\">{} {:.0f}</text>\n",
-        b.kind, esc(b.step), b.rows, kLabel, y, w, kRow - 3, in ? "#b0b0b0" : "#72b7b2",
-        esc(b.step), in ? "in" : "out", b.rows, kLabel + w + 4, y + 10, in ? "in" : "out", b.rows);
+        b.kind, html_escape(b.step), b.rows, kLabel, y, w, kRow - 3, in ? "#b0b0b0" : "#72b7b2",
+        html_escape(b.step), in ? "in" : "out", b.rows, kLabel + w + 4, y + 10, in ? "in" : "out",
+        b.rows);
   }
   const double axis_y = static_cast<double>(bars.size()) * kRow + 18;
   svg += fmt::format(
@@ -465,8 +446,8 @@ std::string steps_section(const nlohmann::json& record) {
     html += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}</td>"
         "</tr>\n",
-        esc(field(s, "name").is_string() ? field(s, "name").get<std::string>() : "?"),
-        esc(field(s, "op").is_string() ? field(s, "op").get<std::string>() : "?"),
+        html_escape(field(s, "name").is_string() ? field(s, "name").get<std::string>() : "?"),
+        html_escape(field(s, "op").is_string() ? field(s, "op").get<std::string>() : "?"),
         reused.is_boolean() && reused.get<bool>() ? "yes" : "no",
         fmt_num(number(field(s, "seconds"))), fmt_num(number(field(s, "comm_seconds"))),
         fmt_num(number(field(s, "io_seconds"))), out);
@@ -480,7 +461,7 @@ std::string range_value(const nlohmann::json& v, const std::string& type) {
   if (type == "timestamp" && v.is_number_integer()) {
     std::string out;
     table::append_timestamp(v.get<std::int64_t>(), out);
-    return esc(out);
+    return html_escape(out);
   }
   if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
   return fmt_num(number(v));
@@ -495,7 +476,8 @@ std::string inputs_section(const nlohmann::json& record) {
     const nlohmann::json& rejected = field(input, "rejected_rows");
     const std::string format =
         field(input, "format").is_string() ? field(input, "format").get<std::string>() : "?";
-    html += fmt::format("<h3>{} <span class=\"small\">({})</span></h3>\n", esc(name), esc(format));
+    html += fmt::format("<h3>{} <span class=\"small\">({})</span></h3>\n", html_escape(name),
+                        html_escape(format));
     if (!profile.is_object()) {
       html += note("input-" + name,
                    fmt::format("input '{}' was not read in this run: every step that reads it "
@@ -511,7 +493,7 @@ std::string inputs_section(const nlohmann::json& record) {
     html += fmt::format(
         "<table data-table=\"input\" data-input=\"{}\" data-columns=\"{}\"><tr><th>column</th>"
         "<th>type</th><th>nulls</th><th>min</th><th>max</th><th>distinct</th></tr>\n",
-        esc(name), columns.is_array() ? columns.size() : 0);
+        html_escape(name), columns.is_array() ? columns.size() : 0);
     if (columns.is_array()) {
       for (const auto& c : columns) {
         const std::string type =
@@ -520,8 +502,8 @@ std::string inputs_section(const nlohmann::json& record) {
             !field(c, "distinct_exact").is_boolean() || field(c, "distinct_exact").get<bool>();
         html += fmt::format(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>\n",
-            esc(field(c, "name").is_string() ? field(c, "name").get<std::string>() : "?"),
-            esc(type), fmt_count(field(c, "nulls")), range_value(field(c, "min"), type),
+            html_escape(field(c, "name").is_string() ? field(c, "name").get<std::string>() : "?"),
+            html_escape(type), fmt_count(field(c, "nulls")), range_value(field(c, "min"), type),
             range_value(field(c, "max"), type), fmt_count(field(c, "distinct")),
             exact ? "" : " <span class=\"small\">approx.</span>");
       }
@@ -538,12 +520,13 @@ std::string evaluation_section(const nlohmann::json& record) {
   if (!evaluate.is_object()) return html + note("evaluation", "no evaluation in this job");
   html += fmt::format(
       "<p>on table '{}', {} rows.</p>\n",
-      esc(field(evaluate, "input").is_string() ? field(evaluate, "input").get<std::string>() : "?"),
+      html_escape(field(evaluate, "input").is_string() ? field(evaluate, "input").get<std::string>()
+                                                       : "?"),
       fmt_count(field(evaluate, "rows")));
   html += "<table data-table=\"metrics\"><tr><th>metric</th><th>value</th></tr>\n";
   if (metrics.is_object()) {
     for (const auto& [name, value] : metrics.items()) {
-      html += fmt::format("<tr><td>{}</td><td>{}</td></tr>\n", esc(name),
+      html += fmt::format("<tr><td>{}</td><td>{}</td></tr>\n", html_escape(name),
                           value.is_number() ? fmt::format("{:.6g}", value.get<double>())
                                             : std::string("not computable"));
     }
@@ -630,7 +613,7 @@ std::string run_report_html(const nlohmann::json& record,
   std::string html = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>shardflow run: "
       "{}</title>\n<style>{}</style></head><body>\n",
-      esc(job.is_string() ? job.get<std::string>() : "?"), kStyle);
+      html_escape(job.is_string() ? job.get<std::string>() : "?"), kStyle);
   html += summary_section(record);
   html += training_section(record, train_losses);
   html += steps_section(record);
