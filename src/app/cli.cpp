@@ -240,11 +240,17 @@ int command_run(const Context& ctx, const std::vector<std::string>& argv) {
   run_options.observer = &recorder;
   try {
     pipeline::run_job(comm, job, run_options);
-  } catch (const InterruptedError&) {
-    recorder.run_failed(comm, true);
+  } catch (const InterruptedError& e) {
+    recorder.run_failed(comm, true, fmt::format("{}: {}", to_string(e.kind()), e.what()));
+    throw;
+  } catch (const Error& e) {
+    recorder.run_failed(comm, false, fmt::format("{}: {}", to_string(e.kind()), e.what()));
+    throw;
+  } catch (const std::exception& e) {
+    recorder.run_failed(comm, false, e.what());
     throw;
   } catch (...) {
-    recorder.run_failed(comm, false);
+    recorder.run_failed(comm, false, "unknown error");
     throw;
   }
   return 0;

@@ -26,11 +26,29 @@ std::string amount(double v) {
   return v < 1e5 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
 }
 
+thread_local const ProgressScope* innermost_scope = nullptr;
+
 }  // namespace
+
+ProgressScope::ProgressScope(std::string label)
+    : label_(std::move(label)), outer_(innermost_scope) {
+  innermost_scope = this;
+}
+
+ProgressScope::~ProgressScope() {
+  innermost_scope = outer_;
+}
+
+const std::string& ProgressScope::current() {
+  static const std::string kNone;
+  return innermost_scope != nullptr ? innermost_scope->label_ : kNone;
+}
 
 Progress::Progress(std::string what, idx_t total, std::string unit, bool enabled)
     : what_(std::move(what)), unit_(std::move(unit)), total_(total), enabled_(enabled) {
   if (!enabled_) return;
+  if (const std::string& scope = ProgressScope::current(); !scope.empty())
+    what_ = scope + ": " + what_;
   terminal_ = ::isatty(STDERR_FILENO) == 1;
   interval_ = terminal_ ? 0.25 : log_interval();
   start_ = Clock::now();

@@ -8,6 +8,7 @@
 
 #include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/fault_injection.hpp"
+#include "shardflow/common/progress.hpp"
 #include "shardflow/io/csv_scanner.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/file.hpp"
@@ -129,7 +130,17 @@ void write_csv(const mpi::Comm& comm, const table::Table& table, const std::stri
                char delimiter) {
   std::string text;
   if (comm.is_root()) append_csv_header(table.schema(), delimiter, text);
-  append_csv_rows(table, 0, table.num_rows(), delimiter, text);
+  // Formatting is most of the time (the write is one collective pass), so progress counts the
+  // rows formatted, a block at a time.
+  const idx_t n = table.num_rows();
+  Progress progress("writing " + std::filesystem::path(path).filename().string(), n, "rows",
+                    comm.is_root());
+  constexpr idx_t kBlock = idx_t{1} << 16;
+  for (idx_t first = 0; first < n; first += kBlock) {
+    const idx_t count = std::min(kBlock, n - first);
+    append_csv_rows(table, first, count, delimiter, text);
+    progress.update(first + count);
+  }
   write_ordered_text(comm, text, path);
 }
 

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/progress.hpp"
 #include "shardflow/io/hdf5_handle.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
@@ -534,6 +535,10 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
 
     Hid dxpl = collective_transfer();
     const WriteContext ctx{comm, path, name, group.get(), dxpl.get(), options, release, watchdog};
+    // Column by column: done is the share of columns written times this rank's rows.
+    Progress progress(fmt::format("writing table '{}' to {}", name,
+                                  std::filesystem::path(path).filename().string()),
+                      local_rows, "rows", options.report_progress && comm.is_root());
     for (int c = 0; c < ncols; ++c) {
       const Column& column = table.column(c);
       const std::string& col_name = table.schema().field(c).name;
@@ -588,6 +593,7 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
         write_dataset(ctx, col_name + kValidSuffix, H5T_NATIVE_UINT8, global_rows, offset,
                       local_rows, validity, {});
       }
+      progress.update(local_rows * (c + 1) / ncols);
     }
 
     // Only after every dataset is closed and flushed does the group claim to be complete.

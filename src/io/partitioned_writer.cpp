@@ -17,6 +17,7 @@
 #include "shardflow/common/atomic_file.hpp"
 #include "shardflow/common/error.hpp"
 #include "shardflow/common/fault_injection.hpp"
+#include "shardflow/common/progress.hpp"
 #include "shardflow/io/csv_scanner.hpp"
 #include "shardflow/io/csv_writer.hpp"
 #include "shardflow/io/hdf5_table.hpp"
@@ -399,6 +400,9 @@ PartitionedWriteResult write_partitioned(const mpi::Comm& comm, const table::Tab
       if (options.format == "hdf5" && !order.empty())
         self = std::make_unique<mpi::Comm>(mpi::Comm::self());
       std::set<fs::path> directories;
+      Progress progress("writing partitions of " + final_dir.filename().string(), t.num_rows(),
+                        "rows", comm.is_root());
+      idx_t rows_written = 0;
       for (const std::string& part : order) {
         const fs::path dir = tmp / part;
         const fs::path file = dir / ("part-00000." + ext);
@@ -416,6 +420,7 @@ PartitionedWriteResult write_partitioned(const mpi::Comm& comm, const table::Tab
             Hdf5WriteOptions h5;
             h5.chunk_rows = options.chunk_rows;
             h5.fingerprint = options.fingerprint;
+            h5.report_progress = false;  // this loop reports for all partitions
             write_table(*self, file.string(), options.table_name, sub, h5);
             fsync_file(file);
           }
@@ -426,6 +431,8 @@ PartitionedWriteResult write_partitioned(const mpi::Comm& comm, const table::Tab
           directories.insert(d);
         ++result.partitions;
         ++result.files;
+        rows_written += static_cast<idx_t>(rows_of.at(part).size());
+        progress.update(rows_written);
       }
       for (const fs::path& d : directories)
         fsync_directory(d);

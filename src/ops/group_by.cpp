@@ -11,6 +11,7 @@
 #include <set>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/progress.hpp"
 #include "shardflow/common/suggest.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/ops/hash_table.hpp"
@@ -101,12 +102,36 @@ States make_states(const Table& t, const std::vector<AggSpec>& aggs) {
   return states;
 }
 
+// Rank 0's progress through a group-by, which is a fixed sequence of passes over its rows
+// (grouping the keys, each aggregate's update, a shuffle, the regrouping or merge on arrival):
+// done counts as the share of passes finished times the input rows, so the rate is the
+// group-by's throughput in input rows and the ETA assumes the remaining passes take as long as
+// the done ones. The kernels run whole columns, so progress moves at pass boundaries.
+class PassProgress {
+ public:
+  PassProgress(const mpi::Comm& comm, idx_t rows)
+      : progress_("group-by", rows, "rows", comm.is_root()), rows_(rows) {}
+  /// The path is chosen: it takes `passes` passes in all.
+  void plan(int passes) { passes_ = std::max(passes, 1); }
+  void pass_done() {
+    ++done_;
+    progress_.update(rows_ * std::min(done_, passes_) / passes_);
+  }
+
+ private:
+  Progress progress_;
+  idx_t rows_;
+  int passes_ = 1;
+  int done_ = 0;
+};
+
 // With many groups (GroupByOptions), the rows are taken in slice order (order_by_group_slice) so
 // that each aggregate's updates stay in cache. db-benchmark at 1e8 rows, 2 ranks: q3 (1e6 groups)
 // went from 6.7 s to 2.3 s, q5 from 7.8 s to 2.4 s; q2 (1e4 groups, whose states fit in cache
 // anyway) went from 0.35 s to 1.3 s when sliced, hence the threshold.
 void update_states(States& states, const Table& t, const std::vector<AggSpec>& aggs,
-                   std::span<const std::int32_t> gid, idx_t groups, const GroupByOptions& options) {
+                   std::span<const std::int32_t> gid, idx_t groups, const GroupByOptions& options,
+                   PassProgress& progress) {
   for (auto& st : states)
     st->resize(groups);
   const GroupSliceOrder order = groups > options.slice_above_groups
@@ -135,6 +160,7 @@ void update_states(States& states, const Table& t, const std::vector<AggSpec>& a
     }
     for (const std::string* c : {&aggs[j].column, &aggs[j].column2})
       if (!c->empty() && last_use[*c] == j) sliced.erase(*c);
+    progress.pass_done();
   }
 }
 
@@ -268,6 +294,8 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
   const int ranks = comm.size();
   const bool holistic = std::any_of(aggs.begin(), aggs.end(), is_holistic);
   const KeyPacking packing = plan_packing(comm, table, key_idx);
+  const int agg_passes = static_cast<int>(aggs.size());
+  PassProgress progress(comm, table.num_rows());
 
   if (packing.packable) {
     // A small key domain (equal on all ranks) is grouped by direct indexing, block by block,
@@ -292,12 +320,17 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       return g;
     };
     if (ranks == 1) {
+      progress.plan(1 + agg_passes);
       const PackedGroups g = local_groups();
+      progress.pass_done();
       auto states = make_states(table, aggs);
-      update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()), options);
+      update_states(states, table, aggs, g.gid, static_cast<idx_t>(g.keys.size()), options,
+                    progress);
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     if (est.group_ratio > 0.5 || holistic) {
+      progress.plan(3 + agg_passes);
+      progress.pass_done();  // the keys are packed (or grouped directly)
       // Most keys are distinct on their rank: pre-aggregation would hardly shrink the data (a
       // partial state is wider than a raw row), so the raw
       // (packed key, value columns) rows are shuffled and aggregated once. Holistic aggregates
@@ -316,17 +349,23 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       const std::vector<int> dest = destinations_of(packed, ranks);
       packed = {};
       const Table moved = shuffle_to(comm, raw, dest, options.shuffle);
+      progress.pass_done();
       raw = Table();
       const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
       const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
+      progress.pass_done();
       auto states = make_states(moved, aggs);
-      update_states(states, moved, aggs, g.gid, static_cast<idx_t>(g.keys.size()), options);
+      update_states(states, moved, aggs, g.gid, static_cast<idx_t>(g.keys.size()), options,
+                    progress);
       return assemble(keys, unpack_keys(g.keys, packing), aggs, states, overflow);
     }
     // Keys repeat: aggregate locally, shuffle the partial states, merge.
+    progress.plan(3 + agg_passes);
     PackedGroups local = local_groups();
+    progress.pass_done();
     auto states = make_states(table, aggs);
-    update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()), options);
+    update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()), options,
+                  progress);
     local.gid = {};
     // Exact float sums whose values spread beyond the fast tier carry an extra (string) column;
     // every rank must send the same columns, so the ranks agree on it. Aggregates and schema are
@@ -350,6 +389,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     }
     const Table moved =
         shuffle_to(comm, partial, destinations_of(local.keys, ranks), options.shuffle);
+    progress.pass_done();
     partial = Table();
     const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
     const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
@@ -362,6 +402,7 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
                 g.gid);
       col += w;
     }
+    progress.pass_done();
     return assemble(keys, unpack_keys(g.keys, packing), aggs, merged, overflow);
   }
 
@@ -374,8 +415,10 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     for (const auto& k : keys)
       idx.push_back(t.schema().index_of(k, "group-by keys"));
     RowGroups g = group_rows(t, idx);
+    progress.pass_done();
     auto states = make_states(t, aggs);
-    update_states(states, t, aggs, g.gid, static_cast<idx_t>(g.first_row.size()), options);
+    update_states(states, t, aggs, g.gid, static_cast<idx_t>(g.first_row.size()), options,
+                  progress);
     std::vector<std::int32_t>().swap(g.gid);
     if (owned != nullptr) {
       for (int c = 0; c < t.num_columns(); ++c)
@@ -389,11 +432,16 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     std::vector<idx_t>().swap(g.first_row);
     return assemble(keys, std::move(key_cols), aggs, states, overflow);
   };
-  if (ranks == 1) return aggregate_rows(table, nullptr);
+  if (ranks == 1) {
+    progress.plan(1 + agg_passes);
+    return aggregate_rows(table, nullptr);
+  }
+  progress.plan(2 + agg_passes);
   std::vector<std::string> needed = keys;
   for (const auto& name : value_columns(aggs))
     if (std::find(needed.begin(), needed.end(), name) == needed.end()) needed.push_back(name);
   Table moved = hash_shuffle(comm, table.select(needed), keys, options.shuffle);
+  progress.pass_done();
   return aggregate_rows(moved, &moved);
 }
 

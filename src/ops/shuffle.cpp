@@ -16,6 +16,7 @@
 
 #include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/progress.hpp"
 #include "shardflow/common/streaming_copy.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -336,6 +337,8 @@ struct Exchange {
   // k*p + d] is `sent` of rank s: every rank's layout (otherwise empty).
   const mpi::Exchange* exchanger;
   const std::vector<idx_t>& all_sent;
+  // Rank 0's progress report, told after each round how many of this rank's rows are sent.
+  Progress& progress;
 
   idx_t begin(idx_t k) const { return n * k / rounds; }
   idx_t end(idx_t k) const { return n * (k + 1) / rounds; }
@@ -456,6 +459,7 @@ void exchange_direct(const Exchange<D>& x) {
     }
     for (int s = 0; s < p; ++s)
       x.out_pos[static_cast<size_t>(s)] += rcv[static_cast<size_t>(s)];
+    x.progress.update(x.end(k));
   }
 }
 
@@ -776,6 +780,7 @@ void exchange_segments(const Exchange<D>& x) {
       }
       pos += m;
     }
+    x.progress.update(end);
   }
 }
 
@@ -1030,6 +1035,8 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
     out_cols.push_back(std::move(oc));
   }
 
+  // Rows of this rank sent so far; a shuffle of a few rounds shows at most its end.
+  Progress progress("shuffling", n, "rows", comm.is_root());
   Exchange<D> x{comm,
                 table,
                 destination.data(),
@@ -1045,7 +1052,8 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
                 string_pieces,
                 plain_lengths,
                 exchanger.has_value() ? &*exchanger : nullptr,
-                all_sent};
+                all_sent,
+                progress};
   if (!direct) {
     // The segment path goes through the exchange (shared memory to peers on this host) when
     // every rank's largest round fits in one MPI message; otherwise through split MPI messages.

@@ -17,6 +17,7 @@
 #include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/fingerprint.hpp"
 #include "shardflow/common/memory.hpp"
+#include "shardflow/common/progress.hpp"
 #include "shardflow/common/suggest.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/csv_writer.hpp"
@@ -384,6 +385,10 @@ class Executor {
   // of its stage files turned out damaged on reading: its record then says it was recomputed.
   void compute_step(std::size_t index) {
     const StepSpec& step = *job_.steps[index];
+    // Long work inside the step (reading an input, a shuffle, a group-by, the stage write)
+    // reports progress under the step's name.
+    const ProgressScope progress_scope(
+        fmt::format("{} '{}'", step_label(index, step), step.name()));
     Stopwatch timer;
     std::vector<const table::Table*> inputs;
     for (const auto& input : step.inputs)
@@ -433,6 +438,7 @@ class Executor {
         if (comm_.is_root()) fs::create_directories(path.parent_path());
       });
       TableState& t = tables_.at(output.table);
+      const ProgressScope progress_scope(fmt::format("output '{}'", output.table));
       // Reading the table verifies a cached stage file (Fletcher32 on every chunk; a damaged one
       // is recomputed) before its bytes are published.
       const table::Table& data = materialize(output.table);
@@ -507,6 +513,9 @@ class Executor {
   TableState& table(const std::string& name) { return tables_.at(name); }
   const StageCache& cache() const { return cache_; }
   const std::vector<std::pair<idx_t, idx_t>>& step_memory() const { return step_memory_; }
+  /// This rank's I/O time so far (IoScope), and the communication inside it.
+  double io_seconds() const { return io_seconds_; }
+  double io_comm_seconds() const { return io_comm_seconds_; }
   const std::map<std::string, double>& input_fingerprint_seconds() const {
     return input_fingerprint_seconds_;
   }
@@ -535,6 +544,51 @@ class Executor {
   // I/O time of this rank so far, and the communication inside it (IoScope).
   double io_seconds_ = 0;
   double io_comm_seconds_ = 0;
+};
+
+// metrics.json's per_rank object: each rank's seconds split into compute (the rest), comm and io.
+nlohmann::json per_rank_json(const std::vector<double>& seconds, const std::vector<double>& comm,
+                             const std::vector<double>& io) {
+  std::vector<double> compute;
+  for (size_t r = 0; r < seconds.size(); ++r)
+    compute.push_back(std::max(0.0, seconds[r] - comm[r] - io[r]));
+  return {{"seconds", seconds},
+          {"compute_seconds", compute},
+          {"comm_seconds", comm},
+          {"io_seconds", io}};
+}
+
+// Times work outside the steps (training, evaluation) as run_steps times a step: the wall time
+// split into communication, I/O (the executor's IoScopes: reading tables, checkpoints) and the
+// rest, on every rank, for the run report's timeline.
+class PhaseTimes {
+ public:
+  explicit PhaseTimes(const Executor& executor)
+      : executor_(executor),
+        comm_(mpi::communication_seconds()),
+        io_(executor.io_seconds()),
+        io_comm_(executor.io_comm_seconds()) {}
+
+  /// Collective (one allgather of three numbers): the per_rank object, up to now.
+  nlohmann::json per_rank(const mpi::Comm& comm) const {
+    const double io = executor_.io_seconds() - io_;
+    const double in_io = executor_.io_comm_seconds() - io_comm_;
+    const std::vector<double> mine = {
+        timer_.seconds(), std::max(0.0, mpi::communication_seconds() - comm_ - in_io), io};
+    const std::vector<double> all = mpi::allgather_blocks<double>(comm, mine);
+    std::vector<double> seconds, comms, ios;
+    for (int r = 0; r < comm.size(); ++r) {
+      seconds.push_back(all[3 * static_cast<size_t>(r)]);
+      comms.push_back(all[3 * static_cast<size_t>(r) + 1]);
+      ios.push_back(all[3 * static_cast<size_t>(r) + 2]);
+    }
+    return per_rank_json(seconds, comms, ios);
+  }
+
+ private:
+  const Executor& executor_;
+  Stopwatch timer_;
+  double comm_, io_, io_comm_;
 };
 
 // Temporary files of generated data (`<input>-<16 hex>.csv.tmp`, see inputs/generate_input.cpp)
@@ -993,7 +1047,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
             source.rows, sgd.batch_size);
       }
     };
-    loaded = store.load_latest(comm, out.fingerprint, accept);
+    loaded = [&] {
+      const Executor::IoScope io(executor);
+      return store.load_latest(comm, out.fingerprint, accept);
+    }();
     loaded_from = "the newest valid checkpoint in " + store.directory().string();
     if (!loaded) {
       move_checkpoints_aside(
@@ -1006,7 +1063,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
   } else if (options.resume == "never") {
     move_checkpoints_aside(comm, store, "--resume never");
   } else {
-    loaded = store.load(comm, options.resume);
+    loaded = [&] {
+      const Executor::IoScope io(executor);
+      return store.load(comm, options.resume);
+    }();
     loaded_from = options.resume;
     if (loaded->meta.fingerprint != out.fingerprint) {
       spdlog::warn(
@@ -1137,6 +1197,7 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                           state.epoch);
       }
       if (spec.checkpoint_every_steps > 0 && state.step % spec.checkpoint_every_steps == 0) {
+        const Executor::IoScope io(executor);
         store.save(comm, checkpoint_of(state));
         last_saved = state.step;
         spdlog::debug("checkpoint written at step {}", state.step);
@@ -1149,16 +1210,16 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
         // A full-batch step (lbfgs) goes over every row, and its loss is the objective; its
         // iteration count is at most total_steps, so the ETA is an upper bound.
         const bool full_batch = sgd.batch_size == ml::kFullBatch;
-        spdlog::info("step {}/{} (epoch {}), {} {:.6f}, {:.3g} rows/s, ETA {}{}", state.step,
-                     total_steps, state.epoch + (state.step_in_epoch == 0 ? 0 : 1),
-                     full_batch ? "objective" : "batch loss", state.last_loss,
-                     steps_per_second *
-                         static_cast<double>(full_batch ? data.global_rows : sgd.batch_size),
-                     steps_per_second > 0
-                         ? fmt::format("{:.0f} s", static_cast<double>(total_steps - state.step) /
-                                                       steps_per_second)
-                         : std::string("?"),
-                     full_batch ? " at most" : "");
+        spdlog::info(
+            "step {}/{} (epoch {}), {} {:.6f}, {:.3g} rows/s, ETA {}{}", state.step, total_steps,
+            state.epoch + (state.step_in_epoch == 0 ? 0 : 1),
+            full_batch ? "objective" : "batch loss", state.last_loss,
+            steps_per_second * static_cast<double>(full_batch ? data.global_rows : sgd.batch_size),
+            steps_per_second > 0
+                ? fmt::format("{:.0f} s",
+                              static_cast<double>(total_steps - state.step) / steps_per_second)
+                : std::string("?"),
+            full_batch ? " at most" : "");
         progress.reset();
       }
     };
@@ -1169,7 +1230,10 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     epoch_timer.reset();
     out.state = ml::train_sgd(comm, data, *out.model, sgd, resume, callbacks, &stopped,
                               &out.gradient_sum_seconds);
-    if (out.state.step != last_saved) store.save(comm, checkpoint_of(out.state));
+    if (out.state.step != last_saved) {
+      const Executor::IoScope io(executor);
+      store.save(comm, checkpoint_of(out.state));
+    }
     if (stopped && !early.stopped) {
       InterruptedError error(
           stop_message(agreed_stop_cause(comm), fmt::format("at training step {}", out.state.step),
@@ -1270,9 +1334,9 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
     if (comm.is_root()) fs::create_directories(workdir);
   });
   const WorkdirLock lock(comm, workdir);
+  if (options.observer) options.observer->run_started(comm, job);
   spdlog::info("job '{}' on {} rank(s), workdir {}", job.name, comm.size(), workdir.string());
   keep_freed_memory(job.runtime.keep_freed_memory);
-  if (options.observer) options.observer->run_started(comm, job);
 
   // A run rebuilds the published results; removing the previous run's first means a run that
   // fails leaves none behind that could pass for its own.
@@ -1300,7 +1364,11 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
   std::vector<std::string> not_computable;  // metrics undefined on the evaluation data
   if (job.train) {
     Stopwatch timer;
-    TrainOutcome outcome = train(comm, job, executor, options, workdir);
+    const PhaseTimes train_times(executor);
+    TrainOutcome outcome = [&] {
+      const ProgressScope progress_scope("training");
+      return train(comm, job, executor, options, workdir);
+    }();
     executor.free_after(executor.train_position());
     summary.train_steps = outcome.state.step;
     summary.train_losses = outcome.step_losses;
@@ -1320,7 +1388,8 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                   {"epoch_seconds", outcome.epoch_seconds},
                   {"epoch_loss", outcome.epoch_losses},
                   {"gradient_sum_seconds", outcome.gradient_sum_seconds},
-                  {"early_stopping", outcome.early_stopping}};
+                  {"early_stopping", outcome.early_stopping},
+                  {"per_rank", train_times.per_rank(comm)}};
     if (job.train->optimizer->training_options().optimizer == ml::OptimizerKind::kLbfgs) {
       const ml::LbfgsProgress lbfgs = ml::lbfgs_progress(outcome.state);
       train_json["lbfgs"] = {
@@ -1334,6 +1403,8 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
     }
     if (job.evaluate) {
       const Stopwatch evaluate_timer;
+      const PhaseTimes evaluate_times(executor);
+      const ProgressScope progress_scope("evaluation");
       ml::ScoredRows scored =
           ml::score_table(comm, executor.materialize(job.evaluate->input), outcome.features,
                           job.train->label, *outcome.model, outcome.state.weights);
@@ -1410,6 +1481,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
       }
       executor.free_after(executor.evaluate_position());
       evaluate_json["seconds"] = evaluate_timer.seconds();
+      evaluate_json["per_rank"] = evaluate_times.per_rank(comm);
     }
   }
 
@@ -1435,14 +1507,8 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
       rows_in[table] = n >= 0 ? nlohmann::json(n) : nlohmann::json(nullptr);
     // compute = seconds - comm - io on each rank (unlike compute_seconds above, the op's wall
     // time with its communication).
-    std::vector<double> rank_compute;
-    for (size_t r = 0; r < s.rank_seconds.size(); ++r)
-      rank_compute.push_back(
-          std::max(0.0, s.rank_seconds[r] - s.rank_comm_seconds[r] - s.rank_io_seconds[r]));
-    const nlohmann::json per_rank = {{"seconds", s.rank_seconds},
-                                     {"compute_seconds", rank_compute},
-                                     {"comm_seconds", s.rank_comm_seconds},
-                                     {"io_seconds", s.rank_io_seconds}};
+    const nlohmann::json per_rank =
+        per_rank_json(s.rank_seconds, s.rank_comm_seconds, s.rank_io_seconds);
     steps.push_back({{"name", s.name},
                      {"op", s.op},
                      {"reused", s.reused},

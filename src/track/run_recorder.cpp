@@ -167,6 +167,12 @@ std::string git_commit_of(const fs::path& path) {
 }
 
 void RunRecorder::run_started(const mpi::Comm& comm, const pipeline::Job& job) {
+  if (comm.is_root()) {
+    // The workdir is locked: no other run writes this file now.
+    log_path_ = fs::path(job.workdir) / "run.log";
+    log_file_.emplace(log_path_);
+    spdlog::info("run log: {}", log_path_.string());
+  }
   if (!job.track) return;
   comm.agree([&] {
     if (!comm.is_root()) return;
@@ -259,6 +265,7 @@ void RunRecorder::run_finished(const mpi::Comm& comm, const pipeline::Job& job,
     const fs::path workdir = summary.workdir;
     store_->log_artifact(*run_, workdir / "metrics.json", "metrics.json");
     store_->log_artifact(*run_, workdir / "report.html", "report.html");
+    if (fs::is_regular_file(log_path_)) store_->log_artifact(*run_, log_path_, log_artifact_name());
     if (job.train && fs::is_regular_file(workdir / "model.h5"))
       store_->log_artifact(*run_, workdir / "model.h5", "model.h5");
     if (job.registration && fs::is_regular_file(workdir / "model.h5")) {
@@ -294,12 +301,23 @@ void RunRecorder::write_state(bool finished) const {
                                          "\n");
 }
 
-void RunRecorder::run_failed(const mpi::Comm& comm, bool interrupted) noexcept {
-  if (!comm.is_root() || !run_ || !store_) return;
+std::string RunRecorder::log_artifact_name() const {
+  return restarts_ == 0 ? std::string("run.log") : fmt::format("run.restart{}.log", restarts_);
+}
+
+void RunRecorder::run_failed(const mpi::Comm& comm, bool interrupted,
+                             const std::string& error) noexcept {
+  if (!comm.is_root()) return;
+  if (log_file_) {
+    // Only into the file: the command's error report prints it on stderr.
+    log_file_->write(spdlog::level::err, "run failed: " + error);
+  }
+  if (!run_ || !store_) return;
   try {
     run_->status = interrupted ? RunStatus::kKilled : RunStatus::kFailed;
     run_->end_time_ms = now_ms();
     store_->write_run_meta(*run_);
+    if (fs::is_regular_file(log_path_)) store_->log_artifact(*run_, log_path_, log_artifact_name());
   } catch (const std::exception& e) {
     spdlog::warn("tracking: could not mark run {} as {}: {}", run_->run_id,
                  interrupted ? "killed" : "failed", e.what());

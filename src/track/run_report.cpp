@@ -289,6 +289,21 @@ std::vector<StepTimes> step_times(const nlohmann::json& steps) {
   return out;
 }
 
+// Training and evaluation, after the steps, when the record times them per rank (an older
+// metrics.json does not): named "(train)" and "(evaluate)", which no table name can be.
+void append_phase_times(const nlohmann::json& record, std::vector<StepTimes>& out) {
+  for (const char* phase : {"train", "evaluate"}) {
+    const nlohmann::json& per_rank = field(field(record, phase), "per_rank");
+    StepTimes t;
+    t.name = fmt::format("({})", phase);
+    t.compute = numbers(field(per_rank, "compute_seconds"));
+    t.comm = numbers(field(per_rank, "comm_seconds"));
+    t.io = numbers(field(per_rank, "io_seconds"));
+    if (!t.compute.empty() && t.comm.size() == t.compute.size() && t.io.size() == t.compute.size())
+      out.push_back(std::move(t));
+  }
+}
+
 constexpr const char* kComputeColor = "#4c78a8";
 constexpr const char* kCommColor = "#f58518";
 constexpr const char* kIoColor = "#54a24b";
@@ -429,10 +444,13 @@ std::string steps_section(const nlohmann::json& record) {
   if (!steps.is_array() || steps.empty()) return html + note("steps", "no steps in this job");
   html +=
       "<h3>Timeline per rank</h3>\n<p class=\"small\">Each lane is a rank, each bar a step, "
-      "split into compute, communication (time inside MPI calls) and I/O (reading inputs and "
-      "stage files, writing stage files), in the order the steps ran. Training and evaluation "
-      "are not on it: their time is train.seconds and evaluate.seconds in metrics.json.</p>\n";
-  html += timeline_chart(step_times(steps));
+      "split into compute, communication (time inside MPI calls) and I/O (reading inputs, stage "
+      "files and checkpoints, writing stage files and checkpoints), in the order the steps ran, "
+      "then training and evaluation as (train) and (evaluate). Writing the outputs and the "
+      "report is not on it.</p>\n";
+  std::vector<StepTimes> lanes = step_times(steps);
+  append_phase_times(record, lanes);
+  html += timeline_chart(lanes);
   html += "<h3>Rows in and out per step</h3>\n";
   html += rows_chart(steps);
   html +=

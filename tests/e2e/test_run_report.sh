@@ -124,15 +124,27 @@ close = lambda a, b, tol=1e-5: abs(a - b) <= tol * max(1.0, abs(b))
 
 steps = record["steps"]
 ranks = record["ranks"]
-# ---- timeline: one lane per rank, three bars per step and rank, adding up to metrics.json -----
+# ---- timeline: one lane per rank, three bars per step and rank, adding up to metrics.json, ------
+# then training and evaluation as "(train)" and "(evaluate)" with their own per-rank split
 t = p.charts.get("timeline")
-check(t is not None and int(t["data-lanes"]) == ranks == 2, f"timeline lanes {t and t.get('data-lanes')}, ranks {ranks}")
-check(t is not None and int(t["data-steps"]) == len(steps), "timeline steps")
-check(len(p.parts) == 3 * ranks * len(steps), f"{len(p.parts)} timeline bars for {len(steps)} steps x {ranks} ranks x 3")
-for s in steps:
+phases = [dict(record[k], name=f"({k})") for k in ("train", "evaluate") if isinstance(record.get(k), dict)]
+check(all("per_rank" in ph for ph in phases), "train or evaluate without per_rank times")
+if mode == "first":
+    check([ph["name"] for ph in phases] == ["(train)", "(evaluate)"], f"timeline phases {[ph['name'] for ph in phases]}")
+    for ph in phases:
+        pr = ph["per_rank"]
+        check(len(pr["seconds"]) == ranks and all(v >= 0 for v in pr["seconds"]), f"{ph['name']}: per_rank seconds {pr['seconds']}")
+        check(abs(pr["seconds"][0] - ph["seconds"]) <= 0.05 + 0.05 * ph["seconds"], f"{ph['name']}: rank 0 {pr['seconds'][0]} s against {ph['seconds']} s")
+    check(sum(phases[0]["per_rank"]["comm_seconds"]) > 0, "training spent no time communicating at 2 ranks")
+    check(sum(phases[0]["per_rank"]["io_seconds"]) > 0, "training spent no time on I/O (checkpoints)")
+lanes = steps + phases
+check(t is not None and int(t["data-steps"]) == len(lanes), "timeline steps")
+check(len(p.parts) == 3 * ranks * len(lanes), f"{len(p.parts)} timeline bars for {len(lanes)} steps x {ranks} ranks x 3")
+for s in lanes:
     pr = s["per_rank"]
-    check(pr["seconds"][0] == s["seconds"], f"{s['name']}: per_rank seconds[0] != seconds")
-    check(pr["comm_seconds"][0] == s["comm_seconds"] and pr["io_seconds"][0] == s["io_seconds"], f"{s['name']}: rank 0's split")
+    if s in steps:
+        check(pr["seconds"][0] == s["seconds"], f"{s['name']}: per_rank seconds[0] != seconds")
+        check(pr["comm_seconds"][0] == s["comm_seconds"] and pr["io_seconds"][0] == s["io_seconds"], f"{s['name']}: rank 0's split")
     for r in range(ranks):
         got = {a["data-part"]: float(a["data-seconds"]) for a in p.parts if a["data-step"] == s["name"] and int(a["data-rank"]) == r}
         check(set(got) == {"compute", "comm", "io"}, f"{s['name']} rank {r}: bars {sorted(got)}")
@@ -220,6 +232,25 @@ pass "every chart of the first run has data and agrees with metrics.json"
 art=$(ls mlruns/*/*/artifacts/report.html 2>/dev/null | head -1)
 [ -n "$art" ] && cmp -s "$art" w/report.html || fail "the tracked run has no report.html artifact equal to w/report.html"
 pass "the tracked run holds report.html as an artifact"
+
+# ---- the run log: <workdir>/run.log (rank 0's lines) and the tracked run's run.log artifact -------
+grep -q "\[r0\] \[info\] job 'report' on 2 rank(s)" w/run.log || { cat w/run.log; fail "w/run.log lacks the run's first line"; }
+grep -q "training finished at step" w/run.log || fail "w/run.log lacks the training lines"
+grep -q "\[r1\]" w/run.log && fail "w/run.log holds another rank's lines"
+log_art=$(ls mlruns/*/*/artifacts/run.log 2>/dev/null | head -1)
+[ -n "$log_art" ] || fail "the tracked run has no run.log artifact"
+# The artifact is copied as the run finishes; the file goes on for the last lines.
+cmp -s "$log_art" <(head -c "$(stat -c %s "$log_art")" w/run.log) || fail "the run.log artifact is not the start of w/run.log"
+grep -q "registry\|tracking: run" "$log_art" || grep -q "evaluate on 'test_set'" "$log_art" || fail "the run.log artifact stops early"
+pass "rank 0's log is in w/run.log and a run.log artifact"
+
+# A run that fails ends its log with the error, and the failed run keeps that log as an artifact.
+printf 'ts,v,city\n2024-03-01 12:00:00,1.5,oslo\n2024-03-02 12:00:00,oops,rome\n' >bad.csv
+expect_exit 3 120 failed 2 run job.yaml --set workdir=wf --set inputs.extra.path=bad.csv --set inputs.extra.bad_rows=fail
+tail -1 wf/run.log | grep -q "\[error\] run failed: input data error: .*bad.csv.*oops" || { tail -3 wf/run.log; fail "the failed run's log does not end with its error"; }
+failed_log=$(grep -l "run failed: .*bad.csv" mlruns/*/*/artifacts/run.log 2>/dev/null | head -1)
+[ -n "$failed_log" ] && grep -q "status: 4" "$(dirname "$(dirname "$failed_log")")/meta.yaml" || fail "no FAILED run with the failed log as its run.log artifact"
+pass "a failed run's log ends with its error, also as the run's artifact"
 
 # ---- headless Chromium: the page renders to a full-size, non-blank screenshot ---------------------
 shot="$TMP/report.png"

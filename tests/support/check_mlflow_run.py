@@ -156,6 +156,16 @@ if status == 3:
                      ("model.h5", os.path.join(workdir, "model.h5")), ("report.html", os.path.join(workdir, "report.html"))):
         if os.path.exists(src):
             check(open(os.path.join(run_dir, "artifacts", art), "rb").read() == open(src, "rb").read(), f"artifact {art} differs from {src}")
+# The run log: this attempt's copy of <workdir>/run.log, taken as the run finished or failed (the
+# file goes on for a line or two), as run.log or run.restart<k>.log for the k-th restart.
+if status in (3, 4, 5) and os.path.exists(os.path.join(workdir, "run.log")):
+    k = int(tags.get("shardflow.restarts", "0"))
+    art = os.path.join(run_dir, "artifacts", "run.log" if k == 0 else f"run.restart{k}.log")
+    check(os.path.isfile(art), f"no artifact {os.path.basename(art)}")
+    if os.path.isfile(art):
+        got = open(art, "rb").read()
+        check(len(got) > 0 and open(os.path.join(workdir, "run.log"), "rb").read().startswith(got),
+              f"artifact {os.path.basename(art)} is not the start of {workdir}/run.log")
 if errors:
     print("\n".join("FAIL: " + e for e in errors))
     sys.exit(1)

@@ -161,7 +161,7 @@ def compare_weights(a, b, problems):
         print(f"ok: /model/weights bit-identical ({wa.size} values)")
 
 
-IGNORED_TRAIN_KEYS = ("seconds", "resum", "time", "reused")
+IGNORED_TRAIN_KEYS = ("seconds", "resum", "time", "reused", "per_rank")
 
 
 def compare_metrics(a, b, across_ranks, problems):

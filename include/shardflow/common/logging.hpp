@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <memory>
 #include <string>
 
 namespace shardflow {
@@ -16,5 +18,23 @@ struct LoggingOptions {
 /// Installs the default spdlog logger for this process (stderr, rank-tagged pattern).
 /// Throws ConfigError on an unknown level.
 void setup_logging(int rank, int world_size, const LoggingOptions& options);
+
+/// Local: while alive, every line this process logs also goes to `path` (created or truncated;
+/// its directory must exist), in the same format, flushed line by line so that a killed process's
+/// file ends at its last line. A file that cannot be opened or written (a full disk) costs one
+/// warning on stderr and never stops work: the log goes on on stderr alone.
+class LogFile {
+ public:
+  explicit LogFile(const std::filesystem::path& path);
+  ~LogFile();
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
+
+  /// A line in the file alone (not on stderr), formatted like every other line.
+  void write(spdlog::level::level_enum level, std::string_view text);
+
+ private:
+  std::shared_ptr<spdlog::sinks::sink> sink_;
+};
 
 }  // namespace shardflow

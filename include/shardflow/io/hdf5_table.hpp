@@ -51,6 +51,9 @@ struct Hdf5WriteOptions {
   idx_t chunk_rows = 1 << 16;  // rows per chunk; clipped to [1, global row count]
   std::string fingerprint;     // stored as the group attribute `fingerprint`
   bool fletcher32 = true;      // checksum every chunk
+  /// Rank 0 of `comm` reports progress (common/progress.hpp); off where many small writes on
+  /// per-rank communicators make one larger piece of work (partitioned output).
+  bool report_progress = true;
 };
 
 /// Collective: writes `table` as group `/<name>` of the HDF5 file `path` with collective MPI-IO,

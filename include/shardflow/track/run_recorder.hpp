@@ -18,13 +18,17 @@
 //              shardflow.workdir, shardflow.restarts, shardflow.slurm_job_id and
 //              shardflow.slurm_restart_count (under Slurm), shardflow.input.<name>.fingerprint
 //   metrics    from metrics.json: job.seconds; step.<name>.seconds, .compute_seconds,
-//              .comm_seconds, .io_seconds, .rows.<table>; train.seconds, .setup_seconds, .steps, .last_batch_loss,
-//              train.epoch_seconds and train.epoch_loss (step = epoch), train.loss (each
-//              training step's batch loss, step = training step; from the resumed step on after
-//              a resume); valid.<metric> per epoch (early stopping);
-//              each evaluation metric by name; evaluate.seconds; memory.peak_rss_bytes
+//              .comm_seconds, .io_seconds, .rows.<table>; train.seconds, .setup_seconds, .steps,
+//              .last_batch_loss, train.epoch_seconds and train.epoch_loss (step = epoch),
+//              train.loss (each training step's batch loss, step = training step; from the resumed
+//              step on after a resume); valid.<metric> per epoch (early stopping); each evaluation
+//              metric by name; evaluate.seconds; memory.peak_rss_bytes
 //   artifacts  the job file, job.resolved.yaml, metrics.json, report.html, model.h5 (when
-//              trained)
+//              trained), and the run log: run.log, or run.restart<k>.log for the k-th restart
+//              of a continued run (each attempt keeps its own), also for a failed or killed one
+//
+// Every run, tracked or not, writes rank 0's log to <workdir>/run.log (replaced by each run,
+// from the moment the workdir is locked; a failed run's last line is its error).
 // With `register:`, the finished run's model.h5 artifact becomes a new version in the store's
 // model registry and the alias decision is logged and tagged (shardflow.registry.model,
 // .version, .decision) on the run (track/model_registry.hpp).
@@ -33,6 +37,7 @@
 #include <optional>
 #include <string>
 
+#include "shardflow/common/logging.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/pipeline/job_runner.hpp"
 #include "shardflow/track/mlflow_store.hpp"
@@ -53,7 +58,8 @@ class RunRecorder final : public pipeline::RunObserver {
   /// Local (rank 0 writes): the run ended with an error: status FAILED, or KILLED when
   /// `interrupted` (a stop signal). The run stays resumable. Never throws: a failure to record is
   /// a warning, since the job's own error is what must reach the user.
-  void run_failed(const mpi::Comm& comm, bool interrupted) noexcept;
+  /// `error` is the message the user sees ("config error: ..."); it ends the run log.
+  void run_failed(const mpi::Comm& comm, bool interrupted, const std::string& error) noexcept;
 
   /// The run being recorded (rank 0, once started).
   const std::optional<RunInfo>& run() const { return run_; }
@@ -62,6 +68,11 @@ class RunRecorder final : public pipeline::RunObserver {
   /// Rewrites <workdir>/tracking.json: which run this workdir writes, and whether it finished.
   void write_state(bool finished) const;
 
+  /// The run log's name among the run's artifacts.
+  std::string log_artifact_name() const;
+
+  std::optional<LogFile> log_file_;  // rank 0, from run_started on
+  std::filesystem::path log_path_;   // <workdir>/run.log
   std::optional<MlflowStore> store_;
   std::optional<RunInfo> run_;
   std::filesystem::path state_path_;  // <workdir>/tracking.json
