@@ -14,6 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "shardflow/common/error.hpp"
 
@@ -156,6 +159,59 @@ std::string signal_name(int signal) {
   }
 }
 
+// How mpirun's local children (the ranks) ended, read from /proc while they are zombies: Open MPI
+// 4.1's mpirun can deadlock in its own shutdown (PMIx_server_finalize) after a rank died early,
+// and then never reaps them. Empty while it has no child or any child still runs.
+struct EndedChildren {
+  int count = 0;
+  int exit_code = 0;  // 0, or the first failure as a shell shows it (status, or 128 + signal)
+};
+
+std::optional<EndedChildren> ended_children(pid_t parent) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  EndedChildren ended;
+  // Children are listed per thread of the parent (whichever thread forked them).
+  for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", parent), ec)) {
+    std::ifstream children(task.path() / "children");
+    pid_t pid = 0;
+    while (children >> pid) {
+      std::ifstream stat_file(fmt::format("/proc/{}/stat", pid));
+      std::string stat((std::istreambuf_iterator<char>(stat_file)), {});
+      // Fields after the command (which may hold spaces and parentheses): state is the first,
+      // exit_code (waitpid's status) the 50th (field 52 of proc(5)).
+      const auto close = stat.rfind(')');
+      if (close == std::string::npos) return std::nullopt;
+      std::istringstream rest(stat.substr(close + 1));
+      std::string state;
+      rest >> state;
+      if (state != "Z") return std::nullopt;
+      std::string field;
+      for (int k = 0; k < 48 && rest >> field;)
+        ++k;
+      int status = 0;
+      if (!(rest >> status)) return std::nullopt;
+      ++ended.count;
+      if (ended.exit_code == 0) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) != 0) ended.exit_code = WEXITSTATUS(status);
+        if (WIFSIGNALED(status)) ended.exit_code = 128 + WTERMSIG(status);
+      }
+    }
+  }
+  if (ec || ended.count == 0) return std::nullopt;
+  return ended;
+}
+
+// SHARDFLOW_LAUNCH_REAP_SECONDS, or 30: how long every rank may have ended while mpirun does not.
+double reap_seconds() {
+  if (const char* s = std::getenv("SHARDFLOW_LAUNCH_REAP_SECONDS"); s != nullptr && *s != '\0') {
+    char* end = nullptr;
+    const double v = std::strtod(s, &end);
+    if (end != s && *end == '\0' && v > 0) return v;
+  }
+  return 30.0;
+}
+
 }  // namespace
 
 int launch(const std::vector<std::string>& args) {
@@ -230,6 +286,11 @@ int launch(const std::vector<std::string>& args) {
   int status = 0;
   int stops = 0;
   std::chrono::steady_clock::time_point exited_at;
+  // Since when every local rank has ended without mpirun ending (see ended_children).
+  bool ranks_ended = false;
+  std::chrono::steady_clock::time_point ranks_ended_at{};
+  const double reap_limit = reap_seconds();
+  std::optional<int> stuck_exit;  // set when mpirun was stopped for not ending
   char buffer[65536];
   while (pipe_open || !exited) {
     pollfd fds[2] = {{signals, POLLIN, 0}, {pipe_open ? pipe_fds[0] : -1, POLLIN, 0}};
@@ -275,6 +336,29 @@ int launch(const std::vector<std::string>& args) {
         }
       }
     }
+    if (!exited) {
+      const std::optional<EndedChildren> ended = ended_children(child);
+      const auto now = std::chrono::steady_clock::now();
+      if (!ended) {
+        ranks_ended = false;
+      } else if (!ranks_ended) {
+        ranks_ended = true;
+        ranks_ended_at = now;
+      } else if (std::chrono::duration<double>(now - ranks_ended_at).count() > reap_limit) {
+        say(fmt::format(
+            "shardflow launch: every rank process on this host has ended ({} not reaped by mpirun, "
+            "exit code {}) but mpirun has not, {:.0f} s later: Open MPI 4.1's mpirun can hang in "
+            "its own shutdown when a rank dies while MPI starts; stopping it (SIGKILL) and exiting "
+            "with the ranks' code (SHARDFLOW_LAUNCH_REAP_SECONDS sets the wait)",
+            ended->count, ended->exit_code, reap_limit));
+        stuck_exit = ended->exit_code;
+        kill(-child, SIGKILL);
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        exited = true;
+        exited_at = now;
+      }
+    }
     // Processes mpirun started (ssh to other hosts) may hold its stderr open after it exits:
     // read what is there for about 2 s, then stop waiting for them.
     if (exited && pipe_open &&
@@ -288,6 +372,7 @@ int launch(const std::vector<std::string>& args) {
   ::close(pipe_fds[0]);
   ::close(signals);
   sigprocmask(SIG_SETMASK, &previous, nullptr);
+  if (stuck_exit) return *stuck_exit;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;

@@ -93,3 +93,31 @@ rc=0; SHARDFLOW_MPIRUN=/nonexistent/mpirun "${LAUNCH[@]}" validate jobs/quicksta
 [ "$rc" = 127 ] && grep -q "cannot run '/nonexistent/mpirun': No such file or directory (install Open MPI's mpirun, or set SHARDFLOW_MPIRUN" "$TMP/nompi.out" \
   || { cat "$TMP/nompi.out"; fail "launch with a missing mpirun: exit $rc"; }
 pass "exit codes pass through; usage errors and a missing mpirun are explained"
+
+# ---- an mpirun that never ends after its ranks did ---------------------------------------------
+# Open MPI 4.1's mpirun can deadlock in its own shutdown (PMIx_server_finalize) when a rank dies
+# while MPI starts, leaving the ranks unreaped. A stand-in mpirun does the same on purpose: two
+# children exit (the second with FAKE_RANK_EXIT), it never reaps them and ignores SIGTERM. The
+# launcher stops it after SHARDFLOW_LAUNCH_REAP_SECONDS and exits with the ranks' code.
+cat >"$TMP/stuck-mpirun" <<'PY'
+#!/usr/bin/python3
+import os, signal, time
+code = int(os.environ.get("FAKE_RANK_EXIT", "0"))
+for r in range(2):
+    if os.fork() == 0:
+        os._exit(code if r == 1 else 0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+time.sleep(600)
+PY
+chmod +x "$TMP/stuck-mpirun"
+for code in 0 3; do
+  rc=0; start=$(date +%s)
+  FAKE_RANK_EXIT=$code SHARDFLOW_LAUNCH_REAP_SECONDS=1 SHARDFLOW_MPIRUN="$TMP/stuck-mpirun" timeout 60 \
+    "${LAUNCH[@]}" run jobs/quickstart.yaml >"$TMP/stuck$code.out" 2>&1 || rc=$?
+  [ "$rc" = "$code" ] || { cat "$TMP/stuck$code.out"; fail "stuck mpirun: exit $rc, expected the ranks' $code"; }
+  [ $(( $(date +%s) - start )) -le 15 ] || fail "stuck mpirun: stopped only after $(( $(date +%s) - start )) s"
+  grep -q "shardflow launch: every rank process on this host has ended (2 not reaped by mpirun, exit code $code) but mpirun has not, 1 s later" "$TMP/stuck$code.out" \
+    || { cat "$TMP/stuck$code.out"; fail "stuck mpirun: no explanation"; }
+done
+pgrep -f "$TMP/stuck-mpirun" >/dev/null && fail "the stuck mpirun is still running"
+pass "an mpirun that does not end after its ranks did is stopped, with the ranks' exit code"
