@@ -361,7 +361,9 @@ class Executor {
       }
       t.rows = mpi::allreduce_sum(comm_, t.data->num_rows());
       // One pass and two small allreduces: the report's data-quality summary of this input.
+      const Stopwatch profile_timer;
       t.profile = ops::profile_table(comm_, *t.data);
+      spdlog::debug("input '{}': data-quality profile in {:.3f} s", name, profile_timer.seconds());
       spdlog::info("input '{}': {} rows, {} columns ({}) in {:.3f} s", name, t.rows,
                    t.data->num_columns(), t.data->schema().to_string(), timer.seconds());
       check_interrupted(comm_, "while reading inputs");
