@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "shardflow/common/error.hpp"
@@ -185,14 +186,22 @@ LVector to_long(const Eigen::VectorXd& w) {
 
 }  // namespace
 
+// Twice: at the default gradient tolerance (1e-5), whose objective must be within the 1e-6
+// (relative) of the optimum that the training issue asks for, and at 1e-6, which puts it within
+// 1e-8.
 TEST(Lbfgs, LogisticReachesNewtonsOptimum) {
   mpi::Comm comm;
-  for (const double l2 : {1e-2, 1e-4}) {
-    SCOPED_TRACE("l2 " + std::to_string(l2));
+  for (const auto& [l2, tolerance, gap] :
+       {std::tuple{1e-2, -1.0, 1e-6}, std::tuple{1e-4, -1.0, 1e-6}, std::tuple{1e-2, 1e-6, 1e-8},
+        std::tuple{1e-4, 1e-6, 1e-8}}) {
+    SCOPED_TRACE("l2 " + std::to_string(l2) + ", tolerance " +
+                 (tolerance < 0 ? std::string("default") : std::to_string(tolerance)));
     const ml::LinearModel model = model_of(LinearKind::kLogistic, l2);
     const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
     const ml::Dataset data = dataset(b, e, LinearKind::kLogistic);
-    const ml::TrainState s = ml::train_sgd(comm, data, model, lbfgs_options(), std::nullopt, {});
+    ml::SgdOptions options = lbfgs_options();
+    if (tolerance >= 0) options.tolerance = tolerance;
+    const ml::TrainState s = ml::train_sgd(comm, data, model, options, std::nullopt, {});
     const ml::LbfgsProgress progress = ml::lbfgs_progress(s);
     EXPECT_EQ(progress.status, ml::LbfgsStatus::kGradientTolerance) << "after " << s.step;
     EXPECT_LT(s.step, 100);
@@ -214,9 +223,8 @@ TEST(Lbfgs, LogisticReachesNewtonsOptimum) {
     const long double f_star = logistic_objective(rows, l2, w, &g_star);
     ASSERT_LT(g_star.cwiseAbs().maxCoeff(), 1e-15L);
     const long double f = logistic_objective(rows, l2, to_long(s.weights));
-    // The tolerance 1e-6 on the gradient puts the objective far closer than the 1e-6 the issue
-    // asks for; and shardflow's own objective (last_loss) agrees with the long double one.
-    EXPECT_LE(static_cast<double>((f - f_star) / f_star), 1e-8);
+    // shardflow's own objective (last_loss) agrees with the long double one.
+    EXPECT_LE(static_cast<double>((f - f_star) / f_star), gap);
     EXPECT_GE(static_cast<double>(f - f_star), -1e-15);
     EXPECT_NEAR(s.last_loss, static_cast<double>(f), 1e-14);
     for (int j = 0; j <= kFeatures; ++j)
@@ -265,7 +273,8 @@ TEST(Lbfgs, SoftmaxGradientVanishes) {
   const ml::LinearModel model = model_of(LinearKind::kSoftmax, l2);
   const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
   const ml::Dataset data = dataset(b, e, LinearKind::kSoftmax);
-  const ml::TrainState s = ml::train_sgd(comm, data, model, lbfgs_options(), std::nullopt, {});
+  const ml::SgdOptions options = lbfgs_options();
+  const ml::TrainState s = ml::train_sgd(comm, data, model, options, std::nullopt, {});
   EXPECT_EQ(ml::lbfgs_progress(s).status, ml::LbfgsStatus::kGradientTolerance);
 
   const AllRows rows = gather(comm, data);
@@ -292,7 +301,7 @@ TEST(Lbfgs, SoftmaxGradientVanishes) {
   for (int c = 0; c < k; ++c)
     for (int j = 0; j < kFeatures; ++j)
       g(c * stride + j) += l2 * s.weights(c * stride + j);
-  EXPECT_LT(static_cast<double>(g.cwiseAbs().maxCoeff()), 1.01e-6);
+  EXPECT_LT(static_cast<double>(g.cwiseAbs().maxCoeff()), 1.01 * options.tolerance);
   // Not the trivial optimum: the classes are learnt.
   EXPECT_LT(s.last_loss, 0.8 * std::log(3.0));
 }
