@@ -7,7 +7,7 @@
 # debris of one kill meets the next run. Prints the number of trials and of exact recoveries.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
-TRIALS="${KILL_TRIALS:-24}"
+TRIALS="${KILL_TRIALS:-16}"
 ARGS=(run jobs/quickstart.yaml --set train.optimizer.epochs=1)
 W="$TMP/w"
 
