@@ -3,7 +3,9 @@
 //   BM_ReproducibleSum vs BM_PlainAllreduceSum: the exact fixed-point sum against the obvious
 //     "add locally in double, MPI_Allreduce(MPI_SUM)" that is not reproducible across rank counts.
 //   BM_TrainEpoch: one epoch of mini-batch SGD (rows/s), including the per-step collectives, at
-//     (rows, features, batch size).
+//     (rows, features, batch size, classes, path), logistic (1 class) or softmax, with the
+//     gradients summed from stored per-sample values (path 0) or from the linear model's factors
+//     without storing them (path 1, ml::reproducible_outer_sum), which justifies that path.
 //   BM_FullBatchObjective/.../0 vs .../1: one evaluation of lbfgs' objective and gradient over
 //     (rows, features) for logistic regression through Model::add_gradients' default (per-sample
 //     values, then added) against LinearModel's fused loop, which justifies that loop.
@@ -14,6 +16,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "shardflow/common/hash.hpp"
@@ -89,23 +93,8 @@ ml::Dataset logistic_rows(const mpi::Comm& comm, idx_t n, int d) {
   return data;
 }
 
-void BM_TrainEpoch(benchmark::State& state) {
-  const mpi::Comm comm;
-  const idx_t n = state.range(0);
-  const int d = static_cast<int>(state.range(1));
-  const ml::Dataset data = logistic_rows(comm, n, d);
-  ml::SgdOptions options;
-  options.epochs = 1;
-  options.batch_size = state.range(2);
-  for (auto _ : state) {
-    ml::LogisticRegression model(d);
-    benchmark::DoNotOptimize(
-        ml::train_logistic_sgd(comm, data, model, options, std::nullopt, {}).weights);
-  }
-  state.SetItemsProcessed(state.iterations() * n);
-}
-
-// A linear model through Model::add_gradients' default (sample_gradients, then added).
+// A linear model through Model::add_gradients' default (sample_gradients, then added), which
+// also lacks sample_factors: train_sgd then stores every per-sample gradient and sums those.
 class PerSampleModel final : public ml::Model {
  public:
   explicit PerSampleModel(const ml::LinearModel& m) : m_(m) {}
@@ -129,6 +118,38 @@ class PerSampleModel final : public ml::Model {
  private:
   const ml::LinearModel& m_;
 };
+
+// (rows, features, batch, classes, path): classes 1 is logistic regression, more is softmax on
+// labels 0 .. classes-1 (the logistic rows' label plus a feature's bucket); path 0 stores the
+// per-sample gradients (PerSampleModel), 1 sums them from the model's factors (what a job runs).
+void BM_TrainEpoch(benchmark::State& state) {
+  const mpi::Comm comm;
+  const idx_t n = state.range(0);
+  const int d = static_cast<int>(state.range(1));
+  const int classes = static_cast<int>(state.range(3));
+  ml::Dataset data = logistic_rows(comm, n, d);
+  std::vector<double> class_values;
+  if (classes > 1) {
+    for (int c = 0; c < classes; ++c)
+      class_values.push_back(c);
+    for (Eigen::Index i = 0; i < data.labels.size(); ++i) {
+      const double bucket = std::floor((data.features(i, 1) + 1) * 0.5 * (classes - 1));
+      data.labels(i) = std::min<double>(classes - 1, data.labels(i) + bucket);
+    }
+  }
+  const ml::LinearModel model =
+      classes > 1 ? ml::LinearModel(ml::LinearKind::kSoftmax, d, 0.0, class_values)
+                  : ml::LinearModel(ml::LinearKind::kLogistic, d, 0.0);
+  const PerSampleModel per_sample(model);
+  const ml::Model& trained =
+      state.range(4) == 0 ? static_cast<const ml::Model&>(per_sample) : model;
+  ml::SgdOptions options;
+  options.epochs = 1;
+  options.batch_size = state.range(2);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(ml::train_sgd(comm, data, trained, options, std::nullopt, {}).weights);
+  state.SetItemsProcessed(state.iterations() * n);
+}
 
 void BM_FullBatchObjective(benchmark::State& state) {
   const mpi::Comm comm;
@@ -216,8 +237,11 @@ BENCHMARK(BM_PlainAllreduceSum)->Args({256, 18})->Args({100000, 18});
 // and under mpirun ranks that pick different counts run different numbers of collectives and
 // hang (seen at 2 ranks with --benchmark_min_time=2).
 BENCHMARK(BM_TrainEpoch)
-    ->Args({200000, 16, 256})
-    ->Args({1600000, 64, 4096})
+    ->Args({200000, 16, 256, 1, 1})
+    ->Args({1600000, 64, 4096, 1, 0})
+    ->Args({1600000, 64, 4096, 1, 1})
+    ->Args({1600000, 64, 4096, 5, 0})
+    ->Args({1600000, 64, 4096, 5, 1})
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond);
 

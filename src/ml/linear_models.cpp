@@ -156,6 +156,29 @@ void LinearModel::sample_gradients(const double* const* rows, const double* labe
   }
 }
 
+bool LinearModel::sample_factors(const double* const* rows, const double* labels, size_t n,
+                                 const double* w, double* out) const {
+  // The same expressions as sample_gradients, stopping before the products with the features.
+  const int d = d_;
+  if (kind_ != LinearKind::kSoftmax) {
+    for (size_t i = 0; i < n; ++i, out += 2) {
+      if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
+      const double z = LogisticRegression::margin(rows[i], w, d);
+      out[1] = row_loss(kind_, focal_gamma_, z, labels[i], &out[0]);
+    }
+    return true;
+  }
+  const auto k = static_cast<size_t>(outputs_);
+  const auto stride = static_cast<size_t>(d) + 1;
+  for (size_t i = 0; i < n; ++i, out += k + 1) {
+    if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
+    for (size_t c = 0; c < k; ++c)
+      out[c] = LogisticRegression::margin(rows[i], w + c * stride, d);
+    out[k] = softmax_cross_entropy(out, k, static_cast<size_t>(labels[i]), out);
+  }
+  return true;
+}
+
 void LinearModel::add_gradients(const double* const* rows, const double* labels,
                                 const double* weights, size_t n, const double* w,
                                 double* acc) const {

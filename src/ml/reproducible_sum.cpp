@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "shardflow/ml/model.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/op.hpp"
 
@@ -80,6 +81,96 @@ std::vector<double> reproducible_sum(const mpi::Comm& comm, std::span<const doub
   return sums.finish(comm, what);
 }
 
+std::vector<double> reproducible_outer_sum(const mpi::Comm& comm, const double* const* rows,
+                                           const double* factors, const double* row_weights,
+                                           size_t n, int d, int k, std::string_view what,
+                                           std::string_view hint) {
+  if (d < 0 || k < 1) {
+    throw RuntimeError(
+        "reproducible_outer_sum({}): {} features and {} residuals per row; this is a shardflow "
+        "bug",
+        what, d, k);
+  }
+  const auto dd = static_cast<size_t>(d);
+  const auto kk = static_cast<size_t>(k);
+  const size_t stride = dd + 1;
+  const size_t w = kk * stride + 1;
+  const auto weight_of = [&](size_t i) { return row_weights != nullptr ? row_weights[i] : 1.0; };
+
+  // Phase 1, as reproducible_sum's: the per-component maximum magnitude. Multiplying by a weight
+  // of 1 is exact, so the unweighted case shares the expressions. A non-finite contribution
+  // leaves a NaN in `finite_check` (x - x is 0 for every finite x and NaN otherwise), which keeps
+  // the inner loops free of branches.
+  std::vector<double> maxima(w + 1, 0.0);
+  std::vector<double> finite_check(w, 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
+    const double* x = rows[i];
+    const double* f = factors + i * (kk + 1);
+    const double u = weight_of(i);
+    for (size_t c = 0; c < kk; ++c) {
+      const double r = f[c];
+      double* m = maxima.data() + c * stride;
+      double* check = finite_check.data() + c * stride;
+      for (size_t j = 0; j < dd; ++j) {
+        const double a = std::fabs((r * x[j]) * u);
+        m[j] = a > m[j] ? a : m[j];
+        check[j] += a - a;
+      }
+      const double a = std::fabs(r * u);
+      m[dd] = a > m[dd] ? a : m[dd];
+      check[dd] += a - a;
+    }
+    const double a = std::fabs(f[kk] * u);
+    maxima[w - 1] = a > maxima[w - 1] ? a : maxima[w - 1];
+    finite_check[w - 1] += a - a;
+  }
+  bool local_bad = false;
+  for (size_t j = 0; j < w; ++j)
+    local_bad = local_bad || finite_check[j] != 0.0;
+  maxima[w] = local_bad ? 1.0 : 0.0;
+  mpi::allreduce_inplace(comm, std::span<double>(maxima), mpi::Reduce::kMax);
+  if (maxima[w] != 0.0) {
+    comm.agree([&] {
+      if (!local_bad) return;
+      // The first non-finite value in reproducible_sum's order: by row, then by component.
+      std::vector<double> row(w);
+      for (size_t i = 0; i < n; ++i) {
+        const double* f = factors + i * (kk + 1);
+        const double u = weight_of(i);
+        for (size_t c = 0; c < kk; ++c) {
+          for (size_t j = 0; j < dd; ++j)
+            row[c * stride + j] = (f[c] * rows[i][j]) * u;
+          row[c * stride + dd] = f[c] * u;
+        }
+        row[w - 1] = f[kk] * u;
+        for (size_t j = 0; j < w; ++j) {
+          if (std::isfinite(row[j])) continue;
+          throw RuntimeError(
+              "{}: non-finite value {} in component {} of local row {} on rank {}{}{}", what,
+              row[j], j, i, comm.rank(), hint.empty() ? "" : "; ", hint);
+        }
+      }
+    });
+  }
+
+  // Phases 2-4, recomputing each product (cheaper than storing it).
+  FixedPointSums sums(
+      std::vector<double>(maxima.begin(), maxima.begin() + static_cast<std::ptrdiff_t>(w)));
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
+    const double* f = factors + i * (kk + 1);
+    const double u = weight_of(i);
+    for (size_t c = 0; c < kk; ++c) {
+      sums.add_products(c * stride, f[c], rows[i], dd, u);
+      sums.add(c * stride + dd, f[c] * u);
+    }
+    sums.add(w - 1, f[kk] * u);
+  }
+  sums.count_rows(static_cast<idx_t>(n));
+  return sums.finish(comm, what);
+}
+
 FixedPointSums::FixedPointSums(std::vector<double> global_maxima)
     : maxima_(std::move(global_maxima)),
       exponents_(maxima_.size(), 0),
@@ -96,6 +187,7 @@ FixedPointSums::FixedPointSums(std::vector<double> global_maxima)
     // components whose largest value is below 2^-962; those take the ldexp path.
     if (shift_[j] > std::numeric_limits<double>::max_exponent - 1) {
       ldexp_[j] = 1;
+      any_ldexp_ = true;
     } else {
       scale_[j] = std::ldexp(1.0, shift_[j]);
     }

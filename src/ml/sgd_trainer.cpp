@@ -269,12 +269,25 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
   const std::vector<std::uint8_t> penalized = model.penalized();
   const double l2 = model.l2();
   const idx_t local_rows = data.rows();
-  // This epoch's local rows as (position in the epoch order, local row), sorted by position: the
-  // rows of step k are then one contiguous run.
-  std::vector<std::pair<idx_t, idx_t>> order;
+  // This epoch's local rows bucketed by step (the rows of step k are step_rows[step_begin[k],
+  // step_begin[k + 1]), by ascending local row): a counting sort on the step, where a sort by
+  // position took a tenth of a softmax epoch. The order within a step is free: the exact sums
+  // do not depend on it.
+  std::vector<idx_t> step_rows;
+  std::vector<size_t> step_begin;
   idx_t order_epoch = -1;
-  size_t cursor = 0;
-  std::vector<double> contributions;
+  std::vector<double> contributions;  // per-sample gradients (models without sample_factors)
+  std::vector<double> factors;        // per-sample residuals and loss (Model::sample_factors)
+  std::vector<double> weights_of_rows;
+  const int outputs = model.num_outputs();
+  if (p != static_cast<Eigen::Index>(outputs) * (d + 1) &&
+      model.sample_factors(nullptr, nullptr, 0, state.weights.data(), nullptr)) {
+    throw RuntimeError(
+        "the {} model has {} parameters, not {} outputs x ({} features + 1), and "
+        "cannot give its gradient as factors; this is a shardflow bug",
+        model.type(), p, outputs, d);
+  }
+  std::vector<double> batch_values;  // this rank's rows of the batch, contiguous
   std::vector<const double*> rows;
   std::vector<double> labels;
   Eigen::VectorXd grad(p);
@@ -285,46 +298,85 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
     const idx_t end = std::min(begin + batch, n);
     if (order_epoch != state.epoch) {
       const EpochPermutation perm(n, options.seed, state.epoch);
-      order.resize(static_cast<size_t>(local_rows));
+      std::vector<idx_t> step_of(static_cast<size_t>(local_rows));
+      step_begin.assign(static_cast<size_t>(steps) + 1, 0);
+      for (idx_t i = 0; i < local_rows; ++i) {
+        const idx_t step = perm(data.global_offset + i) / batch;
+        step_of[static_cast<size_t>(i)] = step;
+        ++step_begin[static_cast<size_t>(step) + 1];
+      }
+      for (size_t s = 1; s < step_begin.size(); ++s)
+        step_begin[s] += step_begin[s - 1];
+      step_rows.resize(static_cast<size_t>(local_rows));
+      std::vector<size_t> next(step_begin.begin(), step_begin.end() - 1);
       for (idx_t i = 0; i < local_rows; ++i)
-        order[static_cast<size_t>(i)] = {perm(data.global_offset + i), i};
-      std::sort(order.begin(), order.end());
+        step_rows[next[static_cast<size_t>(step_of[static_cast<size_t>(i)])]++] = i;
       order_epoch = state.epoch;
-      cursor = static_cast<size_t>(
-          std::lower_bound(order.begin(), order.end(), std::pair<idx_t, idx_t>{begin, -1}) -
-          order.begin());
     }
 
     // ---- local per-sample contributions -------------------------------------------------------
-    rows.clear();
+    // The batch's rows lie scattered over a matrix far larger than the caches. One copy into a
+    // contiguous buffer, prefetched ahead, is the only pass that waits on memory: the model's
+    // pass and the sum's two passes then stream from the cache (bench_train BM_TrainEpoch).
     labels.clear();
-    for (; cursor < order.size() && order[cursor].first < end; ++cursor) {
-      const auto i = static_cast<Eigen::Index>(order[cursor].second);
-      rows.push_back(data.features.row(i).data());
-      labels.push_back(data.labels(i));
-    }
-    contributions.resize(rows.size() * width);
-    model.sample_gradients(rows.data(), labels.data(), rows.size(), state.weights.data(),
-                           contributions.data());
-    if (!class_weights.empty()) {
-      // A row's loss weighs its class's weight, so do its gradient terms (the same product on
-      // every rank: the weights and the row's values are).
-      for (size_t r = 0; r < rows.size(); ++r) {
-        const double w = class_weights[static_cast<size_t>(labels[r])];
-        double* row = contributions.data() + r * width;
-        for (size_t j = 0; j < width; ++j)
-          row[j] *= w;
+    const size_t first = step_begin[static_cast<size_t>(k)];
+    const size_t count = step_begin[static_cast<size_t>(k) + 1] - first;
+    for (size_t r = 0; r < count; ++r)
+      labels.push_back(data.labels(static_cast<Eigen::Index>(step_rows[first + r])));
+    const auto dd = static_cast<size_t>(d);
+    batch_values.resize(count * dd);
+    rows.resize(count);
+    for (size_t r = 0; r < count; ++r) {
+      if (r + kPrefetchRows < count) {
+        prefetch_row(
+            data.features.row(static_cast<Eigen::Index>(step_rows[first + r + kPrefetchRows]))
+                .data(),
+            d);
       }
+      const double* source =
+          data.features.row(static_cast<Eigen::Index>(step_rows[first + r])).data();
+      double* copy = batch_values.data() + r * dd;
+      std::copy(source, source + dd, copy);
+      rows[r] = copy;
     }
-
-    // ---- exact global sum and the update (identical on every rank) ----------------------------
-    const Stopwatch sum_timer;
-    const std::vector<double> sums =
-        reproducible_sum(comm, contributions, static_cast<int>(width),
-                         fmt::format("gradient at step {} (epoch {}, step {} of the epoch)",
-                                     state.step, state.epoch, k),
-                         kDivergenceHint);
-    if (sum_seconds != nullptr) *sum_seconds += sum_timer.seconds();
+    const std::string what = fmt::format("gradient at step {} (epoch {}, step {} of the epoch)",
+                                         state.step, state.epoch, k);
+    std::vector<double> sums;
+    factors.resize(rows.size() * (static_cast<size_t>(outputs) + 1));
+    if (model.sample_factors(rows.data(), labels.data(), rows.size(), state.weights.data(),
+                             factors.data())) {
+      // The linear models: the same sums without the per-sample buffer (about half of a softmax
+      // epoch's time went into writing and reading it back).
+      const double* row_weights = nullptr;
+      if (!class_weights.empty()) {
+        weights_of_rows.resize(rows.size());
+        for (size_t r = 0; r < rows.size(); ++r)
+          weights_of_rows[r] = class_weights[static_cast<size_t>(labels[r])];
+        row_weights = weights_of_rows.data();
+      }
+      const Stopwatch sum_timer;
+      sums = reproducible_outer_sum(comm, rows.data(), factors.data(), row_weights, rows.size(), d,
+                                    outputs, what, kDivergenceHint);
+      if (sum_seconds != nullptr) *sum_seconds += sum_timer.seconds();
+    } else {
+      contributions.resize(rows.size() * width);
+      model.sample_gradients(rows.data(), labels.data(), rows.size(), state.weights.data(),
+                             contributions.data());
+      if (!class_weights.empty()) {
+        // A row's loss weighs its class's weight, so do its gradient terms (the same product on
+        // every rank: the weights and the row's values are).
+        for (size_t r = 0; r < rows.size(); ++r) {
+          const double w = class_weights[static_cast<size_t>(labels[r])];
+          double* row = contributions.data() + r * width;
+          for (size_t j = 0; j < width; ++j)
+            row[j] *= w;
+        }
+      }
+      // ---- exact global sum (identical on every rank) -----------------------------------------
+      const Stopwatch sum_timer;
+      sums = reproducible_sum(comm, contributions, static_cast<int>(width), what, kDivergenceHint);
+      if (sum_seconds != nullptr) *sum_seconds += sum_timer.seconds();
+    }
     const auto batch_rows = static_cast<double>(end - begin);
     for (Eigen::Index j = 0; j < p; ++j)
       grad(j) = sums[static_cast<size_t>(j)] / batch_rows;

@@ -188,6 +188,135 @@ TEST(ReproducibleSum, NonFiniteValueIsAgreedError) {
   }
 }
 
+// reproducible_outer_sum computes the contributions of an outer-product gradient on the fly; its
+// sums must be reproducible_sum's on the stored contributions, bit for bit, for every split, with
+// and without row weights; and its non-finite error the same message.
+namespace outer {
+
+constexpr int kD = 5;
+constexpr int kK = 3;
+
+std::vector<double> features(idx_t g) {
+  std::vector<double> x(kD);
+  for (int j = 0; j < kD; ++j)
+    x[static_cast<size_t>(j)] = (uniform(11, g, j) - 0.5) * std::pow(10.0, 4 * uniform(12, g, j));
+  if (g % 7 == 0) x[2] = 0.0;
+  return x;
+}
+
+std::vector<double> factors(idx_t g) {  // k residuals, then a loss
+  std::vector<double> f(kK + 1);
+  for (int c = 0; c <= kK; ++c)
+    f[static_cast<size_t>(c)] =
+        (uniform(13, g, c) - 0.3) * std::pow(10.0, -3 + 6 * uniform(14, g, c));
+  return f;
+}
+
+double weight(idx_t g) {
+  return 0.25 + 3 * uniform(15, g, 0);
+}
+
+struct Local {
+  std::vector<std::vector<double>> x;
+  std::vector<const double*> rows;
+  std::vector<double> f, u, contributions;
+};
+
+Local local_rows(idx_t begin, idx_t end, bool weighted) {
+  Local l;
+  for (idx_t g = begin; g < end; ++g) {
+    l.x.push_back(features(g));
+    const auto f = factors(g);
+    l.f.insert(l.f.end(), f.begin(), f.end());
+    l.u.push_back(weighted ? weight(g) : 1.0);
+    for (int c = 0; c < kK; ++c) {
+      const double r = f[static_cast<size_t>(c)];
+      for (double x : l.x.back())
+        l.contributions.push_back(weighted ? (r * x) * l.u.back() : r * x);
+      l.contributions.push_back(weighted ? r * l.u.back() : r);
+    }
+    l.contributions.push_back(weighted ? f[kK] * l.u.back() : f[kK]);
+  }
+  for (const auto& x : l.x)
+    l.rows.push_back(x.data());
+  return l;
+}
+
+}  // namespace outer
+
+TEST(ReproducibleSum, OuterSumIsReproducibleSumOfTheProducts) {
+  mpi::Comm comm;
+  constexpr idx_t kWidthOuter = outer::kK * (outer::kD + 1) + 1;
+  for (const bool weighted : {false, true}) {
+    const outer::Local all = outer::local_rows(0, kRows, weighted);
+    std::vector<double> ref(kWidthOuter);
+    if (comm.rank() == 0) {
+      mpi::Comm self(MPI_COMM_SELF);
+      ref = ml::reproducible_sum(self, all.contributions, kWidthOuter, "reference");
+    }
+    mpi::bcast(comm, std::span<double>(ref), 0);
+    for (int mode : {0, 1, 2}) {
+      const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+      const outer::Local l = outer::local_rows(b, e, weighted);
+      const auto sum = ml::reproducible_outer_sum(comm, l.rows.data(), l.f.data(),
+                                                  weighted ? l.u.data() : nullptr, l.rows.size(),
+                                                  outer::kD, outer::kK, "outer");
+      EXPECT_TRUE(same_bits(sum, ref)) << "weighted " << weighted << " mode " << mode;
+      EXPECT_TRUE(
+          same_bits(sum, ml::reproducible_sum(comm, l.contributions, kWidthOuter, "plain")));
+    }
+  }
+}
+
+TEST(ReproducibleSum, OuterSumNonFiniteErrorIsReproducibleSums) {
+  mpi::Comm comm;
+  constexpr idx_t kWidthOuter = outer::kK * (outer::kD + 1) + 1;
+  const int culprit = comm.size() - 1;
+  // A NaN feature, a product that overflows to infinity, an infinite loss.
+  for (int poison : {0, 1, 2}) {
+    outer::Local l = outer::local_rows(0, 4, false);
+    if (comm.rank() == culprit) {
+      if (poison == 0) l.x[2][3] = std::numeric_limits<double>::quiet_NaN();
+      if (poison == 1) {
+        l.x[1][4] = 1e200;
+        l.f[(outer::kK + 1) * 1 + 1] = -1e200;
+      }
+      if (poison == 2)
+        l.f[(outer::kK + 1) * 3 + outer::kK] = std::numeric_limits<double>::infinity();
+      l.rows.clear();
+      for (const auto& x : l.x)
+        l.rows.push_back(x.data());
+      l.contributions = outer::local_rows(0, 0, false).contributions;
+      for (size_t i = 0; i < l.x.size(); ++i) {
+        for (int c = 0; c < outer::kK; ++c) {
+          const double r = l.f[i * (outer::kK + 1) + static_cast<size_t>(c)];
+          for (double x : l.x[i])
+            l.contributions.push_back(r * x);
+          l.contributions.push_back(r);
+        }
+        l.contributions.push_back(l.f[i * (outer::kK + 1) + outer::kK]);
+      }
+    }
+    std::string outer_message, plain_message;
+    try {
+      ml::reproducible_outer_sum(comm, l.rows.data(), l.f.data(), nullptr, l.rows.size(), outer::kD,
+                                 outer::kK, "values", "hint");
+    } catch (const RuntimeError& e) {
+      outer_message = e.what();
+    }
+    try {
+      ml::reproducible_sum(comm, l.contributions, kWidthOuter, "values", "hint");
+    } catch (const RuntimeError& e) {
+      plain_message = e.what();
+    }
+    EXPECT_FALSE(outer_message.empty()) << poison;
+    EXPECT_NE(outer_message.find("on rank " + std::to_string(culprit)), std::string::npos)
+        << outer_message;
+    EXPECT_EQ(outer_message, plain_message) << poison;
+    expect_same_message_everywhere(comm, outer_message);
+  }
+}
+
 TEST(ReproducibleSum, RejectsRaggedInput) {
   mpi::Comm comm;
   EXPECT_THROW(ml::reproducible_sum(comm, std::vector<double>{1.0, 2.0, 3.0}, 2, "ragged"),

@@ -75,8 +75,12 @@ table::Table make_table(idx_t begin, idx_t end) {
     y.values<double>().push_back(target_of(g));
     k.values<std::int64_t>().push_back(static_cast<std::int64_t>(class_of(g)));
   }
+  Column b(DataType::kInt64);  // a binary label for logistic regression
+  for (idx_t g = begin; g < end; ++g)
+    b.values<std::int64_t>().push_back(class_of(g) == kClasses[1] ? 1 : 0);
   t.add_column("y", std::move(y));
   t.add_column("k", std::move(k));
+  t.add_column("b", std::move(b));
   return t;
 }
 
@@ -86,7 +90,9 @@ ml::LinearModel model_of(LinearKind kind) {
 }
 
 ml::Dataset scaled_data(const mpi::Comm& comm, idx_t begin, idx_t end, const ml::Model& model) {
-  const std::string label = model.task() == ml::Task::kMulticlass ? "k" : "y";
+  const std::string label = model.task() == ml::Task::kMulticlass ? "k"
+                            : model.task() == ml::Task::kBinary   ? "b"
+                                                                  : "y";
   ml::Dataset data =
       ml::make_dataset(comm, make_table(begin, end), kNames, label, model.label_encoding());
   ml::StandardScaler scaler;
@@ -124,6 +130,31 @@ Eigen::VectorXd reference_weights(const mpi::Comm& comm, const ml::Model& model,
   return w;
 }
 
+// A linear model without Model::sample_factors: the trainer takes the per-sample path.
+class PerSampleOnly final : public ml::Model {
+ public:
+  explicit PerSampleOnly(const ml::LinearModel& m) : m_(m) {}
+  std::string_view type() const override { return m_.type(); }
+  ml::Task task() const override { return m_.task(); }
+  int num_features() const override { return m_.num_features(); }
+  int num_outputs() const override { return m_.num_outputs(); }
+  Eigen::Index num_parameters() const override { return m_.num_parameters(); }
+  ml::LabelEncoding label_encoding() const override { return m_.label_encoding(); }
+  std::uint64_t settings_hash() const override { return m_.settings_hash(); }
+  std::vector<std::uint8_t> penalized() const override { return m_.penalized(); }
+  double l2() const override { return m_.l2(); }
+  void sample_gradients(const double* const* rows, const double* labels, size_t n, const double* w,
+                        double* out) const override {
+    m_.sample_gradients(rows, labels, n, w, out);
+  }
+  void predict(const double* x, size_t n, const double* w, double* out) const override {
+    m_.predict(x, n, w, out);
+  }
+
+ private:
+  const ml::LinearModel& m_;
+};
+
 const LinearKind kModels[] = {LinearKind::kLinear, LinearKind::kSoftmax};
 const ml::OptimizerKind kOptimizers[] = {ml::OptimizerKind::kSgd, ml::OptimizerKind::kAdamW};
 
@@ -144,6 +175,41 @@ TEST(TrainModels, BitIdenticalToSingleProcessForEverySplit) {
                                                options(optimizer), std::nullopt, {});
         EXPECT_EQ(s.step, 3 * 14);
         EXPECT_TRUE(same_bits(s.weights, ref)) << "mode " << mode;
+      }
+    }
+  }
+}
+
+// The linear models' gradients are summed from their factors (reproducible_outer_sum) without a
+// per-sample buffer; the weights must be those of the per-sample path, bit for bit, with and
+// without class weights, for every split.
+TEST(TrainModels, FactoredGradientSumsGiveThePerSampleWeights) {
+  mpi::Comm comm;
+  for (const LinearKind kind : {LinearKind::kLinear, LinearKind::kLogistic, LinearKind::kSoftmax}) {
+    const ml::LinearModel model = model_of(kind);
+    const PerSampleOnly per_sample(model);
+    std::vector<ml::SgdOptions> settings = {options(ml::OptimizerKind::kSgd)};
+    if (kind != LinearKind::kLinear) {
+      settings.push_back(settings[0]);
+      settings.back().class_weights = kind == LinearKind::kSoftmax
+                                          ? std::vector<double>{1.0, 2.5, 0.5}
+                                          : std::vector<double>{0.3, 1.7};
+    }
+    for (const ml::SgdOptions& o : settings) {
+      SCOPED_TRACE(std::string(model.type()) + (o.class_weights.empty() ? "" : ", class weights"));
+      for (int mode : {0, 1, 2}) {
+        const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+        const ml::Dataset data = scaled_data(comm, b, e, model);
+        double factored_seconds = -1, per_sample_seconds = -1;
+        const ml::TrainState factored =
+            ml::train_sgd(comm, data, model, o, std::nullopt, {}, nullptr, &factored_seconds);
+        const ml::TrainState reference = ml::train_sgd(comm, data, per_sample, o, std::nullopt, {},
+                                                       nullptr, &per_sample_seconds);
+        EXPECT_FALSE(factored.weights.isZero(0));
+        EXPECT_TRUE(same_bits(factored.weights, reference.weights)) << "mode " << mode;
+        EXPECT_EQ(factored.last_loss, reference.last_loss) << "mode " << mode;
+        EXPECT_GT(factored_seconds, 0.0);
+        EXPECT_GT(per_sample_seconds, 0.0);
       }
     }
   }

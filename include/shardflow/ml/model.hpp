@@ -116,6 +116,24 @@ class Model {
   /// may then differ from the default's in the last bit.
   virtual void add_gradients(const double* const* rows, const double* labels, const double* weights,
                              size_t n, const double* w, double* acc) const;
+  /// Local, optional: for a model whose per-sample gradient is an outer product of num_outputs()
+  /// residuals and the row's features (the linear models), writes each row's residuals and then
+  /// its loss to out[i * (num_outputs() + 1) ...] and returns true. sample_gradients' values for
+  /// the row are then, bit for bit, residual c times feature j at parameter c * (num_features() +
+  /// 1) + j, residual c itself at c * (num_features() + 1) + num_features() (the intercept), and
+  /// the loss; num_parameters() is num_outputs() * (num_features() + 1). The trainer sums such
+  /// gradients without storing them (reproducible_outer_sum, ml/reproducible_sum.hpp). Models of
+  /// another form return false and write nothing (the default); the answer depends on the model
+  /// only, never on n.
+  virtual bool sample_factors(const double* const* rows, const double* labels, size_t n,
+                              const double* w, double* out) const {
+    static_cast<void>(rows);
+    static_cast<void>(labels);
+    static_cast<void>(n);
+    static_cast<void>(w);
+    static_cast<void>(out);
+    return false;
+  }
 
   /// Local: predictions for `n` rows stored row-major at `x` (num_features() values per row):
   /// num_outputs() values per row to out[i * num_outputs() ...]. Each row's values are a fixed

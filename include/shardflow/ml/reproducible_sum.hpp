@@ -47,6 +47,22 @@ std::vector<double> reproducible_sum(const mpi::Comm& comm, std::span<const doub
                                      idx_t width, std::string_view what,
                                      std::string_view hint = {});
 
+/// Collective: reproducible_sum over the contributions of an outer-product gradient (the linear
+/// models' mini-batch gradient, Model::sample_factors), computed on the fly instead of stored.
+/// Row i of the `n` local rows has `d` features at rows[i] and k + 1 factors at
+/// factors[i * (k + 1) ...]: k residuals, then its loss. With u = row_weights[i] (1 if
+/// row_weights is null) its contributions, of width k * (d + 1) + 1, are
+///   component c * (d + 1) + j, for c < k and j < d:  (factors[c] * rows[i][j]) * u
+///   component c * (d + 1) + d  (an intercept):        factors[c] * u
+///   component k * (d + 1)      (the loss):            factors[k] * u
+/// The sums, and the error for a non-finite contribution, are bit for bit those of
+/// reproducible_sum on the stored contributions; the difference is speed: no per-sample buffer
+/// (k * (d + 1) + 1 values per row) is written and read twice. `k`, `d` must be equal on all ranks.
+std::vector<double> reproducible_outer_sum(const mpi::Comm& comm, const double* const* rows,
+                                           const double* factors, const double* row_weights,
+                                           size_t n, int d, int k, std::string_view what,
+                                           std::string_view hint = {});
+
 /// Phases 2-4 of reproducible_sum on their own, for a caller that knows each component's global
 /// largest magnitude without a pass over the contributions (the standard scaler's squared
 /// deviations: from each feature's minimum and maximum) and so never stores them. Sums are
@@ -78,6 +94,22 @@ class FixedPointSums {
     return std::llrint(x);
 #endif
   }
+  /// Adds (factor * x[j]) * weight to component first + j for j < count: one row's products
+  /// with one residual (reproducible_outer_sum).
+  /// The same values as add() per component, in a loop with its arrays in locals: the compiler
+  /// cannot keep the members' pointers in registers across the stores into the accumulators, and
+  /// the reloads were a third of a softmax epoch (bench_train BM_TrainEpoch).
+  void add_products(size_t first, double factor, const double* x, size_t count, double weight) {
+    __int128* acc = acc_.data() + first;
+    const double* scale = scale_.data() + first;
+    if (!any_ldexp_) {
+      for (size_t j = 0; j < count; ++j)
+        acc[j] += round_to_int64(((factor * x[j]) * weight) * scale[j]);
+      return;
+    }
+    for (size_t j = 0; j < count; ++j)
+      add(first + j, (factor * x[j]) * weight);
+  }
   /// Records `rows` rows of contributions made with add().
   void count_rows(idx_t rows) {
     rows_ += rows;
@@ -91,6 +123,7 @@ class FixedPointSums {
   std::vector<int> shift_;     // kFractionBits - exponent
   std::vector<double> scale_;  // 2^shift, or 0 for an all-zero component
   std::vector<char> ldexp_;    // the factor overflows: scale by ldexp instead
+  bool any_ldexp_ = false;     // some component takes the ldexp path
   std::vector<__int128> acc_;
   idx_t rows_ = 0;
 };

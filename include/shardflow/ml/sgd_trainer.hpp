@@ -4,12 +4,14 @@
 //
 // Batches: epoch e visits the global rows in the order of EpochPermutation(N, seed, e); step k of
 // the epoch uses the rows whose position is in [k*B, min((k+1)*B, N)). Every rank buckets its own
-// rows by step once per epoch; no data moves. Gradients: each rank computes the per-sample
-// gradient of the model's loss for its rows of the batch (Model::sample_gradients), and
-// reproducible_sum adds them exactly over all ranks, so every rank applies the same update and the
-// weights after every step depend only on (data, options, seed) — not on the rank count or the row
-// split. A run stopped after step k and resumed from its TrainState reproduces the uninterrupted
-// run exactly.
+// rows by step once per epoch; no data moves. Gradients: each rank copies its rows of the batch
+// into one contiguous buffer and computes the per-sample gradient of the model's loss for them
+// (Model::sample_gradients), and reproducible_sum adds them exactly over all ranks (the linear
+// models give their per-sample residuals instead, Model::sample_factors, and
+// reproducible_outer_sum forms the same sums without storing the per-sample gradients), so every
+// rank applies the same update and the weights after every step depend only on (data, options,
+// seed) — not on the rank count or the row split. A run stopped after step k and resumed from its
+// TrainState reproduces the uninterrupted run exactly.
 //
 // optimizer = lbfgs (ml/lbfgs.hpp) is full-batch instead: batch_size must be kFullBatch, each
 // iteration is one step and one epoch, and `epochs` bounds the iterations.
