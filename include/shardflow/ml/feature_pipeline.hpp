@@ -132,6 +132,9 @@ class FeaturePipeline {
     ~Rows();
     /// Local: rows [begin, end) into out (row-major, num_outputs() per row), scaled.
     void write(idx_t begin, idx_t end, double* out) const;
+    /// Local: the values of numeric feature `j` (the j-th of `numeric`) in rows [begin, end) to
+    /// out[0, end - begin), imputed and not scaled: the values write() starts that feature from.
+    void numeric_values(size_t j, idx_t begin, idx_t end, double* out) const;
 
    private:
     struct Impl;
@@ -141,10 +144,13 @@ class FeaturePipeline {
  private:
   friend class Rows;
   void set_output_names();
-  // Assembly, with the scalers or without them (fit applies each after fitting it).
+  // Assembly with the fitted scalers; `check_values` false skips the value checks (fit made them).
   Dataset assemble_rows(const mpi::Comm& comm, const table::Table& table, const std::string& label,
-                        const LabelEncoding& labels, bool scaled) const;
+                        const LabelEncoding& labels, bool check_values) const;
   void fit_column_transforms(const mpi::Comm& comm, const table::Table& table);
+  // The scalers, in transform order, from their columns' values (`rows`: the unscaled reader).
+  void fit_scalers(const mpi::Comm& comm, const Rows& rows, idx_t local_rows, idx_t global_rows,
+                   idx_t global_offset);
 
   std::vector<std::string> numeric_;
   std::vector<std::string> categorical_;

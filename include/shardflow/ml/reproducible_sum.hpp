@@ -110,6 +110,22 @@ class FixedPointSums {
     for (size_t j = 0; j < count; ++j)
       add(first + j, (factor * x[j]) * weight);
   }
+  /// Adds value_of(i) to component j for i in [0, count), the sum kept in registers (one
+  /// component's values in a row: the standard scaler's column passes). The same bits as count
+  /// calls of add(j, value_of(i)).
+  template <class ValueOf>
+  void add_each(size_t j, size_t count, ValueOf value_of) {
+    if (ldexp_[j] != 0) {
+      for (size_t i = 0; i < count; ++i)
+        add(j, value_of(i));
+      return;
+    }
+    const double scale = scale_[j];
+    __int128 acc = acc_[j];
+    for (size_t i = 0; i < count; ++i)
+      acc += round_to_int64(value_of(i) * scale);
+    acc_[j] = acc;
+  }
   /// Records `rows` rows of contributions made with add().
   void count_rows(idx_t rows) {
     rows_ += rows;

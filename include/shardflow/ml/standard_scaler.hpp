@@ -2,6 +2,8 @@
 // Standardization of features: x -> (x - mean) / scale, fitted on the training data only.
 
 #include <span>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "shardflow/ml/dataset.hpp"
@@ -25,6 +27,16 @@ struct StandardScaler {
   /// differs from the fitted one.
   void transform(Dataset& data) const;
 };
+
+/// Collective: the standard scaler of one feature, {mean, scale}, from every rank's values of it
+/// (`values`: this rank's, all finite; `global_rows` over all ranks, > 0): the bits
+/// StandardScaler::fit gives for that feature, without a matrix. FeaturePipeline::fit streams each
+/// scaled column through it. InputError (agreed) if a squared deviation from the mean overflows
+/// double, naming `name`, the row (the lowest failing rank's first), the rank and the global row
+/// (global_offset + the row).
+std::pair<double, double> fit_standard_scale(const mpi::Comm& comm, std::span<const double> values,
+                                             idx_t global_rows, idx_t global_offset,
+                                             std::string_view name);
 
 /// Collective: the root mean square sqrt(mean(x_j^2)) of every feature over all ranks' rows (0
 /// for a feature that is 0 everywhere, and for no rows): the scale an unscaled feature has for a
