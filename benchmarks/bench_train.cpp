@@ -12,7 +12,8 @@
 //   BM_SetupMakeDatasetAndScaler vs BM_SetupFeaturePipeline: the training matrix of a table of
 //     (rows, features) float64 columns, standardized: the make_dataset + StandardScaler path
 //     against ml::FeaturePipeline::fit with {scale: standard} (what a job runs), which must not
-//     cost more.
+//     cost more. 2 ranks, 2026-12-03: 866 ms against 369 ms (fit checks the values once, fits
+//     each column's scaler from the column and assembles the scaled matrix once).
 
 #include <benchmark/benchmark.h>
 
