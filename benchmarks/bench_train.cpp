@@ -33,8 +33,10 @@
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/mpi/environment.hpp"
+#include "support/per_sample_model.hpp"
 
 using namespace shardflow;
+using testing_util::PerSampleModel;
 
 namespace {
 
@@ -93,32 +95,6 @@ ml::Dataset logistic_rows(const mpi::Comm& comm, idx_t n, int d) {
   data.global_rows = n;
   return data;
 }
-
-// A linear model through Model::add_gradients' default (sample_gradients, then added), which
-// also lacks sample_factors: train_sgd then stores every per-sample gradient and sums those.
-class PerSampleModel final : public ml::Model {
- public:
-  explicit PerSampleModel(const ml::LinearModel& m) : m_(m) {}
-  std::string_view type() const override { return m_.type(); }
-  ml::Task task() const override { return m_.task(); }
-  int num_features() const override { return m_.num_features(); }
-  int num_outputs() const override { return m_.num_outputs(); }
-  Eigen::Index num_parameters() const override { return m_.num_parameters(); }
-  ml::LabelEncoding label_encoding() const override { return m_.label_encoding(); }
-  std::uint64_t settings_hash() const override { return m_.settings_hash(); }
-  std::vector<std::uint8_t> penalized() const override { return m_.penalized(); }
-  double l2() const override { return m_.l2(); }
-  void sample_gradients(const double* const* rows, const double* labels, size_t n, const double* w,
-                        double* out) const override {
-    m_.sample_gradients(rows, labels, n, w, out);
-  }
-  void predict(const double* x, size_t n, const double* w, double* out) const override {
-    m_.predict(x, n, w, out);
-  }
-
- private:
-  const ml::LinearModel& m_;
-};
 
 // (rows, features, batch, classes, path): classes 1 is logistic regression, more is softmax on
 // labels 0 .. classes-1 (the logistic rows' label plus a feature's bucket); path 0 stores the

@@ -23,6 +23,7 @@
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/bcast.hpp"
 #include "shardflow/mpi/comm.hpp"
+#include "support/per_sample_model.hpp"
 #include "support/test_util.hpp"
 
 using namespace shardflow;
@@ -37,6 +38,7 @@ constexpr int kFeatures = 3;
 const std::vector<std::string> kNames = {"x0", "x1", "x2"};
 const std::vector<double> kClasses = {-1.0, 3.0, 7.0};  // not 0..K-1: the index mapping is tested
 
+using testing_util::PerSampleModel;
 using testing_util::split;
 
 double uniform(idx_t g, int j) {
@@ -130,31 +132,6 @@ Eigen::VectorXd reference_weights(const mpi::Comm& comm, const ml::Model& model,
   return w;
 }
 
-// A linear model without Model::sample_factors: the trainer takes the per-sample path.
-class PerSampleOnly final : public ml::Model {
- public:
-  explicit PerSampleOnly(const ml::LinearModel& m) : m_(m) {}
-  std::string_view type() const override { return m_.type(); }
-  ml::Task task() const override { return m_.task(); }
-  int num_features() const override { return m_.num_features(); }
-  int num_outputs() const override { return m_.num_outputs(); }
-  Eigen::Index num_parameters() const override { return m_.num_parameters(); }
-  ml::LabelEncoding label_encoding() const override { return m_.label_encoding(); }
-  std::uint64_t settings_hash() const override { return m_.settings_hash(); }
-  std::vector<std::uint8_t> penalized() const override { return m_.penalized(); }
-  double l2() const override { return m_.l2(); }
-  void sample_gradients(const double* const* rows, const double* labels, size_t n, const double* w,
-                        double* out) const override {
-    m_.sample_gradients(rows, labels, n, w, out);
-  }
-  void predict(const double* x, size_t n, const double* w, double* out) const override {
-    m_.predict(x, n, w, out);
-  }
-
- private:
-  const ml::LinearModel& m_;
-};
-
 const LinearKind kModels[] = {LinearKind::kLinear, LinearKind::kSoftmax};
 const ml::OptimizerKind kOptimizers[] = {ml::OptimizerKind::kSgd, ml::OptimizerKind::kAdamW};
 
@@ -187,7 +164,7 @@ TEST(TrainModels, FactoredGradientSumsGiveThePerSampleWeights) {
   mpi::Comm comm;
   for (const LinearKind kind : {LinearKind::kLinear, LinearKind::kLogistic, LinearKind::kSoftmax}) {
     const ml::LinearModel model = model_of(kind);
-    const PerSampleOnly per_sample(model);
+    const PerSampleModel per_sample(model);
     std::vector<ml::SgdOptions> settings = {options(ml::OptimizerKind::kSgd)};
     if (kind != LinearKind::kLinear) {
       settings.push_back(settings[0]);
