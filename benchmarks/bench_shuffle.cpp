@@ -7,10 +7,13 @@
 //   {"bench":"shuffle","impl":"shardflow","ranks":R,"rows":N,"bytes":B,"seconds":S,"first":F,
 //    "single_copy":M}
 //   {"bench":"shuffle","impl":"shardflow_mpi_transport",...}
+//   {"bench":"shuffle","impl":"shardflow_scalar_scatter",...}
 //   {"bench":"shuffle","impl":"mpi_alltoallv","ranks":R,"rows":N,"bytes":B,"seconds":S,...}
 // shardflow is hash_shuffle as the engine runs it (on one host: through on-node shared memory);
 // shardflow_mpi_transport is the same shuffle forced through MPI_Alltoallv (what it does across
-// hosts), kept here as the measurement behind the shared-memory transport. rows and bytes are
+// hosts), kept here as the measurement behind the shared-memory transport;
+// shardflow_scalar_scatter is the shardflow line with the vectorized scatter turned off
+// (ops/partition_scatter.hpp), the measurement behind that kernel. rows and bytes are
 // totals over all ranks; M is OMPI_MCA_btl_vader_single_copy_mechanism ("default" when unset),
 // the same for every line since all run in this one job.
 
@@ -115,21 +118,26 @@ int run(int argc, char** argv) {
   // one side only. Best of `repeats` for each.
   double best = std::numeric_limits<double>::max();
   double best_mpi_transport = std::numeric_limits<double>::max();
+  double best_scalar = std::numeric_limits<double>::max();
   double best_mpi = std::numeric_limits<double>::max();
   // The first repeat of each side: what a job's one shuffle pays (fresh output pages and, for the
   // shared-memory transport, its staging segments).
-  double first = 0, first_mpi_transport = 0, first_mpi = 0;
+  double first = 0, first_mpi_transport = 0, first_mpi = 0, first_scalar = 0;
   idx_t received = 0;
   for (int r = 0; r < repeats; ++r) {
-    for (const auto* o : {&options, &mpi_options}) {
+    // 0: shardflow, 1: forced through MPI, 2: shardflow with the scalar scatter.
+    for (int side = 0; side < 3; ++side) {
+      ops::detail::set_vectorized_scatter(side != 2);
       comm.barrier();
       Stopwatch sw;
-      const table::Table out = ops::hash_shuffle(comm, t, {"key"}, *o);
+      const table::Table out =
+          ops::hash_shuffle(comm, t, {"key"}, side == 1 ? mpi_options : options);
       comm.barrier();
       const double seconds = sw.seconds();
-      double& b = o == &options ? best : best_mpi_transport;
+      ops::detail::set_vectorized_scatter(true);
+      double& b = side == 0 ? best : side == 1 ? best_mpi_transport : best_scalar;
       b = std::min(b, seconds);
-      if (r == 0) (o == &options ? first : first_mpi_transport) = seconds;
+      if (r == 0) (side == 0 ? first : side == 1 ? first_mpi_transport : first_scalar) = seconds;
       if (received != 0 && received != out.num_rows()) {
         throw RuntimeError(
             "bench_shuffle: rank {} received {} rows from one transport, {} from "
@@ -167,6 +175,7 @@ int run(int argc, char** argv) {
     };
     for (const Line& l : {Line{"shardflow", best, first},
                           Line{"shardflow_mpi_transport", best_mpi_transport, first_mpi_transport},
+                          Line{"shardflow_scalar_scatter", best_scalar, first_scalar},
                           Line{"mpi_alltoallv", best_mpi, first_mpi}}) {
       std::printf(
           "{\"bench\":\"shuffle\",\"impl\":\"%s\",\"ranks\":%d,\"rows\":%lld,\"bytes\":%lld,"

@@ -25,6 +25,7 @@
 #include "shardflow/mpi/hosts.hpp"
 #include "shardflow/mpi/limits.hpp"
 #include "shardflow/mpi/shared_segments.hpp"
+#include "shardflow/ops/partition_scatter.hpp"
 
 namespace shardflow::ops {
 
@@ -217,6 +218,7 @@ SHARDFLOW_HASH_CLONES void hash_range(const Table& table, const std::vector<int>
 
 // Largest rank count that uses scatter_small (see set_small_fanout_limit).
 int g_small_fanout_limit = 4;
+bool g_vectorized_scatter = true;
 detail::Transport g_last_transport = detail::Transport::kNone;
 detail::TransportBytes g_transport_bytes;
 
@@ -288,6 +290,22 @@ void scatter_small_any(const T* src, const D* dest, idx_t n, T** cursor, int p) 
 template <typename T, typename D>
 void scatter(const T* src, const D* dest, idx_t n, T** cursor, int p) {
   if (p >= 2 && p <= std::min(g_small_fanout_limit, 4)) {
+    // Byte destinations and 4- or 8-byte values: the vectorized scatter (partition_scatter.hpp),
+    // which writes exactly the rows (no junk element) and streams whole lines. The values travel
+    // as unsigned integers of their width.
+    if constexpr (std::is_same_v<D, std::uint8_t> && (sizeof(T) == 8 || sizeof(T) == 4)) {
+      if (g_vectorized_scatter && partition_scatter_available()) {
+        using U = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+        U* as_bits[4];
+        for (int k = 0; k < p; ++k)
+          as_bits[k] = reinterpret_cast<U*>(cursor[k]);
+        partition_scatter(reinterpret_cast<const U*>(src), dest, n, as_bits, p,
+                          n * static_cast<idx_t>(sizeof(T)) >= kStreamingStoreMinBytes);
+        for (int k = 0; k < p; ++k)
+          cursor[k] = reinterpret_cast<T*>(as_bits[k]);
+        return;
+      }
+    }
     if (n * static_cast<idx_t>(sizeof(T)) >= kStreamingStoreMinBytes) {
       scatter_small_any<T, true, D>(src, dest, n, cursor, p);
       stream_fence();
@@ -787,6 +805,10 @@ void exchange_segments(const Exchange<D>& x) {
 }  // namespace
 
 namespace detail {
+void set_vectorized_scatter(bool enabled) {
+  g_vectorized_scatter = enabled;
+}
+
 void set_small_fanout_limit(int ranks) {
   g_small_fanout_limit = ranks;
 }

@@ -73,6 +73,11 @@ namespace detail {
 /// identical either way. For tests, to run the generic kernel at small rank counts.
 void set_small_fanout_limit(int ranks);
 
+/// With false, the shuffle scatters with its scalar kernels even where the vectorized one
+/// (partition_scatter.hpp) could run; results are identical. For tests and for
+/// benchmarks/bench_shuffle.cpp, which keeps both side by side. Default true.
+void set_vectorized_scatter(bool enabled);
+
 /// How the last shuffle on this process moved rows between ranks. For tests, to check that the
 /// fast path is really taken.
 enum class Transport {
