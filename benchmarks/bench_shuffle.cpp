@@ -7,13 +7,17 @@
 //   {"bench":"shuffle","impl":"shardflow","ranks":R,"rows":N,"bytes":B,"seconds":S,"first":F,
 //    "single_copy":M}
 //   {"bench":"shuffle","impl":"shardflow_mpi_transport",...}
+//   {"bench":"shuffle","impl":"shardflow_staging",...}
 //   {"bench":"shuffle","impl":"shardflow_scalar_scatter",...}
 //   {"bench":"shuffle","impl":"mpi_alltoallv","ranks":R,"rows":N,"bytes":B,"seconds":S,...}
 // shardflow is hash_shuffle as the engine runs it (on one host: through on-node shared memory);
 // shardflow_mpi_transport is the same shuffle forced through MPI_Alltoallv (what it does across
 // hosts), kept here as the measurement behind the shared-memory transport;
-// shardflow_scalar_scatter is the shardflow line with the vectorized scatter turned off
-// (ops/partition_scatter.hpp), the measurement behind that kernel. rows and bytes are
+// shardflow_staging is the shuffle with peers' outputs turned off (rows go through the staging
+// segments and are copied out by the receiver), the measurement behind writing straight into
+// peers' outputs (ops/shuffle.cpp, common/shared_heap.hpp); shardflow_scalar_scatter is the
+// staging line with the scalar scatter, the measurement behind ops/partition_scatter.hpp. rows
+// and bytes are
 // totals over all ranks; M is OMPI_MCA_btl_vader_single_copy_mechanism ("default" when unset),
 // the same for every line since all run in this one job.
 
@@ -119,25 +123,30 @@ int run(int argc, char** argv) {
   double best = std::numeric_limits<double>::max();
   double best_mpi_transport = std::numeric_limits<double>::max();
   double best_scalar = std::numeric_limits<double>::max();
+  double best_staging = std::numeric_limits<double>::max();
   double best_mpi = std::numeric_limits<double>::max();
   // The first repeat of each side: what a job's one shuffle pays (fresh output pages and, for the
   // shared-memory transport, its staging segments).
-  double first = 0, first_mpi_transport = 0, first_mpi = 0, first_scalar = 0;
+  double first = 0, first_mpi_transport = 0, first_mpi = 0, first_scalar = 0, first_staging = 0;
   idx_t received = 0;
   for (int r = 0; r < repeats; ++r) {
-    // 0: shardflow, 1: forced through MPI, 2: shardflow with the scalar scatter.
-    for (int side = 0; side < 3; ++side) {
-      ops::detail::set_vectorized_scatter(side != 2);
+    // 0: shardflow, 1: forced through MPI, 2: through the staging segments, 3: staging with the
+    // scalar scatter.
+    for (int side = 0; side < 4; ++side) {
+      ops::detail::set_peer_outputs(side < 2);
+      ops::detail::set_vectorized_scatter(side != 3);
       comm.barrier();
       Stopwatch sw;
       const table::Table out =
           ops::hash_shuffle(comm, t, {"key"}, side == 1 ? mpi_options : options);
       comm.barrier();
       const double seconds = sw.seconds();
+      ops::detail::set_peer_outputs(true);
       ops::detail::set_vectorized_scatter(true);
-      double& b = side == 0 ? best : side == 1 ? best_mpi_transport : best_scalar;
-      b = std::min(b, seconds);
-      if (r == 0) (side == 0 ? first : side == 1 ? first_mpi_transport : first_scalar) = seconds;
+      double* const bests[] = {&best, &best_mpi_transport, &best_staging, &best_scalar};
+      double* const firsts[] = {&first, &first_mpi_transport, &first_staging, &first_scalar};
+      *bests[side] = std::min(*bests[side], seconds);
+      if (r == 0) *firsts[side] = seconds;
       if (received != 0 && received != out.num_rows()) {
         throw RuntimeError(
             "bench_shuffle: rank {} received {} rows from one transport, {} from "
@@ -175,6 +184,7 @@ int run(int argc, char** argv) {
     };
     for (const Line& l : {Line{"shardflow", best, first},
                           Line{"shardflow_mpi_transport", best_mpi_transport, first_mpi_transport},
+                          Line{"shardflow_staging", best_staging, first_staging},
                           Line{"shardflow_scalar_scatter", best_scalar, first_scalar},
                           Line{"mpi_alltoallv", best_mpi, first_mpi}}) {
       std::printf(

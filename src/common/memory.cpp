@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <fstream>
 
+#include "shardflow/common/shared_heap.hpp"
+
 namespace shardflow {
 
 idx_t current_rss_bytes() {
@@ -31,6 +33,8 @@ void keep_freed_memory(bool keep) {
   mallopt(M_MMAP_MAX, keep ? 0 : 65536);
   mallopt(M_TRIM_THRESHOLD, keep ? static_cast<int>(kKeptFreeBytes) : 128 * 1024);
   if (!keep) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  // The shared heap (the shuffle's output columns) follows the same rule.
+  shared_heap::set_retained_bytes(keep ? static_cast<std::size_t>(kKeptFreeBytes) : 0);
 }
 
 void advise_huge_pages(void* p, std::size_t bytes) {

@@ -36,6 +36,7 @@ Comm Comm::self() {
 
 Comm::~Comm() {
   staging_.reset();
+  heaps_.reset();
   node_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
@@ -48,6 +49,8 @@ Comm::Comm(Comm&& other) noexcept
       size_(other.size_),
       staging_state_(std::exchange(other.staging_state_, StagingState::kUntried)),
       staging_(std::move(other.staging_)),
+      heaps_state_(std::exchange(other.heaps_state_, StagingState::kUntried)),
+      heaps_(std::move(other.heaps_)),
       hosts_(std::move(other.hosts_)),
       node_(std::move(other.node_)) {}
 
@@ -60,6 +63,9 @@ Comm& Comm::operator=(Comm&& other) noexcept {
     size_ = other.size_;
     staging_state_ = std::exchange(other.staging_state_, StagingState::kUntried);
     staging_ = std::move(other.staging_);
+    heaps_.reset();
+    heaps_state_ = std::exchange(other.heaps_state_, StagingState::kUntried);
+    heaps_ = std::move(other.heaps_);
     hosts_ = std::move(other.hosts_);
     node_ = std::move(other.node_);
   }
@@ -89,6 +95,22 @@ SharedSegments* Comm::staging_segments(idx_t bytes) const {
   }
   staging_state_ = StagingState::kAvailable;
   return staging_.get();
+}
+
+const PeerHeaps* Comm::peer_heaps() const {
+  // Every rank holds the same state (changed only here, collectively), so this agrees.
+  if (heaps_state_ == StagingState::kAvailable) return heaps_.get();
+  if (heaps_state_ == StagingState::kUnavailable) return nullptr;
+  std::string why;
+  heaps_ = PeerHeaps::create(*this, &why);
+  heaps_state_ = heaps_ != nullptr ? StagingState::kAvailable : StagingState::kUnavailable;
+  if (heaps_ == nullptr && !why.empty() && rank_ == 0) {
+    spdlog::warn(
+        "shared heaps for shuffle outputs are unavailable ({}); shuffles on this host copy rows "
+        "through a staging area instead, which is slower",
+        why);
+  }
+  return heaps_.get();
 }
 
 const std::vector<int>& Comm::hosts() const {

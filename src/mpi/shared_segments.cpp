@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "shardflow/common/shared_heap.hpp"
+
 namespace shardflow::mpi {
 
 namespace {
@@ -166,6 +168,84 @@ SharedSegments::~SharedSegments() {
   for (size_t r = 0; r < mapping_.size(); ++r)
     if (mapping_[r] != nullptr) munmap(mapping_[r], mapping_bytes_[r]);
   if (fd_ >= 0) close(fd_);
+}
+
+std::unique_ptr<PeerHeaps> PeerHeaps::create(const Comm& comm, std::string* why) {
+  if (why != nullptr) why->clear();
+  const int p = comm.size();
+  const auto up = static_cast<size_t>(p);
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  int node_size = 0;
+  MPI_Comm_size(node, &node_size);
+  MPI_Comm_free(&node);
+  if (node_size != p) return nullptr;
+
+  std::unique_ptr<PeerHeaps> h(new PeerHeaps());
+  h->rank_ = comm.rank();
+  h->base_.assign(up, nullptr);
+  h->bytes_.assign(up, 0);
+  const shared_heap::Identity me = shared_heap::identity();
+  std::string error = me.ok ? std::string() : me.failure;
+  const std::uint64_t mine[6] = {me.ok ? 1u : 0u,
+                                 static_cast<std::uint64_t>(getpid()),
+                                 static_cast<std::uint64_t>(me.fd),
+                                 static_cast<std::uint64_t>(me.bytes),
+                                 me.token[0],
+                                 me.token[1]};
+  std::vector<std::uint64_t> all(6 * up);
+  check(MPI_Allgather(mine, 6, MPI_UINT64_T, all.data(), 6, MPI_UINT64_T, comm.native()),
+        "MPI_Allgather (shared heaps)");
+  bool everyone_ok = true;
+  for (size_t r = 0; r < up; ++r)
+    everyone_ok = everyone_ok && all[6 * r] == 1;
+  if (me.ok) h->base_[static_cast<size_t>(h->rank_)] = shared_heap::base();
+  for (int r = 0; r < p && everyone_ok && error.empty(); ++r) {
+    const auto ur = static_cast<size_t>(r);
+    if (r == h->rank_) continue;
+    const std::string path = fmt::format("/proc/{}/fd/{}", all[6 * ur + 1], all[6 * ur + 2]);
+    const auto bytes = static_cast<size_t>(all[6 * ur + 3]);
+    const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      error = errno_text(fmt::format("open {} (rank {}'s shared heap)", path, r));
+      break;
+    }
+    struct stat st {};
+    void* m = MAP_FAILED;
+    if (fstat(fd, &st) != 0) {
+      error = errno_text(fmt::format("fstat {}", path));
+    } else if (static_cast<size_t>(st.st_size) != bytes) {
+      error = fmt::format("{} holds {} bytes, expected rank {}'s shared heap of {}", path,
+                          st.st_size, r, bytes);
+    } else {
+      m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+      if (m == MAP_FAILED) error = errno_text(fmt::format("mmap {}", path));
+    }
+    close(fd);
+    if (m == MAP_FAILED) break;
+    h->base_[ur] = static_cast<std::byte*>(m);
+    h->bytes_[ur] = bytes;
+    std::uint64_t token[2];
+    std::memcpy(token, m, sizeof token);
+    if (token[0] != all[6 * ur + 4] || token[1] != all[6 * ur + 5]) {
+      error = fmt::format("{} is not rank {}'s shared heap (its token does not match)", path, r);
+      break;
+    }
+  }
+  if (!everyone_ok && error.empty() && !me.ok) error = me.failure;
+  const std::string failure = lowest_error(comm, error);
+  if (!failure.empty() || !everyone_ok) {
+    if (why != nullptr)
+      *why = failure.empty() ? "a rank could not create its shared heap" : failure;
+    return nullptr;
+  }
+  return h;
+}
+
+PeerHeaps::~PeerHeaps() {
+  for (size_t r = 0; r < base_.size(); ++r)
+    if (bytes_[r] != 0 && base_[r] != nullptr) munmap(base_[r], bytes_[r]);
 }
 
 }  // namespace shardflow::mpi

@@ -11,6 +11,7 @@
 
 #include "ops_test_support.hpp"
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/shared_heap.hpp"
 #include "shardflow/mpi/limits.hpp"
 #include "shardflow/ops/shuffle.hpp"
 
@@ -497,5 +498,104 @@ TEST(Shuffle, SetupErrorsAreAgreed) {
                   "string column 'name' is dictionary-encoded on some ranks and plain on others"),
               std::string::npos)
         << e.what();
+  }
+}
+
+namespace {
+
+struct PeerOutputs {
+  explicit PeerOutputs(bool enabled) { ops::detail::set_peer_outputs(enabled); }
+  ~PeerOutputs() { ops::detail::set_peer_outputs(true); }
+};
+
+// Same schema, rows and value bits in every column (cheaper than rendering large tables).
+void expect_same_values(const Table& a, const Table& b) {
+  ASSERT_EQ(a.schema(), b.schema());
+  ASSERT_EQ(a.num_rows(), b.num_rows());
+  for (int c = 0; c < a.num_columns(); ++c) {
+    EXPECT_EQ(a.column(c).validity(), b.column(c).validity()) << a.schema().field(c).name;
+    a.column(c).visit([&](const auto& va) {
+      using V = std::decay_t<decltype(va)>;
+      if constexpr (!std::is_same_v<V, table::PlainStrings>) {
+        const auto& vb = std::get<V>(b.column(c).storage());
+        EXPECT_TRUE(std::equal(va.begin(), va.end(), vb.begin(),
+                               [](auto x, auto y) { return std::memcmp(&x, &y, sizeof x) == 0; }))
+            << "column " << a.schema().field(c).name << " differs";
+      }
+    });
+  }
+}
+
+}  // namespace
+
+// Tables without nulls or plain strings on one host: every rank writes its rows straight into the
+// output columns of the others (kPeerOutputs), which live in each receiver's shared heap. The
+// result is bit for bit the staging path's, for hash and explicit destinations, every pattern,
+// empty ranks, tables large enough for streaming stores, the vectorized and the generic scatter;
+// and when one rank's heap cannot hold its output, every rank takes the staging path.
+TEST(Shuffle, NumericTablesGoStraightIntoPeerOutputs) {
+  mpi::Comm comm;
+  using ops::detail::Transport;
+  const int p = comm.size();
+  const bool one = p == 1;
+  for (idx_t base : {idx_t{500}, idx_t{300000}}) {
+    for (bool empty_others : {false, true}) {
+      if (base > 500 && empty_others) continue;
+      const idx_t rows = rows_of(comm.rank(), p, base, empty_others);
+      Table in = random_piece(31, comm.rank(), rows, PieceOptions{.null_rate = 0.0})
+                     .select({"k", "w", "i", "fk", "x", "f32", "b", "t", "s"});
+      for (int c = 0; c < in.num_columns(); ++c)
+        ASSERT_FALSE(in.column(c).has_nulls());
+      for (int pattern = -1; pattern < 4; ++pattern) {
+        SCOPED_TRACE(::testing::Message() << "rows " << rows << " pattern " << pattern);
+        std::vector<int> dest(static_cast<size_t>(rows));
+        for (idx_t r = 0; r < rows; ++r)
+          dest[static_cast<size_t>(r)] = destination_of(pattern, comm.rank(), r, rows, p);
+        auto run = [&] {
+          return pattern < 0 ? ops::hash_shuffle(comm, in, {"w", "s"})
+                             : ops::shuffle_to(comm, in, dest);
+        };
+        const Table direct = run();
+        EXPECT_EQ(ops::detail::last_transport(), one ? Transport::kNone : Transport::kPeerOutputs);
+        if (!one && direct.num_rows() > 0) {
+          EXPECT_TRUE(shared_heap::contains(direct.column("w").values<std::int64_t>().data()));
+        }
+        Table staged;
+        {
+          PeerOutputs off(false);
+          staged = run();
+          EXPECT_EQ(ops::detail::last_transport(),
+                    one ? Transport::kNone : Transport::kSharedMemory);
+        }
+        expect_same_values(direct, staged);
+        if (pattern < 0 && base == 500) check_shuffle(comm, in, direct, {"w", "s"});
+        {
+          // Many small rounds: cursors carry on from round to round.
+          const Table rounds = pattern < 0
+                                   ? ops::hash_shuffle(comm, in, {"w", "s"}, {.round_bytes = 5000})
+                                   : ops::shuffle_to(comm, in, dest, {.round_bytes = 5000});
+          EXPECT_EQ(ops::detail::last_transport(),
+                    one ? Transport::kNone : Transport::kPeerOutputs);
+          expect_same_values(direct, rounds);
+        }
+        {
+          FanoutLimit generic(1);
+          expect_same_values(direct, run());
+        }
+        {
+          ops::detail::set_vectorized_scatter(false);
+          const Table scalar = run();
+          ops::detail::set_vectorized_scatter(true);
+          expect_same_values(direct, scalar);
+        }
+      }
+      // The last rank's heap is full: nobody writes into anybody's heap.
+      if (comm.rank() == p - 1) shared_heap::set_used_limit(shared_heap::used_bytes());
+      const Table fallback = ops::hash_shuffle(comm, in, {"w", "s"});
+      shared_heap::set_used_limit(~std::size_t{0});
+      EXPECT_EQ(ops::detail::last_transport(), one ? Transport::kNone : Transport::kSharedMemory);
+      PeerOutputs off(false);
+      expect_same_values(fallback, ops::hash_shuffle(comm, in, {"w", "s"}));
+    }
   }
 }

@@ -17,6 +17,7 @@
 namespace shardflow::mpi {
 
 class SharedSegments;
+class PeerHeaps;
 
 /// Throws RuntimeError naming `what` and the MPI error string if `code` is not MPI_SUCCESS.
 void check(int code, std::string_view what);
@@ -66,6 +67,12 @@ class Comm {
   /// and not retried. Valid until the next call.
   SharedSegments* staging_segments(idx_t bytes) const;
 
+  /// Collective on first use, then cached: every rank's shared heap mapped here
+  /// (shared_segments.hpp), for outputs that peers write into. nullptr on every rank when the
+  /// ranks span several hosts, or when setting them up failed, which is logged once as a warning
+  /// and not retried.
+  const PeerHeaps* peer_heaps() const;
+
   /// Collective on first use, then cached: for every rank, the index of the host it runs on
   /// (mpi::hosts: 0 for rank 0's host, then in order of each host's lowest rank).
   const std::vector<int>& hosts() const;
@@ -81,6 +88,8 @@ class Comm {
   int size_ = 1;
   mutable StagingState staging_state_ = StagingState::kUntried;
   mutable std::unique_ptr<SharedSegments> staging_;
+  mutable StagingState heaps_state_ = StagingState::kUntried;
+  mutable std::unique_ptr<PeerHeaps> heaps_;
   mutable std::vector<int> hosts_;
   mutable std::unique_ptr<Comm> node_;
 };

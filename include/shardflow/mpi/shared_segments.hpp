@@ -55,4 +55,31 @@ class SharedSegments {
   std::vector<std::byte*> segment_;    // per rank: first usable byte
 };
 
+/// The shared heaps (common/shared_heap.hpp) of every rank of a communicator whose ranks all run
+/// on one host, each mapped writable into this process: the shuffle's receivers allocate their
+/// output columns in their own heap and every peer writes its rows straight into them.
+class PeerHeaps {
+ public:
+  /// Collective over `comm`: maps every peer's heap (creating this rank's own if needed).
+  /// nullptr on every rank if the ranks span more than one host or any rank could not create or
+  /// map a heap; `why` (if given) then says why, on every rank (empty when the ranks simply span
+  /// several hosts).
+  static std::unique_ptr<PeerHeaps> create(const Comm& comm, std::string* why = nullptr);
+
+  ~PeerHeaps();
+  PeerHeaps(const PeerHeaps&) = delete;
+  PeerHeaps& operator=(const PeerHeaps&) = delete;
+
+  /// Where rank `rank`'s heap starts in this process (this rank's own heap for its own rank):
+  /// a block at offset o of that rank's heap is at base(rank) + o here.
+  std::byte* base(int rank) const { return base_[static_cast<size_t>(rank)]; }
+
+ private:
+  PeerHeaps() = default;
+
+  int rank_ = 0;
+  std::vector<std::byte*> base_;
+  std::vector<size_t> bytes_;  // per peer: length of its mapping (0 for this rank's own)
+};
+
 }  // namespace shardflow::mpi

@@ -78,11 +78,17 @@ void set_small_fanout_limit(int ranks);
 /// benchmarks/bench_shuffle.cpp, which keeps both side by side. Default true.
 void set_vectorized_scatter(bool enabled);
 
+/// With false, shuffles on one host go through the staging segments even where peers could write
+/// straight into each other's outputs (kPeerOutputs); results are identical. For tests and
+/// benchmarks/bench_shuffle.cpp. Default true.
+void set_peer_outputs(bool enabled);
+
 /// How the last shuffle on this process moved rows between ranks. For tests, to check that the
 /// fast path is really taken.
 enum class Transport {
   kNone,                  // one rank: nothing moved
   kSharedMemory,          // direct path through on-node staging segments
+  kPeerOutputs,           // one host, no nulls or plain strings: peers write into the outputs
   kHybrid,                // direct path: shared memory to ranks on this host, MPI to other hosts
   kMpiDirect,             // direct path through MPI_Alltoallv per column
   kMpiSegments,           // segment path (counts beyond an MPI message) through MPI

@@ -5,12 +5,18 @@
 // that write every element anyway (the shuffle's output, a gather, a decoder) skip a pass over
 // memory that cost about a quarter of a shuffle. Wherever zeros (or any value) are meant, say so:
 // `resize(n, T{})`, `assign(n, v)`.
+//
+// While a shared_heap::Scope is alive on the allocating thread, buffers come from this process's
+// shared heap (common/shared_heap.hpp), which the other ranks on the host can write into: the
+// shuffle's output columns. Freeing returns a block to wherever it came from.
 
 #include <memory>
 #include <new>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "shardflow/common/shared_heap.hpp"
 
 namespace shardflow::table {
 
@@ -33,6 +39,20 @@ class DefaultInitAllocator : public std::allocator<T> {
   template <typename U, typename... Args>
   void construct(U* p, Args&&... args) {
     ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+
+  T* allocate(std::size_t n) {
+    if (shared_heap::scope_active()) [[unlikely]] {
+      if (void* p = shared_heap::allocate(n * sizeof(T))) return static_cast<T*>(p);
+    }
+    return std::allocator<T>::allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    if (shared_heap::contains(p)) [[unlikely]] {
+      shared_heap::deallocate(p);
+      return;
+    }
+    std::allocator<T>::deallocate(p, n);
   }
 };
 
