@@ -141,7 +141,8 @@ bool count_destinations(const D* dest, idx_t begin, idx_t end, int p, idx_t* cnt
 // AVX-512 (chosen at load time from the CPU): 64-bit multiplies vectorize there, which made the
 // hash 5x faster, and it was a large part of a shuffle. Integer results are the same either way.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SHARDFLOW_HASH_CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
+#define SHARDFLOW_HASH_CLONES \
+  __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define SHARDFLOW_HASH_CLONES
 #endif
@@ -295,8 +296,12 @@ template <typename T, typename D>
 void scatter(const T* src, const D* dest, idx_t n, T** cursor, int p) {
   if (p >= 2 && p <= std::min(g_small_fanout_limit, 4)) {
     // Byte destinations and 4- or 8-byte values: the vectorized scatter (partition_scatter.hpp),
-    // which writes exactly the rows (no junk element) and streams whole lines. The values travel
-    // as unsigned integers of their width.
+    // which writes exactly the rows (no junk element). The values travel as unsigned integers of
+    // their width. Its whole-line flushes use normal stores: with non-temporal ones, runs of
+    // bench_shuffle (4e6 rows per rank, 2 ranks) were bimodal, by where the process's memory
+    // happened to lie: 0.029-0.031 s or 0.055-0.065 s for the same shuffle, and always the slow
+    // one on the staging path with address randomization off; with normal stores, 0.032-0.037 s
+    // in every run.
     if constexpr (std::is_same_v<D, std::uint8_t> && (sizeof(T) == 8 || sizeof(T) == 4)) {
       if (g_vectorized_scatter && partition_scatter_available()) {
         using U = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
@@ -304,7 +309,7 @@ void scatter(const T* src, const D* dest, idx_t n, T** cursor, int p) {
         for (int k = 0; k < p; ++k)
           as_bits[k] = reinterpret_cast<U*>(cursor[k]);
         partition_scatter(reinterpret_cast<const U*>(src), dest, n, as_bits, p,
-                          n * static_cast<idx_t>(sizeof(T)) >= kStreamingStoreMinBytes);
+                          /*streaming=*/false);
         for (int k = 0; k < p; ++k)
           cursor[k] = reinterpret_cast<T*>(as_bits[k]);
         return;

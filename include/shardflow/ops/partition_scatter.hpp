@@ -3,11 +3,10 @@
 // to the region of its destination rank. One AVX2 pass per column: 32 destination bytes give one
 // bit mask per destination, a lookup table turns each 4- or 8-row mask into a lane permutation
 // that packs that destination's rows to the front of a vector, and the vector goes into a small
-// cache-resident buffer per destination (software write-combining). Full buffers leave as whole
-// cache lines, with non-temporal stores for large scatters, so an output line is never read
-// before it is overwritten. The scalar scatter it replaced did P stores per row; this does P
-// stores per 4 (8-byte) or 8 (4-byte) rows, and the shuffle's scatter phase ran about 1.5x as
-// fast (benchmarks/bench_shuffle.cpp).
+// cache-resident buffer per destination (software write-combining), which leaves as whole cache
+// lines. The scalar scatter it replaced did P stores per row; this does P stores per 4 (8-byte) or
+// 8 (4-byte) rows: bench_shuffle's shardflow_scalar_scatter line against shardflow_staging.
+// Non-temporal flushes are an option; the shuffle does not use them (ops/shuffle.cpp says why).
 
 #include <cstdint>
 
