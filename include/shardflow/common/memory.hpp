@@ -20,7 +20,8 @@ idx_t peak_rss_bytes();
 /// join benchmark at 2 ranks took 6.3 s instead of 7.9-9.4 s. The price: the resident set no
 /// longer falls after a step's peak. `keep` false sets glibc's default values (fixed from then on,
 /// not adapting as glibc's own defaults do). Call before the large allocations it should apply
-/// to; it affects the whole process.
+/// to; it affects the whole process. The shared heap (shared_heap.hpp) keeps freed blocks' pages
+/// by the same rule (up to kKeptFreeBytes, or none).
 void keep_freed_memory(bool keep);
 inline constexpr idx_t kKeptFreeBytes = (idx_t{1} << 31) - 1;
 
