@@ -52,6 +52,18 @@ std::string lowest_error(const Comm& comm, const std::string& error) {
   return fmt::format("rank {}: {}", lowest, text);
 }
 
+// Collective: do all ranks of `comm` run on one host? If not, every rank sees a node smaller than
+// the communicator, so the answer is the same everywhere without agreeing on it.
+bool all_on_one_host(const Comm& comm) {
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  int node_size = 0;
+  MPI_Comm_size(node, &node_size);
+  MPI_Comm_free(&node);
+  return node_size == comm.size();
+}
+
 }  // namespace
 
 std::unique_ptr<SharedSegments> SharedSegments::create(const Comm& comm, idx_t bytes,
@@ -61,15 +73,7 @@ std::unique_ptr<SharedSegments> SharedSegments::create(const Comm& comm, idx_t b
   const int p = comm.size();
   const auto up = static_cast<size_t>(p);
 
-  // All ranks on one host? If not, every rank sees a node smaller than the communicator, so the
-  // answer is the same everywhere without agreeing on it.
-  MPI_Comm node = MPI_COMM_NULL;
-  check(MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
-        "MPI_Comm_split_type");
-  int node_size = 0;
-  MPI_Comm_size(node, &node_size);
-  MPI_Comm_free(&node);
-  if (node_size != p) return nullptr;
+  if (!all_on_one_host(comm)) return nullptr;
 
   std::unique_ptr<SharedSegments> s(new SharedSegments());
   s->rank_ = comm.rank();
@@ -174,13 +178,7 @@ std::unique_ptr<PeerHeaps> PeerHeaps::create(const Comm& comm, std::string* why)
   if (why != nullptr) why->clear();
   const int p = comm.size();
   const auto up = static_cast<size_t>(p);
-  MPI_Comm node = MPI_COMM_NULL;
-  check(MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
-        "MPI_Comm_split_type");
-  int node_size = 0;
-  MPI_Comm_size(node, &node_size);
-  MPI_Comm_free(&node);
-  if (node_size != p) return nullptr;
+  if (!all_on_one_host(comm)) return nullptr;
 
   std::unique_ptr<PeerHeaps> h(new PeerHeaps());
   h->rank_ = comm.rank();
