@@ -161,6 +161,49 @@ SHARDFLOW_AVX2 void scatter_avx2(const T* src, const std::uint8_t* dest, idx_t n
   if constexpr (kStream) _mm_sfence();
 }
 
+// Low 64 bits of a * c in every lane (AVX2 has no 64-bit multiply): lo*lo + (hi*lo + lo*hi) << 32.
+SHARDFLOW_AVX2 inline __m256i multiply_low64(__m256i a, __m256i c, __m256i c_high) {
+  const __m256i low = _mm256_mul_epu32(a, c);
+  const __m256i cross =
+      _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), c), _mm256_mul_epu32(a, c_high));
+  return _mm256_add_epi64(low, _mm256_slli_epi64(cross, 32));
+}
+
+SHARDFLOW_AVX2 void hash_destinations_avx2(const std::int64_t* keys, idx_t n, std::uint64_t seed,
+                                           int ranks, std::uint8_t* dest) {
+  // hash_u64 (common/hash.hpp), four lanes at a time.
+  constexpr std::uint64_t kMul1 = 0xff51afd7ed558ccdULL;
+  constexpr std::uint64_t kMul2 = 0xc4ceb9fe1a85ec53ULL;
+  const __m256i m1 = _mm256_set1_epi64x(static_cast<long long>(kMul1));
+  const __m256i m1_high = _mm256_set1_epi64x(static_cast<long long>(kMul1 >> 32));
+  const __m256i m2 = _mm256_set1_epi64x(static_cast<long long>(kMul2));
+  const __m256i m2_high = _mm256_set1_epi64x(static_cast<long long>(kMul2 >> 32));
+  const __m256i s = _mm256_set1_epi64x(static_cast<long long>(seed));
+  const auto mask = static_cast<std::uint64_t>(ranks - 1);
+  idx_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m256i x = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys + i)), s);
+    x = _mm256_xor_si256(x, _mm256_srli_epi64(x, 33));
+    x = multiply_low64(x, m1, m1_high);
+    x = _mm256_xor_si256(x, _mm256_srli_epi64(x, 33));
+    x = multiply_low64(x, m2, m2_high);
+    x = _mm256_xor_si256(x, _mm256_srli_epi64(x, 33));
+    alignas(32) std::uint64_t h[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(h), x);
+    for (int j = 0; j < 4; ++j)
+      dest[i + j] = static_cast<std::uint8_t>(h[j] & mask);
+  }
+  for (; i < n; ++i) {
+    std::uint64_t x = static_cast<std::uint64_t>(keys[i]) ^ seed;
+    x ^= x >> 33;
+    x *= kMul1;
+    x ^= x >> 33;
+    x *= kMul2;
+    x ^= x >> 33;
+    dest[i] = static_cast<std::uint8_t>(x & mask);
+  }
+}
+
 template <typename T>
 void scatter_dispatch(const T* src, const std::uint8_t* dest, idx_t n, T** cursor, int ranks,
                       bool streaming) {
@@ -196,6 +239,11 @@ void partition_scatter(const std::uint32_t* src, const std::uint8_t* dest, idx_t
   scatter_dispatch(src, dest, n, cursor, ranks, streaming);
 }
 
+void hash_destinations_int64(const std::int64_t* keys, idx_t n, std::uint64_t seed, int ranks,
+                             std::uint8_t* dest) {
+  hash_destinations_avx2(keys, n, seed, ranks, dest);
+}
+
 #else  // not x86-64 with GCC/Clang: callers use their scalar scatter
 
 bool partition_scatter_available() {
@@ -208,6 +256,9 @@ void partition_scatter(const std::uint64_t*, const std::uint8_t*, idx_t, std::ui
 void partition_scatter(const std::uint32_t*, const std::uint8_t*, idx_t, std::uint32_t**, int,
                        bool) {
   throw RuntimeError("partition_scatter: not built for this platform (no AVX2)");
+}
+void hash_destinations_int64(const std::int64_t*, idx_t, std::uint64_t, int, std::uint8_t*) {
+  throw RuntimeError("hash_destinations_int64: not built for this platform (no AVX2)");
 }
 
 #endif

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "shardflow/common/hash.hpp"
 #include "shardflow/ops/partition_scatter.hpp"
 
 namespace shardflow::ops {
@@ -112,6 +113,31 @@ TEST_F(PartitionScatter, AllRowsToOneRank) {
         ASSERT_EQ(out[static_cast<size_t>(i + 1)], src[static_cast<size_t>(i)]);
       EXPECT_EQ(out[0], 0u);
       EXPECT_EQ(cursor[static_cast<size_t>(only)], out.data() + 1 + n);
+    }
+  }
+}
+
+TEST_F(PartitionScatter, HashDestinationsAreTheScalarHashBits) {
+  std::mt19937_64 rng(77);
+  const std::uint64_t seed = 0x2545f4914f6cdd1dULL;
+  for (idx_t n : {0, 1, 3, 4, 5, 1000, 4099}) {
+    std::vector<std::int64_t> keys(static_cast<size_t>(n));
+    for (auto& k : keys) {
+      const auto r = rng();
+      k = r % 5 == 0 ? INT64_MIN + static_cast<std::int64_t>(r % 3)
+                     : (r % 5 == 1 ? INT64_MAX - static_cast<std::int64_t>(r % 3)
+                                   : static_cast<std::int64_t>(r));
+    }
+    for (int ranks : {2, 4, 8, 256}) {
+      std::vector<std::uint8_t> dest(static_cast<size_t>(n), 0xee);
+      hash_destinations_int64(keys.data(), n, seed, ranks, dest.data());
+      for (idx_t i = 0; i < n; ++i) {
+        const std::uint64_t h =
+            hash_u64(static_cast<std::uint64_t>(keys[static_cast<size_t>(i)]) ^ seed);
+        ASSERT_EQ(dest[static_cast<size_t>(i)],
+                  static_cast<std::uint8_t>(h & static_cast<std::uint64_t>(ranks - 1)))
+            << "key " << keys[static_cast<size_t>(i)] << " ranks " << ranks;
+      }
     }
   }
 }

@@ -27,4 +27,11 @@ void partition_scatter(const std::uint64_t* src, const std::uint8_t* dest, idx_t
 void partition_scatter(const std::uint32_t* src, const std::uint8_t* dest, idx_t n,
                        std::uint32_t** cursor, int ranks, bool streaming);
 
+/// dest[i] = hash_u64(keys[i] ^ seed) & (ranks - 1) for i in [0, n): the shuffle's destination of a
+/// row keyed by one int64 column, four keys per AVX2 step (64-bit multiplies built from 32-bit
+/// ones), bit for bit the scalar hash. `ranks` is a power of two in [2, 256]. Requires
+/// partition_scatter_available().
+void hash_destinations_int64(const std::int64_t* keys, idx_t n, std::uint64_t seed, int ranks,
+                             std::uint8_t* dest);
+
 }  // namespace shardflow::ops

@@ -73,8 +73,8 @@ namespace detail {
 /// identical either way. For tests, to run the generic kernel at small rank counts.
 void set_small_fanout_limit(int ranks);
 
-/// With false, the shuffle scatters with its scalar kernels even where the vectorized one
-/// (partition_scatter.hpp) could run; results are identical. For tests and for
+/// With false, the shuffle hashes and scatters with its scalar kernels even where the vectorized
+/// ones (partition_scatter.hpp) could run; results are identical. For tests and for
 /// benchmarks/bench_shuffle.cpp, which keeps both side by side. Default true.
 void set_vectorized_scatter(bool enabled);
 
