@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/hash.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -193,15 +194,9 @@ SHARDFLOW_AVX2 void hash_destinations_avx2(const std::int64_t* keys, idx_t n, st
     for (int j = 0; j < 4; ++j)
       dest[i + j] = static_cast<std::uint8_t>(h[j] & mask);
   }
-  for (; i < n; ++i) {
-    std::uint64_t x = static_cast<std::uint64_t>(keys[i]) ^ seed;
-    x ^= x >> 33;
-    x *= kMul1;
-    x ^= x >> 33;
-    x *= kMul2;
-    x ^= x >> 33;
-    dest[i] = static_cast<std::uint8_t>(x & mask);
-  }
+  for (; i < n; ++i)
+    dest[i] =
+        static_cast<std::uint8_t>(hash_u64(static_cast<std::uint64_t>(keys[i]) ^ seed) & mask);
 }
 
 template <typename T>
