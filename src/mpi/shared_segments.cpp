@@ -64,6 +64,32 @@ bool all_on_one_host(const Comm& comm) {
   return node_size == comm.size();
 }
 
+// Maps `bytes` of rank `rank`'s memfd at `path` (/proc/<pid>/fd/<fd>), read-only or writable;
+// `what` names it in errors. MAP_FAILED (and `error` set) if it cannot be opened, is smaller, or
+// cannot be mapped.
+void* map_peer_memfd(const std::string& path, int rank, const char* what, size_t bytes,
+                     bool writable, std::string& error) {
+  const int fd = open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) {
+    error = errno_text(fmt::format("open {} (rank {}'s {})", path, rank, what));
+    return MAP_FAILED;
+  }
+  struct stat st {};
+  void* m = MAP_FAILED;
+  if (fstat(fd, &st) != 0) {
+    error = errno_text(fmt::format("fstat {}", path));
+  } else if (static_cast<size_t>(st.st_size) < bytes) {
+    error = fmt::format("{} holds {} bytes, expected rank {}'s {} of {}", path, st.st_size, rank,
+                        what, bytes);
+  } else {
+    m = writable ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0)
+                 : mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) error = errno_text(fmt::format("mmap {}", path));
+  }
+  close(fd);
+  return m;
+}
+
 }  // namespace
 
 std::unique_ptr<SharedSegments> SharedSegments::create(const Comm& comm, idx_t bytes,
@@ -125,23 +151,7 @@ std::unique_ptr<SharedSegments> SharedSegments::create(const Comm& comm, idx_t b
     const auto ur = static_cast<size_t>(r);
     if (r == s->rank_) continue;
     const std::string path = fmt::format("/proc/{}/fd/{}", all[5 * ur + 1], all[5 * ur + 2]);
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      error = errno_text(fmt::format("open {} (rank {}'s staging memfd)", path, r));
-      break;
-    }
-    struct stat st {};
-    void* m = MAP_FAILED;
-    if (fstat(fd, &st) != 0) {
-      error = errno_text(fmt::format("fstat {}", path));
-    } else if (static_cast<size_t>(st.st_size) < total) {
-      error = fmt::format("{} holds {} bytes, expected rank {}'s staging memfd of {}", path,
-                          st.st_size, r, total);
-    } else {
-      m = mmap(nullptr, total, PROT_READ, MAP_SHARED, fd, 0);
-      if (m == MAP_FAILED) error = errno_text(fmt::format("mmap {}", path));
-    }
-    close(fd);
+    void* m = map_peer_memfd(path, r, "staging memfd", total, /*writable=*/false, error);
     if (m == MAP_FAILED) break;
     s->mapping_[ur] = m;
     s->mapping_bytes_[ur] = total;
@@ -204,23 +214,7 @@ std::unique_ptr<PeerHeaps> PeerHeaps::create(const Comm& comm, std::string* why)
     if (r == h->rank_) continue;
     const std::string path = fmt::format("/proc/{}/fd/{}", all[6 * ur + 1], all[6 * ur + 2]);
     const auto bytes = static_cast<size_t>(all[6 * ur + 3]);
-    const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      error = errno_text(fmt::format("open {} (rank {}'s shared heap)", path, r));
-      break;
-    }
-    struct stat st {};
-    void* m = MAP_FAILED;
-    if (fstat(fd, &st) != 0) {
-      error = errno_text(fmt::format("fstat {}", path));
-    } else if (static_cast<size_t>(st.st_size) != bytes) {
-      error = fmt::format("{} holds {} bytes, expected rank {}'s shared heap of {}", path,
-                          st.st_size, r, bytes);
-    } else {
-      m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-      if (m == MAP_FAILED) error = errno_text(fmt::format("mmap {}", path));
-    }
-    close(fd);
+    void* m = map_peer_memfd(path, r, "shared heap", bytes, /*writable=*/true, error);
     if (m == MAP_FAILED) break;
     h->base_[ur] = static_cast<std::byte*>(m);
     h->bytes_[ur] = bytes;

@@ -141,8 +141,7 @@ bool count_destinations(const D* dest, idx_t begin, idx_t end, int p, idx_t* cnt
 // AVX-512 (chosen at load time from the CPU): 64-bit multiplies vectorize there, which made the
 // hash 5x faster, and it was a large part of a shuffle. Integer results are the same either way.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SHARDFLOW_HASH_CLONES \
-  __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define SHARDFLOW_HASH_CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
 #else
 #define SHARDFLOW_HASH_CLONES
 #endif
@@ -977,6 +976,11 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
   for (size_t r = 0; r < up; ++r)
     if (all_where[r * (2 * uncol + 1)] == 0) return std::nullopt;
 
+  // Column c of rank d's output, in this process's mapping of d's heap.
+  auto column_of = [&](size_t d, int c) {
+    return heaps.base(static_cast<int>(d)) +
+           all_where[d * (2 * uncol + 1) + 1 + static_cast<size_t>(c)];
+  };
   // Rounds of shuffle_round_bytes as on the staging path: nothing is staged here, so they only
   // pace the progress report and mark the fault-injection points "shuffle_round:<k>".
   Progress progress("shuffling", n, "rows", comm.is_root());
@@ -989,9 +993,7 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
     for (size_t d = 0; d < up; ++d) {
       if (to[d] == 0 || all_where[d * (2 * uncol + 1) + 1 + uncol + static_cast<size_t>(c)] == 0)
         continue;
-      const auto first = reinterpret_cast<std::uintptr_t>(
-                             heaps.base(static_cast<int>(d)) +
-                             all_where[d * (2 * uncol + 1) + 1 + static_cast<size_t>(c)]) +
+      const auto first = reinterpret_cast<std::uintptr_t>(column_of(d, c)) +
                          static_cast<std::uintptr_t>(start[d]) * width;
       const std::uintptr_t last = first + static_cast<std::uintptr_t>(to[d]) * width;
       const std::uintptr_t page_begin = first & ~std::uintptr_t{4095};
@@ -1006,8 +1008,7 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
     const idx_t end = n * (k + 1) / rounds;
     for (int c = 0; c < ncol; ++c) {
       for (size_t d = 0; d < up; ++d)
-        column_at[d] = heaps.base(static_cast<int>(d)) +
-                       all_where[d * (2 * uncol + 1) + 1 + static_cast<size_t>(c)];
+        column_at[d] = column_of(d, c);
       table.column(c).visit([&](const auto& v) {
         using V = std::decay_t<decltype(v)>;
         if constexpr (!std::is_same_v<V, PlainStrings>) {
