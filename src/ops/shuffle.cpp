@@ -79,6 +79,9 @@ void scatter_values(const T* src, const D* dest, idx_t begin, idx_t end, std::by
 
 namespace {
 
+// The AVX2 kernels of partition_scatter.hpp where they apply (detail::set_vectorized_scatter).
+bool g_vectorized_scatter = true;
+
 // Adds the number of rows in [begin, end) per destination to cnt[0, p); false if a destination is
 // outside [0, p). Four interleaved histograms (lanes: 4 * p scratch entries): with one, rows with
 // the same destination form a chain of dependent increments through memory (a store-to-load
@@ -87,6 +90,11 @@ template <typename D>
 bool count_destinations(const D* dest, idx_t begin, idx_t end, int p, idx_t* cnt, idx_t* lanes) {
   const auto up = static_cast<unsigned>(p);
   if constexpr (std::is_same_v<D, std::uint8_t>) {
+    // Byte destinations for 2-4 ranks: one AVX2 pass with byte counters. bench_shuffle at 4e6
+    // rows per rank and 2 ranks: the agree with its count 0.5-0.6 ms, against 1.1-1.2 ms with the
+    // loop below.
+    if (p <= 4 && g_vectorized_scatter && partition_scatter_available())
+      return count_destinations_u8(dest + begin, end - begin, p, cnt);
     // Byte destinations for a few ranks: one compare-and-add pass per rank over L1-sized blocks,
     // which the compiler vectorizes (16 rows per instruction), instead of one increment per row.
     if (p <= 8) {
@@ -221,7 +229,6 @@ SHARDFLOW_HASH_CLONES void hash_range(const Table& table, const std::vector<int>
 
 // Largest rank count that uses scatter_small (see set_small_fanout_limit).
 int g_small_fanout_limit = 4;
-bool g_vectorized_scatter = true;
 bool g_peer_outputs = true;
 detail::Transport g_last_transport = detail::Transport::kNone;
 detail::TransportBytes g_transport_bytes;
@@ -288,27 +295,27 @@ void scatter_small_any(const T* src, const D* dest, idx_t n, T** cursor, int p) 
   }
 }
 
-// Rows [0, n) of `src` to cursor[dest[i]]; cursors advance. May write one junk element at each
-// cursor's final position (scatter_small). Large scatters use non-temporal stores (see
+// Rows [0, n) of `src` to cursor[dest[i]]; cursors advance. count[d]: the rows in [0, n) for
+// destination d. May write one junk element at each cursor's final position (scatter_small), but
+// not with the vectorized kernel. Large scalar scatters use non-temporal stores (see
 // kStreamingStoreMinBytes) and end with a fence.
 template <typename T, typename D>
-void scatter(const T* src, const D* dest, idx_t n, T** cursor, int p) {
+void scatter(const T* src, const D* dest, idx_t n, T** cursor, const idx_t* count, int p) {
   if (p >= 2 && p <= std::min(g_small_fanout_limit, 4)) {
     // Byte destinations and 4- or 8-byte values: the vectorized scatter (partition_scatter.hpp),
     // which writes exactly the rows (no junk element). The values travel as unsigned integers of
-    // their width. Its whole-line flushes use normal stores: with non-temporal ones, runs of
-    // bench_shuffle (4e6 rows per rank, 2 ranks) were bimodal, by where the process's memory
-    // happened to lie: 0.029-0.031 s or 0.055-0.065 s for the same shuffle, and always the slow
-    // one on the staging path with address randomization off; with normal stores, 0.032-0.037 s
-    // in every run.
+    // their width. It uses normal stores: non-temporal ones (in an earlier version that wrote
+    // whole lines from a buffer) made runs of bench_shuffle (4e6 rows per rank, 2 ranks) bimodal
+    // by where the process's memory happened to lie (0.029-0.031 s or 0.055-0.065 s for the same
+    // shuffle), and a single process scattering 4e6 rows to 2 destinations took twice as long
+    // with them (13.7 ms against 6.5-7.5 ms) on the same machine.
     if constexpr (std::is_same_v<D, std::uint8_t> && (sizeof(T) == 8 || sizeof(T) == 4)) {
       if (g_vectorized_scatter && partition_scatter_available()) {
         using U = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
         U* as_bits[4];
         for (int k = 0; k < p; ++k)
           as_bits[k] = reinterpret_cast<U*>(cursor[k]);
-        partition_scatter(reinterpret_cast<const U*>(src), dest, n, as_bits, p,
-                          /*streaming=*/false);
+        partition_scatter(reinterpret_cast<const U*>(src), dest, n, as_bits, count, p);
         for (int k = 0; k < p; ++k)
           cursor[k] = reinterpret_cast<T*>(as_bits[k]);
         return;
@@ -328,11 +335,11 @@ void scatter(const T* src, const D* dest, idx_t n, T** cursor, int p) {
 // Like scatter, but writes nothing outside each destination's rows (no junk element at a cursor's
 // end): for regions that other ranks write next to at the same time.
 template <typename T, typename D>
-void scatter_exact(const T* src, const D* dest, idx_t n, T** cursor, int p) {
+void scatter_exact(const T* src, const D* dest, idx_t n, T** cursor, const idx_t* count, int p) {
   if constexpr (std::is_same_v<D, std::uint8_t> && (sizeof(T) == 8 || sizeof(T) == 4)) {
     if (p >= 2 && p <= std::min(g_small_fanout_limit, 4) && g_vectorized_scatter &&
         partition_scatter_available()) {
-      scatter(src, dest, n, cursor, p);  // the vectorized kernel is exact
+      scatter(src, dest, n, cursor, count, p);  // the vectorized kernel is exact
       return;
     }
   }
@@ -462,7 +469,7 @@ void exchange_direct(const Exchange<D>& x) {
         cursor[ud] = d == me ? out + local_begin : area + sd[ud];
       }
       const T saved = out[local_end];
-      scatter(src, x.dest + begin, rows, cursor.data(), p);
+      scatter(src, x.dest + begin, rows, cursor.data(), cnt, p);
       out[local_end] = saved;
       exchange(out);
     };
@@ -1016,7 +1023,8 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
           std::vector<T*> cursor(up);
           for (size_t d = 0; d < up; ++d)
             cursor[d] = reinterpret_cast<T*>(column_at[d]) + at[d];
-          scatter_exact(v.data() + begin, dest + begin, end - begin, cursor.data(), p);
+          scatter_exact(v.data() + begin, dest + begin, end - begin, cursor.data(),
+                        &sent[static_cast<size_t>(k) * up], p);
         }
       });
     }
