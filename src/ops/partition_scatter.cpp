@@ -20,7 +20,8 @@ namespace {
 
 // Lane permutations (vpermd indices) that move the selected lanes of a vector to its front, in
 // order. For 8-byte values a lane is two 32-bit halves; for 4-byte values, one. The tail lanes
-// hold junk that the next store overwrites or the buffer never flushes.
+// hold junk that the destination's next store overwrites (or that is never stored: see
+// scatter_avx2).
 struct PackTable64 {
   alignas(32) std::int32_t index[16][8];
   constexpr PackTable64() : index{} {
@@ -111,7 +112,7 @@ SHARDFLOW_AVX2 void scatter_avx2(const T* src, const std::uint8_t* dest, idx_t n
         const int rows = __builtin_popcount(mask);
         if (roomy[k]) [[likely]] {
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(at[k]), packed);
-        } else {
+        } else if (rows > 0) {  // (an empty region's cursor may be null)
           alignas(32) T lanes[kLanes];
           _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), packed);
           std::memcpy(at[k], lanes, sizeof(T) * static_cast<size_t>(rows));
