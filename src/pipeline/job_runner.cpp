@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "shardflow/ckpt/checkpoint_store.hpp"
 #include "shardflow/common/atomic_file.hpp"
@@ -1341,13 +1343,25 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
   keep_freed_memory(job.runtime.keep_freed_memory);
 
   // A run rebuilds the published results; removing the previous run's first means a run that
-  // fails leaves none behind that could pass for its own.
+  // fails leaves none behind that could pass for its own. So go the temporaries of a run killed
+  // while publishing one (`model.h5.tmp.<pid>`): the workdir is locked, so their writer is dead,
+  // and a rerun that reuses every step would otherwise never write them again to replace them.
   comm.agree([&] {
     if (!comm.is_root()) return;
     fs::remove_all(workdir / "outputs");
-    fs::remove(workdir / "model.h5");
-    fs::remove(workdir / "metrics.json");
-    fs::remove(workdir / "report.html");
+    const std::array<std::string_view, 3> published = {"model.h5", "metrics.json", "report.html"};
+    for (const auto name : published)
+      fs::remove(workdir / name);
+    std::error_code ec;
+    std::vector<fs::path> leftovers;
+    for (fs::directory_iterator it(workdir, ec), end; !ec && it != end; it.increment(ec)) {
+      const auto target = temp_target(it->path());
+      if (target && std::find(published.begin(), published.end(), target->filename().string()) !=
+                        published.end())
+        leftovers.push_back(it->path());
+    }
+    for (const auto& path : leftovers)
+      fs::remove(path);
   });
 
   Executor executor(comm, job, options, workdir);

@@ -48,7 +48,10 @@ $PY tests/support/compare_runs.py "$TMP/straight" "$TMP/killed-copy" --ordered t
 echo "half-written" >"$TMP/straight/checkpoints/latest.tmp.31928"
 last=$(ls "$TMP/straight/checkpoints" | grep '^ckpt-.*\.h5$' | tail -n 1)
 echo "half-written" >"$TMP/straight/checkpoints/$last.tmp.31929"
+# Killed while publishing the model or the metrics: `model.h5.tmp.<pid>` in the workdir.
+echo "half-written" >"$TMP/straight/model.h5.tmp.31930"
+echo "half-written" >"$TMP/straight/metrics.json.tmp.31931"
 expect_exit 0 600 rerun-finished 2 "${ARGS[@]}" --set "workdir=$TMP/straight" --resume auto
-left=$(ls "$TMP/straight/checkpoints" | grep '\.tmp' || true)
+left=$(ls "$TMP/straight/checkpoints" "$TMP/straight" | grep '\.tmp' || true)
 [ -z "$left" ] || fail "temporary files left after a rerun of a finished training: $left"
 pass "resumed from step $from; final weights equal the uninterrupted run's; leftovers cleared"
