@@ -595,23 +595,33 @@ class PhaseTimes {
   double comm_, io_, io_comm_;
 };
 
+// Removes the temporaries in `directory` (`<name>.tmp`, `<name>.tmp.<pid>`: common/atomic_file.hpp)
+// whose final name satisfies `is_ours`. Only for a locked workdir, where no writer is alive.
+// Not collective: the root calls it.
+template <typename Predicate>
+void remove_temporaries(const fs::path& directory, Predicate is_ours) {
+  std::error_code ec;
+  std::vector<fs::path> leftovers;
+  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto target = temp_target(it->path());
+    if (target && is_ours(target->filename().string())) leftovers.push_back(it->path());
+  }
+  for (const auto& path : leftovers)
+    fs::remove(path, ec);
+}
+
 // Temporary files of generated data (`<input>-<16 hex>.csv.tmp`, see inputs/generate_input.cpp)
 // left by a run killed while writing it. The workdir is locked, so no writer is alive; a run that
 // reuses every stage would otherwise never regenerate the data and leave them forever.
 void remove_generated_temporaries(const mpi::Comm& comm, const fs::path& directory) {
   comm.agree([&] {
     if (!comm.is_root()) return;
-    std::error_code ec;
-    for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
-      const auto target = temp_target(it->path());
-      if (!target) continue;
-      const std::string name = target->filename().string();
+    remove_temporaries(directory, [](const std::string& name) {
       const auto dash = name.rfind('-');
-      const bool generated =
-          dash != std::string::npos && name.size() == dash + 1 + 16 + 4 && name.ends_with(".csv") &&
-          name.find_first_not_of("0123456789abcdef", dash + 1) == name.size() - 4;
-      if (generated) fs::remove(it->path());
-    }
+      return dash != std::string::npos && name.size() == dash + 1 + 16 + 4 &&
+             name.ends_with(".csv") &&
+             name.find_first_not_of("0123456789abcdef", dash + 1) == name.size() - 4;
+    });
   });
 }
 
@@ -1352,16 +1362,9 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
     const std::array<std::string_view, 3> published = {"model.h5", "metrics.json", "report.html"};
     for (const auto name : published)
       fs::remove(workdir / name);
-    std::error_code ec;
-    std::vector<fs::path> leftovers;
-    for (fs::directory_iterator it(workdir, ec), end; !ec && it != end; it.increment(ec)) {
-      const auto target = temp_target(it->path());
-      if (target && std::find(published.begin(), published.end(), target->filename().string()) !=
-                        published.end())
-        leftovers.push_back(it->path());
-    }
-    for (const auto& path : leftovers)
-      fs::remove(path);
+    remove_temporaries(workdir, [&](const std::string& name) {
+      return std::find(published.begin(), published.end(), name) != published.end();
+    });
   });
 
   Executor executor(comm, job, options, workdir);
