@@ -191,55 +191,44 @@ Column remap_codes(const Column& c, const table::DictionaryPtr& to) {
   return out;
 }
 
-// The working copies of both sides: `left`/`right` point at the input or at a copy with
-// normalized key columns. Every decision depends only on schemas, encodings and dictionaries,
-// which are equal on all ranks, so all ranks normalize alike.
-struct Normalized {
-  const Table* left = nullptr;
-  const Table* right = nullptr;
-  Table left_copy, right_copy;
+// How one key column is brought to the join's common key form, so that hash_rows gives equal
+// hashes and equal codes mean equal strings on both sides. Applied to key columns only: copying a
+// whole side to replace one key column cost q4 of the README's join benchmark (a 5e6-row side per
+// rank, its keys in another dictionary than the other side's) 0.23 s of its 0.9 s.
+struct KeyNorm {
+  enum class Kind { kNone, kToInt64, kToFloat64, kRebind, kRemap, kToPlain };
+  Kind kind = Kind::kNone;
+  table::DictionaryPtr dictionary;  // kRebind, kRemap: the dictionary the codes refer to after
 };
 
-void normalize_keys(const Table& left, const Table& right, const KeyColumns& k, Normalized& n) {
-  n.left = &left;
-  n.right = &right;
-  auto replace = [&](bool on_left, int index, Column c) {
-    if (on_left) {
-      if (n.left != &n.left_copy) {
-        n.left_copy = left;
-        n.left = &n.left_copy;
-      }
-      n.left_copy.replace_column(index, std::move(c));
-    } else {
-      if (n.right != &n.right_copy) {
-        n.right_copy = right;
-        n.right = &n.right_copy;
-      }
-      n.right_copy.replace_column(index, std::move(c));
-    }
-  };
+struct KeyNorms {
+  std::vector<KeyNorm> left, right;  // one per key
+  bool any_left = false, any_right = false;
+};
+
+// The normalization of each key of both sides. Every decision depends only on schemas, encodings
+// and dictionaries, which are equal on all ranks, so all ranks normalize alike.
+KeyNorms plan_key_norms(const Table& left, const Table& right, const KeyColumns& k) {
+  using Kind = KeyNorm::Kind;
+  KeyNorms n;
+  n.left.resize(k.left.size());
+  n.right.resize(k.right.size());
   for (size_t i = 0; i < k.left.size(); ++i) {
-    const Column& l = n.left->column(k.left[i]);
-    const Column& r = n.right->column(k.right[i]);
+    const Column& ls = left.column(k.left[i]);
+    const Column& rs = right.column(k.right[i]);
     const DataType t = k.types[i];
     for (const bool on_left : {true, false}) {
-      const Column& c = on_left ? l : r;
-      const int index = on_left ? k.left[i] : k.right[i];
+      const Column& c = on_left ? ls : rs;
+      KeyNorm& norm = on_left ? n.left[i] : n.right[i];
       if (c.type() == t) continue;
-      if (c.type() == DataType::kInt32)
-        replace(on_left, index, cast_column<std::int32_t, std::int64_t>(c, t));
-      else if (c.type() == DataType::kFloat32)
-        replace(on_left, index, cast_column<float, double>(c, t));
+      if (c.type() == DataType::kInt32) norm.kind = Kind::kToInt64;
+      if (c.type() == DataType::kFloat32) norm.kind = Kind::kToFloat64;
     }
     if (t != DataType::kString) continue;
-    const Column& ls = n.left->column(k.left[i]);
-    const Column& rs = n.right->column(k.right[i]);
     if (ls.is_dictionary_encoded() && rs.is_dictionary_encoded()) {
       if (ls.dictionary() == rs.dictionary()) continue;
       if (ls.dictionary()->values() == rs.dictionary()->values()) {
-        Column c = rs;
-        c.set_dictionary(ls.dictionary());
-        replace(false, k.right[i], std::move(c));
+        n.right[i] = {Kind::kRebind, ls.dictionary()};
         continue;
       }
       // Two dictionaries: both sides move to their sorted union (equal on every rank, because
@@ -250,16 +239,69 @@ void normalize_keys(const Table& left, const Table& right, const KeyColumns& k, 
       merged.reserve(a.size() + b.size());
       std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(merged));
       auto dict = std::make_shared<const table::Dictionary>(std::move(merged));
-      Column lc = remap_codes(ls, dict);
-      Column rc = remap_codes(rs, dict);
-      replace(true, k.left[i], std::move(lc));
-      replace(false, k.right[i], std::move(rc));
+      n.left[i] = {Kind::kRemap, dict};
+      n.right[i] = {Kind::kRemap, dict};
     } else if (ls.is_dictionary_encoded()) {
-      replace(true, k.left[i], to_plain(ls));
+      n.left[i].kind = Kind::kToPlain;
     } else if (rs.is_dictionary_encoded()) {
-      replace(false, k.right[i], to_plain(rs));
+      n.right[i].kind = Kind::kToPlain;
     }
   }
+  for (const auto& norm : n.left)
+    n.any_left = n.any_left || norm.kind != Kind::kNone;
+  for (const auto& norm : n.right)
+    n.any_right = n.any_right || norm.kind != Kind::kNone;
+  return n;
+}
+
+// `c` in normalized form. Row-wise, so it commutes with moving rows: a side may be shuffled first
+// and normalized after.
+Column normalize_key(const Column& c, const KeyNorm& norm) {
+  using Kind = KeyNorm::Kind;
+  switch (norm.kind) {
+    case Kind::kNone:
+      return c;
+    case Kind::kToInt64:
+      return cast_column<std::int32_t, std::int64_t>(c, DataType::kInt64);
+    case Kind::kToFloat64:
+      return cast_column<float, double>(c, DataType::kFloat64);
+    case Kind::kRebind: {
+      Column out = c;
+      out.set_dictionary(norm.dictionary);
+      return out;
+    }
+    case Kind::kRemap:
+      return remap_codes(c, norm.dictionary);
+    case Kind::kToPlain:
+      return to_plain(c);
+  }
+  return c;
+}
+
+// The key columns of one side in normalized form, where matching and the output read them: the
+// side's own table (key columns normalized in place when the side owns its rows), or a table of
+// only its normalized key columns (in key order) beside a side that was not moved.
+struct SideKeys {
+  Table own;                        // the normalized key columns, when not in the side's table
+  const Table* borrowed = nullptr;  // else the side's table, which holds them
+  std::vector<int> columns;         // where each key is in table()
+  const Table& table() const { return borrowed != nullptr ? *borrowed : own; }
+  const Column& key(size_t i) const { return table().column(columns[i]); }
+};
+
+SideKeys normalized_keys(const Table& t, const std::vector<int>& keys,
+                         const std::vector<KeyNorm>& norms, bool any) {
+  SideKeys s;
+  if (!any) {
+    s.borrowed = &t;
+    s.columns = keys;
+    return s;
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    s.own.add_column("k" + std::to_string(i), normalize_key(t.column(keys[i]), norms[i]));
+    s.columns.push_back(static_cast<int>(i));
+  }
+  return s;
 }
 
 // =============================================================================================
@@ -379,6 +421,24 @@ struct Placed {
   idx_t own = 0;
   const Table& table() const { return view ? *view : storage; }
 };
+
+// The normalized key columns of a placed side: normalized in place when the side owns its rows
+// and each key is a distinct column (a column could otherwise need two forms, one per pairing),
+// else copied beside it.
+SideKeys normalize_placed_keys(Placed& side, const std::vector<int>& keys,
+                               const std::vector<KeyNorm>& norms, bool any) {
+  const std::set<int> distinct(keys.begin(), keys.end());
+  if (!any || side.view != nullptr || distinct.size() != keys.size())
+    return normalized_keys(side.table(), keys, norms, any);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (norms[i].kind == KeyNorm::Kind::kNone) continue;
+    side.storage.replace_column(keys[i], normalize_key(side.storage.column(keys[i]), norms[i]));
+  }
+  SideKeys s;
+  s.borrowed = &side.storage;
+  s.columns = keys;
+  return s;
+}
 
 // Collective: the rows `rows` of every rank, concatenated in rank order, on every rank.
 Table replicate(const mpi::Comm& comm, const Table& t, const std::vector<idx_t>& rows,
@@ -536,29 +596,34 @@ struct Pairs {
   std::vector<idx_t> left, right;  // -1: no row on that side
 };
 
-Table assemble(const Table& l, const Table& r, const KeyColumns& k, const JoinSpec& spec,
-               const Schema& schema, const Pairs& pairs) {
+// The output: `l` and `r` hold every column of each side as placed, `lkeys` and `rkeys` their
+// normalized key columns (which give the output's key columns, in the schema's key types).
+Table assemble(const Table& l, const SideKeys& lkeys, const Table& r, const SideKeys& rkeys,
+               const KeyColumns& k, const JoinSpec& spec, const Schema& schema,
+               const Pairs& pairs) {
   Table out;
-  if (!keeps_right_columns(spec.how)) {
-    out = l.take(pairs.left);
-    return out;
-  }
   const bool coalesce = spec.how == JoinHow::kRight || spec.how == JoinHow::kFull;
   int field = 0;
   for (int c = 0; c < l.num_columns(); ++c, ++field) {
     const auto key = std::find(k.left.begin(), k.left.end(), c);
-    if (key == k.left.end() || !coalesce) {
+    if (key == k.left.end()) {
       out.add_column(schema.field(field).name, take_or_null(l.column(c), pairs.left));
       continue;
     }
+    const auto i = static_cast<size_t>(key - k.left.begin());
+    if (!coalesce) {
+      out.add_column(schema.field(field).name, take_or_null(lkeys.key(i), pairs.left));
+      continue;
+    }
     // A key of a right or full join: the right row's value where there is no left row.
-    Column both = l.column(c);
-    both.append(r.column(k.right[static_cast<size_t>(key - k.left.begin())]));
+    Column both = lkeys.key(i);
+    both.append(rkeys.key(i));
     std::vector<idx_t> rows(pairs.left.size());
     for (size_t i = 0; i < rows.size(); ++i)
       rows[i] = pairs.left[i] >= 0 ? pairs.left[i] : l.num_rows() + pairs.right[i];
     out.add_column(schema.field(field).name, both.take(rows));
   }
+  if (!keeps_right_columns(spec.how)) return out;
   for (int c = 0; c < r.num_columns(); ++c) {
     if (std::find(k.right.begin(), k.right.end(), c) != k.right.end()) continue;
     out.add_column(schema.field(field++).name, take_or_null(r.column(c), pairs.right));
@@ -588,12 +653,11 @@ Table join(const mpi::Comm& comm, const Table& left, const Table& right, const J
     k = resolve_keys(left.schema(), right.schema(), spec);
     schema = join_output_schema(left.schema(), right.schema(), spec);
   });
-  Normalized n;
+  KeyNorms norms;
   // Phase times for the debug log: where a slow join spends its time.
   Stopwatch phase;
   double normalize_s = 0, place_s = 0, match_s = 0, assemble_s = 0;
-  comm.agree([&] { normalize_keys(left, right, k, n); });
-  normalize_s = phase.seconds();
+  comm.agree([&] { norms = plan_key_norms(left, right, k); });
   const int p = comm.size();
   const int me = comm.rank();
   const JoinHow how = spec.how;
@@ -601,24 +665,25 @@ Table join(const mpi::Comm& comm, const Table& left, const Table& right, const J
 
   Placed pl, pr;
   if (p == 1) {
-    pl.view = n.left;
-    pr.view = n.right;
-    pl.own = n.left->num_rows();
-    pr.own = n.right->num_rows();
+    pl.view = &left;
+    pr.view = &right;
+    pl.own = left.num_rows();
+    pr.own = right.num_rows();
   } else {
-    std::vector<idx_t> sizes = {n.left->byte_size(), n.right->byte_size(), n.left->num_rows(),
-                                n.right->num_rows()};
+    std::vector<idx_t> sizes = {left.byte_size(), right.byte_size(), left.num_rows(),
+                                right.num_rows()};
     mpi::allreduce_inplace(comm, std::span<idx_t>(sizes), mpi::Reduce::kSum);
     const bool left_smaller = sizes[0] < sizes[1];
     const idx_t smaller = std::min(sizes[0], sizes[1]);
     bool broadcast = spec.strategy == JoinStrategy::kBroadcast;
     if (spec.strategy == JoinStrategy::kAuto) broadcast = smaller <= options.broadcast_max_bytes;
-    std::vector<std::uint8_t> lnull(static_cast<size_t>(n.left->num_rows()));
-    std::vector<std::uint8_t> rnull(static_cast<size_t>(n.right->num_rows()));
+    // Normalizing keeps every key's validity, so the inputs' own key columns tell the nulls.
+    std::vector<std::uint8_t> lnull(static_cast<size_t>(left.num_rows()));
+    std::vector<std::uint8_t> rnull(static_cast<size_t>(right.num_rows()));
     for (size_t i = 0; i < lnull.size(); ++i)
-      lnull[i] = has_null_key(*n.left, k.left, static_cast<idx_t>(i)) ? 1 : 0;
+      lnull[i] = has_null_key(left, k.left, static_cast<idx_t>(i)) ? 1 : 0;
     for (size_t i = 0; i < rnull.size(); ++i)
-      rnull[i] = has_null_key(*n.right, k.right, static_cast<idx_t>(i)) ? 1 : 0;
+      rnull[i] = has_null_key(right, k.right, static_cast<idx_t>(i)) ? 1 : 0;
     std::vector<int> ld(lnull.size(), me), rd(rnull.size(), me);
     if (broadcast) {
       // Rows with a null key match nothing: they stay put instead of being copied.
@@ -628,12 +693,21 @@ Table join(const mpi::Comm& comm, const Table& left, const Table& right, const J
       const auto& null = left_smaller ? lnull : rnull;
       for (size_t i = 0; i < d.size(); ++i)
         if (!null[i]) d[i] = kReplicate;
-      pl = place(comm, *n.left, ld, left_smaller, false, options.shuffle);
-      pr = place(comm, *n.right, rd, !left_smaller, false, options.shuffle);
+      pl = place(comm, left, ld, left_smaller, false, options.shuffle);
+      pr = place(comm, right, rd, !left_smaller, false, options.shuffle);
     } else {
       st.strategy = JoinStrategy::kShuffle;
-      const auto lh = hash_rows(*n.left, k.left);
-      const auto rh = hash_rows(*n.right, k.right);
+      // Destinations from the normalized keys (equal keys, equal ranks); the rows move as they
+      // are and are normalized where they land.
+      std::vector<std::uint64_t> lh, rh;
+      {
+        const Stopwatch normalize;
+        const SideKeys lkeys = normalized_keys(left, k.left, norms.left, norms.any_left);
+        const SideKeys rkeys = normalized_keys(right, k.right, norms.right, norms.any_right);
+        normalize_s += normalize.seconds();
+        lh = hash_rows(lkeys.table(), lkeys.columns);
+        rh = hash_rows(rkeys.table(), rkeys.columns);
+      }
       HeavyKeys heavy;
       if (options.split_heavy_keys)
         heavy = find_heavy_keys(comm, lh, lnull, rh, rnull, sizes[2] + sizes[3]);
@@ -661,16 +735,23 @@ Table join(const mpi::Comm& comm, const Table& left, const Table& right, const J
       const idx_t right_replicated = replicated - left_replicated;
       std::vector<idx_t> any = {left_replicated, right_replicated};
       mpi::allreduce_inplace(comm, std::span<idx_t>(any), mpi::Reduce::kSum);
-      pl = place(comm, *n.left, ld, any[0] > 0, true, options.shuffle);
-      pr = place(comm, *n.right, rd, any[1] > 0, true, options.shuffle);
+      pl = place(comm, left, ld, any[0] > 0, true, options.shuffle);
+      pr = place(comm, right, rd, any[1] > 0, true, options.shuffle);
     }
   }
+  place_s = phase.seconds() - normalize_s;
+
+  // ---- key normalization where the rows are ---------------------------------------------------
+  const double before_normalize = phase.seconds();
+  const SideKeys lkeys = normalize_placed_keys(pl, k.left, norms.left, norms.any_left);
+  const SideKeys rkeys = normalize_placed_keys(pr, k.right, norms.right, norms.any_right);
+  normalize_s += phase.seconds() - before_normalize;
 
   // ---- local join ---------------------------------------------------------------------------
-  place_s = phase.seconds() - normalize_s;
+  const double before_match = phase.seconds();
   const bool pairs_needed = keeps_right_columns(how);
-  Matches m = match_local(pl.table(), k.left, pr.table(), k.right, pairs_needed);
-  match_s = phase.seconds() - normalize_s - place_s;
+  Matches m = match_local(lkeys.table(), lkeys.columns, rkeys.table(), rkeys.columns, pairs_needed);
+  match_s = phase.seconds() - before_match;
   // Replicated rows that must appear when unmatched: their flags are OR-reduced, then replicated
   // row j is emitted by rank j % p only.
   const bool keep_left = how == JoinHow::kLeft || how == JoinHow::kFull || how == JoinHow::kSemi ||
@@ -715,7 +796,7 @@ Table join(const mpi::Comm& comm, const Table& left, const Table& right, const J
       }
   }
   const double before_assemble = phase.seconds();
-  Table result = assemble(pl.table(), pr.table(), k, spec, schema, out);
+  Table result = assemble(pl.table(), lkeys, pr.table(), rkeys, k, spec, schema, out);
   assemble_s = phase.seconds() - before_assemble;
   spdlog::debug(
       "join phases on this rank: keys normalized in {:.3f} s, rows placed (shuffle or broadcast) "

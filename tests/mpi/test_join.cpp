@@ -242,9 +242,13 @@ void run_matrix(const mpi::Comm& comm, std::uint64_t seed, idx_t base, int layou
 
 TEST(Join, EveryHowStrategyAndKeyType) {
   mpi::Comm comm;
-  // s with s: two different dictionaries; s with p: dictionary with plain; p with p: plain.
-  const std::vector<std::vector<std::string>> lk = {{"k"}, {"s"}, {"p"}, {"s"}, {"f"}, {"k", "s"}};
-  const std::vector<std::vector<std::string>> rk = {{"k"}, {"s"}, {"p"}, {"p"}, {"f"}, {"k", "s"}};
+  // s with s: two different dictionaries; s with p: dictionary with plain; p with p: plain. The
+  // left s twice, with the right s (the union of both dictionaries) and with w (s's own
+  // dictionary): one left column in two normalized forms.
+  const std::vector<std::vector<std::string>> lk = {{"k"}, {"s"},      {"p"},     {"s"},
+                                                    {"f"}, {"k", "s"}, {"s", "s"}};
+  const std::vector<std::vector<std::string>> rk = {{"k"}, {"s"},      {"p"},     {"p"},
+                                                    {"f"}, {"k", "s"}, {"s", "w"}};
   run_matrix(comm, 3, 40, 0, Shape{}, lk, rk, idx_t{64} << 20);
 }
 
