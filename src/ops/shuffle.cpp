@@ -800,7 +800,8 @@ void exchange_segments(const Exchange<D>& x) {
           const std::byte* lens = cur;
           const std::byte* text = cur + 8 * m;
           const size_t first = piece.chars.size();
-          piece.chars.append(reinterpret_cast<const char*>(text), static_cast<size_t>(nch));
+          const auto* from = reinterpret_cast<const char*>(text);
+          piece.chars.insert(piece.chars.end(), from, from + nch);
           std::int64_t at = static_cast<std::int64_t>(first);
           piece.offsets.reserve(piece.offsets.size() + static_cast<size_t>(m));
           for (idx_t r = 0; r < m; ++r) {
@@ -915,10 +916,47 @@ void account_transport(const mpi::Comm& comm, const Table& table, const D* dest,
           : "MPI");
 }
 
-// Shared-output path: every rank on one host, no nulls and no plain strings anywhere. Each rank
+bool is_plain(const Column& c) {
+  return c.type() == DataType::kString && !c.is_dictionary_encoded();
+}
+
+// Scatters the plain strings of rows [begin, end) into their destinations' outputs: each row's
+// characters at its destination's character cursor `chars_at[d]` (an offset into that
+// destination's characters `chars[d]`, which ends this rank's region at `chars_end[d]`), and the
+// offset where they end at `offsets[d][row_at[d] + 1]`; the cursors advance. Rows of up to 16
+// characters are copied as one 16-byte move when both the source and this rank's destination
+// region have room for it (the bytes past the row are overwritten by the next row, or lie in this
+// rank's region), so that a short string costs no length-dependent copy.
+template <typename D>
+void scatter_plain(const PlainStrings& in, const D* dest, idx_t begin, idx_t end,
+                   std::int64_t* const* offsets, char* const* chars, const std::int64_t* chars_end,
+                   std::int64_t* chars_at, idx_t* row_at) {
+  const char* from = in.chars.data();
+  const auto in_size = static_cast<std::int64_t>(in.chars.size());
+  const std::int64_t* in_offsets = in.offsets.data();
+  for (idx_t i = begin; i < end; ++i) {
+    const auto d = static_cast<size_t>(dest[i]);
+    const std::int64_t first = in_offsets[i];
+    const std::int64_t length = in_offsets[i + 1] - first;
+    const std::int64_t at = chars_at[d];
+    char* to = chars[d] + at;
+    if (length <= 16 && first + 16 <= in_size && at + 16 <= chars_end[d]) {
+      std::memcpy(to, from + first, 16);
+    } else {
+      std::memcpy(to, from + first, static_cast<size_t>(length));
+    }
+    chars_at[d] = at + length;
+    offsets[d][++row_at[d]] = at + length;
+  }
+}
+
+// Shared-output path: every rank on one host, no nulls anywhere. Each rank
 // allocates its output columns in its shared heap (common/shared_heap.hpp), the ranks tell each
 // other where those are, and every rank scatters each column once, straight into the rows that
-// each destination's output reserves for it (its rows, in order, after those of lower ranks).
+// each destination's output reserves for it (its rows, in order, after those of lower ranks). A
+// plain string column's characters go the same way: each destination's characters from lower
+// ranks first, so that every rank knows where its rows' characters start (the sizes are exchanged
+// with the row counts) and writes the final offsets itself.
 // Nothing is staged or copied a second time: against the staging path (scatter into a staging
 // area, which the receiver then copies out of) that is a third less memory traffic. Collective;
 // nullopt on every rank (and nothing written anywhere) if any rank's output did not fit in its
@@ -934,46 +972,73 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
   const auto uncol = static_cast<size_t>(ncol);
   const idx_t n = table.num_rows();
 
-  std::vector<idx_t> to(up, 0);  // rows from this rank to each destination
+  // Plain string columns, in column order; their characters per destination follow the row
+  // counts in one exchange: to[(1 + j) * p + d] for the j-th plain column.
+  std::vector<int> plain_columns;
+  for (int c = 0; c < ncol; ++c)
+    if (is_plain(table.column(c))) plain_columns.push_back(c);
+  const size_t block = up * (1 + plain_columns.size());
+  std::vector<idx_t> to(block, 0);  // rows (and characters) from this rank to each destination
   for (size_t k = 0; k < static_cast<size_t>(rounds); ++k)
     for (size_t d = 0; d < up; ++d)
       to[d] += sent[k * up + d];
+  for (size_t j = 0; j < plain_columns.size(); ++j) {
+    const std::int64_t* offsets = table.column(plain_columns[j]).plain().offsets.data();
+    idx_t* chars_to = to.data() + (1 + j) * up;
+    for (idx_t i = 0; i < n; ++i)
+      chars_to[dest[i]] += offsets[i + 1] - offsets[i];
+  }
   const std::vector<idx_t> all_to = mpi::allgather_blocks(comm, std::span<const idx_t>(to));
   idx_t out_rows = 0;
-  std::vector<idx_t> start(up, 0);  // this rank's first row in each destination's output
+  // This rank's first row (and plain column characters) in each destination's output, and the
+  // output's total characters of each plain column.
+  std::vector<idx_t> start(block, 0);
+  std::vector<idx_t> out_chars(plain_columns.size(), 0);
   for (size_t s = 0; s < up; ++s) {
-    out_rows += all_to[s * up + static_cast<size_t>(me)];
+    out_rows += all_to[s * block + static_cast<size_t>(me)];
+    for (size_t j = 0; j < plain_columns.size(); ++j)
+      out_chars[j] += all_to[s * block + (1 + j) * up + static_cast<size_t>(me)];
     if (static_cast<int>(s) < me)
-      for (size_t d = 0; d < up; ++d)
-        start[d] += all_to[s * up + d];
+      for (size_t e = 0; e < block; ++e)
+        start[e] += all_to[s * block + e];
   }
 
   // The output columns, in this rank's heap; where each starts there, and whether all fit.
   std::vector<Column> out_cols;
-  // where[0]: 1 if every column fits in the heap; where[1 + c]: column c's offset there;
-  // where[1 + ncol + c]: 1 if its pages are new (mapped by no process yet).
-  std::vector<idx_t> where(2 * uncol + 1, 0);
+  // where[0]: 1 if every column fits in the heap; where[1 + c]: column c's offset there (a plain
+  // column's offsets); where[1 + ncol + c]: 1 if its pages are new (mapped by no process yet);
+  // where[1 + 2 ncol + c] and where[1 + 3 ncol + c]: the same for a plain column's characters.
+  const size_t stride = 4 * uncol + 1;
+  std::vector<idx_t> where(stride, 0);
   where[0] = 1;
+  auto locate = [&](const void* data, size_t at, size_t fresh_at) {
+    if (shared_heap::contains(data)) {
+      where[at] = static_cast<const std::byte*>(data) - heaps.base(me);
+      where[fresh_at] = shared_heap::fresh_pages(data) ? 1 : 0;
+    } else {
+      where[0] = 0;
+    }
+  };
   {
     shared_heap::Scope scope;
+    size_t j = 0;  // plain column index
     for (int c = 0; c < ncol; ++c) {
       const Column& in = table.column(c);
-      Column oc(in.type());
-      oc.set_dictionary(in.dictionary());
+      const auto uc = static_cast<size_t>(c);
+      Column oc = is_plain(in) ? Column::plain_strings() : Column(in.type());
+      if (!is_plain(in)) oc.set_dictionary(in.dictionary());
       oc.visit([&](auto& v) {
         using V = std::decay_t<decltype(v)>;
-        if constexpr (!std::is_same_v<V, PlainStrings>) {
+        if constexpr (std::is_same_v<V, PlainStrings>) {
+          v.offsets.resize(static_cast<size_t>(out_rows) + 1);
+          v.offsets[0] = 0;
+          v.chars.resize(static_cast<size_t>(out_chars[j]));
+          if (out_rows > 0) locate(v.offsets.data(), 1 + uc, 1 + uncol + uc);
+          if (out_chars[j] > 0) locate(v.chars.data(), 1 + 2 * uncol + uc, 1 + 3 * uncol + uc);
+          ++j;
+        } else {
           v.resize(static_cast<size_t>(out_rows));
-          if (out_rows > 0) {
-            if (shared_heap::contains(v.data())) {
-              where[static_cast<size_t>(c) + 1] =
-                  reinterpret_cast<std::byte*>(v.data()) - heaps.base(me);
-              where[uncol + static_cast<size_t>(c) + 1] =
-                  shared_heap::fresh_pages(v.data()) ? 1 : 0;
-            } else {
-              where[0] = 0;
-            }
-          }
+          if (out_rows > 0) locate(v.data(), 1 + uc, 1 + uncol + uc);
         }
       });
       out_cols.push_back(std::move(oc));
@@ -981,12 +1046,16 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
   }
   const std::vector<idx_t> all_where = mpi::allgather_blocks(comm, std::span<const idx_t>(where));
   for (size_t r = 0; r < up; ++r)
-    if (all_where[r * (2 * uncol + 1)] == 0) return std::nullopt;
+    if (all_where[r * stride] == 0) return std::nullopt;
 
-  // Column c of rank d's output, in this process's mapping of d's heap.
+  // Column c of rank d's output (a plain column's offsets), and a plain column's characters, in
+  // this process's mapping of d's heap.
   auto column_of = [&](size_t d, int c) {
+    return heaps.base(static_cast<int>(d)) + all_where[d * stride + 1 + static_cast<size_t>(c)];
+  };
+  auto chars_of = [&](size_t d, int c) {
     return heaps.base(static_cast<int>(d)) +
-           all_where[d * (2 * uncol + 1) + 1 + static_cast<size_t>(c)];
+           all_where[d * stride + 1 + 2 * uncol + static_cast<size_t>(c)];
   };
   // Rounds of shuffle_round_bytes as on the staging path: nothing is staged here, so they only
   // pace the progress report and mark the fault-injection points "shuffle_round:<k>".
@@ -995,30 +1064,66 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
   // this rank's regions of new pages in one call per region is cheaper (first shuffle of a job
   // at 4e6 rows per rank, bench_shuffle: about 0.10 s instead of 0.12-0.3 s). Pages a freed
   // block kept are mapped already, and walking them again cost more than it saved.
-  for (int c = 0; c < ncol; ++c) {
-    const auto width = static_cast<std::uintptr_t>(width_of(table.column(c)));
-    for (size_t d = 0; d < up; ++d) {
-      if (to[d] == 0 || all_where[d * (2 * uncol + 1) + 1 + uncol + static_cast<size_t>(c)] == 0)
-        continue;
-      const auto first = reinterpret_cast<std::uintptr_t>(column_of(d, c)) +
-                         static_cast<std::uintptr_t>(start[d]) * width;
-      const std::uintptr_t last = first + static_cast<std::uintptr_t>(to[d]) * width;
-      const std::uintptr_t page_begin = first & ~std::uintptr_t{4095};
-      madvise(reinterpret_cast<void*>(page_begin), last - page_begin, MADV_POPULATE_WRITE);
+  auto populate = [](const std::byte* base, idx_t first_byte, idx_t bytes) {
+    const auto first =
+        reinterpret_cast<std::uintptr_t>(base) + static_cast<std::uintptr_t>(first_byte);
+    const std::uintptr_t last = first + static_cast<std::uintptr_t>(bytes);
+    const std::uintptr_t page_begin = first & ~std::uintptr_t{4095};
+    madvise(reinterpret_cast<void*>(page_begin), last - page_begin, MADV_POPULATE_WRITE);
+  };
+  {
+    size_t j = 0;
+    for (int c = 0; c < ncol; ++c) {
+      const auto uc = static_cast<size_t>(c);
+      const bool plain = is_plain(table.column(c));
+      // A plain column's offsets: this rank writes the entries after the rows before its own.
+      const idx_t width = plain ? 8 : width_of(table.column(c));
+      const idx_t shift = plain ? 1 : 0;
+      for (size_t d = 0; d < up; ++d) {
+        if (to[d] > 0 && all_where[d * stride + 1 + uncol + uc] != 0)
+          populate(column_of(d, c), (start[d] + shift) * width, to[d] * width);
+        const idx_t chars = plain ? to[(1 + j) * up + d] : 0;
+        if (chars > 0 && all_where[d * stride + 1 + 3 * uncol + uc] != 0)
+          populate(chars_of(d, c), start[(1 + j) * up + d], chars);
+      }
+      if (plain) ++j;
     }
   }
   std::vector<std::byte*> column_at(up);
-  std::vector<idx_t> at(start);  // next row of each destination's output for this rank's rows
+  std::vector<idx_t> at(start.begin(), start.begin() + p);  // next row of each destination
+  // Per plain column: the next character of each destination's output for this rank's rows, the
+  // end of this rank's characters there, and the output row whose end offset was written last.
+  std::vector<std::vector<std::int64_t>> chars_at(plain_columns.size()),
+      chars_end(plain_columns.size());
+  std::vector<std::vector<idx_t>> row_at(plain_columns.size());
+  for (size_t j = 0; j < plain_columns.size(); ++j) {
+    for (size_t d = 0; d < up; ++d) {
+      chars_at[j].push_back(start[(1 + j) * up + d]);
+      chars_end[j].push_back(start[(1 + j) * up + d] + to[(1 + j) * up + d]);
+      row_at[j].push_back(start[d]);
+    }
+  }
+  std::vector<std::int64_t*> offsets_of(up);
+  std::vector<char*> characters_of(up);
   for (idx_t k = 0; k < rounds; ++k) {
     maybe_inject_fault("shuffle_round:" + std::to_string(k), me);
     const idx_t begin = n * k / rounds;
     const idx_t end = n * (k + 1) / rounds;
+    size_t j = 0;
     for (int c = 0; c < ncol; ++c) {
       for (size_t d = 0; d < up; ++d)
         column_at[d] = column_of(d, c);
       table.column(c).visit([&](const auto& v) {
         using V = std::decay_t<decltype(v)>;
-        if constexpr (!std::is_same_v<V, PlainStrings>) {
+        if constexpr (std::is_same_v<V, PlainStrings>) {
+          for (size_t d = 0; d < up; ++d) {
+            offsets_of[d] = reinterpret_cast<std::int64_t*>(column_at[d]);
+            characters_of[d] = reinterpret_cast<char*>(chars_of(d, c));
+          }
+          scatter_plain(v, dest, begin, end, offsets_of.data(), characters_of.data(),
+                        chars_end[j].data(), chars_at[j].data(), row_at[j].data());
+          ++j;
+        } else {
           using T = typename V::value_type;
           std::vector<T*> cursor(up);
           for (size_t d = 0; d < up; ++d)
@@ -1146,13 +1251,12 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
   g_last_transport = detail::Transport::kNone;
   if (p == 1) return table;
 
-  // Every rank on one host, no nulls and no plain strings: peers write into each other's outputs.
+  // Every rank on one host, no nulls: peers write into each other's outputs.
   // The conditions are global, so every rank asks for the heaps (collective) or none does.
   bool any_nulls = false;
   for (const auto& cp : plan)
     any_nulls = any_nulls || cp.nulls;
-  if (g_peer_outputs && direct && options.on_node_shared_memory && plain_columns == 0 &&
-      !any_nulls) {
+  if (g_peer_outputs && direct && options.on_node_shared_memory && !any_nulls) {
     if (const mpi::PeerHeaps* heaps = comm.peer_heaps()) {
       std::optional<Table> out =
           shuffle_into_peer_outputs(comm, table, destination.data(), sent, rounds, *heaps);
@@ -1308,7 +1412,7 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
       all.offsets.reserve(static_cast<size_t>(out_rows) + 1);
       for (const auto& piece : string_pieces[static_cast<size_t>(c)]) {
         const auto shift = static_cast<std::int64_t>(all.chars.size());
-        all.chars.append(piece.chars);
+        all.chars.insert(all.chars.end(), piece.chars.begin(), piece.chars.end());
         for (size_t r = 1; r < piece.offsets.size(); ++r)
           all.offsets.push_back(piece.offsets[r] + shift);
       }

@@ -239,7 +239,7 @@ void Column::append(const Column& other) {
         const auto& src = std::get<V>(other.storage_);
         if constexpr (std::is_same_v<V, PlainStrings>) {
           const auto base = static_cast<std::int64_t>(dst.chars.size());
-          dst.chars.append(src.chars);
+          dst.chars.insert(dst.chars.end(), src.chars.begin(), src.chars.end());
           for (size_t k = 1; k < src.offsets.size(); ++k)
             dst.offsets.push_back(base + src.offsets[k]);
         } else {

@@ -516,8 +516,11 @@ void expect_same_values(const Table& a, const Table& b) {
     EXPECT_EQ(a.column(c).validity(), b.column(c).validity()) << a.schema().field(c).name;
     a.column(c).visit([&](const auto& va) {
       using V = std::decay_t<decltype(va)>;
-      if constexpr (!std::is_same_v<V, table::PlainStrings>) {
-        const auto& vb = std::get<V>(b.column(c).storage());
+      const auto& vb = std::get<V>(b.column(c).storage());
+      if constexpr (std::is_same_v<V, table::PlainStrings>) {
+        EXPECT_TRUE(va.offsets == vb.offsets) << "column " << a.schema().field(c).name;
+        EXPECT_TRUE(va.chars == vb.chars) << "column " << a.schema().field(c).name;
+      } else {
         EXPECT_TRUE(std::equal(va.begin(), va.end(), vb.begin(),
                                [](auto x, auto y) { return std::memcmp(&x, &y, sizeof x) == 0; }))
             << "column " << a.schema().field(c).name << " differs";
@@ -597,5 +600,80 @@ TEST(Shuffle, NumericTablesGoStraightIntoPeerOutputs) {
       PeerOutputs off(false);
       expect_same_values(fallback, ops::hash_shuffle(comm, in, {"w", "s"}));
     }
+  }
+}
+
+// Plain string columns without nulls go into peer outputs too: each rank writes its rows'
+// characters after those of lower ranks in each destination's characters, and their end offsets.
+// Strings of every length from 0 to 40 (across the 16-byte copies, whose room is checked against
+// the end of the source's characters and of this rank's region in the destination), a column of
+// only empty strings (no characters at all), empty ranks and one-row rounds: bit for bit the
+// staging path's table, every value in source order, and the staging path when a heap is full.
+TEST(Shuffle, PlainStringsWithoutNullsGoStraightIntoPeerOutputs) {
+  mpi::Comm comm;
+  using ops::detail::Transport;
+  const int p = comm.size();
+  const bool one = p == 1;
+  for (bool empty_others : {false, true}) {
+    const idx_t n = empty_others && comm.rank() > 0 ? 0 : 300 + 37 * comm.rank();
+    auto value_of = [](int rank, idx_t r) {
+      const auto length = static_cast<size_t>((r * 7 + rank) % 41);
+      std::string s = fmt::format("{}.{}|", rank, r);
+      s.resize(length, static_cast<char>('a' + (r + rank) % 26));
+      return s;
+    };
+    Table in;
+    Column s = Column::plain_strings(), none = Column::plain_strings();
+    Column src(table::DataType::kInt32), row(table::DataType::kInt64);
+    std::vector<int> dest;
+    for (idx_t r = 0; r < n; ++r) {
+      s.plain().push_back(value_of(comm.rank(), r));
+      none.plain().push_back({});
+      src.values<std::int32_t>().push_back(comm.rank());
+      row.values<std::int64_t>().push_back(r);
+      dest.push_back(static_cast<int>((r / 3 + comm.rank()) % p));
+    }
+    in.add_column("s", std::move(s));
+    in.add_column("src", std::move(src));
+    in.add_column("none", std::move(none));
+    in.add_column("row", std::move(row));
+    for (idx_t round_bytes : {idx_t{64} << 20, idx_t{8}}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "round bytes " << round_bytes << " empty others " << empty_others);
+      const Table direct = ops::shuffle_to(comm, in, dest, {.round_bytes = round_bytes});
+      EXPECT_EQ(ops::detail::last_transport(), one ? Transport::kNone : Transport::kPeerOutputs);
+      if (!one && direct.num_rows() > 0) {
+        EXPECT_TRUE(shared_heap::contains(direct.column("s").plain().chars.data()));
+        EXPECT_TRUE(shared_heap::contains(direct.column("s").plain().offsets.data()));
+      }
+      Table staged;
+      {
+        PeerOutputs off(false);
+        staged = ops::shuffle_to(comm, in, dest, {.round_bytes = round_bytes});
+        EXPECT_EQ(ops::detail::last_transport(), one ? Transport::kNone : Transport::kSharedMemory);
+      }
+      expect_same_values(direct, staged);
+      idx_t at = 0;
+      for (int rank = 0; rank < p; ++rank) {
+        const idx_t rows = empty_others && rank > 0 ? 0 : 300 + 37 * rank;
+        for (idx_t r = 0; r < rows; ++r) {
+          if (static_cast<int>((r / 3 + rank) % p) != comm.rank()) continue;
+          ASSERT_LT(at, direct.num_rows());
+          EXPECT_EQ(direct.column("s").plain().at(at), value_of(rank, r)) << "row " << at;
+          EXPECT_EQ(direct.column("none").plain().at(at), "") << "row " << at;
+          EXPECT_EQ(direct.column("src").values<std::int32_t>()[static_cast<size_t>(at)], rank);
+          EXPECT_EQ(direct.column("row").values<std::int64_t>()[static_cast<size_t>(at)], r);
+          ++at;
+        }
+      }
+      EXPECT_EQ(at, direct.num_rows());
+    }
+    // The last rank's heap is full: nobody writes into anybody's heap.
+    if (comm.rank() == p - 1) shared_heap::set_used_limit(shared_heap::used_bytes());
+    const Table fallback = ops::shuffle_to(comm, in, dest);
+    shared_heap::set_used_limit(~std::size_t{0});
+    EXPECT_EQ(ops::detail::last_transport(), one ? Transport::kNone : Transport::kSharedMemory);
+    PeerOutputs off(false);
+    expect_same_values(fallback, ops::shuffle_to(comm, in, dest));
   }
 }

@@ -88,7 +88,7 @@ void set_peer_outputs(bool enabled);
 enum class Transport {
   kNone,                  // one rank: nothing moved
   kSharedMemory,          // direct path through on-node staging segments
-  kPeerOutputs,           // one host, no nulls or plain strings: peers write into the outputs
+  kPeerOutputs,           // one host, no nulls: peers write into the outputs
   kHybrid,                // direct path: shared memory to ranks on this host, MPI to other hosts
   kMpiDirect,             // direct path through MPI_Alltoallv per column
   kMpiSegments,           // segment path (counts beyond an MPI message) through MPI

@@ -23,10 +23,11 @@
 
 namespace shardflow::table {
 
-/// Variable-length strings: row i is chars[offsets[i], offsets[i+1]).
+/// Variable-length strings: row i is chars[offsets[i], offsets[i+1]). Both are Buffers, so a
+/// shuffle can place them in the shared heap where peers write their rows.
 struct PlainStrings {
-  std::vector<std::int64_t> offsets{0};
-  std::string chars;
+  Buffer<std::int64_t> offsets{0};
+  Buffer<char> chars;
 
   idx_t size() const { return static_cast<idx_t>(offsets.size()) - 1; }
   std::string_view at(idx_t i) const {
@@ -35,7 +36,7 @@ struct PlainStrings {
     return std::string_view(chars.data() + b, static_cast<size_t>(e - b));
   }
   void push_back(std::string_view s) {
-    chars.append(s);
+    chars.insert(chars.end(), s.begin(), s.end());
     offsets.push_back(static_cast<std::int64_t>(chars.size()));
   }
 };
