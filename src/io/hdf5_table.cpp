@@ -546,7 +546,7 @@ void write_table(const mpi::Comm& comm, const std::string& path, const std::stri
           {"logical_type", std::string(table::to_string(column.type()))}};
       if (column.type() == DataType::kTimestamp) attrs.emplace_back("unit", "us");
 
-      if (column.type() == DataType::kString && !column.is_dictionary_encoded()) {
+      if (column.is_plain_strings()) {
         attrs.emplace_back("encoding", "lengths");
         const auto& plain = column.plain();
         const std::int64_t base = plain.offsets.front();

@@ -93,7 +93,7 @@ States make_states(const Table& t, const std::vector<AggSpec>& aggs) {
     } else {
       const Column& c = t.column(a.column);
       input.type = c.type();
-      input.plain_strings = c.type() == DataType::kString && !c.is_dictionary_encoded();
+      input.plain_strings = c.is_plain_strings();
       input.dictionary = c.dictionary();
       if (!a.column2.empty()) input.type2 = t.column(a.column2).type();
     }

@@ -916,10 +916,6 @@ void account_transport(const mpi::Comm& comm, const Table& table, const D* dest,
           : "MPI");
 }
 
-bool is_plain(const Column& c) {
-  return c.type() == DataType::kString && !c.is_dictionary_encoded();
-}
-
 // Scatters the plain strings of rows [begin, end) into their destinations' outputs: each row's
 // characters at its destination's character cursor `chars_at[d]` (an offset into that
 // destination's characters `chars[d]`, which ends this rank's region at `chars_end[d]`), and the
@@ -976,7 +972,7 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
   // counts in one exchange: to[(1 + j) * p + d] for the j-th plain column.
   std::vector<int> plain_columns;
   for (int c = 0; c < ncol; ++c)
-    if (is_plain(table.column(c))) plain_columns.push_back(c);
+    if (table.column(c).is_plain_strings()) plain_columns.push_back(c);
   const size_t block = up * (1 + plain_columns.size());
   std::vector<idx_t> to(block, 0);  // rows (and characters) from this rank to each destination
   for (size_t k = 0; k < static_cast<size_t>(rounds); ++k)
@@ -1025,8 +1021,8 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
     for (int c = 0; c < ncol; ++c) {
       const Column& in = table.column(c);
       const auto uc = static_cast<size_t>(c);
-      Column oc = is_plain(in) ? Column::plain_strings() : Column(in.type());
-      if (!is_plain(in)) oc.set_dictionary(in.dictionary());
+      Column oc = in.is_plain_strings() ? Column::plain_strings() : Column(in.type());
+      if (!in.is_plain_strings()) oc.set_dictionary(in.dictionary());
       oc.visit([&](auto& v) {
         using V = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<V, PlainStrings>) {
@@ -1075,7 +1071,7 @@ std::optional<Table> shuffle_into_peer_outputs(const mpi::Comm& comm, const Tabl
     size_t j = 0;
     for (int c = 0; c < ncol; ++c) {
       const auto uc = static_cast<size_t>(c);
-      const bool plain = is_plain(table.column(c));
+      const bool plain = table.column(c).is_plain_strings();
       // A plain column's offsets: this rank writes the entries after the rows before its own.
       const idx_t width = plain ? 8 : width_of(table.column(c));
       const idx_t shift = plain ? 1 : 0;
@@ -1171,7 +1167,7 @@ Table shuffle_impl(const mpi::Comm& comm, const Table& table, std::span<const D>
   for (int c = 0; c < ncol; ++c) {
     const Column& col = table.column(c);
     const auto uc = static_cast<size_t>(c);
-    const bool plain = col.type() == DataType::kString && !col.is_dictionary_encoded();
+    const bool plain = col.is_plain_strings();
     global[uc] = col.has_nulls() ? 1 : 0;
     global[uncol + uc] = plain ? 1 : 0;
     global[2 * uncol + uc] = plain ? 0 : 1;

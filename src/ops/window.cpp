@@ -562,7 +562,7 @@ AggregateInput input_of(const AggSpec& agg, const Column* c, const Column* c2) {
   AggregateInput in;
   if (c) {
     in.type = c->type();
-    in.plain_strings = c->type() == DataType::kString && !c->is_dictionary_encoded();
+    in.plain_strings = c->is_plain_strings();
     if (c->type() == DataType::kString && c->is_dictionary_encoded())
       in.dictionary = c->dictionary();
   } else {

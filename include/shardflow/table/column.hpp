@@ -76,6 +76,8 @@ class Column {
   bool is_dictionary_encoded() const {
     return type_ == DataType::kString && std::holds_alternative<Buffer<std::int32_t>>(storage_);
   }
+  /// A string column held as plain strings (offsets and characters), not dictionary codes.
+  bool is_plain_strings() const { return std::holds_alternative<PlainStrings>(storage_); }
   /// Codes of a dictionary-encoded string column.
   Buffer<std::int32_t>& codes() { return values<std::int32_t>(); }
   const Buffer<std::int32_t>& codes() const { return values<std::int32_t>(); }
