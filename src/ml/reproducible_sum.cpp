@@ -1,8 +1,14 @@
 #include "shardflow/ml/reproducible_sum.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
 #include <limits>
+
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
 
 #include "shardflow/ml/model.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -26,6 +32,157 @@ const mpi::Op<int128> kInt128Sum(
       return static_cast<int128>(static_cast<uint128>(a) + static_cast<uint128>(b));
     },
     /*commutative=*/true);
+
+// ---------------------------------------------------------------------------------------------
+// The AVX2 path (fixed_point_simd). x86 has no vector conversion from double to int64 before
+// AVX-512, so the rounding is done with the classic magic-number additions, which round to nearest,
+// ties to even, exactly as cvtsd2si does in the default rounding mode. A scaled contribution s
+// (|s| < 2^62) is split as s = h + l:
+//   t = s + C1, C1 = 1.5 * 2^84: t lies in [2^84, 2^85), where the spacing of doubles is 2^32, so
+//     t - C1 = h is s rounded to a multiple of 2^32 (exact subtraction: Sterbenz), and the bits of
+//     t minus those of C1 are h / 2^32 as an integer (|h / 2^32| <= 2^30);
+//   l = s - h is exact (|l| <= 2^31, and a multiple of s's spacing), and (l + C2) with
+//     C2 = 1.5 * 2^52 rounds it to an integer, whose bits minus C2's are round(l) (|.| <= 2^31).
+// round(s) = h + round(l): h is an even integer, so a tie in l is broken to even in both. The two
+// integers go into 64-bit lanes, which hold 2^32 such terms before they could overflow; they are
+// folded into the 128-bit accumulators every 2^31 calls and at the end. The multiplications are
+// the scalar path's, in the same order, and this file is compiled without FMA contraction
+// (-std=c++20, not gnu++20: -ffp-contract=off), so s is the scalar path's s bit for bit.
+
+constexpr double kSplitHigh = 0x1.8p84;
+constexpr double kSplitLow = 0x1.8p52;
+constexpr std::uint64_t kFoldEvery = std::uint64_t{1} << 31;
+
+// The scalar form of the split, for the elements after the last full vector.
+inline void split_add(double s, std::int64_t& hi, std::int64_t& lo) {
+  const double t = s + kSplitHigh;
+  const double h = t - kSplitHigh;
+  const double l = (s - h) + kSplitLow;
+  hi += static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(t) -
+                                  std::bit_cast<std::uint64_t>(kSplitHigh));
+  lo += static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(l) -
+                                  std::bit_cast<std::uint64_t>(kSplitLow));
+}
+
+#ifdef __x86_64__
+#define SHARDFLOW_FIXED_AVX2 __attribute__((target("avx2")))
+
+SHARDFLOW_FIXED_AVX2 inline void split_add4(__m256d s, std::int64_t* hi, std::int64_t* lo) {
+  const __m256d high = _mm256_set1_pd(kSplitHigh);
+  const __m256d low = _mm256_set1_pd(kSplitLow);
+  const __m256d t = _mm256_add_pd(s, high);
+  const __m256d h = _mm256_sub_pd(t, high);
+  const __m256d l = _mm256_add_pd(_mm256_sub_pd(s, h), low);
+  const __m256i hq = _mm256_sub_epi64(_mm256_castpd_si256(t), _mm256_castpd_si256(high));
+  const __m256i lq = _mm256_sub_epi64(_mm256_castpd_si256(l), _mm256_castpd_si256(low));
+  auto* hp = reinterpret_cast<__m256i*>(hi);
+  auto* lp = reinterpret_cast<__m256i*>(lo);
+  _mm256_storeu_si256(hp, _mm256_add_epi64(_mm256_loadu_si256(hp), hq));
+  _mm256_storeu_si256(lp, _mm256_add_epi64(_mm256_loadu_si256(lp), lq));
+}
+
+// hi[j], lo[j] += split(((factor * x[j]) * weight) * scale[j]) for j < count.
+SHARDFLOW_FIXED_AVX2 void add_products_avx2(std::int64_t* hi, std::int64_t* lo, const double* scale,
+                                            double factor, const double* x, size_t count,
+                                            double weight) {
+  const __m256d f = _mm256_set1_pd(factor);
+  const __m256d u = _mm256_set1_pd(weight);
+  size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const __m256d p = _mm256_mul_pd(_mm256_mul_pd(f, _mm256_loadu_pd(x + j)), u);
+    split_add4(_mm256_mul_pd(p, _mm256_loadu_pd(scale + j)), hi + j, lo + j);
+  }
+  for (; j < count; ++j)
+    split_add(((factor * x[j]) * weight) * scale[j], hi[j], lo[j]);
+}
+
+// The sum of split(v[i] * scale) (or of split(((v[i] - center)^2) * scale) when `squared`) over
+// i < count (at most 2^31 * 4), in four lanes; returns the total as a 128-bit integer.
+template <bool squared>
+SHARDFLOW_FIXED_AVX2 __int128 sum_values_avx2(const double* v, size_t count, double scale,
+                                              double center) {
+  alignas(32) std::int64_t hi[4] = {0, 0, 0, 0};
+  alignas(32) std::int64_t lo[4] = {0, 0, 0, 0};
+  const __m256d k = _mm256_set1_pd(scale);
+  const __m256d c = _mm256_set1_pd(center);
+  size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    __m256d x = _mm256_loadu_pd(v + i);
+    if constexpr (squared) {
+      x = _mm256_sub_pd(x, c);
+      x = _mm256_mul_pd(x, x);
+    }
+    split_add4(_mm256_mul_pd(x, k), hi, lo);
+  }
+  for (; i < count; ++i) {
+    double x = v[i];
+    if constexpr (squared) {
+      x = x - center;
+      x = x * x;
+    }
+    split_add(x * scale, hi[0], lo[0]);
+  }
+  __int128 total = 0;
+  for (int lane = 0; lane < 4; ++lane)
+    total += static_cast<__int128>(hi[lane]) * (__int128{1} << 32) + lo[lane];
+  return total;
+}
+
+// m[j] = max(m[j], |(r * x[j]) * u|) and check[j] += a - a (NaN once a product is not finite),
+// for j < count: reproducible_outer_sum's phase 1, four components at a time. maxpd(a, m) is
+// (a > m ? a : m), the scalar loop's expression, NaN and signed zeros included.
+SHARDFLOW_FIXED_AVX2 void product_maxima_avx2(double* m, double* check, double r, const double* x,
+                                              size_t count, double u) {
+  const __m256d rv = _mm256_set1_pd(r);
+  const __m256d uv = _mm256_set1_pd(u);
+  const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffff));
+  size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const __m256d a =
+        _mm256_and_pd(_mm256_mul_pd(_mm256_mul_pd(rv, _mm256_loadu_pd(x + j)), uv), abs_mask);
+    _mm256_storeu_pd(m + j, _mm256_max_pd(a, _mm256_loadu_pd(m + j)));
+    _mm256_storeu_pd(check + j, _mm256_add_pd(_mm256_loadu_pd(check + j), _mm256_sub_pd(a, a)));
+  }
+  for (; j < count; ++j) {
+    const double a = std::fabs((r * x[j]) * u);
+    m[j] = a > m[j] ? a : m[j];
+    check[j] += a - a;
+  }
+}
+
+bool cpu_has_avx2() {
+  static const bool available = __builtin_cpu_supports("avx2");
+  return available;
+}
+#else
+// m[j] = max(m[j], |(r * x[j]) * u|) and check[j] += a - a (NaN once a product is not finite),
+// for j < count: reproducible_outer_sum's phase 1, four components at a time. maxpd(a, m) is
+// (a > m ? a : m), the scalar loop's expression, NaN and signed zeros included.
+SHARDFLOW_FIXED_AVX2 void product_maxima_avx2(double* m, double* check, double r, const double* x,
+                                              size_t count, double u) {
+  const __m256d rv = _mm256_set1_pd(r);
+  const __m256d uv = _mm256_set1_pd(u);
+  const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffff));
+  size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const __m256d a =
+        _mm256_and_pd(_mm256_mul_pd(_mm256_mul_pd(rv, _mm256_loadu_pd(x + j)), uv), abs_mask);
+    _mm256_storeu_pd(m + j, _mm256_max_pd(a, _mm256_loadu_pd(m + j)));
+    _mm256_storeu_pd(check + j, _mm256_add_pd(_mm256_loadu_pd(check + j), _mm256_sub_pd(a, a)));
+  }
+  for (; j < count; ++j) {
+    const double a = std::fabs((r * x[j]) * u);
+    m[j] = a > m[j] ? a : m[j];
+    check[j] += a - a;
+  }
+}
+
+bool cpu_has_avx2() {
+  return false;
+}
+#endif
+
+std::atomic<bool> g_simd_switched_off{false};
 
 }  // namespace
 
@@ -103,6 +260,7 @@ std::vector<double> reproducible_outer_sum(const mpi::Comm& comm, const double* 
   // the inner loops free of branches.
   std::vector<double> maxima(w + 1, 0.0);
   std::vector<double> finite_check(w, 0.0);
+  const bool simd = fixed_point_simd();
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
     const double* x = rows[i];
@@ -112,10 +270,17 @@ std::vector<double> reproducible_outer_sum(const mpi::Comm& comm, const double* 
       const double r = f[c];
       double* m = maxima.data() + c * stride;
       double* check = finite_check.data() + c * stride;
-      for (size_t j = 0; j < dd; ++j) {
-        const double a = std::fabs((r * x[j]) * u);
-        m[j] = a > m[j] ? a : m[j];
-        check[j] += a - a;
+#ifdef __x86_64__
+      if (simd) {
+        product_maxima_avx2(m, check, r, x, dd, u);
+      } else
+#endif
+      {
+        for (size_t j = 0; j < dd; ++j) {
+          const double a = std::fabs((r * x[j]) * u);
+          m[j] = a > m[j] ? a : m[j];
+          check[j] += a - a;
+        }
       }
       const double a = std::fabs(r * u);
       m[dd] = a > m[dd] ? a : m[dd];
@@ -177,7 +342,8 @@ FixedPointSums::FixedPointSums(std::vector<double> global_maxima)
       shift_(maxima_.size(), 0),
       scale_(maxima_.size(), 0.0),
       ldexp_(maxima_.size(), 0),
-      acc_(maxima_.size(), 0) {
+      acc_(maxima_.size(), 0),
+      simd_(fixed_point_simd()) {
   for (size_t j = 0; j < maxima_.size(); ++j) {
     if (maxima_[j] == 0.0) continue;  // every contribution is zero: scale 0 adds nothing
     exponents_[j] = std::ilogb(maxima_[j]);
@@ -195,6 +361,7 @@ FixedPointSums::FixedPointSums(std::vector<double> global_maxima)
 }
 
 std::vector<double> FixedPointSums::finish(const mpi::Comm& comm, std::string_view what) {
+  fold_split();
   // Phase 3: one allreduce of the accumulators; the last slot counts contributions.
   const size_t w = maxima_.size();
   std::vector<int128> acc(acc_.begin(), acc_.end());
@@ -213,6 +380,72 @@ std::vector<double> FixedPointSums::finish(const mpi::Comm& comm, std::string_vi
     out[j] = std::ldexp(static_cast<double>(acc[j]), exponents_[j] - kFractionBits);
   }
   return out;
+}
+
+bool fixed_point_simd() {
+  return cpu_has_avx2() && !g_simd_switched_off.load();
+}
+
+bool set_fixed_point_simd(bool enabled) {
+  const bool previous = fixed_point_simd();
+  g_simd_switched_off.store(!enabled);
+  return previous;
+}
+
+void FixedPointSums::add_products_simd(size_t first, double factor, const double* x, size_t count,
+                                       double weight) {
+#ifdef __x86_64__
+  if (hi_.empty()) {
+    hi_.assign(maxima_.size(), 0);
+    lo_.assign(maxima_.size(), 0);
+  }
+  add_products_avx2(hi_.data() + first, lo_.data() + first, scale_.data() + first, factor, x, count,
+                    weight);
+  if (++split_adds_ == kFoldEvery) fold_split();
+#else
+  (void)first, (void)factor, (void)x, (void)count, (void)weight;
+  throw RuntimeError("FixedPointSums: the AVX2 path on a CPU without it; this is a shardflow bug");
+#endif
+}
+
+void FixedPointSums::fold_split() {
+  for (size_t j = 0; j < hi_.size(); ++j) {
+    acc_[j] += static_cast<__int128>(hi_[j]) * (__int128{1} << 32) + lo_[j];
+    hi_[j] = 0;
+    lo_[j] = 0;
+  }
+  split_adds_ = 0;
+}
+
+void FixedPointSums::add_values(size_t j, const double* values, size_t count) {
+#ifdef __x86_64__
+  if (simd_ && ldexp_[j] == 0) {
+    // Chunks of at most 2^31 per lane (sum_values_avx2's bound).
+    for (size_t begin = 0; begin < count; begin += 4 * kFoldEvery) {
+      const size_t n = std::min(count - begin, static_cast<size_t>(4 * kFoldEvery));
+      acc_[j] += sum_values_avx2<false>(values + begin, n, scale_[j], 0.0);
+    }
+    return;
+  }
+#endif
+  add_each(j, count, [&](size_t i) { return values[i]; });
+}
+
+void FixedPointSums::add_squared_deviations(size_t j, const double* values, size_t count,
+                                            double center) {
+#ifdef __x86_64__
+  if (simd_ && ldexp_[j] == 0) {
+    for (size_t begin = 0; begin < count; begin += 4 * kFoldEvery) {
+      const size_t n = std::min(count - begin, static_cast<size_t>(4 * kFoldEvery));
+      acc_[j] += sum_values_avx2<true>(values + begin, n, scale_[j], center);
+    }
+    return;
+  }
+#endif
+  add_each(j, count, [&](size_t i) {
+    const double d = values[i] - center;
+    return d * d;
+  });
 }
 
 }  // namespace shardflow::ml

@@ -80,7 +80,7 @@ std::pair<double, double> fit_standard_scale(const mpi::Comm& comm, std::span<co
   }
   mpi::allreduce_inplace(comm, std::span<double>(extremes), mpi::Reduce::kMax);
   FixedPointSums sums({std::max(std::fabs(extremes[0]), std::fabs(extremes[1]))});
-  sums.add_each(0, values.size(), [&](size_t i) { return values[i]; });
+  sums.add_values(0, values.data(), values.size());
   sums.count_rows(static_cast<idx_t>(values.size()));
   const double mean = sums.finish(comm, "standard scaler mean")[0] / n;
   const double high = extremes[0] - mean;
@@ -103,10 +103,7 @@ std::pair<double, double> fit_standard_scale(const mpi::Comm& comm, std::span<co
         "shardflow bug");
   }
   FixedPointSums squares({largest_square});
-  squares.add_each(0, values.size(), [&](size_t i) {
-    const double dev = values[i] - mean;
-    return dev * dev;
-  });
+  squares.add_squared_deviations(0, values.data(), values.size(), mean);
   squares.count_rows(static_cast<idx_t>(values.size()));
   const double sd = std::sqrt(squares.finish(comm, "standard scaler variance")[0] / n);
   return {mean, sd > 0.0 ? sd : 1.0};

@@ -322,3 +322,124 @@ TEST(ReproducibleSum, RejectsRaggedInput) {
   EXPECT_THROW(ml::reproducible_sum(comm, std::vector<double>{1.0, 2.0, 3.0}, 2, "ragged"),
                RuntimeError);
 }
+
+// The AVX2 path of FixedPointSums (magic-number rounding into split 64-bit lanes) adds exactly the
+// integers the scalar path (cvtsd2si into 128 bits) adds, on contributions built to hit its edges:
+// ties at half a quantum (both signs, odd and even neighbours), the largest magnitude itself
+// (scaled to just under 2^62), values below half a quantum, zeros, negative zeros, subnormals,
+// all-zero components, and widths that leave a remainder after the last vector of four.
+TEST(ReproducibleSum, SimdPathAddsTheSameIntegersAsTheScalarPath) {
+  if (!ml::fixed_point_simd()) GTEST_SKIP() << "this CPU has no AVX2: only the scalar path runs";
+  mpi::Comm comm;
+  for (const size_t width : {size_t{1}, size_t{4}, size_t{7}, size_t{37}, size_t{64}}) {
+    const size_t rows = 301;
+    std::vector<double> maxima(width);
+    for (size_t j = 0; j < width; ++j)
+      maxima[j] = j % 9 == 8 ? 0.0
+                             : std::ldexp(1.0 + uniform(11, 0, static_cast<int>(j)),
+                                          static_cast<int>(j % 13) * 7 - 40);
+    // Row-major contributions, each of magnitude at most its component's maximum.
+    std::vector<double> values(rows * width);
+    for (size_t i = 0; i < rows; ++i) {
+      for (size_t j = 0; j < width; ++j) {
+        const double m = maxima[j];
+        const int e = m == 0.0 ? 0 : std::ilogb(m);
+        const double quantum = std::ldexp(1.0, e - 61);
+        const double r = uniform(12, static_cast<idx_t>(i), static_cast<int>(j));
+        const double sign = uniform(13, static_cast<idx_t>(i), static_cast<int>(j)) < 0.5 ? -1 : 1;
+        double v = 0;
+        switch ((i + j) % 8) {
+          case 0:
+            v = sign * r * m;
+            break;  // anywhere
+          case 1:
+            v = sign * (std::floor(r * 1e6) + 0.5) * quantum;
+            break;  // a tie
+          case 2:
+            v = sign * m;
+            break;  // the largest
+          case 3:
+            v = sign * 0.25 * quantum;
+            break;  // rounds to 0
+          case 4:
+            v = sign * 0.0;
+            break;  // +-0
+          case 5:
+            v = sign * std::numeric_limits<double>::denorm_min();
+            break;
+          case 6:
+            v = sign * (std::ldexp(1.0, 40) + 0.5) * quantum;
+            break;  // a large tie
+          default:
+            v = sign * (m - quantum * 1.5);
+            break;  // near the top
+        }
+        if (m == 0.0) v = 0.0;
+        values[i * width + j] = std::fabs(v) <= m ? v : 0.0;
+      }
+    }
+    // (v - c)^2 with c = 0.5: the squares' maxima from the values.
+    std::vector<double> largest(width, 0.0);
+    for (size_t i = 0; i < rows; ++i)
+      for (size_t j = 0; j < width; ++j)
+        largest[j] =
+            std::max(largest[j], (values[i * width + j] - 0.5) * (values[i * width + j] - 0.5));
+    const auto sums_of = [&](bool simd) {
+      const bool previous = ml::set_fixed_point_simd(simd);
+      ml::FixedPointSums by_products(maxima);
+      ml::FixedPointSums by_values(maxima);
+      ml::FixedPointSums by_squares(largest);
+      std::vector<double> column(rows);
+      for (size_t i = 0; i < rows; ++i)
+        by_products.add_products(0, 1.0, values.data() + i * width, width, 1.0);
+      for (size_t j = 0; j < width; ++j) {
+        for (size_t i = 0; i < rows; ++i)
+          column[i] = values[i * width + j];
+        by_values.add_values(j, column.data(), rows);
+        by_squares.add_squared_deviations(j, column.data(), rows, 0.5);
+      }
+      by_products.count_rows(static_cast<idx_t>(rows));
+      by_values.count_rows(static_cast<idx_t>(rows));
+      by_squares.count_rows(static_cast<idx_t>(rows));
+      std::vector<std::vector<double>> out = {by_products.finish(comm, "products"),
+                                              by_values.finish(comm, "values"),
+                                              by_squares.finish(comm, "squares")};
+      ml::set_fixed_point_simd(previous);
+      return out;
+    };
+    const auto simd = sums_of(true);
+    const auto scalar = sums_of(false);
+    for (size_t k = 0; k < simd.size(); ++k)
+      EXPECT_TRUE(same_bits(simd[k], scalar[k])) << "width " << width << " sum " << k;
+    // And both are reproducible_sum's (the scalar add_row path) on the stored contributions.
+    EXPECT_TRUE(
+        same_bits(simd[0], ml::reproducible_sum(comm, values, static_cast<idx_t>(width), "stored")))
+        << "width " << width;
+    EXPECT_TRUE(same_bits(simd[0], simd[1])) << "width " << width;
+  }
+}
+
+// Products with a factor and a weight: the three multiplications happen in the scalar order.
+TEST(ReproducibleSum, SimdProductsMultiplyInTheScalarOrder) {
+  if (!ml::fixed_point_simd()) GTEST_SKIP() << "this CPU has no AVX2: only the scalar path runs";
+  mpi::Comm comm;
+  constexpr size_t kD = 23;
+  std::vector<double> x(kD);
+  for (size_t j = 0; j < kD; ++j)
+    x[j] = (uniform(21, 0, static_cast<int>(j)) - 0.5) * 3.0;
+  const double factor = 0.1, weight = 1.0 / 3.0;
+  std::vector<double> maxima(kD);
+  for (size_t j = 0; j < kD; ++j)
+    maxima[j] = std::fabs((factor * x[j]) * weight);
+  std::vector<std::vector<double>> out;
+  for (const bool simd : {true, false}) {
+    const bool previous = ml::set_fixed_point_simd(simd);
+    ml::FixedPointSums sums(maxima);
+    for (int repeat = 0; repeat < 5; ++repeat)
+      sums.add_products(0, factor, x.data(), kD, weight);
+    sums.count_rows(5);
+    out.push_back(sums.finish(comm, "products"));
+    ml::set_fixed_point_simd(previous);
+  }
+  EXPECT_TRUE(same_bits(out[0], out[1]));
+}

@@ -135,6 +135,13 @@ class FeaturePipeline {
     /// Local: the values of numeric feature `j` (the j-th of `numeric`) in rows [begin, end) to
     /// out[0, end - begin), imputed and not scaled: the values write() starts that feature from.
     void numeric_values(size_t j, idx_t begin, idx_t end, double* out) const;
+    /// Local: the values of numeric feature `j` where they are stored (every row of the table),
+    /// when numeric_values would return them unchanged (a float64 column without an imputer);
+    /// nullptr otherwise.
+    const double* float64_values(size_t j) const;
+    /// Local: the value checks of numeric feature `j` (named `name`) that the constructor makes
+    /// when `check_values` is true: a null or non-finite value without an imputer.
+    void check_numeric(size_t j, const std::string& name) const;
 
    private:
     struct Impl;
@@ -148,7 +155,8 @@ class FeaturePipeline {
   Dataset assemble_rows(const mpi::Comm& comm, const table::Table& table, const std::string& label,
                         const LabelEncoding& labels, bool check_values) const;
   void fit_column_transforms(const mpi::Comm& comm, const table::Table& table);
-  // The scalers, in transform order, from their columns' values (`rows`: the unscaled reader).
+  // The scalers, in transform order, from their columns' values (`rows`: the unscaled reader,
+  // made without value checks); checks every numeric column's values, each before it is read.
   void fit_scalers(const mpi::Comm& comm, const Rows& rows, idx_t local_rows, idx_t global_rows,
                    idx_t global_offset);
 

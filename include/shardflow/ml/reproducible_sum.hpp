@@ -95,14 +95,19 @@ class FixedPointSums {
 #endif
   }
   /// Adds (factor * x[j]) * weight to component first + j for j < count: one row's products
-  /// with one residual (reproducible_outer_sum).
-  /// The same values as add() per component, in a loop with its arrays in locals: the compiler
-  /// cannot keep the members' pointers in registers across the stores into the accumulators, and
-  /// the reloads were a third of a softmax epoch (bench_train BM_TrainEpoch).
+  /// with one residual (reproducible_outer_sum). The same integers as add() per component.
+  /// With AVX2 four components at a time (fixed_point_simd below); otherwise a loop with its
+  /// arrays in locals: the compiler cannot keep the members' pointers in registers across the
+  /// stores into the accumulators, and the reloads were a third of a softmax epoch (bench_train
+  /// BM_TrainEpoch).
   void add_products(size_t first, double factor, const double* x, size_t count, double weight) {
-    __int128* acc = acc_.data() + first;
-    const double* scale = scale_.data() + first;
     if (!any_ldexp_) {
+      if (simd_) {
+        add_products_simd(first, factor, x, count, weight);
+        return;
+      }
+      __int128* acc = acc_.data() + first;
+      const double* scale = scale_.data() + first;
       for (size_t j = 0; j < count; ++j)
         acc[j] += round_to_int64(((factor * x[j]) * weight) * scale[j]);
       return;
@@ -110,9 +115,14 @@ class FixedPointSums {
     for (size_t j = 0; j < count; ++j)
       add(first + j, (factor * x[j]) * weight);
   }
+  /// Adds values[i] to component j for i < count: the same integers as count calls of
+  /// add(j, values[i]) (the standard scaler's column passes).
+  void add_values(size_t j, const double* values, size_t count);
+  /// Adds (values[i] - center)^2 to component j for i < count: the same integers as count calls
+  /// of add(j, d * d) with d = values[i] - center (the standard scaler's variance).
+  void add_squared_deviations(size_t j, const double* values, size_t count, double center);
   /// Adds value_of(i) to component j for i in [0, count), the sum kept in registers (one
-  /// component's values in a row: the standard scaler's column passes). The same bits as count
-  /// calls of add(j, value_of(i)).
+  /// component's values in a row). The same bits as count calls of add(j, value_of(i)).
   template <class ValueOf>
   void add_each(size_t j, size_t count, ValueOf value_of) {
     if (ldexp_[j] != 0) {
@@ -142,6 +152,21 @@ class FixedPointSums {
   bool any_ldexp_ = false;     // some component takes the ldexp path
   std::vector<__int128> acc_;
   idx_t rows_ = 0;
+  // The SIMD path's accumulators (fixed_point_simd): per component, the rounded contributions
+  // split into multiples of 2^32 (hi_, counted in units of 2^32) and the rest (lo_), each in 64
+  // bits, folded into acc_ before they could overflow and in finish().
+  void add_products_simd(size_t first, double factor, const double* x, size_t count, double weight);
+  void fold_split();
+  bool simd_ = false;
+  std::vector<std::int64_t> hi_, lo_;
+  std::uint64_t split_adds_ = 0;  // add_products_simd calls since the last fold
 };
+
+/// Whether FixedPointSums adds with AVX2 (the CPU has it, and tests have not switched it off).
+/// The sums are the same integers either way; the switch lets tests compare the two paths.
+bool fixed_point_simd();
+/// Tests only: switches the AVX2 path of FixedPointSums made afterwards on (when the CPU has
+/// it) or off; returns the previous setting.
+bool set_fixed_point_simd(bool enabled);
 
 }  // namespace shardflow::ml
