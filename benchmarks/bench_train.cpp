@@ -28,6 +28,7 @@
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/common/memory.hpp"
+#include "shardflow/common/simd.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/feature_pipeline.hpp"
 #include "shardflow/ml/lbfgs.hpp"
@@ -107,7 +108,7 @@ ml::Dataset logistic_rows(const mpi::Comm& comm, idx_t n, int d) {
 // simd 1 lets FixedPointSums add with AVX2 (the default where the CPU has it), 0 keeps it scalar.
 void BM_TrainEpoch(benchmark::State& state) {
   const mpi::Comm comm;
-  const bool previous_simd = ml::set_fixed_point_simd(state.range(5) != 0);
+  const bool previous_simd = simd::set_avx2(state.range(5) != 0);
   const idx_t n = state.range(0);
   const int d = static_cast<int>(state.range(1));
   const int classes = static_cast<int>(state.range(3));
@@ -133,7 +134,7 @@ void BM_TrainEpoch(benchmark::State& state) {
   for (auto _ : state)
     benchmark::DoNotOptimize(ml::train_sgd(comm, data, trained, options, std::nullopt, {}).weights);
   state.SetItemsProcessed(state.iterations() * n);
-  ml::set_fixed_point_simd(previous_simd);
+  simd::set_avx2(previous_simd);
 }
 
 void BM_FullBatchObjective(benchmark::State& state) {
@@ -193,7 +194,7 @@ void BM_SetupMakeDatasetAndScaler(benchmark::State& state) {
 
 void BM_SetupFeaturePipeline(benchmark::State& state) {
   const mpi::Comm comm;
-  const bool previous_simd = ml::set_fixed_point_simd(state.range(2) != 0);
+  const bool previous_simd = simd::set_avx2(state.range(2) != 0);
   const int d = static_cast<int>(state.range(1));
   const table::Table t = setup_table(comm, state.range(0), d);
   for (auto _ : state) {
@@ -204,7 +205,7 @@ void BM_SetupFeaturePipeline(benchmark::State& state) {
     benchmark::DoNotOptimize(data.features.data());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
-  ml::set_fixed_point_simd(previous_simd);
+  simd::set_avx2(previous_simd);
 }
 
 // Ranks other than 0 run the same collectives but print nothing.

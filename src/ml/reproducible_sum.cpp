@@ -1,7 +1,6 @@
 #include "shardflow/ml/reproducible_sum.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -10,6 +9,7 @@
 #include <immintrin.h>
 #endif
 
+#include "shardflow/common/simd.hpp"
 #include "shardflow/ml/model.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/mpi/op.hpp"
@@ -34,7 +34,7 @@ const mpi::Op<int128> kInt128Sum(
     /*commutative=*/true);
 
 // ---------------------------------------------------------------------------------------------
-// The AVX2 path (fixed_point_simd). x86 has no vector conversion from double to int64 before
+// The AVX2 path (simd::avx2()). x86 has no vector conversion from double to int64 before
 // AVX-512, so the rounding is done with the classic magic-number additions, which round to nearest,
 // ties to even, exactly as cvtsd2si does in the default rounding mode. A scaled contribution s
 // (|s| < 2^62) is split as s = h + l:
@@ -150,39 +150,7 @@ SHARDFLOW_FIXED_AVX2 void product_maxima_avx2(double* m, double* check, double r
   }
 }
 
-bool cpu_has_avx2() {
-  static const bool available = __builtin_cpu_supports("avx2");
-  return available;
-}
-#else
-// m[j] = max(m[j], |(r * x[j]) * u|) and check[j] += a - a (NaN once a product is not finite),
-// for j < count: reproducible_outer_sum's phase 1, four components at a time. maxpd(a, m) is
-// (a > m ? a : m), the scalar loop's expression, NaN and signed zeros included.
-SHARDFLOW_FIXED_AVX2 void product_maxima_avx2(double* m, double* check, double r, const double* x,
-                                              size_t count, double u) {
-  const __m256d rv = _mm256_set1_pd(r);
-  const __m256d uv = _mm256_set1_pd(u);
-  const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffff));
-  size_t j = 0;
-  for (; j + 4 <= count; j += 4) {
-    const __m256d a =
-        _mm256_and_pd(_mm256_mul_pd(_mm256_mul_pd(rv, _mm256_loadu_pd(x + j)), uv), abs_mask);
-    _mm256_storeu_pd(m + j, _mm256_max_pd(a, _mm256_loadu_pd(m + j)));
-    _mm256_storeu_pd(check + j, _mm256_add_pd(_mm256_loadu_pd(check + j), _mm256_sub_pd(a, a)));
-  }
-  for (; j < count; ++j) {
-    const double a = std::fabs((r * x[j]) * u);
-    m[j] = a > m[j] ? a : m[j];
-    check[j] += a - a;
-  }
-}
-
-bool cpu_has_avx2() {
-  return false;
-}
 #endif
-
-std::atomic<bool> g_simd_switched_off{false};
 
 }  // namespace
 
@@ -260,7 +228,7 @@ std::vector<double> reproducible_outer_sum(const mpi::Comm& comm, const double* 
   // the inner loops free of branches.
   std::vector<double> maxima(w + 1, 0.0);
   std::vector<double> finite_check(w, 0.0);
-  const bool simd = fixed_point_simd();
+  const bool simd = simd::avx2();
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
     const double* x = rows[i];
@@ -343,7 +311,7 @@ FixedPointSums::FixedPointSums(std::vector<double> global_maxima)
       scale_(maxima_.size(), 0.0),
       ldexp_(maxima_.size(), 0),
       acc_(maxima_.size(), 0),
-      simd_(fixed_point_simd()) {
+      simd_(simd::avx2()) {
   for (size_t j = 0; j < maxima_.size(); ++j) {
     if (maxima_[j] == 0.0) continue;  // every contribution is zero: scale 0 adds nothing
     exponents_[j] = std::ilogb(maxima_[j]);
@@ -380,16 +348,6 @@ std::vector<double> FixedPointSums::finish(const mpi::Comm& comm, std::string_vi
     out[j] = std::ldexp(static_cast<double>(acc[j]), exponents_[j] - kFractionBits);
   }
   return out;
-}
-
-bool fixed_point_simd() {
-  return cpu_has_avx2() && !g_simd_switched_off.load();
-}
-
-bool set_fixed_point_simd(bool enabled) {
-  const bool previous = fixed_point_simd();
-  g_simd_switched_off.store(!enabled);
-  return previous;
 }
 
 void FixedPointSums::add_products_simd(size_t first, double factor, const double* x, size_t count,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/simd.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/mpi/allgatherv.hpp"
 #include "shardflow/mpi/bcast.hpp"
@@ -329,7 +330,7 @@ TEST(ReproducibleSum, RejectsRaggedInput) {
 // (scaled to just under 2^62), values below half a quantum, zeros, negative zeros, subnormals,
 // all-zero components, and widths that leave a remainder after the last vector of four.
 TEST(ReproducibleSum, SimdPathAddsTheSameIntegersAsTheScalarPath) {
-  if (!ml::fixed_point_simd()) GTEST_SKIP() << "this CPU has no AVX2: only the scalar path runs";
+  if (!simd::avx2()) GTEST_SKIP() << "this CPU has no AVX2: only the scalar path runs";
   mpi::Comm comm;
   for (const size_t width : {size_t{1}, size_t{4}, size_t{7}, size_t{37}, size_t{64}}) {
     const size_t rows = 301;
@@ -385,7 +386,7 @@ TEST(ReproducibleSum, SimdPathAddsTheSameIntegersAsTheScalarPath) {
         largest[j] =
             std::max(largest[j], (values[i * width + j] - 0.5) * (values[i * width + j] - 0.5));
     const auto sums_of = [&](bool simd) {
-      const bool previous = ml::set_fixed_point_simd(simd);
+      const bool previous = simd::set_avx2(simd);
       ml::FixedPointSums by_products(maxima);
       ml::FixedPointSums by_values(maxima);
       ml::FixedPointSums by_squares(largest);
@@ -404,7 +405,7 @@ TEST(ReproducibleSum, SimdPathAddsTheSameIntegersAsTheScalarPath) {
       std::vector<std::vector<double>> out = {by_products.finish(comm, "products"),
                                               by_values.finish(comm, "values"),
                                               by_squares.finish(comm, "squares")};
-      ml::set_fixed_point_simd(previous);
+      simd::set_avx2(previous);
       return out;
     };
     const auto simd = sums_of(true);
@@ -421,7 +422,7 @@ TEST(ReproducibleSum, SimdPathAddsTheSameIntegersAsTheScalarPath) {
 
 // Products with a factor and a weight: the three multiplications happen in the scalar order.
 TEST(ReproducibleSum, SimdProductsMultiplyInTheScalarOrder) {
-  if (!ml::fixed_point_simd()) GTEST_SKIP() << "this CPU has no AVX2: only the scalar path runs";
+  if (!simd::avx2()) GTEST_SKIP() << "this CPU has no AVX2: only the scalar path runs";
   mpi::Comm comm;
   constexpr size_t kD = 23;
   std::vector<double> x(kD);
@@ -433,13 +434,13 @@ TEST(ReproducibleSum, SimdProductsMultiplyInTheScalarOrder) {
     maxima[j] = std::fabs((factor * x[j]) * weight);
   std::vector<std::vector<double>> out;
   for (const bool simd : {true, false}) {
-    const bool previous = ml::set_fixed_point_simd(simd);
+    const bool previous = simd::set_avx2(simd);
     ml::FixedPointSums sums(maxima);
     for (int repeat = 0; repeat < 5; ++repeat)
       sums.add_products(0, factor, x.data(), kD, weight);
     sums.count_rows(5);
     out.push_back(sums.finish(comm, "products"));
-    ml::set_fixed_point_simd(previous);
+    simd::set_avx2(previous);
   }
   EXPECT_TRUE(same_bits(out[0], out[1]));
 }

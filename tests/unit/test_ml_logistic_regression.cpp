@@ -1,10 +1,16 @@
 // The local parts of the ml module: logistic kernels (against direct formulas, and stable at
-// extreme margins), predict_proba, StandardScaler::transform, and their error paths.
+// extreme margins), predict_proba, StandardScaler::transform, and their error paths; the linear
+// models' AVX2 kernels against their portable copies.
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
 
+#include "shardflow/common/simd.hpp"
+#include "shardflow/ml/linear_models.hpp"
 #include "shardflow/ml/logistic_regression.hpp"
 #include "shardflow/ml/standard_scaler.hpp"
 
@@ -96,5 +102,72 @@ TEST(StandardScaler, TransformAppliesMeanAndScale) {
     EXPECT_EQ(std::string(e.what()),
               "the standard scaler was fitted on 1 features but the dataset has 2; transform data "
               "with the same feature list it was fitted on");
+  }
+}
+
+// LinearModel's AVX2 copies of sample_factors and add_gradients (the same source compiled for
+// AVX2) give the portable copies' bits: margins through fixed_order_dot's four running sums,
+// per-feature products and sums, for feature counts that leave remainders, every kind, focal
+// loss, row weights, and margins large enough that the losses saturate.
+TEST(LinearModelKernels, Avx2AndPortableCopiesGiveTheSameBits) {
+  if (!simd::avx2()) GTEST_SKIP() << "this CPU has no AVX2: only the portable copy runs";
+  std::uint64_t state = 12345;
+  const auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) * 0x1p-53 * 2 - 1;
+  };
+  for (const int d : {1, 3, 4, 7, 64, 65}) {
+    constexpr size_t kRowsPerCase = 57;
+    std::vector<std::vector<double>> x(kRowsPerCase, std::vector<double>(static_cast<size_t>(d)));
+    std::vector<const double*> rows;
+    std::vector<double> row_weights;
+    for (size_t i = 0; i < kRowsPerCase; ++i) {
+      for (double& v : x[i])
+        v = next() * (i % 5 == 0 ? 1e3 : 3.0);
+      rows.push_back(x[i].data());
+      row_weights.push_back(0.5 + std::fabs(next()));
+    }
+    struct Kind {
+      ml::LinearKind kind;
+      double focal;
+      std::vector<double> classes;
+    };
+    for (const Kind& k :
+         {Kind{ml::LinearKind::kLogistic, 0.0, {}}, Kind{ml::LinearKind::kLogistic, 2.0, {}},
+          Kind{ml::LinearKind::kLinear, 0.0, {}},
+          Kind{ml::LinearKind::kSoftmax, 0.0, {0, 1, 2, 3, 4}}}) {
+      const ml::LinearModel model(k.kind, d, 1e-3, k.classes, k.focal);
+      std::vector<double> w(static_cast<size_t>(model.num_parameters()));
+      for (double& v : w)
+        v = next();
+      std::vector<double> labels;
+      for (size_t i = 0; i < kRowsPerCase; ++i) {
+        labels.push_back(k.kind == ml::LinearKind::kSoftmax  ? static_cast<double>(i % 5)
+                         : k.kind == ml::LinearKind::kLinear ? next() * 10
+                                                             : static_cast<double>(i % 2));
+      }
+      const size_t outputs = k.kind == ml::LinearKind::kSoftmax ? 5 : 1;
+      std::vector<std::vector<double>> factors, sums;
+      for (const bool avx2 : {true, false}) {
+        const bool previous = simd::set_avx2(avx2);
+        std::vector<double> f(kRowsPerCase * (outputs + 1));
+        ASSERT_TRUE(
+            model.sample_factors(rows.data(), labels.data(), kRowsPerCase, w.data(), f.data()));
+        factors.push_back(f);
+        std::vector<double> acc(w.size() + 1, 0.0);
+        model.add_gradients(rows.data(), labels.data(), row_weights.data(), kRowsPerCase, w.data(),
+                            acc.data());
+        model.add_gradients(rows.data(), labels.data(), nullptr, kRowsPerCase, w.data(),
+                            acc.data());
+        sums.push_back(acc);
+        simd::set_avx2(previous);
+      }
+      ASSERT_EQ(factors[0].size(), factors[1].size());
+      EXPECT_EQ(
+          std::memcmp(factors[0].data(), factors[1].data(), factors[0].size() * sizeof(double)), 0)
+          << "d " << d << " kind " << static_cast<int>(k.kind);
+      EXPECT_EQ(std::memcmp(sums[0].data(), sums[1].data(), sums[0].size() * sizeof(double)), 0)
+          << "d " << d << " kind " << static_cast<int>(k.kind);
+    }
   }
 }

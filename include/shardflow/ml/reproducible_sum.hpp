@@ -96,7 +96,7 @@ class FixedPointSums {
   }
   /// Adds (factor * x[j]) * weight to component first + j for j < count: one row's products
   /// with one residual (reproducible_outer_sum). The same integers as add() per component.
-  /// With AVX2 four components at a time (fixed_point_simd below); otherwise a loop with its
+  /// With AVX2 four components at a time (simd::avx2(), common/simd.hpp); otherwise a loop with its
   /// arrays in locals: the compiler cannot keep the members' pointers in registers across the
   /// stores into the accumulators, and the reloads were a third of a softmax epoch (bench_train
   /// BM_TrainEpoch).
@@ -152,21 +152,14 @@ class FixedPointSums {
   bool any_ldexp_ = false;     // some component takes the ldexp path
   std::vector<__int128> acc_;
   idx_t rows_ = 0;
-  // The SIMD path's accumulators (fixed_point_simd): per component, the rounded contributions
-  // split into multiples of 2^32 (hi_, counted in units of 2^32) and the rest (lo_), each in 64
-  // bits, folded into acc_ before they could overflow and in finish().
+  // The AVX2 path's accumulators (simd::avx2() when the sums are made): per component, the rounded
+  // contributions split into multiples of 2^32 (hi_, counted in units of 2^32) and the rest (lo_),
+  // each in 64 bits, folded into acc_ before they could overflow and in finish().
   void add_products_simd(size_t first, double factor, const double* x, size_t count, double weight);
   void fold_split();
   bool simd_ = false;
   std::vector<std::int64_t> hi_, lo_;
   std::uint64_t split_adds_ = 0;  // add_products_simd calls since the last fold
 };
-
-/// Whether FixedPointSums adds with AVX2 (the CPU has it, and tests have not switched it off).
-/// The sums are the same integers either way; the switch lets tests compare the two paths.
-bool fixed_point_simd();
-/// Tests only: switches the AVX2 path of FixedPointSums made afterwards on (when the CPU has
-/// it) or off; returns the previous setting.
-bool set_fixed_point_simd(bool enabled);
 
 }  // namespace shardflow::ml
