@@ -150,6 +150,24 @@ SHARDFLOW_FIXED_AVX2 void product_maxima_avx2(double* m, double* check, double r
   }
 }
 
+// m[j] = max(m[j], |x[j]|) and check[j] += |x[j]| - |x[j]| (NaN once x[j] is not finite), for
+// j < count: the bounded phase 1 of reproducible_outer_sum, one pass per row instead of one per
+// residual.
+SHARDFLOW_FIXED_AVX2 void abs_maxima_avx2(double* m, double* check, const double* x, size_t count) {
+  const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffff));
+  size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const __m256d a = _mm256_and_pd(_mm256_loadu_pd(x + j), abs_mask);
+    _mm256_storeu_pd(m + j, _mm256_max_pd(a, _mm256_loadu_pd(m + j)));
+    _mm256_storeu_pd(check + j, _mm256_add_pd(_mm256_loadu_pd(check + j), _mm256_sub_pd(a, a)));
+  }
+  for (; j < count; ++j) {
+    const double a = std::fabs(x[j]);
+    m[j] = a > m[j] ? a : m[j];
+    check[j] += a - a;
+  }
+}
+
 #endif
 
 }  // namespace
@@ -222,48 +240,113 @@ std::vector<double> reproducible_outer_sum(const mpi::Comm& comm, const double* 
   const size_t w = kk * stride + 1;
   const auto weight_of = [&](size_t i) { return row_weights != nullptr ? row_weights[i] : 1.0; };
 
-  // Phase 1, as reproducible_sum's: the per-component maximum magnitude. Multiplying by a weight
-  // of 1 is exact, so the unweighted case shares the expressions. A non-finite contribution
-  // leaves a NaN in `finite_check` (x - x is 0 for every finite x and NaN otherwise), which keeps
-  // the inner loops free of branches.
-  std::vector<double> maxima(w + 1, 0.0);
-  std::vector<double> finite_check(w, 0.0);
+  // Phase 1, bounded: instead of the largest |product| of each component (k passes over a row's
+  // features), the largest magnitude of each input (one pass): X_j = max |x_j|, R_c = max |r_c|,
+  // L = max |loss|, U = max |u|, max-allreduced. Rounding is monotone, so every contribution
+  // (r_c * x_j) * u is at most B = (R_c * X_j) * U in magnitude, the same expression on the maxima;
+  // B, equal on every rank, serves as the component's maximum, which only needs to bound it. A
+  // softmax epoch spent about a third of its time in the exact maxima (bench_train BM_TrainEpoch).
+  // A non-finite input leaves a NaN in its check (x - x is 0 for every finite x and NaN otherwise),
+  // which keeps the inner loops free of branches; it makes some product non-finite too (inf * 0 is
+  // NaN), so the error below, which names the first non-finite product, always finds one.
   const bool simd = simd::avx2();
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
-    const double* x = rows[i];
-    const double* f = factors + i * (kk + 1);
-    const double u = weight_of(i);
-    for (size_t c = 0; c < kk; ++c) {
-      const double r = f[c];
-      double* m = maxima.data() + c * stride;
-      double* check = finite_check.data() + c * stride;
+  std::vector<double> inputs(dd + kk + 3, 0.0);  // X_j, R_c, L, U, then a non-finite flag
+  std::vector<double> x_check(dd, 0.0);
+  double scalar_check = 0.0;
+  {
+    double* x_max = inputs.data();
+    double* r_max = x_max + dd;
+    const auto raise = [&scalar_check](double& m, double v) {
+      const double a = std::fabs(v);
+      m = a > m ? a : m;
+      scalar_check += a - a;
+    };
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
+      const double* x = rows[i];
 #ifdef __x86_64__
       if (simd) {
-        product_maxima_avx2(m, check, r, x, dd, u);
+        abs_maxima_avx2(x_max, x_check.data(), x, dd);
       } else
 #endif
       {
         for (size_t j = 0; j < dd; ++j) {
-          const double a = std::fabs((r * x[j]) * u);
-          m[j] = a > m[j] ? a : m[j];
-          check[j] += a - a;
+          const double a = std::fabs(x[j]);
+          x_max[j] = a > x_max[j] ? a : x_max[j];
+          x_check[j] += a - a;
         }
       }
-      const double a = std::fabs(r * u);
-      m[dd] = a > m[dd] ? a : m[dd];
-      check[dd] += a - a;
+      const double* f = factors + i * (kk + 1);
+      for (size_t c = 0; c < kk; ++c)
+        raise(r_max[c], f[c]);
+      raise(r_max[kk], f[kk]);
+      raise(r_max[kk + 1], weight_of(i));
     }
-    const double a = std::fabs(f[kk] * u);
-    maxima[w - 1] = a > maxima[w - 1] ? a : maxima[w - 1];
-    finite_check[w - 1] += a - a;
   }
-  bool local_bad = false;
-  for (size_t j = 0; j < w; ++j)
-    local_bad = local_bad || finite_check[j] != 0.0;
-  maxima[w] = local_bad ? 1.0 : 0.0;
-  mpi::allreduce_inplace(comm, std::span<double>(maxima), mpi::Reduce::kMax);
-  if (maxima[w] != 0.0) {
+  bool local_bad = scalar_check != 0.0;
+  for (size_t j = 0; j < dd; ++j)
+    local_bad = local_bad || x_check[j] != 0.0;
+  inputs.back() = local_bad ? 1.0 : 0.0;
+  mpi::allreduce_inplace(comm, std::span<double>(inputs), mpi::Reduce::kMax);
+  bool any_bad = inputs.back() != 0.0;
+
+  std::vector<double> maxima(w, 0.0);
+  if (!any_bad) {
+    const double* x_max = inputs.data();
+    const double* r_max = x_max + dd;
+    const double u_max = r_max[kk + 1];
+    bool bounds_finite = true;
+    for (size_t c = 0; c < kk; ++c) {
+      for (size_t j = 0; j < dd; ++j)
+        maxima[c * stride + j] = (r_max[c] * x_max[j]) * u_max;
+      maxima[c * stride + dd] = r_max[c] * u_max;
+    }
+    maxima[w - 1] = r_max[kk] * u_max;
+    for (double b : maxima)
+      bounds_finite = bounds_finite && b <= std::numeric_limits<double>::max();
+    if (!bounds_finite) {
+      // A bound overflows, so a product may: the exact maxima, as reproducible_sum's, which find
+      // it. Equal on every rank (the bounds are), so all ranks take this pass together.
+      std::vector<double> exact(w + 1, 0.0);
+      std::vector<double> finite_check(w, 0.0);
+      for (size_t i = 0; i < n; ++i) {
+        const double* x = rows[i];
+        const double* f = factors + i * (kk + 1);
+        const double u = weight_of(i);
+        for (size_t c = 0; c < kk; ++c) {
+          const double r = f[c];
+          double* m = exact.data() + c * stride;
+          double* check = finite_check.data() + c * stride;
+#ifdef __x86_64__
+          if (simd) {
+            product_maxima_avx2(m, check, r, x, dd, u);
+          } else
+#endif
+          {
+            for (size_t j = 0; j < dd; ++j) {
+              const double a = std::fabs((r * x[j]) * u);
+              m[j] = a > m[j] ? a : m[j];
+              check[j] += a - a;
+            }
+          }
+          const double a = std::fabs(r * u);
+          m[dd] = a > m[dd] ? a : m[dd];
+          check[dd] += a - a;
+        }
+        const double a = std::fabs(f[kk] * u);
+        exact[w - 1] = a > exact[w - 1] ? a : exact[w - 1];
+        finite_check[w - 1] += a - a;
+      }
+      for (size_t j = 0; j < w; ++j)
+        local_bad = local_bad || finite_check[j] != 0.0;
+      exact[w] = local_bad ? 1.0 : 0.0;
+      mpi::allreduce_inplace(comm, std::span<double>(exact), mpi::Reduce::kMax);
+      any_bad = exact[w] != 0.0;
+      exact.pop_back();
+      maxima = std::move(exact);
+    }
+  }
+  if (any_bad) {
     comm.agree([&] {
       if (!local_bad) return;
       // The first non-finite value in reproducible_sum's order: by row, then by component.
@@ -288,8 +371,7 @@ std::vector<double> reproducible_outer_sum(const mpi::Comm& comm, const double* 
   }
 
   // Phases 2-4, recomputing each product (cheaper than storing it).
-  FixedPointSums sums(
-      std::vector<double>(maxima.begin(), maxima.begin() + static_cast<std::ptrdiff_t>(w)));
+  FixedPointSums sums(std::move(maxima));
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
     const double* f = factors + i * (kk + 1);

@@ -190,8 +190,10 @@ TEST(ReproducibleSum, NonFiniteValueIsAgreedError) {
 }
 
 // reproducible_outer_sum computes the contributions of an outer-product gradient on the fly; its
-// sums must be reproducible_sum's on the stored contributions, bit for bit, for every split, with
-// and without row weights; and its non-finite error the same message.
+// sums must be FixedPointSums' over the stored contributions with the maxima bounded from the
+// inputs' largest magnitudes (a brute-force reference here), bit for bit, for every split, with and
+// without row weights; the exact maxima (reproducible_sum's bits) when a bound overflows; and its
+// non-finite error reproducible_sum's message.
 namespace outer {
 
 constexpr int kD = 5;
@@ -245,27 +247,112 @@ Local local_rows(idx_t begin, idx_t end, bool weighted) {
 
 }  // namespace outer
 
-TEST(ReproducibleSum, OuterSumIsReproducibleSumOfTheProducts) {
+namespace outer {
+
+// The bounds the contract names, computed the slow way from every global row: (R_c * X_j) * U,
+// R_c * U and L * U.
+std::vector<double> bounds(const Local& all) {
+  std::vector<double> x_max(kD, 0.0), f_max(kK + 1, 0.0);
+  double u_max = 0.0;
+  for (size_t i = 0; i < all.x.size(); ++i) {
+    for (int j = 0; j < kD; ++j)
+      x_max[static_cast<size_t>(j)] =
+          std::max(x_max[static_cast<size_t>(j)], std::fabs(all.x[i][static_cast<size_t>(j)]));
+    for (int c = 0; c <= kK; ++c)
+      f_max[static_cast<size_t>(c)] = std::max(
+          f_max[static_cast<size_t>(c)], std::fabs(all.f[i * (kK + 1) + static_cast<size_t>(c)]));
+    u_max = std::max(u_max, std::fabs(all.u[i]));
+  }
+  std::vector<double> b;
+  for (int c = 0; c < kK; ++c) {
+    for (int j = 0; j < kD; ++j)
+      b.push_back((f_max[static_cast<size_t>(c)] * x_max[static_cast<size_t>(j)]) * u_max);
+    b.push_back(f_max[static_cast<size_t>(c)] * u_max);
+  }
+  b.push_back(f_max[kK] * u_max);
+  return b;
+}
+
+}  // namespace outer
+
+TEST(ReproducibleSum, OuterSumIsFixedPointSumOfTheProductsWithInputBounds) {
   mpi::Comm comm;
   constexpr idx_t kWidthOuter = outer::kK * (outer::kD + 1) + 1;
   for (const bool weighted : {false, true}) {
     const outer::Local all = outer::local_rows(0, kRows, weighted);
     std::vector<double> ref(kWidthOuter);
+    std::vector<double> exact(kWidthOuter);
     if (comm.rank() == 0) {
       mpi::Comm self(MPI_COMM_SELF);
-      ref = ml::reproducible_sum(self, all.contributions, kWidthOuter, "reference");
+      ml::FixedPointSums sums(outer::bounds(all));
+      for (idx_t i = 0; i < kRows; ++i)
+        sums.add_row(all.contributions.data() + i * kWidthOuter);
+      sums.count_rows(kRows);
+      ref = sums.finish(self, "reference");
+      exact = ml::reproducible_sum(self, all.contributions, kWidthOuter, "exact maxima");
     }
     mpi::bcast(comm, std::span<double>(ref), 0);
+    mpi::bcast(comm, std::span<double>(exact), 0);
+    // The bounds coarsen the quantum by a few bits at most here: still far inside double rounding.
+    for (idx_t j = 0; j < kWidthOuter; ++j) {
+      const auto jj = static_cast<size_t>(j);
+      EXPECT_NEAR(ref[jj], exact[jj], 1e-12 * std::fabs(exact[jj]) + 1e-300) << j;
+    }
     for (int mode : {0, 1, 2}) {
       const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
       const outer::Local l = outer::local_rows(b, e, weighted);
-      const auto sum = ml::reproducible_outer_sum(comm, l.rows.data(), l.f.data(),
-                                                  weighted ? l.u.data() : nullptr, l.rows.size(),
-                                                  outer::kD, outer::kK, "outer");
-      EXPECT_TRUE(same_bits(sum, ref)) << "weighted " << weighted << " mode " << mode;
-      EXPECT_TRUE(
-          same_bits(sum, ml::reproducible_sum(comm, l.contributions, kWidthOuter, "plain")));
+      for (const bool simd : {false, true}) {
+        const bool previous = simd::set_avx2(simd);  // where the CPU lacks AVX2, both portable
+        const auto sum = ml::reproducible_outer_sum(comm, l.rows.data(), l.f.data(),
+                                                    weighted ? l.u.data() : nullptr, l.rows.size(),
+                                                    outer::kD, outer::kK, "outer");
+        simd::set_avx2(previous);
+        EXPECT_TRUE(same_bits(sum, ref))
+            << "weighted " << weighted << " mode " << mode << " simd " << simd;
+      }
     }
+  }
+}
+
+// When a bound overflows although no product does (the largest feature and the largest residual
+// are in different rows), the sums take the exact maxima: reproducible_sum's bits.
+TEST(ReproducibleSum, OuterSumTakesTheExactMaximaWhenABoundOverflows) {
+  mpi::Comm comm;
+  constexpr idx_t kWidthOuter = outer::kK * (outer::kD + 1) + 1;
+  constexpr idx_t kBig = 40;
+  const auto poisoned = [](idx_t begin, idx_t end) {
+    outer::Local l = outer::local_rows(begin, end, false);
+    for (idx_t g = begin; g < end; ++g) {
+      const auto i = static_cast<size_t>(g - begin);
+      if (g == 3) l.x[i][1] = 1e200;
+      if (g == kBig - 5) l.f[i * (outer::kK + 1) + 2] = -1e150;
+    }
+    l.contributions.clear();
+    for (size_t i = 0; i < l.x.size(); ++i) {
+      for (int c = 0; c < outer::kK; ++c) {
+        const double r = l.f[i * (outer::kK + 1) + static_cast<size_t>(c)];
+        for (double x : l.x[i])
+          l.contributions.push_back(r * x);
+        l.contributions.push_back(r);
+      }
+      l.contributions.push_back(l.f[i * (outer::kK + 1) + outer::kK]);
+    }
+    return l;
+  };
+  std::vector<double> ref(kWidthOuter);
+  if (comm.rank() == 0) {
+    mpi::Comm self(MPI_COMM_SELF);
+    ref = ml::reproducible_sum(self, poisoned(0, kBig).contributions, kWidthOuter, "reference");
+  }
+  mpi::bcast(comm, std::span<double>(ref), 0);
+  for (const double v : ref)
+    EXPECT_TRUE(std::isfinite(v));
+  for (int mode : {0, 1, 2}) {
+    const auto [b, e] = split(kBig, comm.rank(), comm.size(), mode);
+    const outer::Local l = poisoned(b, e);
+    const auto sum = ml::reproducible_outer_sum(comm, l.rows.data(), l.f.data(), nullptr,
+                                                l.rows.size(), outer::kD, outer::kK, "outer");
+    EXPECT_TRUE(same_bits(sum, ref)) << "mode " << mode;
   }
 }
 

@@ -158,8 +158,10 @@ TEST(TrainModels, BitIdenticalToSingleProcessForEverySplit) {
 }
 
 // The linear models' gradients are summed from their factors (reproducible_outer_sum) without a
-// per-sample buffer; the weights must be those of the per-sample path, bit for bit, with and
-// without class weights, for every split.
+// per-sample buffer; the weights must be those of the per-sample path, with and without class
+// weights, for every split. Bit for bit on this data: the factored sums' quantum comes from bounds
+// on the inputs and may be a few bits coarser than the per-sample path's, but it lies about 2^-60
+// below each component's largest term, so the rounded doubles agree (and a wrong factor would not).
 TEST(TrainModels, FactoredGradientSumsGiveThePerSampleWeights) {
   mpi::Comm comm;
   for (const LinearKind kind : {LinearKind::kLinear, LinearKind::kLogistic, LinearKind::kSoftmax}) {

@@ -55,9 +55,16 @@ std::vector<double> reproducible_sum(const mpi::Comm& comm, std::span<const doub
 ///   component c * (d + 1) + j, for c < k and j < d:  (factors[c] * rows[i][j]) * u
 ///   component c * (d + 1) + d  (an intercept):        factors[c] * u
 ///   component k * (d + 1)      (the loss):            factors[k] * u
-/// The sums, and the error for a non-finite contribution, are bit for bit those of
-/// reproducible_sum on the stored contributions; the difference is speed: no per-sample buffer
-/// (k * (d + 1) + 1 values per row) is written and read twice. `k`, `d` must be equal on all ranks.
+/// The sums are FixedPointSums' over those contributions with, as each component's maximum, a
+/// bound from the inputs' global largest magnitudes X_j = max |rows[i][j]|, R_c = max |factors c|,
+/// L = max |loss| and U = max |u|: (R_c * X_j) * U, R_c * U and L * U (rounding is monotone, so
+/// no contribution exceeds them). Only when a bound overflows are the exact maxima taken, as
+/// reproducible_sum's (then the sums are its sums bit for bit). So each contribution is off by at
+/// most bound * 2^-62 instead of max * 2^-62: the same split-independence, a few bits less
+/// headroom when the largest residual and the largest feature are in different rows, and one pass
+/// over a row's features instead of k. The error for a non-finite contribution is
+/// reproducible_sum's, bit for bit. No per-sample buffer (k * (d + 1) + 1 values per row) is
+/// written and read twice. `k`, `d` must be equal on all ranks.
 std::vector<double> reproducible_outer_sum(const mpi::Comm& comm, const double* const* rows,
                                            const double* factors, const double* row_weights,
                                            size_t n, int d, int k, std::string_view what,

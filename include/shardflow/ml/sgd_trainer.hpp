@@ -8,7 +8,8 @@
 // into one contiguous buffer and computes the per-sample gradient of the model's loss for them
 // (Model::sample_gradients), and reproducible_sum adds them exactly over all ranks (the linear
 // models give their per-sample residuals instead, Model::sample_factors, and
-// reproducible_outer_sum forms the same sums without storing the per-sample gradients), so every
+// reproducible_outer_sum forms the sums without storing the per-sample gradients, exact to a
+// quantum set from bounds on the inputs rather than from the products), so every
 // rank applies the same update and the weights after every step depend only on (data, options,
 // seed) — not on the rank count or the row split. A run stopped after step k and resumed from its
 // TrainState reproduces the uninterrupted run exactly.
