@@ -11,6 +11,10 @@
 #include "shardflow/mpi/allreduce.hpp"
 
 namespace shardflow::ml {
+
+const char* to_string(MatrixType type) {
+  return type == MatrixType::kFloat32 ? "float32" : "float64";
+}
 namespace {
 
 // Calls sink(row, value as double) for every row of a numeric column. The variant is resolved once

@@ -1047,7 +1047,7 @@ void FeaturePipeline::fit_column_transforms(const mpi::Comm& comm, const table::
 
 Dataset FeaturePipeline::assemble_rows(const mpi::Comm& comm, const table::Table& table,
                                        const std::string& label, const LabelEncoding& labels,
-                                       bool check_values) const {
+                                       bool check_values, MatrixType matrix) const {
   Dataset data;
   const idx_t rows = table.num_rows();
   data.global_offset = mpi::exscan_sum(comm, rows);
@@ -1057,6 +1057,25 @@ Dataset FeaturePipeline::assemble_rows(const mpi::Comm& comm, const table::Table
     const Rows assembler(*this, table, comm.rank(), data.global_offset, true, check_values);
     if (!label.empty()) data.labels = read_labels(comm, table, label, data.global_offset, labels);
     const auto d = static_cast<Eigen::Index>(output_names_.size());
+    if (matrix == MatrixType::kFloat32) {
+      data.features.resize(0, 0);
+      data.features32.resize(static_cast<Eigen::Index>(rows), d);
+      advise_huge_pages(data.features32.data(),
+                        static_cast<size_t>(data.features32.size()) * sizeof(float));
+      // Tiles of rows assembled in double (the same values as the float64 matrix), each rounded
+      // to float while it is in the cache.
+      const idx_t tile = std::max<idx_t>(1, (idx_t{256} << 10) / (8 * std::max<idx_t>(d, 1)));
+      std::vector<double> scratch(static_cast<size_t>(std::min(tile, rows) * d));
+      for (idx_t begin = 0; begin < rows; begin += tile) {
+        const idx_t end = std::min(rows, begin + tile);
+        assembler.write(begin, end, scratch.data());
+        float* out = data.features32.data() + begin * d;
+        const auto count = static_cast<size_t>((end - begin) * d);
+        for (size_t i = 0; i < count; ++i)
+          out[i] = static_cast<float>(scratch[i]);
+      }
+      return;
+    }
     data.features.resize(static_cast<Eigen::Index>(rows), d);
     // Training reads the rows in a random order: huge pages save TLB misses (make_dataset).
     advise_huge_pages(data.features.data(),
@@ -1154,7 +1173,8 @@ void FeaturePipeline::fit_scalers(const mpi::Comm& comm, const Rows& rows, idx_t
 }
 
 Dataset FeaturePipeline::fit(const mpi::Comm& comm, const table::Table& table,
-                             const std::string& label, const LabelEncoding& labels) {
+                             const std::string& label, const LabelEncoding& labels,
+                             MatrixType matrix) {
   const idx_t global_rows = mpi::allreduce_sum(comm, table.num_rows());
   comm.agree([&] {
     if (global_rows == 0) {
@@ -1175,19 +1195,20 @@ Dataset FeaturePipeline::fit(const mpi::Comm& comm, const table::Table& table,
   fit_scalers(comm, *unscaled, table.num_rows(), global_rows, global_offset);
   fitted_ = true;
   const double scalers_seconds = timer.seconds() - columns_seconds;
-  Dataset data = assemble_rows(comm, table, label, labels, false);
+  Dataset data = assemble_rows(comm, table, label, labels, false, matrix);
   spdlog::debug(
       "feature pipeline on this rank: fitted in {:.3f} s (column transforms {:.3f} s, value "
-      "checks and scalers {:.3f} s, matrix of {} x {} {:.3f} s)",
-      timer.seconds(), columns_seconds, scalers_seconds, data.rows(), data.num_features(),
-      timer.seconds() - columns_seconds - scalers_seconds);
+      "checks and scalers {:.3f} s, {} matrix of {} x {} {:.3f} s)",
+      timer.seconds(), columns_seconds, scalers_seconds, to_string(matrix), data.rows(),
+      data.num_features(), timer.seconds() - columns_seconds - scalers_seconds);
   return data;
 }
 
 Dataset FeaturePipeline::assemble(const mpi::Comm& comm, const table::Table& table,
-                                  const std::string& label, const LabelEncoding& labels) const {
+                                  const std::string& label, const LabelEncoding& labels,
+                                  MatrixType matrix) const {
   if (!fitted_) throw RuntimeError("FeaturePipeline::assemble called before fit");
-  return assemble_rows(comm, table, label, labels, true);
+  return assemble_rows(comm, table, label, labels, true, matrix);
 }
 
 }  // namespace shardflow::ml

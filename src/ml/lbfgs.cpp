@@ -357,6 +357,9 @@ double full_batch_objective(const mpi::Comm& comm, const Dataset& data, const Mo
   // Folds local rows [begin, end) into acc, in row order (Model::add_gradients' contract makes
   // the sum independent of how the rows are chunked).
   std::vector<const double*> rows(kChunkRows);
+  // A float32 matrix's rows, converted to double a chunk at a time (exactly).
+  const bool single = data.matrix_type() == MatrixType::kFloat32;
+  std::vector<double> converted(single ? kChunkRows * static_cast<size_t>(data.num_features()) : 0);
   std::vector<double> labels(kChunkRows);
   std::vector<double> weights(class_weights.empty() ? 0 : kChunkRows);
   const auto fold = [&](idx_t begin, idx_t end, double* acc) {
@@ -364,7 +367,13 @@ double full_batch_objective(const mpi::Comm& comm, const Dataset& data, const Mo
       const auto count = static_cast<size_t>(std::min<idx_t>(kChunkRows, end - chunk));
       for (size_t i = 0; i < count; ++i) {
         const auto r = static_cast<Eigen::Index>(chunk) + static_cast<Eigen::Index>(i);
-        rows[i] = data.features.row(r).data();
+        if (single) {
+          double* row = converted.data() + i * static_cast<size_t>(data.num_features());
+          data.copy_row(static_cast<idx_t>(r), row);
+          rows[i] = row;
+        } else {
+          rows[i] = data.features.row(r).data();
+        }
         labels[i] = data.labels(r);
         if (!weights.empty()) weights[i] = class_weights[static_cast<size_t>(labels[i])];
       }

@@ -1,5 +1,7 @@
 #include "shardflow/ml/logistic_regression.hpp"
 
+#include <vector>
+
 namespace shardflow::ml {
 
 LogisticRegression::LogisticRegression(int num_features, double l2_penalty)
@@ -17,9 +19,12 @@ Eigen::VectorXd LogisticRegression::predict_proba(const Dataset& data) const {
         "the model was trained on",
         d, data.num_features());
   }
-  Eigen::VectorXd p(data.features.rows());
-  for (Eigen::Index i = 0; i < data.features.rows(); ++i)
-    p(i) = sigmoid(margin(data.features.row(i).data(), weights.data(), d));
+  Eigen::VectorXd p(data.rows());
+  std::vector<double> row(static_cast<size_t>(d));
+  for (Eigen::Index i = 0; i < p.size(); ++i) {
+    data.copy_row(static_cast<idx_t>(i), row.data());
+    p(i) = sigmoid(margin(row.data(), weights.data(), d));
+  }
   return p;
 }
 

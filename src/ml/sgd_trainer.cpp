@@ -63,6 +63,7 @@ std::uint64_t inputs_fingerprint(const Dataset& data, const Model& model, const 
                           static_cast<std::uint64_t>(model.num_parameters()),
                           static_cast<std::uint64_t>(data.global_rows),
                           static_cast<std::uint64_t>(data.num_features()),
+                          static_cast<std::uint64_t>(data.matrix_type()),
                           static_cast<std::uint64_t>(resume.has_value())}) {
     h = hash_combine(h, x);
   }
@@ -244,7 +245,7 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
   comm.agree([&] {
     // A block outside [0, N) would make the epoch permutation walk forever.
     if (data.global_offset < 0 || data.global_offset + data.rows() > n ||
-        data.labels.size() != data.features.rows()) {
+        data.labels.size() != data.rows()) {
       throw RuntimeError(
           "the dataset on rank {} is inconsistent: {} rows with {} labels at global offset {} of "
           "{} rows; build it with make_dataset",
@@ -326,17 +327,16 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
     const auto dd = static_cast<size_t>(d);
     batch_values.resize(count * dd);
     rows.resize(count);
+    // A float32 matrix's rows are converted here (exactly): the kernels always read doubles.
+    const bool single = data.matrix_type() == MatrixType::kFloat32;
     for (size_t r = 0; r < count; ++r) {
       if (r + kPrefetchRows < count) {
-        prefetch_row(
-            data.features.row(static_cast<Eigen::Index>(step_rows[first + r + kPrefetchRows]))
-                .data(),
-            d);
+        const void* ahead =
+            data.row_address(static_cast<idx_t>(step_rows[first + r + kPrefetchRows]));
+        prefetch_row(static_cast<const double*>(ahead), single ? (d + 1) / 2 : d);
       }
-      const double* source =
-          data.features.row(static_cast<Eigen::Index>(step_rows[first + r])).data();
       double* copy = batch_values.data() + r * dd;
-      std::copy(source, source + dd, copy);
+      data.copy_row(static_cast<idx_t>(step_rows[first + r]), copy);
       rows[r] = copy;
     }
     const std::string what = fmt::format("gradient at step {} (epoch {}, step {} of the epoch)",

@@ -26,6 +26,9 @@ void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data, std::span<c
         "cannot fit the standard scaler: the training data has no rows; check the filters and "
         "the split that produce it");
   }
+  if (data.matrix_type() != MatrixType::kFloat64) {
+    throw RuntimeError("StandardScaler::fit needs a float64 matrix; this is a shardflow bug");
+  }
   const int d = data.num_features();
   const size_t w = columns.size();
   const auto col = [&](size_t j) { return static_cast<size_t>(columns[j]); };
@@ -110,6 +113,9 @@ std::pair<double, double> fit_standard_scale(const mpi::Comm& comm, std::span<co
 }
 
 void StandardScaler::transform(Dataset& data) const {
+  if (data.matrix_type() != MatrixType::kFloat64) {
+    throw RuntimeError("StandardScaler::transform needs a float64 matrix; this is a shardflow bug");
+  }
   const int d = data.num_features();
   if (static_cast<size_t>(d) != mean.size() || scale.size() != mean.size()) {
     throw RuntimeError(
@@ -127,16 +133,20 @@ void StandardScaler::transform(Dataset& data) const {
 
 std::vector<double> feature_root_mean_squares(const mpi::Comm& comm, const Dataset& data) {
   const int d = data.num_features();
-  const auto& x = data.features;
+  const auto rows = static_cast<Eigen::Index>(data.rows());
+  const bool single = data.matrix_type() == MatrixType::kFloat32;
+  const auto x = [&](Eigen::Index i, int j) {
+    return single ? static_cast<double>(data.features32(i, j)) : data.features(i, j);
+  };
   std::vector<double> max_abs(static_cast<size_t>(d), 0.0);
-  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+  for (Eigen::Index i = 0; i < rows; ++i) {
     for (int j = 0; j < d; ++j)
       max_abs[static_cast<size_t>(j)] =
           std::max(max_abs[static_cast<size_t>(j)], std::abs(x(i, j)));
   }
   mpi::allreduce_inplace(comm, std::span<double>(max_abs), mpi::Reduce::kMax);
-  std::vector<double> squares(static_cast<size_t>(x.size()));
-  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+  std::vector<double> squares(static_cast<size_t>(rows * d));
+  for (Eigen::Index i = 0; i < rows; ++i) {
     for (int j = 0; j < d; ++j) {
       const double m = max_abs[static_cast<size_t>(j)];
       const double r = m > 0.0 ? x(i, j) / m : 0.0;

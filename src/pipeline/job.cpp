@@ -36,6 +36,9 @@ void emit_train(YAML::Emitter& out, const TrainSpec& t) {
     out << YAML::Key << "categorical" << YAML::Value;
     emit_strings(out, t.categorical_features);
   }
+  // Likewise only when not the default float64.
+  if (t.matrix_type != ml::MatrixType::kFloat64)
+    out << YAML::Key << "dtype" << YAML::Value << ml::to_string(t.matrix_type);
   out << YAML::EndMap;
   // The transforms, the model and the optimizer are registry entries; each emits its own map.
   out << YAML::Key << "transforms" << YAML::Value << YAML::Flow << YAML::BeginSeq;

@@ -518,7 +518,7 @@ TrainSpec read_train(const Node& node) {
   t.label = to_nonempty_string(map.require("label"), map.path("label"));
 
   const MapView features(map.require("features"), map.path("features"));
-  features.allow_only({"numeric", "categorical"});
+  features.allow_only({"numeric", "categorical", "dtype"});
   const Node* numeric = features.find("numeric");
   const Node* categorical = features.find("categorical");
   if (!numeric && !categorical) {
@@ -532,6 +532,18 @@ TrainSpec read_train(const Node& node) {
   if (categorical) {
     t.categorical_features = to_string_list(*categorical, features.path("categorical"), false);
     t.fields.values["features.categorical"] = categorical->location;
+  }
+  if (const Node* dtype = features.find("dtype")) {
+    const std::string text = to_nonempty_string(*dtype, features.path("dtype"));
+    if (text == "float32") {
+      t.matrix_type = ml::MatrixType::kFloat32;
+    } else if (text != "float64") {
+      fail_at(dtype->location,
+              fmt::format("train.features.dtype must be float64 (the default) or float32 (half "
+                          "the memory of the training matrix, each value rounded to float), not "
+                          "'{}'",
+                          text));
+    }
   }
 
   if (const Node* transforms = map.find("transforms")) t.transforms = read_transforms(*transforms);

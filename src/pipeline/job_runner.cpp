@@ -1118,7 +1118,8 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     ml::Dataset data;
     if (out.model) {
       // Resuming: the pipeline's state comes from the checkpoint.
-      data = out.features.assemble(comm, table, spec.label, out.model->label_encoding());
+      data = out.features.assemble(comm, table, spec.label, out.model->label_encoding(),
+                                   spec.matrix_type);
     } else {
       ml::LabelEncoding labels{model_spec.task(), {}};
       if (model_spec.task() == ml::Task::kMulticlass) {
@@ -1127,7 +1128,7 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
                      labels.classes.size(), spec.label, fmt::join(labels.classes, ", "));
       }
       out.features = unfitted;
-      data = out.features.fit(comm, table, spec.label, labels);
+      data = out.features.fit(comm, table, spec.label, labels, spec.matrix_type);
       if (out.features.num_outputs() != static_cast<int>(unfitted.numeric().size())) {
         spdlog::info("feature pipeline: {} input columns give {} features",
                      out.features.input_columns().size(), out.features.num_outputs());

@@ -33,6 +33,28 @@ for job in regression multiclass mlp; do
     fail "$job: resumed != uninterrupted"
 done
 
+# features.dtype: float32 (the training matrix in float32): bit-identical at 2 ranks and as one
+# process, and across a crash and --resume auto (the resumed run assembles float32 again); not
+# the float64 run's weights (every value was rounded), but as good a model.
+F32=(--set train.features.dtype=float32 --set train.checkpoint.every_steps=20)
+expect_exit 0 300 f32-2 2 run jobs/multiclass.yaml "${ROWS[@]}" "${F32[@]}" --set "workdir=$TMP/f32-2"
+expect_exit 0 300 f32-1 0 run jobs/multiclass.yaml "${ROWS[@]}" "${F32[@]}" --set "workdir=$TMP/f32-1"
+$PY tests/support/compare_runs.py "$TMP/f32-2" "$TMP/f32-1" --across-ranks ||
+  fail "float32: 2 ranks and 1 process differ"
+SHARDFLOW_INJECT_FAULT="train_step:50@1" expect_exit 1 300 f32-crashed 2 run jobs/multiclass.yaml \
+  "${ROWS[@]}" "${F32[@]}" --set "workdir=$TMP/f32-crashed"
+expect_exit 0 300 f32-resumed 2 run jobs/multiclass.yaml "${ROWS[@]}" "${F32[@]}" \
+  --set "workdir=$TMP/f32-crashed" --resume auto
+$PY tests/support/compare_runs.py "$TMP/f32-2" "$TMP/f32-crashed" || fail "float32: resumed != uninterrupted"
+if $PY tests/support/compare_runs.py "$TMP/multiclass-2" "$TMP/f32-2" >/dev/null 2>&1; then
+  fail "float32: the same weights as float64, so the matrix was not float32"
+fi
+$PY - "$TMP/multiclass-2/metrics.json" "$TMP/f32-2/metrics.json" <<'PY' || fail "float32: a worse model"
+import json, sys
+a, b = (json.load(open(f))["metrics"] for f in sys.argv[1:])
+assert abs(a["accuracy"] - b["accuracy"]) < 0.01 and abs(a["logloss"] - b["logloss"]) < 0.01, (a, b)
+PY
+
 check_json "$TMP/mlp-2/metrics.json" \
   "m['train']['model'] == 'mlp' and m['metrics']['auc'] > 0.95 and m['metrics']['accuracy'] > 0.88" \
   "mlp: the model did not learn the circle"

@@ -593,3 +593,43 @@ TEST(FeaturePipeline, Float64ColumnsAssembleAsTheScalarExpression) {
   EXPECT_NE(message.find("feature column 'f2' holds nan"), std::string::npos) << message;
   EXPECT_NE(message.find("global row 700"), std::string::npos) << message;
 }
+
+// features.dtype: float32. Fitting is the same (statistics in double from the columns), and each
+// value of the float32 matrix is the float nearest the float64 matrix's value, for every split;
+// assemble() does the same with a fitted pipeline. The rows are assembled a tile at a time, so
+// the table is longer than one tile (256 KiB of doubles) at one rank.
+TEST(FeaturePipeline, Float32MatrixHoldsTheNearestFloatOfEveryValue) {
+  const mpi::Comm comm;
+  constexpr idx_t kLong = 7000;  // more than one tile of 256 KiB of doubles at one rank
+  ml::FeaturePipeline reference = make_pipeline();
+  ml::Dataset ref64;
+  {
+    const mpi::Comm self = mpi::Comm::self();
+    ref64 = reference.fit(self, make_table(0, kLong), "label", {});
+  }
+  ASSERT_EQ(ref64.matrix_type(), ml::MatrixType::kFloat64);
+  for (int mode = 0; mode < 3; ++mode) {
+    const auto [b, e] = split(kLong, comm.rank(), comm.size(), mode);
+    ml::FeaturePipeline pipeline = make_pipeline();
+    const ml::Dataset data =
+        pipeline.fit(comm, make_table(b, e), "label", {}, ml::MatrixType::kFloat32);
+    expect_same_state(pipeline, reference);
+    ASSERT_EQ(data.matrix_type(), ml::MatrixType::kFloat32);
+    EXPECT_EQ(data.features.size(), 0);
+    ASSERT_EQ(data.rows(), e - b);
+    ASSERT_EQ(data.num_features(), ref64.num_features());
+    const ml::Dataset again =
+        pipeline.assemble(comm, make_table(b, e), "label", {}, ml::MatrixType::kFloat32);
+    std::vector<double> row(static_cast<size_t>(data.num_features()));
+    for (idx_t i = 0; i < data.rows(); ++i) {
+      data.copy_row(i, row.data());
+      for (int j = 0; j < data.num_features(); ++j) {
+        const double expected = static_cast<double>(static_cast<float>(ref64.features(b + i, j)));
+        ASSERT_TRUE(same_bits(row[static_cast<size_t>(j)], expected))
+            << "mode " << mode << " row " << i << " feature " << j;
+        ASSERT_TRUE(same_bits(again.features32(i, j), data.features32(i, j)));
+      }
+      ASSERT_EQ(data.labels(i), ref64.labels(b + i));
+    }
+  }
+}

@@ -454,3 +454,56 @@ TEST(TrainModels, ClassWeights) {
       ml::train_sgd(comm, scaled_data(comm, b, e, regression), regression, any, std::nullopt, {}),
       ConfigError);
 }
+
+namespace {
+
+// The dataset with each feature rounded to float: in a float32 matrix, or in a float64 matrix
+// holding the same (rounded) values.
+ml::Dataset rounded(const ml::Dataset& data, ml::MatrixType type) {
+  ml::Dataset out = data;
+  if (type == ml::MatrixType::kFloat32) {
+    out.features32 = data.features.cast<float>();
+    out.features.resize(0, 0);
+  } else {
+    out.features = data.features.cast<float>().cast<double>();
+  }
+  return out;
+}
+
+}  // namespace
+
+// features.dtype: float32. Training converts each row back to double exactly, so the weights are
+// those of training on the float-rounded values in a float64 matrix, bit for bit, for every split
+// (hence at every rank count), with SGD, Adam and full-batch L-BFGS.
+TEST(TrainModels, Float32MatrixTrainsAsItsRoundedValuesInDouble) {
+  mpi::Comm comm;
+  for (const LinearKind kind : {LinearKind::kLogistic, LinearKind::kSoftmax}) {
+    const ml::LinearModel model = model_of(kind);
+    std::vector<ml::SgdOptions> settings = {options(ml::OptimizerKind::kSgd),
+                                            options(ml::OptimizerKind::kAdamW)};
+    settings.emplace_back();
+    settings.back().optimizer = ml::OptimizerKind::kLbfgs;
+    settings.back().batch_size = ml::kFullBatch;
+    settings.back().epochs = 20;  // max_iterations
+    for (const ml::SgdOptions& o : settings) {
+      SCOPED_TRACE(std::string(model.type()) + " " + ml::to_string(o.optimizer));
+      Eigen::VectorXd ref = Eigen::VectorXd::Zero(model.num_parameters());
+      if (comm.rank() == 0) {
+        mpi::Comm self(MPI_COMM_SELF);
+        const ml::Dataset all =
+            rounded(scaled_data(self, 0, kRows, model), ml::MatrixType::kFloat64);
+        ref = ml::train_sgd(self, all, model, o, std::nullopt, {}).weights;
+      }
+      mpi::bcast(comm, std::span<double>(ref.data(), static_cast<size_t>(ref.size())), 0);
+      EXPECT_FALSE(ref.isZero(0));
+      for (int mode : {0, 1, 2}) {
+        const auto [b, e] = split(kRows, comm.rank(), comm.size(), mode);
+        const ml::Dataset single =
+            rounded(scaled_data(comm, b, e, model), ml::MatrixType::kFloat32);
+        ASSERT_EQ(single.matrix_type(), ml::MatrixType::kFloat32);
+        const ml::TrainState s = ml::train_sgd(comm, single, model, o, std::nullopt, {});
+        EXPECT_TRUE(same_bits(s.weights, ref)) << "mode " << mode;
+      }
+    }
+  }
+}

@@ -983,3 +983,29 @@ TEST(JobLoaderFromString, UsesTheSourceNameInLocations) {
 }
 
 }  // namespace
+
+// train.features.dtype: float32 is parsed, written to the canonical text (so it changes the
+// training's fingerprint) and left out of it when float64 or absent (old jobs keep theirs); any
+// other value is an error at its location.
+TEST_F(JobLoader, TrainFeaturesDtype) {
+  const std::string head =
+      "name: j\ninputs:\n  events: {format: generate, kind: classification, rows: 10}\n";
+  const auto train = [&](const std::string& dtype) {
+    return head + "train: {input: events, label: label, features: {numeric: [x1]" + dtype + "}}\n";
+  };
+  const Job plain = load_job(write("plain.yaml", train("")));
+  const Job f64 = load_job(write("f64.yaml", train(", dtype: float64")));
+  const Job f32 = load_job(write("f32.yaml", train(", dtype: float32")));
+  ASSERT_TRUE(plain.train && f64.train && f32.train);
+  EXPECT_EQ(plain.train->matrix_type, ml::MatrixType::kFloat64);
+  EXPECT_EQ(f64.train->matrix_type, ml::MatrixType::kFloat64);
+  EXPECT_EQ(f32.train->matrix_type, ml::MatrixType::kFloat32);
+  EXPECT_EQ(plain.canonical_yaml, f64.canonical_yaml);
+  EXPECT_EQ(plain.canonical_yaml.find("dtype"), std::string::npos);
+  EXPECT_NE(f32.canonical_yaml.find("dtype: float32"), std::string::npos);
+  EXPECT_NE(plain.fingerprint(), f32.fingerprint());
+  EXPECT_EQ(load_error(train(", dtype: float16")),
+            at(4, 71) +
+                "train.features.dtype must be float64 (the default) or float32 (half the memory "
+                "of the training matrix, each value rounded to float), not 'float16'");
+}

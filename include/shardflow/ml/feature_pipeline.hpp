@@ -102,14 +102,16 @@ class FeaturePipeline {
   /// `labels` says). Errors, agreed: make_dataset's for the label and the numeric features
   /// (a null or NaN is allowed where an imputer fills it); a categorical feature of another type
   /// or null without an imputer; more than max_categories categories (use hash); InputError if
-  /// the table has no rows at all.
+  /// the table has no rows at all. `matrix` chooses the returned matrix's type (the fit is the
+  /// same: statistics are taken in double from the columns).
   Dataset fit(const mpi::Comm& comm, const table::Table& table, const std::string& label,
-              const LabelEncoding& labels);
+              const LabelEncoding& labels, MatrixType matrix = MatrixType::kFloat64);
 
   /// Collective: the rows of `table` assembled by the fitted pipeline, with labels when `label`
-  /// is not empty. Errors as fit's, and an unknown category under `unknown: error`.
+  /// is not empty. Errors as fit's, and an unknown category under `unknown: error`. With
+  /// MatrixType::kFloat32 each value is the float nearest to the float64 matrix's value.
   Dataset assemble(const mpi::Comm& comm, const table::Table& table, const std::string& label,
-                   const LabelEncoding& labels) const;
+                   const LabelEncoding& labels, MatrixType matrix = MatrixType::kFloat64) const;
 
   /// Local: takes the fitted state (fill, fill_text, categories, offset, divisor) of `fitted`,
   /// which must list the same transforms (kind and columns) in the same order, e.g. as read back
@@ -153,7 +155,7 @@ class FeaturePipeline {
   void set_output_names();
   // Assembly with the fitted scalers; `check_values` false skips the value checks (fit made them).
   Dataset assemble_rows(const mpi::Comm& comm, const table::Table& table, const std::string& label,
-                        const LabelEncoding& labels, bool check_values) const;
+                        const LabelEncoding& labels, bool check_values, MatrixType matrix) const;
   void fit_column_transforms(const mpi::Comm& comm, const table::Table& table);
   // The scalers, in transform order, from their columns' values (`rows`: the unscaled reader,
   // made without value checks); checks every numeric column's values, each before it is read.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "shardflow/common/types.hpp"
+#include "shardflow/ml/dataset.hpp"
 #include "shardflow/pipeline/config_node.hpp"
 #include "shardflow/pipeline/input_format.hpp"
 #include "shardflow/pipeline/step.hpp"
@@ -57,6 +58,9 @@ struct TrainSpec {
   std::vector<std::string> numeric_features;
   /// `features.categorical`: string, integer or bool columns, each encoded by a transform.
   std::vector<std::string> categorical_features;
+  /// `features.dtype`: the training matrix's type (float64 by default; float32 halves its
+  /// memory, each value rounded once to float, the arithmetic still in double).
+  ml::MatrixType matrix_type = ml::MatrixType::kFloat64;
   std::vector<std::shared_ptr<const TransformSpec>> transforms;  // in the order written
   std::shared_ptr<const ModelSpec> model;
   std::shared_ptr<const OptimizerSpec> optimizer;
