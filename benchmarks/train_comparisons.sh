@@ -7,12 +7,14 @@
 #       [--peer-threads "2"] [--cases "logistic linear softmax mlp"]
 #       [--datasets "synthetic breast_cancer diabetes wine digits"] [--peers "sklearn torch"]
 #       [--optimizer sgd|adam|lbfgs] [--epochs E] [--batch-size B] [--lr LR] [--l2 L] [--momentum M]
+#       [--dtype float64|float32]
 #
 # Defaults: --rows 2e6 (the synthetic set), --out benchmarks/results, --repeats 3, --ranks "1 2"
 # (shardflow's mpirun ranks and the PyTorch DDP world sizes), --peer-threads 2 (BLAS threads of
 # scikit-learn's exact solvers and MLPClassifier), all cases, data sets and peers; the synthetic
 # set's training (every case on it): --optimizer sgd --epochs 3 --batch-size 4096 --lr 0.1
 # --l2 1e-4 --momentum 0. The small bundled sets train with fixed settings (see case_settings).
+# --dtype: shardflow's training matrix (train.features.dtype; default float64, as the peers').
 # --optimizer lbfgs: the synthetic set's cases train full-batch with lbfgs at its default stopping
 # tests (--epochs, when given, is its max_iterations); the peers are scikit-learn's lbfgs at tol
 # 1e-10 and at its default tol (logistic) and Ridge (linear); PyTorch DDP is left out.
@@ -76,6 +78,7 @@ BATCH=4096
 LR=0.1
 L2=1e-4
 MOMENTUM=0
+DTYPE=float64
 SEED=42
 # The command that reproduces this run, for the top of the report.
 COMMAND="benchmarks/train_comparisons.sh"
@@ -101,6 +104,7 @@ bench_extra_option() {
     --lr) LR=${2?--lr needs a value} ;;
     --l2) L2=${2?--l2 needs a value} ;;
     --momentum) MOMENTUM=${2?--momentum needs a value} ;;
+    --dtype) DTYPE=${2?--dtype needs a value} ;;
     *) return 1 ;;
   esac
 }
@@ -109,7 +113,8 @@ source "$SRC/benchmarks/job_bench_lib.sh"
 has_rows=0
 for arg in "$@"; do [[ $arg != --rows ]] || has_rows=1; done
 ((has_rows)) || set -- --rows 2000000 "$@"
-bench_parse_options 2,48 "--rows N --out DIR --repeats R --ranks LIST --peer-threads LIST --cases LIST --datasets LIST --peers LIST --optimizer sgd|adam|lbfgs --epochs E --batch-size B --lr LR --l2 L --momentum M" "$@"
+bench_parse_options 2,48 "--rows N --out DIR --repeats R --ranks LIST --peer-threads LIST --cases LIST --datasets LIST --peers LIST --optimizer sgd|adam|lbfgs --epochs E --batch-size B --lr LR --l2 L --momentum M --dtype float64|float32" "$@"
+[[ $DTYPE == float64 || $DTYPE == float32 ]] || die "--dtype must be float64 or float32, not '$DTYPE'"
 
 in_list() { [[ " $2 " == *" $1 "* ]]; }
 fits() { in_list "$2" "${FITS[$1]}"; } # fits CASE DATASET
@@ -314,7 +319,8 @@ print(tc.label_column(tc.describe(sys.argv[4]), c.task))' \
       "$PEERS_DIR" "$case" "$D_L2" "$DATA") || die "train_common.py has no case '$case' (see the error above)"
     { read -r model && read -r metrics && read -r label; } <<<"$case_yaml"
     emit bench train_config case "$case" dataset "$ds" data "$DATA" batch_size "$D_BATCH" epochs "$D_EPOCHS" \
-      lr "$D_LR" l2 "$D_L2" momentum "$D_MOMENTUM" optimizer "$D_OPT_YAML" model "$model" label "$label"
+      lr "$D_LR" l2 "$D_L2" momentum "$D_MOMENTUM" optimizer "$D_OPT_YAML" model "$model" label "$label" \
+      dtype "$DTYPE"
     JOB=$OUT/train_${case}_${ds}.yaml
     cat >"$JOB" <<EOF
 name: train_${case}_${ds}
@@ -328,7 +334,7 @@ steps:
 train:
   input: train_set
   label: $label
-  features: {numeric: [$features]}
+  features: {numeric: [$features]$([[ $DTYPE == float64 ]] || echo ", dtype: $DTYPE")}
   transforms: [{scale: standard}]
   model: $model
   optimizer: $D_OPT_YAML

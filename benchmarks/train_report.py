@@ -160,8 +160,9 @@ for (case, dataset), cfg in configs.items():
     optimizer = cfg.get("optimizer") or (f"{{type: sgd, lr: {cfg['lr']}, momentum: {cfg['momentum']}, "
                                          f"batch_size: {cfg['batch_size']}, epochs: {cfg['epochs']}}}")
     lines.append(f"shardflow `model: {cfg['model']}`, `optimizer: {optimizer}` (global batch; PyTorch DDP: batch / "
-                 f"ranks per rank), `label: {cfg.get('label', 'label')}`, `transforms: [{{scale: standard}}]`; the same "
-                 "split and standardization in every tool.")
+                 f"ranks per rank), `label: {cfg.get('label', 'label')}`, `transforms: [{{scale: standard}}]`"
+                 + (f", `features: {{dtype: {cfg['dtype']}}}`" if cfg.get("dtype", "float64") != "float64" else "")
+                 + "; the same split and standardization in every tool.")
     lines.append("")
     header = (["tool", "cores", "launch to first step", "load", "setup", "s/epoch first", "s/epoch best", "train total",
                "allreduce", "eval", "objective", "over optimum"] + metric_names +
