@@ -8,10 +8,67 @@
 #include <string>
 #include <tuple>
 
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+
+#include "shardflow/common/simd.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/mpi/allreduce.hpp"
 
 namespace shardflow::ml {
+namespace {
+
+std::array<double, 2> extremes_portable(std::span<const double> values) {
+  std::array<double, 2> e = {-std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity()};
+  for (const double v : values) {
+    e[0] = std::max(e[0], v);
+    e[1] = std::max(e[1], -v);
+  }
+  return e;
+}
+
+#ifdef __x86_64__
+// The same with AVX2, eight values a step in two accumulators per extreme: the scalar loop is two
+// chains of dependent maxsd (latency bound), a third of the scaler fit at 1.6e6 x 64 (bench_train
+// BM_SetupFeaturePipeline).
+__attribute__((target("avx2"))) std::array<double, 2> extremes_avx2(
+    std::span<const double> values) {
+  const __m256d lowest = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
+  __m256d hi0 = lowest, hi1 = lowest, lo0 = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+  __m256d lo1 = lo0;
+  const double* v = values.data();
+  const size_t n = values.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256d a = _mm256_loadu_pd(v + i);
+    const __m256d b = _mm256_loadu_pd(v + i + 4);
+    hi0 = _mm256_max_pd(a, hi0);  // a > hi ? a : hi: a NaN keeps hi
+    hi1 = _mm256_max_pd(b, hi1);
+    lo0 = _mm256_min_pd(a, lo0);
+    lo1 = _mm256_min_pd(b, lo1);
+  }
+  alignas(32) double h[4], l[4];
+  _mm256_store_pd(h, _mm256_max_pd(hi0, hi1));
+  _mm256_store_pd(l, _mm256_min_pd(lo0, lo1));
+  std::array<double, 2> e = extremes_portable(values.subspan(i));
+  for (int k = 0; k < 4; ++k) {
+    e[0] = std::max(e[0], h[k]);
+    e[1] = std::max(e[1], -l[k]);
+  }
+  return e;
+}
+#endif
+
+}  // namespace
+
+std::array<double, 2> local_extremes(std::span<const double> values) {
+#ifdef __x86_64__
+  if (simd::avx2()) return extremes_avx2(values);
+#endif
+  return extremes_portable(values);
+}
 
 void StandardScaler::fit(const mpi::Comm& comm, const Dataset& data) {
   std::vector<int> all(static_cast<size_t>(data.num_features()));
@@ -75,12 +132,7 @@ std::pair<double, double> fit_standard_scale(const mpi::Comm& comm, std::span<co
   // once; one column at a time, its three passes read it from the cache).
   const auto n = static_cast<double>(global_rows);
   // [max, -min] in one max-allreduce.
-  std::array<double, 2> extremes = {-std::numeric_limits<double>::infinity(),
-                                    -std::numeric_limits<double>::infinity()};
-  for (const double v : values) {
-    extremes[0] = std::max(extremes[0], v);
-    extremes[1] = std::max(extremes[1], -v);
-  }
+  std::array<double, 2> extremes = local_extremes(values);
   mpi::allreduce_inplace(comm, std::span<double>(extremes), mpi::Reduce::kMax);
   FixedPointSums sums({std::max(std::fabs(extremes[0]), std::fabs(extremes[1]))});
   sums.add_values(0, values.data(), values.size());

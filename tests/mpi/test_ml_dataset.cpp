@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/simd.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/ml/reproducible_sum.hpp"
 #include "shardflow/ml/scoring.hpp"
@@ -291,12 +295,15 @@ TEST(StandardScaler, MatchesBruteForceAndSingleProcessBits) {
 // comes from each feature's minimum and maximum). It must give the bits of the stored form:
 // reproducible_sum over x, then over every (x - mean)^2. Random features of very different
 // magnitudes, including ones below 2^-962 (whose fixed-point factor overflows) and negative ones.
+// With the AVX2 kernels (extremes, sums) and without.
 TEST(StandardScaler, StreamedSumsGiveTheBitsOfStoredContributions) {
   mpi::Comm comm;
   constexpr idx_t kN = 997;
   const std::vector<double> magnitudes = {1.0, 1e-300, 3e150, 1e-5, 7.5e12};
   const int d = static_cast<int>(magnitudes.size());
-  for (int mode : {0, 1, 2}) {
+  for (int run = 0; run < 6; ++run) {
+    const int mode = run % 3;
+    const bool previous = simd::set_avx2(run < 3);
     const auto [b, e] = split(kN, comm.rank(), comm.size(), mode);
     ml::Dataset data;
     data.features.resize(e - b, d);
@@ -309,6 +316,7 @@ TEST(StandardScaler, StreamedSumsGiveTheBitsOfStoredContributions) {
             (value(g, j) - 0.3) * magnitudes[static_cast<size_t>(j)] + (j == 3 ? 2e-5 : 0.0);
     ml::StandardScaler scaler;
     scaler.fit(comm, data);
+    simd::set_avx2(previous);
 
     const auto& x = data.features;
     const std::vector<double> sums = ml::reproducible_sum(
@@ -463,4 +471,32 @@ TEST(ScoreTable, SameBitsAsTheMatrixPathForEverySplit) {
   EXPECT_NE(scored_error.find("feature column 'f64' is null at row 0 of rank"), std::string::npos)
       << scored_error;
   EXPECT_EQ(scored_error, dataset_error_text);
+}
+
+// local_extremes against a brute force, both paths, every length 0-40 and every position of the
+// largest and the smallest value (so in every lane, in both accumulators and in the tail).
+TEST(StandardScaler, LocalExtremesAtEveryPosition) {
+  for (const bool simd : {false, true}) {
+    const bool previous = simd::set_avx2(simd);
+    for (size_t n = 0; n <= 40; ++n) {
+      for (size_t at = 0; at < std::max<size_t>(n, 1); ++at) {
+        std::vector<double> v(n);
+        for (size_t i = 0; i < n; ++i)
+          v[i] = value(static_cast<idx_t>(i + 100 * n), 1) - 0.5;
+        if (n > 0) {
+          v[at] = 7.0;
+          v[n - 1 - at] = at == n - 1 - at ? 7.0 : -9.0;
+        }
+        double hi = -std::numeric_limits<double>::infinity(), lo = hi;
+        for (const double x : v) {
+          hi = std::max(hi, x);
+          lo = std::max(lo, -x);
+        }
+        const std::array<double, 2> e = ml::local_extremes(v);
+        EXPECT_EQ(e[0], hi) << "simd " << simd << " n " << n << " at " << at;
+        EXPECT_EQ(e[1], lo) << "simd " << simd << " n " << n << " at " << at;
+      }
+    }
+    simd::set_avx2(previous);
+  }
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Standardization of features: x -> (x - mean) / scale, fitted on the training data only.
 
+#include <array>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -27,6 +28,12 @@ struct StandardScaler {
   /// differs from the fitted one.
   void transform(Dataset& data) const;
 };
+
+/// Local: {max(v), max(-v)} over `values` (-inf for none), with AVX2 where simd::avx2(). NaN
+/// values are skipped (callers check them first); of two equal values of opposite sign (0.0 and
+/// -0.0) either may be kept, which no caller can tell apart (they take magnitudes and
+/// differences from the mean).
+std::array<double, 2> local_extremes(std::span<const double> values);
 
 /// Collective: the standard scaler of one feature, {mean, scale}, from every rank's values of it
 /// (`values`: this rank's, all finite; `global_rows` over all ranks, > 0): the bits
