@@ -245,6 +245,24 @@ Local local_rows(idx_t begin, idx_t end, bool weighted) {
   return l;
 }
 
+// After a test changed l.x or l.f in place: the row pointers and the (unweighted) contributions
+// again.
+void recompute(Local& l) {
+  l.rows.clear();
+  for (const auto& x : l.x)
+    l.rows.push_back(x.data());
+  l.contributions.clear();
+  for (size_t i = 0; i < l.x.size(); ++i) {
+    for (int c = 0; c < kK; ++c) {
+      const double r = l.f[i * (kK + 1) + static_cast<size_t>(c)];
+      for (double x : l.x[i])
+        l.contributions.push_back(r * x);
+      l.contributions.push_back(r);
+    }
+    l.contributions.push_back(l.f[i * (kK + 1) + kK]);
+  }
+}
+
 }  // namespace outer
 
 namespace outer {
@@ -327,16 +345,7 @@ TEST(ReproducibleSum, OuterSumTakesTheExactMaximaWhenABoundOverflows) {
       if (g == 3) l.x[i][1] = 1e200;
       if (g == kBig - 5) l.f[i * (outer::kK + 1) + 2] = -1e150;
     }
-    l.contributions.clear();
-    for (size_t i = 0; i < l.x.size(); ++i) {
-      for (int c = 0; c < outer::kK; ++c) {
-        const double r = l.f[i * (outer::kK + 1) + static_cast<size_t>(c)];
-        for (double x : l.x[i])
-          l.contributions.push_back(r * x);
-        l.contributions.push_back(r);
-      }
-      l.contributions.push_back(l.f[i * (outer::kK + 1) + outer::kK]);
-    }
+    outer::recompute(l);
     return l;
   };
   std::vector<double> ref(kWidthOuter);
@@ -371,19 +380,7 @@ TEST(ReproducibleSum, OuterSumNonFiniteErrorIsReproducibleSums) {
       }
       if (poison == 2)
         l.f[(outer::kK + 1) * 3 + outer::kK] = std::numeric_limits<double>::infinity();
-      l.rows.clear();
-      for (const auto& x : l.x)
-        l.rows.push_back(x.data());
-      l.contributions = outer::local_rows(0, 0, false).contributions;
-      for (size_t i = 0; i < l.x.size(); ++i) {
-        for (int c = 0; c < outer::kK; ++c) {
-          const double r = l.f[i * (outer::kK + 1) + static_cast<size_t>(c)];
-          for (double x : l.x[i])
-            l.contributions.push_back(r * x);
-          l.contributions.push_back(r);
-        }
-        l.contributions.push_back(l.f[i * (outer::kK + 1) + outer::kK]);
-      }
+      outer::recompute(l);
     }
     std::string outer_message, plain_message;
     try {
