@@ -1144,19 +1144,20 @@ TrainOutcome train(const mpi::Comm& comm, const Job& job, Executor& executor,
     const idx_t total_steps = per_epoch * sgd.epochs;
     if (sgd.optimizer == ml::OptimizerKind::kLbfgs) {
       spdlog::info(
-          "training {} ({}, {} parameters) with lbfgs on {} rows x {} features: full batch, at "
-          "most {} iterations, memory {}, tolerance {} (gradient) and {} (objective), checkpoint "
-          "every {} iterations",
+          "training {} ({}, {} parameters) with lbfgs on {} rows x {} features ({} matrix): full "
+          "batch, at most {} iterations, memory {}, tolerance {} (gradient) and {} (objective), "
+          "checkpoint every {} iterations",
           out.model->type(), ml::to_string(out.model->task()), out.model->num_parameters(),
-          data.global_rows, data.num_features(), sgd.epochs, sgd.lbfgs_memory, sgd.tolerance,
-          sgd.objective_tolerance, spec.checkpoint_every_steps);
+          data.global_rows, data.num_features(), ml::to_string(data.matrix_type()), sgd.epochs,
+          sgd.lbfgs_memory, sgd.tolerance, sgd.objective_tolerance, spec.checkpoint_every_steps);
     } else {
       spdlog::info(
-          "training {} ({}, {} parameters) with {} on {} rows x {} features: {} epochs x {} "
-          "steps, batch {}, checkpoint every {} steps",
+          "training {} ({}, {} parameters) with {} on {} rows x {} features ({} matrix): {} "
+          "epochs x {} steps, batch {}, checkpoint every {} steps",
           out.model->type(), ml::to_string(out.model->task()), out.model->num_parameters(),
-          ml::to_string(sgd.optimizer), data.global_rows, data.num_features(), sgd.epochs,
-          per_epoch, sgd.batch_size, spec.checkpoint_every_steps);
+          ml::to_string(sgd.optimizer), data.global_rows, data.num_features(),
+          ml::to_string(data.matrix_type()), sgd.epochs, per_epoch, sgd.batch_size,
+          spec.checkpoint_every_steps);
     }
 
     idx_t last_saved = resume ? resume->step : -1;
@@ -1403,6 +1404,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                   {"model", outcome.model->type()},
                   {"task", ml::to_string(outcome.model->task())},
                   {"parameters", outcome.model->num_parameters()},
+                  {"matrix_type", ml::to_string(job.train->matrix_type)},
                   {"seconds", timer.seconds()},
                   {"setup_seconds", outcome.setup_seconds},
                   {"epoch_seconds", outcome.epoch_seconds},

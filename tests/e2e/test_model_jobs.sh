@@ -41,6 +41,8 @@ expect_exit 0 300 f32-2 2 run jobs/multiclass.yaml "${ROWS[@]}" "${F32[@]}" --se
 expect_exit 0 300 f32-1 0 run jobs/multiclass.yaml "${ROWS[@]}" "${F32[@]}" --set "workdir=$TMP/f32-1"
 $PY tests/support/compare_runs.py "$TMP/f32-2" "$TMP/f32-1" --across-ranks ||
   fail "float32: 2 ranks and 1 process differ"
+check_json "$TMP/f32-2/metrics.json" "m['train']['matrix_type'] == 'float32'" "float32: metrics.json"
+check_json "$TMP/multiclass-2/metrics.json" "m['train']['matrix_type'] == 'float64'" "float64: metrics.json"
 SHARDFLOW_INJECT_FAULT="train_step:50@1" expect_exit 1 300 f32-crashed 2 run jobs/multiclass.yaml \
   "${ROWS[@]}" "${F32[@]}" --set "workdir=$TMP/f32-crashed"
 expect_exit 0 300 f32-resumed 2 run jobs/multiclass.yaml "${ROWS[@]}" "${F32[@]}" \
