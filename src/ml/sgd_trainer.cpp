@@ -328,13 +328,9 @@ TrainState train_sgd(const mpi::Comm& comm, const Dataset& data, const Model& mo
     batch_values.resize(count * dd);
     rows.resize(count);
     // A float32 matrix's rows are converted here (exactly): the kernels always read doubles.
-    const bool single = data.matrix_type() == MatrixType::kFloat32;
     for (size_t r = 0; r < count; ++r) {
-      if (r + kPrefetchRows < count) {
-        const void* ahead =
-            data.row_address(static_cast<idx_t>(step_rows[first + r + kPrefetchRows]));
-        prefetch_row(static_cast<const double*>(ahead), single ? (d + 1) / 2 : d);
-      }
+      if (r + kPrefetchRows < count)
+        data.prefetch_row(static_cast<idx_t>(step_rows[first + r + kPrefetchRows]));
       double* copy = batch_values.data() + r * dd;
       data.copy_row(static_cast<idx_t>(step_rows[first + r]), copy);
       rows[r] = copy;
