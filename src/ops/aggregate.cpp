@@ -15,6 +15,10 @@ void AggregateState::update_pair(const table::Column&, const table::Column&,
   throw RuntimeError("this aggregate takes one column, not two");
 }
 
+void AggregateState::update_rows(const table::Column*, idx_t, std::span<const std::int32_t>) {
+  throw RuntimeError("this aggregate updates whole columns only, not blocks of rows");
+}
+
 table::Column AggregateState::finalize_rows(std::vector<idx_t>&,
                                             std::vector<table::Column>&) const {
   throw RuntimeError("this aggregate gives one row per group");

@@ -275,6 +275,90 @@ Table assemble(const std::vector<std::string>& keys, std::vector<Column> key_col
 
 constexpr const char* kKeyColumn = "__packed_key";
 
+// Collective: shuffles each rank's partial states of its local groups (packed keys
+// `local_keys`, group g's states at index g) to the ranks that own the groups, merges them there
+// and finalizes.
+Table merge_partial_states(const mpi::Comm& comm, const Table& table,
+                           const std::vector<std::string>& keys, const std::vector<AggSpec>& aggs,
+                           const KeyPacking& packing, const std::vector<std::uint64_t>& local_keys,
+                           States& states, const GroupByOptions& options, PassProgress& progress,
+                           std::string& overflow) {
+  const int ranks = comm.size();
+  // Exact float sums whose values spread beyond the fast tier carry an extra (string) column;
+  // every rank must send the same columns, so the ranks agree on it. Aggregates and schema are
+  // equal on all ranks (so is may_need_wide_state), so either all ranks take this allreduce or
+  // none.
+  bool with_wide = false;
+  const bool float_sums = std::any_of(states.begin(), states.end(),
+                                      [](const auto& st) { return st->may_need_wide_state(); });
+  if (float_sums) {
+    const bool local_wide = std::any_of(states.begin(), states.end(),
+                                        [](const auto& st) { return st->needs_wide_state(); });
+    with_wide = mpi::allreduce_max<std::int64_t>(comm, local_wide ? 1 : 0) != 0;
+  }
+  Table partial;
+  partial.add_column(kKeyColumn, keys_as_column(local_keys));
+  for (size_t j = 0; j < states.size(); ++j) {
+    auto cols = states[j]->state_columns(with_wide);
+    for (size_t c = 0; c < cols.size(); ++c)
+      partial.add_column("__state" + std::to_string(j) + "_" + std::to_string(c),
+                         std::move(cols[c]));
+  }
+  const Table moved =
+      shuffle_to(comm, partial, destinations_of(local_keys, ranks), options.shuffle);
+  progress.pass_done();
+  partial = Table();
+  const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
+  const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
+  auto merged = make_states(table, aggs);
+  int col = 1;
+  for (auto& st : merged) {
+    st->resize(static_cast<idx_t>(g.keys.size()));
+    const int w = st->num_state_columns(with_wide);
+    st->merge(std::span<const Column>(moved.columns().data() + col, static_cast<size_t>(w)), g.gid);
+    col += w;
+  }
+  progress.pass_done();
+  return assemble(keys, unpack_keys(g.keys, packing), aggs, merged, overflow);
+}
+
+// Collective: whether group_fused takes this group-by (equal on all ranks: the packing, the
+// aggregates and the schema are). Its pre-aggregation must pay (every rank's groups, at most the
+// domain each, are at most half of all rows: the test the other paths make on their estimate).
+bool fused_pays(const mpi::Comm& comm, const Table& table, const KeyPacking& packing,
+                const States& states, bool holistic, const GroupByOptions& options) {
+  if (!packing.packable || holistic || packing.domain > options.fused_max_domain) return false;
+  if (!std::all_of(states.begin(), states.end(),
+                   [](const auto& st) { return st->updates_row_ranges(); }))
+    return false;
+  if (comm.size() == 1) return true;
+  const idx_t rows = mpi::allreduce_sum<idx_t>(comm, table.num_rows());
+  return static_cast<double>(packing.domain) * comm.size() * 2 <= static_cast<double>(rows);
+}
+
+// Local: groups the rows by their packed keys (group_direct_blocks) and updates every aggregate
+// from each block of rows while its group ids are in L1: one pass over the keys, instead of a
+// whole-table group-id array written once and read back by every aggregate. Returns the packed
+// key of each group.
+std::vector<std::uint64_t> group_fused(const Table& table, const std::vector<AggSpec>& aggs,
+                                       const KeyPacking& packing, States& states) {
+  std::vector<const Column*> inputs;
+  for (const auto& a : aggs)
+    inputs.push_back(a.column.empty() ? nullptr : &table.column(a.column));
+  std::vector<std::uint64_t> group_keys;
+  group_direct_blocks(table, packing, group_keys,
+                      [&](idx_t begin, std::span<const std::int32_t> gid) {
+                        const auto groups = static_cast<idx_t>(group_keys.size());
+                        for (auto& st : states)
+                          if (st->num_groups() < groups) st->resize(groups);
+                        for (size_t j = 0; j < states.size(); ++j)
+                          states[j]->update_rows(inputs[j], begin, gid);
+                      });
+  for (auto& st : states)
+    st->resize(static_cast<idx_t>(group_keys.size()));
+  return group_keys;
+}
+
 Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
                          const std::vector<std::string>& keys, const std::vector<AggSpec>& aggs,
                          const GroupByOptions& options, std::string& overflow) {
@@ -296,6 +380,16 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
   const KeyPacking packing = plan_packing(comm, table, key_idx);
   const int agg_passes = static_cast<int>(aggs.size());
   PassProgress progress(comm, table.num_rows());
+
+  if (auto states = make_states(table, aggs);
+      fused_pays(comm, table, packing, states, holistic, options)) {
+    progress.plan(ranks == 1 ? 1 : 2);
+    const std::vector<std::uint64_t> group_keys = group_fused(table, aggs, packing, states);
+    progress.pass_done();
+    if (ranks == 1) return assemble(keys, unpack_keys(group_keys, packing), aggs, states, overflow);
+    return merge_partial_states(comm, table, keys, aggs, packing, group_keys, states, options,
+                                progress, overflow);
+  }
 
   if (packing.packable) {
     // A small key domain (equal on all ranks) is grouped by direct indexing, block by block,
@@ -367,43 +461,8 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     update_states(states, table, aggs, local.gid, static_cast<idx_t>(local.keys.size()), options,
                   progress);
     local.gid = {};
-    // Exact float sums whose values spread beyond the fast tier carry an extra (string) column;
-    // every rank must send the same columns, so the ranks agree on it. Aggregates and schema are
-    // equal on all ranks (so is may_need_wide_state), so either all ranks take this allreduce or
-    // none.
-    bool with_wide = false;
-    const bool float_sums = std::any_of(states.begin(), states.end(),
-                                        [](const auto& st) { return st->may_need_wide_state(); });
-    if (float_sums) {
-      const bool local_wide = std::any_of(states.begin(), states.end(),
-                                          [](const auto& st) { return st->needs_wide_state(); });
-      with_wide = mpi::allreduce_max<std::int64_t>(comm, local_wide ? 1 : 0) != 0;
-    }
-    Table partial;
-    partial.add_column(kKeyColumn, keys_as_column(local.keys));
-    for (size_t j = 0; j < states.size(); ++j) {
-      auto cols = states[j]->state_columns(with_wide);
-      for (size_t c = 0; c < cols.size(); ++c)
-        partial.add_column("__state" + std::to_string(j) + "_" + std::to_string(c),
-                           std::move(cols[c]));
-    }
-    const Table moved =
-        shuffle_to(comm, partial, destinations_of(local.keys, ranks), options.shuffle);
-    progress.pass_done();
-    partial = Table();
-    const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
-    const PackedGroups g = group_packed(mk, packing.domain, moved.num_rows());
-    auto merged = make_states(table, aggs);
-    int col = 1;
-    for (auto& st : merged) {
-      st->resize(static_cast<idx_t>(g.keys.size()));
-      const int w = st->num_state_columns(with_wide);
-      st->merge(std::span<const Column>(moved.columns().data() + col, static_cast<size_t>(w)),
-                g.gid);
-      col += w;
-    }
-    progress.pass_done();
-    return assemble(keys, unpack_keys(g.keys, packing), aggs, merged, overflow);
+    return merge_partial_states(comm, table, keys, aggs, packing, local.keys, states, options,
+                                progress, overflow);
   }
 
   // General keys (floats, plain strings, wide integer ranges): shuffle the needed columns by key

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "shardflow/common/hash.hpp"
@@ -86,35 +87,45 @@ GroupSliceOrder order_by_group_slice(std::span<const std::int32_t> gid, idx_t gr
   return out;
 }
 
-PackedGroups group_direct(const Table& t, const KeyPacking& p) {
+void group_direct_blocks(
+    const Table& t, const KeyPacking& p, std::vector<std::uint64_t>& keys,
+    const std::function<void(idx_t, std::span<const std::int32_t>)>& on_block) {
   if (!p.packable || p.domain > kDirectGroupDomain) {
     throw RuntimeError("group_direct: the packed key domain {} is not direct-indexable (limit {})",
                        p.domain, kDirectGroupDomain);
   }
-  PackedGroups g;
   const idx_t n = t.num_rows();
-  g.gid.resize(static_cast<size_t>(n));
+  if (!keys.empty()) throw RuntimeError("group_direct_blocks: `keys` must start empty");
   std::vector<std::int32_t> slot(p.domain, -1);
   // Keys are packed a block at a time into a buffer that stays in L1, and grouped from there:
   // a whole-table key array (8 bytes per row written, then read back) cost as much as the
   // grouping itself (bench_group_by q4).
   constexpr idx_t kBlock = 2048;
   std::uint64_t key[kBlock];
-  std::int32_t* gid = g.gid.data();
+  std::int32_t gid[kBlock];
   for (idx_t begin = 0; begin < n; begin += kBlock) {
     const idx_t end = std::min(n, begin + kBlock);
     pack_keys_into(t, p, begin, end, key);
     const auto rows = static_cast<size_t>(end - begin);
-    std::int32_t* out = gid + begin;
     for (size_t i = 0; i < rows; ++i) {
       std::int32_t& s = slot[key[i]];
       if (s < 0) [[unlikely]] {
-        s = static_cast<std::int32_t>(g.keys.size());
-        g.keys.push_back(key[i]);
+        s = static_cast<std::int32_t>(keys.size());
+        keys.push_back(key[i]);
       }
-      out[i] = s;
+      gid[i] = s;
     }
+    on_block(begin, std::span<const std::int32_t>(gid, rows));
   }
+}
+
+PackedGroups group_direct(const Table& t, const KeyPacking& p) {
+  PackedGroups g;
+  g.gid.resize(static_cast<size_t>(t.num_rows()));
+  std::int32_t* out = g.gid.data();
+  group_direct_blocks(t, p, g.keys, [&](idx_t begin, std::span<const std::int32_t> gid) {
+    std::memcpy(out + begin, gid.data(), gid.size_bytes());
+  });
   return g;
 }
 

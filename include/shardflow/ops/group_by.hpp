@@ -14,6 +14,7 @@
 // almost every key is distinct, decided on a sample with one small allreduce). The output is
 // distributed by a hash of the key; it is not necessarily co-partitioned with hash_shuffle.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ struct GroupByOptions {
   /// slice of 8 Ki groups is 256 KiB, half an L2. Tests set both small to take the sliced path.
   idx_t slice_above_groups = idx_t{1} << 17;
   idx_t groups_per_slice = idx_t{1} << 13;
+  /// Keys packing into a domain of at most this many values, under aggregates that all update
+  /// blocks of rows (AggregateState::updates_row_ranges), are grouped and aggregated a block of
+  /// rows at a time in one pass over the keys (the group ids stay in L1; the states of so few
+  /// groups stay in L2). 0 turns the fused pass off (tests compare both).
+  std::uint64_t fused_max_domain = std::uint64_t{1} << 14;
 };
 
 /// Local: output schema of a group-by: the key columns (input types) then one column per

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -157,6 +158,15 @@ inline constexpr std::uint64_t kDirectGroupDomain = std::uint64_t{1} << 20;
 /// kDirectGroupDomain (else RuntimeError), without the whole-table array of packed keys: groups
 /// are numbered in order of first appearance, keys[g] is group g's packed key.
 PackedGroups group_direct(const table::Table& t, const KeyPacking& p);
+
+/// Local: group_direct a block of rows at a time, without the whole-table array of group ids:
+/// for each block of consecutive rows [begin, begin + gid.size()) in order, calls
+/// on_block(begin, gid) with the block's group ids, after appending the packed key of every
+/// group first seen in the block to `keys` (empty on entry; groups numbered in order of first
+/// appearance, as in group_direct). The ids stay in L1 while the callback runs.
+void group_direct_blocks(const table::Table& t, const KeyPacking& p,
+                         std::vector<std::uint64_t>& keys,
+                         const std::function<void(idx_t, std::span<const std::int32_t>)>& on_block);
 
 /// Rows reordered by slices of group ids (see order_by_group_slice).
 struct GroupSliceOrder {

@@ -17,6 +17,10 @@ class CountState final : public AggregateState {
   void update(const Column* input, std::span<const std::int32_t> gid) override {
     update_counts(count_, input, gid);
   }
+  bool updates_row_ranges() const override { return true; }
+  void update_rows(const Column* input, idx_t first, std::span<const std::int32_t> gid) override {
+    update_counts(count_, input, gid, first);
+  }
   std::vector<Column> state_columns(bool) const override { return {int64_column(count_)}; }
   int num_state_columns(bool) const override { return 1; }
   void merge(std::span<const Column> partial, std::span<const std::int32_t> gid) override {

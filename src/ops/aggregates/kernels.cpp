@@ -65,7 +65,7 @@ void merge_counts(table::Buffer<std::int64_t>& count, const Column& partial_coun
 }
 
 void update_counts(table::Buffer<std::int64_t>& count, const Column* input,
-                   std::span<const std::int32_t> gid) {
+                   std::span<const std::int32_t> gid, idx_t first) {
   const size_t n = gid.size();
   auto* cnt = count.data();
   if (input == nullptr || input->validity().empty()) {
@@ -73,7 +73,7 @@ void update_counts(table::Buffer<std::int64_t>& count, const Column* input,
       ++cnt[gid[i]];
     return;
   }
-  const auto& valid = input->validity();
+  const std::uint8_t* valid = input->validity().data() + first;
   for (size_t i = 0; i < n; ++i)
     cnt[gid[i]] += valid[i];
 }

@@ -95,6 +95,19 @@ inline void for_valid(size_t n, const std::vector<std::uint8_t>& valid, F&& f) {
   }
 }
 
+// Calls f(i) for every i < n whose row offset + i is valid (`valid` empty: all rows).
+template <typename F>
+inline void for_valid_from(size_t n, const std::vector<std::uint8_t>& valid, size_t offset, F&& f) {
+  if (valid.empty()) {
+    for (size_t i = 0; i < n; ++i)
+      f(i);
+  } else {
+    const std::uint8_t* row_valid = valid.data() + offset;
+    for (size_t i = 0; i < n; ++i)
+      if (row_valid[i]) f(i);
+  }
+}
+
 // Base of a holistic aggregate's state (ops::is_holistic): every row of a group is brought to
 // one rank, so there is no partial form and nothing to merge; those calls throw, naming `what`.
 // Derived states count their groups in groups_.
@@ -162,9 +175,10 @@ void set_validity_from_count(table::Column& c, const table::Buffer<std::int64_t>
 void merge_counts(table::Buffer<std::int64_t>& count, const table::Column& partial_count,
                   std::span<const std::int32_t> group_of_row);
 
-// Counts the non-null rows of `input` (every row when `input` is null) per group.
+// Counts the non-null rows first + i of `input` (every row when `input` is null) in group
+// group_of_row[i].
 void update_counts(table::Buffer<std::int64_t>& count, const table::Column* input,
-                   std::span<const std::int32_t> group_of_row);
+                   std::span<const std::int32_t> group_of_row, idx_t first = 0);
 
 // Output-type rules shared by several functions.
 table::DataType numeric_input(std::string_view function, table::DataType input,

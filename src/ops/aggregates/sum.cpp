@@ -50,28 +50,40 @@ class SumState final : public AggregateState {
   }
 
   void update(const Column* input, std::span<const std::int32_t> gid) override {
+    update_rows(input, 0, gid);
+  }
+
+  bool updates_row_ranges() const override { return true; }
+
+  void update_rows(const Column* input, idx_t first, std::span<const std::int32_t> gid) override {
     const size_t n = gid.size();
+    const auto offset = static_cast<size_t>(first);
     const auto& valid = input->validity();
     auto* cnt = count_.data();
-    input->visit([&](const auto& v) {
-      using V = std::decay_t<decltype(v)>;
+    input->visit([&](const auto& column) {
+      using V = std::decay_t<decltype(column)>;
       if constexpr (kIsValues<V>) {
+        // A float sum anchors on the whole column (not on the first block it is given), so
+        // blocks take the fast tier exactly as often as one update of the column would.
         if constexpr (std::is_same_v<V, table::Buffer<double>>) {
           if (float_ && valid.empty()) {
-            fsum_.add_counted(std::span<const double>(v.data(), n), gid, cnt);
+            if (!fsum_.anchored())
+              fsum_.anchor(anchor_magnitude(std::span<const double>(column.data(), column.size())));
+            fsum_.add_counted(std::span<const double>(column.data() + offset, n), gid, cnt);
             return;
           }
         }
+        const auto* v = column.data() + offset;
         if (float_) {
           if (!fsum_.anchored()) {
             double max_abs = 0;
-            for_valid(n, valid, [&](size_t i) {
-              const double a = std::fabs(static_cast<double>(v[i]));
+            for_valid(column.size(), valid, [&](size_t i) {
+              const double a = std::fabs(static_cast<double>(column[i]));
               if (a > max_abs && std::isfinite(a)) max_abs = a;
             });
             fsum_.anchor(max_abs);
           }
-          for_valid(n, valid, [&](size_t i) {
+          for_valid_from(n, valid, offset, [&](size_t i) {
             const auto g = gid[i];
             fsum_.add(static_cast<size_t>(g), static_cast<double>(v[i]));
             ++cnt[g];
@@ -79,7 +91,7 @@ class SumState final : public AggregateState {
         } else {
           // 128 bits cannot overflow: it would take 2^63 values of magnitude 2^63.
           auto* s = isum_.data();
-          for_valid(n, valid, [&](size_t i) {
+          for_valid_from(n, valid, offset, [&](size_t i) {
             const auto g = gid[i];
             s[g] += static_cast<std::int64_t>(v[i]);
             ++cnt[g];
