@@ -47,6 +47,7 @@ class SumState final : public AggregateState {
       fsum_.resize(g);
     else
       isum_.resize(g, 0);
+    if (!float_) isum64_.resize(g, 0);
   }
 
   void update(const Column* input, std::span<const std::int32_t> gid) override {
@@ -89,11 +90,20 @@ class SumState final : public AggregateState {
             ++cnt[g];
           });
         } else {
-          // 128 bits cannot overflow: it would take 2^63 values of magnitude 2^63.
-          auto* s = isum_.data();
+          // Integers add up in 64 bits (one add to memory per row, not a 128-bit add with
+          // carry); a partial sum that would overflow is moved into the 128-bit sum first, so
+          // the total stays exact.
+          auto* partial = isum64_.data();
+          auto* wide = isum_.data();
           for_valid_from(n, valid, offset, [&](size_t i) {
             const auto g = gid[i];
-            s[g] += static_cast<std::int64_t>(v[i]);
+            const auto x = static_cast<std::int64_t>(v[i]);
+            std::int64_t sum;
+            if (__builtin_add_overflow(partial[g], x, &sum)) [[unlikely]] {
+              wide[g] += partial[g];
+              sum = x;
+            }
+            partial[g] = sum;
             ++cnt[g];
           });
         }
@@ -116,7 +126,7 @@ class SumState final : public AggregateState {
     } else {
       table::Buffer<std::int64_t> low(isum_.size()), high(isum_.size());
       for (size_t g = 0; g < isum_.size(); ++g) {
-        const auto bits = static_cast<unsigned __int128>(isum_[g]);
+        const auto bits = static_cast<unsigned __int128>(integer_sum(g));
         low[g] = static_cast<std::int64_t>(static_cast<std::uint64_t>(bits));
         high[g] = static_cast<std::int64_t>(static_cast<std::uint64_t>(bits >> 64));
       }
@@ -159,20 +169,20 @@ class SumState final : public AggregateState {
       // The exact 128-bit sum divided by the count, rounded once.
       table::Buffer<double> v(count_.size());
       for (size_t g = 0; g < v.size(); ++g)
-        v[g] = count_[g] > 0 ? rounded_quotient(isum_[g], count_[g]) : 0.0;
+        v[g] = count_[g] > 0 ? rounded_quotient(integer_sum(g), count_[g]) : 0.0;
       out = float64_column(std::move(v));
     } else {
       table::Buffer<std::int64_t> v(isum_.size());
       constexpr auto kMin = static_cast<__int128>(std::numeric_limits<std::int64_t>::min());
       constexpr auto kMax = static_cast<__int128>(std::numeric_limits<std::int64_t>::max());
       for (size_t g = 0; g < isum_.size(); ++g) {
-        if ((isum_[g] < kMin || isum_[g] > kMax) && overflow && overflow->empty()) {
-          *overflow =
-              fmt::format("a group's exact sum is {}, which does not fit int64 ({} to {})",
-                          int128_to_string(isum_[g]), std::numeric_limits<std::int64_t>::min(),
-                          std::numeric_limits<std::int64_t>::max());
+        const __int128 sum = integer_sum(g);
+        if ((sum < kMin || sum > kMax) && overflow && overflow->empty()) {
+          *overflow = fmt::format("a group's exact sum is {}, which does not fit int64 ({} to {})",
+                                  int128_to_string(sum), std::numeric_limits<std::int64_t>::min(),
+                                  std::numeric_limits<std::int64_t>::max());
         }
-        v[g] = static_cast<std::int64_t>(isum_[g]);  // only read when no overflow was reported
+        v[g] = static_cast<std::int64_t>(sum);  // only read when no overflow was reported
       }
       out = int64_column(std::move(v));
     }
@@ -181,10 +191,14 @@ class SumState final : public AggregateState {
   }
 
  private:
+  // Group g's exact integer sum: the 128-bit sum plus the 64-bit partial sum of updates.
+  __int128 integer_sum(size_t g) const { return isum_[g] + isum64_[g]; }
+
   bool float_;
   bool mean_;
   table::Buffer<std::int64_t> count_;
   table::Buffer<__int128> isum_;
+  table::Buffer<std::int64_t> isum64_;  // updates' partial sums, moved into isum_ before overflow
   ExactSums fsum_;
 };
 
