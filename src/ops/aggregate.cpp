@@ -131,7 +131,8 @@ void check_aggregate_args(const AggregateFunction& f, const std::vector<double>&
 
 bool is_holistic(const AggSpec& spec) {
   const AggregateFunction& f = aggregate_function(spec.function);
-  return f.holistic && !(spec.list_args && f.list_mergeable);
+  return f.holistic && !(spec.list_args && f.list_mergeable) &&
+         !(!spec.list_args && f.mergeable_with != nullptr && f.mergeable_with(spec.args));
 }
 
 std::unique_ptr<AggregateState> make_aggregate_state(const AggSpec& spec,

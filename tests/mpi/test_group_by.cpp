@@ -589,34 +589,38 @@ TEST(GroupBy, TopKGivesTheGreatestValuesOneRowEach) {
   }
   local.add_column("g", std::move(gc));
   local.add_column("v", std::move(vc));
-  const Table out =
-      ops::group_by(comm, local, {"g"}, {{"top_k", "v", "top", {3}}, {"count", "", ""}},
-                    ops::GroupByOptions{{.round_bytes = 128}});
-  std::map<std::int64_t, std::vector<double>> got;
-  std::map<std::int64_t, std::int64_t> counts;
-  for (idx_t r = 0; r < out.num_rows(); ++r) {
-    const auto key = out.column(0).values<std::int64_t>()[static_cast<size_t>(r)];
-    got[key].push_back(out.column(1).values<double>()[static_cast<size_t>(r)]);
-    counts[key] = out.column(2).values<std::int64_t>()[static_cast<size_t>(r)];
+  // k = 3 merges kept values; k = 20 (above 16) shuffles every value to the group's rank.
+  for (const idx_t k : {3, 20}) {
+    SCOPED_TRACE(k);
+    const Table out = ops::group_by(
+        comm, local, {"g"}, {{"top_k", "v", "top", {static_cast<double>(k)}}, {"count", "", ""}},
+        ops::GroupByOptions{{.round_bytes = 128}});
+    std::map<std::int64_t, std::vector<double>> got;
+    std::map<std::int64_t, std::int64_t> counts;
+    for (idx_t r = 0; r < out.num_rows(); ++r) {
+      const auto key = out.column(0).values<std::int64_t>()[static_cast<size_t>(r)];
+      got[key].push_back(out.column(1).values<double>()[static_cast<size_t>(r)]);
+      counts[key] = out.column(2).values<std::int64_t>()[static_cast<size_t>(r)];
+    }
+    std::map<std::int64_t, std::vector<double>> values;
+    std::map<std::int64_t, std::int64_t> rows;
+    for (idx_t r = 0; r < kRows; ++r) {
+      ++rows[g[static_cast<size_t>(r)]];
+      if (ok[static_cast<size_t>(r)])
+        values[g[static_cast<size_t>(r)]].push_back(v[static_cast<size_t>(r)]);
+    }
+    idx_t expected_rows = 0;
+    for (auto& [key, vs] : values) {
+      std::sort(vs.rbegin(), vs.rend());
+      vs.resize(std::min<size_t>(vs.size(), static_cast<size_t>(k)));
+      expected_rows += static_cast<idx_t>(vs.size());
+      if (got.count(key) == 0) continue;  // on another rank
+      EXPECT_EQ(got[key], vs) << "group " << key;
+      EXPECT_EQ(counts[key], rows[key]) << "group " << key;
+    }
+    EXPECT_EQ(got.count(7), 0u);
+    EXPECT_EQ(mpi::allreduce_sum<idx_t>(comm, out.num_rows()), expected_rows);
   }
-  std::map<std::int64_t, std::vector<double>> values;
-  std::map<std::int64_t, std::int64_t> rows;
-  for (idx_t r = 0; r < kRows; ++r) {
-    ++rows[g[static_cast<size_t>(r)]];
-    if (ok[static_cast<size_t>(r)])
-      values[g[static_cast<size_t>(r)]].push_back(v[static_cast<size_t>(r)]);
-  }
-  idx_t expected_rows = 0;
-  for (auto& [key, vs] : values) {
-    std::sort(vs.rbegin(), vs.rend());
-    vs.resize(std::min<size_t>(vs.size(), 3));
-    expected_rows += static_cast<idx_t>(vs.size());
-    if (got.count(key) == 0) continue;  // on another rank
-    EXPECT_EQ(got[key], vs) << "group " << key;
-    EXPECT_EQ(counts[key], rows[key]) << "group " << key;
-  }
-  EXPECT_EQ(got.count(7), 0u);
-  EXPECT_EQ(mpi::allreduce_sum<idx_t>(comm, out.num_rows()), expected_rows);
   EXPECT_THROW(
       ops::group_by(comm, local, {"g"}, {{"top_k", "v", "a", {2}}, {"top_k", "v", "b", {2}}}),
       ConfigError);

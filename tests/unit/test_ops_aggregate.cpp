@@ -1088,6 +1088,87 @@ TEST(ExactFloatSum, SampledAnchorMissingTheLargestValuesStaysExact) {
 
 // Holistic states (every row of a group on one rank) count their groups like the others but have
 // no partial form: asking for one, or merging, is a programming error that names the function.
+// top_k up to k = 16 keeps k values per group and merges (db-benchmark q8 without shuffling raw
+// rows): partial states over slices, merged in any order, give the brute force's rows, greatest
+// first, with ties, NaN (greatest), -0.0 < 0.0 and nulls.
+TEST(Aggregate, SmallTopKMergesPartialStatesIntoTheGreatestValues) {
+  std::mt19937_64 rng(816);
+  const double specials[] = {std::nan(""), -0.0, 0.0, 1.5, 1.5, -3.0};
+  for (const double k : {1.0, 2.0, 5.0, 16.0}) {
+    ops::AggSpec spec{"top_k", "x", ""};
+    spec.args = {k};
+    ASSERT_FALSE(ops::is_holistic(spec)) << k;
+    ops::AggregateInput input;
+    input.type = DataType::kFloat64;
+    const size_t n = 4000;
+    const idx_t groups = 13;  // the last group sees no rows, group 11 only nulls
+    Column col(DataType::kFloat64);
+    col.ensure_validity();
+    std::vector<std::int32_t> gid(n);
+    for (size_t i = 0; i < n; ++i) {
+      gid[i] = static_cast<std::int32_t>(rng() % (groups - 1));
+      col.values<double>().push_back(rng() % 4 == 0 ? specials[rng() % std::size(specials)]
+                                                    : static_cast<double>(rng() % 50));
+      col.validity().push_back(gid[i] != 11 && rng() % 6 != 0);
+    }
+    // Brute force: each group's non-null values in the total order, greatest first.
+    std::vector<std::vector<double>> want(static_cast<size_t>(groups));
+    for (size_t i = 0; i < n; ++i)
+      if (col.is_valid(static_cast<idx_t>(i)))
+        want[static_cast<size_t>(gid[i])].push_back(col.values<double>()[i]);
+    auto greater = [](double a, double b) {
+      if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && !std::isnan(b);
+      if (a == b) return !std::signbit(a) && std::signbit(b);
+      return a > b;
+    };
+    for (auto& w : want) {
+      std::stable_sort(w.begin(), w.end(), greater);
+      w.resize(std::min(w.size(), static_cast<size_t>(k)));
+    }
+    auto rows_of = [&](const AggregateState& st) {
+      std::vector<idx_t> group_of_row;
+      std::vector<Column> leading;
+      const Column out = st.finalize_rows(group_of_row, leading);
+      std::vector<std::vector<std::string>> got(static_cast<size_t>(groups));
+      for (size_t r = 0; r < group_of_row.size(); ++r)
+        got[static_cast<size_t>(group_of_row[r])].push_back(
+            fmt::format("{}", out.values<double>()[r]));
+      return got;
+    };
+    std::vector<std::vector<std::string>> expected(static_cast<size_t>(groups));
+    for (size_t g = 0; g < want.size(); ++g)
+      for (double x : want[g])
+        expected[g].push_back(fmt::format("{}", x));
+    auto whole = ops::make_aggregate_state(spec, input);
+    whole->resize(groups);
+    whole->update(&col, gid);
+    EXPECT_EQ(rows_of(*whole), expected) << "k " << k;
+    // Three partial states over slices, merged last to first.
+    std::vector<std::vector<Column>> parts;
+    for (int part = 0; part < 3; ++part) {
+      const size_t lo = n * static_cast<size_t>(part) / 3,
+                   hi = n * static_cast<size_t>(part + 1) / 3;
+      std::vector<idx_t> rows;
+      for (size_t i = lo; i < hi; ++i)
+        rows.push_back(static_cast<idx_t>(i));
+      const Column slice = col.take(rows);
+      auto st = ops::make_aggregate_state(spec, input);
+      st->resize(groups);
+      st->update(&slice, std::span<const std::int32_t>(gid.data() + lo, hi - lo));
+      parts.push_back(st->state_columns());
+      ASSERT_EQ(static_cast<int>(parts.back().size()), st->num_state_columns());
+    }
+    auto merged = ops::make_aggregate_state(spec, input);
+    merged->resize(groups);
+    std::vector<std::int32_t> identity(static_cast<size_t>(groups));
+    for (idx_t g = 0; g < groups; ++g)
+      identity[static_cast<size_t>(g)] = static_cast<std::int32_t>(g);
+    for (int part = 2; part >= 0; --part)
+      merged->merge(parts[static_cast<size_t>(part)], identity);
+    EXPECT_EQ(rows_of(*merged), expected) << "k " << k;
+  }
+}
+
 TEST(Aggregate, HolisticStatesHaveNoPartialFormAndSayWhichFunction) {
   struct Case {
     const char* function;
@@ -1096,7 +1177,7 @@ TEST(Aggregate, HolisticStatesHaveNoPartialFormAndSayWhichFunction) {
   };
   const Case cases[] = {{"median", {}, "quantile"},
                         {"quantile", {0.25}, "quantile"},
-                        {"top_k", {2}, "top_k"},
+                        {"top_k", {17}, "top_k"},  // above 16: holistic
                         {"count_distinct", {}, "count_distinct"},
                         {"histogram", {4}, "histogram(v, n)"}};
   for (const Case& c : cases) {

@@ -151,6 +151,9 @@ struct AggregateFunction {
   /// With a list argument the function is not holistic (histogram with explicit edges: counts
   /// per bin merge).
   bool list_mergeable = false;
+  /// Local: with these constant arguments the function is not holistic (top_k with a small k:
+  /// k values per group merge). Null: holistic with every argument.
+  bool (*mergeable_with)(const std::vector<double>& args) = nullptr;
   /// Arguments for the example in the error of the list form (aggs: {v: [top_k]}): "2".
   std::string example_args;
   /// Local: the output type over a column of type `input` (ignored without a column). Throws

@@ -57,9 +57,9 @@ table::Schema group_by_output_schema(const table::Schema& input,
 /// sum, hence bit-identical at every rank count and row order (see aggregate.hpp). Output rows
 /// within a rank are in no particular order. With no keys the result is one row (on one rank)
 /// holding the aggregates of all rows, also when the table is empty on every rank (SQL: count 0,
-/// the other aggregates null). Holistic aggregates (median, quantile, count_distinct, top_k,
-/// histogram with a bin count; ops::is_holistic) bring every row of a group to one rank; the
-/// others merge partial states where keys repeat.
+/// the other aggregates null). Holistic aggregates (median, quantile, count_distinct, top_k above
+/// k = 16, histogram with a bin count; ops::is_holistic) bring every row of a group to one rank;
+/// the others merge partial states where keys repeat.
 table::Table group_by(const mpi::Comm& comm, const table::Table& table,
                       const std::vector<std::string>& keys, const std::vector<AggSpec>& aggs,
                       const GroupByOptions& options = {});
