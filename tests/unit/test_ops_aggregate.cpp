@@ -294,6 +294,60 @@ Column random_column(DataType type, bool plain, std::mt19937_64& rng, size_t n) 
   return c;
 }
 
+// The registry's one-column functions with partial states (not holistic) that take `type`.
+std::vector<std::string> mergeable_functions_of(DataType type) {
+  std::vector<std::string> out;
+  for (const std::string& kind : ops::aggregate_function_names()) {
+    const auto& f = ops::aggregate_function(kind);
+    if (f.holistic || f.two_columns) continue;
+    try {
+      f.output_type(type, "x");
+    } catch (const ConfigError&) {
+      continue;  // a type the function does not take
+    }
+    out.push_back(kind);
+  }
+  return out;
+}
+
+// Group ids of n rows in [0, groups - 1): the last group gets no rows.
+std::vector<std::int32_t> random_groups(std::mt19937_64& rng, size_t n, idx_t groups) {
+  std::vector<std::int32_t> gid(n);
+  for (auto& g : gid)
+    g = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(groups - 1));
+  return gid;
+}
+
+// A state made by `make` from three partial states, each updated with a third of `col`'s rows
+// (groups `gid`) and merged last to first: what a group-by over three ranks does.
+template <typename Make>
+std::unique_ptr<AggregateState> merged_from_slices(Make&& make, const Column& col,
+                                                   const std::vector<std::int32_t>& gid,
+                                                   idx_t groups) {
+  const size_t n = gid.size();
+  std::vector<std::vector<Column>> parts;
+  for (int part = 0; part < 3; ++part) {
+    const size_t lo = n * static_cast<size_t>(part) / 3, hi = n * static_cast<size_t>(part + 1) / 3;
+    std::vector<idx_t> rows;
+    for (size_t i = lo; i < hi; ++i)
+      rows.push_back(static_cast<idx_t>(i));
+    const Column slice = col.take(rows);
+    auto st = make();
+    st->resize(groups);
+    st->update(&slice, std::span<const std::int32_t>(gid.data() + lo, hi - lo));
+    parts.push_back(st->state_columns());
+    EXPECT_EQ(static_cast<int>(parts.back().size()), st->num_state_columns());
+  }
+  auto merged = make();
+  merged->resize(groups);
+  std::vector<std::int32_t> identity(static_cast<size_t>(groups));
+  for (idx_t g = 0; g < groups; ++g)
+    identity[static_cast<size_t>(g)] = static_cast<std::int32_t>(g);
+  for (int part = 2; part >= 0; --part)
+    merged->merge(parts[static_cast<size_t>(part)], identity);
+  return merged;
+}
+
 std::string render(const Column& c) {
   std::string s;
   for (idx_t i = 0; i < c.size(); ++i)
@@ -307,50 +361,23 @@ TEST(Aggregate, MergeOfPartialStatesEqualsOneUpdate) {
   std::mt19937_64 rng(99);
   const size_t n = 3000;
   const idx_t groups = 7;
-  std::vector<std::int32_t> gid(n);
-  for (auto& g : gid)
-    g = static_cast<std::int32_t>(rng() % (groups - 1));
+  const std::vector<std::int32_t> gid = random_groups(rng, n, groups);
   for (DataType type : {DataType::kInt32, DataType::kInt64, DataType::kFloat64, DataType::kBool,
                         DataType::kString}) {
     for (bool plain : {false, true}) {
       if (plain && type != DataType::kString) continue;
       Column col = random_column(type, plain, rng, n);
-      for (const std::string& kind : ops::aggregate_function_names()) {
-        const auto& f = ops::aggregate_function(kind);
-        // Holistic functions have no partial states; two-column ones are tested below.
-        if (f.holistic || f.two_columns) continue;
-        try {
-          f.output_type(type, "x");
-        } catch (const ConfigError&) {
-          continue;  // a type the function does not take
-        }
+      // Holistic functions have no partial states; two-column ones are tested below.
+      for (const std::string& kind : mergeable_functions_of(type)) {
         SCOPED_TRACE(std::string(table::to_string(type)) + (plain ? " plain " : " ") +
                      std::string(kind));
         auto whole = make_state(kind, type, plain, col.dictionary(), false);
         whole->resize(groups);
         whole->update(&col, gid);
         // Partial states over three slices, merged in reverse order.
-        std::vector<std::vector<Column>> parts;
-        for (int part = 0; part < 3; ++part) {
-          const size_t lo = n * static_cast<size_t>(part) / 3,
-                       hi = n * static_cast<size_t>(part + 1) / 3;
-          std::vector<idx_t> rows;
-          for (size_t i = lo; i < hi; ++i)
-            rows.push_back(static_cast<idx_t>(i));
-          const Column slice = col.take(rows);
-          auto st = make_state(kind, type, plain, col.dictionary(), false);
-          st->resize(groups);
-          st->update(&slice, std::span<const std::int32_t>(gid.data() + lo, hi - lo));
-          parts.push_back(st->state_columns());
-          ASSERT_EQ(static_cast<int>(parts.back().size()), st->num_state_columns());
-        }
-        auto merged = make_state(kind, type, plain, col.dictionary(), false);
-        merged->resize(groups);
-        std::vector<std::int32_t> identity(static_cast<size_t>(groups));
-        for (idx_t g = 0; g < groups; ++g)
-          identity[static_cast<size_t>(g)] = static_cast<std::int32_t>(g);
-        for (int part = 2; part >= 0; --part)
-          merged->merge(parts[static_cast<size_t>(part)], identity);
+        const auto merged = merged_from_slices(
+            [&] { return make_state(kind, type, plain, col.dictionary(), false); }, col, gid,
+            groups);
         const Column a = whole->finalize(), b = merged->finalize();
         EXPECT_EQ(render(a), render(b));
         // The group without rows: count 0, everything else null.
@@ -376,9 +403,7 @@ TEST(Aggregate, BlockUpdatesEqualOneUpdate) {
   std::mt19937_64 rng(4242);
   const size_t n = 5000;
   const idx_t groups = 9;
-  std::vector<std::int32_t> gid(n);
-  for (auto& g : gid)
-    g = static_cast<std::int32_t>(rng() % (groups - 1));
+  const std::vector<std::int32_t> gid = random_groups(rng, n, groups);
   std::set<std::string> with_blocks;
   for (DataType type : {DataType::kInt32, DataType::kInt64, DataType::kFloat64, DataType::kFloat32,
                         DataType::kBool, DataType::kString}) {
@@ -388,14 +413,7 @@ TEST(Aggregate, BlockUpdatesEqualOneUpdate) {
       // Large values late in the column: a state that anchored on its first block would send
       // them to the wide tier; anchoring on the whole column keeps the state equal.
       if (type == DataType::kFloat64) col.values<double>()[n - 1] = 0x1p40;
-      for (const std::string& kind : ops::aggregate_function_names()) {
-        const auto& f = ops::aggregate_function(kind);
-        if (f.holistic || f.two_columns) continue;
-        try {
-          f.output_type(type, "x");
-        } catch (const ConfigError&) {
-          continue;
-        }
+      for (const std::string& kind : mergeable_functions_of(type)) {
         SCOPED_TRACE(fmt::format("{} {} nulls={}", table::to_string(type), kind, nulls));
         auto whole = make_state(kind, type, false, col.dictionary(), false);
         auto blocks = make_state(kind, type, false, col.dictionary(), false);
@@ -1144,27 +1162,8 @@ TEST(Aggregate, SmallTopKMergesPartialStatesIntoTheGreatestValues) {
     whole->update(&col, gid);
     EXPECT_EQ(rows_of(*whole), expected) << "k " << k;
     // Three partial states over slices, merged last to first.
-    std::vector<std::vector<Column>> parts;
-    for (int part = 0; part < 3; ++part) {
-      const size_t lo = n * static_cast<size_t>(part) / 3,
-                   hi = n * static_cast<size_t>(part + 1) / 3;
-      std::vector<idx_t> rows;
-      for (size_t i = lo; i < hi; ++i)
-        rows.push_back(static_cast<idx_t>(i));
-      const Column slice = col.take(rows);
-      auto st = ops::make_aggregate_state(spec, input);
-      st->resize(groups);
-      st->update(&slice, std::span<const std::int32_t>(gid.data() + lo, hi - lo));
-      parts.push_back(st->state_columns());
-      ASSERT_EQ(static_cast<int>(parts.back().size()), st->num_state_columns());
-    }
-    auto merged = ops::make_aggregate_state(spec, input);
-    merged->resize(groups);
-    std::vector<std::int32_t> identity(static_cast<size_t>(groups));
-    for (idx_t g = 0; g < groups; ++g)
-      identity[static_cast<size_t>(g)] = static_cast<std::int32_t>(g);
-    for (int part = 2; part >= 0; --part)
-      merged->merge(parts[static_cast<size_t>(part)], identity);
+    const auto merged = merged_from_slices([&] { return ops::make_aggregate_state(spec, input); },
+                                           col, gid, groups);
     EXPECT_EQ(rows_of(*merged), expected) << "k " << k;
   }
 }
