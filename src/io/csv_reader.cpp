@@ -32,10 +32,10 @@
 //      (table::unified_dictionary_column), or the column is kept as plain strings when it has too
 //      many distinct values.
 //   Throughput notes (1e7-row db-benchmark file, 2 ranks): plain records go through the bulk
-//   scanner (RecordScanner::scan_simple), the column vectors are sized once and their pages
-//   mapped in one call (4 KiB pages: see reserve_populated), the dictionary tables ask for
-//   transparent huge pages, and the quote/newline pre-count is skipped by a rank whose range
-//   ends at the end of its last file.
+//   scanner (RecordScanner::scan_simple), the column vectors are sized once, on transparent huge
+//   pages mapped in one call (see reserve_populated), the dictionary tables ask for huge pages
+//   too, and the quote/newline pre-count is skipped by a rank whose range ends at the end of its
+//   last file.
 
 #include "shardflow/io/csv_reader.hpp"
 
@@ -412,8 +412,8 @@ void broadcast_plan(const mpi::Comm& comm, Plan& plan) {
 // ================================================================================================
 
 /// vector::reserve, then asks for transparent huge pages on the new buffer: for the dictionary
-/// hash tables, whose random lookups would otherwise also miss the TLB. Not for the column
-/// vectors: see reserve_populated. Harmless where THP is off or "always".
+/// hash tables, whose random lookups would otherwise also miss the TLB, and under
+/// reserve_populated for the column vectors. Harmless where THP is off or "always".
 template <typename T, typename A>
 void reserve_huge(std::vector<T, A>& v, size_t n) {
   v.reserve(n);
@@ -430,22 +430,20 @@ void reserve_huge(std::vector<T, A>& v, size_t n) {
 #endif
 }
 
-/// vector::reserve(capacity), then maps the pages of the next `touch` elements past size() in
-/// one system call (MADV_POPULATE_WRITE, Linux 5.14; elsewhere the pages fault in on first
-/// write as before). Why, for the column vectors (60 bytes per row of the group-by data, 300 MB
-/// per rank at 1e7 rows over 2 ranks), measured on the 2-core KVM development VM on 2026-12-01
-/// in the first read of a process, which is what a job pays:
-///   - 4 KiB pages, not transparent huge pages (which these vectors used to ask for): kernel
-///     time 0.25-0.35 s per rank against 0.7-1.4 s with THP. The likely cause: a fresh huge
-///     page is a whole free 2 MiB block, and the VM's balloon (free page reporting) hands such
-///     blocks back to the host, so the host faults in and zeroes every one again; 4 KiB pages
-///     come mostly from smaller free blocks the host still backs. THP won only on memory freed
-///     moments before (a second read in the same process: 0.06-0.1 s against 0.2-0.3 s).
-///   - populating in one call instead of one page fault per 4 KiB: a further 0.03-0.05 s.
+/// reserve_huge(capacity), then maps the pages of the next `touch` elements past size() in one
+/// system call (MADV_POPULATE_WRITE, Linux 5.14; elsewhere the pages fault in on first write).
+/// For the column vectors (60 bytes per row of the group-by data, 300 MB per rank at 1e7 rows
+/// over 2 ranks). Measured on the 2-core development VM on 2026-12-03, a job's load of that file
+/// at 2 ranks (`read_csv: parse took` in the debug log), six rounds in rotating order: huge pages
+/// populated in one call 0.56-1.07 s (step 0.87-1.42 s), huge pages faulted one by one
+/// 0.89-1.47 s, 4 KiB pages populated in one call 1.16-1.22 s (step 1.53-1.73 s; the run's
+/// input profile, one more pass over the columns, also took 0.10-0.25 s against 0.07 s on huge
+/// pages: TLB misses). A measurement on 2026-12-01 had favoured 4 KiB pages by the reading
+/// thread's kernel time alone; the wall time of the whole load is what a job pays.
 /// `touch` excludes the margin of the capacity, which is likely never written.
 template <typename T, typename A>
 void reserve_populated(std::vector<T, A>& v, size_t capacity, size_t touch) {
-  v.reserve(capacity);
+  reserve_huge(v, capacity);
 #ifdef MADV_POPULATE_WRITE
   constexpr std::uintptr_t kPage = 4096;
   const auto begin = reinterpret_cast<std::uintptr_t>(v.data() + v.size());
