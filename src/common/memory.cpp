@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <fstream>
 
@@ -35,6 +36,17 @@ void keep_freed_memory(bool keep) {
   if (!keep) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   // The shared heap (the shuffle's output columns) follows the same rule.
   shared_heap::set_retained_bytes(keep ? static_cast<std::size_t>(kKeptFreeBytes) : 0);
+}
+
+namespace {
+std::atomic<bool> g_huge_pages_for_buffers{true};
+}  // namespace
+
+void use_huge_pages_for_buffers(bool on) {
+  g_huge_pages_for_buffers.store(on);
+}
+bool huge_pages_for_buffers() {
+  return g_huge_pages_for_buffers.load(std::memory_order_relaxed);
 }
 
 void advise_huge_pages(void* p, std::size_t bytes) {

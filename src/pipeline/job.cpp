@@ -153,6 +153,7 @@ std::string to_canonical_yaml(const Job& job) {
   out << YAML::Key << "table_liveness" << YAML::Value << r.table_liveness;
   out << YAML::Key << "broadcast_max_bytes" << YAML::Value << r.broadcast_max_bytes;
   out << YAML::Key << "keep_freed_memory" << YAML::Value << r.keep_freed_memory;
+  out << YAML::Key << "huge_pages" << YAML::Value << r.huge_pages;
   out << YAML::EndMap;
 
   out << YAML::EndMap;

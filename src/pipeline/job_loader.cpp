@@ -668,7 +668,7 @@ RuntimeSpec read_runtime(const Node& node) {
   const MapView map(node, "runtime");
   map.allow_only({"shuffle_round_bytes", "hdf5_chunk_rows", "max_dictionary_size", "log_level",
                   "log_all_ranks", "cache_keep", "table_liveness", "broadcast_max_bytes",
-                  "keep_freed_memory"});
+                  "keep_freed_memory", "huge_pages"});
   RuntimeSpec r;
   if (const Node* n = map.find("shuffle_round_bytes")) {
     r.shuffle_round_bytes = to_bytes(*n, map.path("shuffle_round_bytes"));
@@ -696,6 +696,9 @@ RuntimeSpec read_runtime(const Node& node) {
   }
   if (const Node* n = map.find("keep_freed_memory")) {
     r.keep_freed_memory = to_bool(*n, map.path("keep_freed_memory"));
+  }
+  if (const Node* n = map.find("huge_pages")) {
+    r.huge_pages = to_bool(*n, map.path("huge_pages"));
   }
   return r;
 }

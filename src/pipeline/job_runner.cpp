@@ -1353,6 +1353,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
   if (options.observer) options.observer->run_started(comm, job);
   spdlog::info("job '{}' on {} rank(s), workdir {}", job.name, comm.size(), workdir.string());
   keep_freed_memory(job.runtime.keep_freed_memory);
+  use_huge_pages_for_buffers(job.runtime.huge_pages);
 
   // A run rebuilds the published results; removing the previous run's first means a run that
   // fails leaves none behind that could pass for its own. So go the temporaries of a run killed
@@ -1583,7 +1584,8 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                  {"memory",
                                   {{"peak_rss_bytes", summary.peak_rss_bytes},
                                    {"table_liveness", job.runtime.table_liveness},
-                                   {"keep_freed_memory", job.runtime.keep_freed_memory}}}};
+                                   {"keep_freed_memory", job.runtime.keep_freed_memory},
+                                   {"huge_pages", job.runtime.huge_pages}}}};
   // Column names come from the data (a CSV header may hold any byte) and reach the record
   // through the input profiles: bytes that are not UTF-8 are written as U+FFFD, as inspect
   // --json does, instead of failing the run.

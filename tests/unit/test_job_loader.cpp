@@ -345,7 +345,7 @@ TEST_F(JobLoader, UnknownKeysAtEveryNestingLevel) {
       {head + "runtime: {zzzzzz: 1}\n", 4, 11,
        "unknown key 'zzzzzz' in runtime (valid keys: shuffle_round_bytes, hdf5_chunk_rows, "
        "max_dictionary_size, log_level, log_all_ranks, cache_keep, table_liveness, "
-       "broadcast_max_bytes, keep_freed_memory)"},
+       "broadcast_max_bytes, keep_freed_memory, huge_pages)"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(load_error(c.text), at(c.line, c.column) + c.message) << c.text;
@@ -673,6 +673,14 @@ TEST_F(JobLoader, KeepFreedMemoryDefaultsToTrueAndIsABool) {
                    .runtime.keep_freed_memory);
   EXPECT_THROW(load_job(write("c.yaml", head + "runtime: {keep_freed_memory: sometimes}\n")),
                ConfigError);
+}
+
+TEST_F(JobLoader, HugePagesDefaultsToTrueAndIsABool) {
+  const std::string head = "name: j\ninputs:\n  e: {format: hdf5, path: x.h5}\n";
+  EXPECT_TRUE(load_job(write("a.yaml", head)).runtime.huge_pages);
+  EXPECT_FALSE(
+      load_job(write("b.yaml", head + "runtime: {huge_pages: false}\n")).runtime.huge_pages);
+  EXPECT_THROW(load_job(write("c.yaml", head + "runtime: {huge_pages: 2}\n")), ConfigError);
 }
 
 TEST_F(JobLoader, TabDelimiterAndBackslashes) {

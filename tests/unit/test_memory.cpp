@@ -1,14 +1,22 @@
 // keep_freed_memory (common/memory.hpp): with it, a large block comes from the heap and stays
 // there when freed (the next large allocation reuses mapped pages); without it, glibc maps large
 // blocks fresh and unmaps them on free. Checked through glibc's own accounting (mallinfo2).
+// use_huge_pages_for_buffers: large table::Buffer blocks get transparent huge pages, checked in
+// /proc/self/smaps.
 
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "shardflow/common/memory.hpp"
+#include "shardflow/table/buffer.hpp"
 
 using namespace shardflow;
 
@@ -51,4 +59,59 @@ TEST(KeepFreedMemory, LargeBlocksStayInTheHeapOnlyWhenKept) {
   EXPECT_GE(mallinfo2().fordblks, kBlock) << "kept: the freed block stays in the heap";
 
   keep_freed_memory(false);  // leave the process as other tests expect it
+}
+
+namespace {
+
+// The transparent huge page mode in effect ("always", "madvise" or "never"), "" if unknown.
+std::string thp_mode() {
+  std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  std::getline(f, line);
+  const auto open = line.find('[');
+  const auto close = line.find(']');
+  if (open == std::string::npos || close == std::string::npos) return "";
+  return line.substr(open + 1, close - open - 1);
+}
+
+// Bytes of anonymous huge pages mapped in [p, p + bytes), from /proc/self/smaps.
+size_t huge_bytes_in(const void* p, size_t bytes) {
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t end = begin + bytes;
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  size_t total = 0;
+  while (std::getline(smaps, line)) {
+    std::uintptr_t lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+      inside = lo < end && hi > begin;
+      continue;
+    }
+    size_t kb = 0;
+    if (inside && std::sscanf(line.c_str(), "AnonHugePages: %zu kB", &kb) == 1) total += kb << 10;
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST(HugePagesForBuffers, LargeBuffersGetHugePagesOnlyWhenOn) {
+  if (thp_mode() != "madvise")
+    GTEST_SKIP() << "transparent huge pages are '" << thp_mode() << "', not 'madvise'";
+  if (!kGlibcMalloc) GTEST_SKIP() << "not glibc's malloc (sanitizer build)";
+  constexpr size_t kValues = (size_t{32} << 20) / sizeof(double);
+  ASSERT_TRUE(huge_pages_for_buffers()) << "on by default";
+  {
+    table::Buffer<double> on(kValues);
+    std::fill(on.begin(), on.end(), 1.0);
+    EXPECT_GT(huge_bytes_in(on.data(), kValues * sizeof(double)), 0u);
+  }
+  use_huge_pages_for_buffers(false);
+  {
+    table::Buffer<double> off(kValues);
+    std::fill(off.begin(), off.end(), 1.0);
+    EXPECT_EQ(huge_bytes_in(off.data(), kValues * sizeof(double)), 0u);
+  }
+  use_huge_pages_for_buffers(true);
 }

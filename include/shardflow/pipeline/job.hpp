@@ -131,6 +131,9 @@ struct RuntimeSpec {
   /// Keep memory freed by one step mapped for the next (common/memory.hpp keep_freed_memory):
   /// faster, but the resident set stays at its peak.
   bool keep_freed_memory = true;
+  /// Put large column buffers on transparent huge pages (common/memory.hpp
+  /// use_huge_pages_for_buffers): fewer page faults on a step's first pass over new memory.
+  bool huge_pages = true;
 };
 
 struct Job {

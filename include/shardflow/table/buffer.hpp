@@ -8,7 +8,8 @@
 //
 // While a shared_heap::Scope is alive on the allocating thread, buffers come from this process's
 // shared heap (common/shared_heap.hpp), which the other ranks on the host can write into: the
-// shuffle's output columns. Freeing returns a block to wherever it came from.
+// shuffle's output columns. Freeing returns a block to wherever it came from. Other large blocks
+// are advised onto transparent huge pages (common/memory.hpp use_huge_pages_for_buffers).
 
 #include <memory>
 #include <new>
@@ -16,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "shardflow/common/memory.hpp"
 #include "shardflow/common/shared_heap.hpp"
 
 namespace shardflow::table {
@@ -45,7 +47,12 @@ class DefaultInitAllocator : public std::allocator<T> {
     if (shared_heap::scope_active()) [[unlikely]] {
       if (void* p = shared_heap::allocate(n * sizeof(T))) return static_cast<T*>(p);
     }
-    return std::allocator<T>::allocate(n);
+    T* p = std::allocator<T>::allocate(n);
+    // Large blocks on transparent huge pages (memory.hpp use_huge_pages_for_buffers): their
+    // first write, which every column pays once, faults in 2 MiB at a time.
+    if (n >= kHugePageBufferBytes / sizeof(T) && huge_pages_for_buffers())
+      advise_huge_pages(p, n * sizeof(T));
+    return p;
   }
   void deallocate(T* p, std::size_t n) noexcept {
     if (shared_heap::contains(p)) [[unlikely]] {
