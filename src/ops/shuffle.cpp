@@ -1484,6 +1484,19 @@ Table shuffle_to(const mpi::Comm& comm, const Table& table, std::span<const int>
   return shuffle_impl<int>(comm, table, destination, options);
 }
 
+Table shuffle_to(const mpi::Comm& comm, const Table& table,
+                 std::span<const std::uint8_t> destination, const ShuffleOptions& options) {
+  // A destination outside [0, p) or the wrong number of them: the int path reports it, with
+  // the same collectives on every rank (see above).
+  const auto p = static_cast<unsigned>(comm.size());
+  unsigned outside = static_cast<idx_t>(destination.size()) == table.num_rows() ? 0u : 1u;
+  for (const std::uint8_t d : destination)
+    outside |= d >= p ? 1u : 0u;
+  if (outside == 0) return shuffle_impl<std::uint8_t>(comm, table, destination, options);
+  const std::vector<int> wide(destination.begin(), destination.end());
+  return shuffle_impl<int>(comm, table, std::span<const int>(wide), options);
+}
+
 Table hash_shuffle(const mpi::Comm& comm, const Table& table, const std::vector<std::string>& keys,
                    const ShuffleOptions& options) {
   std::vector<int> key_columns;

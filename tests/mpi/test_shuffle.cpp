@@ -677,3 +677,41 @@ TEST(Shuffle, PlainStringsWithoutNullsGoStraightIntoPeerOutputs) {
     expect_same_values(fallback, ops::shuffle_to(comm, in, dest));
   }
 }
+
+// The byte-destination overload moves every row exactly as the int one does (every pattern,
+// empty ranks, small rounds), and a bad destination is the same agreed error.
+TEST(Shuffle, ByteDestinationsMatchIntDestinations) {
+  mpi::Comm comm;
+  const int p = comm.size();
+  for (bool empty_others : {false, true}) {
+    const idx_t rows = rows_of(comm.rank(), p, 300, empty_others);
+    const Table in = random_piece(23, comm.rank(), rows);
+    for (int pattern = 0; pattern < 4; ++pattern) {
+      SCOPED_TRACE(pattern);
+      std::vector<int> wide;
+      std::vector<std::uint8_t> bytes;
+      for (idx_t r = 0; r < rows; ++r) {
+        wide.push_back(destination_of(pattern, comm.rank(), r, rows, p));
+        bytes.push_back(static_cast<std::uint8_t>(wide.back()));
+      }
+      for (idx_t round_bytes : {idx_t{64} << 20, idx_t{200}}) {
+        const Table a = ops::shuffle_to(comm, in, wide, {.round_bytes = round_bytes});
+        const Table b = ops::shuffle_to(comm, in, std::span<const std::uint8_t>(bytes),
+                                        {.round_bytes = round_bytes});
+        expect_same_table(a, b);
+      }
+    }
+  }
+  Table in = random_piece(1, comm.rank(), 10);
+  std::vector<std::uint8_t> dest(10, 0);
+  if (comm.rank() == comm.size() - 1) dest[6] = static_cast<std::uint8_t>(comm.size());
+  try {
+    ops::shuffle_to(comm, in, std::span<const std::uint8_t>(dest));
+    FAIL() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("row 6 has destination rank " + std::to_string(comm.size())),
+        std::string::npos)
+        << e.what();
+  }
+}

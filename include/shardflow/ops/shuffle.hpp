@@ -60,6 +60,12 @@ inline int rank_of_hash(std::uint64_t h, int ranks) {
 table::Table shuffle_to(const mpi::Comm& comm, const table::Table& table,
                         std::span<const int> destination, const ShuffleOptions& options = {});
 
+/// Collective: shuffle_to with the destinations as bytes, which callers with at most 256 ranks
+/// can write directly: no int array, and no narrowing pass. Same contract and errors.
+table::Table shuffle_to(const mpi::Comm& comm, const table::Table& table,
+                        std::span<const std::uint8_t> destination,
+                        const ShuffleOptions& options = {});
+
 /// Collective: hash_rows + shuffle_to with destination = rank_of_hash(hash, comm.size()).
 /// Afterwards all rows with equal key values live on one rank. The result is ordered as
 /// shuffle_to's. Key names and schema must be equal on all ranks; an unknown key throws ConfigError
