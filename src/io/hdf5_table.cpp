@@ -954,10 +954,31 @@ std::vector<std::string> read_vlen_strings(const ReadContext& ctx, hid_t dataset
 // Collective: the columns of a foreign table (see the header).
 table::Table read_foreign_table(const ReadContext& ctx, const Hdf5TableInfo& info, idx_t begin,
                                 idx_t count) {
-  table::Table result;
+  // Every fixed-width column is sized before any is read, so that the columns lie next to each
+  // other in the heap. Sized one by one between the reads, what the reads allocate and keep
+  // (HDF5, MPI-IO) could land between them and split the memory the table leaves when freed
+  // into pieces too small for the next large block, which then took fresh pages. Measured on
+  // the training benchmark's job (2e6 x 64 synthetic HDF5 input, two filters, logistic training,
+  // 2 ranks, alternating with the previous build, 2026-12-04): the largest free block at the
+  // training matrix's allocation grew from 280 MB to 520 MB, so the 410 MB float64 matrix now
+  // reuses the input's freed pages (peak 1077 MiB per rank instead of 1468; set-up before the
+  // first step 0.34-1.34 s against 1.98-4.46 s, on a machine busy with a test run).
+  std::vector<Column> columns;
   for (const auto& field : info.schema.fields()) {
-    Hid dataset = open_dataset(ctx, field.name, info.num_rows);
     Column column(field.type);
+    if (field.type != DataType::kString) {
+      column.visit([&](auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (!std::is_same_v<V, table::PlainStrings>) v.resize(static_cast<size_t>(count));
+      });
+    }
+    columns.push_back(std::move(column));
+  }
+  table::Table result;
+  for (size_t f = 0; f < info.schema.fields().size(); ++f) {
+    const auto& field = info.schema.fields()[f];
+    Hid dataset = open_dataset(ctx, field.name, info.num_rows);
+    Column& column = columns[f];
     if (field.type == DataType::kString) {
       column = Column::plain_strings();
       int variable = 0;
@@ -973,7 +994,6 @@ table::Table read_foreign_table(const ReadContext& ctx, const Hdf5TableInfo& inf
         column.plain().push_back(s);
     } else if (field.type == DataType::kBool) {
       auto& v = column.values<std::uint8_t>();
-      v.resize(static_cast<size_t>(count));
       Hid file_type(H5Dget_type(dataset.get()), H5Tclose);
       Hid mem_type(H5Tget_native_type(file_type.get(), H5T_DIR_ASCEND), H5Tclose);
       read_rows(ctx, dataset.get(), field.name, mem_type.get(), info.num_rows, begin, count,
@@ -984,7 +1004,6 @@ table::Table read_foreign_table(const ReadContext& ctx, const Hdf5TableInfo& inf
       column.visit([&](auto& v) {
         using V = std::decay_t<decltype(v)>;
         if constexpr (!std::is_same_v<V, table::PlainStrings>) {
-          v.resize(static_cast<size_t>(count));
           read_rows(ctx, dataset.get(), field.name, native_type(column), info.num_rows, begin,
                     count, v.data());
         }
