@@ -214,11 +214,22 @@ idx_t expected_groups(const DistinctEstimate& e, idx_t rows) {
   return std::min<idx_t>(rows, static_cast<idx_t>(1.25 * e.local_groups) + 1024);
 }
 
-std::vector<int> destinations_of(std::span<const std::uint64_t> keys, int ranks) {
+// Collective: `table` with row i sent to the rank that owns packed key keys[i]
+// (rank_of_hash(hash_u64(keys[i]))). Up to 256 ranks the destinations are bytes: a quarter of the
+// memory of ints, and shuffle_to skips its narrowing pass over them.
+Table shuffle_by_packed_key(const mpi::Comm& comm, const Table& table,
+                            std::span<const std::uint64_t> keys, const ShuffleOptions& options) {
+  const int ranks = comm.size();
+  if (ranks <= 256) {
+    table::Buffer<std::uint8_t> dest(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i)
+      dest[i] = static_cast<std::uint8_t>(rank_of_hash(hash_u64(keys[i]), ranks));
+    return shuffle_to(comm, table, std::span<const std::uint8_t>(dest), options);
+  }
   std::vector<int> dest(keys.size());
   for (size_t i = 0; i < keys.size(); ++i)
     dest[i] = rank_of_hash(hash_u64(keys[i]), ranks);
-  return dest;
+  return shuffle_to(comm, table, dest, options);
 }
 
 Column keys_as_column(std::span<const std::uint64_t> keys) {
@@ -283,7 +294,6 @@ Table merge_partial_states(const mpi::Comm& comm, const Table& table,
                            const KeyPacking& packing, const std::vector<std::uint64_t>& local_keys,
                            States& states, const GroupByOptions& options, PassProgress& progress,
                            std::string& overflow) {
-  const int ranks = comm.size();
   // Exact float sums whose values spread beyond the fast tier carry an extra (string) column;
   // every rank must send the same columns, so the ranks agree on it. Aggregates and schema are
   // equal on all ranks (so is may_need_wide_state), so either all ranks take this allreduce or
@@ -304,8 +314,7 @@ Table merge_partial_states(const mpi::Comm& comm, const Table& table,
       partial.add_column("__state" + std::to_string(j) + "_" + std::to_string(c),
                          std::move(cols[c]));
   }
-  const Table moved =
-      shuffle_to(comm, partial, destinations_of(local_keys, ranks), options.shuffle);
+  const Table moved = shuffle_by_packed_key(comm, partial, local_keys, options.shuffle);
   progress.pass_done();
   partial = Table();
   const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
@@ -446,23 +455,11 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
         packed = {};
       }
       const std::span<const std::uint64_t> pk = keys_from_column(key_column);
-      table::Buffer<std::uint8_t> byte_dest;
-      std::vector<int> int_dest;
-      if (ranks <= 256) {
-        byte_dest.resize(pk.size());
-        for (size_t i = 0; i < pk.size(); ++i)
-          byte_dest[i] = static_cast<std::uint8_t>(rank_of_hash(hash_u64(pk[i]), ranks));
-      } else {
-        int_dest = destinations_of(pk, ranks);
-      }
       Table raw;
-      raw.add_column(kKeyColumn, std::move(key_column));
+      raw.add_column(kKeyColumn, std::move(key_column));  // moves the buffer: pk stays valid
       for (const auto& name : value_columns(aggs))
         raw.add_column(name, table.column(name));
-      const Table moved =
-          ranks <= 256
-              ? shuffle_to(comm, raw, std::span<const std::uint8_t>(byte_dest), options.shuffle)
-              : shuffle_to(comm, raw, int_dest, options.shuffle);
+      const Table moved = shuffle_by_packed_key(comm, raw, pk, options.shuffle);
       progress.pass_done();
       raw = Table();
       const std::span<const std::uint64_t> mk = keys_from_column(moved.column(0));
