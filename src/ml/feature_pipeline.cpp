@@ -1114,7 +1114,7 @@ void FeaturePipeline::fit_scalers(const mpi::Comm& comm, const Rows& rows, idx_t
     std::vector<double> extremes(2 * w, -std::numeric_limits<double>::infinity());
     for (size_t k = 0; k < w; ++k) {
       const std::string& name = t.columns[k];
-      check(numeric_index(name));
+      const size_t j = numeric_index(name);
       bool scaled_before = false;
       for (size_t earlier = 0; earlier < ti; ++earlier) {
         const FeatureTransform& e = transforms_[earlier];
@@ -1122,14 +1122,30 @@ void FeaturePipeline::fit_scalers(const mpi::Comm& comm, const Rows& rows, idx_t
             std::find(e.columns.begin(), e.columns.end(), name) != e.columns.end())
           scaled_before = true;
       }
-      // A float64 column that nothing changes before this scaler is read where it is: no copy.
+      // This rank's [max, -min] of the values the scaler fits.
+      std::array<double, 2> local{};
       std::span<const double> column_values;
-      const double* direct = rows.float64_values(numeric_index(name));
+      const double* direct = rows.float64_values(j);
       if (direct != nullptr && !scaled_before) {
+        // A float64 column that nothing changes before this scaler is read where it is: no copy.
+        // Its extremes come with a finiteness test in one pass, which stands for the value check
+        // unless it fails or the column has a validity (then check() finds and names the bad
+        // row): the first pass over a column reads it from memory, the scaler's later ones from
+        // the cache (2e6 x 64 at 2 ranks: one 410 MB pass per rank less).
         column_values = std::span<const double>(direct, static_cast<size_t>(local_rows));
+        bool all_finite = true;
+        local = local_extremes(column_values, all_finite);
+        if (checked[j] == 0) {
+          checked[j] = 1;
+          const bool clean = all_finite && !rows.may_have_nulls(j);
+          comm.agree([&] {
+            if (!clean) rows.check_numeric(j, name);
+          });
+        }
       } else {
+        check(j);
         values.resize(static_cast<size_t>(local_rows));
-        if (local_rows > 0) rows.numeric_values(numeric_index(name), 0, local_rows, values.data());
+        if (local_rows > 0) rows.numeric_values(j, 0, local_rows, values.data());
         for (size_t earlier = 0; earlier < ti; ++earlier) {
           const FeatureTransform& e = transforms_[earlier];
           if (!is_scaler(e.kind)) continue;

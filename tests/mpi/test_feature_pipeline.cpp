@@ -594,6 +594,70 @@ TEST(FeaturePipeline, Float64ColumnsAssembleAsTheScalarExpression) {
   EXPECT_NE(message.find("global row 700"), std::string::npos) << message;
 }
 
+// The scalers' first pass over a float64 column finds its extremes and tests every value for
+// finiteness at once (fit_scalers); a bad value found that way still stops the fit with the value
+// check's agreed error, naming the kind and the global row: NaN, +inf and -inf at rows in every
+// SIMD lane, both accumulators and the tail, a null (a column with a validity), for the standard
+// and the min-max scaler, at every split. A clean column with a validity fits as one without.
+TEST(FeaturePipeline, ScalerPassChecksEveryValue) {
+  const mpi::Comm comm;
+  constexpr idx_t kRows = 203;
+  const auto value = [](idx_t g) {
+    return static_cast<double>(hash_combine(hash_u64(5), static_cast<std::uint64_t>(g)) >> 11) *
+           0x1p-53;
+  };
+  enum class Bad { kNan, kPlusInf, kMinusInf, kNull, kNone };
+  const auto table_of = [&](idx_t begin, idx_t end, Bad bad, idx_t bad_row, bool validity) {
+    table::Table t;
+    table::Column f(table::DataType::kFloat64);
+    for (idx_t g = begin; g < end; ++g) {
+      double x = value(g);
+      if (g == bad_row && bad == Bad::kNan) x = std::nan("");
+      if (g == bad_row && bad == Bad::kPlusInf) x = std::numeric_limits<double>::infinity();
+      if (g == bad_row && bad == Bad::kMinusInf) x = -std::numeric_limits<double>::infinity();
+      f.values<double>().push_back(x);
+      if (validity) f.validity().push_back(g == bad_row && bad == Bad::kNull ? 0 : 1);
+    }
+    t.add_column("f", std::move(f));
+    table::Column label(table::DataType::kInt64);
+    for (idx_t g = begin; g < end; ++g)
+      label.values<std::int64_t>().push_back(g % 2);
+    t.add_column("label", std::move(label));
+    return t;
+  };
+  const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+  for (const auto kind : {ml::TransformKind::kStandardScale, ml::TransformKind::kMinMaxScale}) {
+    // Clean: with and without a validity, the same fitted scaler.
+    std::vector<double> fitted;
+    for (const bool validity : {false, true}) {
+      ml::FeaturePipeline p({"f"}, {}, {transform(kind, {})});
+      EXPECT_EQ(error_of<InputError>(
+                    [&] { p.fit(comm, table_of(b, e, Bad::kNone, -1, validity), "label", {}); }),
+                "");
+      fitted.push_back(p.transforms()[0].offset.at(0));
+      fitted.push_back(p.transforms()[0].divisor.at(0));
+    }
+    EXPECT_EQ(fitted[0], fitted[2]);
+    EXPECT_EQ(fitted[1], fitted[3]);
+    for (const Bad bad : {Bad::kNan, Bad::kPlusInf, Bad::kMinusInf, Bad::kNull}) {
+      for (const idx_t row : {idx_t{0}, idx_t{1}, idx_t{3}, idx_t{4}, idx_t{7}, idx_t{8},
+                              idx_t{101}, idx_t{kRows - 2}, idx_t{kRows - 1}}) {
+        ml::FeaturePipeline p({"f"}, {}, {transform(kind, {})});
+        const std::string message = error_of<InputError>(
+            [&] { p.fit(comm, table_of(b, e, bad, row, bad == Bad::kNull), "label", {}); });
+        const std::string what = bad == Bad::kNull      ? "is null at row"
+                                 : bad == Bad::kNan     ? "holds nan at row"
+                                 : bad == Bad::kPlusInf ? "holds inf at row"
+                                                        : "holds -inf at row";
+        EXPECT_NE(message.find("feature column 'f' " + what), std::string::npos)
+            << message << " (row " << row << ")";
+        EXPECT_NE(message.find("(global row " + std::to_string(row) + ")"), std::string::npos)
+            << message;
+      }
+    }
+  }
+}
+
 // features.dtype: float32. Fitting is the same (statistics in double from the columns), and each
 // value of the float32 matrix is the float nearest the float64 matrix's value, for every split;
 // assemble() does the same with a fitted pipeline. The rows are assembled a tile at a time, so

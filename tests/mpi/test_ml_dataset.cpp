@@ -474,7 +474,8 @@ TEST(ScoreTable, SameBitsAsTheMatrixPathForEverySplit) {
 }
 
 // local_extremes against a brute force, both paths, every length 0-40 and every position of the
-// largest and the smallest value (so in every lane, in both accumulators and in the tail).
+// largest and the smallest value (so in every lane, in both accumulators and in the tail); its
+// finiteness test, with a NaN or an infinity at each of those positions.
 TEST(StandardScaler, LocalExtremesAtEveryPosition) {
   for (const bool simd : {false, true}) {
     const bool previous = simd::set_avx2(simd);
@@ -495,6 +496,20 @@ TEST(StandardScaler, LocalExtremesAtEveryPosition) {
         const std::array<double, 2> e = ml::local_extremes(v);
         EXPECT_EQ(e[0], hi) << "simd " << simd << " n " << n << " at " << at;
         EXPECT_EQ(e[1], lo) << "simd " << simd << " n " << n << " at " << at;
+        bool all_finite = false;
+        const std::array<double, 2> checked = ml::local_extremes(v, all_finite);
+        EXPECT_TRUE(all_finite) << "simd " << simd << " n " << n;
+        EXPECT_EQ(checked, e);
+        // One value NaN or infinite, at this position: all_finite is false.
+        for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity(),
+                                 -std::numeric_limits<double>::infinity()}) {
+          if (n == 0) break;
+          std::vector<double> w = v;
+          w[at] = bad;
+          all_finite = true;
+          (void)ml::local_extremes(w, all_finite);
+          EXPECT_FALSE(all_finite) << "simd " << simd << " n " << n << " at " << at << " " << bad;
+        }
       }
     }
     simd::set_avx2(previous);

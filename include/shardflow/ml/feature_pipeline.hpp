@@ -141,6 +141,8 @@ class FeaturePipeline {
     /// when numeric_values would return them unchanged (a float64 column without an imputer);
     /// nullptr otherwise.
     const double* float64_values(size_t j) const;
+    /// Local: false when numeric feature `j`'s column has no validity, so no value of it is null.
+    bool may_have_nulls(size_t j) const;
     /// Local: the value checks of numeric feature `j` (named `name`) that the constructor makes
     /// when `check_values` is true: a null or non-finite value without an imputer.
     void check_numeric(size_t j, const std::string& name) const;

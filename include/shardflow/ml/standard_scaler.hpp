@@ -34,6 +34,9 @@ struct StandardScaler {
 /// -0.0) either may be kept, which no caller can tell apart (they take magnitudes and
 /// differences from the mean).
 std::array<double, 2> local_extremes(std::span<const double> values);
+/// Local: as above, and `all_finite` tells whether every value is finite (no NaN, no infinity):
+/// the check of a column in the same pass over it.
+std::array<double, 2> local_extremes(std::span<const double> values, bool& all_finite);
 
 /// Collective: the standard scaler of one feature, {mean, scale}, from every rank's values of it
 /// (`values`: this rank's, all finite; `global_rows` over all ranks, > 0): the bits
@@ -44,6 +47,10 @@ std::array<double, 2> local_extremes(std::span<const double> values);
 std::pair<double, double> fit_standard_scale(const mpi::Comm& comm, std::span<const double> values,
                                              idx_t global_rows, idx_t global_offset,
                                              std::string_view name);
+/// Collective: as above, with this rank's local_extremes(values) already computed (`extremes`).
+std::pair<double, double> fit_standard_scale(const mpi::Comm& comm, std::span<const double> values,
+                                             idx_t global_rows, idx_t global_offset,
+                                             std::string_view name, std::array<double, 2> extremes);
 
 /// Collective: the root mean square sqrt(mean(x_j^2)) of every feature over all ranks' rows (0
 /// for a feature that is 0 everywhere, and for no rows): the scale an unscaled feature has for a
