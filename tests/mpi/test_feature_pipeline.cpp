@@ -513,13 +513,14 @@ TEST(FeaturePipeline, StructureErrorsNameTheTransform) {
 }
 
 // Float64 columns without imputers or encoders take the transposing fast path (four rows by four
-// columns in registers): its rows are (x - offset) / divisor of the fitted scalers, bit for bit,
-// for widths and row counts that leave remainders, unscaled columns, a column with two scalers
+// columns in registers, in blocks of 1024 rows by 8 columns): its rows are (x - offset) / divisor
+// of the fitted scalers, bit for bit, for widths (up to three column blocks) and row counts (up to
+// three row blocks) that leave remainders, unscaled columns, a column with two scalers
 // (which falls back to the general loop), an int64 column (general loop too), at every split;
 // and a NaN in a scaled column is still the agreed error naming it.
 TEST(FeaturePipeline, Float64ColumnsAssembleAsTheScalarExpression) {
   const mpi::Comm comm;
-  constexpr idx_t kPlainRows = 1003;
+  constexpr idx_t kPlainRows = 2603;  // more than two of write_plain's 1024-row blocks
   const auto value = [](idx_t g, int j) {
     const std::uint64_t h =
         hash_combine(hash_u64(static_cast<std::uint64_t>(j) + 77), static_cast<std::uint64_t>(g));
@@ -551,8 +552,9 @@ TEST(FeaturePipeline, Float64ColumnsAssembleAsTheScalarExpression) {
     bool int_column;
     bool twice_scaled;
   };
-  for (const Case c : {Case{7, false, false}, Case{8, false, false}, Case{5, false, true},
-                       Case{6, true, false}, Case{1, false, false}}) {
+  for (const Case c :
+       {Case{7, false, false}, Case{8, false, false}, Case{5, false, true}, Case{6, true, false},
+        Case{1, false, false}, Case{12, false, false}, Case{19, false, false}}) {
     std::vector<std::string> names;
     for (int j = 0; j < c.width; ++j)
       names.push_back("f" + std::to_string(j));
