@@ -7,7 +7,9 @@ namespace shardflow::mpi {
 class Environment {
  public:
   /// Initializes MPI (MPI_THREAD_FUNNELED) unless already initialized; installs MPI_ERRORS_RETURN
-  /// on MPI_COMM_WORLD so that MPI failures become exceptions instead of silent aborts.
+  /// on MPI_COMM_WORLD so that MPI failures become exceptions instead of silent aborts. A process
+  /// that no launcher started (a singleton) gets OMPI_MCA_ess_singleton_isolated=1 in its
+  /// environment first, unless it is set already: Open MPI then starts no daemon for it.
   Environment(int* argc, char*** argv);
   /// Frees the handles of every mpi::Op (op.hpp) and finalizes MPI, if this object initialized it.
   ~Environment();
