@@ -7,7 +7,12 @@
 #include <cmath>
 #include <limits>
 
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+
 #include "shardflow/common/error.hpp"
+#include "shardflow/common/simd.hpp"
 
 namespace shardflow::ops {
 
@@ -356,13 +361,92 @@ void ExactSums::add_counted(std::span<const double> values, std::span<const std:
     }
     return;
   }
+  size_t i = 0;
+#ifdef __x86_64__
+  if (simd::avx2()) i = add_counted_avx2(values.data(), gid.data(), n, count);
+#endif
   FastAdder adder = fast_adder();
-  for (size_t i = 0; i < n; ++i) {
+  for (; i < n; ++i) {
     const auto g = static_cast<size_t>(gid[i]);
     ++count[g];
     adder.add(g, values[i]);
   }
 }
+
+#ifdef __x86_64__
+// add_fast's arithmetic on four values at once: the exponent test, the 53-bit mantissa shifted
+// into a (hi, lo) pair of 64-bit words and its two's complement for negative values are
+// branch-free vector operations; only the sum into each value's group is scalar. A group of four
+// with any value outside the fast tier (zero, subnormal, inf, NaN, outside the window) goes
+// through add() one by one, and a sum that would overflow 128 bits through add_slow(), as in
+// add(): the same state, bit for bit. On db-benchmark's q4 at 1e7 rows, 2 ranks (means of v1,
+// v2 and v3 by id4: 100 groups, 5e6 rows per rank) v3's sum took 23 ms of the step's 52 before,
+// 10 ms after (perf samples of 12 q4 steps, 555 -> 230), and the step's compute 0.037-0.089 s
+// before, 0.028-0.042 s after (four job runs of each, alternating).
+__attribute__((target("avx2"))) size_t ExactSums::add_counted_avx2(const double* values,
+                                                                   const std::int32_t* gid,
+                                                                   size_t n, std::int64_t* count) {
+  Slot* const slots = slot_.data();
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i exponent_mask = _mm256_set1_epi64x(0x7ff);
+  const __m256i shift_base = _mm256_set1_epi64x(1075 + static_cast<std::int64_t>(scale_));
+  const __m256i window = _mm256_set1_epi64x(kWindow);
+  const __m256i mantissa_mask = _mm256_set1_epi64x(static_cast<std::int64_t>(kMantissa));
+  const __m256i implicit_bit = _mm256_set1_epi64x(std::int64_t{1} << 52);
+  const __m256i sixty_four = _mm256_set1_epi64x(64);
+  alignas(32) std::uint64_t term_lo[4], term_hi[4];
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + i));
+    const __m256i biased = _mm256_and_si256(_mm256_srli_epi64(bits, 52), exponent_mask);
+    const __m256i d = _mm256_sub_epi64(biased, shift_base);  // signed
+    const __m256i outside =
+        _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi64(zero, d), _mm256_cmpgt_epi64(d, window)),
+                        _mm256_or_si256(_mm256_cmpeq_epi64(biased, zero),
+                                        _mm256_cmpeq_epi64(biased, exponent_mask)));
+    if (!_mm256_testz_si256(outside, outside)) [[unlikely]] {
+      FastAdder adder = fast_adder();
+      for (size_t r = i; r < i + 4; ++r) {
+        const auto g = static_cast<size_t>(gid[r]);
+        ++count[g];
+        adder.add(g, values[r]);
+      }
+      continue;
+    }
+    const __m256i m = _mm256_or_si256(_mm256_and_si256(bits, mantissa_mask), implicit_bit);
+    // m << d as (hi, lo), 0 <= d <= 73. A variable shift by 64 or more gives 0, so lo is 0 for
+    // d >= 64, m >> (64 - d) is 0 for d = 0, and m << (d - 64) is 0 for d < 64 (a negative
+    // count is huge unsigned); for d = 64 both hi terms are m.
+    const __m256i lo = _mm256_sllv_epi64(m, d);
+    const __m256i hi = _mm256_or_si256(_mm256_srlv_epi64(m, _mm256_sub_epi64(sixty_four, d)),
+                                       _mm256_sllv_epi64(m, _mm256_sub_epi64(d, sixty_four)));
+    // Negative values: flip every bit and add 1; the 1 carries into hi only when lo is 0.
+    const __m256i sign = _mm256_srli_epi64(bits, 63);
+    const __m256i flip = _mm256_sub_epi64(zero, sign);
+    const __m256i carry = _mm256_and_si256(_mm256_cmpeq_epi64(lo, zero), sign);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(term_lo),
+                       _mm256_add_epi64(_mm256_xor_si256(lo, flip), sign));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(term_hi),
+                       _mm256_add_epi64(_mm256_xor_si256(hi, flip), carry));
+    for (size_t r = 0; r < 4; ++r) {
+      const auto g = static_cast<size_t>(gid[i + r]);
+      ++count[g];
+      Slot& s = slots[g];
+      std::uint64_t sum_lo;
+      const bool carry2 = __builtin_add_overflow(s.lo, term_lo[r], &sum_lo);
+      const std::uint64_t sum_hi = s.hi + term_hi[r] + carry2;
+      // Signed 128-bit overflow (add_fast's test): add_slow moves the group to the wide tier.
+      if ((~(s.hi ^ term_hi[r]) & (s.hi ^ sum_hi)) >> 63) [[unlikely]] {
+        add_slow(g, values[i + r]);
+        continue;
+      }
+      s.lo = sum_lo;
+      s.hi = sum_hi;
+    }
+  }
+  return i;
+}
+#endif
 
 // Adds v * 2^scale to group g: in the fast tier when it fits there exactly, else wide.
 void ExactSums::add_scaled(size_t g, __int128 v, int scale) {

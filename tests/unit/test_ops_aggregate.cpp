@@ -20,6 +20,7 @@
 #include <bit>
 
 #include "shardflow/common/hash.hpp"
+#include "shardflow/common/simd.hpp"
 #include "shardflow/ops/aggregate.hpp"
 #include "shardflow/ops/exact_sum.hpp"
 #include "shardflow/ops/hash_table.hpp"
@@ -1039,6 +1040,76 @@ TEST(ExactFloatSum, FastTierAtEveryShiftAndSignMatchesTheReference) {
     EXPECT_EQ(std::bit_cast<std::uint64_t>(counted.mean(0, count)),
               std::bit_cast<std::uint64_t>(want_mean))
         << "add_counted, trial " << trial;
+  }
+}
+
+// add_counted's AVX2 loop (four terms at a time) against the scalar loop and the reference, per
+// group: values at every shift of the window and 3 past each end, both signs, sums that overflow
+// 128 bits, and zeros, -0.0, subnormals, infinities and NaN in some groups of four (which take
+// add() one by one), at lengths that leave every tail; the state (exact value, flags through the
+// mean's bits, counts) is the same bit for bit.
+TEST(ExactFloatSum, AddCountedVectorLoopMatchesTheScalarLoop) {
+  std::mt19937_64 rng(90210);
+  const double specials[] = {0.0,
+                             -0.0,
+                             std::numeric_limits<double>::denorm_min(),
+                             -std::numeric_limits<double>::denorm_min() * 3,
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN()};
+  constexpr int kGroups = 3;
+  for (int trial = 0; trial < 300; ++trial) {
+    const int top = static_cast<int>(rng() % 200) - 100;
+    const int scale = top - 52 + 30 - 73;  // anchored on 2^top (FastTierAtEveryShift...)
+    std::vector<double> v = {std::ldexp(1.0, top)};
+    const int n = static_cast<int>(rng() % 300);
+    const bool with_specials = trial % 5 == 2;
+    for (int i = 0; i < n; ++i) {
+      const int d = static_cast<int>(rng() % 80) - 3;
+      // Some mantissas with many trailing zeros, so that the low word of a term is 0 at shifts
+      // below 64 too (then a negative term carries into the high word).
+      const std::uint64_t m = rng() % 4 == 0 ? (std::uint64_t{1} << 52) | (rng() % 8) << 49
+                                             : (rng() >> 11) | (std::uint64_t{1} << 52);
+      double x = std::ldexp(static_cast<double>(m), scale + d);
+      if (trial % 3 == 0 && rng() % 2) x = std::ldexp(static_cast<double>(m), scale + 73);
+      if (with_specials && rng() % 16 == 0) x = specials[rng() % std::size(specials)];
+      v.push_back(rng() % 2 ? -x : x);
+    }
+    std::vector<std::int32_t> gid(v.size());
+    for (auto& g : gid)
+      g = static_cast<std::int32_t>(rng() % kGroups);
+    std::vector<double> got[2];
+    std::vector<std::int64_t> counts[2];
+    for (const bool simd : {false, true}) {
+      const bool previous = simd::set_avx2(simd);
+      ops::ExactSums sums;
+      sums.resize(kGroups);
+      // Anchored on 2^top (as on a strided sample of a long column) values reach every shift of
+      // the window; anchored by add_counted on their largest, they stay 30 bits below its top.
+      if (trial % 2 == 0) sums.anchor(std::ldexp(1.0, top));
+      std::vector<std::int64_t> count(kGroups, 0);
+      sums.add_counted(v, gid, count.data());
+      simd::set_avx2(previous);
+      for (int g = 0; g < kGroups; ++g) {
+        got[simd].push_back(count[g] > 0 ? sums.mean(static_cast<size_t>(g), count[g]) : 0.0);
+        got[simd].push_back(sums.value(static_cast<size_t>(g), count[g]));
+      }
+      counts[simd] = count;
+    }
+    EXPECT_EQ(counts[0], counts[1]) << "trial " << trial;
+    for (size_t k = 0; k < got[0].size(); ++k) {
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(got[0][k]), std::bit_cast<std::uint64_t>(got[1][k]))
+          << "trial " << trial << " value " << k << ": " << got[0][k] << " vs " << got[1][k];
+    }
+    if (with_specials) continue;  // the reference takes finite values only
+    for (int g = 0; g < kGroups; ++g) {
+      test::ExactReference ref;
+      for (size_t i = 0; i < v.size(); ++i)
+        if (gid[i] == g) ref.add(v[i]);
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(got[1][2 * static_cast<size_t>(g) + 1]),
+                std::bit_cast<std::uint64_t>(ref.value()))
+          << "trial " << trial << " group " << g;
+    }
   }
 }
 

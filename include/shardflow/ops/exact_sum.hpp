@@ -223,6 +223,10 @@ class ExactSums {
 
   void add_slow(size_t g, double x);
   void add_scaled(size_t g, __int128 v, int scale);
+  // add_counted's loop with the terms of four values at a time computed in AVX2 registers;
+  // returns how many leading values it added (a multiple of four; the caller adds the rest).
+  size_t add_counted_avx2(const double* values, const std::int32_t* gid, size_t n,
+                          std::int64_t* count);
   Extra& extra_of(size_t g);
   const Extra* find_extra(size_t g) const;
   WideAccumulator& wide_of(size_t g);
