@@ -152,7 +152,8 @@ void pack_keys_into(const Table& t, const KeyPacking& p, idx_t begin, idx_t end,
         if (valid == nullptr && mult == 1 && shift == 0) {
           // The common single-key case (and a key's first column when it has the place value
           // 1): no 64-bit multiply, which the baseline ISA has no vector form of, so this loop
-          // vectorizes (bench_group_by q4: the packing of id4 took 6 ms of a 30 ms step).
+          // vectorizes (db-benchmark q4 at 1e7, 2 ranks, perf: the packing of id4 148 -> 87
+          // samples over 12 steps, about 6 -> 3.5 ms of a 30 ms step).
           for (size_t i = 0; i < n; ++i) {
             const auto code = static_cast<std::uint64_t>(static_cast<std::int64_t>(v[i]) - base);
             if constexpr (decltype(assign)::value)
