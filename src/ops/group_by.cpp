@@ -459,6 +459,9 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
       raw.add_column(kKeyColumn, std::move(key_column));  // moves the buffer: pk stays valid
       for (const auto& name : value_columns(aggs))
         raw.add_column(name, table.column(name));
+      // `raw` holds copies of what the shuffle sends: `table` is not read below, and freeing it
+      // here, before the shuffle's buffers, lowers the peak (q10 at 1e8: see group_by.hpp).
+      if (options.input_consumed) options.input_consumed();
       const Table moved = shuffle_by_packed_key(comm, raw, pk, options.shuffle);
       progress.pass_done();
       raw = Table();
@@ -516,7 +519,12 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
   std::vector<std::string> needed = keys;
   for (const auto& name : value_columns(aggs))
     if (std::find(needed.begin(), needed.end(), name) == needed.end()) needed.push_back(name);
-  Table moved = hash_shuffle(comm, table.select(needed), keys, options.shuffle);
+  Table moved;
+  {
+    const Table selected = table.select(needed);  // copies: `table` is not read below
+    if (options.input_consumed) options.input_consumed();
+    moved = hash_shuffle(comm, selected, keys, options.shuffle);
+  }
   progress.pass_done();
   return aggregate_rows(moved, &moved);
 }
@@ -526,7 +534,10 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
 Table group_by(const mpi::Comm& comm, const Table& table, const std::vector<std::string>& keys,
                const std::vector<AggSpec>& aggs, const GroupByOptions& options) {
   std::string overflow;
-  Table out = group_by_unchecked(comm, table, keys, aggs, options, overflow);
+  // Without keys an empty result reads the input's schema below, so the input stays.
+  GroupByOptions own = options;
+  if (keys.empty()) own.input_consumed = nullptr;
+  Table out = group_by_unchecked(comm, table, keys, aggs, own, overflow);
   if (keys.empty() && mpi::allreduce_sum<idx_t>(comm, out.num_rows()) == 0) {
     // Without keys the result is one row even over no rows (SQL): count 0, the others null. An
     // aggregate with several rows per group decides them: none for top_k, a histogram's bins

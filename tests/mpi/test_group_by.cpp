@@ -211,6 +211,62 @@ TEST(GroupBy, SkewTinyRoundsAndHighCardinality) {
   }
 }
 
+// GroupByOptions::input_consumed: the paths that shuffle raw rows (nearly unique keys packed,
+// float keys that do not pack, a holistic aggregate) call it once on every rank after their
+// shuffle and read the input no more: the hook overwrites every value of the input, and the
+// answer still equals the brute force. The pipeline frees a step's input there when nothing
+// later reads it. One rank shuffles nothing and the hook is not called.
+TEST(GroupBy, InputIsNotReadAfterItIsConsumed) {
+  mpi::Comm comm;
+  const PieceOptions wide{.key_range = 5000000};
+  const Table local =
+      random_piece(13, comm.rank(), rows_of(comm.rank(), comm.size(), 3000, false), wide);
+  const Table global = global_table(13, comm.size(), 3000, false, wide);
+  const auto poison = [](Table& t) {
+    for (int c = 0; c < t.num_columns(); ++c) {
+      Column& col = t.column(c);
+      switch (col.type()) {
+        case table::DataType::kInt32:
+          std::fill(col.values<std::int32_t>().begin(), col.values<std::int32_t>().end(), 77);
+          break;
+        case table::DataType::kInt64:
+        case table::DataType::kTimestamp:
+          std::fill(col.values<std::int64_t>().begin(), col.values<std::int64_t>().end(), 77);
+          break;
+        case table::DataType::kFloat32:
+          std::fill(col.values<float>().begin(), col.values<float>().end(), 7.5f);
+          break;
+        case table::DataType::kFloat64:
+          std::fill(col.values<double>().begin(), col.values<double>().end(), 7.5);
+          break;
+        case table::DataType::kBool:
+          std::fill(col.values<std::uint8_t>().begin(), col.values<std::uint8_t>().end(), 1);
+          break;
+        case table::DataType::kString:
+          if (col.is_dictionary_encoded()) std::fill(col.codes().begin(), col.codes().end(), 0);
+          break;
+      }
+    }
+  };
+  struct Case {
+    std::vector<std::string> keys;
+    std::vector<AggSpec> aggs;
+  };
+  for (const Case& c :
+       {Case{{"k", "t"}, all_aggs()}, Case{{"k"}, all_aggs()}, Case{{"fk"}, all_aggs()}}) {
+    SCOPED_TRACE(fmt::format("keys [{}]", fmt::join(c.keys, ",")));
+    Table victim = local;
+    int calls = 0;
+    ops::GroupByOptions options;
+    options.input_consumed = [&] {
+      ++calls;
+      poison(victim);
+    };
+    check_group_by(comm, victim, global, c.keys, c.aggs, options);
+    EXPECT_EQ(calls, comm.size() > 1 ? 1 : 0);
+  }
+}
+
 // Small key domains under sum, mean and count take the one-pass path (blocks of 2048 rows
 // grouped and aggregated while their group ids are in cache); the answer equals the brute force
 // and, bit for bit, the two-pass path (fused_max_domain = 0), also across blocks, with nulls,

@@ -15,6 +15,7 @@
 // distributed by a hash of the key; it is not necessarily co-partitioned with hash_shuffle.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,12 @@ struct GroupByOptions {
   /// rows at a time in one pass over the keys (the group ids stay in L1; the states of so few
   /// groups stay in L2). 0 turns the fused pass off (tests compare both).
   std::uint64_t fused_max_domain = std::uint64_t{1} << 14;
+  /// Called (at most once, on every rank alike) when the group-by will not read its input table
+  /// again: once it has copied the rows it shuffles raw (nearly unique keys, holistic aggregates,
+  /// keys that do not pack), before the shuffle. The caller may free the input there, so that
+  /// the input, the shuffle's buffers and the output are not all whole at once (db-benchmark q10).
+  /// Not called with one rank (nothing is shuffled) nor without keys. Empty: not called.
+  std::function<void()> input_consumed = nullptr;
 };
 
 /// Local: output schema of a group-by: the key columns (input types) then one column per

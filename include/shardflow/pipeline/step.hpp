@@ -7,6 +7,7 @@
 // op is one new file and one line in that list (docs/architecture.md, "Adding an op").
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,11 @@ struct StepContext {
   const RuntimeSpec& runtime;
   std::string label;       // "step 2 (group_by)", the prefix of the step's messages
   std::uint64_t seed = 0;  // the job's seed (steps with random choices derive them from it)
+  /// Local: frees the step's inputs that nothing after this step reads (with
+  /// runtime.table_liveness); the step must not read its `inputs` after calling it. A step calls
+  /// it once it has consumed its inputs (group_by: after its shuffle), so that its input and its
+  /// output are not both whole. Empty when there is nothing to free this way.
+  std::function<void()> release_inputs = nullptr;
 };
 
 /// A parsed step. Subclasses (one per op) add their typed settings; instances are immutable once

@@ -318,6 +318,7 @@ class GroupByStep final : public StepSpec {
                                 const std::vector<const table::Table*>& inputs) const override {
     ops::GroupByOptions options;
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
+    options.input_consumed = context.release_inputs;  // `inputs` are not read after group_by
     std::vector<table::Table> result;
     // Errors found in the data (an int64 sum that overflows) are agreed inside group_by.
     table::Table grouped = run_located(fields.of("aggs", location), context, [&] {
