@@ -397,15 +397,10 @@ class Executor {
     std::vector<const table::Table*> inputs;
     for (const auto& input : step.inputs)
       inputs.push_back(&materialize(input.table));
-    StepContext context{comm_, job_.runtime, step_label(index, step), job_.seed, {}};
-    if (job_.runtime.table_liveness) {
-      context.release_inputs = [this, &step, index] {
-        for (const auto& input : step.inputs) {
-          TableState& t = tables_.at(input.table);
-          if (t.data && t.last_reader <= static_cast<int>(index)) t.data.reset();
-        }
-      };
-    }
+    // Early, from inside the step, what run_steps does after it: the tables whose last reader is
+    // this step (its inputs; any other such table was freed before).
+    StepContext context{comm_, job_.runtime, step_label(index, step), job_.seed,
+                        [this, index] { free_after(static_cast<int>(index)); }};
     Stopwatch compute_timer;
     std::vector<table::Table> outputs = step.run(context, inputs);
     const double compute_seconds = compute_timer.seconds();

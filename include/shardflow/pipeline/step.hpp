@@ -43,8 +43,9 @@ struct StepContext {
   std::uint64_t seed = 0;  // the job's seed (steps with random choices derive them from it)
   /// Local: frees the step's inputs that nothing after this step reads (with
   /// runtime.table_liveness); the step must not read its `inputs` after calling it. A step calls
-  /// it once it has consumed its inputs (group_by: after its shuffle), so that its input and its
-  /// output are not both whole. Empty when there is nothing to free this way.
+  /// it once it has consumed its inputs (group_by: before its shuffle, from its own copies), so
+  /// that its input and its output are not both whole. May be empty (a step run outside a job);
+  /// does nothing when table_liveness is off.
   std::function<void()> release_inputs = nullptr;
 };
 
