@@ -30,7 +30,11 @@ train:
 evaluate: {input: valid, metrics: [logloss, auc]}
 YAML
 
-expect_exit 0 300 stop-2 2 run "$TMP/job.yaml" --set "workdir=$TMP/stop-2"
+expect_exit 0 300 stop-2 2 run "$TMP/job.yaml" --set "workdir=$TMP/stop-2" --log-level debug
+# Training frees its input table once the matrix is assembled, but not the early-stopping table,
+# which it reads after every epoch (nor, in the run with train as both below, the training table).
+grep -q "freed table 'train' early" "$TMP/stop-2.err" || fail "the training table was not freed"
+! grep -q "freed table 'valid' early" "$TMP/stop-2.err" || fail "the validation table was freed"
 grep -q "early stopping after epoch 3: keeping the weights of epoch 1" "$TMP/stop-2.err" ||
   fail "no early stop after epoch 3: $(grep -i epoch "$TMP/stop-2.err")"
 expect_exit 0 300 stop-1 0 run "$TMP/job.yaml" --set "workdir=$TMP/stop-1"
@@ -65,6 +69,12 @@ expect_exit 0 300 resumed 2 run "$TMP/job.yaml" --set "workdir=$TMP/crashed" --r
 grep -q "resuming training from step 80" "$TMP/resumed.err" ||
   fail "not resumed from step 80: $(grep -i resum "$TMP/resumed.err")"
 $PY tests/support/compare_runs.py "$TMP/stop-2" "$TMP/crashed" || fail "resumed != uninterrupted"
+
+# Early stopping on the training table itself: it stays for the epochs' evaluations.
+expect_exit 0 300 on-train 2 run "$TMP/job.yaml" --set "workdir=$TMP/on-train" --log-level debug \
+  --set 'train.early_stopping={input: train, metric: auc, patience: 100}' --set train.optimizer.epochs=2
+! grep -q "freed table 'train' early" "$TMP/on-train.err" ||
+  fail "the training table was freed though early stopping reads it"
 
 # Without a stop, all epochs run and the best one is kept.
 expect_exit 0 300 all 2 run "$TMP/job.yaml" --set "workdir=$TMP/all" \

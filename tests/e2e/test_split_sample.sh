@@ -31,15 +31,23 @@ steps:
   - {op: sample, input: t, fraction: 0.05, output: tiny}
   - {op: rebalance_classes, input: train, label: label, method: undersample, output: under}
   - {op: rebalance_classes, input: train, label: label, method: oversample, output: over}
+  - {op: filter, input: train, where: "amount > 1 or seg == 'north'", output: fk, rest: fr}
+  - {op: sample, input: t, fraction: 0.5, output: half}
+  - {op: filter, input: half, where: "amount > 1 or seg == 'north'", output: hk, rest: hr}
 outputs:
-$(for t in train valid test early mid late s tiny under over; do echo "  - {table: $t, path: $t.csv, format: csv}"; done)
+$(for t in train valid test early mid late s tiny under over fk fr hk hr; do echo "  - {table: $t, path: $t.csv, format: csv}"; done)
 runtime: {max_dictionary_size: 2, shuffle_round_bytes: 4096}
 YAML
-TABLES="train valid test early mid late s tiny under over"
+TABLES="train valid test early mid late s tiny under over fk fr hk hr"
 expect_exit 0 60 validate 0 validate job.yaml
 for np in 0 2; do
-  expect_exit 0 300 "run.np$np" "$np" run job.yaml --set "workdir=$TMP/np$np"
+  expect_exit 0 300 "run.np$np" "$np" run job.yaml --set "workdir=$TMP/np$np" --log-level debug
 done
+# Only a table no later step (nor the outputs) reads is taken over by its filter.
+grep -q "(filter): takes over table 'half'" "$TMP/run.np2.out" "$TMP/run.np2.err" ||
+  fail "the filter did not take over 'half'"
+! grep -q "takes over table 'train'" "$TMP/run.np2.out" "$TMP/run.np2.err" ||
+  fail "the filter took over 'train', which later steps read"
 for f in $TABLES; do
   cmp "$TMP/np0/outputs/$f.csv" "$TMP/np2/outputs/$f.csv" || fail "$f.csv differs between 1 and 2 ranks"
 done
@@ -51,7 +59,7 @@ def read(path):
         return list(csv.DictReader(f))
 t = read(sys.argv[1])
 out = {n: read(f"{sys.argv[2]}/{n}.csv") for n in
-       "train valid test early mid late s tiny under over".split()}
+       "train valid test early mid late s tiny under over fk fr hk hr".split()}
 def ids(rows): return [int(r["id"]) for r in rows]
 def counts(rows, key): return collections.Counter(key(r) for r in rows)
 def lr(n, fractions):  # largest remainder, ties to the earlier part, the dropped part last
@@ -95,6 +103,17 @@ n_train = counts(train, label)
 assert set(counts(out["under"], label).values()) == {min(n_train.values())}
 assert set(counts(out["over"], label).values()) == {max(n_train.values())}
 assert ids(out["over"]) == sorted(ids(out["over"])) and set(ids(out["over"])) == set(ids(train))
+# filter with rest: the rows where the condition holds and the others (false or null: a null seg
+# with amount <= 1), each in input order. `train` is read by later steps and stays; `half` is
+# read by its filter only, which takes it over (the log below) and must give the same answer.
+cond = lambda r: float(r["amount"]) > 1 or r["seg"] == "north"
+assert ids(out["fk"]) == [int(r["id"]) for r in train if cond(r)]
+assert ids(out["fr"]) == [int(r["id"]) for r in train if not cond(r)]
+assert any(r["seg"] == "" for r in out["fr"]), "no null condition in the rest"
+half = sorted(ids(out["hk"]) + ids(out["hr"]))
+assert len(half) == math.floor(0.5 * len(t) + 0.5) and len(set(half)) == len(half)
+assert ids(out["hk"]) == [i for i in half if cond(by_id[i])]
+assert ids(out["hr"]) == [i for i in half if not cond(by_id[i])]
 print("split", [len(p) for p in parts], "by time", [len(out[n]) for n in ("early", "mid", "late")],
       "sample", len(out["s"]), "under", len(out["under"]), "over", len(out["over"]))
 PY

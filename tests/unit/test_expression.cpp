@@ -1,6 +1,7 @@
 // Expression parser (precedence, errors with positions), evaluation against a row-by-row scalar
 // reference on random tables (nulls, dictionary and plain strings), and filter.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -107,6 +108,43 @@ OptB cmp(const std::optional<A>& a, const std::optional<B>& b, F f) {
   return f(*a, *b);
 }
 
+// `part` holds rows `rows` of `t`, in that order, under t's schema.
+void expect_rows(const Table& part, const Table& t, const std::vector<idx_t>& rows) {
+  ASSERT_EQ(part.schema(), t.schema());
+  ASSERT_EQ(part.num_rows(), static_cast<idx_t>(rows.size()));
+  for (size_t k = 0; k < rows.size(); ++k)
+    for (int col = 0; col < t.num_columns(); ++col)
+      ASSERT_EQ(part.column(col).to_string_at(static_cast<idx_t>(k)),
+                t.column(col).to_string_at(rows[k]))
+          << "row " << k << " column " << col;
+}
+
+// filter_split of `t` by `e` (const and consuming, with and without rest) keeps rows `kept`.
+void expect_split(const Table& t, const Expression& e, const std::vector<idx_t>& kept) {
+  std::vector<idx_t> rest;
+  for (idx_t r = 0, k = 0; r < t.num_rows(); ++r) {
+    if (static_cast<size_t>(k) < kept.size() && kept[static_cast<size_t>(k)] == r) {
+      ++k;
+    } else {
+      rest.push_back(r);
+    }
+  }
+  for (const bool consume : {false, true}) {
+    for (const bool with_rest : {false, true}) {
+      SCOPED_TRACE(fmt::format("consume {} with_rest {}", consume, with_rest));
+      Table copy = t;
+      const ops::FilterSplit split = consume ? ops::filter_split(std::move(copy), e, with_rest)
+                                             : ops::filter_split(t, e, with_rest);
+      expect_rows(split.kept, t, kept);
+      if (with_rest) {
+        expect_rows(split.rest, t, rest);
+      } else {
+        EXPECT_EQ(split.rest.num_columns(), 0);
+      }
+    }
+  }
+}
+
 void expect_bool_column(const Table& t, const std::string& text,
                         const std::function<OptB(const Row&)>& ref) {
   SCOPED_TRACE(text);
@@ -123,13 +161,10 @@ void expect_bool_column(const Table& t, const std::string& text,
       if (*want) kept.push_back(r);
     }
   }
-  // filter keeps exactly the true rows, in order.
-  const Table f = ops::filter(t, e);
-  ASSERT_EQ(f.num_rows(), static_cast<idx_t>(kept.size()));
-  for (size_t k = 0; k < kept.size(); ++k)
-    for (int col = 0; col < t.num_columns(); ++col)
-      ASSERT_EQ(f.column(col).to_string_at(static_cast<idx_t>(k)),
-                t.column(col).to_string_at(kept[k]));
+  // filter keeps exactly the true rows, in order; filter_split's rest holds the others (false
+  // and null), in order; the consuming filter_split gives the same tables.
+  expect_rows(ops::filter(t, e), t, kept);
+  expect_split(t, e, kept);
 }
 
 void expect_number_column(const Table& t, const std::string& text, DataType type,
@@ -419,4 +454,22 @@ TEST(Expression, MixedComparisonsAreExactAndNaNIsOrdered) {
   EXPECT_EQ(rows("x != x"), "0000");
   EXPECT_EQ(rows("x > 1e308"), "0001");  // NaN is greater than every number
   EXPECT_EQ(rows("-0.0 = 0.0"), "1111");
+}
+
+// filter_split when one part takes every row (moved whole when consumed), on an empty table, and
+// on a condition that is not boolean (an error before any column is freed: the table is whole).
+TEST(FilterSplit, WholePartsEmptyTablesAndTypeErrors) {
+  const Table t = random_table(5, 300);
+  std::vector<idx_t> all(300);
+  for (idx_t r = 0; r < 300; ++r)
+    all[static_cast<size_t>(r)] = r;
+  expect_split(t, Expression::parse("j >= -5"), all);
+  expect_split(t, Expression::parse("j > 5"), {});
+  expect_split(random_table(5, 0), Expression::parse("i > 0"), {});
+  for (const bool with_rest : {false, true}) {
+    Table copy = t;
+    EXPECT_THROW(ops::filter_split(std::move(copy), Expression::parse("i + 1"), with_rest),
+                 ConfigError);
+    expect_rows(copy, t, all);
+  }
 }

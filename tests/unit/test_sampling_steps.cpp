@@ -5,11 +5,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/pipeline/job_loader.hpp"
 #include "shardflow/pipeline/job_validator.hpp"
+#include "shardflow/pipeline/step.hpp"
 #include "support/canonical_yaml.hpp"
 
 using namespace shardflow;
@@ -233,3 +237,67 @@ TEST(SampleAndRebalanceSteps, Errors) {
 }
 
 }  // namespace
+
+// filter with `rest`: one pass gives the rows where the condition holds and the others (false or
+// null), each in order; the outputs' names are checked; and the step reads the input the job
+// hands it through take_input (the job's own copy of a table nothing else reads), not
+// `inputs[0]`, and `inputs[0]` when take_input gives nothing.
+TEST(FilterStep, RestAndTakenInput) {
+  const std::string step =
+      "  - {op: filter, input: c, where: \"x1 > 0\", output: pos, rest: other}\n";
+  const Job j = load(job(step));
+  validate_job(j);
+  ASSERT_EQ(j.steps[0]->outputs.size(), 2u);
+  EXPECT_EQ(canonical(*j.steps[0]),
+            "{op: filter, input: c, where: x1 > 0, output: pos, rest: other}");
+
+  const std::string same =
+      "  - {op: filter, input: c, where: \"x1 > 0\", output: pos, rest: pos}\n";
+  EXPECT_TRUE(starts(load_error(job(same)), at(same, "pos", same.find("rest"))))
+      << load_error(job(same));
+  EXPECT_NE(load_error(job(same)).find("output and rest both name table 'pos'"), std::string::npos);
+  const std::string taken = "  - {op: filter, input: c, where: \"x1 > 0\", output: pos, rest: e}\n";
+  EXPECT_NE(validate_error(job(taken)).find("table 'e'"), std::string::npos)
+      << validate_error(job(taken));
+
+  table::Column id(table::DataType::kInt64), x1(table::DataType::kFloat64);
+  x1.ensure_validity();
+  std::vector<std::int64_t> want_pos, want_other;
+  for (std::int64_t r = 0; r < 100; ++r) {
+    id.values<std::int64_t>().push_back(r);
+    const bool null = r % 7 == 3;
+    const double v = static_cast<double>((r * 37) % 11) - 5.0;
+    x1.values<double>().push_back(v);
+    x1.validity().push_back(!null);
+    (!null && v > 0 ? want_pos : want_other).push_back(r);
+  }
+  table::Table t;
+  t.add_column("id", std::move(id));
+  t.add_column("x1", std::move(x1));
+  table::Table poisoned = t;
+  std::fill(poisoned.column("x1").values<double>().begin(),
+            poisoned.column("x1").values<double>().end(), 1.0);
+  const auto ids = [](const table::Table& out) {
+    const auto& v = out.column("id").values<std::int64_t>();
+    return std::vector<std::int64_t>(v.begin(), v.end());
+  };
+  const mpi::Comm comm;
+  int takes = 0;
+  // The job hands over `t` itself; inputs[0] is a poisoned copy the step must not read.
+  StepContext given{comm, j.runtime, "step 1 (filter)", 0, nullptr, [&](std::size_t k) {
+                      ++takes;
+                      EXPECT_EQ(k, 0u);
+                      return std::optional<table::Table>(t);
+                    }};
+  std::vector<table::Table> out = j.steps[0]->run(given, {&poisoned});
+  EXPECT_EQ(takes, 1);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(ids(out[0]), want_pos);
+  EXPECT_EQ(ids(out[1]), want_other);
+  // Nothing handed over: the step reads inputs[0].
+  StepContext kept{comm, j.runtime, "step 1 (filter)",
+                   0,    nullptr,   [](std::size_t) { return std::optional<table::Table>(); }};
+  out = j.steps[0]->run(kept, {&t});
+  EXPECT_EQ(ids(out[0]), want_pos);
+  EXPECT_EQ(ids(out[1]), want_other);
+}

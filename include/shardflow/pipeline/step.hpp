@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,11 @@ struct StepContext {
   /// that its input and its output are not both whole. May be empty (a step run outside a job);
   /// does nothing when table_liveness is off.
   std::function<void()> release_inputs = nullptr;
+  /// Local: input k itself, moved out of the job, when nothing after this step reads it (with
+  /// runtime.table_liveness) and it is no other input of this step; nullopt otherwise (then the
+  /// step reads `inputs[k]`). After a move the step must not read `inputs[k]`. For a step that
+  /// frees its input column by column as it builds its outputs (filter). May be empty.
+  std::function<std::optional<table::Table>(std::size_t)> take_input = nullptr;
 };
 
 /// A parsed step. Subclasses (one per op) add their typed settings; instances are immutable once

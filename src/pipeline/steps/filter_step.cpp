@@ -1,6 +1,11 @@
-// op: filter — keeps the rows for which a boolean expression is true (ops::filter), in order.
+// op: filter — keeps the rows for which a boolean expression is true (ops::filter), in order;
+// with `rest`, the other rows (false or null) go to a second table, so one pass splits a table.
 //
 //   - {op: filter, input: events, where: "amount > 0", output: clean}
+//   - {op: filter, input: data, where: "id % 5 != 0", output: train_set, rest: test_set}
+//
+// When the job reads the input nowhere else, the step takes it over and frees each of its
+// columns once copied (StepContext::take_input): its peak is the outputs plus one column.
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -19,6 +24,8 @@ namespace {
 
 using table::DataType;
 
+const std::vector<std::string> kKeys = {"op", "input", "where", "output", "rest"};
+
 class FilterStep final : public StepSpec {
  public:
   std::string where;  // boolean expression (ops::Expression syntax)
@@ -35,24 +42,29 @@ class FilterStep final : public StepSpec {
                                const std::vector<const TableShape*>& inputs) const override {
     const TableShape& input = *inputs.at(0);
     check_condition(label, input);
-    TableShape out = input;
-    return {out};
+    return std::vector<TableShape>(outputs.size(), input);
   }
 
   std::vector<table::Table> run(const StepContext& context,
                                 const std::vector<const table::Table*>& inputs) const override {
-    table::Table out;
+    const bool with_rest = outputs.size() == 2;
+    std::optional<table::Table> owned;
+    if (context.take_input) owned = context.take_input(0);
+    ops::FilterSplit split;
     // Filtering is local; agree so that a type error on one rank's data stops every rank.
     context.comm.agree([&] {
       try {
-        out = ops::filter(*inputs.at(0), ops::Expression::parse(where));
+        const ops::Expression predicate = ops::Expression::parse(where);
+        split = owned ? ops::filter_split(std::move(*owned), predicate, with_rest)
+                      : ops::filter_split(*inputs.at(0), predicate, with_rest);
       } catch (const Error& e) {
         throw_error(e.kind(), fmt::format("{}: {}: {}", fields.of("where", location).to_string(),
                                           context.label, e.what()));
       }
     });
     std::vector<table::Table> result;
-    result.push_back(std::move(out));
+    result.push_back(std::move(split.kept));
+    if (with_rest) result.push_back(std::move(split.rest));
     return result;
   }
 
@@ -115,21 +127,28 @@ class FilterStep final : public StepSpec {
 };
 
 std::shared_ptr<StepSpec> parse(const MapView& map) {
-  map.allow_only({"op", "input", "where", "output"}, " (a filter step)");
+  map.allow_only(kKeys, " (a filter step)");
   auto step = std::make_shared<FilterStep>();
   step->where = to_nonempty_string(map.require("where"), map.path("where"));
   read_input_table(map, "input", *step);
   read_output_table(map, "output", *step);
+  if (map.find("rest")) {
+    read_output_table(map, "rest", *step);
+    if (step->outputs[1].table == step->outputs[0].table) {
+      fail_at(step->outputs[1].location,
+              fmt::format("{}: output and rest both name table '{}'; give the rows where the "
+                          "condition fails a table of their own",
+                          map.path(), step->outputs[1].table));
+    }
+  }
   return step;
 }
 
 }  // namespace
 
 StepType filter_step_type() {
-  return {"filter",
-          "keeps the rows where a condition holds (order preserved)",
-          {"op", "input", "where", "output"},
-          &parse};
+  return {"filter", "keeps the rows where a condition holds (order preserved); rest: the others",
+          kKeys, &parse};
 }
 
 }  // namespace shardflow::pipeline
