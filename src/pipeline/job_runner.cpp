@@ -433,15 +433,18 @@ class Executor {
     }
   }
 
-  // Frees every table whose last reader is `position` (or earlier).
+  // Whether `t` may go once `position` is done with it: no later position reads it.
+  bool releasable(const TableState& t, int position) const {
+    return job_.runtime.table_liveness && t.data && t.last_reader <= position;
+  }
+
   // StepContext::take_input of step `index`.
   std::optional<table::Table> take_input(const StepSpec& step, std::size_t index, std::size_t k) {
     const std::string& name = step.inputs.at(k).table;
     for (std::size_t j = 0; j < step.inputs.size(); ++j)
       if (j != k && step.inputs[j].table == name) return std::nullopt;
     TableState& t = tables_.at(name);
-    if (!job_.runtime.table_liveness || !t.data || t.last_reader > static_cast<int>(index))
-      return std::nullopt;
+    if (!releasable(t, static_cast<int>(index))) return std::nullopt;
     std::optional<table::Table> out = std::move(t.data);
     t.data.reset();
     spdlog::debug("{}: takes over table '{}' (read by no later step), freeing it as it goes",
@@ -453,15 +456,15 @@ class Executor {
   // reader done with it before its position ends (training, once its matrix is assembled).
   void release(const std::string& name, int position) {
     TableState& t = tables_.at(name);
-    if (!job_.runtime.table_liveness || !t.data || t.last_reader > position) return;
+    if (!releasable(t, position)) return;
     t.data.reset();
     spdlog::debug("freed table '{}' early: its last reader is done with it", name);
   }
 
+  // Frees every table whose last reader is `position` (or earlier).
   void free_after(int position) {
-    if (!job_.runtime.table_liveness) return;
     for (auto& [name, t] : tables_) {
-      if (t.data && t.last_reader <= position) t.data.reset();
+      if (releasable(t, position)) t.data.reset();
     }
   }
 
