@@ -85,8 +85,8 @@ if len(mean):
     fit_mean, fit_scale = tc.fit_standard(x_train)
     scaler_check = float(max(np.max(np.abs(fit_mean - mean) / np.maximum(np.abs(mean), 1e-300), initial=0.0),
                              np.max(np.abs(fit_scale - scale) / scale, initial=0.0)))
-    x_train = (x_train - mean) / scale
-    x_test = (x_test - mean) / scale
+    x_train = tc.standardize(x_train, mean, scale)
+    x_test = tc.standardize(x_test, mean, scale)
 else:
     scaler_check = None
 metrics = {k: v for k, v in (run.get("metrics") or {}).items()}

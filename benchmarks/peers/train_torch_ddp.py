@@ -152,8 +152,8 @@ def worker(rank, world, port, args, start):
     load_seconds = time.perf_counter() - t
     t = time.perf_counter()
     mean, scale = tc.fit_standard(x_train)
-    x_train = (x_train - mean) / scale
-    x_test = (x_test - mean) / scale
+    x_train = tc.standardize(x_train, mean, scale)
+    x_test = tc.standardize(x_test, mean, scale)
     classes = np.unique(y_train) if case.task == "multiclass" else None
     x = torch.from_numpy(x_train)
     y = torch.from_numpy(y_train) if torch_case.float_labels else torch.from_numpy(tc.class_index(y_train, classes))
