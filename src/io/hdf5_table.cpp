@@ -951,20 +951,21 @@ std::vector<std::string> read_vlen_strings(const ReadContext& ctx, hid_t dataset
   return out;
 }
 
-// Collective: the columns of a foreign table (see the header).
-table::Table read_foreign_table(const ReadContext& ctx, const Hdf5TableInfo& info, idx_t begin,
-                                idx_t count) {
-  // Every fixed-width column is sized before any is read, so that the columns lie next to each
-  // other in the heap. Sized one by one between the reads, what the reads allocate and keep
-  // (HDF5, MPI-IO) could land between them and split the memory the table leaves when freed
-  // into pieces too small for the next large block, which then took fresh pages. Measured on
-  // the training benchmark's job (2e6 x 64 synthetic HDF5 input, two filters, logistic training,
-  // 2 ranks, alternating with the previous build, 2026-12-04): the largest free block at the
-  // training matrix's allocation grew from 280 MB to 520 MB, so the 410 MB float64 matrix now
-  // reuses the input's freed pages (peak 1077 MiB per rank instead of 1468; set-up before the
-  // first step 0.34-1.34 s against 1.98-4.46 s, on a machine busy with a test run).
+// The table's columns, every fixed-width one sized to `count` rows before any is read, so that
+// the columns lie next to each other in the heap. Sized one by one between the reads, what the
+// reads allocate and keep (HDF5, MPI-IO) could land between them and split the memory the table
+// leaves when freed into pieces too small for the next large block, which then took fresh pages.
+// Measured on the training benchmark's job (2e6 x 64 synthetic HDF5 input, two filters, logistic
+// training, 2 ranks, alternating with the previous build, 2026-12-04): the largest free block at
+// the training matrix's allocation grew from 280 MB to 520 MB, so the 410 MB float64 matrix now
+// reuses the input's freed pages (peak 1077 MiB per rank instead of 1468; set-up before the first
+// step 0.34-1.34 s against 1.98-4.46 s, on a machine busy with a test run). Stage files read back
+// the same way (2026-12-05): the 8.7 GB training table of train_comparisons.sh --rows 2e7, read
+// at 2 ranks by a job whose input is that stage file (`{format: hdf5, path: STAGE, table: NAME}`
+// and a count), alternating builds: 7.6 and 8.9 s against 26.2 and 32.8 s sized one by one.
+std::vector<Column> presized_columns(const table::Schema& schema, idx_t count) {
   std::vector<Column> columns;
-  for (const auto& field : info.schema.fields()) {
+  for (const auto& field : schema.fields()) {
     Column column(field.type);
     if (field.type != DataType::kString) {
       column.visit([&](auto& v) {
@@ -974,6 +975,13 @@ table::Table read_foreign_table(const ReadContext& ctx, const Hdf5TableInfo& inf
     }
     columns.push_back(std::move(column));
   }
+  return columns;
+}
+
+// Collective: the columns of a foreign table (see the header).
+table::Table read_foreign_table(const ReadContext& ctx, const Hdf5TableInfo& info, idx_t begin,
+                                idx_t count) {
+  std::vector<Column> columns = presized_columns(info.schema, count);
   table::Table result;
   for (size_t f = 0; f < info.schema.fields().size(); ++f) {
     const auto& field = info.schema.fields()[f];
@@ -1085,11 +1093,13 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
     });
     return result;
   }
-  for (const auto& field : info.schema.fields()) {
+  std::vector<Column> columns = presized_columns(info.schema, count);
+  for (size_t f = 0; f < info.schema.fields().size(); ++f) {
+    const auto& field = info.schema.fields()[f];
     Hid dataset = open_dataset(ctx, field.name, total);
     std::string encoding;
     comm.agree([&] { encoding = read_string_attribute(dataset.get(), "encoding").value_or(""); });
-    Column column(field.type);
+    Column& column = columns[f];
     if (field.type == DataType::kString && info.format_version >= 2 && encoding == "lengths") {
       column = Column::plain_strings();
       column.plain() = read_strings(ctx, field.name, total, begin, count);
@@ -1145,7 +1155,6 @@ table::Table read_table(const mpi::Comm& comm, const std::string& path, const st
       column.visit([&](auto& v) {
         using V = std::decay_t<decltype(v)>;
         if constexpr (!std::is_same_v<V, table::PlainStrings>) {
-          v.resize(static_cast<size_t>(count));
           read_rows(ctx, dataset.get(), field.name, native_type(column), total, begin, count,
                     v.data());
         }
