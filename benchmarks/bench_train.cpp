@@ -11,9 +11,11 @@
 //     against 222 ms). Path 1's quantum from bounds on the inputs (one pass over a row's features
 //     instead of one per class, reproducible_sum.hpp) then took the same runs to softmax 688 /
 //     399 / 271 ms (paths 0, 1 scalar, 1 AVX2) and logistic 252 / 218 / 185 ms.
-//   BM_FullBatchObjective/.../0 vs .../1: one evaluation of lbfgs' objective and gradient over
-//     (rows, features) for logistic regression through Model::add_gradients' default (per-sample
-//     values, then added) against LinearModel's fused loop, which justifies that loop.
+//   BM_FullBatchObjective/.../0/0 vs .../1/0: one evaluation of lbfgs' objective and gradient
+//     over (rows, features) for logistic regression through Model::add_gradients' default
+//     (per-sample values, then added) against LinearModel's fused loop, which justifies that
+//     loop; .../1/1 the fused loop reading a float32 matrix (add_gradients_f32) instead of
+//     converting each row to double first.
 //   BM_SetupMakeDatasetAndScaler vs BM_SetupFeaturePipeline: the training matrix of a table of
 //     (rows, features) float64 columns, standardized: the make_dataset + StandardScaler path
 //     against ml::FeaturePipeline::fit with {scale: standard} (what a job runs), which must not
@@ -147,7 +149,11 @@ void BM_TrainEpoch(benchmark::State& state) {
 void BM_FullBatchObjective(benchmark::State& state) {
   const mpi::Comm comm;
   const int d = static_cast<int>(state.range(1));
-  const ml::Dataset data = logistic_rows(comm, state.range(0), d);
+  ml::Dataset data = logistic_rows(comm, state.range(0), d);
+  if (state.range(3) == 1) {
+    data.features32 = data.features.cast<float>();
+    data.features.resize(data.features32.rows(), 0);
+  }
   const ml::LinearModel logistic(ml::LinearKind::kLogistic, d, 1e-4);
   const PerSampleModel per_sample(logistic);
   const ml::Model& model =
@@ -262,10 +268,12 @@ BENCHMARK(BM_TrainEpoch)
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond);
 
-// (rows, features, 0 per-sample default | 1 fused): the 2e6 x 64 training split.
+// (rows, features, 0 per-sample default | 1 fused, 0 float64 | 1 float32 matrix): the 2e6 x 64
+// training split.
 BENCHMARK(BM_FullBatchObjective)
-    ->Args({1600000, 64, 0})
-    ->Args({1600000, 64, 1})
+    ->Args({1600000, 64, 0, 0})
+    ->Args({1600000, 64, 1, 0})
+    ->Args({1600000, 64, 1, 1})
     ->Iterations(10)
     ->Unit(benchmark::kMillisecond);
 

@@ -357,9 +357,10 @@ double full_batch_objective(const mpi::Comm& comm, const Dataset& data, const Mo
   // Folds local rows [begin, end) into acc, in row order (Model::add_gradients' contract makes
   // the sum independent of how the rows are chunked).
   std::vector<const double*> rows(kChunkRows);
-  // A float32 matrix's rows, converted to double a chunk at a time (exactly).
+  // A float32 matrix's rows are read as floats by Model::add_gradients_f32 (the same bits as
+  // their exact conversion to double, with half the bytes to read).
   const bool single = data.matrix_type() == MatrixType::kFloat32;
-  std::vector<double> converted(single ? kChunkRows * static_cast<size_t>(data.num_features()) : 0);
+  std::vector<const float*> rows32(single ? kChunkRows : 0);
   std::vector<double> labels(kChunkRows);
   std::vector<double> weights(class_weights.empty() ? 0 : kChunkRows);
   const auto fold = [&](idx_t begin, idx_t end, double* acc) {
@@ -368,17 +369,19 @@ double full_batch_objective(const mpi::Comm& comm, const Dataset& data, const Mo
       for (size_t i = 0; i < count; ++i) {
         const auto r = static_cast<Eigen::Index>(chunk) + static_cast<Eigen::Index>(i);
         if (single) {
-          double* row = converted.data() + i * static_cast<size_t>(data.num_features());
-          data.copy_row(static_cast<idx_t>(r), row);
-          rows[i] = row;
+          rows32[i] = data.features32.row(r).data();
         } else {
           rows[i] = data.features.row(r).data();
         }
         labels[i] = data.labels(r);
         if (!weights.empty()) weights[i] = class_weights[static_cast<size_t>(labels[i])];
       }
-      model.add_gradients(rows.data(), labels.data(), weights.empty() ? nullptr : weights.data(),
-                          count, w.data(), acc);
+      const double* row_weights = weights.empty() ? nullptr : weights.data();
+      if (single) {
+        model.add_gradients_f32(rows32.data(), labels.data(), row_weights, count, w.data(), acc);
+      } else {
+        model.add_gradients(rows.data(), labels.data(), row_weights, count, w.data(), acc);
+      }
     }
   };
 

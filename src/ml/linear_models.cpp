@@ -195,14 +195,15 @@ struct FactorsArgs {
   }
 }
 
+template <typename Value>
 [[gnu::always_inline]] inline void add_gradients_body(const FactorsArgs& a,
-                                                      const double* const* rows,
+                                                      const Value* const* rows,
                                                       const double* labels, const double* weights,
                                                       size_t n, const double* w, double* acc) {
   const int d = a.d;
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchRows < n) prefetch_row(rows[i + kPrefetchRows], d);
-    const double* x = rows[i];
+    const Value* x = rows[i];
     const double y = labels[i];
     const double z = LogisticRegression::margin(x, w, d);
     double r;
@@ -212,7 +213,7 @@ struct FactorsArgs {
       loss *= weights[i];
     }
     for (int j = 0; j < d; ++j)
-      acc[j] += r * x[j];
+      acc[j] += r * static_cast<double>(x[j]);
     acc[d] += r;
     acc[d + 1] += loss;
   }
@@ -222,7 +223,8 @@ void sample_factors_default(const FactorsArgs& a, const double* const* rows, con
                             size_t n, const double* w, double* out) {
   sample_factors_body(a, rows, labels, n, w, out);
 }
-void add_gradients_default(const FactorsArgs& a, const double* const* rows, const double* labels,
+template <typename Value>
+void add_gradients_default(const FactorsArgs& a, const Value* const* rows, const double* labels,
                            const double* weights, size_t n, const double* w, double* acc) {
   add_gradients_body(a, rows, labels, weights, n, w, acc);
 }
@@ -234,8 +236,9 @@ __attribute__((target("avx2"))) void sample_factors_avx2(const FactorsArgs& a,
                                                          const double* w, double* out) {
   sample_factors_body(a, rows, labels, n, w, out);
 }
+template <typename Value>
 __attribute__((target("avx2"))) void add_gradients_avx2(const FactorsArgs& a,
-                                                        const double* const* rows,
+                                                        const Value* const* rows,
                                                         const double* labels, const double* weights,
                                                         size_t n, const double* w, double* acc) {
   add_gradients_body(a, rows, labels, weights, n, w, acc);
@@ -263,6 +266,23 @@ void LinearModel::add_gradients(const double* const* rows, const double* labels,
                                 double* acc) const {
   if (kind_ == LinearKind::kSoftmax) {
     Model::add_gradients(rows, labels, weights, n, w, acc);
+    return;
+  }
+  const FactorsArgs a{kind_, focal_gamma_, d_, outputs_};
+#ifdef __x86_64__
+  if (simd::avx2()) {
+    add_gradients_avx2(a, rows, labels, weights, n, w, acc);
+    return;
+  }
+#endif
+  add_gradients_default(a, rows, labels, weights, n, w, acc);
+}
+
+void LinearModel::add_gradients_f32(const float* const* rows, const double* labels,
+                                    const double* weights, size_t n, const double* w,
+                                    double* acc) const {
+  if (kind_ == LinearKind::kSoftmax) {
+    Model::add_gradients_f32(rows, labels, weights, n, w, acc);
     return;
   }
   const FactorsArgs a{kind_, focal_gamma_, d_, outputs_};

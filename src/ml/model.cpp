@@ -80,6 +80,22 @@ void Model::add_gradients(const double* const* rows, const double* labels, const
   }
 }
 
+void Model::add_gradients_f32(const float* const* rows, const double* labels, const double* weights,
+                              size_t n, const double* w, double* acc) const {
+  const auto d = static_cast<size_t>(num_features());
+  thread_local std::vector<double> converted;
+  thread_local std::vector<const double*> converted_rows;
+  converted.resize(n * d);
+  converted_rows.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    double* row = converted.data() + i * d;
+    for (size_t j = 0; j < d; ++j)
+      row[j] = static_cast<double>(rows[i][j]);
+    converted_rows[i] = row;
+  }
+  add_gradients(converted_rows.data(), labels, weights, n, w, acc);
+}
+
 double binary_loss(double z, double y, double gamma, double* dz) {
   if (gamma == 0.0) {
     // sigmoid(z) - y and sample_log_loss(z, y) share e^-|z|: the same bits as calling both (each

@@ -472,6 +472,59 @@ TEST(Lbfgs, ObjectiveIsTheSameBitsForEverySplitAndBlockSize) {
   }
 }
 
+// A float32 matrix (Model::add_gradients_f32, which the linear models implement with their own
+// loop and softmax through the default conversion) gives the objective and gradient of the same
+// values held as doubles, bit for bit, for every split; and L-BFGS then trains the same weights.
+TEST(Lbfgs, Float32MatrixGivesTheBitsOfItsValuesInDouble) {
+  mpi::Comm comm;
+  // The rows rounded to float, as doubles and as floats.
+  const auto rounded = [](idx_t b, idx_t e, LinearKind kind) {
+    ml::Dataset data = dataset(b, e, kind);
+    data.features = data.features.cast<float>().cast<double>();
+    return data;
+  };
+  const auto single = [&](idx_t b, idx_t e, LinearKind kind) {
+    ml::Dataset data = rounded(b, e, kind);
+    data.features32 = data.features.cast<float>();
+    data.features.resize(e - b, 0);
+    EXPECT_EQ(data.matrix_type(), ml::MatrixType::kFloat32);
+    return data;
+  };
+  for (const LinearKind kind : {LinearKind::kLogistic, LinearKind::kLinear, LinearKind::kSoftmax}) {
+    for (const bool weighted : {false, true}) {
+      if (weighted && kind == LinearKind::kLinear) continue;
+      SCOPED_TRACE(std::string(model_of(kind).type()) + (weighted ? " class-weighted" : ""));
+      const ml::LinearModel model = model_of(kind);
+      const std::vector<double> class_weights = !weighted ? std::vector<double>{}
+                                                : kind == LinearKind::kLogistic
+                                                    ? std::vector<double>{1.0, 3.0}
+                                                    : std::vector<double>{0.5, 2.0, 1.0};
+      Eigen::VectorXd w(model.num_parameters());
+      for (Eigen::Index j = 0; j < w.size(); ++j)
+        w(j) = uniform(j, 14) - 0.5;
+      for (int mode = 0; mode <= 4; ++mode) {
+        const auto [b, e] = objective_split(comm.rank(), comm.size(), mode);
+        Eigen::VectorXd g64;
+        Eigen::VectorXd g32;
+        const double f64 =
+            ml::full_batch_objective(comm, rounded(b, e, kind), model, class_weights, w, &g64, 7);
+        const double f32 =
+            ml::full_batch_objective(comm, single(b, e, kind), model, class_weights, w, &g32, 7);
+        EXPECT_EQ(std::memcmp(&f64, &f32, sizeof(double)), 0) << "mode " << mode;
+        EXPECT_TRUE(same_bits(g64, g32)) << "mode " << mode;
+      }
+      const auto [b, e] = split(kRows, comm.rank(), comm.size(), 0);
+      ml::SgdOptions options = lbfgs_options();
+      options.class_weights = class_weights;
+      const ml::TrainState t64 =
+          ml::train_sgd(comm, rounded(b, e, kind), model, options, std::nullopt, {});
+      const ml::TrainState t32 =
+          ml::train_sgd(comm, single(b, e, kind), model, options, std::nullopt, {});
+      EXPECT_TRUE(same_bits(t64.weights, t32.weights));
+    }
+  }
+}
+
 // A non-finite per-sample value anywhere makes the objective +infinity on every rank.
 TEST(Lbfgs, NonFiniteValuesGiveAnInfiniteObjectiveEverywhere) {
   mpi::Comm comm;

@@ -59,6 +59,9 @@ class LinearModel final : public Model {
   /// the margin) straight into acc; softmax: the default.
   void add_gradients(const double* const* rows, const double* labels, const double* weights,
                      size_t n, const double* w, double* acc) const override;
+  /// The same loop reading float rows (softmax: the default).
+  void add_gradients_f32(const float* const* rows, const double* labels, const double* weights,
+                         size_t n, const double* w, double* acc) const override;
   /// Every kind: the loss's derivative in each output's margin (one for least squares and
   /// logistic, one per class for softmax), then the loss.
   bool sample_factors(const double* const* rows, const double* labels, size_t n, const double* w,

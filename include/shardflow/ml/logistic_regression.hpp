@@ -23,8 +23,10 @@ struct LogisticRegression {
   /// the dataset's feature count differs from the model's.
   Eigen::VectorXd predict_proba(const Dataset& data) const;
 
-  /// w . x + b for one row of `d` features: fixed_order_dot(row, weights, d) + weights[d].
-  static double margin(const double* row, const double* weights, int d) {
+  /// w . x + b for one row of `d` features: fixed_order_dot(row, weights, d) + weights[d]. A
+  /// float row gives the bits of the same row converted to double (the conversion is exact).
+  template <typename Value>
+  static double margin(const Value* row, const double* weights, int d) {
     return fixed_order_dot(row, weights, d) + weights[d];
   }
 
@@ -35,18 +37,22 @@ struct LogisticRegression {
   /// Four sums instead of one because one running sum is a chain of dependent additions (64
   /// features: 64 x 4 cycles per row); bench_train's 1.6e6 x 64 logistic epoch at 1 rank went
   /// from 1.38-1.48 s to 1.26-1.39 s (alternating runs on a loaded machine).
-  static double fixed_order_dot(const double* a, const double* b, int n) {
+  /// `a` may be float (each value converted to double exactly first: the same bits as a copy of
+  /// the row in double).
+  template <typename Value>
+  static double fixed_order_dot(const Value* a, const double* b, int n) {
+    const auto at = [a](int j) { return static_cast<double>(a[j]); };
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     int j = 0;
     for (; j + 4 <= n; j += 4) {
-      s0 += a[j] * b[j];
-      s1 += a[j + 1] * b[j + 1];
-      s2 += a[j + 2] * b[j + 2];
-      s3 += a[j + 3] * b[j + 3];
+      s0 += at(j) * b[j];
+      s1 += at(j + 1) * b[j + 1];
+      s2 += at(j + 2) * b[j + 2];
+      s3 += at(j + 3) * b[j + 3];
     }
-    if (j < n) s0 += a[j] * b[j];
-    if (j + 1 < n) s1 += a[j + 1] * b[j + 1];
-    if (j + 2 < n) s2 += a[j + 2] * b[j + 2];
+    if (j < n) s0 += at(j) * b[j];
+    if (j + 1 < n) s1 += at(j + 1) * b[j + 1];
+    if (j + 2 < n) s2 += at(j + 2) * b[j + 2];
     return (s0 + s1) + (s2 + s3);
   }
 
