@@ -386,7 +386,8 @@ Table group_by_unchecked(const mpi::Comm& comm, const Table& table,
     key_idx.push_back(table.schema().index_of(k, "group-by keys"));
   const int ranks = comm.size();
   const bool holistic = std::any_of(aggs.begin(), aggs.end(), is_holistic);
-  const KeyPacking packing = plan_packing(comm, table, key_idx);
+  const KeyPacking packing =
+      plan_packing(comm, table, key_idx, known_key_ranges(options.input_profile, table, key_idx));
   const int agg_passes = static_cast<int>(aggs.size());
   PassProgress progress(comm, table.num_rows());
 

@@ -404,7 +404,8 @@ class Executor {
                         step_label(index, step),
                         job_.seed,
                         [this, index] { free_after(static_cast<int>(index)); },
-                        [this, &step, index](std::size_t k) { return take_input(step, index, k); }};
+                        [this, &step, index](std::size_t k) { return take_input(step, index, k); },
+                        [this, &step](std::size_t k) { return input_profile(step, k); }};
     Stopwatch compute_timer;
     std::vector<table::Table> outputs = step.run(context, inputs);
     const double compute_seconds = compute_timer.seconds();
@@ -450,6 +451,13 @@ class Executor {
     spdlog::debug("{}: takes over table '{}' (read by no later step), freeing it as it goes",
                   step_label(index, step), name);
     return out;
+  }
+
+  // StepContext::input_profile: input k's load-time profile, which still describes it (a job's
+  // tables do not change once made; a step that takes one over is its last reader).
+  const ops::TableProfile* input_profile(const StepSpec& step, std::size_t k) const {
+    const TableState& t = tables_.at(step.inputs.at(k).table);
+    return t.input != nullptr && t.profile ? &*t.profile : nullptr;
   }
 
   // Frees table `name` now if no position after `position` reads it (with table_liveness): for a

@@ -20,6 +20,7 @@
 #include "shardflow/mpi/allreduce.hpp"
 #include "shardflow/ops/exact_sum.hpp"
 #include "shardflow/ops/group_by.hpp"
+#include "shardflow/ops/table_profile.hpp"
 #include "support/exact_reference.hpp"
 
 using namespace shardflow;
@@ -304,6 +305,21 @@ TEST(GroupBy, OnePassSmallDomainPathEqualsTheTwoPassPathAndABruteForce) {
         return all;
       };
       EXPECT_EQ(rows({}), rows(two_pass));
+      // Integer keys' ranges from the input's profile (a job's loaded input) instead of a scan:
+      // the same rows; and from a profile whose ranges are wider than the values (still exact
+      // for the contract: at least as wide), the same rows too.
+      const ops::TableProfile profile = ops::profile_table(comm, local);
+      ops::GroupByOptions profiled;
+      profiled.input_profile = &profile;
+      EXPECT_EQ(rows({}), rows(profiled));
+      ops::TableProfile wider = profile;
+      for (ops::ColumnProfile& c : wider.columns) {
+        c.int_min -= 5;
+        c.int_max += 9;
+        c.nulls += 1;  // a null slot the values do not use
+      }
+      profiled.input_profile = &wider;
+      EXPECT_EQ(rows({}), rows(profiled));
     }
   }
 }

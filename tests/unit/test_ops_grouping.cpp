@@ -17,6 +17,7 @@
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/ops/hash_table.hpp"
 #include "shardflow/ops/key_packing.hpp"
+#include "shardflow/ops/table_profile.hpp"
 
 using namespace shardflow;
 using table::Column;
@@ -85,6 +86,34 @@ TEST(Grouping, GroupDirectEqualsPackingTheWholeTable) {
     }
     const ops::KeyPacking p = ops::plan_packing(self, t, key_idx);
     ASSERT_TRUE(p.packable);
+    // The ranges known from the table's profile give the plan of scanning the keys, except that
+    // a column with a validity vector but no null gets no null slot; its packed keys are equal
+    // exactly where the scanned plan's are.
+    const ops::TableProfile profile = ops::profile_table(self, t);
+    const ops::KeyPacking known =
+        ops::plan_packing(self, t, key_idx, ops::known_key_ranges(&profile, t, key_idx));
+    ASSERT_TRUE(known.packable);
+    ASSERT_EQ(known.columns.size(), p.columns.size());
+    for (size_t j = 0; j < p.columns.size(); ++j) {
+      // A string key is scanned as before (its nullable flag: whether it has a validity vector).
+      const bool nulls = t.column(key_idx[j]).type() == DataType::kString
+                             ? p.columns[j].nullable
+                             : profile.columns[static_cast<size_t>(key_idx[j])].nulls > 0;
+      EXPECT_EQ(known.columns[j].nullable, nulls) << "trial " << trial << " key " << j;
+      EXPECT_EQ(known.columns[j].min, p.columns[j].min) << "trial " << trial << " key " << j;
+      EXPECT_EQ(known.columns[j].slots, p.columns[j].slots - (p.columns[j].nullable && !nulls))
+          << "trial " << trial << " key " << j;
+    }
+    {
+      const table::Buffer<std::uint64_t> a = ops::pack_keys(t, p);
+      const table::Buffer<std::uint64_t> b = ops::pack_keys(t, known);
+      std::map<std::uint64_t, std::uint64_t> forward, backward;
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_LT(b[i], known.domain);
+        ASSERT_EQ(forward.emplace(a[i], b[i]).first->second, b[i]) << "trial " << trial;
+        ASSERT_EQ(backward.emplace(b[i], a[i]).first->second, a[i]) << "trial " << trial;
+      }
+    }
     if (p.domain > ops::kDirectGroupDomain) continue;
     const table::Buffer<std::uint64_t> packed = ops::pack_keys(t, p);
     const ops::PackedGroups want = ops::group_packed(packed, p.domain, 16);

@@ -22,6 +22,7 @@
 #include "shardflow/mpi/comm.hpp"
 #include "shardflow/ops/aggregate.hpp"
 #include "shardflow/ops/shuffle.hpp"
+#include "shardflow/ops/table_profile.hpp"
 #include "shardflow/table/schema.hpp"
 #include "shardflow/table/table.hpp"
 
@@ -46,6 +47,10 @@ struct GroupByOptions {
   /// the input, the shuffle's buffers and the output are not all whole at once (db-benchmark q10).
   /// Not called with one rank (nothing is shuffled) nor without keys. Empty: not called.
   std::function<void()> input_consumed = nullptr;
+  /// The profile of the input table's current values over all ranks (a job's input as loaded,
+  /// ops/table_profile.hpp), or null: integer key columns it covers are not scanned for their
+  /// range (see plan_packing's `known`). Must be equal on all ranks.
+  const TableProfile* input_profile = nullptr;
 };
 
 /// Local: output schema of a group-by: the key columns (input types) then one column per

@@ -9,9 +9,11 @@
 // equal packed keys on every rank; distinct tuples give distinct packed keys.
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "shardflow/mpi/comm.hpp"
+#include "shardflow/ops/table_profile.hpp"
 #include "shardflow/table/column.hpp"
 #include "shardflow/table/table.hpp"
 
@@ -38,12 +40,33 @@ struct KeyPacking {
   std::vector<PackedColumn> columns;
 };
 
+/// What is known, over all ranks, of an integer, timestamp or bool key column's current values
+/// (from the profile taken when its table was loaded, ops/table_profile.hpp): the range of its
+/// non-null values (unused for bool) and whether any value is null.
+struct KnownKeyRange {
+  std::int64_t min = 0;
+  std::int64_t max = -1;
+  bool has_nulls = false;
+};
+
 /// Collective: decides (identically on all ranks) whether the key columns `key_idx` of `t` pack
 /// into 62 bits, and how. Schema and dictionaries must be equal on all ranks. Returns
 /// packable == false (and no columns) when some key is a float or a plain string, or the global
-/// value ranges are too wide.
+/// value ranges are too wide. `known`: empty, or one entry per key, equal on all ranks (nullopt:
+/// not known); a known integer, timestamp or bool key is not scanned, and when every key is
+/// known no ranges are reduced across ranks (an entry for another type is ignored). Entries must
+/// be exact (a range at least as wide as the values, a null flag that is true when a value is
+/// null); a range wider than the values packs correctly, with more slots.
 KeyPacking plan_packing(const mpi::Comm& comm, const table::Table& t,
-                        const std::vector<int>& key_idx);
+                        const std::vector<int>& key_idx,
+                        const std::vector<std::optional<KnownKeyRange>>& known = {});
+
+/// Local: plan_packing's `known` for keys `key_idx` of `t` from `profile`, the profile of `t`'s
+/// current values over all ranks (null: nothing known). A key is known when its profile entry
+/// has the key's name and type and a range (a column of nulls only is scanned as before).
+std::vector<std::optional<KnownKeyRange>> known_key_ranges(const TableProfile* profile,
+                                                           const table::Table& t,
+                                                           const std::vector<int>& key_idx);
 
 /// Local: the packed key of every row of `t` (`p` from plan_packing on this table, packable).
 table::Buffer<std::uint64_t> pack_keys(const table::Table& t, const KeyPacking& p);

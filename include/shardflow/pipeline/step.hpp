@@ -16,6 +16,7 @@
 
 #include "shardflow/common/error.hpp"
 #include "shardflow/mpi/comm.hpp"
+#include "shardflow/ops/table_profile.hpp"
 #include "shardflow/pipeline/config_node.hpp"
 #include "shardflow/pipeline/table_shape.hpp"
 #include "shardflow/table/table.hpp"
@@ -53,6 +54,10 @@ struct StepContext {
   /// step reads `inputs[k]`). After a move the step must not read `inputs[k]`. For a step that
   /// frees its input column by column as it builds its outputs (filter). May be empty.
   std::function<std::optional<table::Table>(std::size_t)> take_input = nullptr;
+  /// Local: the profile of input k's values over all ranks when the job has one (an input table
+  /// loaded in this run: the run report's data-quality profile), else null; equal on all ranks.
+  /// Steps plan with it instead of scanning (group_by: its integer keys' ranges). May be empty.
+  std::function<const ops::TableProfile*(std::size_t)> input_profile = nullptr;
 };
 
 /// A parsed step. Subclasses (one per op) add their typed settings; instances are immutable once

@@ -319,6 +319,7 @@ class GroupByStep final : public StepSpec {
     ops::GroupByOptions options;
     options.shuffle.round_bytes = context.runtime.shuffle_round_bytes;
     options.input_consumed = context.release_inputs;  // `inputs` are not read after group_by
+    if (context.input_profile) options.input_profile = context.input_profile(0);
     std::vector<table::Table> result;
     // Errors found in the data (an int64 sum that overflows) are agreed inside group_by.
     table::Table grouped = run_located(fields.of("aggs", location), context, [&] {
