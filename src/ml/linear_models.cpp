@@ -261,14 +261,13 @@ bool LinearModel::sample_factors(const double* const* rows, const double* labels
   return true;
 }
 
-void LinearModel::add_gradients(const double* const* rows, const double* labels,
-                                const double* weights, size_t n, const double* w,
-                                double* acc) const {
-  if (kind_ == LinearKind::kSoftmax) {
-    Model::add_gradients(rows, labels, weights, n, w, acc);
-    return;
-  }
-  const FactorsArgs a{kind_, focal_gamma_, d_, outputs_};
+namespace {
+
+// LinearModel::add_gradients(_f32) for least squares and logistic: the AVX2 copy where the CPU
+// has it (the same bits), else the plain one.
+template <typename Value>
+void add_gradients_dispatch(const FactorsArgs& a, const Value* const* rows, const double* labels,
+                            const double* weights, size_t n, const double* w, double* acc) {
 #ifdef __x86_64__
   if (simd::avx2()) {
     add_gradients_avx2(a, rows, labels, weights, n, w, acc);
@@ -278,6 +277,19 @@ void LinearModel::add_gradients(const double* const* rows, const double* labels,
   add_gradients_default(a, rows, labels, weights, n, w, acc);
 }
 
+}  // namespace
+
+void LinearModel::add_gradients(const double* const* rows, const double* labels,
+                                const double* weights, size_t n, const double* w,
+                                double* acc) const {
+  if (kind_ == LinearKind::kSoftmax) {
+    Model::add_gradients(rows, labels, weights, n, w, acc);
+    return;
+  }
+  add_gradients_dispatch(FactorsArgs{kind_, focal_gamma_, d_, outputs_}, rows, labels, weights, n,
+                         w, acc);
+}
+
 void LinearModel::add_gradients_f32(const float* const* rows, const double* labels,
                                     const double* weights, size_t n, const double* w,
                                     double* acc) const {
@@ -285,14 +297,8 @@ void LinearModel::add_gradients_f32(const float* const* rows, const double* labe
     Model::add_gradients_f32(rows, labels, weights, n, w, acc);
     return;
   }
-  const FactorsArgs a{kind_, focal_gamma_, d_, outputs_};
-#ifdef __x86_64__
-  if (simd::avx2()) {
-    add_gradients_avx2(a, rows, labels, weights, n, w, acc);
-    return;
-  }
-#endif
-  add_gradients_default(a, rows, labels, weights, n, w, acc);
+  add_gradients_dispatch(FactorsArgs{kind_, focal_gamma_, d_, outputs_}, rows, labels, weights, n,
+                         w, acc);
 }
 
 void LinearModel::predict(const double* x, size_t n, const double* w, double* out) const {

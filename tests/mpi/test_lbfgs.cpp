@@ -102,6 +102,13 @@ ml::SgdOptions lbfgs_options() {
   return o;
 }
 
+// The class weights the objective tests use: none, or one per class of `kind`'s labels.
+std::vector<double> test_class_weights(LinearKind kind, bool weighted) {
+  if (!weighted) return {};
+  return kind == LinearKind::kLogistic ? std::vector<double>{1.0, 3.0}
+                                       : std::vector<double>{0.5, 2.0, 1.0};
+}
+
 bool same_bits(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
   return a.size() == b.size() &&
          std::memcmp(a.data(), b.data(), static_cast<size_t>(a.size()) * sizeof(double)) == 0;
@@ -428,10 +435,7 @@ TEST(Lbfgs, ObjectiveIsTheSameBitsForEverySplitAndBlockSize) {
     for (const bool weighted : {false, true}) {
       if (weighted && kind == LinearKind::kLinear) continue;
       const ml::LinearModel model = model_of(kind);
-      const std::vector<double> class_weights = !weighted ? std::vector<double>{}
-                                                : kind == LinearKind::kLogistic
-                                                    ? std::vector<double>{1.0, 3.0}
-                                                    : std::vector<double>{0.5, 2.0, 1.0};
+      const std::vector<double> class_weights = test_class_weights(kind, weighted);
       Eigen::VectorXd w(model.num_parameters());
       for (Eigen::Index j = 0; j < w.size(); ++j)
         w(j) = uniform(j, 13) - 0.5;
@@ -495,10 +499,7 @@ TEST(Lbfgs, Float32MatrixGivesTheBitsOfItsValuesInDouble) {
       if (weighted && kind == LinearKind::kLinear) continue;
       SCOPED_TRACE(std::string(model_of(kind).type()) + (weighted ? " class-weighted" : ""));
       const ml::LinearModel model = model_of(kind);
-      const std::vector<double> class_weights = !weighted ? std::vector<double>{}
-                                                : kind == LinearKind::kLogistic
-                                                    ? std::vector<double>{1.0, 3.0}
-                                                    : std::vector<double>{0.5, 2.0, 1.0};
+      const std::vector<double> class_weights = test_class_weights(kind, weighted);
       Eigen::VectorXd w(model.num_parameters());
       for (Eigen::Index j = 0; j < w.size(); ++j)
         w(j) = uniform(j, 14) - 0.5;
