@@ -519,7 +519,8 @@ TrainState train_lbfgs(const mpi::Comm& comm, const Dataset& data, const Model& 
     if (std::memcmp(&current.f, &state.last_loss, sizeof(double)) != 0) {
       throw ConfigError(
           "the checkpoint's objective at its weights was {} but is {} on this training data; the "
-          "data or the model changed since it was written; {}",
+          "data or the model changed since it was written, or a shardflow version that computed "
+          "the loss differently wrote it; {}",
           state.last_loss, current.f, kStartOver);
     }
   } else {

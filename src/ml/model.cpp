@@ -97,18 +97,12 @@ void Model::add_gradients_f32(const float* const* rows, const double* labels, co
 }
 
 double binary_loss(double z, double y, double gamma, double* dz) {
-  if (gamma == 0.0) {
-    // sigmoid(z) - y and sample_log_loss(z, y) share e^-|z|: the same bits as calling both (each
-    // computes exactly this exponential), with one exp instead of two.
-    const double e = std::exp(-std::fabs(z));
-    *dz = (z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e)) - y;
-    return std::fmax(z, 0.0) - y * z + LogisticRegression::log1p_unit(e);
-  }
+  if (gamma == 0.0) return exact::logistic_loss(z, y, dz);
   const double p = LogisticRegression::sigmoid(z);
   const double q = LogisticRegression::sigmoid(-z);  // 1 - p, without its cancellation
   // log(1 + e^z) = -log q, and log p = z - log(1 + e^z).
   const double softplus =
-      std::fmax(z, 0.0) + LogisticRegression::log1p_unit(std::exp(-std::fabs(z)));
+      std::fmax(z, 0.0) + exact::log1p_unit(exact::exp_nonpositive(-std::fabs(z)));
   const double log_p = z - softplus;
   const double log_q = -softplus;
   if (y != 0.0) {

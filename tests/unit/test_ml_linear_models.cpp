@@ -194,7 +194,10 @@ TEST(LinearModels, FusedGradientSumsAreTheDefaultsBits) {
         std::vector<double> w(static_cast<size_t>(d) + 1);
         for (double& v : w)
           v = normal(rng);
-        for (size_t n = 0; n <= 13; ++n) {
+        // Up to 13 rows, and past the blocked kernel's 64-row blocks (partial last block, a
+        // tail of one to three rows after its groups of four).
+        for (const size_t n :
+             {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 63, 64, 65, 131, 198}) {
           std::vector<double> x(n * static_cast<size_t>(d)), labels(n);
           std::vector<const double*> rows(n);
           for (size_t i = 0; i < n; ++i) {

@@ -117,7 +117,7 @@ TEST(LinearModelKernels, Avx2AndPortableCopiesGiveTheSameBits) {
     return static_cast<double>(state >> 11) * 0x1p-53 * 2 - 1;
   };
   for (const int d : {1, 3, 4, 7, 64, 65}) {
-    constexpr size_t kRowsPerCase = 57;
+    constexpr size_t kRowsPerCase = 157;  // two blocks of the blocked kernel and a partial one
     std::vector<std::vector<double>> x(kRowsPerCase, std::vector<double>(static_cast<size_t>(d)));
     std::vector<const double*> rows;
     std::vector<double> row_weights;

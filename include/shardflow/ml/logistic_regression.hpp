@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "shardflow/ml/dataset.hpp"
+#include "shardflow/ml/exact_math.hpp"
 
 namespace shardflow::ml {
 
@@ -56,27 +57,18 @@ struct LogisticRegression {
     return (s0 + s1) + (s2 + s3);
   }
 
-  /// Numerically stable logistic function.
+  /// Numerically stable logistic function, through exact::exp_nonpositive (the same bits as
+  /// the vectorized training kernels).
   static double sigmoid(double z) {
-    if (z >= 0) return 1.0 / (1.0 + std::exp(-z));
-    const double e = std::exp(z);
-    return e / (1.0 + e);
+    const double e = exact::exp_nonpositive(z >= 0 ? -z : z);
+    return (z >= 0 ? 1.0 : e) / (1.0 + e);
   }
 
   /// Log loss of one sample with margin z and label y in {0, 1}: log(1 + e^z) - y z, computed
-  /// without overflow.
+  /// without overflow (exact::logistic_loss).
   static double sample_log_loss(double z, double y) {
-    return std::fmax(z, 0.0) - y * z + log1p_unit(std::exp(-std::fabs(z)));
-  }
-
-  /// log(1 + e) for e in [0, 1] (the tail log(1 + e^-|z|) of every logistic loss), by Goldberg's
-  /// formula log(u) e / (u - 1) with u = 1 + e rounded, within a few ulp (Goldberg, "What every
-  /// computer scientist should know about floating-point arithmetic", theorem 4). glibc's log1p is
-  /// fdlibm's and costs several times its log: it was 40% of an evaluation of lbfgs' logistic
-  /// objective (bench_train BM_FullBatchObjective).
-  static double log1p_unit(double e) {
-    const double u = 1.0 + e;
-    return u == 1.0 ? e : std::log(u) * e / (u - 1.0);
+    double dz;
+    return exact::logistic_loss(z, y, &dz);
   }
 };
 
