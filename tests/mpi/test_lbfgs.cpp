@@ -193,7 +193,7 @@ LVector to_long(const Eigen::VectorXd& w) {
 
 }  // namespace
 
-// Twice: at the default gradient tolerance (1e-5), whose objective must be within the 1e-6
+// Twice: at the default gradient tolerance (5e-6), whose objective must be within the 1e-6
 // (relative) of the optimum that the training issue asks for, and at 1e-6, which puts it within
 // 1e-8.
 TEST(Lbfgs, LogisticReachesNewtonsOptimum) {

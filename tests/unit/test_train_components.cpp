@@ -346,7 +346,7 @@ TEST(TrainRegistries, LbfgsSettingsAndLocatedErrors) {
   EXPECT_EQ(o.tolerance, 1e-8);
   EXPECT_EQ(o.objective_tolerance, 1e-12);
   EXPECT_EQ(canonical(*load(job + "  optimizer: {type: lbfgs}\n").train->optimizer),
-            "{type: lbfgs, memory: 10, max_iterations: 100, tolerance: 1e-05, "
+            "{type: lbfgs, memory: 10, max_iterations: 100, tolerance: 5e-06, "
             "objective_tolerance: 1e-12}");
 
   // Mini-batch settings are named with the reason they do not apply.

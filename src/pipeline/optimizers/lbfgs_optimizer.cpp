@@ -1,7 +1,7 @@
 // type: lbfgs — full-batch L-BFGS with a strong Wolfe line search for the convex models (linear,
 // logistic, softmax), every objective and gradient summed exactly across ranks (ml/lbfgs.hpp).
 //
-//   optimizer: {type: lbfgs, memory: 10, max_iterations: 100, tolerance: 1.0e-5,
+//   optimizer: {type: lbfgs, memory: 10, max_iterations: 100, tolerance: 5.0e-6,
 //               objective_tolerance: 1.0e-12}
 //
 // Each iteration is one step (and one epoch) of the trainer: checkpoint.every_steps counts
@@ -39,7 +39,7 @@ class LbfgsOptimizerSpec final : public OptimizerSpec {
  public:
   int memory = 10;
   int max_iterations = 100;
-  double tolerance = 1e-5;
+  double tolerance = 5e-6;
   double objective_tolerance = 1e-12;
 
   void emit(YAML::Emitter& out) const override {
