@@ -286,23 +286,6 @@ void add_logistic_gradients_portable(const Value* const* rows, const double* lab
   }
 }
 
-// sample_factors of the log loss: (sigmoid(z) - y, loss) per row, blockwise.
-void logistic_factors_portable(const double* const* rows, const double* labels, size_t n,
-                               const double* w, int d, double* out) {
-  double z[kLogisticBlock];
-  double r[kLogisticBlock];
-  double loss[kLogisticBlock];
-  for (size_t begin = 0; begin < n; begin += kLogisticBlock) {
-    const size_t m = std::min(kLogisticBlock, n - begin);
-    logistic_margins_portable(rows, begin, m, n, kPrefetchRows, w, d, z);
-    exact::logistic_losses_portable(z, labels + begin, m, r, loss);
-    for (size_t i = 0; i < m; ++i) {
-      out[2 * (begin + i)] = r[i];
-      out[2 * (begin + i) + 1] = loss[i];
-    }
-  }
-}
-
 #ifdef __x86_64__
 // The log loss's add_gradients with AVX2, in three passes over blocks of rows: the margins of
 // four rows at a time (four independent chains of additions, where one row alone is one chain
@@ -422,24 +405,6 @@ __attribute__((target("avx2"))) void add_logistic_gradients_avx2(const Value* co
   }
 }
 
-__attribute__((target("avx2"))) void logistic_factors_avx2(const double* const* rows,
-                                                           const double* labels, size_t n,
-                                                           const double* w, int d, double* out) {
-  alignas(32) double z[kLogisticBlock];
-  alignas(32) double r[kLogisticBlock];
-  alignas(32) double loss[kLogisticBlock];
-  for (size_t begin = 0; begin < n; begin += kLogisticBlock) {
-    const size_t m = std::min(kLogisticBlock, n - begin);
-    // A mini-batch's rows are scattered: the row-by-row distance, not the streaming one.
-    logistic_margins_avx2(rows, begin, m, n, kPrefetchRows, w, d, z);
-    exact::logistic_losses_avx2(z, labels + begin, m, r, loss);
-    for (size_t i = 0; i < m; ++i) {
-      out[2 * (begin + i)] = r[i];
-      out[2 * (begin + i) + 1] = loss[i];
-    }
-  }
-}
-
 __attribute__((target("avx2"))) void sample_factors_avx2(const FactorsArgs& a,
                                                          const double* const* rows,
                                                          const double* labels, size_t n,
@@ -455,6 +420,35 @@ __attribute__((target("avx2"))) void add_gradients_avx2(const FactorsArgs& a,
 }
 #endif
 
+// sample_factors of the log loss: (sigmoid(z) - y, loss) per row, blockwise, with the AVX2
+// kernels (called, not inlined: this function is compiled for any x86-64) or their portable
+// twins.
+template <bool kAvx2>
+void logistic_factors(const double* const* rows, const double* labels, size_t n, const double* w,
+                      int d, double* out) {
+  alignas(32) double z[kLogisticBlock];
+  alignas(32) double r[kLogisticBlock];
+  alignas(32) double loss[kLogisticBlock];
+  for (size_t begin = 0; begin < n; begin += kLogisticBlock) {
+    const size_t m = std::min(kLogisticBlock, n - begin);
+    // A mini-batch's rows are scattered: the row-by-row distance, not the streaming one.
+#ifdef __x86_64__
+    if constexpr (kAvx2) {
+      logistic_margins_avx2(rows, begin, m, n, kPrefetchRows, w, d, z);
+      exact::logistic_losses_avx2(z, labels + begin, m, r, loss);
+    } else
+#endif
+    {
+      logistic_margins_portable(rows, begin, m, n, kPrefetchRows, w, d, z);
+      exact::logistic_losses_portable(z, labels + begin, m, r, loss);
+    }
+    for (size_t i = 0; i < m; ++i) {
+      out[2 * (begin + i)] = r[i];
+      out[2 * (begin + i) + 1] = loss[i];
+    }
+  }
+}
+
 }  // namespace
 
 bool LinearModel::sample_factors(const double* const* rows, const double* labels, size_t n,
@@ -465,7 +459,7 @@ bool LinearModel::sample_factors(const double* const* rows, const double* labels
 #ifdef __x86_64__
   if (simd::avx2()) {
     if (log_loss) {
-      logistic_factors_avx2(rows, labels, n, w, d_, out);
+      logistic_factors<true>(rows, labels, n, w, d_, out);
     } else {
       sample_factors_avx2(a, rows, labels, n, w, out);
     }
@@ -473,7 +467,7 @@ bool LinearModel::sample_factors(const double* const* rows, const double* labels
   }
 #endif
   if (log_loss) {
-    logistic_factors_portable(rows, labels, n, w, d_, out);
+    logistic_factors<false>(rows, labels, n, w, d_, out);
   } else {
     sample_factors_default(a, rows, labels, n, w, out);
   }
