@@ -1,7 +1,5 @@
 #include "shardflow/ml/exact_math.hpp"
 
-#include "shardflow/common/simd.hpp"
-
 #ifdef __x86_64__
 #include <immintrin.h>
 #endif
@@ -75,15 +73,5 @@ __attribute__((target("avx2"))) void logistic_losses_avx2(const double* z, const
     loss[i] = logistic_loss(z[i], y[i], &dz[i]);
 }
 #endif
-
-void logistic_losses(const double* z, const double* y, size_t n, double* dz, double* loss) {
-#ifdef __x86_64__
-  if (simd::avx2()) {
-    logistic_losses_avx2(z, y, n, dz, loss);
-    return;
-  }
-#endif
-  logistic_losses_portable(z, y, n, dz, loss);
-}
 
 }  // namespace shardflow::ml::exact

@@ -14,6 +14,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 namespace shardflow::ml::exact {
 
@@ -81,11 +82,9 @@ inline double logistic_loss(double z, double y, double* dz) {
   return ((z > 0.0 ? z : 0.0) - y * z) + log1p_unit(e);
 }
 
-/// logistic_loss for rows [0, n): loss[i] = logistic_loss(z[i], y[i], &dz[i]), with the AVX2
-/// form where the CPU has it and simd::avx2() allows it (the same bits either way).
-void logistic_losses(const double* z, const double* y, size_t n, double* dz, double* loss);
-/// The portable form of logistic_losses, and (x86-64 only) its AVX2 form, which requires a CPU
-/// with AVX2: for kernels that choose themselves, and for tests.
+/// logistic_loss for rows [0, n): loss[i] = logistic_loss(z[i], y[i], &dz[i]). The AVX2 form
+/// (x86-64 only; the CPU must have AVX2: callers check simd::avx2()) gives the same bits as the
+/// portable one.
 void logistic_losses_portable(const double* z, const double* y, size_t n, double* dz, double* loss);
 #ifdef __x86_64__
 void logistic_losses_avx2(const double* z, const double* y, size_t n, double* dz, double* loss);
