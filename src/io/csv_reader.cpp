@@ -32,8 +32,8 @@
 //      (table::unified_dictionary_column), or the column is kept as plain strings when it has too
 //      many distinct values.
 //   Throughput notes (1e7-row db-benchmark file, 2 ranks): plain records go through the bulk
-//   scanner (RecordScanner::scan_simple), the column vectors are sized once, on transparent huge
-//   pages mapped in one call (see reserve_populated), the dictionary tables ask for huge pages
+//   scanner (RecordScanner::scan_simple), the column vectors are sized once and their pages
+//   mapped in one call (see reserve_populated), the dictionary tables ask for huge pages
 //   too, and the quote/newline pre-count is skipped by a rank whose range ends at the end of its
 //   last file.
 
@@ -430,20 +430,18 @@ void reserve_huge(std::vector<T, A>& v, size_t n) {
 #endif
 }
 
-/// reserve_huge(capacity), then maps the pages of the next `touch` elements past size() in one
-/// system call (MADV_POPULATE_WRITE, Linux 5.14; elsewhere the pages fault in on first write).
-/// For the column vectors (60 bytes per row of the group-by data, 300 MB per rank at 1e7 rows
-/// over 2 ranks). Measured on the 2-core development VM on 2026-12-03, a job's load of that file
-/// at 2 ranks (`read_csv: parse took` in the debug log), six rounds in rotating order: huge pages
-/// populated in one call 0.56-1.07 s (step 0.87-1.42 s), huge pages faulted one by one
-/// 0.89-1.47 s, 4 KiB pages populated in one call 1.16-1.22 s (step 1.53-1.73 s; the run's
-/// input profile, one more pass over the columns, also took 0.10-0.25 s against 0.07 s on huge
-/// pages: TLB misses). A measurement on 2026-12-01 had favoured 4 KiB pages by the reading
-/// thread's kernel time alone; the wall time of the whole load is what a job pays.
-/// `touch` excludes the margin of the capacity, which is likely never written.
+/// vector::reserve(capacity), then maps the pages of the next `touch` elements past size() in
+/// one system call (MADV_POPULATE_WRITE, Linux 5.14; elsewhere the pages fault in on first
+/// write). For the column vectors (60 bytes per row of the group-by data, 300 MB per rank at 1e7
+/// rows over 2 ranks). They are table::Buffers, so their page size follows the buffer rule of
+/// common/memory.hpp (huge pages from kHugePageBufferBytes up): on the development VM cold huge
+/// pages cost several times what 4 KiB pages do, and a job's load always writes cold memory
+/// (the 1e7-row load after 15 s idle: 0.62-0.66 s against 1.19-1.33 s when every column vector
+/// was put on huge pages, 2026-12-06). `touch` excludes the margin of the capacity, which is
+/// likely never written.
 template <typename T, typename A>
 void reserve_populated(std::vector<T, A>& v, size_t capacity, size_t touch) {
-  reserve_huge(v, capacity);
+  v.reserve(capacity);
 #ifdef MADV_POPULATE_WRITE
   constexpr std::uintptr_t kPage = 4096;
   const auto begin = reinterpret_cast<std::uintptr_t>(v.data() + v.size());
