@@ -8,6 +8,7 @@
 #include <limits>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 #include "shardflow/common/hash.hpp"
 #include "shardflow/mpi/allreduce.hpp"
@@ -121,20 +122,57 @@ void scan_numbers(const T* values, const std::uint8_t* valid, idx_t n, bool with
       scan.note(ordered_key(hi));
     }
   } else {
+    // The range first (a loop the compiler vectorizes), then the sketch. A register holds the
+    // largest rank among the hashes of the values routed to it, so a value seen twice changes
+    // nothing: where the range is small (ids, codes, counts) a bitmap of the values seen
+    // replaces the hash per row, and each distinct value is hashed once. The registers are the
+    // same as hashing every row. The 1e7-row group-by input (5 such columns, 5e6 rows per rank):
+    // the profile took 0.078 s per rank before, most of it hashing.
     std::int64_t lo = std::numeric_limits<std::int64_t>::max();
     std::int64_t hi = std::numeric_limits<std::int64_t>::min();
-    bool any = false;
+    idx_t seen = 0;
+    if (valid == nullptr) {
+      for (idx_t i = 0; i < n; ++i) {
+        const auto v = static_cast<std::int64_t>(values[i]);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+      }
+      seen = n;
+    } else {
+      for (idx_t i = 0; i < n; ++i) {
+        if (valid[i] == 0) continue;
+        const auto v = static_cast<std::int64_t>(values[i]);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        ++seen;
+      }
+    }
+    if (seen == 0) return;
+    scan.note(lo);
+    scan.note(hi);
+    if (!with_sketch) return;
+    // hi - lo as unsigned cannot overflow; a bitmap of at most 4 bits per row, and 64 MiB.
+    const auto span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+    if (span < std::min<std::uint64_t>(std::uint64_t{4} * static_cast<std::uint64_t>(n),
+                                       std::uint64_t{1} << 29)) {
+      std::vector<std::uint64_t> bits(static_cast<size_t>(span / 64 + 1), 0);
+      for (idx_t i = 0; i < n; ++i) {
+        if (valid != nullptr && valid[i] == 0) continue;
+        const std::uint64_t d = static_cast<std::uint64_t>(static_cast<std::int64_t>(values[i])) -
+                                static_cast<std::uint64_t>(lo);
+        bits[static_cast<size_t>(d >> 6)] |= std::uint64_t{1} << (d & 63);
+      }
+      for (size_t w = 0; w < bits.size(); ++w) {
+        for (std::uint64_t word = bits[w]; word != 0; word &= word - 1) {
+          const std::uint64_t d = w * 64 + static_cast<std::uint64_t>(std::countr_zero(word));
+          scan.sketch(hash_u64(static_cast<std::uint64_t>(lo) + d));
+        }
+      }
+      return;
+    }
     for (idx_t i = 0; i < n; ++i) {
       if (valid != nullptr && valid[i] == 0) continue;
-      const auto v = static_cast<std::int64_t>(values[i]);
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-      any = true;
-      if (with_sketch) scan.sketch(hash_u64(static_cast<std::uint64_t>(v)));
-    }
-    if (any) {
-      scan.note(lo);
-      scan.note(hi);
+      scan.sketch(hash_u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(values[i]))));
     }
   }
 }
@@ -159,14 +197,28 @@ void scan_column(const Column& c, std::span<std::int64_t> slots, idx_t& nulls) {
       }
     } else {
       if (c.type() == DataType::kString) {  // dictionary codes: no range
+        if (method == Distinct::kCodes) {
+          for (idx_t i = 0; i < n; ++i) {
+            if (valid != nullptr && valid[i] == 0) continue;
+            extra[static_cast<size_t>(values[static_cast<size_t>(i)])] = 1;
+          }
+          return;
+        }
+        // Codes lie in [0, dictionary size): mark the codes seen, then hash each once (the
+        // registers are the same as hashing every row, see scan_numbers).
+        std::vector<std::uint8_t> used(
+            c.dictionary() ? static_cast<size_t>(c.dictionary()->size()) : 0, 0);
         for (idx_t i = 0; i < n; ++i) {
           if (valid != nullptr && valid[i] == 0) continue;
-          const auto code = values[static_cast<size_t>(i)];
-          if (method == Distinct::kCodes) {
-            extra[static_cast<size_t>(code)] = 1;
+          const auto code = static_cast<std::uint64_t>(values[static_cast<size_t>(i)]);
+          if (code < used.size()) [[likely]] {
+            used[static_cast<size_t>(code)] = 1;
           } else {
-            scan.sketch(hash_u64(static_cast<std::uint64_t>(code)));
+            scan.sketch(hash_u64(code));
           }
+        }
+        for (size_t code = 0; code < used.size(); ++code) {
+          if (used[code] != 0) scan.sketch(hash_u64(static_cast<std::uint64_t>(code)));
         }
         return;
       }

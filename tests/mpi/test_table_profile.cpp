@@ -95,3 +95,67 @@ TEST(TableProfile, EmptyTable) {
     EXPECT_EQ(p.distinct, 0) << p.name;
   }
 }
+
+// An integer column's sketch is fed each distinct value once when its range is small (a bitmap of
+// the values seen) and every row otherwise. Both must give the same registers, hence the same
+// estimate: 1000 values 37 apart are hashed row by row when each appears once (range 36963 >= 4
+// rows per value), through the bitmap when each appears 40 times; with nulls on the wide side.
+TEST(TableProfile, SmallRangeSketchEqualsHashingEveryRow) {
+  mpi::Comm comm;
+  auto column_of = [&](int copies, bool with_nulls) {
+    Column c(DataType::kInt64);
+    for (int copy = 0; copy < copies; ++copy) {
+      for (std::int64_t v = comm.rank(); v < 1000; v += comm.size()) {
+        c.values<std::int64_t>().push_back(-5000 + 37 * v);
+        if (with_nulls) c.validity().push_back(1);
+      }
+    }
+    if (with_nulls) {
+      c.values<std::int64_t>().push_back(1000000000);  // a null per rank, its value out of range
+      c.validity().push_back(0);
+    }
+    Table t;
+    t.add_column("v", std::move(c));
+    return ops::profile_table(comm, t).columns.at(0);
+  };
+  const ops::ColumnProfile wide = column_of(1, true);
+  const ops::ColumnProfile narrow = column_of(40, false);
+  EXPECT_FALSE(wide.distinct_exact);
+  EXPECT_EQ(narrow.distinct, wide.distinct);
+  EXPECT_NEAR(static_cast<double>(narrow.distinct), 1000.0, 100.0);
+  EXPECT_EQ(narrow.int_min, -5000);
+  EXPECT_EQ(narrow.int_max, -5000 + 37 * 999);
+  EXPECT_EQ(wide.int_min, narrow.int_min);
+  EXPECT_EQ(wide.int_max, narrow.int_max);
+  EXPECT_EQ(wide.nulls, comm.size());  // one per rank
+}
+
+// The same for a dictionary column too large for exact used-code flags (above
+// kExactDistinctCodes entries): the codes seen are marked, then each is hashed once. The
+// reference is an int64 column of the same numbers, whose range (5992) is too wide for the
+// bitmap at 858 rows, so it is hashed row by row; the code and the number hash alike.
+TEST(TableProfile, LargeDictionarySketchEqualsHashingEveryRow) {
+  mpi::Comm comm;
+  std::vector<std::string> words;
+  for (int w = 0; w < 6000; ++w)
+    words.push_back(fmt::format("w{:05d}", w));
+  const auto dict = std::make_shared<const table::Dictionary>(words);
+  ASSERT_GT(dict->size(), ops::kExactDistinctCodes);
+  Column codes(DataType::kString), numbers(DataType::kInt64);
+  codes.set_dictionary(dict);
+  for (int copy = 0; copy < 12; ++copy) {
+    for (std::int32_t code = 7 * comm.rank(); code < 6000; code += 7 * comm.size()) {
+      codes.codes().push_back(code);
+      if (copy == 0) numbers.values<std::int64_t>().push_back(code);
+    }
+  }
+  Table with_codes, with_numbers;
+  with_codes.add_column("s", std::move(codes));
+  with_numbers.add_column("n", std::move(numbers));
+  const ops::ColumnProfile marked = ops::profile_table(comm, with_codes).columns.at(0);
+  const ops::ColumnProfile hashed = ops::profile_table(comm, with_numbers).columns.at(0);
+  EXPECT_FALSE(marked.distinct_exact);
+  EXPECT_FALSE(hashed.distinct_exact);
+  EXPECT_EQ(marked.distinct, hashed.distinct);
+  EXPECT_NEAR(static_cast<double>(marked.distinct), 858.0, 86.0);
+}
