@@ -126,8 +126,8 @@ void scan_numbers(const T* values, const std::uint8_t* valid, idx_t n, bool with
     // largest rank among the hashes of the values routed to it, so a value seen twice changes
     // nothing: where the range is small (ids, codes, counts) a bitmap of the values seen
     // replaces the hash per row, and each distinct value is hashed once. The registers are the
-    // same as hashing every row. The 1e7-row group-by input (5 such columns, 5e6 rows per rank):
-    // the profile took 0.078 s per rank before, most of it hashing.
+    // same as hashing every row. The 1e7-row group-by input (5 such columns and the 1e5-value
+    // id3 dictionary, 5e6 rows per rank): the whole profile 0.078-0.082 s -> 0.058-0.064 s.
     std::int64_t lo = std::numeric_limits<std::int64_t>::max();
     std::int64_t hi = std::numeric_limits<std::int64_t>::min();
     idx_t seen = 0;

@@ -36,10 +36,10 @@ inline constexpr idx_t kKeptFreeBytes = (idx_t{1} << 31) - 1;
 /// group-by benchmark job at 1e7 rows, 2 ranks, each run after 15 s idle, two rounds alternating
 /// (this rule against huge pages from 4 MiB and always for the CSV reader's columns): CSV load
 /// 0.62-0.66 s against 1.19-1.33 s, q6 0.24-0.27 against 0.37-0.39 s, load plus q1-q10
-/// 1.83-2.04 s against 2.61-2.65 s. At 1e8 rows (columns
-/// of 400 MB per rank, above the threshold either way) the job runs as before. The price of a
-/// huge page: a block's resident memory grows in 2 MiB steps, which only matters for blocks
-/// written sparsely. Sets a process-wide flag; runtime.huge_pages of a job.
+/// 1.83-2.04 s against 2.61-2.65 s. At 1e8 rows (columns of 400 MB per rank, above the
+/// threshold either way) the job runs as before. The price of a huge page: a block's resident
+/// memory grows in 2 MiB steps, which only matters for blocks written sparsely. Sets a
+/// process-wide flag; runtime.huge_pages of a job.
 void use_huge_pages_for_buffers(bool on);
 bool huge_pages_for_buffers();
 inline constexpr std::size_t kHugePageBufferBytes = std::size_t{128} << 20;
