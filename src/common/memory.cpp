@@ -40,6 +40,7 @@ void keep_freed_memory(bool keep) {
 
 namespace {
 std::atomic<bool> g_huge_pages_for_buffers{true};
+std::atomic<std::size_t> g_huge_page_min_bytes{kDefaultHugePageBufferBytes};
 }  // namespace
 
 void use_huge_pages_for_buffers(bool on) {
@@ -47,6 +48,14 @@ void use_huge_pages_for_buffers(bool on) {
 }
 bool huge_pages_for_buffers() {
   return g_huge_pages_for_buffers.load(std::memory_order_relaxed);
+}
+
+void set_huge_page_buffer_min_bytes(std::size_t bytes) {
+  g_huge_page_min_bytes.store(bytes);
+}
+std::size_t huge_page_buffer_min_bytes() {
+  if (!huge_pages_for_buffers()) return SIZE_MAX;
+  return g_huge_page_min_bytes.load(std::memory_order_relaxed);
 }
 
 void advise_huge_pages(void* p, std::size_t bytes) {

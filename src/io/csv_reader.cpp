@@ -434,11 +434,10 @@ void reserve_huge(std::vector<T, A>& v, size_t n) {
 /// one system call (MADV_POPULATE_WRITE, Linux 5.14; elsewhere the pages fault in on first
 /// write). For the column vectors (60 bytes per row of the group-by data, 300 MB per rank at 1e7
 /// rows over 2 ranks). They are table::Buffers, so their page size follows the buffer rule of
-/// common/memory.hpp (huge pages from kHugePageBufferBytes up): on the development VM cold huge
-/// pages cost several times what 4 KiB pages do, and a job's load always writes cold memory
-/// (the 1e7-row load after 15 s idle: 0.62-0.66 s against 1.19-1.33 s when every column vector
-/// was put on huge pages, 2026-12-06). `touch` excludes the margin of the capacity, which is
-/// likely never written.
+/// common/memory.hpp (huge pages from huge_page_buffer_min_bytes() up, runtime.huge_pages): a
+/// job's load always writes cold memory, and which page size is cheaper for that depends on the
+/// machine (the measurements are in memory.hpp). `touch` excludes the margin of the capacity,
+/// which is likely never written.
 template <typename T, typename A>
 void reserve_populated(std::vector<T, A>& v, size_t capacity, size_t touch) {
   v.reserve(capacity);

@@ -153,7 +153,11 @@ std::string to_canonical_yaml(const Job& job) {
   out << YAML::Key << "table_liveness" << YAML::Value << r.table_liveness;
   out << YAML::Key << "broadcast_max_bytes" << YAML::Value << r.broadcast_max_bytes;
   out << YAML::Key << "keep_freed_memory" << YAML::Value << r.keep_freed_memory;
-  out << YAML::Key << "huge_pages" << YAML::Value << r.huge_pages;
+  out << YAML::Key << "huge_pages";
+  if (r.huge_pages && r.huge_page_min_bytes != static_cast<idx_t>(kDefaultHugePageBufferBytes))
+    out << YAML::Value << r.huge_page_min_bytes;  // the size form, which reads back the same
+  else
+    out << YAML::Value << r.huge_pages;
   out << YAML::EndMap;
 
   out << YAML::EndMap;

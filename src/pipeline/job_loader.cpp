@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -698,7 +699,20 @@ RuntimeSpec read_runtime(const Node& node) {
     r.keep_freed_memory = to_bool(*n, map.path("keep_freed_memory"));
   }
   if (const Node* n = map.find("huge_pages")) {
-    r.huge_pages = to_bool(*n, map.path("huge_pages"));
+    // true, false, or the smallest column buffer that gets huge pages ("128MiB").
+    const std::string path = map.path("huge_pages");
+    const bool is_number = n->kind == ConfigNode::Kind::kScalar && !n->scalar.empty() &&
+                           std::isdigit(static_cast<unsigned char>(n->scalar.front())) != 0;
+    if (!is_number) {
+      r.huge_pages = to_bool(*n, path);
+    } else {
+      r.huge_page_min_bytes = to_bytes(*n, path);
+      if (r.huge_page_min_bytes < idx_t{2} << 20)
+        fail_at(n->location,
+                fmt::format("{} must be true, false, or a buffer size of at least 2MiB (one huge "
+                            "page), got {}; write e.g. 4MiB or 128MiB",
+                            path, n->scalar));
+    }
   }
   return r;
 }

@@ -1401,6 +1401,7 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
   spdlog::info("job '{}' on {} rank(s), workdir {}", job.name, comm.size(), workdir.string());
   keep_freed_memory(job.runtime.keep_freed_memory);
   use_huge_pages_for_buffers(job.runtime.huge_pages);
+  set_huge_page_buffer_min_bytes(static_cast<std::size_t>(job.runtime.huge_page_min_bytes));
 
   // A run rebuilds the published results; removing the previous run's first means a run that
   // fails leaves none behind that could pass for its own. So go the temporaries of a run killed
@@ -1632,7 +1633,8 @@ RunSummary run_job(const mpi::Comm& comm, const Job& job, const RunOptions& opti
                                   {{"peak_rss_bytes", summary.peak_rss_bytes},
                                    {"table_liveness", job.runtime.table_liveness},
                                    {"keep_freed_memory", job.runtime.keep_freed_memory},
-                                   {"huge_pages", job.runtime.huge_pages}}}};
+                                   {"huge_pages", job.runtime.huge_pages},
+                                   {"huge_page_min_bytes", job.runtime.huge_page_min_bytes}}}};
   // Column names come from the data (a CSV header may hold any byte) and reach the record
   // through the input profiles: bytes that are not UTF-8 are written as U+FFFD, as inspect
   // --json does, instead of failing the run.

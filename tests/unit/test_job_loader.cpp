@@ -675,12 +675,30 @@ TEST_F(JobLoader, KeepFreedMemoryDefaultsToTrueAndIsABool) {
                ConfigError);
 }
 
-TEST_F(JobLoader, HugePagesDefaultsToTrueAndIsABool) {
+TEST_F(JobLoader, HugePagesIsTrueFalseOrAThreshold) {
   const std::string head = "name: j\ninputs:\n  e: {format: hdf5, path: x.h5}\n";
-  EXPECT_TRUE(load_job(write("a.yaml", head)).runtime.huge_pages);
+  const Job defaults = load_job(write("a.yaml", head));
+  EXPECT_TRUE(defaults.runtime.huge_pages);
+  EXPECT_EQ(defaults.runtime.huge_page_min_bytes, idx_t{4} << 20);
   EXPECT_FALSE(
       load_job(write("b.yaml", head + "runtime: {huge_pages: false}\n")).runtime.huge_pages);
-  EXPECT_THROW(load_job(write("c.yaml", head + "runtime: {huge_pages: 2}\n")), ConfigError);
+  const Job sized = load_job(write("d.yaml", head + "runtime: {huge_pages: 128MiB}\n"));
+  EXPECT_TRUE(sized.runtime.huge_pages);
+  EXPECT_EQ(sized.runtime.huge_page_min_bytes, idx_t{128} << 20);
+  // The size form reads back the same from the job's canonical text (the fingerprint's input).
+  EXPECT_NE(sized.fingerprint(), defaults.fingerprint());
+  EXPECT_EQ(load_job(write("f.yaml", sized.canonical_yaml)).runtime.huge_page_min_bytes,
+            idx_t{128} << 20);
+  EXPECT_EQ(load_job(write("g.yaml", defaults.canonical_yaml)).fingerprint(),
+            defaults.fingerprint());
+  try {
+    load_job(write("c.yaml", head + "runtime: {huge_pages: 2}\n"));
+    ADD_FAILURE() << "a threshold under one huge page was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("at least 2MiB"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("c.yaml:4"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_job(write("e.yaml", head + "runtime: {huge_pages: sometimes}\n")), ConfigError);
 }
 
 TEST_F(JobLoader, TabDelimiterAndBackslashes) {

@@ -1,9 +1,9 @@
 // keep_freed_memory (common/memory.hpp): with it, a large block comes from the heap and stays
 // there when freed (the next large allocation reuses mapped pages); without it, glibc maps large
 // blocks fresh and unmaps them on free. Checked through glibc's own accounting (mallinfo2).
-// use_huge_pages_for_buffers: table::Buffer blocks of kHugePageBufferBytes and more get
-// transparent huge pages, smaller ones do not, checked in
-// /proc/self/smaps.
+// use_huge_pages_for_buffers: table::Buffer blocks of huge_page_buffer_min_bytes() and more get
+// transparent huge pages, smaller ones do not, checked in /proc/self/smaps; the threshold is
+// kDefaultHugePageBufferBytes unless set.
 
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -101,27 +101,30 @@ TEST(HugePagesForBuffers, OnlyBuffersFromTheThresholdUpGetHugePagesAndOnlyWhenOn
   if (thp_mode() != "madvise")
     GTEST_SKIP() << "transparent huge pages are '" << thp_mode() << "', not 'madvise'";
   if (!kGlibcMalloc) GTEST_SKIP() << "not glibc's malloc (sanitizer build)";
-  constexpr size_t kLarge = (kHugePageBufferBytes + (size_t{8} << 20)) / sizeof(double);
-  constexpr size_t kSmall = (size_t{32} << 20) / sizeof(double);
-  static_assert(kSmall * sizeof(double) < kHugePageBufferBytes);
   ASSERT_TRUE(huge_pages_for_buffers()) << "on by default";
-  {
-    table::Buffer<double> large(kLarge);
-    std::fill(large.begin(), large.end(), 1.0);
-    EXPECT_GT(huge_bytes_in(large.data(), kLarge * sizeof(double)), 0u);
-  }
-  {
-    // Below the threshold a buffer stays on 4 KiB pages: on the development VM a cold huge
-    // page costs several times what its 512 small pages do (memory.hpp).
-    table::Buffer<double> small(kSmall);
-    std::fill(small.begin(), small.end(), 1.0);
-    EXPECT_EQ(huge_bytes_in(small.data(), kSmall * sizeof(double)), 0u);
-  }
+  ASSERT_EQ(huge_page_buffer_min_bytes(), kDefaultHugePageBufferBytes);
+  // A 1e7-row table's column at 2 ranks (40 MB) is above the default threshold.
+  constexpr size_t kColumn = (size_t{40} << 20) / sizeof(double);
+  // Below it: 3 MiB, which holds a whole aligned 2 MiB page wherever it starts.
+  constexpr size_t kSmall = (size_t{3} << 20) / sizeof(double);
+  static_assert(kSmall * sizeof(double) < kDefaultHugePageBufferBytes);
+  auto huge_after_write = [](size_t n) {
+    table::Buffer<double> b(n);
+    std::fill(b.begin(), b.end(), 1.0);
+    return huge_bytes_in(b.data(), n * sizeof(double));
+  };
+  EXPECT_GT(huge_after_write(kColumn), 0u);
+  EXPECT_EQ(huge_after_write(kSmall), 0u) << "below the threshold a buffer stays on 4 KiB pages";
+
+  // A larger threshold (runtime.huge_pages: 128MiB) leaves the column on 4 KiB pages.
+  set_huge_page_buffer_min_bytes(size_t{128} << 20);
+  EXPECT_EQ(huge_page_buffer_min_bytes(), size_t{128} << 20);
+  EXPECT_EQ(huge_after_write(kColumn), 0u);
+  EXPECT_GT(huge_after_write((size_t{136} << 20) / sizeof(double)), 0u);
+  set_huge_page_buffer_min_bytes(kDefaultHugePageBufferBytes);
+
   use_huge_pages_for_buffers(false);
-  {
-    table::Buffer<double> off(kLarge);
-    std::fill(off.begin(), off.end(), 1.0);
-    EXPECT_EQ(huge_bytes_in(off.data(), kLarge * sizeof(double)), 0u);
-  }
+  EXPECT_EQ(huge_page_buffer_min_bytes(), SIZE_MAX);
+  EXPECT_EQ(huge_after_write(kColumn), 0u);
   use_huge_pages_for_buffers(true);
 }

@@ -26,23 +26,31 @@ void keep_freed_memory(bool keep);
 inline constexpr idx_t kKeptFreeBytes = (idx_t{1} << 31) - 1;
 
 /// Local: with `on` true (the default), every table::Buffer block of at least
-/// kHugePageBufferBytes gets advise_huge_pages when it is allocated, so that its first write
-/// faults in 2 MiB pages instead of 4 KiB ones and random access into it misses the TLB less.
-/// Smaller blocks stay on 4 KiB pages: on the 2-core development VM a huge page that the host
-/// has reclaimed (memory the guest freed a few seconds earlier) costs 2.3-2.8 s per GB to fault
-/// in, against 0.5-0.6 s per GB for the same memory in 4 KiB pages (300 MB and 3 GB touched
-/// after 15-20 s idle, 2026-12-06); back to back the order reverses (0.11 against 0.5 s/GB),
-/// which is what earlier measurements, taken back to back, saw. A job pays the cold figure. The
-/// group-by benchmark job at 1e7 rows, 2 ranks, each run after 15 s idle, two rounds alternating
-/// (this rule against huge pages from 4 MiB and always for the CSV reader's columns): CSV load
-/// 0.62-0.66 s against 1.19-1.33 s, q6 0.24-0.27 against 0.37-0.39 s, load plus q1-q10
-/// 1.83-2.04 s against 2.61-2.65 s. At 1e8 rows (columns of 400 MB per rank, above the
-/// threshold either way) the job runs as before. The price of a huge page: a block's resident
-/// memory grows in 2 MiB steps, which only matters for blocks written sparsely. Sets a
-/// process-wide flag; runtime.huge_pages of a job.
+/// huge_page_buffer_min_bytes() gets advise_huge_pages when it is allocated, so that its first
+/// write faults in 2 MiB pages instead of 4 KiB ones and random access into it misses the TLB
+/// less. Smaller blocks stay on 4 KiB pages. Sets a process-wide flag; runtime.huge_pages of a
+/// job (false).
+///
+/// Which page size a job's first touch of memory pays less for depends on the machine, and on the
+/// development VM on the host's state, which changed between sessions: after 15 s idle, 1 GB
+/// written once cost 0.5-0.6 s as 4 KiB pages and 2.3-2.8 s as huge pages on 2026-12-06 morning,
+/// and 2.8 s against 1.7-2.3 s that evening (benchmarks/bench_page_faults.cpp measures a machine).
+/// The default follows what holds on bare metal (one fault and one TLB entry per 2 MiB) and what
+/// the join benchmark job measured on both days: blocks from 4 MiB (a 1e7-row table's columns
+/// at 2 ranks, 20-40 MB) take huge pages. With the 128 MiB rule of the morning, that job's q5
+/// (5e6 x 5e6 rows per rank) ran 2.5-3.6 s against 1.5-2.2 s; in the evening q1-q5 took 11.5-16.0
+/// s against 6.1-7.0 s, while the group-by job was even (load 1.10-1.30 s against 1.13-1.26 s).
+/// The morning's group-by load favoured 128 MiB (0.62-0.66 s against 1.19-1.33 s): where a
+/// machine behaves so, runtime.huge_pages takes a larger threshold ("128MiB").
 void use_huge_pages_for_buffers(bool on);
 bool huge_pages_for_buffers();
-inline constexpr std::size_t kHugePageBufferBytes = std::size_t{128} << 20;
+inline constexpr std::size_t kDefaultHugePageBufferBytes = std::size_t{4} << 20;
+/// Local: the smallest block that gets huge pages while they are on (at least 2 MiB, the page;
+/// smaller values act as 2 MiB). Sets a process-wide value; runtime.huge_pages of a job (a size).
+void set_huge_page_buffer_min_bytes(std::size_t bytes);
+/// Local: the smallest table::Buffer block that gets advise_huge_pages: SIZE_MAX when
+/// use_huge_pages_for_buffers(false), else the set_huge_page_buffer_min_bytes value.
+std::size_t huge_page_buffer_min_bytes();
 
 /// Local: asks for transparent huge pages on the 2 MiB-aligned part of [p, p + bytes), before it
 /// is first written: for large buffers read at random (a training matrix), where 4 KiB pages make

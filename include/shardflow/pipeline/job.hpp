@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shardflow/common/memory.hpp"
 #include "shardflow/common/types.hpp"
 #include "shardflow/ml/dataset.hpp"
 #include "shardflow/pipeline/config_node.hpp"
@@ -131,9 +132,12 @@ struct RuntimeSpec {
   /// Keep memory freed by one step mapped for the next (common/memory.hpp keep_freed_memory):
   /// faster, but the resident set stays at its peak.
   bool keep_freed_memory = true;
-  /// Put large column buffers on transparent huge pages (common/memory.hpp
-  /// use_huge_pages_for_buffers): fewer page faults on a step's first pass over new memory.
+  /// Put column buffers of at least huge_page_min_bytes on transparent huge pages
+  /// (common/memory.hpp use_huge_pages_for_buffers): fewer page faults on a step's first pass
+  /// over new memory and fewer TLB misses on random access. YAML: `huge_pages: true | false |
+  /// <size>` (a size sets huge_page_min_bytes and leaves huge_pages true).
   bool huge_pages = true;
+  idx_t huge_page_min_bytes = static_cast<idx_t>(kDefaultHugePageBufferBytes);
 };
 
 struct Job {

@@ -49,9 +49,9 @@ class DefaultInitAllocator : public std::allocator<T> {
     }
     T* p = std::allocator<T>::allocate(n);
     // Large blocks on transparent huge pages (memory.hpp use_huge_pages_for_buffers): their
-    // first write, which every column pays once, faults in 2 MiB at a time.
-    if (n >= kHugePageBufferBytes / sizeof(T) && huge_pages_for_buffers())
-      advise_huge_pages(p, n * sizeof(T));
+    // first write, which every column pays once, faults in 2 MiB at a time, and random access
+    // into them misses the TLB less.
+    if (n * sizeof(T) >= huge_page_buffer_min_bytes()) advise_huge_pages(p, n * sizeof(T));
     return p;
   }
   void deallocate(T* p, std::size_t n) noexcept {
