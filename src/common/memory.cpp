@@ -71,4 +71,8 @@ void advise_huge_pages(void* p, std::size_t bytes) {
 #endif
 }
 
+void advise_huge_pages_for_buffer(void* p, std::size_t bytes) {
+  if (bytes >= huge_page_buffer_min_bytes()) advise_huge_pages(p, bytes);
+}
+
 }  // namespace shardflow

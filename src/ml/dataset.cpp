@@ -244,8 +244,8 @@ Dataset make_dataset(const mpi::Comm& comm, const table::Table& table,
     // Training reads the rows in a random order: with 4 KiB pages nearly every row of a large
     // matrix also misses the TLB. bench_train's 1.6e6 x 64 epoch at 2 ranks: 1.08 s with 4 KiB
     // pages, 0.84 s with huge pages (medians of three alternating runs).
-    advise_huge_pages(data.features.data(),
-                      static_cast<size_t>(data.features.size()) * sizeof(double));
+    advise_huge_pages_for_buffer(data.features.data(),
+                                 static_cast<size_t>(data.features.size()) * sizeof(double));
     // Columns into the row-major matrix a tile of rows at a time: a tile's rows (kBlock x d
     // doubles, 16 KB for 64 features) stay in L1 while each column writes its stride, instead of
     // every column pass touching every row's cache line of the whole matrix. 1.6e6 rows x 64

@@ -1074,8 +1074,8 @@ Dataset FeaturePipeline::assemble_rows(const mpi::Comm& comm, const table::Table
     if (matrix == MatrixType::kFloat32) {
       data.features.resize(0, 0);
       data.features32.resize(static_cast<Eigen::Index>(rows), d);
-      advise_huge_pages(data.features32.data(),
-                        static_cast<size_t>(data.features32.size()) * sizeof(float));
+      advise_huge_pages_for_buffer(data.features32.data(),
+                                   static_cast<size_t>(data.features32.size()) * sizeof(float));
       // Tiles of rows assembled in double (the same values as the float64 matrix), each rounded
       // to float while it is in the cache.
       const idx_t tile = std::max<idx_t>(1, (idx_t{256} << 10) / (8 * std::max<idx_t>(d, 1)));
@@ -1092,8 +1092,8 @@ Dataset FeaturePipeline::assemble_rows(const mpi::Comm& comm, const table::Table
     }
     data.features.resize(static_cast<Eigen::Index>(rows), d);
     // Training reads the rows in a random order: huge pages save TLB misses (make_dataset).
-    advise_huge_pages(data.features.data(),
-                      static_cast<size_t>(data.features.size()) * sizeof(double));
+    advise_huge_pages_for_buffer(data.features.data(),
+                                 static_cast<size_t>(data.features.size()) * sizeof(double));
     if (rows > 0) assembler.write(0, rows, data.features.data());
   });
   return data;

@@ -128,3 +128,27 @@ TEST(HugePagesForBuffers, OnlyBuffersFromTheThresholdUpGetHugePagesAndOnlyWhenOn
   EXPECT_EQ(huge_after_write(kColumn), 0u);
   use_huge_pages_for_buffers(true);
 }
+
+TEST(HugePagesForBuffers, MatricesOutsideBuffersFollowTheSameRule) {
+  // A training matrix (Eigen storage, not a table::Buffer) asks through
+  // advise_huge_pages_for_buffer, so runtime.huge_pages: false leaves it on 4 KiB pages too.
+  if (thp_mode() != "madvise")
+    GTEST_SKIP() << "transparent huge pages are '" << thp_mode() << "', not 'madvise'";
+  constexpr size_t kBytes = size_t{40} << 20;
+  auto huge_after_write = [&] {
+    void* p = std::aligned_alloc(size_t{2} << 20, kBytes);
+    EXPECT_NE(p, nullptr);
+    advise_huge_pages_for_buffer(p, kBytes);
+    std::memset(p, 1, kBytes);
+    const size_t huge = huge_bytes_in(p, kBytes);
+    std::free(p);
+    return huge;
+  };
+  EXPECT_GT(huge_after_write(), 0u);
+  use_huge_pages_for_buffers(false);
+  EXPECT_EQ(huge_after_write(), 0u);
+  use_huge_pages_for_buffers(true);
+  set_huge_page_buffer_min_bytes(size_t{128} << 20);
+  EXPECT_EQ(huge_after_write(), 0u) << "40 MB is under a 128 MiB threshold";
+  set_huge_page_buffer_min_bytes(kDefaultHugePageBufferBytes);
+}
