@@ -52,9 +52,9 @@ void set_huge_page_buffer_min_bytes(std::size_t bytes);
 /// use_huge_pages_for_buffers(false), else the set_huge_page_buffer_min_bytes value.
 std::size_t huge_page_buffer_min_bytes();
 
-/// Local: advise_huge_pages(p, bytes) when `bytes` is at least huge_page_buffer_min_bytes(), as
-/// table::Buffer does: for large buffers that are not Buffers (a training matrix), so that
-/// runtime.huge_pages governs them too.
+/// Local: advise_huge_pages(p, bytes) when `bytes` is at least huge_page_buffer_min_bytes(): the
+/// rule of every table::Buffer block, and of large buffers that are not Buffers (a training
+/// matrix), so that runtime.huge_pages governs them too.
 void advise_huge_pages_for_buffer(void* p, std::size_t bytes);
 
 /// Local: asks for transparent huge pages on the 2 MiB-aligned part of [p, p + bytes), before it

@@ -51,7 +51,7 @@ class DefaultInitAllocator : public std::allocator<T> {
     // Large blocks on transparent huge pages (memory.hpp use_huge_pages_for_buffers): their
     // first write, which every column pays once, faults in 2 MiB at a time, and random access
     // into them misses the TLB less.
-    if (n * sizeof(T) >= huge_page_buffer_min_bytes()) advise_huge_pages(p, n * sizeof(T));
+    advise_huge_pages_for_buffer(p, n * sizeof(T));
     return p;
   }
   void deallocate(T* p, std::size_t n) noexcept {
