@@ -103,6 +103,11 @@ TEST(HugePagesForBuffers, OnlyBuffersFromTheThresholdUpGetHugePagesAndOnlyWhenOn
   if (!kGlibcMalloc) GTEST_SKIP() << "not glibc's malloc (sanitizer build)";
   ASSERT_TRUE(huge_pages_for_buffers()) << "on by default";
   ASSERT_EQ(huge_page_buffer_min_bytes(), kDefaultHugePageBufferBytes);
+  // Fresh memory only: a block carved from free heap memory that an earlier test in this process
+  // wrote keeps the 4 KiB pages it already has (the advice acts on the next fault), so give the
+  // heap's free memory back first and let glibc map the blocks below anew.
+  keep_freed_memory(false);
+  malloc_trim(0);
   // A 1e7-row table's column at 2 ranks (40 MB) is above the default threshold.
   constexpr size_t kColumn = (size_t{40} << 20) / sizeof(double);
   // Below it: 3 MiB, which holds a whole aligned 2 MiB page wherever it starts.
@@ -135,6 +140,8 @@ TEST(HugePagesForBuffers, MatricesOutsideBuffersFollowTheSameRule) {
   if (thp_mode() != "madvise")
     GTEST_SKIP() << "transparent huge pages are '" << thp_mode() << "', not 'madvise'";
   constexpr size_t kBytes = size_t{40} << 20;
+  keep_freed_memory(false);  // fresh blocks, as in the test above
+  malloc_trim(0);
   auto huge_after_write = [&] {
     void* p = std::aligned_alloc(size_t{2} << 20, kBytes);
     EXPECT_NE(p, nullptr);
