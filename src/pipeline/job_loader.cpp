@@ -699,20 +699,28 @@ RuntimeSpec read_runtime(const Node& node) {
     r.keep_freed_memory = to_bool(*n, map.path("keep_freed_memory"));
   }
   if (const Node* n = map.find("huge_pages")) {
-    // true, false, or the smallest column buffer that gets huge pages ("128MiB").
+    // true, false, or the smallest column buffer that gets huge pages ("128MiB"); one message
+    // for every wrong value, naming both forms.
     const std::string path = map.path("huge_pages");
+    auto wrong = [&] {
+      fail_at(n->location,
+              fmt::format("{} must be true, false, or a buffer size of at least "
+                          "2MiB (one huge page), got {}; write e.g. 4MiB or 128MiB",
+                          path,
+                          n->kind == ConfigNode::Kind::kScalar ? "'" + n->scalar + "'"
+                                                               : std::string("a list or map")));
+    };
     const bool is_number = n->kind == ConfigNode::Kind::kScalar && !n->scalar.empty() &&
                            std::isdigit(static_cast<unsigned char>(n->scalar.front())) != 0;
-    if (!is_number) {
-      r.huge_pages = to_bool(*n, path);
-    } else {
-      r.huge_page_min_bytes = to_bytes(*n, path);
-      if (r.huge_page_min_bytes < idx_t{2} << 20)
-        fail_at(n->location,
-                fmt::format("{} must be true, false, or a buffer size of at least 2MiB (one huge "
-                            "page), got {}; write e.g. 4MiB or 128MiB",
-                            path, n->scalar));
+    try {
+      if (is_number)
+        r.huge_page_min_bytes = to_bytes(*n, path);
+      else
+        r.huge_pages = to_bool(*n, path);
+    } catch (const ConfigError&) {
+      wrong();
     }
+    if (is_number && r.huge_page_min_bytes < idx_t{2} << 20) wrong();
   }
   return r;
 }

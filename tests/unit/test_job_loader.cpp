@@ -698,7 +698,15 @@ TEST_F(JobLoader, HugePagesIsTrueFalseOrAThreshold) {
     EXPECT_NE(std::string(e.what()).find("at least 2MiB"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("c.yaml:4"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(load_job(write("e.yaml", head + "runtime: {huge_pages: sometimes}\n")), ConfigError);
+  for (const std::string bad : {"sometimes", "12XB", "[1]"}) {
+    try {
+      load_job(write("e.yaml", head + "runtime: {huge_pages: " + bad + "}\n"));
+      ADD_FAILURE() << "huge_pages: " << bad << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("true, false, or a buffer size"), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST_F(JobLoader, TabDelimiterAndBackslashes) {
