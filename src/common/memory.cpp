@@ -5,11 +5,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <fstream>
 
 #include "shardflow/common/shared_heap.hpp"
+#include "shardflow/common/timer.hpp"
 
 namespace shardflow {
 
@@ -73,6 +75,86 @@ void advise_huge_pages(void* p, std::size_t bytes) {
 
 void advise_huge_pages_for_buffer(void* p, std::size_t bytes) {
   if (bytes >= huge_page_buffer_min_bytes()) advise_huge_pages(p, bytes);
+}
+
+}  // namespace shardflow
+
+namespace shardflow {
+
+namespace {
+
+constexpr std::uintptr_t kSmallPage = 4096;
+constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
+
+std::uintptr_t round_up(std::uintptr_t v, std::uintptr_t to) {
+  return (v + to - 1) & ~(to - 1);
+}
+std::uintptr_t round_down(std::uintptr_t v, std::uintptr_t to) {
+  return v & ~(to - 1);
+}
+
+// madvise over the whole pages of [begin, end); advice only, so failures are ignored.
+void advise_range([[maybe_unused]] std::uintptr_t begin, [[maybe_unused]] std::uintptr_t end,
+                  [[maybe_unused]] int advice, std::uintptr_t page) {
+  begin = round_up(begin, page);
+  end = round_down(end, page);
+  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, advice);
+}
+
+void populate_range(std::uintptr_t begin, std::uintptr_t end) {
+#ifdef MADV_POPULATE_WRITE
+  advise_range(begin, end, MADV_POPULATE_WRITE, kSmallPage);
+#else
+  (void)begin;
+  (void)end;
+#endif
+}
+
+}  // namespace
+
+void FreshPagePopulator::record(PageSize size, std::size_t bytes, double seconds) {
+  if (bytes == 0) return;
+  const std::size_t i = index(size);
+  const double per_byte = seconds / static_cast<double>(bytes);
+  // A short memory: the machine's state changes within one load (see the header).
+  seconds_per_byte_[i] = measured_[i] ? 0.5 * seconds_per_byte_[i] + 0.5 * per_byte : per_byte;
+  measured_[i] = true;
+  bytes_[i] += bytes;
+  if (!measured_[0] || !measured_[1]) return;
+  const std::size_t now = index(current_);
+  const std::size_t other = 1 - now;
+  if (seconds_per_byte_[other] * 1.25 < seconds_per_byte_[now])
+    current_ = static_cast<PageSize>(other);
+}
+
+void FreshPagePopulator::populate(void* block, std::size_t block_bytes, void* p,
+                                  std::size_t bytes) {
+  auto begin = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t end = begin + bytes;
+  // Only blocks the buffer rule put on huge pages have a choice to make.
+#if defined(MADV_POPULATE_WRITE) && defined(MADV_NOHUGEPAGE) && defined(MADV_HUGEPAGE)
+  if (block_bytes >= huge_page_buffer_min_bytes()) {
+    std::uintptr_t at = std::min(round_up(begin, kHugePage), end);
+    populate_range(begin, at);  // the head before the first whole huge page
+    while (at + kHugePage <= end) {
+      const bool explore = chunks_++ % kExploreEvery == kExploreEvery - 1;
+      const PageSize size = explore ? static_cast<PageSize>(1 - index(current_)) : current_;
+      const std::uintptr_t n = std::min<std::uintptr_t>(explore ? kSampleBytes : kChunkBytes,
+                                                        round_down(end - at, kHugePage));
+      advise_range(at, at + n, size == PageSize::kHuge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE,
+                   kHugePage);
+      Stopwatch watch;
+      populate_range(at, at + n);
+      record(size, n, watch.seconds());
+      at += n;
+    }
+    begin = at;
+  }
+#else
+  (void)block_bytes;
+#endif
+  (void)block;
+  populate_range(begin, end);
 }
 
 }  // namespace shardflow

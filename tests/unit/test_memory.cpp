@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <malloc.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "shardflow/common/memory.hpp"
 #include "shardflow/table/buffer.hpp"
@@ -158,4 +160,70 @@ TEST(HugePagesForBuffers, MatricesOutsideBuffersFollowTheSameRule) {
   set_huge_page_buffer_min_bytes(size_t{128} << 20);
   EXPECT_EQ(huge_after_write(), 0u) << "40 MB is under a 128 MiB threshold";
   set_huge_page_buffer_min_bytes(kDefaultHugePageBufferBytes);
+}
+
+TEST(FreshPagePopulator, TakesThePageSizeThatCostsLessWhenClearlyCheaper) {
+  using Size = FreshPagePopulator::PageSize;
+  constexpr size_t kMiB = size_t{1} << 20;
+  FreshPagePopulator pages;
+  EXPECT_EQ(pages.current(), Size::kHuge) << "huge pages first, as the buffer rule";
+  pages.record(Size::kHuge, 8 * kMiB, 0.020);  // 2.5 s per GB
+  EXPECT_EQ(pages.current(), Size::kHuge) << "nothing to compare with yet";
+  pages.record(Size::kSmall, 2 * kMiB, 0.001);  // 0.5 s per GB
+  EXPECT_EQ(pages.current(), Size::kSmall);
+  EXPECT_NEAR(pages.seconds_per_gb(Size::kSmall), 0.001 / (2.0 * kMiB) * 1e9, 1e-9);
+  // Huge pages turn cheap (memory freed moments ago): a moving average, so it takes a few samples.
+  pages.record(Size::kHuge, 2 * kMiB, 0.0001);
+  EXPECT_EQ(pages.current(), Size::kSmall);
+  pages.record(Size::kHuge, 2 * kMiB, 0.0001);
+  pages.record(Size::kHuge, 2 * kMiB, 0.0001);
+  EXPECT_EQ(pages.current(), Size::kHuge);
+  EXPECT_EQ(pages.bytes_in(Size::kHuge), 14 * kMiB);
+  EXPECT_EQ(pages.bytes_in(Size::kSmall), 2 * kMiB);
+  // Within a fifth of each other nothing changes.
+  FreshPagePopulator close;
+  close.record(Size::kHuge, 8 * kMiB, 0.0100);
+  close.record(Size::kSmall, 8 * kMiB, 0.0085);
+  EXPECT_EQ(close.current(), Size::kHuge);
+}
+
+TEST(FreshPagePopulator, MapsEveryPageAndKeepsSmallPageSlicesOffHugePages) {
+  if (thp_mode() != "madvise")
+    GTEST_SKIP() << "transparent huge pages are '" << thp_mode() << "', not 'madvise'";
+  using Size = FreshPagePopulator::PageSize;
+  keep_freed_memory(false);  // fresh blocks, as in the tests above
+  malloc_trim(0);
+  const auto resident_bytes = [](const void* p, size_t bytes) {
+    const size_t page = 4096;
+    std::vector<unsigned char> in(bytes / page);
+    EXPECT_EQ(mincore(const_cast<void*>(p), bytes, in.data()), 0);
+    return static_cast<size_t>(
+               std::count_if(in.begin(), in.end(), [](unsigned char c) { return (c & 1) != 0; })) *
+           page;
+  };
+  // A column of 48 MiB: three chunks on huge pages, then a sample on 4 KiB pages, and on.
+  constexpr size_t kBytes = size_t{48} << 20;
+  void* block = std::aligned_alloc(size_t{2} << 20, kBytes);
+  ASSERT_NE(block, nullptr);
+  advise_huge_pages_for_buffer(block, kBytes);  // what table::Buffer's allocator does
+  FreshPagePopulator pages;
+  pages.populate(block, kBytes, block, kBytes);
+  EXPECT_EQ(resident_bytes(block, kBytes), kBytes) << "every page mapped without a write";
+  EXPECT_EQ(pages.bytes_in(Size::kHuge) + pages.bytes_in(Size::kSmall), kBytes);
+  EXPECT_GE(pages.bytes_in(Size::kHuge), 3 * FreshPagePopulator::kChunkBytes);
+  EXPECT_GE(pages.bytes_in(Size::kSmall), FreshPagePopulator::kSampleBytes);
+  const size_t huge = huge_bytes_in(block, kBytes);
+  EXPECT_LE(huge, pages.bytes_in(Size::kHuge)) << "slices measured as 4 KiB pages stayed so";
+  EXPECT_GT(huge, 0u);
+  std::free(block);
+
+  // Under the buffer rule's threshold nothing is measured; the pages are mapped all the same.
+  constexpr size_t kSmallBlock = size_t{3} << 20;
+  void* small = std::aligned_alloc(size_t{2} << 20, kSmallBlock);
+  ASSERT_NE(small, nullptr);
+  FreshPagePopulator untouched;
+  untouched.populate(small, kSmallBlock, small, kSmallBlock);
+  EXPECT_EQ(resident_bytes(small, kSmallBlock), kSmallBlock);
+  EXPECT_EQ(untouched.bytes_in(Size::kHuge) + untouched.bytes_in(Size::kSmall), 0u);
+  std::free(small);
 }

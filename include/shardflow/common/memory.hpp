@@ -63,4 +63,57 @@ void advise_huge_pages_for_buffer(void* p, std::size_t bytes);
 /// for buffers under 2 MiB.
 void advise_huge_pages(void* p, std::size_t bytes);
 
+/// Local: maps the pages of large buffers about to be written once, front to back (the CSV
+/// reader's column vectors), in whichever page size this machine charges less for, measured as it
+/// goes instead of assumed.
+///
+/// Why: a column is written sequentially, so huge pages buy it nothing but cheaper faults, and
+/// whether they are cheaper depends on the machine and on its state. On bare metal one 2 MiB fault
+/// beats 512 4 KiB ones. On the development VM (virtio-balloon free page reporting: the host takes
+/// back free 2 MiB blocks a few seconds after the guest frees them) huge pages cost 1.6-2.5 s per
+/// GB against 0.5 s per GB for 4 KiB pages on 2026-12-07 (bench_page_faults after 4 s idle) but
+/// 0.07 s per GB when freed less than ~2 s before, and the evening before the same VM charged 2.8 s
+/// per GB for 4 KiB pages and 1.8 for huge ones. The first few huge pages of a job come from
+/// recently freed memory and are cheap while the rest are not, so one probe at the start misleads:
+/// the cost is sampled throughout.
+///
+/// How: the part of a block that the buffer rule put on huge pages (advise_huge_pages_for_buffer)
+/// is populated (MADV_POPULATE_WRITE) in kChunkBytes chunks in the current page size, each timed;
+/// every kExploreEvery-th chunk is a kSampleBytes slice in the other page size. Each page size
+/// keeps a moving average of seconds per byte; the current one changes when the other is
+/// cheaper by more than a fifth. Huge pages first (the buffer rule's choice, which also suits
+/// random reads later). A slice on 4 KiB pages gets MADV_NOHUGEPAGE. Memory already mapped (reused
+/// from the heap) costs both sizes next to nothing, and then nothing changes. Without
+/// MADV_POPULATE_WRITE (Linux < 5.14) the pages fault in on first write and nothing is measured.
+class FreshPagePopulator {
+ public:
+  enum class PageSize { kHuge = 0, kSmall = 1 };
+  static constexpr std::size_t kChunkBytes = std::size_t{8} << 20;
+  static constexpr std::size_t kSampleBytes = std::size_t{2} << 20;
+  static constexpr int kExploreEvery = 4;
+
+  /// Maps the pages of [p, p + bytes), which lies within the block [block, block + block_bytes)
+  /// (a vector's whole allocation, whose size decides the buffer rule), for writing.
+  void populate(void* block, std::size_t block_bytes, void* p, std::size_t bytes);
+
+  /// The page size in use now.
+  PageSize current() const { return current_; }
+  /// Bytes populated as each page size so far, and the moving average of seconds per GB (0 until
+  /// measured), for the log.
+  std::size_t bytes_in(PageSize size) const { return bytes_[index(size)]; }
+  double seconds_per_gb(PageSize size) const { return seconds_per_byte_[index(size)] * 1e9; }
+
+  /// After a measured population of `bytes` as `size` in `seconds`: the moving averages and the
+  /// current page size (exposed for tests of the rule).
+  void record(PageSize size, std::size_t bytes, double seconds);
+
+ private:
+  static std::size_t index(PageSize size) { return static_cast<std::size_t>(size); }
+  PageSize current_ = PageSize::kHuge;
+  std::size_t bytes_[2] = {0, 0};
+  double seconds_per_byte_[2] = {0, 0};
+  bool measured_[2] = {false, false};
+  long long chunks_ = 0;
+};
+
 }  // namespace shardflow
