@@ -137,8 +137,20 @@ void FreshPagePopulator::populate(void* block, std::size_t block_bytes, void* p,
     std::uintptr_t at = std::min(round_up(begin, kHugePage), end);
     populate_range(begin, at);  // the head before the first whole huge page
     while (at + kHugePage <= end) {
-      const bool explore = chunks_++ % kExploreEvery == kExploreEvery - 1;
-      const PageSize size = explore ? static_cast<PageSize>(1 - index(current_)) : current_;
+      // Samples of both sizes first; then the other size every few chunks, less often while
+      // it costs more than twice as much (each sample of the dearer size costs its difference).
+      PageSize size = current_;
+      bool explore = false;
+      if (!measured_[index(PageSize::kSmall)] || !measured_[index(PageSize::kHuge)]) {
+        explore = true;
+        size = measured_[index(PageSize::kSmall)] ? PageSize::kHuge : PageSize::kSmall;
+      } else {
+        const double ratio = seconds_per_byte_[1 - index(current_)] /
+                             std::max(seconds_per_byte_[index(current_)], 1e-15);
+        const long long every = ratio > 2 ? kExploreEvery * 4 : kExploreEvery;
+        explore = ++chunks_ % every == 0;
+        if (explore) size = static_cast<PageSize>(1 - index(current_));
+      }
       const std::uintptr_t n = std::min<std::uintptr_t>(explore ? kSampleBytes : kChunkBytes,
                                                         round_down(end - at, kHugePage));
       advise_range(at, at + n, size == PageSize::kHuge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE,

@@ -78,13 +78,15 @@ void advise_huge_pages(void* p, std::size_t bytes);
 /// the cost is sampled throughout.
 ///
 /// How: the part of a block that the buffer rule put on huge pages (advise_huge_pages_for_buffer)
-/// is populated (MADV_POPULATE_WRITE) in kChunkBytes chunks in the current page size, each timed;
-/// every kExploreEvery-th chunk is a kSampleBytes slice in the other page size. Each page size
-/// keeps a moving average of seconds per byte; the current one changes when the other is
-/// cheaper by more than a fifth. Huge pages first (the buffer rule's choice, which also suits
-/// random reads later). A slice on 4 KiB pages gets MADV_NOHUGEPAGE. Memory already mapped (reused
-/// from the heap) costs both sizes next to nothing, and then nothing changes. Without
-/// MADV_POPULATE_WRITE (Linux < 5.14) the pages fault in on first write and nothing is measured.
+/// is populated (MADV_POPULATE_WRITE) in timed slices: first a kSampleBytes slice in each page
+/// size, then kChunkBytes chunks in the current one, with a kSampleBytes slice in the other every
+/// kExploreEvery-th chunk (every 4 * kExploreEvery-th while the other costs more than twice as
+/// much). Each page size keeps a moving average of seconds per byte; the current one changes when
+/// the other is cheaper by more than a fifth. Huge pages win ties (the buffer rule's choice,
+/// which also suits random reads later). A slice on 4 KiB pages gets MADV_NOHUGEPAGE. Memory
+/// already mapped (reused from the heap) costs both sizes next to nothing, and then huge pages
+/// stay. Without MADV_POPULATE_WRITE (Linux < 5.14) the pages fault in on first write and nothing
+/// is measured.
 class FreshPagePopulator {
  public:
   enum class PageSize { kHuge = 0, kSmall = 1 };
