@@ -33,9 +33,9 @@
 //      many distinct values.
 //   Throughput notes (1e7-row db-benchmark file, 2 ranks): plain records go through the bulk
 //   scanner (RecordScanner::scan_simple), the column vectors are sized once and their pages
-//   mapped in one call (see reserve_populated), the dictionary tables ask for huge pages
-//   too, and the quote/newline pre-count is skipped by a rank whose range ends at the end of its
-//   last file.
+//   mapped ahead of the writes in the page size measured cheaper (see reserve_populated), the
+//   dictionary tables ask for huge pages too, and the quote/newline pre-count is skipped by a
+//   rank whose range ends at the end of its last file.
 
 #include "shardflow/io/csv_reader.hpp"
 

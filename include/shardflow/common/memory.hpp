@@ -41,7 +41,9 @@ inline constexpr idx_t kKeptFreeBytes = (idx_t{1} << 31) - 1;
 /// (5e6 x 5e6 rows per rank) ran 2.5-3.6 s against 1.5-2.2 s; in the evening q1-q5 took 11.5-16.0
 /// s against 6.1-7.0 s, while the group-by job was even (load 1.10-1.30 s against 1.13-1.26 s).
 /// The morning's group-by load favoured 128 MiB (0.62-0.66 s against 1.19-1.33 s): where a
-/// machine behaves so, runtime.huge_pages takes a larger threshold ("128MiB").
+/// machine behaves so, runtime.huge_pages takes a larger threshold ("128MiB"). The CSV reader's
+/// column vectors, whose load is where that difference showed, measure instead
+/// (FreshPagePopulator below).
 void use_huge_pages_for_buffers(bool on);
 bool huge_pages_for_buffers();
 inline constexpr std::size_t kDefaultHugePageBufferBytes = std::size_t{4} << 20;
