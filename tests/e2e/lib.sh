@@ -45,3 +45,24 @@ expect_exit() {
 
 # count_lines PATTERN FILE: number of lines matching a fixed string.
 count_lines() { grep -cF -- "$1" "$2" || true; }
+
+# For the tests of the benchmark scripts (benchmarks/*_comparisons.sh), with SCRIPT set:
+# expect_help USAGE_FRAGMENT: `SCRIPT --help` prints its header comment, which shows the fragment,
+# and stops before the code.
+expect_help() {
+  "$SCRIPT" --help >"$TMP/help.out" || fail "--help exited non-zero"
+  grep -q -- "$1" "$TMP/help.out" || fail "--help does not show the usage: $(cat "$TMP/help.out")"
+  if grep -q '^set -euo' "$TMP/help.out"; then fail "--help prints past the header comment"; fi
+  pass "--help prints the header"
+}
+# expect_error NAME MESSAGE ARGS...: SCRIPT exits 1 naming the problem (MESSAGE), before it builds
+# or writes anything.
+expect_error() {
+  local name=$1 message=$2 rc=0
+  shift 2
+  SHARDFLOW_BUILD_DIR=$TMP/no-build "$SCRIPT" --out "$TMP/out" "$@" >"$TMP/$name.out" 2>&1 || rc=$?
+  [ "$rc" = 1 ] || { cat "$TMP/$name.out"; fail "$name: exit $rc, expected 1"; }
+  grep -qF -- "$message" "$TMP/$name.out" || { cat "$TMP/$name.out"; fail "$name: no '$message' in the error"; }
+  [ ! -e "$TMP/no-build" ] || fail "$name: a build directory was created"
+  [ ! -e "$TMP/out" ] || fail "$name: the output directory was created"
+}

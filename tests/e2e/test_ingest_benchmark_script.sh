@@ -7,20 +7,8 @@ source "$(dirname "$0")/lib.sh"
 SCRIPT=$SRC/benchmarks/ingest_comparisons.sh
 REPORT=$SRC/benchmarks/ingest_report.py
 
-"$SCRIPT" --help >"$TMP/help.out" || fail "--help exited non-zero"
-grep -q -- '--peers "polars duckdb"' "$TMP/help.out" || fail "--help does not show the usage: $(cat "$TMP/help.out")"
-grep -q '^set -euo' "$TMP/help.out" && fail "--help prints past the header comment"
-pass "--help prints the header"
+expect_help '--peers "polars duckdb"'
 
-# expect_error NAME MESSAGE ARGS...: the script exits 1 naming the problem, before any build.
-expect_error() {
-  local name=$1 message=$2 rc=0
-  shift 2
-  SHARDFLOW_BUILD_DIR=$TMP/no-build "$SCRIPT" --out "$TMP/out" "$@" >"$TMP/$name.out" 2>&1 || rc=$?
-  [ "$rc" = 1 ] || { cat "$TMP/$name.out"; fail "$name: exit $rc, expected 1"; }
-  grep -qF -- "$message" "$TMP/$name.out" || { cat "$TMP/$name.out"; fail "$name: no '$message' in the error"; }
-  [[ ! -e $TMP/no-build && ! -e $TMP/out ]] || fail "$name: built or wrote something before refusing"
-}
 expect_error unknown_option "unknown option '--bogus' (options: --rows N --out DIR --repeats ROUNDS --ranks LIST --peer-threads LIST --peers LIST --idle S)" --bogus 1
 expect_error unknown_peer "unknown peer 'spark' (peers: polars duckdb)" --peers "polars spark"
 expect_error bad_idle "--idle must be a whole number of seconds, got 'soon'" --idle soon

@@ -6,21 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 SCRIPT=$SRC/benchmarks/train_comparisons.sh
 
-"$SCRIPT" --help >"$TMP/help.out" || fail "--help exited non-zero"
-grep -q -- '--cases' "$TMP/help.out" || fail "--help does not show the usage: $(cat "$TMP/help.out")"
-grep -q '^set -euo' "$TMP/help.out" && fail "--help prints past the header comment"
-pass "--help prints the header"
+expect_help '--cases'
 
-# expect_error NAME MESSAGE ARGS...: the script exits 1 with MESSAGE, and creates nothing.
-expect_error() {
-  local name=$1 message=$2 rc=0
-  shift 2
-  SHARDFLOW_BUILD_DIR=$TMP/no-build "$SCRIPT" --out "$TMP/out" "$@" >"$TMP/$name.out" 2>&1 || rc=$?
-  [ "$rc" = 1 ] || { cat "$TMP/$name.out"; fail "$name: exit $rc, expected 1"; }
-  grep -qF -- "$message" "$TMP/$name.out" || { cat "$TMP/$name.out"; fail "$name: no '$message'"; }
-  [ ! -e "$TMP/no-build" ] || fail "$name: a build directory was created"
-  [ ! -e "$TMP/out" ] || fail "$name: the output directory was created"
-}
 expect_error unknown-option "unknown option '--rowz'" --rowz 5
 expect_error unknown-case "unknown case 'ridge'" --cases ridge
 expect_error unknown-dataset "unknown data set 'iris'" --datasets iris
