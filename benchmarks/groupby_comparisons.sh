@@ -67,12 +67,7 @@ if has_peer dask && ! "$PY" -c 'import dask.dataframe' 2>/dev/null; then
 fi
 bench_setup
 
-mkdir -p "$OUT/logs"
-DATA=$OUT/groupby_$ROWS.csv
-if [[ ! -s $DATA ]]; then
-  echo "generating $DATA ($ROWS rows)"
-  "$MPIEXEC" -np 2 "$BIN" gen groupby --rows "$ROWS" --out "$DATA"
-fi
+bench_groupby_data
 # Every engine's load is measured from the page cache: the file is read once right before each
 # run, so that no engine pays for reading what an earlier program's memory use evicted.
 warm_page_cache() { cat "$DATA" >/dev/null; }

@@ -47,12 +47,7 @@ for p in $PEERS; do
 done
 bench_setup
 
-mkdir -p "$OUT/logs"
-DATA=$OUT/groupby_$ROWS.csv
-if [[ ! -s $DATA ]]; then
-  echo "generating $DATA ($ROWS rows)"
-  "$MPIEXEC" -np 2 "$BIN" gen groupby --rows "$ROWS" --out "$DATA"
-fi
+bench_groupby_data
 JOB=$OUT/ingest_job.yaml
 cat >"$JOB" <<YAML
 name: ingest

@@ -1,5 +1,6 @@
 # Shared set-up of the benchmarks that time real `shardflow run` jobs against peers
-# (join_comparisons.sh, sort_asof_comparisons.sh, groupby_comparisons.sh); sourced, not run.
+# (join_comparisons.sh, sort_asof_comparisons.sh, groupby_comparisons.sh, ingest_comparisons.sh);
+# sourced, not run.
 # Expects SRC and a `die` function; uses SHARDFLOW_BUILD_DIR, MPIEXEC, SHARDFLOW_BUILD_JOBS.
 
 # bench_parse_options HELP_LINES USAGE ARGS...: the options every job benchmark takes, with their
@@ -62,5 +63,16 @@ bench_setup() {
   BIN=$BUILD/shardflow
   if [[ ! -d $SRC/benchmarks/node_modules/@duckdb/node-api || ! -d $SRC/benchmarks/node_modules/nodejs-polars ]]; then
     (cd "$SRC/benchmarks" && npm install --no-audit --no-fund)
+  fi
+}
+
+# bench_groupby_data: DIR/logs, and the db-benchmark group-by table of ROWS rows in
+# DATA=$OUT/groupby_$ROWS.csv, generated once (`shardflow gen groupby`, K = 100) and reused.
+bench_groupby_data() {
+  mkdir -p "$OUT/logs"
+  DATA=$OUT/groupby_$ROWS.csv
+  if [[ ! -s $DATA ]]; then
+    echo "generating $DATA ($ROWS rows)"
+    "$MPIEXEC" -np 2 "$BIN" gen groupby --rows "$ROWS" --out "$DATA"
   fi
 }
