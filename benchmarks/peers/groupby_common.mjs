@@ -1,8 +1,8 @@
-// Shared pieces of the group-by-benchmark peers (groupby_duckdb.mjs, groupby_polars.mjs): the ten
+// Shared pieces of the group-by-benchmark peers (groupby_*.mjs, ingest_*.mjs): the ten
 // db-benchmark group-by questions and the columns whose sums are each answer's checksums (as
 // db-benchmark's `chk`). groupby_pandas.py, groupby_dask.py, benchmarks/groupby_comparisons.sh
 // (the shardflow job) and groupby_report.py repeat this list: keep them in step.
-import { emit } from './common.mjs';
+import { GROUPBY_COLUMNS, emit } from './common.mjs';
 
 // [question, what it computes, checksum columns]
 export const GROUPBY_QUESTIONS = [
@@ -29,4 +29,20 @@ export function jsonNumber(v) {
 // The process's peak resident set (VmHWM), in bytes, as one JSON line.
 export function emitPeakMemory(impl, threads) {
   emit({ bench: 'groupby_peak_memory', impl, threads, bytes: process.resourceUsage().maxRSS * 1024 });
+}
+
+// Loads FILE (a `shardflow gen groupby` CSV) with its schema given, as every Polars peer of the
+// group-by table does (groupby_polars.mjs, ingest_polars.mjs): a rechunked DataFrame.
+export function polarsReadGroupby(pl, file, threads) {
+  const DTYPE = { string: pl.Utf8, int64: pl.Int64, float64: pl.Float64 };
+  const dtypes = Object.fromEntries(GROUPBY_COLUMNS.map(([n, t]) => [n, DTYPE[t]]));
+  return pl.readCSV(file, { dtypes, numThreads: threads, rechunk: true });
+}
+
+// Loads FILE into DuckDB table x with its schema given, as every DuckDB peer of the group-by
+// table does (groupby_duckdb.mjs, ingest_duckdb.mjs).
+export async function duckdbLoadGroupby(con, file) {
+  const SQL_TYPE = { string: 'VARCHAR', int64: 'BIGINT', float64: 'DOUBLE' };
+  const schema = GROUPBY_COLUMNS.map(([n, t]) => `'${n}': '${SQL_TYPE[t]}'`).join(', ');
+  await con.run(`CREATE TABLE x AS SELECT * FROM read_csv('${file.replaceAll("'", "''")}', header = true, columns = {${schema}})`);
 }

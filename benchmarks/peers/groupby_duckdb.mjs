@@ -7,19 +7,17 @@
 // (chk: the sum of each answer column, as db-benchmark's checksum), then the peak memory.
 // Threads: SHARDFLOW_PEER_THREADS (default 2).
 import { DuckDBInstance } from '@duckdb/node-api';
-import { GROUPBY_COLUMNS, emit, firstAndBest, parseArgs, peerThreads } from './common.mjs';
-import { GROUPBY_QUESTIONS, emitPeakMemory, jsonNumber } from './groupby_common.mjs';
+import { emit, firstAndBest, parseArgs, peerThreads } from './common.mjs';
+import { GROUPBY_QUESTIONS, duckdbLoadGroupby, emitPeakMemory, jsonNumber } from './groupby_common.mjs';
 
 const { file, repeats } = parseArgs('peers/groupby_duckdb.mjs');
 const threads = peerThreads();
-const SQL_TYPE = { string: 'VARCHAR', int64: 'BIGINT', float64: 'DOUBLE' };
 const instance = await DuckDBInstance.create(':memory:');
 const con = await instance.connect();
 await con.run(`SET threads = ${threads}`);
 
 const t0 = process.hrtime.bigint();
-const schema = GROUPBY_COLUMNS.map(([n, t]) => `'${n}': '${SQL_TYPE[t]}'`).join(', ');
-await con.run(`CREATE TABLE x AS SELECT * FROM read_csv('${file.replaceAll("'", "''")}', header = true, columns = {${schema}})`);
+await duckdbLoadGroupby(con, file);
 emit({ bench: 'groupby_load', impl: 'duckdb', threads, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
 
 // db-benchmark's duckdb/groupby-duckdb.py, question by question.

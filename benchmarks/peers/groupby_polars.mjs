@@ -3,8 +3,8 @@
 // The questions as db-benchmark's polars/groupby-polars.py asks them (eager API; answers are
 // materialized DataFrames), except q8: nodejs-polars has no top_k, so the largest two values are
 // `sort(descending).head(2)` per group (the same values; null v3 dropped first as there).
-import { GROUPBY_COLUMNS, emit, firstAndBest, parseArgs, peerThreads } from './common.mjs';
-import { GROUPBY_QUESTIONS, emitPeakMemory, jsonNumber } from './groupby_common.mjs';
+import { emit, firstAndBest, parseArgs, peerThreads } from './common.mjs';
+import { GROUPBY_QUESTIONS, emitPeakMemory, jsonNumber, polarsReadGroupby } from './groupby_common.mjs';
 
 const { file, repeats } = parseArgs('peers/groupby_polars.mjs');
 const threads = peerThreads();
@@ -12,9 +12,8 @@ const threads = peerThreads();
 process.env.POLARS_MAX_THREADS = String(threads);
 const { default: pl } = await import('nodejs-polars');
 
-const DTYPE = { string: pl.Utf8, int64: pl.Int64, float64: pl.Float64 };
 const t0 = process.hrtime.bigint();
-const x = pl.readCSV(file, { dtypes: Object.fromEntries(GROUPBY_COLUMNS.map(([n, t]) => [n, DTYPE[t]])), numThreads: threads, rechunk: true });
+const x = polarsReadGroupby(pl, file, threads);
 emit({ bench: 'groupby_load', impl: 'polars', threads, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
 
 const c = pl.col;

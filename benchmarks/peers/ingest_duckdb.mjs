@@ -3,17 +3,16 @@
 //   {"bench":"csv_ingest_first","impl":"duckdb","threads":T,"rows":N,"seconds":S}
 //   SHARDFLOW_PEER_THREADS=T node peers/ingest_duckdb.mjs FILE.csv
 import { DuckDBInstance } from '@duckdb/node-api';
-import { GROUPBY_COLUMNS, emit, parseArgs, peerThreads } from './common.mjs';
+import { emit, parseArgs, peerThreads } from './common.mjs';
+import { duckdbLoadGroupby } from './groupby_common.mjs';
 
 const { file } = parseArgs('peers/ingest_duckdb.mjs');
 const threads = peerThreads();
-const SQL_TYPE = { string: 'VARCHAR', int64: 'BIGINT', float64: 'DOUBLE' };
 const instance = await DuckDBInstance.create(':memory:');
 const con = await instance.connect();
 await con.run(`SET threads = ${threads}`);
-const schema = GROUPBY_COLUMNS.map(([n, t]) => `'${n}': '${SQL_TYPE[t]}'`).join(', ');
 const t0 = process.hrtime.bigint();
-await con.run(`CREATE TABLE x AS SELECT * FROM read_csv('${file.replaceAll("'", "''")}', header = true, columns = {${schema}})`);
+await duckdbLoadGroupby(con, file);
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const rows = Number((await con.runAndReadAll('SELECT count(*) FROM x')).getRows()[0][0]);
 emit({ bench: 'csv_ingest_first', impl: 'duckdb', threads, rows, seconds });
