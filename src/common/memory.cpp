@@ -15,6 +15,36 @@
 
 namespace shardflow {
 
+namespace {
+
+constexpr std::uintptr_t kSmallPage = 4096;
+constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
+
+std::uintptr_t round_up(std::uintptr_t v, std::uintptr_t to) {
+  return (v + to - 1) & ~(to - 1);
+}
+std::uintptr_t round_down(std::uintptr_t v, std::uintptr_t to) {
+  return v & ~(to - 1);
+}
+
+// madvise over the whole pages of [begin, end); advice only, so failures are ignored.
+void advise_range(std::uintptr_t begin, std::uintptr_t end, int advice, std::uintptr_t page) {
+  begin = round_up(begin, page);
+  end = round_down(end, page);
+  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, advice);
+}
+
+void populate_range(std::uintptr_t begin, std::uintptr_t end) {
+#ifdef MADV_POPULATE_WRITE
+  advise_range(begin, end, MADV_POPULATE_WRITE, kSmallPage);
+#else
+  (void)begin;
+  (void)end;
+#endif
+}
+
+}  // namespace
+
 idx_t current_rss_bytes() {
   // statm: size resident shared text lib data dt, in pages.
   std::ifstream statm("/proc/self/statm");
@@ -61,57 +91,18 @@ std::size_t huge_page_buffer_min_bytes() {
 }
 
 void advise_huge_pages(void* p, std::size_t bytes) {
-  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  const auto begin = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
-  const std::uintptr_t last = (begin + bytes) & ~(kHuge - 1);
 #ifdef MADV_HUGEPAGE
-  if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  advise_range(begin, begin + bytes, MADV_HUGEPAGE, kHugePage);
 #else
-  (void)first;
-  (void)last;
+  (void)p;
+  (void)bytes;
 #endif
 }
 
 void advise_huge_pages_for_buffer(void* p, std::size_t bytes) {
   if (bytes >= huge_page_buffer_min_bytes()) advise_huge_pages(p, bytes);
 }
-
-}  // namespace shardflow
-
-namespace shardflow {
-
-namespace {
-
-constexpr std::uintptr_t kSmallPage = 4096;
-constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
-
-std::uintptr_t round_up(std::uintptr_t v, std::uintptr_t to) {
-  return (v + to - 1) & ~(to - 1);
-}
-std::uintptr_t round_down(std::uintptr_t v, std::uintptr_t to) {
-  return v & ~(to - 1);
-}
-
-// madvise over the whole pages of [begin, end); advice only, so failures are ignored.
-void advise_range([[maybe_unused]] std::uintptr_t begin, [[maybe_unused]] std::uintptr_t end,
-                  [[maybe_unused]] int advice, std::uintptr_t page) {
-  begin = round_up(begin, page);
-  end = round_down(end, page);
-  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, advice);
-}
-
-void populate_range(std::uintptr_t begin, std::uintptr_t end) {
-#ifdef MADV_POPULATE_WRITE
-  advise_range(begin, end, MADV_POPULATE_WRITE, kSmallPage);
-#else
-  (void)begin;
-  (void)end;
-#endif
-}
-
-}  // namespace
-
 void FreshPagePopulator::record(PageSize size, std::size_t bytes, double seconds) {
   if (bytes == 0) return;
   const std::size_t i = index(size);
@@ -127,8 +118,7 @@ void FreshPagePopulator::record(PageSize size, std::size_t bytes, double seconds
     current_ = static_cast<PageSize>(other);
 }
 
-void FreshPagePopulator::populate(void* block, std::size_t block_bytes, void* p,
-                                  std::size_t bytes) {
+void FreshPagePopulator::populate(void* p, std::size_t bytes, std::size_t block_bytes) {
   auto begin = reinterpret_cast<std::uintptr_t>(p);
   const std::uintptr_t end = begin + bytes;
   // Only blocks the buffer rule put on huge pages have a choice to make.
@@ -165,7 +155,6 @@ void FreshPagePopulator::populate(void* block, std::size_t block_bytes, void* p,
 #else
   (void)block_bytes;
 #endif
-  (void)block;
   populate_range(begin, end);
 }
 

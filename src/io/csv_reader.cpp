@@ -418,17 +418,7 @@ void broadcast_plan(const mpi::Comm& comm, Plan& plan) {
 template <typename T, typename A>
 void reserve_huge(std::vector<T, A>& v, size_t n) {
   v.reserve(n);
-  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  const auto begin = reinterpret_cast<std::uintptr_t>(v.data());
-  const std::uintptr_t end = begin + v.capacity() * sizeof(T);
-  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
-  const std::uintptr_t last = end & ~(kHuge - 1);
-#ifdef MADV_HUGEPAGE
-  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-#else
-  (void)first;
-  (void)last;
-#endif
+  advise_huge_pages(v.data(), v.capacity() * sizeof(T));
 }
 
 /// vector::reserve(capacity), then maps the pages of the next `touch` elements past size() for
@@ -442,7 +432,7 @@ void reserve_populated(std::vector<T, A>& v, size_t capacity, size_t touch,
                        FreshPagePopulator& pages) {
   v.reserve(capacity);
   const size_t n = std::min(touch, v.capacity() - v.size());
-  pages.populate(v.data(), v.capacity() * sizeof(T), v.data() + v.size(), n * sizeof(T));
+  pages.populate(v.data() + v.size(), n * sizeof(T), v.capacity() * sizeof(T));
 }
 
 /// A string of up to 16 bytes as two words plus its length, loaded with overlapping word reads

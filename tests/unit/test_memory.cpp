@@ -208,7 +208,7 @@ TEST(FreshPagePopulator, MapsEveryPageAndKeepsSmallPageSlicesOffHugePages) {
   ASSERT_NE(block, nullptr);
   advise_huge_pages_for_buffer(block, kBytes);  // what table::Buffer's allocator does
   FreshPagePopulator pages;
-  pages.populate(block, kBytes, block, kBytes);
+  pages.populate(block, kBytes, kBytes);
   EXPECT_EQ(resident_bytes(block, kBytes), kBytes) << "every page mapped without a write";
   EXPECT_EQ(pages.bytes_in(Size::kHuge) + pages.bytes_in(Size::kSmall), kBytes);
   EXPECT_GE(pages.bytes_in(Size::kHuge), FreshPagePopulator::kSampleBytes);
@@ -225,7 +225,7 @@ TEST(FreshPagePopulator, MapsEveryPageAndKeepsSmallPageSlicesOffHugePages) {
   void* small = std::aligned_alloc(size_t{2} << 20, kSmallBlock);
   ASSERT_NE(small, nullptr);
   FreshPagePopulator untouched;
-  untouched.populate(small, kSmallBlock, small, kSmallBlock);
+  untouched.populate(small, kSmallBlock, kSmallBlock);
   EXPECT_EQ(resident_bytes(small, kSmallBlock), kSmallBlock);
   EXPECT_EQ(untouched.bytes_in(Size::kHuge) + untouched.bytes_in(Size::kSmall), 0u);
   std::free(small);

@@ -96,9 +96,9 @@ class FreshPagePopulator {
   static constexpr std::size_t kSampleBytes = std::size_t{2} << 20;
   static constexpr int kExploreEvery = 4;
 
-  /// Maps the pages of [p, p + bytes), which lies within the block [block, block + block_bytes)
-  /// (a vector's whole allocation, whose size decides the buffer rule), for writing.
-  void populate(void* block, std::size_t block_bytes, void* p, std::size_t bytes);
+  /// Maps the pages of [p, p + bytes) for writing; `block_bytes` is the size of the allocation
+  /// that holds them (a vector's capacity), which decides the buffer rule.
+  void populate(void* p, std::size_t bytes, std::size_t block_bytes);
 
   /// The page size in use now.
   PageSize current() const { return current_; }
