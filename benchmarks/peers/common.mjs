@@ -71,3 +71,16 @@ export async function firstAndBest(repeats, fn) {
 export function emit(record) {
   process.stdout.write(JSON.stringify(record) + '\n');
 }
+
+// A connection to a fresh in-memory DuckDB limited to `threads` (`SET threads`), as every DuckDB
+// peer runs. DuckDB is imported on first use, so the Polars peers never load it; the instance is
+// kept referenced for the life of the process, since the connection needs its database.
+const duckdbInstances = [];
+export async function duckdbConnect(threads) {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:');
+  duckdbInstances.push(instance);
+  const con = await instance.connect();
+  await con.run(`SET threads = ${threads}`);
+  return con;
+}

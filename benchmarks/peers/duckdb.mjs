@@ -3,16 +3,13 @@
 // prints JSON lines {"bench":"csv_ingest"|"groupby_q1"|"groupby_all6","impl":"duckdb",
 // "threads":T,"rows":N,"seconds":S[,"groups":G]} with S the best of `repeats` runs.
 // Threads: SHARDFLOW_PEER_THREADS (default 2), applied with `SET threads`.
-import { DuckDBInstance } from '@duckdb/node-api';
-import { GROUPBY_COLUMNS, bestOf, emit, parseArgs, peerThreads } from './common.mjs';
+import { GROUPBY_COLUMNS, bestOf, duckdbConnect, emit, parseArgs, peerThreads } from './common.mjs';
 
 const { file, repeats } = parseArgs('peers/duckdb.mjs');
 const threads = peerThreads();
 const SQL_TYPE = { string: 'VARCHAR', int64: 'BIGINT', float64: 'DOUBLE' };
 
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-await con.run(`SET threads = ${threads}`);
+const con = await duckdbConnect(threads);
 // Keep DuckDB's optimizer from skipping work whose result is not read: results are materialized
 // into tables (CREATE TABLE ... AS), as db-benchmark does.
 const schema = GROUPBY_COLUMNS.map(([name, type]) => `'${name}': '${SQL_TYPE[type]}'`).join(', ');

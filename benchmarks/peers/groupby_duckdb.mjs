@@ -6,15 +6,12 @@
 // {"bench":"groupby_q1","impl":"duckdb","threads":T,"first":S,"best":S,"rows":R,"chk":{"v1":..}}
 // (chk: the sum of each answer column, as db-benchmark's checksum), then the peak memory.
 // Threads: SHARDFLOW_PEER_THREADS (default 2).
-import { DuckDBInstance } from '@duckdb/node-api';
-import { emit, firstAndBest, parseArgs, peerThreads } from './common.mjs';
+import { duckdbConnect, emit, firstAndBest, parseArgs, peerThreads } from './common.mjs';
 import { GROUPBY_QUESTIONS, duckdbLoadGroupby, emitPeakMemory, jsonNumber } from './groupby_common.mjs';
 
 const { file, repeats } = parseArgs('peers/groupby_duckdb.mjs');
 const threads = peerThreads();
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-await con.run(`SET threads = ${threads}`);
+const con = await duckdbConnect(threads);
 
 const t0 = process.hrtime.bigint();
 await duckdbLoadGroupby(con, file);

@@ -2,15 +2,12 @@
 // a table once, in this fresh process, with the schema given, as groupby_duckdb.mjs does, and prints
 //   {"bench":"csv_ingest_first","impl":"duckdb","threads":T,"rows":N,"seconds":S}
 //   SHARDFLOW_PEER_THREADS=T node peers/ingest_duckdb.mjs FILE.csv
-import { DuckDBInstance } from '@duckdb/node-api';
-import { emit, parseArgs, peerThreads } from './common.mjs';
+import { duckdbConnect, emit, parseArgs, peerThreads } from './common.mjs';
 import { duckdbLoadGroupby } from './groupby_common.mjs';
 
 const { file } = parseArgs('peers/ingest_duckdb.mjs');
 const threads = peerThreads();
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-await con.run(`SET threads = ${threads}`);
+const con = await duckdbConnect(threads);
 const t0 = process.hrtime.bigint();
 await duckdbLoadGroupby(con, file);
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

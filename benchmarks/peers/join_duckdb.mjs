@@ -4,16 +4,13 @@
 // each, materialized with CREATE TABLE ... AS (as db-benchmark does), and prints one JSON line per
 // question: {"bench":"join_q1","impl":"duckdb","threads":T,"first":S,"best":S,"rows":R,
 // "sum_v1":..,"sum_v2":..}. Threads: SHARDFLOW_PEER_THREADS (default 2).
-import { DuckDBInstance } from '@duckdb/node-api';
-import { emit, peerThreads } from './common.mjs';
+import { duckdbConnect, emit, peerThreads } from './common.mjs';
 import { JOIN_QUESTIONS, JOIN_TABLES, firstAndBest, parseJoinArgs } from './join_common.mjs';
 
 const { dir, repeats } = parseJoinArgs('peers/join_duckdb.mjs');
 const threads = peerThreads();
 const SQL_TYPE = { string: 'VARCHAR', int64: 'BIGINT', float64: 'DOUBLE' };
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-await con.run(`SET threads = ${threads}`);
+const con = await duckdbConnect(threads);
 
 const t0 = process.hrtime.bigint();
 for (const [table, columns] of Object.entries(JOIN_TABLES)) {

@@ -6,8 +6,7 @@
 // ORDER BY and ASOF JOIN `repeats` times each, materialized with CREATE TABLE ... AS, and prints
 // JSON lines {"bench":"sort7"|"sort2"|"asof","impl":"duckdb","threads":T,"first":S,"best":S,...checks}.
 import fs from 'node:fs';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { emit, peerThreads } from './common.mjs';
+import { duckdbConnect, emit, peerThreads } from './common.mjs';
 import { firstAndBest } from './join_common.mjs';
 
 const [xFile, leftFile, rightFile, repeatsArg = '3'] = process.argv.slice(2);
@@ -19,9 +18,7 @@ for (const f of [xFile, leftFile, rightFile]) {
 }
 const repeats = Number(repeatsArg);
 const threads = peerThreads();
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-await con.run(`SET threads = ${threads}`);
+const con = await duckdbConnect(threads);
 const q = (f) => f.replaceAll("'", "''");
 const events = "columns = {'event_id': 'BIGINT', 'user_id': 'BIGINT', 'ts': 'TIMESTAMP', 'f1': 'DOUBLE', 'f2': 'DOUBLE', 'f3': 'DOUBLE'}";
 await con.run(`CREATE TABLE x AS SELECT * FROM read_csv('${q(xFile)}', header = true, columns = {'id1': 'BIGINT', 'id2': 'BIGINT', 'id3': 'BIGINT', 'id4': 'VARCHAR', 'id5': 'VARCHAR', 'id6': 'VARCHAR', 'v1': 'DOUBLE'})`);
