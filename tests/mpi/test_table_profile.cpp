@@ -130,6 +130,37 @@ TEST(TableProfile, SmallRangeSketchEqualsHashingEveryRow) {
   EXPECT_EQ(wide.nulls, comm.size());  // one per rank
 }
 
+// The same through each way of finding the distinct values of a narrow range
+// (visit_distinct_offsets): a range under 64 values (one register word), under 2^20 (a byte per
+// value) and wider (a bitmap), each against the same values once per row, hashed row by row.
+TEST(TableProfile, EveryNarrowRangePathEqualsHashingEveryRow) {
+  mpi::Comm comm;
+  struct Case {
+    std::int64_t count, stride, copies;
+  };
+  // Row by row needs a range of at least 4 rows per value on every rank: single rows of these.
+  for (const Case& k : {Case{12, 5, 10}, Case{300, 333, 400}, Case{1000, 1100, 1200}}) {
+    auto column_of = [&](std::int64_t copies) {
+      Column c(DataType::kInt64);
+      for (std::int64_t copy = 0; copy < copies; ++copy) {
+        for (std::int64_t v = comm.rank(); v < k.count; v += comm.size())
+          c.values<std::int64_t>().push_back(-70 + k.stride * v);
+      }
+      Table t;
+      t.add_column("v", std::move(c));
+      return ops::profile_table(comm, t).columns.at(0);
+    };
+    const ops::ColumnProfile every_row = column_of(1);
+    const ops::ColumnProfile narrow = column_of(k.copies);
+    EXPECT_EQ(narrow.distinct, every_row.distinct) << "stride " << k.stride;
+    EXPECT_NEAR(static_cast<double>(narrow.distinct), static_cast<double>(k.count),
+                0.1 * static_cast<double>(k.count))
+        << "stride " << k.stride;
+    EXPECT_EQ(narrow.int_min, -70);
+    EXPECT_EQ(narrow.int_max, -70 + k.stride * (k.count - 1));
+  }
+}
+
 // The same for a dictionary column too large for exact used-code flags (above
 // kExactDistinctCodes entries): the codes seen are marked, then each is hashed once. The
 // reference is an int64 column of the same numbers, whose range (5992) is too wide for the
