@@ -11,6 +11,11 @@
 //     against 222 ms). Path 1's quantum from bounds on the inputs (one pass over a row's features
 //     instead of one per class, reproducible_sum.hpp) then took the same runs to softmax 688 /
 //     399 / 271 ms (paths 0, 1 scalar, 1 AVX2) and logistic 252 / 218 / 185 ms.
+//     The trainer gathers each step's rows with ml::Dataset::prefetch_row kPrefetchRows ahead;
+//     until 2026-12-07 GCC deleted that prefetch loop (common/prefetch.hpp). With it kept, 1 rank,
+//     .../1/1/1 and .../5/1/1, three rounds alternating with the build before: logistic 350-383
+//     against 410-479 ms, softmax 651-723 against 710-778 ms; at 2 ranks within the noise
+//     (logistic 222-225 against 218-290, softmax 403-442 against 381-423).
 //   BM_FullBatchObjective/.../0/0 vs .../1/0: one evaluation of lbfgs' objective and gradient
 //     over (rows, features) for logistic regression through Model::add_gradients' default
 //     (per-sample values, then added) against LinearModel's fused loop, which justifies that

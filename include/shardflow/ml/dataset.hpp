@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "shardflow/common/prefetch.hpp"
 #include "shardflow/common/types.hpp"
 #include "shardflow/ml/model.hpp"
 #include "shardflow/mpi/comm.hpp"
@@ -68,8 +69,7 @@ struct Dataset {
                : reinterpret_cast<const char*>(features.row(static_cast<Eigen::Index>(r)).data());
     const size_t size =
         static_cast<size_t>(num_features()) * (single ? sizeof(float) : sizeof(double));
-    for (size_t offset = 0; offset < size; offset += 64)
-      __builtin_prefetch(bytes + offset);
+    prefetch_range(bytes, size);
   }
 };
 
