@@ -230,3 +230,24 @@ TEST(FreshPagePopulator, MapsEveryPageAndKeepsSmallPageSlicesOffHugePages) {
   EXPECT_EQ(untouched.bytes_in(Size::kHuge) + untouched.bytes_in(Size::kSmall), 0u);
   std::free(small);
 }
+
+TEST(FreshPagePopulator, LeavesTheValuesOfMemoryAlreadyWrittenAsTheyWere) {
+  // The timed slices touch one byte of every page (memory.cpp touch_pages): a block reused from
+  // the heap may hold values, and populate must not change any of them.
+  constexpr size_t kBytes = size_t{24} << 20;
+  auto* block = static_cast<unsigned char*>(std::aligned_alloc(size_t{2} << 20, kBytes));
+  ASSERT_NE(block, nullptr);
+  for (size_t i = 0; i < kBytes; ++i)
+    block[i] = static_cast<unsigned char>(i * 7 + (i >> 12));
+  FreshPagePopulator pages;
+  pages.populate(block, kBytes, kBytes);
+  size_t changed = 0;
+  for (size_t i = 0; i < kBytes; ++i)
+    changed += block[i] != static_cast<unsigned char>(i * 7 + (i >> 12)) ? 1 : 0;
+  EXPECT_EQ(changed, 0u);
+  EXPECT_EQ(pages.bytes_in(FreshPagePopulator::PageSize::kHuge) +
+                pages.bytes_in(FreshPagePopulator::PageSize::kSmall),
+            kBytes)
+      << "the whole block went through the timed slices";
+  std::free(block);
+}

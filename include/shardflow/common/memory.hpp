@@ -71,16 +71,20 @@ void advise_huge_pages(void* p, std::size_t bytes);
 ///
 /// Why: a column is written sequentially, so huge pages buy it nothing but cheaper faults, and
 /// whether they are cheaper depends on the machine and on its state. On bare metal one 2 MiB fault
-/// beats 512 4 KiB ones. On the development VM (virtio-balloon free page reporting: the host takes
-/// back free 2 MiB blocks a few seconds after the guest frees them) huge pages cost 1.6-2.5 s per
-/// GB against 0.5 s per GB for 4 KiB pages on 2026-12-07 (bench_page_faults after 4 s idle) but
-/// 0.07 s per GB when freed less than ~2 s before, and the evening before the same VM charged 2.8 s
-/// per GB for 4 KiB pages and 1.8 for huge ones. The first few huge pages of a job come from
-/// recently freed memory and are cheap while the rest are not, so one probe at the start misleads:
-/// the cost is sampled throughout.
+/// beats 512 4 KiB ones. The development VM is a PVM guest (a hypervisor that shadows the guest's
+/// page tables) with free page reporting (the host takes back free 8 MiB blocks about 2 s after
+/// the guest frees them). There a huge page costs 1.4-1.8 s per GB when the host must back it
+/// again, 0.05-0.5 s per GB when it was freed less than ~2 s before; a 4 KiB page costs ~0.15 s
+/// per GB to populate and another ~1.3 s per GB at its first access from user space, the exit that
+/// builds its shadow entry (bench_page_faults, 2026-12-07). The first few huge pages of a job come
+/// from recently freed memory and are cheap while the rest are not, so one probe at the start
+/// misleads: the cost is sampled throughout, and a sample includes the first access of every page
+/// (until 2026-12-07 it timed the populate call alone, which made 4 KiB pages look ten times
+/// cheaper than they were).
 ///
 /// How: the part of a block that the buffer rule put on huge pages (advise_huge_pages_for_buffer)
-/// is populated (MADV_POPULATE_WRITE) in timed slices: first a kSampleBytes slice in each page
+/// is populated (MADV_POPULATE_WRITE, then one byte of every page read and written back) in timed
+/// slices: first a kSampleBytes slice in each page
 /// size, then kChunkBytes chunks in the current one, with a kSampleBytes slice in the other every
 /// kExploreEvery-th chunk (every 4 * kExploreEvery-th while the other costs more than twice as
 /// much). Each page size keeps a moving average of seconds per byte; the current one changes when
