@@ -14,6 +14,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "shardflow/common/prefetch.hpp"
 #include "shardflow/table/timestamp.hpp"
 
 namespace shardflow::io::csv {
@@ -75,6 +76,11 @@ std::uint64_t RecordScanner::special_mask(const char* p) const {
 #endif
 
 namespace {
+
+/// How far ahead of the block being classified scan_simple prefetches the file's bytes: 1 KiB,
+/// sixteen blocks. bench_csv_ingest 1 rank, 1e7 rows, user seconds of a read: 0.98-1.05 against
+/// 1.04-1.12 without; 512 B, 2 KiB and 4 KiB did about as well.
+constexpr std::ptrdiff_t kPrefetchAhead = 1024;
 
 /// The first '"' in [x, limit), or nullptr: one SSE2 compare for the next 16 bytes (quoted fields
 /// and the gaps between them are usually short, and a call to memchr costs more than that),
@@ -424,6 +430,10 @@ size_t RecordScanner::scan_simple(const char* p, const char* limit, const char* 
         while (m == 0) {
           base += 64;
           if (end - base < 64) goto done;
+          // The file's bytes come from the page cache, cold: without a software prefetch the
+          // block loads stalled (two thirds of this function's samples in a profile), since the
+          // hardware prefetcher stops at each 4 KiB page.
+          if (end - base >= 64 + kPrefetchAhead) prefetch_line(base + kPrefetchAhead);
           m = special_mask(base);
         }
         q = base + __builtin_ctzll(m);
