@@ -32,10 +32,12 @@
 //      (table::unified_dictionary_column), or the column is kept as plain strings when it has too
 //      many distinct values.
 //   Throughput notes (1e7-row db-benchmark file, 2 ranks): plain records go through the bulk
-//   scanner (RecordScanner::scan_simple), the column vectors are sized once and their pages
-//   mapped ahead of the writes in the page size measured cheaper (see reserve_populated), the
-//   dictionary tables ask for huge pages too, and the quote/newline pre-count is skipped by a
-//   rank whose range ends at the end of its last file.
+//   scanner (RecordScanner::scan_simple) over a copy of the bytes ahead read with pread into one
+//   reused buffer (FileWindow: the first pass through the mapping stalled on every page), the
+//   column vectors are sized once and their pages mapped ahead of the writes in the page size
+//   measured cheaper (see reserve_populated), the dictionary tables ask for huge pages too, and
+//   the quote/newline pre-count (also read with pread) is skipped by a rank whose range ends at
+//   the end of its last file.
 
 #include "shardflow/io/csv_reader.hpp"
 
@@ -47,11 +49,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <new>
+#include <utility>
 
 #include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/hash.hpp"
@@ -120,16 +126,18 @@ class MappedFile {
       data_ = static_cast<const char*>(addr);
       ::madvise(addr, static_cast<size_t>(size_), MADV_SEQUENTIAL);
     }
-    ::close(fd);
+    fd_ = fd;  // kept for FileWindow's reads
   }
   ~MappedFile() {
     if (data_ != nullptr) ::munmap(const_cast<char*>(data_), static_cast<size_t>(size_));
+    ::close(fd_);
   }
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
   const char* data() const { return data_; }
   idx_t size() const { return size_; }
+  int fd() const { return fd_; }
   /// Asks the kernel to start reading [offset, offset+length) now.
   void prefetch(idx_t offset, idx_t length) const {
     if (data_ == nullptr || length <= 0) return;
@@ -149,6 +157,124 @@ class MappedFile {
  private:
   const char* data_ = nullptr;
   idx_t size_ = 0;
+  int fd_ = -1;
+};
+
+/// A copy of a stretch of a mapped file in one reused buffer, read with pread.
+///
+/// Why: the first pass over a file's pages through the mapping stalls on every new page (a
+/// program reading half of the 510 MB group-by file took 0.10-0.14 s to classify it through the
+/// mapping, 0.04-0.05 s to pread it 256 KiB at a time into one buffer and classify that, on the
+/// development VM; the second pass through the mapping took 0.02 s). The kernel copies from the
+/// page cache without those stalls, and the copy lands in cache where the scanner reads it. The
+/// mapping stays the reference: positions are kept as pointers into it, and everything but the
+/// bulk scan and the text check reads it.
+std::atomic<size_t> g_window_bytes{size_t{512} << 10};
+
+/// A page-aligned byte buffer for pread: a destination 16 bytes past a page boundary (where
+/// malloc puts a large block) made the kernel's copy 4.6x slower on the development VM's CPU
+/// (benchmarks/README.md, "Content fingerprint vs CSV ingest").
+class PageAlignedBytes {
+ public:
+  PageAlignedBytes() = default;
+  explicit PageAlignedBytes(size_t n)
+      : data_(static_cast<char*>(std::aligned_alloc(4096, (n + 4095) / 4096 * 4096))), size_(n) {
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+  PageAlignedBytes(PageAlignedBytes&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  PageAlignedBytes& operator=(PageAlignedBytes&& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    return *this;
+  }
+  ~PageAlignedBytes() { std::free(data_); }
+  char* data() { return data_; }
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+/// csv::count_quotes_newlines over the mapped bytes [begin, end), which start at byte
+/// `file_offset` of `file`, read through a FileWindow-sized buffer with pread (for the reason
+/// given at FileWindow) and through the mapping where a read fails.
+void count_quotes_newlines_read(const MappedFile& file, const char* begin, const char* end,
+                                idx_t file_offset, idx_t& quotes, idx_t& newlines) {
+  PageAlignedBytes buffer(g_window_bytes.load(std::memory_order_relaxed));
+  quotes = 0;
+  newlines = 0;
+  const auto add = [&](const char* bytes, size_t n) {
+    idx_t q = 0, nl = 0;
+    csv_ns::count_quotes_newlines(bytes, n, q, nl);
+    quotes += q;
+    newlines += nl;
+  };
+  const char* p = begin;
+  while (p < end) {
+    const auto want =
+        static_cast<size_t>(std::min<idx_t>(end - p, static_cast<idx_t>(buffer.size())));
+    const ssize_t got =
+        ::pread(file.fd(), buffer.data(), want, static_cast<off_t>(file_offset + (p - begin)));
+    if (got <= 0) {
+      if (got < 0 && errno == EINTR) continue;
+      break;
+    }
+    add(buffer.data(), static_cast<size_t>(got));
+    p += got;
+  }
+  if (p < end) add(p, static_cast<size_t>(end - p));
+}
+
+class FileWindow {
+ public:
+  /// The buffer's size (set_read_window_bytes_for_testing changes it).
+  static size_t capacity() { return g_window_bytes.load(std::memory_order_relaxed); }
+
+  /// Makes the window hold the mapped bytes [p, min(p + capacity(), end)), where `p` lies at byte
+  /// `file_offset` of the file open as `fd`. False (and an empty window) if the read fails or
+  /// comes up short: the caller reads the mapping instead.
+  bool fill(int fd, const char* p, const char* end, idx_t file_offset) {
+    if (buffer_.size() != capacity()) buffer_ = PageAlignedBytes(capacity());
+    source_ = p;
+    size_ = 0;
+    const auto want =
+        static_cast<size_t>(std::min<idx_t>(end - p, static_cast<idx_t>(buffer_.size())));
+    size_t got = 0;
+    while (got < want) {
+      const ssize_t n = ::pread(fd, buffer_.data() + got, want - got,
+                                static_cast<off_t>(file_offset + static_cast<idx_t>(got)));
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        source_ = nullptr;
+        return false;
+      }
+      got += static_cast<size_t>(n);
+    }
+    size_ = want;
+    return true;
+  }
+  void clear() {
+    source_ = nullptr;
+    size_ = 0;
+  }
+  /// True if [p, q) of the mapping lies in the window.
+  bool holds(const char* p, const char* q) const {
+    return source_ != nullptr && p >= source_ && q <= source_ + size_ && p <= q;
+  }
+  /// Mapped bytes after the window's last one (a pointer into the mapping).
+  const char* map_end() const { return source_ + size_; }
+  /// The window's copy of mapped byte `p` (holds(p, p)), and back.
+  const char* to_window(const char* p) const { return buffer_.data() + (p - source_); }
+  const char* to_map(const char* w) const { return source_ + (w - buffer_.data()); }
+  const char* window_end() const { return buffer_.data() + size_; }
+
+ private:
+  PageAlignedBytes buffer_;
+  const char* source_ = nullptr;
+  size_t size_ = 0;
 };
 
 struct FileInfo {
@@ -1169,7 +1295,9 @@ class SegmentParser {
   /// Reports the bytes parsed so far, over all segments, to `progress` (may be null).
   void report_to(Progress* progress) { progress_ = progress; }
 
-  void parse(const Segment& seg, const char* data, idx_t data_size) {
+  /// Parses the records of `seg`; `data` is the mapped data region of its file (data_size
+  /// bytes), which starts at byte `data_offset` of the file open as `fd`.
+  void parse(const Segment& seg, const char* data, idx_t data_size, int fd, idx_t data_offset) {
     const FileInfo& file = plan_.files[static_cast<size_t>(seg.file)];
     // Find the first record that starts in [begin, end): the start of the data region, or the
     // byte after a newline outside quotes (quote parity known from the bytes before `begin`).
@@ -1193,11 +1321,24 @@ class SegmentParser {
     keys_.resize(kBatch);
     bool reserved = false;
     const idx_t rows_before = result_.rows;
+    window_.clear();
+    bool window_usable = fd >= 0;
+    bool skip_window_once = false;  // redo a batch from the mapping (see the text check)
     while (p < seg_end) {
       if (progress_ != nullptr) progress_->update(progress_base_ + (p - (data + seg.begin)));
       // Phase 1: scan up to kBatch well-formed records. A bad record ends the batch, so that
       // bad rows are reported in file order relative to bad values found in phase 2.
       const char* const batch_begin = p;
+      const idx_t batch_line = line;
+      // The bulk scan reads a FileWindow copy of the bytes ahead (refilled when less than
+      // refill_below() of it is left), unless this batch is redone from the mapping.
+      const bool windowed = window_usable && !skip_window_once;
+      skip_window_once = false;
+      if (windowed && (!window_.holds(p, p) ||
+                       (window_.map_end() - p < refill_below() && window_.map_end() < file_end))) {
+        window_usable = window_.fill(fd, p, file_end, data_offset + (p - data));
+      }
+      bool used_window = false;
       size_t n = 0;
       bool has_bad = false;
       csv_ns::ScannedRecord bad_rec;
@@ -1206,8 +1347,26 @@ class SegmentParser {
         // Bulk path for plain records (see RecordScanner::scan_simple); whatever it stops at
         // goes through scan() below.
         const char* after = p;
-        const size_t simple = scanner_.scan_simple(p, seg_end, file_end, ncsv, kBatch - n,
-                                                   batch_fields_.data() + n * ncsv, &after);
+        size_t simple = 0;
+        if (windowed && window_usable && window_.holds(p, p)) {
+          // Fields point into the window, valid until the next batch refills it.
+          const char* wp = window_.to_window(p);
+          const char* wlimit =
+              seg_end < window_.map_end() ? window_.to_window(seg_end) : window_.window_end();
+          const char* wafter = wp;
+          simple = scanner_.scan_simple(wp, wlimit, window_.window_end(), ncsv, kBatch - n,
+                                        batch_fields_.data() + n * ncsv, &wafter);
+          after = window_.to_map(wafter);
+          used_window = used_window || simple > 0;
+          // Stopped at the window's end (not at the file's): end the batch, the next one
+          // refills the window.
+          if (simple == 0 && n > 0 && window_.map_end() < file_end &&
+              window_.map_end() - p < window_tail())
+            break;
+        } else {
+          simple = scanner_.scan_simple(p, seg_end, file_end, ncsv, kBatch - n,
+                                        batch_fields_.data() + n * ncsv, &after);
+        }
         if (simple > 0) {
           for (size_t i = 0; i < simple; ++i)
             batch_rows_[n + i] = BatchRow{nullptr, nullptr, line + static_cast<idx_t>(i)};
@@ -1235,9 +1394,23 @@ class SegmentParser {
       }
       // Text check: one pass over the batch's bytes, 16 at a time while they are ASCII; only a
       // range with a non-ASCII or NUL byte is looked at field by field. The first row with a
-      // bad read field ends the batch; scanning resumes after it.
-      if (const char* x = csv_ns::find_invalid_text(batch_begin, has_bad ? bad_rec.begin : p))
-          [[unlikely]] {
+      // bad read field ends the batch; scanning resumes after it. A batch whose fields point
+      // into the window is checked on the window's copy; if that finds a bad byte the batch is
+      // scanned again from the mapping, so that everything below sees one kind of pointer.
+      const char* const checked_end = has_bad ? bad_rec.begin : p;
+      if (used_window) {
+        const bool bad_text =
+            window_.holds(batch_begin, checked_end)
+                ? csv_ns::find_invalid_text(window_.to_window(batch_begin),
+                                            window_.to_window(checked_end)) != nullptr
+                : csv_ns::find_invalid_text(batch_begin, checked_end) != nullptr;
+        if (bad_text) [[unlikely]] {
+          p = batch_begin;
+          line = batch_line;
+          skip_window_once = true;
+          continue;
+        }
+      } else if (const char* x = csv_ns::find_invalid_text(batch_begin, checked_end)) [[unlikely]] {
         if (const auto found = first_invalid_row(x, n, ncsv)) {
           const size_t i = found->row;
           const csv_ns::ScannedRecord rec = batch_record(i, ncsv);
@@ -1274,6 +1447,15 @@ class SegmentParser {
 
  private:
   static constexpr size_t kBatch = 512;
+  /// The window (512 KiB) is refilled at a batch's start when less than an eighth of it is left
+  /// (a batch of the group-by data is ~26 KiB), and a batch ends early within 4 KiB of its end
+  /// (a sixteenth of smaller test windows).
+  static std::ptrdiff_t refill_below() {
+    return static_cast<std::ptrdiff_t>(FileWindow::capacity() / 8);
+  }
+  static std::ptrdiff_t window_tail() {
+    return static_cast<std::ptrdiff_t>(std::min<size_t>(4096, FileWindow::capacity() / 16));
+  }
 
   /// Where a batch row came from, for messages about it. Rows from the bulk scan path leave
   /// begin/end null: they are recovered from the row's fields (no quotes there) when needed.
@@ -1446,6 +1628,7 @@ class SegmentParser {
   std::vector<std::uint64_t> hashes_;
   std::vector<ShortKey> keys_;
   std::string scratch_;
+  FileWindow window_;
   size_t invalid_column_ = 0;  // the column of the last kInvalidText record
   Progress* progress_ = nullptr;
   FreshPagePopulator pages_;  // the column vectors' page size, measured as they are mapped
@@ -1474,6 +1657,10 @@ void validate_options(const CsvOptions& o) {
 // ================================================================================================
 // read_csv
 // ================================================================================================
+
+std::size_t set_read_window_bytes_for_testing(std::size_t bytes) {
+  return g_window_bytes.exchange(std::max<std::size_t>(bytes, 1024));
+}
 
 std::vector<std::string> read_csv_header(const CsvOptions& options) {
   const auto paths = expand_paths(options.paths);
@@ -1556,8 +1743,8 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
       const char* data = maps.at(seg.file)->data() + info.data_begin;
       const char* data_end = maps.at(seg.file)->data() + info.size;
       idx_t quotes = 0;
-      csv_ns::count_quotes_newlines(data + seg.begin, static_cast<size_t>(seg.end - seg.begin),
-                                    quotes, last_newlines);
+      count_quotes_newlines_read(*maps.at(seg.file), data + seg.begin, data + seg.end,
+                                 info.data_begin + seg.begin, quotes, last_newlines);
       if (quotes > 0) {
         int out[2];
         scanner.parity_out(data + seg.begin, data + seg.end, data_end, out);
@@ -1615,7 +1802,8 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& o, CsvReadStats* 
     for (const auto& seg : segments) {
       const auto& info = plan.files[static_cast<size_t>(seg.file)];
       const MappedFile& file = *maps.at(seg.file);
-      parser.parse(seg, file.data() + info.data_begin, info.size - info.data_begin);
+      parser.parse(seg, file.data() + info.data_begin, info.size - info.data_begin, file.fd(),
+                   info.data_begin);
     }
     const FreshPagePopulator& pages = parser.pages();
     using Size = FreshPagePopulator::PageSize;
