@@ -422,6 +422,25 @@ std::string input_error(const mpi::Comm& comm, const std::function<void()>& f) {
   return "<no exception>";
 }
 
+/// The rows of `t`, whose columns are int64 or string, against the reference's rows in global
+/// row order (each rank checks its own part).
+void expect_int_and_string_rows(const mpi::Comm& comm, const table::Table& t, const Reference& ref,
+                                const std::string& label) {
+  const idx_t offset = mpi::exscan_sum(comm, t.num_rows());
+  for (idx_t i = 0; i < t.num_rows(); ++i) {
+    const auto& rr = ref.rows[static_cast<size_t>(offset + i)];
+    for (int c = 0; c < t.num_columns(); ++c) {
+      const auto& want = rr.fields[static_cast<size_t>(c)].text;
+      if (t.column(c).type() == DataType::kInt64) {
+        ASSERT_EQ(t.column(c).values<std::int64_t>()[static_cast<size_t>(i)], std::stoll(want))
+            << label << ", row " << offset + i << ", column " << c;
+      } else {
+        ASSERT_EQ(t.column(c).string_at(i), want) << label << ", row " << offset + i;
+      }
+    }
+  }
+}
+
 class CsvReader : public ::testing::Test {
  protected:
   mpi::Comm comm;
@@ -845,14 +864,8 @@ TEST_F(CsvReader, HostileQuotesAndTextCostOnlyTheirRows) {
     ASSERT_EQ(stats.rows, static_cast<idx_t>(ref.rows.size())) << "seed " << seed;
     ASSERT_EQ(stats.bad_rows, static_cast<idx_t>(ref.bad.size())) << "seed " << seed;
     ASSERT_EQ(stats.bad_lines, ref_lines) << "seed " << seed;
-    const idx_t offset = mpi::exscan_sum(comm, t.num_rows());
-    for (idx_t i = 0; i < t.num_rows(); ++i) {
-      const auto& rr = ref.rows[static_cast<size_t>(offset + i)];
-      ASSERT_EQ(t.column(0).values<std::int64_t>()[static_cast<size_t>(i)],
-                std::stoll(rr.fields[0].text))
-          << "seed " << seed;
-      ASSERT_EQ(t.column(1).string_at(i), rr.fields[1].text) << "seed " << seed;
-    }
+    expect_int_and_string_rows(comm, t, ref, "seed " + std::to_string(seed));
+    if (HasFatalFailure()) return;
     if (comm.is_root()) {
       // The raw column of the quarantine file, in order, is the reference's bad records.
       const std::string q = testing_util::read_file(o.quarantine_path);
@@ -917,17 +930,8 @@ TEST_F(CsvReader, SmallReadWindowsReadTheSameRecords) {
     const table::Table h = io::read_csv(comm, q, &stats);
     EXPECT_EQ(stats.rows, static_cast<idx_t>(ref.rows.size())) << "window " << window;
     EXPECT_EQ(stats.bad_rows, static_cast<idx_t>(ref.bad.size())) << "window " << window;
-    const idx_t offset = mpi::exscan_sum(comm, h.num_rows());
-    for (idx_t i = 0; i < h.num_rows(); ++i) {
-      const auto& rr = ref.rows[static_cast<size_t>(offset + i)];
-      ASSERT_EQ(h.column(0).values<std::int64_t>()[static_cast<size_t>(i)],
-                std::stoll(rr.fields[0].text))
-          << "window " << window;
-      ASSERT_EQ(h.column(1).string_at(i), rr.fields[1].text) << "window " << window;
-      ASSERT_EQ(h.column(2).values<std::int64_t>()[static_cast<size_t>(i)],
-                std::stoll(rr.fields[2].text))
-          << "window " << window;
-    }
+    expect_int_and_string_rows(comm, h, ref, "window " + std::to_string(window));
+    if (HasFatalFailure()) return;
     io::set_read_window_bytes_for_testing(previous);
   }
 }
