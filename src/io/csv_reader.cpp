@@ -1659,7 +1659,7 @@ void validate_options(const CsvOptions& o) {
 // ================================================================================================
 
 std::size_t set_read_window_bytes_for_testing(std::size_t bytes) {
-  return g_window_bytes.exchange(std::max<std::size_t>(bytes, 1024));
+  return g_window_bytes.exchange(std::max<std::size_t>(bytes, 256));
 }
 
 std::vector<std::string> read_csv_header(const CsvOptions& options) {

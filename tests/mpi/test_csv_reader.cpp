@@ -889,13 +889,13 @@ TEST_F(CsvReader, HostileQuotesAndTextCostOnlyTheirRows) {
 }
 
 TEST_F(CsvReader, SmallReadWindowsReadTheSameRecords) {
-  // The bulk scan reads a copy of the bytes ahead (FileWindow, 512 KiB); with windows of 1-3 KiB
-  // these files cross hundreds of window ends: mid-record, mid-batch, next to quoted fields (which
-  // the bulk scan leaves to the mapping) and next to invalid text (the batch is redone from the
-  // mapping). Every read must equal the reference, at every rank count.
+  // The bulk scan reads a copy of the bytes ahead (FileWindow, 512 KiB); with windows of 256 B-3
+  // KiB these files cross hundreds of window ends: mid-record, mid-batch, next to quoted fields
+  // (which the bulk scan leaves to the mapping) and next to invalid text (the batch is redone from
+  // the mapping). Every read must equal the reference, at every rank count.
   const std::vector<std::string> hostile = {"\"unclosed", "a\"stray",           "\xC0\xAF",
                                             "\xFF",       std::string(1, '\0'), "\"multi\nline\""};
-  for (const size_t window : {size_t{1024}, size_t{1500}, size_t{3000}}) {
+  for (const size_t window : {size_t{256}, size_t{1024}, size_t{1500}, size_t{3000}}) {
     const size_t previous = io::set_read_window_bytes_for_testing(window);
     testing_util::TempDir dir(comm);
     const std::string mixed = (dir.path() / "mixed.csv").string();

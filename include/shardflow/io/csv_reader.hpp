@@ -83,7 +83,7 @@ table::Table read_csv(const mpi::Comm& comm, const CsvOptions& options,
                       CsvReadStats* stats = nullptr);
 
 /// Local, for tests: the size of the buffer the reader copies the bytes ahead into (see FileWindow
-/// in csv_reader.cpp; default 512 KiB, at least 1 KiB), so that tests cross many window ends
+/// in csv_reader.cpp; default 512 KiB, at least 256 bytes), so that tests cross many window ends
 /// with small files. Returns the previous size.
 std::size_t set_read_window_bytes_for_testing(std::size_t bytes);
 
