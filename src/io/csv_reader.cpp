@@ -160,15 +160,7 @@ class MappedFile {
   int fd_ = -1;
 };
 
-/// A copy of a stretch of a mapped file in one reused buffer, read with pread.
-///
-/// Why: the first pass over a file's pages through the mapping stalls on every new page (a
-/// program reading half of the 510 MB group-by file took 0.10-0.14 s to classify it through the
-/// mapping, 0.04-0.05 s to pread it 256 KiB at a time into one buffer and classify that, on the
-/// development VM; the second pass through the mapping took 0.02 s). The kernel copies from the
-/// page cache without those stalls, and the copy lands in cache where the scanner reads it. The
-/// mapping stays the reference: positions are kept as pointers into it, and everything but the
-/// bulk scan and the text check reads it.
+/// The size of FileWindow's buffer (set_read_window_bytes_for_testing).
 std::atomic<size_t> g_window_bytes{size_t{512} << 10};
 
 /// A page-aligned byte buffer for pread: a destination 16 bytes past a page boundary (where
@@ -228,6 +220,15 @@ void count_quotes_newlines_read(const MappedFile& file, const char* begin, const
   if (p < end) add(p, static_cast<size_t>(end - p));
 }
 
+/// A copy of a stretch of a mapped file in one reused buffer, read with pread.
+///
+/// Why: the first pass over a file's pages through the mapping stalls on every new page (a
+/// program reading half of the 510 MB group-by file took 0.10-0.14 s to classify it through the
+/// mapping, 0.04-0.05 s to pread it 256 KiB at a time into one buffer and classify that, on the
+/// development VM; the second pass through the mapping took 0.02 s). The kernel copies from the
+/// page cache without those stalls, and the copy lands in cache where the scanner reads it. The
+/// mapping stays the reference: positions are kept as pointers into it, and everything but the
+/// bulk scan and the text check reads it.
 class FileWindow {
  public:
   /// The buffer's size (set_read_window_bytes_for_testing changes it).
