@@ -157,7 +157,7 @@ Column unified_dictionary_column(const mpi::Comm& comm,
   const auto all_lengths = mpi::allgatherv<idx_t>(comm, lengths);
   const auto all_chars =
       mpi::allgatherv<char>(comm, std::span<const char>(chars.data(), chars.size()));
-  // Rank r's sorted list is entries [first[r], first[r + 1]) of all_lengths; a cursor per list
+  // Rank r's sorted list is the r-th run of counts[r] entries of all_lengths; a cursor per list
   // walks it (no array of all gathered entries: on the development VM every fresh page costs a
   // hypervisor exit, see common/memory.hpp).
   struct Cursor {
