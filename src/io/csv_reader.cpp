@@ -51,17 +51,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <new>
-#include <utility>
 
 #include "shardflow/common/fault_injection.hpp"
 #include "shardflow/common/hash.hpp"
 #include "shardflow/common/memory.hpp"
+#include "shardflow/common/page_aligned_bytes.hpp"
 #include "shardflow/common/progress.hpp"
 #include "shardflow/common/timer.hpp"
 #include "shardflow/io/csv_scanner.hpp"
@@ -163,63 +161,6 @@ class MappedFile {
 /// The size of FileWindow's buffer (set_read_window_bytes_for_testing).
 std::atomic<size_t> g_window_bytes{size_t{512} << 10};
 
-/// A page-aligned byte buffer for pread: a destination 16 bytes past a page boundary (where
-/// malloc puts a large block) made the kernel's copy 4.6x slower on the development VM's CPU
-/// (benchmarks/README.md, "Content fingerprint vs CSV ingest").
-class PageAlignedBytes {
- public:
-  PageAlignedBytes() = default;
-  explicit PageAlignedBytes(size_t n)
-      : data_(static_cast<char*>(std::aligned_alloc(4096, (n + 4095) / 4096 * 4096))), size_(n) {
-    if (data_ == nullptr) throw std::bad_alloc();
-  }
-  PageAlignedBytes(PageAlignedBytes&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  PageAlignedBytes& operator=(PageAlignedBytes&& o) noexcept {
-    std::swap(data_, o.data_);
-    std::swap(size_, o.size_);
-    return *this;
-  }
-  ~PageAlignedBytes() { std::free(data_); }
-  char* data() { return data_; }
-  const char* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  char* data_ = nullptr;
-  size_t size_ = 0;
-};
-
-/// csv::count_quotes_newlines over the mapped bytes [begin, end), which start at byte
-/// `file_offset` of `file`, read through a FileWindow-sized buffer with pread (for the reason
-/// given at FileWindow) and through the mapping where a read fails.
-void count_quotes_newlines_read(const MappedFile& file, const char* begin, const char* end,
-                                idx_t file_offset, idx_t& quotes, idx_t& newlines) {
-  PageAlignedBytes buffer(g_window_bytes.load(std::memory_order_relaxed));
-  quotes = 0;
-  newlines = 0;
-  const auto add = [&](const char* bytes, size_t n) {
-    idx_t q = 0, nl = 0;
-    csv_ns::count_quotes_newlines(bytes, n, q, nl);
-    quotes += q;
-    newlines += nl;
-  };
-  const char* p = begin;
-  while (p < end) {
-    const auto want =
-        static_cast<size_t>(std::min<idx_t>(end - p, static_cast<idx_t>(buffer.size())));
-    const ssize_t got =
-        ::pread(file.fd(), buffer.data(), want, static_cast<off_t>(file_offset + (p - begin)));
-    if (got <= 0) {
-      if (got < 0 && errno == EINTR) continue;
-      break;
-    }
-    add(buffer.data(), static_cast<size_t>(got));
-    p += got;
-  }
-  if (p < end) add(p, static_cast<size_t>(end - p));
-}
-
 /// A copy of a stretch of a mapped file in one reused buffer, read with pread.
 ///
 /// Why: the first pass over a file's pages through the mapping stalls on every new page (a
@@ -277,6 +218,29 @@ class FileWindow {
   const char* source_ = nullptr;
   size_t size_ = 0;
 };
+
+/// csv::count_quotes_newlines over the mapped bytes [begin, end), which start at byte
+/// `file_offset` of `file`, read through a FileWindow (for the reason given there) and through
+/// the mapping where a read fails.
+void count_quotes_newlines_read(const MappedFile& file, const char* begin, const char* end,
+                                idx_t file_offset, idx_t& quotes, idx_t& newlines) {
+  quotes = 0;
+  newlines = 0;
+  const auto add = [&](const char* bytes, size_t n) {
+    idx_t q = 0, nl = 0;
+    csv_ns::count_quotes_newlines(bytes, n, q, nl);
+    quotes += q;
+    newlines += nl;
+  };
+  FileWindow window;
+  for (const char* p = begin; p < end; p = window.map_end()) {
+    if (!window.fill(file.fd(), p, end, file_offset + (p - begin))) {
+      add(p, static_cast<size_t>(end - p));
+      return;
+    }
+    add(window.to_window(p), static_cast<size_t>(window.map_end() - p));
+  }
+}
 
 struct FileInfo {
   std::string path;
